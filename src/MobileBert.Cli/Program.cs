@@ -1,0 +1,1 @@
+return MobileBert.Cli.CliApp.Run(args);
