@@ -1,10 +1,33 @@
+using System.CommandLine;
+using MobileBert.Checkpoints;
+using MobileBert.Model;
+
 namespace MobileBert.Cli;
 
+/// <summary>The `mobilebert` command line: thin wrappers that parse options and call the library.</summary>
 public static class CliApp
 {
     public static int Run(string[] args)
     {
-        Console.Error.WriteLine("mobilebert: commands are being built (encode, tokenize, bench).");
-        return 2;
+        var root = new RootCommand("MobileBert.NET — pure managed MobileBERT: encode, tokenize, benchmark.");
+        root.Subcommands.Add(EncodeCommand.Create());
+        root.Subcommands.Add(TokenizeCli.Create());
+        root.Subcommands.Add(BenchCommand.Create());
+        root.Subcommands.Add(InitCommand.Create());
+        return root.Parse(args).Invoke();
+    }
+
+    /// <summary>Runs a command body; known input errors become one clear line on stderr and exit code 1 (no stack dump).</summary>
+    public static int Guard(Func<int> body)
+    {
+        try { return body(); }
+        catch (Exception e) when (e is ConfigException or CheckpointException or InputException or ArgumentException or IOException or UnauthorizedAccessException or InvalidDataException)
+        {
+            Console.Error.WriteLine($"error: {e.Message}");
+            return 1;
+        }
     }
 }
+
+/// <summary>A user input file is malformed; the message names the file and line.</summary>
+public sealed class InputException(string message) : Exception(message);

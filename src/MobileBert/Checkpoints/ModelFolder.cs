@@ -1,0 +1,153 @@
+using MobileBert.Model;
+
+namespace MobileBert.Checkpoints;
+
+/// <summary>How to map a checkpoint onto a model.</summary>
+public sealed class LoadOptions
+{
+    /// <summary>Heads to build. Null: exactly the heads whose weights are in the file.</summary>
+    public ModelHeads? Heads { get; init; }
+    /// <summary>Requested heads missing from the file get HF's random initialisation (seeded) instead of an error — for fine-tuning.</summary>
+    public bool InitializeMissingHeads { get; init; }
+    public int Seed { get; init; } = 42;
+}
+
+/// <summary>
+/// A model folder as HuggingFace writes it: <c>config.json</c> + <c>model.safetensors</c> (+ <c>vocab.txt</c>).
+/// Parameter names are HF's: the backbone under <c>mobilebert.</c> (a bare MobileBertModel checkpoint without the prefix
+/// also loads), heads under <c>cls.</c>, <c>classifier.</c>, <c>qa_outputs.</c>. The tied MLM decoder is not stored twice.
+/// </summary>
+public static class ModelFolder
+{
+    public const string ConfigFile = "config.json";
+    public const string WeightsFile = "model.safetensors";
+    public const string VocabFile = "vocab.txt";
+
+    // Stored by some HF versions / tools, never parameters of ours.
+    static readonly HashSet<string> IgnoredTensors = ["embeddings.position_ids", "cls.predictions.decoder.bias"];
+    const string TiedDecoder = "cls.predictions.decoder.weight";
+
+    public static MobileBertModel Load(string dir, LoadOptions? options = null)
+    {
+        if (!Directory.Exists(dir)) throw new CheckpointException($"{dir}: model folder does not exist.");
+        string configPath = Path.Combine(dir, ConfigFile), weightsPath = Path.Combine(dir, WeightsFile);
+        if (!File.Exists(configPath)) throw new CheckpointException($"{configPath}: missing (a model folder needs {ConfigFile} and {WeightsFile}).");
+        if (!File.Exists(weightsPath)) throw new CheckpointException($"{weightsPath}: missing (a model folder needs {ConfigFile} and {WeightsFile}).");
+        var config = ConfigJson.Load(configPath);
+        using var file = SafeTensorsFile.Open(weightsPath);
+        return Load(config, file, options);
+    }
+
+    /// <summary>Builds a model for <paramref name="config"/> and fills it from an open safetensors file.</summary>
+    public static MobileBertModel Load(MobileBertConfig config, SafeTensorsFile file, LoadOptions? options = null)
+    {
+        options ??= new LoadOptions();
+        var names = CanonicalNames(file);
+        var inFile = DetectHeads(names.Keys);
+        var heads = options.Heads ?? inFile;
+        bool needsPooler = (heads & (ModelHeads.NextSentence | ModelHeads.SequenceClassification)) != 0;
+        bool filePooler = names.Keys.Any(n => n.StartsWith(MobileBertModel.BackbonePrefix + "pooler.", StringComparison.Ordinal));
+        // The pooler exists when the file has its weights, when a head reads it, or when it has no weights at all
+        // (classifier_activation = false: the raw [CLS] vector) and the model is a plain backbone.
+        bool pooler = needsPooler || filePooler || (heads == ModelHeads.None && !config.ClassifierActivation);
+        var model = new MobileBertModel(config, heads, pooler: pooler);
+        var missing = new List<string>(); var wrongShape = new List<string>(); var unexpected = new List<string>();
+        bool initialized = false;
+        foreach (var p in model.Store.Parameters)
+        {
+            if (!names.TryGetValue(p.Name, out var stored))
+            {
+                if (options.InitializeMissingHeads && (!p.Name.StartsWith(MobileBertModel.BackbonePrefix, StringComparison.Ordinal) || p.Name.Contains(".pooler.", StringComparison.Ordinal)))
+                {
+                    if (!initialized) { model.InitializeWeights(options.Seed); initialized = true; }
+                    continue;
+                }
+                missing.Add(p.Name); continue;
+            }
+            var entry = file[stored];
+            if (!entry.Shape.SequenceEqual(p.Shape)) { wrongShape.Add($"{stored}: file has [{string.Join(",", entry.Shape)}], model needs [{string.Join(",", p.Shape)}]"); continue; }
+            entry.CopyTo(model.Store.Span(p));
+        }
+        foreach (var (canonical, stored) in names)
+        {
+            if (model.Store.Contains(canonical) || canonical == TiedDecoder) continue;
+            if (IsHeadTensor(canonical) && !IsRequestedHead(canonical, heads)) continue;   // e.g. a pre-training checkpoint loaded for classification
+            unexpected.Add(stored);
+        }
+        if (missing.Count + wrongShape.Count + unexpected.Count > 0)
+        {
+            var msg = new System.Text.StringBuilder($"{file.Path}: checkpoint does not match the config ({config.NumHiddenLayers} layers, hidden {config.HiddenSize}, intra {config.IntraBottleneckSize}, heads {heads}).");
+            if (missing.Count > 0) msg.Append($"\n  missing ({missing.Count}): ").AppendJoin(", ", missing.Take(20)).Append(missing.Count > 20 ? ", …" : "");
+            if (wrongShape.Count > 0) msg.Append($"\n  wrong shape ({wrongShape.Count}): ").AppendJoin("; ", wrongShape.Take(20)).Append(wrongShape.Count > 20 ? "; …" : "");
+            if (unexpected.Count > 0) msg.Append($"\n  unexpected ({unexpected.Count}): ").AppendJoin(", ", unexpected.Take(20)).Append(unexpected.Count > 20 ? ", …" : "");
+            throw new CheckpointException(msg.ToString());
+        }
+        if (names.TryGetValue(TiedDecoder, out var decoderName) && model.Mlm is not null)
+        {
+            var decoder = file[decoderName];
+            if (!decoder.Shape.SequenceEqual(model.Embeddings.WordEmbeddings.Shape))
+                throw new CheckpointException($"{file.Path}: '{decoderName}' has shape [{string.Join(",", decoder.Shape)}]; it is tied to the word embeddings [{string.Join(",", model.Embeddings.WordEmbeddings.Shape)}].");
+        }
+        return model;
+    }
+
+    /// <summary>Saves config.json + model.safetensors atomically (and copies vocab.txt when given).</summary>
+    public static void Save(MobileBertModel model, string dir, string? vocabPath = null)
+    {
+        Directory.CreateDirectory(dir);
+        var config = model.Config.Clone();
+        config.Architectures = [ArchitectureName(model.Heads)];
+        ConfigJson.Save(config, Path.Combine(dir, ConfigFile));
+        var tensors = model.Store.Parameters.Select(p => (p.Name, p.Shape, (ReadOnlyMemory<float>)model.Store.Data.AsMemory((int)p.Offset, p.Length)));
+        SafeTensorsWriter.Write(Path.Combine(dir, WeightsFile), tensors, new Dictionary<string, string> { ["format"] = "pt" });
+        if (vocabPath is not null && Path.GetFullPath(vocabPath) != Path.GetFullPath(Path.Combine(dir, VocabFile)))
+        {
+            string tmp = Path.Combine(dir, VocabFile + ".tmp-" + Guid.NewGuid().ToString("N"));
+            File.Copy(vocabPath, tmp, overwrite: true);
+            File.Move(tmp, Path.Combine(dir, VocabFile), overwrite: true);
+        }
+    }
+
+    public static string ArchitectureName(ModelHeads heads) => heads switch
+    {
+        ModelHeads.Pretraining => "MobileBertForPreTraining",
+        ModelHeads.MaskedLm => "MobileBertForMaskedLM",
+        ModelHeads.NextSentence => "MobileBertForNextSentencePrediction",
+        ModelHeads.SequenceClassification => "MobileBertForSequenceClassification",
+        ModelHeads.QuestionAnswering => "MobileBertForQuestionAnswering",
+        _ => "MobileBertModel",
+    };
+
+    /// <summary>Heads whose weights are present among canonical names.</summary>
+    public static ModelHeads DetectHeads(IEnumerable<string> canonicalNames)
+    {
+        var h = ModelHeads.None;
+        foreach (var n in canonicalNames)
+        {
+            if (n.StartsWith("cls.predictions.", StringComparison.Ordinal)) h |= ModelHeads.MaskedLm;
+            else if (n.StartsWith("cls.seq_relationship.", StringComparison.Ordinal)) h |= ModelHeads.NextSentence;
+            else if (n.StartsWith("classifier.", StringComparison.Ordinal)) h |= ModelHeads.SequenceClassification;
+            else if (n.StartsWith("qa_outputs.", StringComparison.Ordinal)) h |= ModelHeads.QuestionAnswering;
+        }
+        return h;
+    }
+
+    static bool IsHeadTensor(string n) => n.StartsWith("cls.", StringComparison.Ordinal) || n.StartsWith("classifier.", StringComparison.Ordinal) || n.StartsWith("qa_outputs.", StringComparison.Ordinal);
+    static bool IsRequestedHead(string n, ModelHeads heads) => (DetectHeads([n]) & heads) != 0;
+
+    /// <summary>canonical (our) name → name in the file. Adds the `mobilebert.` prefix to bare MobileBertModel checkpoints; drops ignorable buffers.</summary>
+    static Dictionary<string, string> CanonicalNames(SafeTensorsFile file)
+    {
+        var map = new Dictionary<string, string>(StringComparer.Ordinal);
+        foreach (var name in file.Names)
+        {
+            string canonical = name;
+            if (!IsHeadTensor(name) && !name.StartsWith(MobileBertModel.BackbonePrefix, StringComparison.Ordinal)) canonical = MobileBertModel.BackbonePrefix + name;
+            string bare = canonical.StartsWith(MobileBertModel.BackbonePrefix, StringComparison.Ordinal) ? canonical[MobileBertModel.BackbonePrefix.Length..] : canonical;
+            if (IgnoredTensors.Contains(bare)) continue;
+            if (!map.TryAdd(canonical, name))
+                throw new CheckpointException($"{file.Path}: tensors '{map[canonical]}' and '{name}' both map to '{canonical}'.");
+        }
+        return map;
+    }
+}

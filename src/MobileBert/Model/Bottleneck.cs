@@ -1,0 +1,38 @@
+using MobileBert.Tensors;
+
+namespace MobileBert.Model;
+
+/// <summary>Dense + norm (HF BottleneckLayer), hidden_size → intra_bottleneck_size.</summary>
+public sealed class BottleneckLayer
+{
+    public BottleneckLayer(ParameterStore store, string prefix, MobileBertConfig c)
+    {
+        Dense = new Linear(store, prefix + "dense", c.HiddenSize, c.IntraBottleneckSize);
+        Norm = new Norm(store, prefix + "LayerNorm", c.IntraBottleneckSize, c.NormalizationType, c.EpsFor(NormSite.Bottleneck));
+    }
+    public Linear Dense { get; }
+    public Norm Norm { get; }
+
+    /// <summary>x: [rows, H] → y: [rows, intra].</summary>
+    public void Forward(ReadOnlySpan<float> x, Span<float> y, int rows, int threads)
+    {
+        Dense.Forward(x, y, rows, threads);
+        Norm.Forward(y, y, rows);
+    }
+}
+
+/// <summary>
+/// The input bottleneck of a MobileBERT layer: `input` makes the 128-wide residual stream from the 512-wide block input;
+/// with key_query_shared_bottleneck a second bottleneck `attention` makes the shared query/key input.
+/// </summary>
+public sealed class Bottleneck
+{
+    public Bottleneck(ParameterStore store, string prefix, MobileBertConfig c)
+    {
+        Input = new BottleneckLayer(store, prefix + "input.", c);
+        // HF registers `attention` whenever key_query_shared_bottleneck is set, even if bottleneck attention makes it unused.
+        if (c.KeyQuerySharedBottleneck) Attention = new BottleneckLayer(store, prefix + "attention.", c);
+    }
+    public BottleneckLayer Input { get; }
+    public BottleneckLayer? Attention { get; }
+}

@@ -1,0 +1,106 @@
+using MobileBert.Tensors;
+
+namespace MobileBert.Model;
+
+/// <summary>
+/// One MobileBERT layer (HF MobileBertLayer):
+/// <code>
+///   h [rows,H] ─ bottleneck.input ─▶ layer_input [rows,T]            (residual of the attention)
+///             ─ bottleneck.attention ─▶ qk [rows,T]                  (shared query/key input)
+///   attention(q,k ← qk; v ← h) + layer_input → norm → a₀ [rows,T]
+///   a_{i+1} = ffn.i(a_i)  for i &lt; F−1                                (stacked FFNs)
+///   o = norm(output.dense(act(intermediate.dense(a))) + a) [rows,T]
+///   y = norm(output.bottleneck.dense(o) + h) [rows,H]                (output bottleneck)
+/// </code>
+/// </summary>
+public sealed class EncoderLayer
+{
+    readonly MobileBertConfig _c;
+
+    public EncoderLayer(ParameterStore store, string prefix, MobileBertConfig c)
+    {
+        _c = c;
+        // Registration follows HF's state_dict order: attention, intermediate, output, bottleneck, ffn.
+        Attention = new SelfAttention(store, prefix + "attention.", c);
+        LastFfn = new FeedForward(store, prefix + "intermediate.dense", prefix + "output.", c, NormSite.LayerOutput);
+        if (c.UseBottleneck)
+        {
+            OutputBottleneck = new Linear(store, prefix + "output.bottleneck.dense", c.TrueHiddenSize, c.HiddenSize);
+            OutputBottleneckNorm = new Norm(store, prefix + "output.bottleneck.LayerNorm", c.HiddenSize, c.NormalizationType, c.EpsFor(NormSite.OutputBottleneck));
+            Bottleneck = new Bottleneck(store, prefix + "bottleneck.", c);
+        }
+        StackedFfns = new FeedForward[c.NumFeedforwardNetworks - 1];
+        for (int i = 0; i < StackedFfns.Length; i++)
+            StackedFfns[i] = new FeedForward(store, $"{prefix}ffn.{i}.intermediate.dense", $"{prefix}ffn.{i}.output.", c, NormSite.Ffn);
+    }
+
+    public SelfAttention Attention { get; }
+    public Bottleneck? Bottleneck { get; }
+    public FeedForward[] StackedFfns { get; }
+    public FeedForward LastFfn { get; }
+    public Linear? OutputBottleneck { get; }
+    public Norm? OutputBottleneckNorm { get; }
+
+    /// <summary>h: [B·S, H] → y: [B·S, H] (y must not alias h). probs (optional): [B, heads, S, S].</summary>
+    public void Forward(ReadOnlySpan<float> h, ReadOnlySpan<float> additiveMask, int batch, int seq, Span<float> y, Span<float> probs, int threads, LayerTrace? trace = null)
+    {
+        int rows = batch * seq, t = _c.TrueHiddenSize;
+        float[]? layerInput = null, qk = null;
+        if (Bottleneck is not null)
+        {
+            layerInput = new float[rows * t];
+            Bottleneck.Input.Forward(h, layerInput, rows, threads);
+            if (!_c.UseBottleneckAttention && Bottleneck.Attention is not null)
+            {
+                qk = new float[rows * t];
+                Bottleneck.Attention.Forward(h, qk, rows, threads);
+            }
+        }
+        // Sources of Q/K, V and the attention residual (HF Bottleneck.forward).
+        ReadOnlySpan<float> residual = layerInput is null ? h : layerInput;
+        ReadOnlySpan<float> qkIn = _c.UseBottleneckAttention ? residual : qk is not null ? qk : h;
+        ReadOnlySpan<float> vIn = _c.UseBottleneckAttention ? residual : h;
+
+        var a = new float[rows * t];
+        Attention.Forward(qkIn, vIn, residual, additiveMask, batch, seq, a, probs, threads, trace);
+        if (trace is not null)
+        {
+            trace.LayerInput = residual.ToArray(); trace.QueryKeyInput = qkIn.ToArray(); trace.ValueInput = vIn.ToArray();
+            trace.FfnOutputs = new float[StackedFfns.Length + 1][]; trace.FfnOutputs[0] = a;
+        }
+        for (int i = 0; i < StackedFfns.Length; i++)
+        {
+            var next = new float[rows * t];
+            StackedFfns[i].Forward(a, next, rows, threads);
+            a = next;
+            if (trace is not null) trace.FfnOutputs![i + 1] = a;
+        }
+        float[]? inter = trace is null ? null : new float[rows * _c.IntermediateSize];
+        if (OutputBottleneck is null)
+        {
+            LastFfn.Forward(a, y, rows, threads, inter);                     // T == H without bottlenecks
+        }
+        else
+        {
+            var o = new float[rows * t];
+            LastFfn.Forward(a, o, rows, threads, inter);
+            OutputBottleneck.Forward(o, y, rows, threads);
+            OutputBottleneckNorm!.AddForward(y, h, y, rows);
+            if (trace is not null) trace.OutputBeforeBottleneck = o;
+        }
+        if (trace is not null) { trace.AttentionOutput = a; trace.Intermediate = inter; }
+    }
+}
+
+/// <summary>What one layer computed (HF MobileBertLayer's extra outputs; also what a backward pass needs).</summary>
+public sealed class LayerTrace
+{
+    public float[]? QueryKeyInput;          // [rows, qk]  (HF query_tensor / key_tensor)
+    public float[]? ValueInput;             // [rows, v]   (HF value_tensor)
+    public float[]? LayerInput;             // [rows, T]   (HF layer_input: the attention residual)
+    public float[]? Q, K, V, Context;       // [rows, T]
+    public float[][]? FfnOutputs;           // F × [rows, T]: [0] attention block output, [i] after stacked FFN i
+    public float[]? AttentionOutput;        // [rows, T]   input of the last FFN (HF attention_output / ffn_output)
+    public float[]? Intermediate;           // [rows, I]   (HF intermediate_output)
+    public float[]? OutputBeforeBottleneck; // [rows, T]
+}

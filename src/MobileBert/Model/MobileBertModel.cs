@@ -1,0 +1,180 @@
+using MobileBert.Model.Heads;
+using MobileBert.Tensors;
+
+namespace MobileBert.Model;
+
+/// <summary>Which task heads a model carries (HF: ForPreTraining = MLM + NSP, ForMaskedLM, ForSequenceClassification, ForQuestionAnswering).</summary>
+[Flags]
+public enum ModelHeads
+{
+    None = 0,
+    MaskedLm = 1,
+    NextSentence = 2,
+    Pretraining = MaskedLm | NextSentence,
+    SequenceClassification = 4,
+    QuestionAnswering = 8,
+}
+
+/// <summary>A batch of token ids, row-major [B, S].</summary>
+public sealed class ModelInput
+{
+    public ModelInput(int batch, int seq, int[] inputIds, int[]? attentionMask = null, int[]? tokenTypeIds = null)
+    {
+        if (batch <= 0 || seq <= 0) throw new ArgumentException($"Batch ({batch}) and sequence length ({seq}) must be positive.");
+        void Check(int[]? a, string name) { if (a is not null && a.Length != batch * seq) throw new ArgumentException($"'{name}' has {a.Length} values; expected batch×seq = {batch}×{seq} = {batch * seq}."); }
+        Check(inputIds, "input_ids"); Check(attentionMask, "attention_mask"); Check(tokenTypeIds, "token_type_ids");
+        Batch = batch; Seq = seq; InputIds = inputIds;
+        AttentionMask = attentionMask ?? Enumerable.Repeat(1, batch * seq).ToArray();
+        TokenTypeIds = tokenTypeIds ?? new int[batch * seq];
+    }
+    public int Batch { get; }
+    public int Seq { get; }
+    public int[] InputIds { get; }
+    public int[] AttentionMask { get; }
+    public int[] TokenTypeIds { get; }
+}
+
+public sealed class ForwardOptions
+{
+    public bool OutputHiddenStates { get; init; }
+    public bool OutputAttentions { get; init; }
+    /// <summary>Keep every layer's intermediates (<see cref="LayerTrace"/>) — for tests, inspection and knowledge transfer.</summary>
+    public bool Trace { get; init; }
+    /// <summary>Run these heads (default: all the model has).</summary>
+    public ModelHeads? Heads { get; init; }
+}
+
+/// <summary>Everything a forward pass produced. Shapes in HF order; arrays are row-major.</summary>
+public sealed class ModelOutput
+{
+    public required float[] LastHiddenState { get; init; }   // [B, S, H]
+    public float[]? PooledOutput { get; init; }              // [B, H] (null without a pooler)
+    public float[][]? HiddenStates { get; init; }            // (L+1) × [B, S, H], [0] = embeddings
+    public float[][]? Attentions { get; init; }              // L × [B, heads, S, S]
+    public float[]? MlmLogits { get; set; }                  // [B, S, V]
+    public float[]? NspLogits { get; set; }                  // [B, 2]
+    public float[]? SequenceClassificationLogits { get; set; } // [B, num_labels]
+    public float[]? QaStartLogits { get; set; }              // [B, S]
+    public float[]? QaEndLogits { get; set; }                // [B, S]
+    public LayerTrace[]? LayerTraces { get; init; }
+    public EmbeddingTrace? EmbeddingTrace { get; init; }
+}
+
+/// <summary>
+/// The MobileBERT model family (HF MobileBertModel + heads), one implementation for every config. All weights live in
+/// <see cref="Store"/> under HuggingFace names (`mobilebert.*`, `cls.*`, `classifier.*`, `qa_outputs.*`).
+/// </summary>
+public sealed class MobileBertModel
+{
+    public const string BackbonePrefix = "mobilebert.";
+
+    /// <param name="pooler">Whether the backbone has the pooler (HF add_pooling_layer). Default as HF: yes, except for
+    /// MaskedLM-only and QA-only models, which HF builds without it.</param>
+    public MobileBertModel(MobileBertConfig config, ModelHeads heads = ModelHeads.None, bool allocate = true, bool? pooler = null)
+    {
+        config.Validate();
+        Config = config; Heads = heads;
+        HasPooler = pooler ?? (heads == ModelHeads.None || (heads & (ModelHeads.NextSentence | ModelHeads.SequenceClassification)) != 0);
+        if (!HasPooler && (heads & (ModelHeads.NextSentence | ModelHeads.SequenceClassification)) != 0)
+            throw new ArgumentException("The next-sentence and sequence-classification heads read the pooled output: the model needs its pooler.");
+        var s = Store = new ParameterStore();
+        Embeddings = new Embeddings(s, BackbonePrefix + "embeddings.", config);
+        Layers = new EncoderLayer[config.NumHiddenLayers];
+        for (int l = 0; l < Layers.Length; l++) Layers[l] = new EncoderLayer(s, $"{BackbonePrefix}encoder.layer.{l}.", config);
+        if (HasPooler) Pooler = new Pooler(s, BackbonePrefix + "pooler.", config);
+        if (heads.HasFlag(ModelHeads.MaskedLm)) Mlm = new MlmHead(s, "cls.predictions.", config, Embeddings.WordEmbeddings);
+        if (heads.HasFlag(ModelHeads.NextSentence)) Nsp = new NspHead(s, "cls.seq_relationship", config);
+        if (heads.HasFlag(ModelHeads.SequenceClassification)) Classifier = new SequenceClassifierHead(s, "classifier", config);
+        if (heads.HasFlag(ModelHeads.QuestionAnswering)) Qa = new QuestionAnsweringHead(s, "qa_outputs", config);
+        if (allocate) s.Allocate();
+    }
+
+    public MobileBertConfig Config { get; }
+    public ModelHeads Heads { get; }
+    public ParameterStore Store { get; }
+    public Embeddings Embeddings { get; }
+    public EncoderLayer[] Layers { get; }
+    public Pooler? Pooler { get; }
+    public bool HasPooler { get; }
+    public MlmHead? Mlm { get; }
+    public NspHead? Nsp { get; }
+    public SequenceClassifierHead? Classifier { get; }
+    public QuestionAnsweringHead? Qa { get; }
+
+    /// <summary>Threads used by the kernels (default: all cores).</summary>
+    public int Threads { get; set; } = Environment.ProcessorCount;
+
+    /// <summary>Parameter count of a config with the given heads, without allocating (tied decoder counted once, as HF).</summary>
+    public static long CountParameters(MobileBertConfig config, ModelHeads heads = ModelHeads.None, bool? pooler = null) => new MobileBertModel(config, heads, allocate: false, pooler).Store.Count;
+
+    public ModelOutput Forward(ModelInput input, ForwardOptions? options = null)
+    {
+        options ??= new ForwardOptions();
+        if (!Store.IsAllocated) throw new InvalidOperationException("Model weights are not allocated.");
+        var c = Config;
+        int b = input.Batch, s = input.Seq, rows = b * s, h = c.HiddenSize, threads = Math.Max(1, Threads);
+        var mask = AttentionCore.AdditiveMask(input.AttentionMask);
+        var embTrace = options.Trace ? new EmbeddingTrace() : null;
+        var x = new float[rows * h];
+        Embeddings.Forward(input.InputIds, input.TokenTypeIds, b, s, x, threads, embTrace);
+        var hidden = options.OutputHiddenStates ? new float[c.NumHiddenLayers + 1][] : null;
+        var attentions = options.OutputAttentions ? new float[c.NumHiddenLayers][] : null;
+        var traces = options.Trace ? new LayerTrace[c.NumHiddenLayers] : null;
+        if (hidden is not null) hidden[0] = x;
+        for (int l = 0; l < Layers.Length; l++)
+        {
+            var y = new float[rows * h];
+            float[]? probs = attentions is null ? null : new float[b * c.NumAttentionHeads * s * s];
+            var trace = traces is null ? null : traces[l] = new LayerTrace();
+            Layers[l].Forward(x, mask, b, s, y, probs, threads, trace);
+            if (attentions is not null) attentions[l] = probs!;
+            if (hidden is not null) hidden[l + 1] = y;
+            x = y;
+        }
+        float[]? pooled = null;
+        if (Pooler is not null) { pooled = new float[b * h]; Pooler.Forward(x, b, s, pooled, threads); }
+        var output = new ModelOutput { LastHiddenState = x, PooledOutput = pooled, HiddenStates = hidden, Attentions = attentions, LayerTraces = traces, EmbeddingTrace = embTrace };
+
+        var run = options.Heads ?? Heads;
+        if (Mlm is not null && run.HasFlag(ModelHeads.MaskedLm))
+        {
+            output.MlmLogits = new float[(long)rows * c.VocabSize];
+            Mlm.Forward(x, rows, output.MlmLogits, threads);
+        }
+        if (Nsp is not null && run.HasFlag(ModelHeads.NextSentence)) { output.NspLogits = new float[b * 2]; Nsp.Forward(pooled!, b, output.NspLogits, threads); }
+        if (Classifier is not null && run.HasFlag(ModelHeads.SequenceClassification))
+        {
+            output.SequenceClassificationLogits = new float[b * c.NumLabels];
+            Classifier.Forward(pooled!, b, output.SequenceClassificationLogits, threads);
+        }
+        if (Qa is not null && run.HasFlag(ModelHeads.QuestionAnswering))
+        {
+            output.QaStartLogits = new float[rows]; output.QaEndLogits = new float[rows];
+            Qa.Forward(x, rows, output.QaStartLogits, output.QaEndLogits, threads);
+        }
+        return output;
+    }
+
+    /// <summary>HF's initialisation (seeded): Linear and Embedding weights ~ N(0, initializer_range), biases 0, norms γ=1 β=0,
+    /// the padding row of the word embeddings 0.</summary>
+    public void InitializeWeights(int seed)
+    {
+        var rng = new Random(seed);
+        float std = Config.InitializerRange;
+        foreach (var p in Store.Parameters)
+        {
+            var span = Store.Span(p);
+            bool isNormOrBias = p.Name.EndsWith(".bias", StringComparison.Ordinal) || p.Name.Contains("LayerNorm.", StringComparison.Ordinal);
+            if (p.Name.Contains("LayerNorm.weight", StringComparison.Ordinal)) span.Fill(1f);
+            else if (isNormOrBias) span.Clear();
+            else for (int i = 0; i < span.Length; i++) span[i] = std * Gaussian(rng);
+        }
+        Store.Span(Embeddings.WordEmbeddings).Slice(Config.PadTokenId * Config.EmbeddingSize, Config.EmbeddingSize).Clear();
+    }
+
+    static float Gaussian(Random rng)
+    {
+        double u1 = 1.0 - rng.NextDouble(), u2 = rng.NextDouble();
+        return (float)(Math.Sqrt(-2.0 * Math.Log(u1)) * Math.Cos(2 * Math.PI * u2));
+    }
+}

@@ -1,0 +1,68 @@
+using MobileBert.Kernels;
+
+namespace MobileBert.Model;
+
+/// <summary>Named configurations of the model family (paper Table 1 plus small CPU-scale variants for the bundled demo).</summary>
+public static class Presets
+{
+    /// <summary>MobileBERT (paper: 25.3M): 24 layers, inter-block 512, intra-block 128, 4 heads, 4 stacked FFNs of 512,
+    /// NoNorm + ReLU, trigram embedding 128→512, shared query/key bottleneck. Equals google/mobilebert-uncased's config.</summary>
+    public static MobileBertConfig MobileBert() => new();
+
+    /// <summary>MobileBERT-TINY (paper: 15.1M): 2 stacked FFNs, bottleneck attention (Q = K = V = the 128-wide bottleneck).</summary>
+    public static MobileBertConfig MobileBertTiny() => new() { NumFeedforwardNetworks = 2, UseBottleneckAttention = true };
+
+    /// <summary>MobileBERT without the operational optimisations: LayerNorm + GELU (paper Table 8 baseline).</summary>
+    public static MobileBertConfig MobileBertNoOpt() => new() { NormalizationType = NormalizationType.LayerNorm, HiddenAct = Activation.Gelu };
+
+    /// <summary>IB-BERT-large, the teacher (paper: 293M): inter-block 512, intra-block 1024, 4 heads, one FFN of 4096,
+    /// LayerNorm + GELU; Q/K/V projected from the 512-wide block input (not expressible in HF).</summary>
+    public static MobileBertConfig IbBertLarge() => new()
+    {
+        IntraBottleneckSize = 1024, IntermediateSize = 4096, NumFeedforwardNetworks = 1,
+        KeyQuerySharedBottleneck = false, NormalizationType = NormalizationType.LayerNorm, HiddenAct = Activation.Gelu,
+    };
+
+    /// <summary>CPU-scale teacher for the bundled demo: the IB-BERT shape rules at 6 layers, inter-block 256, intra-block 512.</summary>
+    public static MobileBertConfig IbBertSmall() => new()
+    {
+        NumHiddenLayers = 6, HiddenSize = 256, EmbeddingSize = 64, IntraBottleneckSize = 512, NumAttentionHeads = 4,
+        IntermediateSize = 1024, NumFeedforwardNetworks = 1, KeyQuerySharedBottleneck = false,
+        NormalizationType = NormalizationType.LayerNorm, HiddenAct = Activation.Gelu, MaxPositionEmbeddings = 512,
+    };
+
+    /// <summary>CPU-scale student for the bundled demo: the MobileBERT shape rules at 6 layers, inter-block 256, intra-block 64,
+    /// 4 stacked FFNs of 256 (shares inter-block width, embedding size and vocabulary with <see cref="IbBertSmall"/>).</summary>
+    public static MobileBertConfig MobileBertSmall() => new()
+    {
+        NumHiddenLayers = 6, HiddenSize = 256, EmbeddingSize = 64, IntraBottleneckSize = 64, NumAttentionHeads = 4,
+        IntermediateSize = 256, NumFeedforwardNetworks = 4, MaxPositionEmbeddings = 512,
+    };
+
+    /// <summary>A very small model for unit tests and quick runs (2 layers, 64/32).</summary>
+    public static MobileBertConfig MobileBertMicro() => new()
+    {
+        NumHiddenLayers = 2, HiddenSize = 64, EmbeddingSize = 32, IntraBottleneckSize = 32, NumAttentionHeads = 2,
+        IntermediateSize = 64, NumFeedforwardNetworks = 2, MaxPositionEmbeddings = 128,
+    };
+
+    public static IReadOnlyDictionary<string, Func<MobileBertConfig>> All { get; } = new Dictionary<string, Func<MobileBertConfig>>
+    {
+        ["mobilebert"] = MobileBert,
+        ["mobilebert-tiny"] = MobileBertTiny,
+        ["mobilebert-no-opt"] = MobileBertNoOpt,
+        ["ib-bert-large"] = IbBertLarge,
+        ["ib-bert-small"] = IbBertSmall,
+        ["mobilebert-small"] = MobileBertSmall,
+        ["mobilebert-micro"] = MobileBertMicro,
+    };
+
+    /// <summary>A preset by name, or a config.json path. Unknown names list the presets.</summary>
+    public static MobileBertConfig Resolve(string nameOrPath)
+    {
+        if (All.TryGetValue(nameOrPath, out var make)) return make();
+        if (File.Exists(nameOrPath)) return ConfigJson.Load(nameOrPath);
+        if (Directory.Exists(nameOrPath) && File.Exists(Path.Combine(nameOrPath, "config.json"))) return ConfigJson.Load(Path.Combine(nameOrPath, "config.json"));
+        throw new ConfigException($"'{nameOrPath}' is neither a preset ({string.Join(", ", All.Keys)}) nor a config.json file.");
+    }
+}
