@@ -1,0 +1,272 @@
+using System.Numerics.Tensors;
+using System.Runtime.CompilerServices;
+using System.Runtime.InteropServices;
+using System.Runtime.Intrinsics;
+
+namespace MobileBert.Kernels;
+
+/// <summary>Element-wise activation functions (HuggingFace <c>hidden_act</c> names in comments).</summary>
+public enum Activation
+{
+    /// <summary>"relu": max(x, 0).</summary>
+    Relu,
+    /// <summary>"gelu": exact 0.5·x·(1+erf(x/√2)).</summary>
+    Gelu,
+    /// <summary>"gelu_new": tanh approximation 0.5·x·(1+tanh(√(2/π)·(x+0.044715·x³))).</summary>
+    GeluNew,
+    /// <summary>"tanh".</summary>
+    Tanh,
+}
+
+/// <summary>In-place activation kernels. Stateless and thread-safe (scratch lives on the stack).</summary>
+public static class Activations
+{
+    private const int Chunk = 256;
+
+    /// <summary>x = max(x, 0) in place (NaN propagates).</summary>
+    public static void Relu(Span<float> x) => TensorPrimitives.Max(x, 0f, x);
+
+    /// <summary>
+    /// x = tanh(x) in place, accurate to ~1 ulp (float) everywhere including near 0 and tanh(±0) = ±0.
+    /// (System.Numerics.Tensors 10.0.0's TensorPrimitives.Tanh is not used: it returns −2⁻²⁴ for tanh(0) and has large
+    /// relative error for |x| &lt; 1e-2.) Computed in double as 1 − 2/(exp(2|x|)+1), with a Taylor series for tiny |x|.
+    /// </summary>
+    public static void Tanh(Span<float> x)
+    {
+        Span<double> e = stackalloc double[Chunk];
+        for (int start = 0; start < x.Length; start += Chunk)
+        {
+            Span<float> xs = x.Slice(start, Math.Min(Chunk, x.Length - start));
+            Span<double> es = e[..xs.Length];
+            TanhPrepare(xs, es);
+            TensorPrimitives.Exp(es, es);
+            TanhFinish(xs, es);
+        }
+    }
+
+    /// <summary>
+    /// Exact GELU, x = x·Φ(x) = 0.5·x·(1+erf(x/√2)), in place.
+    /// Evaluated in double precision as x·Φ(x) with Φ from erfc (no cancellation for negative x), so every result is
+    /// within about 1 ulp (float) of the true value; it agrees with PyTorch's float <c>gelu</c> to float rounding.
+    /// </summary>
+    public static void Gelu(Span<float> x)
+    {
+        Span<double> t = stackalloc double[Chunk];
+        Span<double> e = stackalloc double[Chunk];
+        for (int start = 0; start < x.Length; start += Chunk)
+        {
+            Span<float> xs = x.Slice(start, Math.Min(Chunk, x.Length - start));
+            int n = xs.Length;
+            GeluPrepare(xs, t[..n], e[..n]);
+            TensorPrimitives.Exp(e[..n], e[..n]);
+            GeluFinish(xs, t[..n], e[..n]);
+        }
+    }
+
+    /// <summary>
+    /// HF "gelu_new" (tanh approximation), in place. Computed through the identity 0.5·(1+tanh(u)) = σ(2u), which is the
+    /// same function but avoids the 1+tanh cancellation for negative inputs.
+    /// </summary>
+    public static void GeluNew(Span<float> x)
+    {
+        const float k0 = 1.5957691216057308f;              // 2·√(2/π)
+        const float k1 = 1.5957691216057308f * 0.044715f;  // 2·√(2/π)·0.044715
+        Span<float> buf = stackalloc float[Chunk];
+        for (int start = 0; start < x.Length; start += Chunk)
+        {
+            Span<float> xs = x.Slice(start, Math.Min(Chunk, x.Length - start));
+            Span<float> u = buf[..xs.Length];
+            TensorPrimitives.Multiply(xs, xs, u);        // x²
+            TensorPrimitives.Multiply(u, k1, u);
+            TensorPrimitives.Add(u, k0, u);              // k0 + k1·x²
+            TensorPrimitives.Multiply(u, xs, u);         // 2u = k0·x + k1·x³
+            TensorPrimitives.Sigmoid(u, u);              // 0.5·(1+tanh(u))
+            TensorPrimitives.Multiply(xs, u, xs);
+        }
+    }
+
+    /// <summary>Applies the activation <paramref name="kind"/> in place.</summary>
+    public static void Apply(Activation kind, Span<float> x)
+    {
+        switch (kind)
+        {
+            case Activation.Relu: Relu(x); break;
+            case Activation.Gelu: Gelu(x); break;
+            case Activation.GeluNew: GeluNew(x); break;
+            case Activation.Tanh: Tanh(x); break;
+            default: throw new ArgumentOutOfRangeException(nameof(kind), kind, "Unknown activation.");
+        }
+    }
+
+    /// <summary>Maps a HuggingFace <c>hidden_act</c> name ("relu", "gelu", "gelu_new", "tanh") to an <see cref="Activation"/>.</summary>
+    public static Activation Parse(string hfName) => hfName switch
+    {
+        "relu" => Activation.Relu,
+        "gelu" => Activation.Gelu,
+        "gelu_new" => Activation.GeluNew,
+        "tanh" => Activation.Tanh,
+        _ => throw new ArgumentException(
+            $"Unsupported activation '{hfName ?? "<null>"}'; allowed values are \"relu\", \"gelu\", \"gelu_new\", \"tanh\".", nameof(hfName)),
+    };
+
+    // ---- tanh internals ----------------------------------------------------------------------------------------------
+    private const double TanhSmall = 0.004; // below: x·(1 − x²/3 + 2x⁴/15), truncation error < 17/315·x⁶ ≈ 2e-16
+
+    private static void TanhPrepare(ReadOnlySpan<float> x, Span<double> e)
+    {
+        int n = x.Length, i = 0;
+        if (Vector256.IsHardwareAccelerated)
+        {
+            ref float xr = ref MemoryMarshal.GetReference(x);
+            ref double er = ref MemoryMarshal.GetReference(e);
+            for (; i <= n - 8; i += 8)
+            {
+                var v = Vector256.LoadUnsafe(ref xr, (nuint)i);
+                var a0 = Vector256.Abs(Vector256.WidenLower(v));
+                var a1 = Vector256.Abs(Vector256.WidenUpper(v));
+                (a0 + a0).StoreUnsafe(ref er, (nuint)i);
+                (a1 + a1).StoreUnsafe(ref er, (nuint)(i + 4));
+            }
+        }
+        for (; i < n; i++) e[i] = 2.0 * Math.Abs((double)x[i]);
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static Vector256<double> TanhV(Vector256<double> x, Vector256<double> e)
+    {
+        var one = Vector256<double>.One;
+        var ax = Vector256.Abs(x);
+        var big = one - Vector256.Create(2.0) / (e + one);
+        var x2 = ax * ax;
+        var small = ax * (one + x2 * (Vector256.Create(-1.0 / 3) + x2 * Vector256.Create(2.0 / 15)));
+        var r = Vector256.ConditionalSelect(Vector256.LessThan(ax, Vector256.Create(TanhSmall)), small, big);
+        return Vector256.CopySign(r, x); // also keeps NaN (NaN inputs give NaN e)
+    }
+
+    private static void TanhFinish(Span<float> x, ReadOnlySpan<double> e)
+    {
+        int n = x.Length, i = 0;
+        if (Vector256.IsHardwareAccelerated)
+        {
+            ref float xr = ref MemoryMarshal.GetReference(x);
+            ref double er = ref MemoryMarshal.GetReference(e);
+            for (; i <= n - 8; i += 8)
+            {
+                var v = Vector256.LoadUnsafe(ref xr, (nuint)i);
+                var y0 = TanhV(Vector256.WidenLower(v), Vector256.LoadUnsafe(ref er, (nuint)i));
+                var y1 = TanhV(Vector256.WidenUpper(v), Vector256.LoadUnsafe(ref er, (nuint)(i + 4)));
+                Vector256.Narrow(y0, y1).StoreUnsafe(ref xr, (nuint)i);
+            }
+        }
+        for (; i < n; i++)
+        {
+            double xd = x[i], ax = Math.Abs(xd), x2 = ax * ax;
+            double r = ax < TanhSmall ? ax * (1.0 + x2 * (-1.0 / 3 + x2 * (2.0 / 15))) : 1.0 - 2.0 / (e[i] + 1.0);
+            x[i] = (float)(double.IsNaN(xd) ? xd : Math.CopySign(r, xd));
+        }
+    }
+
+    // ---- exact GELU internals ---------------------------------------------------------------------------------------
+    // erfc(z) = t·exp(P(2t−1) − z²), t = 1/(1 + z/2), z ≥ 0. P is a degree-17 Chebyshev fit (mpmath.chebyfit, 40 digits)
+    // of ln(erfc(z)/t) + z² on t ∈ [0, 1]; max abs error 8.3e-12, i.e. relative error of erfc ≤ 1e-11 for all z ≥ 0.
+    // Here z = |x|/√2, and Φ(x) = h for x < 0, 1 − h for x ≥ 0, with h = erfc(z)/2.
+    private const double InvSqrt2 = 0.70710678118654752440;
+    private const double C0 = 9.827451900592404e-08, C1 = 3.150801105067081e-06, C2 = -4.140970257891011e-06,
+        C3 = -2.0724462712152834e-05, C4 = 3.5416346906743926e-05, C5 = 6.227611781496803e-05,
+        C6 = -0.00017625598701398598, C7 = -8.852674333913804e-05, C8 = 0.0006743112315422201,
+        C9 = -0.00014801109316469065, C10 = -0.0023459302020781498, C11 = 0.001759271642240845,
+        C12 = 0.008824949710309267, C13 = -0.00987272199321559, C14 = -0.04689561064337589,
+        C15 = 0.04734330805941031, C16 = 0.6726432239801938, C17 = -0.6717940840642004;
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static double Poly(double u)
+    {
+        double p = C0;
+        p = p * u + C1; p = p * u + C2; p = p * u + C3; p = p * u + C4; p = p * u + C5; p = p * u + C6;
+        p = p * u + C7; p = p * u + C8; p = p * u + C9; p = p * u + C10; p = p * u + C11; p = p * u + C12;
+        p = p * u + C13; p = p * u + C14; p = p * u + C15; p = p * u + C16; p = p * u + C17;
+        return p;
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static Vector256<double> Poly(Vector256<double> u)
+    {
+        var p = Vector256.Create(C0);
+        p = p * u + Vector256.Create(C1); p = p * u + Vector256.Create(C2); p = p * u + Vector256.Create(C3);
+        p = p * u + Vector256.Create(C4); p = p * u + Vector256.Create(C5); p = p * u + Vector256.Create(C6);
+        p = p * u + Vector256.Create(C7); p = p * u + Vector256.Create(C8); p = p * u + Vector256.Create(C9);
+        p = p * u + Vector256.Create(C10); p = p * u + Vector256.Create(C11); p = p * u + Vector256.Create(C12);
+        p = p * u + Vector256.Create(C13); p = p * u + Vector256.Create(C14); p = p * u + Vector256.Create(C15);
+        p = p * u + Vector256.Create(C16); p = p * u + Vector256.Create(C17);
+        return p;
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void PrepareV(Vector256<double> x, out Vector256<double> t, out Vector256<double> arg)
+    {
+        var one = Vector256<double>.One;
+        var z = Vector256.Abs(x) * Vector256.Create(InvSqrt2);
+        t = one / (one + z * Vector256.Create(0.5));
+        arg = Poly(t + t - one) - z * z;
+    }
+
+    /// <summary>t[i] = 1/(1+z/2) and e[i] = exponent argument P(2t−1) − z², z = |x|/√2.</summary>
+    private static void GeluPrepare(ReadOnlySpan<float> x, Span<double> t, Span<double> e)
+    {
+        int n = x.Length, i = 0;
+        if (Vector256.IsHardwareAccelerated)
+        {
+            ref float xr = ref MemoryMarshal.GetReference(x);
+            ref double tr = ref MemoryMarshal.GetReference(t);
+            ref double er = ref MemoryMarshal.GetReference(e);
+            for (; i <= n - 8; i += 8)
+            {
+                var v = Vector256.LoadUnsafe(ref xr, (nuint)i);
+                PrepareV(Vector256.WidenLower(v), out var t0, out var a0);
+                PrepareV(Vector256.WidenUpper(v), out var t1, out var a1);
+                t0.StoreUnsafe(ref tr, (nuint)i);
+                t1.StoreUnsafe(ref tr, (nuint)(i + 4));
+                a0.StoreUnsafe(ref er, (nuint)i);
+                a1.StoreUnsafe(ref er, (nuint)(i + 4));
+            }
+        }
+        for (; i < n; i++)
+        {
+            double z = Math.Abs((double)x[i]) * InvSqrt2;
+            double tt = 1.0 / (1.0 + 0.5 * z);
+            t[i] = tt;
+            e[i] = Poly(tt + tt - 1.0) - z * z;
+        }
+    }
+
+    /// <summary>x[i] = x·Φ(x) with h = t·exp(arg)/2 (e already holds exp(arg)).</summary>
+    private static void GeluFinish(Span<float> x, ReadOnlySpan<double> t, ReadOnlySpan<double> e)
+    {
+        int n = x.Length, i = 0;
+        if (Vector256.IsHardwareAccelerated)
+        {
+            ref float xr = ref MemoryMarshal.GetReference(x);
+            ref double tr = ref MemoryMarshal.GetReference(t);
+            ref double er = ref MemoryMarshal.GetReference(e);
+            var half = Vector256.Create(0.5);
+            var one = Vector256<double>.One;
+            for (; i <= n - 8; i += 8)
+            {
+                var v = Vector256.LoadUnsafe(ref xr, (nuint)i);
+                var x0 = Vector256.WidenLower(v);
+                var x1 = Vector256.WidenUpper(v);
+                var h0 = half * Vector256.LoadUnsafe(ref tr, (nuint)i) * Vector256.LoadUnsafe(ref er, (nuint)i);
+                var h1 = half * Vector256.LoadUnsafe(ref tr, (nuint)(i + 4)) * Vector256.LoadUnsafe(ref er, (nuint)(i + 4));
+                var p0 = Vector256.ConditionalSelect(Vector256.LessThan(x0, Vector256<double>.Zero), h0, one - h0);
+                var p1 = Vector256.ConditionalSelect(Vector256.LessThan(x1, Vector256<double>.Zero), h1, one - h1);
+                Vector256.Narrow(x0 * p0, x1 * p1).StoreUnsafe(ref xr, (nuint)i);
+            }
+        }
+        for (; i < n; i++)
+        {
+            double xd = x[i];
+            double h = 0.5 * t[i] * e[i];
+            x[i] = (float)(xd * (xd < 0 ? h : 1.0 - h));
+        }
+    }
+}
