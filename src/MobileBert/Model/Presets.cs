@@ -5,18 +5,19 @@ namespace MobileBert.Model;
 /// <summary>Named configurations of the model family (paper Table 1 plus small CPU-scale variants for the bundled demo).</summary>
 public static class Presets
 {
-    /// <summary>MobileBERT (paper: 25.3M): 24 layers, inter-block 512, intra-block 128, 4 heads, 4 stacked FFNs of 512,
+    /// <summary>MobileBERT (paper: 25.3M; 24.8M counted as HF counts MobileBertModel, pooler included): 24 layers, inter-block 512, intra-block 128, 4 heads, 4 stacked FFNs of 512,
     /// NoNorm + ReLU, trigram embedding 128→512, shared query/key bottleneck. Equals google/mobilebert-uncased's config.</summary>
     public static MobileBertConfig MobileBert() => new();
 
-    /// <summary>MobileBERT-TINY (paper: 15.1M): 2 stacked FFNs, bottleneck attention (Q = K = V = the 128-wide bottleneck).</summary>
-    public static MobileBertConfig MobileBertTiny() => new() { NumFeedforwardNetworks = 2, UseBottleneckAttention = true };
+    /// <summary>MobileBERT-TINY (paper: 15.1M; 15.7M counted as HF counts MobileBertModel): 2 stacked FFNs, bottleneck
+    /// attention (Q = K = V = the 128-wide bottleneck). No separate query/key bottleneck: with bottleneck attention it would be unused.</summary>
+    public static MobileBertConfig MobileBertTiny() => new() { NumFeedforwardNetworks = 2, UseBottleneckAttention = true, KeyQuerySharedBottleneck = false };
 
     /// <summary>MobileBERT without the operational optimisations: LayerNorm + GELU (paper Table 8 baseline).</summary>
     public static MobileBertConfig MobileBertNoOpt() => new() { NormalizationType = NormalizationType.LayerNorm, HiddenAct = Activation.Gelu };
 
     /// <summary>IB-BERT-large, the teacher (paper: 293M): inter-block 512, intra-block 1024, 4 heads, one FFN of 4096,
-    /// LayerNorm + GELU; Q/K/V projected from the 512-wide block input (not expressible in HF).</summary>
+    /// LayerNorm + GELU; Q/K/V projected from the 512-wide block input (not expressible in HF). 294.5M backbone parameters.</summary>
     public static MobileBertConfig IbBertLarge() => new()
     {
         IntraBottleneckSize = 1024, IntermediateSize = 4096, NumFeedforwardNetworks = 1,
