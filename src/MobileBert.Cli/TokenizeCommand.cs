@@ -1,0 +1,198 @@
+using System.Buffers;
+using System.Text;
+using System.Text.Encodings.Web;
+using System.Text.Json;
+using MobileBert.Text;
+
+namespace MobileBert.Cli;
+
+/// <summary>
+/// <c>mobilebert tokenize</c>: reads JSONL <c>{"text": ..., "text_pair": ...}</c> (text_pair optional) and writes one
+/// compact JSON line per input line: <c>{"tokens":[...],"input_ids":[...],"token_type_ids":[...],"offsets":[[start,end],...]}</c>.
+/// </summary>
+/// <remarks>
+/// Blank lines are skipped. The first bad line (invalid JSON, not an object, missing or non-string <c>text</c>,
+/// non-string <c>text_pair</c>, or an input that cannot be encoded) stops processing: what was written so far is
+/// flushed, a message naming the 1-based line number goes to the error writer, and the exit code is 1.
+/// Offsets are UTF-16 indices into the segment (text or text_pair) each token came from; special tokens get [0,0].
+/// </remarks>
+public static class TokenizeCommand
+{
+    private static readonly JsonWriterOptions s_writerOptions = new()
+    {
+        Indented = false,
+        // Output is JSONL for machines and people, not HTML: keep non-ASCII tokens readable.
+        Encoder = JavaScriptEncoder.UnsafeRelaxedJsonEscaping,
+    };
+
+    /// <summary>Runs the command; returns 0 on success and 1 on any error.</summary>
+    public static int Run(TextReader input, TextWriter output, TextWriter error, string vocabPath, int maxLength)
+    {
+        ArgumentNullException.ThrowIfNull(input);
+        ArgumentNullException.ThrowIfNull(output);
+        ArgumentNullException.ThrowIfNull(error);
+
+        if (maxLength < 2)
+        {
+            error.WriteLine($"tokenize: max length must be at least 2 ([CLS] and [SEP]), got {maxLength}.");
+            return 1;
+        }
+
+        WordPieceTokenizer tokenizer;
+        try
+        {
+            tokenizer = WordPieceTokenizer.FromVocabFile(vocabPath);
+        }
+        catch (Exception ex) when (ex is IOException or InvalidDataException or UnauthorizedAccessException or ArgumentException)
+        {
+            error.WriteLine($"tokenize: cannot load vocabulary: {ex.Message}");
+            return 1;
+        }
+
+        var buffer = new ArrayBufferWriter<byte>();
+        using var writer = new Utf8JsonWriter(buffer, s_writerOptions);
+        int lineNumber = 0;
+        string? line;
+        while ((line = input.ReadLine()) is not null)
+        {
+            lineNumber++;
+            if (string.IsNullOrWhiteSpace(line))
+            {
+                continue;
+            }
+
+            if (!TryParse(line, out string? text, out string? textPair, out string? problem))
+            {
+                return Fail(output, error, lineNumber, problem!);
+            }
+
+            EncodedInput encoded;
+            try
+            {
+                encoded = tokenizer.Encode(text!, textPair, maxLength);
+            }
+            catch (ArgumentException ex)
+            {
+                return Fail(output, error, lineNumber, ex.Message);
+            }
+
+            buffer.ResetWrittenCount();
+            writer.Reset(buffer);
+            Write(writer, encoded);
+            writer.Flush();
+            output.Write(Encoding.UTF8.GetString(buffer.WrittenSpan));
+            output.Write('\n');
+        }
+
+        output.Flush();
+        return 0;
+    }
+
+    private static int Fail(TextWriter output, TextWriter error, int lineNumber, string problem)
+    {
+        output.Flush();
+        error.WriteLine($"tokenize: line {lineNumber}: {problem}");
+        error.Flush();
+        return 1;
+    }
+
+    private static bool TryParse(string line, out string? text, out string? textPair, out string? problem)
+    {
+        text = null;
+        textPair = null;
+        problem = null;
+        JsonDocument doc;
+        try
+        {
+            doc = JsonDocument.Parse(line);
+        }
+        catch (JsonException ex)
+        {
+            problem = $"invalid JSON: {ex.Message}";
+            return false;
+        }
+
+        using (doc)
+        {
+            JsonElement root = doc.RootElement;
+            if (root.ValueKind != JsonValueKind.Object)
+            {
+                problem = $"expected a JSON object, got {Describe(root.ValueKind)}.";
+                return false;
+            }
+
+            if (!root.TryGetProperty("text", out JsonElement t))
+            {
+                problem = "missing \"text\" field.";
+                return false;
+            }
+
+            if (t.ValueKind != JsonValueKind.String)
+            {
+                problem = $"\"text\" must be a string, got {Describe(t.ValueKind)}.";
+                return false;
+            }
+
+            text = t.GetString();
+            if (root.TryGetProperty("text_pair", out JsonElement p) && p.ValueKind != JsonValueKind.Null)
+            {
+                if (p.ValueKind != JsonValueKind.String)
+                {
+                    problem = $"\"text_pair\" must be a string or null, got {Describe(p.ValueKind)}.";
+                    return false;
+                }
+
+                textPair = p.GetString();
+            }
+        }
+
+        return true;
+    }
+
+    private static string Describe(JsonValueKind kind) => kind switch
+    {
+        JsonValueKind.Object => "an object",
+        JsonValueKind.Array => "an array",
+        JsonValueKind.String => "a string",
+        JsonValueKind.Number => "a number",
+        JsonValueKind.True or JsonValueKind.False => "a boolean",
+        JsonValueKind.Null => "null",
+        _ => kind.ToString(),
+    };
+
+    private static void Write(Utf8JsonWriter writer, EncodedInput encoded)
+    {
+        writer.WriteStartObject();
+        writer.WriteStartArray("tokens");
+        foreach (string token in encoded.Tokens)
+        {
+            writer.WriteStringValue(token);
+        }
+
+        writer.WriteEndArray();
+        WriteInts(writer, "input_ids", encoded.InputIds);
+        WriteInts(writer, "token_type_ids", encoded.TokenTypeIds);
+        writer.WriteStartArray("offsets");
+        foreach ((int start, int end) in encoded.Offsets)
+        {
+            writer.WriteStartArray();
+            writer.WriteNumberValue(start);
+            writer.WriteNumberValue(end);
+            writer.WriteEndArray();
+        }
+
+        writer.WriteEndArray();
+        writer.WriteEndObject();
+    }
+
+    private static void WriteInts(Utf8JsonWriter writer, string name, int[] values)
+    {
+        writer.WriteStartArray(name);
+        foreach (int v in values)
+        {
+            writer.WriteNumberValue(v);
+        }
+
+        writer.WriteEndArray();
+    }
+}

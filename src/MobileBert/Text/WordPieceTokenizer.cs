@@ -1,0 +1,340 @@
+using Microsoft.ML.Tokenizers;
+using MlWordPieceTokenizer = Microsoft.ML.Tokenizers.WordPieceTokenizer;
+
+namespace MobileBert.Text;
+
+/// <summary>
+/// BERT WordPiece tokenizer equal to HuggingFace's (slow, pure-Python) <c>BertTokenizer</c>, with character offsets.
+/// </summary>
+/// <remarks>
+/// <para>Basic tokenization (special-token split, text cleaning, CJK split, NFC, lowercasing, accent stripping,
+/// punctuation split) is a C# port of HF's <c>BasicTokenizer</c> (<see cref="BertPreTokenizer"/>), because
+/// Microsoft.ML.Tokenizers' <c>BertTokenizer</c> differs from HF on several inputs (see the tests in
+/// <c>MlTokenizersDifferenceTests</c>). The greedy longest-match-first WordPiece step of each word uses
+/// Microsoft.ML.Tokenizers' <see cref="MlWordPieceTokenizer"/>, which matches HF's <c>WordpieceTokenizer</c> for
+/// words up to <see cref="MaxInputCharsPerWord"/> code points (longer words become <c>[UNK]</c> here, counting
+/// code points as Python does rather than UTF-16 chars).</para>
+/// <para>Offsets are UTF-16 indices into the original string, so <c>text[Start..End]</c> is the source of a token.</para>
+/// <para>Instances are immutable and thread-safe.</para>
+/// </remarks>
+public sealed class WordPieceTokenizer
+{
+    /// <summary>HF's <c>max_input_chars_per_word</c>.</summary>
+    public const int MaxInputCharsPerWord = 100;
+
+    private const string Unk = "[UNK]", Sep = "[SEP]", Pad = "[PAD]", Cls = "[CLS]", Mask = "[MASK]";
+
+    private readonly Dictionary<string, int> _tokenToId;
+    private readonly string[] _idToToken;
+    private readonly MlWordPieceTokenizer _wordPiece;
+    private readonly BertPreTokenizer _preTokenizer;
+
+    private WordPieceTokenizer(Dictionary<string, int> tokenToId, string[] idToToken, MlWordPieceTokenizer wordPiece, bool lowerCase)
+    {
+        _tokenToId = tokenToId;
+        _idToToken = idToToken;
+        _wordPiece = wordPiece;
+        LowerCase = lowerCase;
+        PadId = tokenToId[Pad];
+        UnkId = tokenToId[Unk];
+        ClsId = tokenToId[Cls];
+        SepId = tokenToId[Sep];
+        MaskId = tokenToId[Mask];
+        _preTokenizer = new BertPreTokenizer([Unk, Sep, Pad, Cls, Mask], lowerCase);
+    }
+
+    /// <summary>
+    /// Loads a BERT <c>vocab.txt</c> (one token per line, id = line number).
+    /// </summary>
+    /// <param name="path">Path of the vocabulary file.</param>
+    /// <param name="lowerCase">HF <c>do_lower_case</c>: lowercase and strip accents (uncased models).</param>
+    /// <exception cref="ArgumentNullException"><paramref name="path"/> is null.</exception>
+    /// <exception cref="FileNotFoundException">The file does not exist.</exception>
+    /// <exception cref="InvalidDataException">The file is empty, has duplicate tokens, or lacks a special token.</exception>
+    public static WordPieceTokenizer FromVocabFile(string path, bool lowerCase = true)
+    {
+        ArgumentNullException.ThrowIfNull(path);
+        if (!File.Exists(path))
+        {
+            throw new FileNotFoundException($"BERT vocabulary file not found: '{path}'.", path);
+        }
+
+        byte[] bytes = File.ReadAllBytes(path);
+        var tokenToId = new Dictionary<string, int>(StringComparer.Ordinal);
+        var idToToken = new List<string>();
+        using (var reader = new StreamReader(new MemoryStream(bytes), System.Text.Encoding.UTF8, detectEncodingFromByteOrderMarks: true))
+        {
+            string? line;
+            while ((line = reader.ReadLine()) is not null)
+            {
+                int id = idToToken.Count;
+                idToToken.Add(line);
+                if (line.Length == 0)
+                {
+                    continue; // kept as an id so that line numbers stay ids
+                }
+
+                if (!tokenToId.TryAdd(line, id))
+                {
+                    throw new InvalidDataException(
+                        $"BERT vocabulary file '{path}' has a duplicate token '{line}' on lines {tokenToId[line] + 1} and {id + 1}.");
+                }
+            }
+        }
+
+        if (tokenToId.Count == 0)
+        {
+            throw new InvalidDataException($"BERT vocabulary file '{path}' is empty.");
+        }
+
+        foreach (string special in new[] { Pad, Unk, Cls, Sep, Mask })
+        {
+            if (!tokenToId.ContainsKey(special))
+            {
+                throw new InvalidDataException(
+                    $"BERT vocabulary file '{path}' does not contain the special token '{special}' (is it a WordPiece vocab.txt?).");
+            }
+        }
+
+        MlWordPieceTokenizer wordPiece;
+        try
+        {
+            wordPiece = MlWordPieceTokenizer.Create(new MemoryStream(bytes), new WordPieceOptions
+            {
+                UnknownToken = Unk,
+                ContinuingSubwordPrefix = "##",
+                // Our own code-point based limit (HF semantics) is applied before calling the library; a word of
+                // <= 100 code points has <= 200 UTF-16 chars, so the library never applies its char-based limit.
+                MaxInputCharsPerWord = 2 * MaxInputCharsPerWord,
+            });
+        }
+        catch (Exception ex) when (ex is ArgumentException or IOException or FormatException)
+        {
+            throw new InvalidDataException($"BERT vocabulary file '{path}' could not be loaded: {ex.Message}", ex);
+        }
+
+        return new WordPieceTokenizer(tokenToId, idToToken.ToArray(), wordPiece, lowerCase);
+    }
+
+    /// <summary>Whether text is lowercased and accent-stripped (uncased model).</summary>
+    public bool LowerCase { get; }
+
+    /// <summary>Number of distinct tokens in the vocabulary (HF <c>vocab_size</c>).</summary>
+    public int VocabSize => _tokenToId.Count;
+
+    /// <summary>Id of <c>[PAD]</c>.</summary>
+    public int PadId { get; }
+
+    /// <summary>Id of <c>[CLS]</c>.</summary>
+    public int ClsId { get; }
+
+    /// <summary>Id of <c>[SEP]</c>.</summary>
+    public int SepId { get; }
+
+    /// <summary>Id of <c>[UNK]</c>.</summary>
+    public int UnkId { get; }
+
+    /// <summary>Id of <c>[MASK]</c>.</summary>
+    public int MaskId { get; }
+
+    /// <summary>Id of a token, or <see cref="UnkId"/> if it is not in the vocabulary (as HF <c>convert_tokens_to_ids</c>).</summary>
+    public int TokenToId(string token)
+    {
+        ArgumentNullException.ThrowIfNull(token);
+        return _tokenToId.TryGetValue(token, out int id) ? id : UnkId;
+    }
+
+    /// <summary>Token of an id.</summary>
+    /// <exception cref="ArgumentOutOfRangeException">The id is not a line of the vocabulary file.</exception>
+    public string IdToToken(int id)
+    {
+        if ((uint)id >= (uint)_idToToken.Length)
+        {
+            throw new ArgumentOutOfRangeException(nameof(id), id, $"Token id must be in [0, {_idToToken.Length}).");
+        }
+
+        return _idToToken[id];
+    }
+
+    /// <summary>WordPiece tokens of <paramref name="text"/> without <c>[CLS]</c>/<c>[SEP]</c> (HF <c>tokenize</c>).</summary>
+    public IReadOnlyList<string> Tokenize(string text)
+    {
+        ArgumentNullException.ThrowIfNull(text);
+        var tokens = new List<Piece>();
+        TokenizeWithOffsets(text, tokens);
+        return tokens.Select(t => t.Token).ToArray();
+    }
+
+    /// <summary>
+    /// Encodes <paramref name="text"/> (and optionally <paramref name="textPair"/>) as
+    /// <c>[CLS] A [SEP]</c> / <c>[CLS] A [SEP] B [SEP]</c>, truncated to at most <paramref name="maxLength"/> tokens.
+    /// </summary>
+    /// <param name="text">First segment; may be empty.</param>
+    /// <param name="textPair">Optional second segment (an empty string still produces the pair layout, as HF).</param>
+    /// <param name="maxLength">Maximum total number of tokens including <c>[CLS]</c>/<c>[SEP]</c>.</param>
+    /// <param name="truncation">How to shorten too-long inputs.</param>
+    /// <exception cref="ArgumentNullException"><paramref name="text"/> is null.</exception>
+    /// <exception cref="ArgumentException">
+    /// <paramref name="maxLength"/> cannot hold the special tokens, or the strategy cannot make the input fit
+    /// (e.g. <see cref="TruncationStrategy.OnlySecond"/> without a pair; HF would log an error and return an over-long result).
+    /// </exception>
+    public EncodedInput Encode(string text, string? textPair = null, int maxLength = 512, TruncationStrategy truncation = TruncationStrategy.LongestFirst)
+    {
+        ArgumentNullException.ThrowIfNull(text);
+        int specialCount = textPair is null ? 2 : 3;
+        if (maxLength < specialCount)
+        {
+            throw new ArgumentException(
+                $"maxLength {maxLength} is too small: {(textPair is null ? "a single sequence" : "a pair")} needs {specialCount} special tokens.",
+                nameof(maxLength));
+        }
+
+        if (!Enum.IsDefined(truncation))
+        {
+            throw new ArgumentOutOfRangeException(nameof(truncation), truncation, "Unknown truncation strategy.");
+        }
+
+        var first = new List<Piece>();
+        TokenizeWithOffsets(text, first);
+        List<Piece>? second = null;
+        if (textPair is not null)
+        {
+            second = new List<Piece>();
+            TokenizeWithOffsets(textPair, second);
+        }
+
+        Truncate(first, second, maxLength - specialCount, truncation);
+
+        int total = first.Count + (second?.Count ?? 0) + specialCount;
+        var tokens = new string[total];
+        var ids = new int[total];
+        var types = new int[total];
+        var mask = new int[total];
+        var offsets = new (int, int)[total];
+        var seqIds = new int[total];
+        int n = 0;
+
+        void Add(string token, int id, int type, (int, int) offset, int seq)
+        {
+            tokens[n] = token;
+            ids[n] = id;
+            types[n] = type;
+            mask[n] = 1;
+            offsets[n] = offset;
+            seqIds[n] = seq;
+            n++;
+        }
+
+        Add(Cls, ClsId, 0, (0, 0), -1);
+        foreach (Piece p in first)
+        {
+            Add(p.Token, p.Id, 0, (p.Start, p.End), 0);
+        }
+
+        Add(Sep, SepId, 0, (0, 0), -1);
+        if (second is not null)
+        {
+            foreach (Piece p in second)
+            {
+                Add(p.Token, p.Id, 1, (p.Start, p.End), 1);
+            }
+
+            Add(Sep, SepId, 1, (0, 0), -1);
+        }
+
+        return new EncodedInput(tokens, ids, types, mask, offsets) { SequenceIds = seqIds };
+    }
+
+    /// <summary>HF <c>truncate_sequences</c> (stride 0) on token lists.</summary>
+    private static void Truncate(List<Piece> first, List<Piece>? second, int budget, TruncationStrategy strategy)
+    {
+        int toRemove = first.Count + (second?.Count ?? 0) - budget;
+        if (toRemove <= 0)
+        {
+            return;
+        }
+
+        switch (strategy)
+        {
+            case TruncationStrategy.LongestFirst when second is not null:
+                // HF: for each token to remove, drop from the first if it is strictly longer, else from the pair.
+                int a = first.Count, b = second.Count;
+                for (int k = 0; k < toRemove; k++)
+                {
+                    if (a > b)
+                    {
+                        a--;
+                    }
+                    else
+                    {
+                        b--;
+                    }
+                }
+
+                first.RemoveRange(a, first.Count - a);
+                second.RemoveRange(b, second.Count - b);
+                break;
+
+            case TruncationStrategy.LongestFirst:
+            case TruncationStrategy.OnlyFirst:
+                if (toRemove > first.Count)
+                {
+                    throw new ArgumentException(
+                        $"Cannot fit the input in maxLength with {strategy}: the second sequence alone needs {second!.Count} tokens more than allowed.");
+                }
+
+                first.RemoveRange(first.Count - toRemove, toRemove);
+                break;
+
+            case TruncationStrategy.OnlySecond:
+                if (second is null)
+                {
+                    throw new ArgumentException(
+                        $"The input needs {toRemove} fewer tokens but {nameof(TruncationStrategy.OnlySecond)} cannot truncate a single sequence.");
+                }
+
+                if (toRemove > second.Count)
+                {
+                    throw new ArgumentException(
+                        $"Cannot fit the input in maxLength with {strategy}: the first sequence alone needs {toRemove - second.Count} tokens more than allowed.");
+                }
+
+                second.RemoveRange(second.Count - toRemove, toRemove);
+                break;
+        }
+    }
+
+    private readonly record struct Piece(string Token, int Id, int Start, int End);
+
+    private void TokenizeWithOffsets(string text, List<Piece> output)
+    {
+        foreach (PreToken word in _preTokenizer.PreTokenize(text))
+        {
+            if (word.IsSpecial)
+            {
+                output.Add(new Piece(word.Text, _tokenToId[word.Text], word.CharStarts[0], word.CharEnds[0]));
+                continue;
+            }
+
+            if (word.CodePointCount > MaxInputCharsPerWord)
+            {
+                output.Add(new Piece(Unk, UnkId, word.CharStarts[0], word.CharEnds[^1]));
+                continue;
+            }
+
+            IReadOnlyList<EncodedToken> pieces = _wordPiece.EncodeToTokens(word.Text, out _, considerPreTokenization: false, considerNormalization: false);
+            foreach (EncodedToken piece in pieces)
+            {
+                (int offset, int length) = piece.Offset.GetOffsetAndLength(word.Text.Length);
+                int start = int.MaxValue, end = int.MinValue;
+                for (int c = offset; c < offset + length; c++)
+                {
+                    start = Math.Min(start, word.CharStarts[c]);
+                    end = Math.Max(end, word.CharEnds[c]);
+                }
+
+                output.Add(new Piece(piece.Value, piece.Id, start, end));
+            }
+        }
+    }
+}
