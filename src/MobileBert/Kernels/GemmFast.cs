@@ -1,23 +1,186 @@
+using System.Runtime.CompilerServices;
+using static MobileBert.Kernels.GemmKernels;
+
 namespace MobileBert.Kernels;
 
-public static partial class Gemm
+public static unsafe partial class Gemm
 {
     /// <summary>
-    /// Fast GEMM (placeholder body: delegates to a simple row loop until the packed SIMD kernel lands).
-    /// Same contract as <see cref="Reference"/>. <paramref name="threads"/> ≤ 0 means Environment.ProcessorCount.
+    /// Fast GEMM, same contract as <see cref="Reference"/>: C[m,n] = (accumulate ? C : 0) + op(A)·op(B) + bias.
+    /// Packed, cache-blocked, SIMD (Vector512 / Vector256+FMA / Vector128 / scalar, chosen at run time),
+    /// multi-threaded on <paramref name="threads"/> threads (≤ 0 means <see cref="Environment.ProcessorCount"/>).
+    /// For constant weights prefer <see cref="Pack"/> once + <see cref="Multiply(ReadOnlySpan{float}, PackedMatrix, Span{float}, int, Transpose, ReadOnlySpan{float}, bool, int)"/>.
     /// </summary>
     public static void Multiply(ReadOnlySpan<float> a, ReadOnlySpan<float> b, Span<float> c, int m, int n, int k,
         Transpose ta = Transpose.No, Transpose tb = Transpose.No, ReadOnlySpan<float> bias = default, bool accumulate = false, int threads = 1)
+        => MultiplyCore(a, b, c, m, n, k, ta, tb, bias, accumulate, threads, GemmPath.Auto);
+
+    /// <summary>Multiply on a chosen micro-kernel path (tests run every path the CPU supports).</summary>
+    internal static void MultiplyCore(ReadOnlySpan<float> a, ReadOnlySpan<float> b, Span<float> c, int m, int n, int k,
+        Transpose ta, Transpose tb, ReadOnlySpan<float> bias, bool accumulate, int threads, GemmPath path)
     {
         CheckShapes(a, b, c, m, n, k, bias);
-        for (int i = 0; i < m; i++)
-            for (int j = 0; j < n; j++)
+        path = Resolve(path);
+        if (m == 0 || n == 0) return;
+        int t = PlanThreads(m, n, k, threads);
+        fixed (float* pa = a, pb = b, pc = c, pbias = bias)
+        {
+            if (k == 0) { BiasOnly(pc, m, n, pbias, accumulate); return; }
+            // Pack all of op(B) into NR-wide panels (thread-local buffer, reused across calls), in parallel.
+            int nr = PanelWidth(path), panels = (n + nr - 1) / nr;
+            float[] buf = PackBuffer(panels * nr * k + 16);
+            fixed (float* pbuf = buf)
             {
-                float s = accumulate ? c[i * n + j] : 0f;
-                if (!bias.IsEmpty) s += bias[j];
-                for (int p = 0; p < k; p++)
-                    s += (ta == Transpose.No ? a[i * k + p] : a[p * m + i]) * (tb == Transpose.No ? b[p * n + j] : b[j * k + p]);
-                c[i * n + j] = s;
+                float* bp = Align64(pbuf);
+                var pack = new PackBJob { B = pb, K = k, N = n, Tb = tb, NR = nr, Dst = bp, Panels = panels, PerItem = Math.Max(1, (panels + 2 * t - 1) / (2 * t)) };
+                ParallelFor.Run((panels + pack.PerItem - 1) / pack.PerItem, t, ref pack);
+                Compute(pa, ta, bp, pc, pbias, m, n, k, accumulate, t, path);
             }
+        }
+    }
+
+    /// <summary>C = (accumulate ? C : 0) + bias for k = 0.</summary>
+    static void BiasOnly(float* c, int m, int n, float* bias, bool accumulate)
+    {
+        for (int i = 0; i < m; i++)
+        {
+            var row = new Span<float>(c + (nint)i * n, n);
+            if (!accumulate) row.Clear();
+            if (bias != null) System.Numerics.Tensors.TensorPrimitives.Add(row, new ReadOnlySpan<float>(bias, n), row);
+        }
+    }
+
+    /// <summary>Threads actually used: the caller's count, but 1 for calls too small to amortise a hand-off (~8 µs).</summary>
+    static int PlanThreads(int m, int n, int k, int threads)
+    {
+        int t = ParallelFor.ResolveThreads(threads);
+        if ((long)m * n * k < 32 * 1024) t = 1;
+        return t;
+    }
+
+    [ThreadStatic] static float[]? t_packBuffer;
+
+    static float[] PackBuffer(int size)
+    {
+        var buf = t_packBuffer;
+        if (buf == null || buf.Length < size)
+            t_packBuffer = buf = GC.AllocateUninitializedArray<float>(Math.Max(size, (buf?.Length ?? 0) * 3 / 2), pinned: true);
+        return buf;
+    }
+
+    internal static float* Align64(float* p) => (float*)(((nint)p + 63) & ~(nint)63);
+
+    struct PackBJob : IParallelBody
+    {
+        public float* B, Dst; public int K, N, NR, Panels, PerItem; public Transpose Tb;
+        public readonly void Invoke(int i) =>
+            PackB(B, K, N, Tb, NR, Dst, i * PerItem, Math.Min(Panels, (i + 1) * PerItem));
+    }
+
+    /// <summary>C[m,n] (+)= op(A)·Bp + bias, with Bp already packed in NR panels (layout of <see cref="PackB"/>).</summary>
+    internal static void Compute(float* a, Transpose ta, float* bp, float* c, float* bias, int m, int n, int k, bool accumulate, int threads, GemmPath path)
+    {
+        var job = new ComputeJob { A = a, Ta = ta, Bp = bp, C = c, Bias = bias, M = m, N = n, K = k, Accumulate = accumulate, Path = path };
+        int jobs = path switch
+        {
+            GemmPath.Vector512 => job.Plan<Avx512Kernel>(threads),
+            GemmPath.Vector256 => job.Plan<Avx2Kernel>(threads),
+            GemmPath.Vector128 => job.Plan<Vec128Kernel>(threads),
+            _ => job.Plan<ScalarKernel>(threads),
+        };
+        ParallelFor.Run(jobs, threads, ref job);
+    }
+
+    /// <summary>
+    /// The macro-kernel over a grid of C tiles (RowsPerJob × PanelsPerJob·NR); one tile per work item.
+    /// Inside a tile (BLIS loop order): for each K block (KC) → for each MR-row strip of A (kept in L1; packed only for
+    /// ta = Yes, rows read in place otherwise) → for each NR panel of B (KC×NR, from L2) → micro-kernel.
+    /// </summary>
+    struct ComputeJob : IParallelBody
+    {
+        public float* A, Bp, C, Bias;
+        public int M, N, K, RowsPerJob, PanelsPerJob, JobsN;
+        public Transpose Ta;
+        public bool Accumulate;
+        public GemmPath Path;
+
+        /// <summary>Choose the tile grid; returns the number of tiles.</summary>
+        public int Plan<TK>(int threads) where TK : struct, IMicroKernel
+        {
+            int strips = (M + TK.MR - 1) / TK.MR, panels = (N + TK.NR - 1) / TK.NR;
+            const int NC = 256;                         // a job's B block (KC×NC floats = 256 KB) stays in L2
+            int jobsN = (panels * TK.NR + NC - 1) / NC, jobsM = 1;
+            if (threads > 1)
+            {
+                // At least one tile per thread; more (4 per thread) when there is plenty of work, for dynamic balance.
+                int want = (long)strips * panels >= 64L * threads ? 4 * threads : threads;
+                if (jobsM * jobsN < want) jobsM = Math.Min(strips, (want + jobsN - 1) / jobsN);
+                if (jobsM * jobsN < want) jobsN = Math.Min(panels, (want + jobsM - 1) / jobsM);
+            }
+            int stripsPer = (strips + jobsM - 1) / jobsM, panelsPer = (panels + jobsN - 1) / jobsN;
+            RowsPerJob = stripsPer * TK.MR; PanelsPerJob = panelsPer;
+            JobsN = (panels + panelsPer - 1) / panelsPer;
+            return ((strips + stripsPer - 1) / stripsPer) * JobsN;
+        }
+
+        public readonly void Invoke(int index)
+        {
+            switch (Path)
+            {
+                case GemmPath.Vector512: Tile<Avx512Kernel>(index); break;
+                case GemmPath.Vector256: Tile<Avx2Kernel>(index); break;
+                case GemmPath.Vector128: Tile<Vec128Kernel>(index); break;
+                default: Tile<ScalarKernel>(index); break;
+            }
+        }
+
+        [SkipLocalsInit]
+        readonly void Tile<TK>(int index) where TK : struct, IMicroKernel
+        {
+            int MR = TK.MR, NR = TK.NR, KC = TK.KC;
+            int i0 = index / JobsN * RowsPerJob, i1 = Math.Min(M, i0 + RowsPerJob);
+            int panels = (N + NR - 1) / NR;
+            int jp0 = index % JobsN * PanelsPerJob, jp1 = Math.Min(panels, jp0 + PanelsPerJob);
+            float* apack = stackalloc float[MaxMR * MaxKC + 16];
+            apack = Align64(apack);
+            float* tmp = stackalloc float[MaxMR * MaxNR];
+            for (int p0 = 0; p0 < K; p0 += KC)
+            {
+                int kc = Math.Min(KC, K - p0);
+                bool load = Accumulate || p0 > 0;
+                for (int i = i0; i < i1; i += MR)
+                {
+                    int mr = Math.Min(MR, i1 - i);
+                    float* ap; nint rs, ks;
+                    if (Ta == Transpose.No) { ap = A + (nint)i * K + p0; rs = K; ks = 1; }
+                    else { PackATransposed(A, M, i, mr, p0, kc, MR, apack); ap = apack; rs = 1; ks = MR; }
+                    float* crow = C + (nint)i * N;
+                    for (int jp = jp0; jp < jp1; jp++)
+                    {
+                        int j = jp * NR, nr = Math.Min(NR, N - j);
+                        float* bpanel = Bp + (nint)jp * K * NR + (nint)p0 * NR;
+                        float* bias = p0 == 0 && Bias != null ? Bias + j : null;
+                        if (nr == NR)
+                            TK.Run(mr, kc, ap, rs, ks, bpanel, crow + j, N, bias, load);
+                        else
+                        {
+                            // Right edge: compute the full NR-wide tile into scratch, merge the nr valid columns.
+                            TK.Run(mr, kc, ap, rs, ks, bpanel, tmp, NR, null, false);
+                            for (int r = 0; r < mr; r++)
+                            {
+                                float* cr = crow + (nint)r * N + j; float* tr = tmp + r * NR;
+                                for (int q = 0; q < nr; q++)
+                                {
+                                    float v = tr[q];
+                                    if (bias != null) v += bias[q];
+                                    if (load) v += cr[q];
+                                    cr[q] = v;
+                                }
+                            }
+                        }
+                    }
+                }
+            }
+        }
     }
 }

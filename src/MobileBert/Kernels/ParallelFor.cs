@@ -1,0 +1,177 @@
+using System.Diagnostics;
+using System.Runtime.CompilerServices;
+using System.Runtime.ExceptionServices;
+
+namespace MobileBert.Kernels;
+
+/// <summary>A loop body for <see cref="ParallelFor.Run{TBody}(int, int, ref TBody)"/>: a small unmanaged struct
+/// (pointers, sizes) whose <see cref="Invoke"/> handles one work item.</summary>
+public interface IParallelBody
+{
+    /// <summary>Process work item <paramref name="index"/> (0 ≤ index &lt; count). Called concurrently from several threads.</summary>
+    void Invoke(int index);
+}
+
+/// <summary>
+/// Light-weight parallel-for for compute kernels: a small dedicated pool of background worker threads that spin
+/// briefly between calls (so back-to-back kernel calls of ~100 µs still scale) and then sleep on an event.
+/// The calling thread takes part; items are handed out dynamically through an atomic counter.
+/// <para>One parallel region runs at a time: a call made while the pool is busy (nested call from a body,
+/// or a concurrent call from another thread) simply runs its items serially on the calling thread.</para>
+/// <para>Steady-state calls allocate nothing (the struct overload).</para>
+/// </summary>
+public static unsafe class ParallelFor
+{
+    /// <summary>How long an idle worker spins waiting for the next region before it goes to sleep.</summary>
+    internal static double SpinMicroseconds = 100;
+
+    const int MaxWorkers = 63;
+
+    sealed class Worker
+    {
+        public readonly ManualResetEventSlim Wake = new(false, 0);
+        public int Sleeping;
+    }
+
+    static readonly object s_lock = new();
+    static Worker[] s_workers = [];
+
+    // Current region (written by the caller before s_joined is reset and s_gen bumped).
+    static delegate*<void*, int, void> s_invoker;
+    static void* s_ctx;
+    static int s_count;
+    static int s_need;          // number of worker slots (threads - 1)
+    static int s_next;          // next item index
+    static int s_joined;        // slots claimed; set to a huge value ("door closed") when the caller is done
+    static int s_remaining;     // slots not yet finished
+    static int s_gen;           // region generation
+    static ExceptionDispatchInfo? s_error;
+
+    /// <summary>Number of threads <paramref name="threads"/> stands for (≤ 0 → <see cref="Environment.ProcessorCount"/>).</summary>
+    public static int ResolveThreads(int threads) => threads <= 0 ? Environment.ProcessorCount : threads;
+
+    /// <summary>Runs <c>body.Invoke(i)</c> for i in [0, count) on up to <paramref name="threads"/> threads (≤ 0: all cores).
+    /// The body is copied; it must not be mutated by <see cref="IParallelBody.Invoke"/>.</summary>
+    public static void Run<TBody>(int count, int threads, ref TBody body) where TBody : unmanaged, IParallelBody
+    {
+        TBody copy = body;
+        RunCore(count, threads, &InvokeStruct<TBody>, &copy);
+    }
+
+    /// <summary>Convenience overload with a delegate (one GCHandle per call; prefer the struct overload in hot paths).</summary>
+    public static void Run(int count, int threads, Action<int> body)
+    {
+        ArgumentNullException.ThrowIfNull(body);
+        if (count <= 0) return;
+        if (Math.Min(ResolveThreads(threads), count) <= 1) { for (int i = 0; i < count; i++) body(i); return; }
+        var h = System.Runtime.InteropServices.GCHandle.Alloc(body);
+        try { RunCore(count, threads, &InvokeDelegate, (void*)System.Runtime.InteropServices.GCHandle.ToIntPtr(h)); }
+        finally { h.Free(); }
+    }
+
+    static void InvokeStruct<TBody>(void* ctx, int i) where TBody : unmanaged, IParallelBody => ((TBody*)ctx)->Invoke(i);
+
+    static void InvokeDelegate(void* ctx, int i) =>
+        ((Action<int>)System.Runtime.InteropServices.GCHandle.FromIntPtr((nint)ctx).Target!)(i);
+
+    /// <summary>Pointer-level entry: calls <paramref name="invoker"/>(ctx, i) for i in [0, count).</summary>
+    public static void RunCore(int count, int threads, delegate*<void*, int, void> invoker, void* ctx)
+    {
+        if (count <= 0) return;
+        int t = Math.Min(Math.Min(ResolveThreads(threads), count), MaxWorkers + 1);
+        if (t <= 1 || !Monitor.TryEnter(s_lock))
+        {
+            for (int i = 0; i < count; i++) invoker(ctx, i);
+            return;
+        }
+        try
+        {
+            EnsureWorkers(t - 1);
+            s_invoker = invoker; s_ctx = ctx; s_count = count; s_need = t - 1;
+            s_next = 0; s_remaining = t - 1; s_error = null;
+            Volatile.Write(ref s_joined, 0);
+            Interlocked.Increment(ref s_gen);
+            // Wake sleeping workers; spinning ones will notice the new generation by themselves.
+            int ready = 0;
+            foreach (var w in s_workers)
+            {
+                if (ready >= t - 1) break;
+                if (Volatile.Read(ref w.Sleeping) != 0) w.Wake.Set();
+                ready++;
+            }
+
+            RunItems();
+
+            // Close the door: slots nobody claimed yet are dropped, then wait for the claimed ones.
+            int joined = Interlocked.Exchange(ref s_joined, int.MaxValue / 2);
+            int unclaimed = (t - 1) - Math.Min(joined, t - 1);
+            if (unclaimed > 0) Interlocked.Add(ref s_remaining, -unclaimed);
+            var sw = new SpinWait();
+            while (Volatile.Read(ref s_remaining) != 0) sw.SpinOnce(sleep1Threshold: -1);
+
+            var err = s_error;
+            s_invoker = null; s_ctx = null; s_error = null;
+            err?.Throw();
+        }
+        finally { Monitor.Exit(s_lock); }
+    }
+
+    static void RunItems()
+    {
+        var inv = s_invoker; var ctx = s_ctx; int count = s_count;
+        int i;
+        while ((i = Interlocked.Increment(ref s_next) - 1) < count)
+        {
+            try { inv(ctx, i); }
+            catch (Exception e)
+            {
+                Interlocked.CompareExchange(ref s_error, ExceptionDispatchInfo.Capture(e), null);
+                Volatile.Write(ref s_next, count); // stop handing out items
+            }
+        }
+    }
+
+    static void EnsureWorkers(int n)
+    {
+        if (s_workers.Length >= n) return;
+        var list = new List<Worker>(s_workers);
+        while (list.Count < n)
+        {
+            var w = new Worker();
+            var th = new Thread(() => WorkerLoop(w)) { IsBackground = true, Name = $"MobileBert.ParallelFor#{list.Count + 1}" };
+            list.Add(w);
+            th.Start();
+        }
+        s_workers = list.ToArray();
+    }
+
+    static void WorkerLoop(Worker w)
+    {
+        int seen = Volatile.Read(ref s_gen);
+        long spinTicks = (long)(SpinMicroseconds * Stopwatch.Frequency / 1e6);
+        while (true)
+        {
+            long until = Stopwatch.GetTimestamp() + spinTicks;
+            while (Volatile.Read(ref s_gen) == seen)
+            {
+                if (Stopwatch.GetTimestamp() < until) { Thread.SpinWait(20); continue; }
+                w.Wake.Reset();
+                Interlocked.Exchange(ref w.Sleeping, 1);
+                if (Volatile.Read(ref s_gen) == seen) w.Wake.Wait();
+                Interlocked.Exchange(ref w.Sleeping, 0);
+                spinTicks = (long)(SpinMicroseconds * Stopwatch.Frequency / 1e6);
+                until = Stopwatch.GetTimestamp() + spinTicks;
+            }
+            seen = Volatile.Read(ref s_gen);
+            int slot = Interlocked.Increment(ref s_joined);
+            if (slot <= Volatile.Read(ref s_need))
+            {
+                RunItems();
+                Interlocked.Decrement(ref s_remaining);
+            }
+        }
+    }
+
+    [MethodImpl(MethodImplOptions.NoInlining)]
+    internal static int WorkerCount() => s_workers.Length;
+}
