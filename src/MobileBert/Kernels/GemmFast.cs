@@ -26,6 +26,15 @@ public static unsafe partial class Gemm
         fixed (float* pa = a, pb = b, pc = c, pbias = bias)
         {
             if (k == 0) { BiasOnly(pc, m, n, pbias, accumulate); return; }
+            if (m <= GemvMaxRows)
+            {
+                // A row or two: packing B would cost as much as the product; stream B once instead.
+                var gemv = new GemvJob { A = pa, B = pb, C = pc, Bias = pbias, M = m, N = n, K = k, Ta = ta, Tb = tb, Accumulate = accumulate };
+                int chunks = Math.Max((n + 1023) / 1024, t == 1 ? 1 : Math.Min(4 * t, (n + 15) / 16));
+                gemv.Chunk = (n + chunks - 1) / chunks;
+                ParallelFor.Run((n + gemv.Chunk - 1) / gemv.Chunk, t, ref gemv);
+                return;
+            }
             // Pack all of op(B) into NR-wide panels (thread-local buffer, reused across calls), in parallel.
             int nr = PanelWidth(path), panels = (n + nr - 1) / nr;
             float[] buf = PackBuffer(panels * nr * k + 16);
@@ -54,8 +63,64 @@ public static unsafe partial class Gemm
     static int PlanThreads(int m, int n, int k, int threads)
     {
         int t = ParallelFor.ResolveThreads(threads);
-        if ((long)m * n * k < 32 * 1024) t = 1;
+        if ((long)m * n * k < 256 * 1024) t = 1;
         return t;
+    }
+
+    /// <summary>Rows up to which an unpacked-B product is done as GEMV (no packing).</summary>
+    internal const int GemvMaxRows = 2;
+
+    /// <summary>
+    /// C[m≤2, n] for unpacked B: each item handles columns [j0, j0+Chunk) of every row.
+    /// tb = Yes (B [n,k]): C[i,j] = A_i · B_j (contiguous dot products); tb = No (B [k,n]): C_i = Σ_p A[i,p]·B_p (axpy over rows).
+    /// </summary>
+    struct GemvJob : IParallelBody
+    {
+        public float* A, B, C, Bias;
+        public int M, N, K, Chunk;
+        public Transpose Ta, Tb;
+        public bool Accumulate;
+
+        [SkipLocalsInit]
+        public readonly void Invoke(int index)
+        {
+            int j0 = index * Chunk, w = Math.Min(Chunk, N - j0);
+            float* acc = stackalloc float[w];   // Chunk ≤ 1024
+            for (int i = 0; i < M; i++)
+            {
+                // Row i of op(A) as a contiguous span (gathered when A is stored transposed).
+                ReadOnlySpan<float> arow;
+                float[]? rented = null;
+                if (Ta == Transpose.No) arow = new ReadOnlySpan<float>(A + (nint)i * K, K);
+                else
+                {
+                    rented = System.Buffers.ArrayPool<float>.Shared.Rent(K);
+                    for (int p = 0; p < K; p++) rented[p] = A[(nint)p * M + i];
+                    arow = rented.AsSpan(0, K);
+                }
+                var crow = new Span<float>(C + (nint)i * N + j0, w);
+                if (Tb == Transpose.Yes)
+                {
+                    for (int j = 0; j < w; j++)
+                    {
+                        float s = System.Numerics.Tensors.TensorPrimitives.Dot(arow, new ReadOnlySpan<float>(B + (nint)(j0 + j) * K, K));
+                        if (Bias != null) s += Bias[j0 + j];
+                        crow[j] = Accumulate ? crow[j] + s : s;
+                    }
+                }
+                else
+                {
+                    var accs = new Span<float>(acc, w);
+                    accs.Clear();
+                    for (int p = 0; p < K; p++)
+                        System.Numerics.Tensors.TensorPrimitives.MultiplyAdd(new ReadOnlySpan<float>(B + (nint)p * N + j0, w), arow[p], accs, accs);
+                    if (Bias != null) System.Numerics.Tensors.TensorPrimitives.Add(accs, new ReadOnlySpan<float>(Bias + j0, w), accs);
+                    if (Accumulate) System.Numerics.Tensors.TensorPrimitives.Add(accs, crow, crow);
+                    else accs.CopyTo(crow);
+                }
+                if (rented != null) System.Buffers.ArrayPool<float>.Shared.Return(rented);
+            }
+        }
     }
 
     [ThreadStatic] static float[]? t_packBuffer;
@@ -134,7 +199,7 @@ public static unsafe partial class Gemm
             }
         }
 
-        [SkipLocalsInit]
+        [SkipLocalsInit, MethodImpl(MethodImplOptions.AggressiveOptimization)]
         readonly void Tile<TK>(int index) where TK : struct, IMicroKernel
         {
             int MR = TK.MR, NR = TK.NR, KC = TK.KC;
