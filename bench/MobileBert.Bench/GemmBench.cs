@@ -77,7 +77,7 @@ static class GemmBench
             }
         }
         Console.WriteLine();
-        Console.WriteLine("median µs: per call (median of repeats, each repeat averages ≥ 20 ms of calls); spread: min–max of repeats.");
+        Console.WriteLine("median µs: per call (median of repeats, each repeat averages ≥ 5 ms of back-to-back calls); spread: min–max of repeats.");
         return 0;
     }
 
@@ -101,10 +101,10 @@ static class GemmBench
         // Warm-up (JIT tiering, pack buffers, worker threads) and calibration of the batch size.
         var sw = Stopwatch.StartNew();
         int calls = 0;
-        while (sw.Elapsed.TotalMilliseconds < (quick ? 30 : 150) || calls < 3) { call(); calls++; }
+        while (sw.Elapsed.TotalMilliseconds < (quick ? 50 : 200) || calls < 3) { call(); calls++; }
         double perCall = sw.Elapsed.TotalMilliseconds / calls;
-        int batch = Math.Max(1, (int)(20 / perCall));
-        int repeats = quick ? 5 : 11;
+        int batch = Math.Max(1, (int)((quick ? 2 : 5) / perCall));
+        int repeats = quick ? 15 : 31;
         var samples = new double[repeats];
         for (int r = 0; r < repeats; r++)
         {

@@ -1,3 +1,4 @@
+using System.Runtime.Intrinsics;
 using System.Runtime.CompilerServices;
 using static MobileBert.Kernels.GemmKernels;
 
@@ -81,46 +82,72 @@ public static unsafe partial class Gemm
         public Transpose Ta, Tb;
         public bool Accumulate;
 
-        [SkipLocalsInit]
+        [SkipLocalsInit, MethodImpl(MethodImplOptions.AggressiveOptimization)]
         public readonly void Invoke(int index)
         {
             int j0 = index * Chunk, w = Math.Min(Chunk, N - j0);
             float* acc = stackalloc float[w];   // Chunk ≤ 1024
             for (int i = 0; i < M; i++)
             {
-                // Row i of op(A) as a contiguous span (gathered when A is stored transposed).
-                ReadOnlySpan<float> arow;
-                float[]? rented = null;
-                if (Ta == Transpose.No) arow = new ReadOnlySpan<float>(A + (nint)i * K, K);
-                else
+                // Row i of op(A), contiguous (gathered into a pinned thread-local row when A is stored transposed).
+                float* ar = A + (nint)i * K;
+                if (Ta == Transpose.Yes)
                 {
-                    rented = System.Buffers.ArrayPool<float>.Shared.Rent(K);
-                    for (int p = 0; p < K; p++) rented[p] = A[(nint)p * M + i];
-                    arow = rented.AsSpan(0, K);
+                    var row = t_gemvRow is { } r && r.Length >= K ? r : (t_gemvRow = GC.AllocateUninitializedArray<float>(K, pinned: true));
+                    fixed (float* pr = row) ar = pr;   // pinned array: the pointer stays valid
+                    for (int p = 0; p < K; p++) ar[p] = A[(nint)p * M + i];
                 }
-                var crow = new Span<float>(C + (nint)i * N + j0, w);
                 if (Tb == Transpose.Yes)
-                {
-                    for (int j = 0; j < w; j++)
-                    {
-                        float s = System.Numerics.Tensors.TensorPrimitives.Dot(arow, new ReadOnlySpan<float>(B + (nint)(j0 + j) * K, K));
-                        if (Bias != null) s += Bias[j0 + j];
-                        crow[j] = Accumulate ? crow[j] + s : s;
-                    }
-                }
+                    for (int j = 0; j < w; j++) acc[j] = Dot(ar, B + (nint)(j0 + j) * K, K);
                 else
                 {
-                    var accs = new Span<float>(acc, w);
-                    accs.Clear();
-                    for (int p = 0; p < K; p++)
-                        System.Numerics.Tensors.TensorPrimitives.MultiplyAdd(new ReadOnlySpan<float>(B + (nint)p * N + j0, w), arow[p], accs, accs);
-                    if (Bias != null) System.Numerics.Tensors.TensorPrimitives.Add(accs, new ReadOnlySpan<float>(Bias + j0, w), accs);
-                    if (Accumulate) System.Numerics.Tensors.TensorPrimitives.Add(accs, crow, crow);
-                    else accs.CopyTo(crow);
+                    new Span<float>(acc, w).Clear();
+                    for (int p = 0; p < K; p++) Axpy(ar[p], B + (nint)p * N + j0, acc, w);
                 }
-                if (rented != null) System.Buffers.ArrayPool<float>.Shared.Return(rented);
+                float* crow = C + (nint)i * N + j0;
+                for (int j = 0; j < w; j++)
+                {
+                    float v = acc[j];
+                    if (Bias != null) v += Bias[j0 + j];
+                    crow[j] = Accumulate ? crow[j] + v : v;
+                }
             }
         }
+    }
+
+    [ThreadStatic] static float[]? t_gemvRow;
+
+    /// <summary>Σ x[p]·y[p] (Vector256 FMA, two accumulators).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    static float Dot(float* x, float* y, int k)
+    {
+        int p = 0; float s = 0;
+        if (Vector256.IsHardwareAccelerated && k >= 16)
+        {
+            var a0 = Vector256<float>.Zero; var a1 = a0;
+            for (; p + 16 <= k; p += 16)
+            {
+                a0 = Vector256.MultiplyAddEstimate(Vector256.Load(x + p), Vector256.Load(y + p), a0);
+                a1 = Vector256.MultiplyAddEstimate(Vector256.Load(x + p + 8), Vector256.Load(y + p + 8), a1);
+            }
+            s = Vector256.Sum(a0 + a1);
+        }
+        for (; p < k; p++) s += x[p] * y[p];
+        return s;
+    }
+
+    /// <summary>y[0..w) += alpha · x[0..w).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    static void Axpy(float alpha, float* x, float* y, int w)
+    {
+        int j = 0;
+        if (Vector256.IsHardwareAccelerated)
+        {
+            var va = Vector256.Create(alpha);
+            for (; j + 8 <= w; j += 8)
+                Vector256.MultiplyAddEstimate(va, Vector256.Load(x + j), Vector256.Load(y + j)).Store(y + j);
+        }
+        for (; j < w; j++) y[j] += alpha * x[j];
     }
 
     [ThreadStatic] static float[]? t_packBuffer;
