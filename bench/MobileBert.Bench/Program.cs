@@ -1,1 +1,16 @@
-Console.WriteLine("MobileBert.Bench");
+using MobileBert.Bench;
+
+// Benchmark runner: `dotnet run -c Release --project bench/MobileBert.Bench -- <name> [options]`.
+// Add a benchmark by adding an entry here (and its own file).
+var benches = new Dictionary<string, (string Help, Func<string[], int> Run)>(StringComparer.OrdinalIgnoreCase)
+{
+    ["gemm"] = ("FMA peak + fp32 GEMM throughput on MobileBERT shapes. Options: --threads N (default: all cores), --quick, --filter TEXT (e.g. 128x128x512), --no-peak", GemmBench.Run),
+};
+
+if (args.Length == 0 || !benches.TryGetValue(args[0], out var bench))
+{
+    Console.WriteLine("usage: MobileBert.Bench <benchmark> [options]");
+    foreach (var (name, b) in benches) Console.WriteLine($"  {name,-10} {b.Help}");
+    return args.Length == 0 ? 0 : 2;
+}
+return bench.Run(args[1..]);

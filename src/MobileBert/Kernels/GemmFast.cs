@@ -1,3 +1,4 @@
+using System.Runtime.Intrinsics;
 using System.Runtime.CompilerServices;
 using static MobileBert.Kernels.GemmKernels;
 
@@ -26,16 +27,46 @@ public static unsafe partial class Gemm
         fixed (float* pa = a, pb = b, pc = c, pbias = bias)
         {
             if (k == 0) { BiasOnly(pc, m, n, pbias, accumulate); return; }
-            // Pack all of op(B) into NR-wide panels (thread-local buffer, reused across calls), in parallel.
+            if (m <= GemvMaxRows)
+            {
+                // A row or two: packing B would cost as much as the product; stream B once instead.
+                var gemv = new GemvJob { A = pa, B = pb, C = pc, Bias = pbias, M = m, N = n, K = k, Ta = ta, Tb = tb, Accumulate = accumulate };
+                int chunks = Math.Max((n + 1023) / 1024, t == 1 ? 1 : Math.Min(4 * t, (n + 15) / 16));
+                gemv.Chunk = (n + chunks - 1) / chunks;
+                ParallelFor.Run((n + gemv.Chunk - 1) / gemv.Chunk, t, ref gemv);
+                return;
+            }
+            // op(B) is packed into NR-wide panels lazily by the tiles that use them (one parallel region per call),
+            // into a thread-local buffer reused across calls.
             int nr = PanelWidth(path), panels = (n + nr - 1) / nr;
             float[] buf = PackBuffer(panels * nr * k + 16);
+            int[] flags = PanelFlags(panels);
             fixed (float* pbuf = buf)
+            fixed (int* pflags = flags)
             {
-                float* bp = Align64(pbuf);
-                var pack = new PackBJob { B = pb, K = k, N = n, Tb = tb, NR = nr, Dst = bp, Panels = panels, PerItem = Math.Max(1, (panels + 2 * t - 1) / (2 * t)) };
-                ParallelFor.Run((panels + pack.PerItem - 1) / pack.PerItem, t, ref pack);
-                Compute(pa, ta, bp, pc, pbias, m, n, k, accumulate, t, path);
+                var src = new UnpackedB { B = pb, Tb = tb, Ready = pflags };
+                Compute(pa, ta, Align64(pbuf), pc, pbias, m, n, k, accumulate, t, path, src);
             }
+        }
+    }
+
+    /// <summary>Source of not-yet-packed panels: Ready[jp] is 0 (to do), 1 (being packed), 2 (packed).</summary>
+    internal struct UnpackedB
+    {
+        public float* B; public int* Ready; public Transpose Tb;
+
+        /// <summary>Make sure panel jp of the panel buffer <paramref name="dst"/> is packed (packs it, or waits for the thread packing it).</summary>
+        public readonly void Ensure(int jp, int k, int n, int nr, float* dst)
+        {
+            if (Volatile.Read(ref Ready[jp]) == 2) return;
+            if (Interlocked.CompareExchange(ref Ready[jp], 1, 0) == 0)
+            {
+                PackB(B, k, n, Tb, nr, dst, jp, jp + 1);
+                Volatile.Write(ref Ready[jp], 2);
+                return;
+            }
+            var sw = new SpinWait();
+            while (Volatile.Read(ref Ready[jp]) != 2) sw.SpinOnce(sleep1Threshold: -1);
         }
     }
 
@@ -54,11 +85,102 @@ public static unsafe partial class Gemm
     static int PlanThreads(int m, int n, int k, int threads)
     {
         int t = ParallelFor.ResolveThreads(threads);
-        if ((long)m * n * k < 32 * 1024) t = 1;
+        if ((long)m * n * k < 256 * 1024) t = 1;
         return t;
     }
 
+    /// <summary>Rows up to which an unpacked-B product is done as GEMV (no packing).</summary>
+    internal const int GemvMaxRows = 2;
+
+    /// <summary>
+    /// C[m≤2, n] for unpacked B: each item handles columns [j0, j0+Chunk) of every row.
+    /// tb = Yes (B [n,k]): C[i,j] = A_i · B_j (contiguous dot products); tb = No (B [k,n]): C_i = Σ_p A[i,p]·B_p (axpy over rows).
+    /// </summary>
+    struct GemvJob : IParallelBody
+    {
+        public float* A, B, C, Bias;
+        public int M, N, K, Chunk;
+        public Transpose Ta, Tb;
+        public bool Accumulate;
+
+        [SkipLocalsInit, MethodImpl(MethodImplOptions.AggressiveOptimization)]
+        public readonly void Invoke(int index)
+        {
+            int j0 = index * Chunk, w = Math.Min(Chunk, N - j0);
+            float* acc = stackalloc float[w];   // Chunk ≤ 1024
+            for (int i = 0; i < M; i++)
+            {
+                // Row i of op(A), contiguous (gathered into a pinned thread-local row when A is stored transposed).
+                float* ar = A + (nint)i * K;
+                if (Ta == Transpose.Yes)
+                {
+                    var row = t_gemvRow is { } r && r.Length >= K ? r : (t_gemvRow = GC.AllocateUninitializedArray<float>(K, pinned: true));
+                    fixed (float* pr = row) ar = pr;   // pinned array: the pointer stays valid
+                    for (int p = 0; p < K; p++) ar[p] = A[(nint)p * M + i];
+                }
+                if (Tb == Transpose.Yes)
+                    for (int j = 0; j < w; j++) acc[j] = Dot(ar, B + (nint)(j0 + j) * K, K);
+                else
+                {
+                    new Span<float>(acc, w).Clear();
+                    for (int p = 0; p < K; p++) Axpy(ar[p], B + (nint)p * N + j0, acc, w);
+                }
+                float* crow = C + (nint)i * N + j0;
+                for (int j = 0; j < w; j++)
+                {
+                    float v = acc[j];
+                    if (Bias != null) v += Bias[j0 + j];
+                    crow[j] = Accumulate ? crow[j] + v : v;
+                }
+            }
+        }
+    }
+
+    [ThreadStatic] static float[]? t_gemvRow;
+
+    /// <summary>Σ x[p]·y[p] (Vector256 FMA, two accumulators).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    static float Dot(float* x, float* y, int k)
+    {
+        int p = 0; float s = 0;
+        if (Vector256.IsHardwareAccelerated && k >= 16)
+        {
+            var a0 = Vector256<float>.Zero; var a1 = a0;
+            for (; p + 16 <= k; p += 16)
+            {
+                a0 = Vector256.MultiplyAddEstimate(Vector256.Load(x + p), Vector256.Load(y + p), a0);
+                a1 = Vector256.MultiplyAddEstimate(Vector256.Load(x + p + 8), Vector256.Load(y + p + 8), a1);
+            }
+            s = Vector256.Sum(a0 + a1);
+        }
+        for (; p < k; p++) s += x[p] * y[p];
+        return s;
+    }
+
+    /// <summary>y[0..w) += alpha · x[0..w).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    static void Axpy(float alpha, float* x, float* y, int w)
+    {
+        int j = 0;
+        if (Vector256.IsHardwareAccelerated)
+        {
+            var va = Vector256.Create(alpha);
+            for (; j + 8 <= w; j += 8)
+                Vector256.MultiplyAddEstimate(va, Vector256.Load(x + j), Vector256.Load(y + j)).Store(y + j);
+        }
+        for (; j < w; j++) y[j] += alpha * x[j];
+    }
+
     [ThreadStatic] static float[]? t_packBuffer;
+    [ThreadStatic] static int[]? t_panelFlags;
+
+    static int[] PanelFlags(int panels)
+    {
+        var f = t_panelFlags;
+        if (f == null || f.Length < panels) t_panelFlags = f = new int[Math.Max(panels, (f?.Length ?? 0) * 3 / 2)];
+        else Array.Clear(f, 0, panels);
+        return f;
+    }
 
     static float[] PackBuffer(int size)
     {
@@ -70,17 +192,11 @@ public static unsafe partial class Gemm
 
     internal static float* Align64(float* p) => (float*)(((nint)p + 63) & ~(nint)63);
 
-    struct PackBJob : IParallelBody
+    /// <summary>C[m,n] (+)= op(A)·Bp + bias, Bp in NR panels (layout of <see cref="PackB"/>): already packed
+    /// (<paramref name="src"/>.B == null) or packed on first use from <paramref name="src"/>.</summary>
+    internal static void Compute(float* a, Transpose ta, float* bp, float* c, float* bias, int m, int n, int k, bool accumulate, int threads, GemmPath path, UnpackedB src = default)
     {
-        public float* B, Dst; public int K, N, NR, Panels, PerItem; public Transpose Tb;
-        public readonly void Invoke(int i) =>
-            PackB(B, K, N, Tb, NR, Dst, i * PerItem, Math.Min(Panels, (i + 1) * PerItem));
-    }
-
-    /// <summary>C[m,n] (+)= op(A)·Bp + bias, with Bp already packed in NR panels (layout of <see cref="PackB"/>).</summary>
-    internal static void Compute(float* a, Transpose ta, float* bp, float* c, float* bias, int m, int n, int k, bool accumulate, int threads, GemmPath path)
-    {
-        var job = new ComputeJob { A = a, Ta = ta, Bp = bp, C = c, Bias = bias, M = m, N = n, K = k, Accumulate = accumulate, Path = path };
+        var job = new ComputeJob { A = a, Ta = ta, Bp = bp, C = c, Bias = bias, M = m, N = n, K = k, Accumulate = accumulate, Path = path, Src = src };
         int jobs = path switch
         {
             GemmPath.Vector512 => job.Plan<Avx512Kernel>(threads),
@@ -103,19 +219,23 @@ public static unsafe partial class Gemm
         public Transpose Ta;
         public bool Accumulate;
         public GemmPath Path;
+        public UnpackedB Src;
 
-        /// <summary>Choose the tile grid; returns the number of tiles.</summary>
+        /// <summary>
+        /// Choose the tile grid; returns the number of tiles. N is split first (each core then owns its part of B,
+        /// which stays in its L2); M is split when N is too narrow, and more tiles are made for large M so the dynamic
+        /// hand-out can even out a noisy machine.
+        /// </summary>
         public int Plan<TK>(int threads) where TK : struct, IMicroKernel
         {
             int strips = (M + TK.MR - 1) / TK.MR, panels = (N + TK.NR - 1) / TK.NR;
-            const int NC = 256;                         // a job's B block (KC×NC floats = 256 KB) stays in L2
+            const int NC = 256;                         // a tile's B block (KC×NC floats = 256 KB) stays in L2
             int jobsN = (panels * TK.NR + NC - 1) / NC, jobsM = 1;
             if (threads > 1)
             {
-                // At least one tile per thread; more (4 per thread) when there is plenty of work, for dynamic balance.
-                int want = (long)strips * panels >= 64L * threads ? 4 * threads : threads;
-                if (jobsM * jobsN < want) jobsM = Math.Min(strips, (want + jobsN - 1) / jobsN);
-                if (jobsM * jobsN < want) jobsN = Math.Min(panels, (want + jobsM - 1) / jobsM);
+                if (jobsN % threads != 0) jobsN = Math.Min(panels, (jobsN + threads - 1) / threads * threads);
+                if (jobsN < threads) jobsM = Math.Min(strips, (threads + jobsN - 1) / jobsN);
+                if (strips >= 64 * threads) jobsM = Math.Max(jobsM, 4);   // ≥ 512 rows per thread: 4 row blocks
             }
             int stripsPer = (strips + jobsM - 1) / jobsM, panelsPer = (panels + jobsN - 1) / jobsN;
             RowsPerJob = stripsPer * TK.MR; PanelsPerJob = panelsPer;
@@ -134,7 +254,7 @@ public static unsafe partial class Gemm
             }
         }
 
-        [SkipLocalsInit]
+        [SkipLocalsInit, MethodImpl(MethodImplOptions.AggressiveOptimization)]
         readonly void Tile<TK>(int index) where TK : struct, IMicroKernel
         {
             int MR = TK.MR, NR = TK.NR, KC = TK.KC;
@@ -144,6 +264,8 @@ public static unsafe partial class Gemm
             float* apack = stackalloc float[MaxMR * MaxKC + 16];
             apack = Align64(apack);
             float* tmp = stackalloc float[MaxMR * MaxNR];
+            if (Src.B != null)
+                for (int jp = jp0; jp < jp1; jp++) Src.Ensure(jp, K, N, NR, Bp);
             for (int p0 = 0; p0 < K; p0 += KC)
             {
                 int kc = Math.Min(KC, K - p0);

@@ -45,6 +45,7 @@ internal static unsafe partial class GemmKernels
         public static int NR => 4;
         public static int KC => 256;
 
+        [MethodImpl(MethodImplOptions.AggressiveOptimization)]
         public static void Run(int mr, int kc, float* a, nint rs, nint ks, float* b, float* c, nint ldc, float* bias, bool load)
         {
             for (int r = 0; r < mr; r++)
@@ -106,6 +107,7 @@ internal static unsafe partial class GemmKernels
     /// op(B) = B stored [k, n] (tb = No) or Bᵀ with B stored [n, k] (tb = Yes, the Linear-weight layout; transposed
     /// here 8×8 at a time with AVX shuffles when available).
     /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     internal static void PackB(float* b, int k, int n, Transpose tb, int nr, float* dst, int jp0, int jp1)
     {
         for (int jp = jp0; jp < jp1; jp++)
@@ -168,6 +170,7 @@ internal static unsafe partial class GemmKernels
     }
 
     /// <summary>Packs an A strip for ta = Yes (A stored [k, m]): dst[p*MR + r] = A[p0+p, i0+r] for r &lt; mr.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     internal static void PackATransposed(float* a, int m, int i0, int mr, int p0, int kc, int MR, float* dst)
     {
         float* s = a + (nint)p0 * m + i0;

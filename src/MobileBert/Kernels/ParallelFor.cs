@@ -33,7 +33,7 @@ public static unsafe class ParallelFor
         public int Sleeping;
     }
 
-    static readonly object s_lock = new();
+    static int s_busy;          // 1 while a region owns the pool (not re-entrant, unlike Monitor)
     static Worker[] s_workers = [];
 
     // Current region (written by the caller before s_joined is reset and s_gen bumped).
@@ -79,7 +79,7 @@ public static unsafe class ParallelFor
     {
         if (count <= 0) return;
         int t = Math.Min(Math.Min(ResolveThreads(threads), count), MaxWorkers + 1);
-        if (t <= 1 || !Monitor.TryEnter(s_lock))
+        if (t <= 1 || Interlocked.CompareExchange(ref s_busy, 1, 0) != 0)
         {
             for (int i = 0; i < count; i++) invoker(ctx, i);
             return;
@@ -113,7 +113,7 @@ public static unsafe class ParallelFor
             s_invoker = null; s_ctx = null; s_error = null;
             err?.Throw();
         }
-        finally { Monitor.Exit(s_lock); }
+        finally { Volatile.Write(ref s_busy, 0); }
     }
 
     static void RunItems()
