@@ -23,29 +23,32 @@ public static class AttentionCore
             fixed (float* pq = q, pk = k, pv = v, pm = additiveMask, pc = context, pp = probsOut)
             {
                 nint aq = (nint)pq, ak = (nint)pk, av = (nint)pv, am = (nint)pm, ac = (nint)pc, ap = (nint)pp;
-                Parallel.For(0, batch * heads, new ParallelOptions { MaxDegreeOfParallelism = Math.Max(1, threads) }, bh =>
+                ParallelFor.Run(batch * heads, threads, bh =>
                 {
-                    int b = bh / heads, h = bh % heads;
-                    var qh = new float[seq * headDim]; var kh = new float[seq * headDim]; var vh = new float[seq * headDim];
-                    var scores = keepProbs ? new Span<float>((float*)ap + (long)bh * seq * seq, seq * seq) : new float[seq * seq];
-                    var ch = new float[seq * headDim];
+                    int b = bh / heads, h = bh % heads, sd = seq * headDim;
+                    var scratch = Scratch(4 * sd + seq * seq);                  // per-thread: Q_h, K_h, V_h, ctx_h [S,d], scores [S,S]
+                    var qh = scratch.AsSpan(0, sd); var kh = scratch.AsSpan(sd, sd); var vh = scratch.AsSpan(2 * sd, sd); var ch = scratch.AsSpan(3 * sd, sd);
+                    var scores = keepProbs ? new Span<float>((float*)ap + (long)bh * seq * seq, seq * seq) : scratch.AsSpan(4 * sd, seq * seq);
                     for (int t = 0; t < seq; t++)                              // gather head h: [S, d]
                     {
                         long src = ((long)b * seq + t) * width + h * headDim;
-                        new ReadOnlySpan<float>((float*)aq + src, headDim).CopyTo(qh.AsSpan(t * headDim));
-                        new ReadOnlySpan<float>((float*)ak + src, headDim).CopyTo(kh.AsSpan(t * headDim));
-                        new ReadOnlySpan<float>((float*)av + src, headDim).CopyTo(vh.AsSpan(t * headDim));
+                        new ReadOnlySpan<float>((float*)aq + src, headDim).CopyTo(qh[(t * headDim)..]);
+                        new ReadOnlySpan<float>((float*)ak + src, headDim).CopyTo(kh[(t * headDim)..]);
+                        new ReadOnlySpan<float>((float*)av + src, headDim).CopyTo(vh[(t * headDim)..]);
                     }
                     Gemm.Multiply(qh, kh, scores, seq, seq, headDim, Transpose.No, Transpose.Yes);   // [S,S] = Q·Kᵀ
                     System.Numerics.Tensors.TensorPrimitives.Multiply(scores, scale, scores);
                     Softmax.RowsWithAdditiveMask(scores, new ReadOnlySpan<float>((float*)am + (long)b * seq, seq), seq, seq);
                     Gemm.Multiply(scores, vh, ch, seq, headDim, seq);                                 // [S,d] = P·V
                     for (int t = 0; t < seq; t++)
-                        ch.AsSpan(t * headDim, headDim).CopyTo(new Span<float>((float*)ac + ((long)b * seq + t) * width + h * headDim, headDim));
+                        ch.Slice(t * headDim, headDim).CopyTo(new Span<float>((float*)ac + ((long)b * seq + t) * width + h * headDim, headDim));
                 });
             }
         }
     }
+
+    [ThreadStatic] static float[]? t_scratch;
+    static float[] Scratch(int length) => t_scratch is { } a && a.Length >= length ? a : t_scratch = new float[length];
 
     /// <summary>HF's extended mask: (1 − mask)·float.MinValue, [B, S]. Mask values must be 0 or 1.</summary>
     public static float[] AdditiveMask(ReadOnlySpan<int> attentionMask)

@@ -30,26 +30,26 @@ public sealed class Embeddings
     public Norm Norm { get; }
 
     /// <summary>inputIds, tokenTypeIds: [B·S] → output: [B·S, H]. Position ids are 0…S−1 for every row (as HF, even left-padded).</summary>
-    public void Forward(ReadOnlySpan<int> inputIds, ReadOnlySpan<int> tokenTypeIds, int batch, int seq, Span<float> output, int threads, EmbeddingTrace? trace = null)
+    public void Forward(ReadOnlySpan<int> inputIds, ReadOnlySpan<int> tokenTypeIds, int batch, int seq, Span<float> output, int threads, Workspace ws, EmbeddingTrace? trace = null)
     {
         int rows = batch * seq, e = _c.EmbeddingSize, h = _c.HiddenSize;
         if (seq > _c.MaxPositionEmbeddings)
             throw new ArgumentException($"Sequence length {seq} exceeds max_position_embeddings = {_c.MaxPositionEmbeddings}.");
-        var words = new float[rows * e];                                   // [B·S, E]
-        Embedding.Gather(Store.Span(WordEmbeddings), e, inputIds, words, "word_embeddings (input_ids)");
+        var words = ws.Array("emb.words", rows * e);                      // [B·S, E]
+        Embedding.Gather(Store.Span(WordEmbeddings), e, inputIds, words.AsSpan(0, rows * e), "word_embeddings (input_ids)");
         if (trace is not null) trace.Words = words;
         if (_c.UsesEmbeddingTransformation)
         {
             float[] transformIn = words;
             if (_c.TrigramInput)
             {
-                transformIn = new float[rows * 3 * e];                     // [B·S, 3E]
-                Trigram.Concat(words, transformIn, batch, seq, e);
+                transformIn = ws.Array("emb.trigram", rows * 3 * e);        // [B·S, 3E]
+                Trigram.Concat(words.AsSpan(0, rows * e), transformIn.AsSpan(0, rows * 3 * e), batch, seq, e);
             }
             if (trace is not null) trace.TransformInput = transformIn;
             Transformation.Forward(transformIn, output, rows, threads);   // [B·S, H]
         }
-        else words.CopyTo(output);                                          // E == H
+        else words.AsSpan(0, rows * e).CopyTo(output);                      // E == H
         var pos = Store.Span(PositionEmbeddings);
         for (int b = 0; b < batch; b++)                                     // + position[t]
             for (int t = 0; t < seq; t++)

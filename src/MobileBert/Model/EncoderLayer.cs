@@ -41,28 +41,31 @@ public sealed class EncoderLayer
     public Linear? OutputBottleneck { get; }
     public Norm? OutputBottleneckNorm { get; }
 
-    /// <summary>h: [B·S, H] → y: [B·S, H] (y must not alias h). probs (optional): [B, heads, S, S].</summary>
-    public void Forward(ReadOnlySpan<float> h, ReadOnlySpan<float> additiveMask, int batch, int seq, Span<float> y, Span<float> probs, int threads, LayerTrace? trace = null)
+    /// <summary>h: [B·S, H] → y: [B·S, H] (y must not alias h). probs (optional): [B, heads, S, S].
+    /// Scratch comes from <paramref name="ws"/> (pass <see cref="Workspace.NewFresh"/> when intermediates must be kept).</summary>
+    public void Forward(ReadOnlySpan<float> h, ReadOnlySpan<float> additiveMask, int batch, int seq, Span<float> y, Span<float> probs, int threads,
+        Workspace ws, LayerTrace? trace = null)
     {
-        int rows = batch * seq, t = _c.TrueHiddenSize;
+        int rows = batch * seq, t = _c.TrueHiddenSize, n = rows * t;
+        if (trace is not null && !ws.Fresh) throw new ArgumentException("A trace needs a fresh workspace (its arrays are kept).");
         float[]? layerInput = null, qk = null;
         if (Bottleneck is not null)
         {
-            layerInput = new float[rows * t];
+            layerInput = ws.Array("layer.input", n);
             Bottleneck.Input.Forward(h, layerInput, rows, threads);
             if (!_c.UseBottleneckAttention && Bottleneck.Attention is not null)
             {
-                qk = new float[rows * t];
+                qk = ws.Array("layer.qk", n);
                 Bottleneck.Attention.Forward(h, qk, rows, threads);
             }
         }
-        // Sources of Q/K, V and the attention residual (HF Bottleneck.forward).
-        ReadOnlySpan<float> residual = layerInput is null ? h : layerInput;
-        ReadOnlySpan<float> qkIn = _c.UseBottleneckAttention ? residual : qk is not null ? qk : h;
+        // Sources of Q/K, V and the attention residual (HF Bottleneck.forward; IB-BERT: Q/K/V from the block input).
+        ReadOnlySpan<float> residual = layerInput is null ? h : layerInput.AsSpan(0, n);
+        ReadOnlySpan<float> qkIn = _c.UseBottleneckAttention ? residual : qk is not null ? qk.AsSpan(0, n) : h;
         ReadOnlySpan<float> vIn = _c.UseBottleneckAttention ? residual : h;
 
-        var a = new float[rows * t];
-        Attention.Forward(qkIn, vIn, residual, additiveMask, batch, seq, a, probs, threads, trace);
+        var a = ws.Array("layer.a0", n);
+        Attention.Forward(qkIn, vIn, residual, additiveMask, batch, seq, a.AsSpan(0, n), probs, threads, ws, trace);
         if (trace is not null)
         {
             trace.LayerInput = residual.ToArray(); trace.QueryKeyInput = qkIn.ToArray(); trace.ValueInput = vIn.ToArray();
@@ -70,21 +73,21 @@ public sealed class EncoderLayer
         }
         for (int i = 0; i < StackedFfns.Length; i++)
         {
-            var next = new float[rows * t];
-            StackedFfns[i].Forward(a, next, rows, threads);
+            var next = ws.Array(i % 2 == 0 ? "layer.a1" : "layer.a0", n);   // ping-pong
+            StackedFfns[i].Forward(a.AsSpan(0, n), next.AsSpan(0, n), rows, threads, ws);
             a = next;
             if (trace is not null) trace.FfnOutputs![i + 1] = a;
         }
         float[]? inter = trace is null ? null : new float[rows * _c.IntermediateSize];
         if (OutputBottleneck is null)
         {
-            LastFfn.Forward(a, y, rows, threads, inter);                     // T == H without bottlenecks
+            LastFfn.Forward(a.AsSpan(0, n), y, rows, threads, ws, inter);     // T == H without bottlenecks
         }
         else
         {
-            var o = new float[rows * t];
-            LastFfn.Forward(a, o, rows, threads, inter);
-            OutputBottleneck.Forward(o, y, rows, threads);
+            var o = ws.Array("layer.o", n);
+            LastFfn.Forward(a.AsSpan(0, n), o.AsSpan(0, n), rows, threads, ws, inter);
+            OutputBottleneck.Forward(o.AsSpan(0, n), y, rows, threads);
             OutputBottleneckNorm!.AddForward(y, h, y, rows);
             if (trace is not null) trace.OutputBeforeBottleneck = o;
         }

@@ -24,9 +24,9 @@ public sealed class FeedForward
     public Norm OutputNorm { get; }
 
     /// <summary>x: [rows, T] → y: [rows, T] (y must not alias x). intermediate (optional out): [rows, I] after the activation.</summary>
-    public void Forward(ReadOnlySpan<float> x, Span<float> y, int rows, int threads, float[]? intermediate = null)
+    public void Forward(ReadOnlySpan<float> x, Span<float> y, int rows, int threads, Workspace ws, float[]? intermediate = null)
     {
-        var inner = intermediate ?? new float[rows * _c.IntermediateSize];
+        var inner = (intermediate ?? ws.Array("ffn.inner", rows * _c.IntermediateSize)).AsSpan(0, rows * _c.IntermediateSize);
         Intermediate.Forward(x, inner, rows, threads);
         Activations.Apply(_c.HiddenAct, inner);
         Output.Forward(inner, y, rows, threads);

@@ -115,22 +115,42 @@ public sealed class MobileBertModel
         int b = input.Batch, s = input.Seq, rows = b * s, h = c.HiddenSize, threads = Math.Max(1, Threads);
         var mask = AttentionCore.AdditiveMask(input.AttentionMask);
         var embTrace = options.Trace ? new EmbeddingTrace() : null;
-        var x = new float[rows * h];
-        Embeddings.Forward(input.InputIds, input.TokenTypeIds, b, s, x, threads, embTrace);
-        var hidden = options.OutputHiddenStates ? new float[c.NumHiddenLayers + 1][] : null;
-        var attentions = options.OutputAttentions ? new float[c.NumHiddenLayers][] : null;
-        var traces = options.Trace ? new LayerTrace[c.NumHiddenLayers] : null;
-        if (hidden is not null) hidden[0] = x;
-        for (int l = 0; l < Layers.Length; l++)
+        var ws = options.Trace ? Workspace.NewFresh() : RentWorkspace();
+        try
         {
-            var y = new float[rows * h];
-            float[]? probs = attentions is null ? null : new float[b * c.NumAttentionHeads * s * s];
-            var trace = traces is null ? null : traces[l] = new LayerTrace();
-            Layers[l].Forward(x, mask, b, s, y, probs, threads, trace);
-            if (attentions is not null) attentions[l] = probs!;
-            if (hidden is not null) hidden[l + 1] = y;
-            x = y;
+            int n = rows * h;
+            bool keepAll = options.OutputHiddenStates;
+            // Hidden states ping-pong between two workspace buffers unless the caller keeps them; the last is always fresh.
+            float[] NextHidden(int l) => keepAll || l == c.NumHiddenLayers - 1 ? new float[n] : ws.Array(l % 2 == 0 ? "hidden.1" : "hidden.0", n);
+            var x = keepAll || c.NumHiddenLayers == 0 ? new float[n] : ws.Array("hidden.0", n);
+            Embeddings.Forward(input.InputIds, input.TokenTypeIds, b, s, x.AsSpan(0, n), threads, ws, embTrace);
+            var hidden = keepAll ? new float[c.NumHiddenLayers + 1][] : null;
+            var attentions = options.OutputAttentions ? new float[c.NumHiddenLayers][] : null;
+            var traces = options.Trace ? new LayerTrace[c.NumHiddenLayers] : null;
+            if (hidden is not null) hidden[0] = x;
+            for (int l = 0; l < Layers.Length; l++)
+            {
+                var y = NextHidden(l);
+                float[]? probs = attentions is null ? null : new float[b * c.NumAttentionHeads * s * s];
+                var trace = traces is null ? null : traces[l] = new LayerTrace();
+                Layers[l].Forward(x.AsSpan(0, n), mask, b, s, y.AsSpan(0, n), probs, threads, ws, trace);
+                if (attentions is not null) attentions[l] = probs!;
+                if (hidden is not null) hidden[l + 1] = y;
+                x = y;
+            }
+            return RunHeads(input, options, x, hidden, attentions, traces, embTrace);
         }
+        finally { if (!ws.Fresh) ReturnWorkspace(ws); }
+    }
+
+    readonly System.Collections.Concurrent.ConcurrentBag<Workspace> _workspaces = [];
+    Workspace RentWorkspace() => _workspaces.TryTake(out var ws) ? ws : new Workspace();
+    void ReturnWorkspace(Workspace ws) => _workspaces.Add(ws);
+
+    ModelOutput RunHeads(ModelInput input, ForwardOptions options, float[] x, float[][]? hidden, float[][]? attentions, LayerTrace[]? traces, EmbeddingTrace? embTrace)
+    {
+        var c = Config;
+        int b = input.Batch, s = input.Seq, rows = b * s, h = c.HiddenSize, threads = Math.Max(1, Threads);
         float[]? pooled = null;
         if (Pooler is not null) { pooled = new float[b * h]; Pooler.Forward(x, b, s, pooled, threads); }
         var output = new ModelOutput { LastHiddenState = x, PooledOutput = pooled, HiddenStates = hidden, Attentions = attentions, LayerTraces = traces, EmbeddingTrace = embTrace };

@@ -32,16 +32,16 @@ public sealed class SelfAttention
     /// probs (optional): [B, heads, S, S].
     /// </summary>
     public void Forward(ReadOnlySpan<float> queryKeyInput, ReadOnlySpan<float> valueInput, ReadOnlySpan<float> residual, ReadOnlySpan<float> additiveMask,
-        int batch, int seq, Span<float> output, Span<float> probs, int threads, LayerTrace? trace)
+        int batch, int seq, Span<float> output, Span<float> probs, int threads, Workspace ws, LayerTrace? trace)
     {
         int rows = batch * seq, t = _c.TrueHiddenSize;
-        var q = new float[rows * t]; var k = new float[rows * t]; var v = new float[rows * t]; var ctx = new float[rows * t];
+        var q = ws.Array("attn.q", rows * t); var k = ws.Array("attn.k", rows * t); var v = ws.Array("attn.v", rows * t); var ctx = ws.Array("attn.ctx", rows * t);
         Query.Forward(queryKeyInput, q, rows, threads);
         Key.Forward(queryKeyInput, k, rows, threads);
         Value.Forward(valueInput, v, rows, threads);
         AttentionCore.Forward(q, k, v, additiveMask, batch, seq, _c.NumAttentionHeads, _c.AttentionHeadSize, ctx, probs, threads);
         if (trace is not null) { trace.Q = q; trace.K = k; trace.V = v; trace.Context = ctx; }
-        OutputDense.Forward(ctx, output, rows, threads);
+        OutputDense.Forward(ctx.AsSpan(0, rows * t), output, rows, threads);
         OutputNorm.AddForward(output, residual, output, rows);
     }
 }
