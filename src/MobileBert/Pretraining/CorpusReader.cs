@@ -19,8 +19,9 @@ public sealed record CorpusReadOptions
     public int BlankLinesBetweenDocuments { get; init; } = 1;
 
     /// <summary>
-    /// In .txt files, remove a verse number that starts an indented line (KJV style <c>"  1 In the beginning"</c>).
-    /// Only lines that start with whitespace, then digits, then whitespace are affected. Default true.
+    /// In .txt files, remove a verse number that starts an indented line (KJV style <c>"  1 In the beginning"</c>) and
+    /// start a new sentence there (a verse is at least one sentence). Only lines that start with whitespace, then
+    /// digits, then whitespace are affected. Default true.
     /// </summary>
     public bool StripVerseNumbers { get; init; } = true;
 
@@ -221,7 +222,12 @@ public static class CorpusReader
 
             blankRun = 0;
             string line = rawLine.ToString();
-            if (options.StripVerseNumbers) line = VerseNumber.Replace(line, "");
+            if (options.StripVerseNumbers && VerseNumber.Match(line) is { Success: true } verse)
+            {
+                EndParagraph(); // a verse starts a new sentence
+                line = line[verse.Length..];
+            }
+
             if (paragraph.Length > 0) paragraph.Append(' ');
             paragraph.Append(line.Trim());
         }

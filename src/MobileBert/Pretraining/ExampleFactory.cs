@@ -29,18 +29,51 @@ public sealed class TokenizedDocument
     public ReadOnlySpan<int> Sentences(int start, int end) => Tokens.AsSpan(SentenceStarts[start], SentenceStarts[end] - SentenceStarts[start]);
 
     /// <summary>Tokenizes a document (sentences that produce no token are dropped). Null if nothing is left.</summary>
-    public static TokenizedDocument? Create(int corpusIndex, IReadOnlyList<string> sentences, WordPieceTokenizer tokenizer)
+    public static TokenizedDocument? Create(int corpusIndex, IReadOnlyList<string> sentences, WordPieceTokenizer tokenizer) =>
+        Create(corpusIndex, sentences, new CachedWordPiece(tokenizer));
+
+    internal static TokenizedDocument? Create(int corpusIndex, IReadOnlyList<string> sentences, CachedWordPiece tokenizer)
     {
         var tokens = new List<int>();
         var starts = new List<int> { 0 };
         foreach (string s in sentences)
         {
-            int[] ids = tokenizer.Encode(s, maxLength: int.MaxValue).InputIds;
-            if (ids.Length <= 2) continue;
-            tokens.AddRange(ids.AsSpan(1, ids.Length - 2));
-            starts.Add(tokens.Count);
+            int before = tokens.Count;
+            tokenizer.Encode(s, tokens);
+            if (tokens.Count > before) starts.Add(tokens.Count);
         }
         return starts.Count == 1 ? null : new TokenizedDocument(corpusIndex, tokens.ToArray(), starts.ToArray());
+    }
+}
+
+/// <summary>
+/// <see cref="WordPieceTokenizer.Tokenize"/> with a per-word cache. BERT's basic tokenizer splits on whitespace first
+/// and treats each whitespace-separated word independently (special tokens contain no space), so tokenizing the
+/// space-separated words one by one gives exactly the ids of tokenizing the whole sentence. Thread-safe.
+/// </summary>
+internal sealed class CachedWordPiece
+{
+    private const int MaxEntries = 2_000_000;
+    private readonly WordPieceTokenizer _tokenizer;
+    private readonly System.Collections.Concurrent.ConcurrentDictionary<string, int[]> _cache = new(StringComparer.Ordinal);
+
+    public CachedWordPiece(WordPieceTokenizer tokenizer) => _tokenizer = tokenizer;
+
+    public void Encode(string sentence, List<int> output)
+    {
+        foreach (Range r in sentence.AsSpan().Split(' '))
+        {
+            (int off, int len) = r.GetOffsetAndLength(sentence.Length);
+            if (len == 0) continue;
+            string word = sentence.Substring(off, len);
+            if (!_cache.TryGetValue(word, out int[]? ids))
+            {
+                int[] encoded = _tokenizer.Encode(word, maxLength: int.MaxValue).InputIds;
+                ids = encoded[1..^1];
+                if (_cache.Count < MaxEntries) _cache.TryAdd(word, ids);
+            }
+            output.AddRange(ids);
+        }
     }
 }
 

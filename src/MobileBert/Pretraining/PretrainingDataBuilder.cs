@@ -72,7 +72,8 @@ public static class PretrainingDataBuilder
         options.Validate();
         int n = corpus.Documents.Count;
         var tokenized = new TokenizedDocument?[n];
-        ForEachChunked(n, options, i => tokenized[i] = TokenizedDocument.Create(i, corpus.Documents[i].Sentences, tokenizer),
+        var cached = new CachedWordPiece(tokenizer);
+        ForEachChunked(n, options, i => tokenized[i] = TokenizedDocument.Create(i, corpus.Documents[i].Sentences, cached),
             done => progress?.Invoke(new PretrainingProgress(PretrainingStage.Tokenizing, done, n, 0)));
         TokenizedDocument[] docs = tokenized.Where(d => d is not null).ToArray()!;
         string source = DescribeSource(corpus);
