@@ -1,0 +1,72 @@
+using System.Globalization;
+
+namespace MobileBert.Training;
+
+/// <summary>
+/// A training run's checkpoints: <c>checkpoints/step-0000500/</c> folders, each written into a temporary folder and
+/// renamed into place (a checkpoint either exists whole or not at all, so a run killed at any moment resumes from the
+/// last complete one), keeping the newest <see cref="Keep"/>.
+/// </summary>
+public sealed class RunDirectory
+{
+    const string Prefix = "step-";
+
+    public RunDirectory(string root, int keep)
+    {
+        if (keep < 1) throw new ArgumentOutOfRangeException(nameof(keep), keep, "Keep at least one checkpoint.");
+        Root = root; Keep = keep;
+        CheckpointsDir = Path.Combine(root, "checkpoints");
+    }
+
+    public string Root { get; }
+    public string CheckpointsDir { get; }
+    public int Keep { get; }
+
+    public static string Name(long step) => Prefix + step.ToString("D7", CultureInfo.InvariantCulture);
+
+    /// <summary>Writes a checkpoint: <paramref name="write"/> fills a temporary folder, which is then renamed to step-N.</summary>
+    public string Save(long step, Action<string> write)
+    {
+        Directory.CreateDirectory(CheckpointsDir);
+        string final = Path.Combine(CheckpointsDir, Name(step));
+        string tmp = Path.Combine(CheckpointsDir, ".tmp-" + Name(step) + "-" + Guid.NewGuid().ToString("N"));
+        Directory.CreateDirectory(tmp);
+        try
+        {
+            write(tmp);
+            if (Directory.Exists(final)) Directory.Delete(final, recursive: true);
+            Directory.Move(tmp, final);
+        }
+        catch
+        {
+            try { Directory.Delete(tmp, recursive: true); } catch (IOException) { }
+            throw;
+        }
+        Prune();
+        return final;
+    }
+
+    /// <summary>Complete checkpoints, oldest first.</summary>
+    public IReadOnlyList<(long Step, string Path)> List()
+    {
+        if (!Directory.Exists(CheckpointsDir)) return [];
+        var list = new List<(long, string)>();
+        foreach (var d in Directory.GetDirectories(CheckpointsDir))
+        {
+            string name = System.IO.Path.GetFileName(d);
+            if (name.StartsWith(Prefix, StringComparison.Ordinal) && long.TryParse(name[Prefix.Length..], NumberStyles.None, CultureInfo.InvariantCulture, out long step))
+                list.Add((step, d));
+        }
+        return list.OrderBy(x => x.Item1).ToList();
+    }
+
+    public (long Step, string Path)? Latest() { var l = List(); return l.Count == 0 ? null : l[^1]; }
+
+    void Prune()
+    {
+        var all = List();
+        for (int i = 0; i < all.Count - Keep; i++) Directory.Delete(all[i].Path, recursive: true);
+        foreach (var d in Directory.GetDirectories(CheckpointsDir, ".tmp-*"))   // left by a killed run
+            try { Directory.Delete(d, recursive: true); } catch (IOException) { }
+    }
+}
