@@ -115,8 +115,10 @@ public static class QaPostProcessor
                 if (minNull is null || minNull.Value.Score > nullScore)
                     minNull = new Candidate(0, 0, nullScore, s[0], en[0], IsNull: true);
 
-                int[] starts = TopK(s, options.NBestSize);
-                int[] ends = TopK(en, options.NBestSize);
+                // Only the feature's own positions compete: padding logits (batch rows longer than the feature) are ignored,
+                // so junk there cannot crowd real tokens out of the top-k (HF argsorts the padded row).
+                int[] starts = TopK(s.AsSpan(0, f.Length), options.NBestSize);
+                int[] ends = TopK(en.AsSpan(0, f.Length), options.NBestSize);
                 IReadOnlyList<(int Start, int End)?> map = f.OffsetMapping;
                 foreach (int si in starts)
                 {
@@ -198,13 +200,29 @@ public static class QaPostProcessor
     private readonly record struct Candidate(int Begin, int End, double Score, double StartLogit, double EndLogit, bool IsNull);
 
     /// <summary>Indices of the <paramref name="k"/> largest values, largest first; ties by lower index.</summary>
-    internal static int[] TopK(float[] values, int k)
+    internal static int[] TopK(ReadOnlySpan<float> values, int k)
     {
         k = Math.Min(k, values.Length);
-        var idx = new int[values.Length];
-        for (int i = 0; i < idx.Length; i++) idx[i] = i;
-        Array.Sort(idx, (a, b) => values[b] != values[a] ? values[b].CompareTo(values[a]) : a.CompareTo(b));
-        return idx[..k];
+        var idx = new int[k];
+        var val = new float[k];
+        int n = 0;
+        for (int i = 0; i < values.Length; i++)
+        {
+            float v = values[i];
+            if (n == k && !(v > val[n - 1])) continue; // not better than the current k-th (ties keep the lower index)
+            int j = n < k ? n++ : n - 1;
+            while (j > 0 && v > val[j - 1])
+            {
+                idx[j] = idx[j - 1];
+                val[j] = val[j - 1];
+                j--;
+            }
+
+            idx[j] = i;
+            val[j] = v;
+        }
+
+        return idx;
     }
 }
 

@@ -222,6 +222,14 @@ public static class SquadEvaluation
         var sb = new StringBuilder(s.Length);
         for (int i = 0; i < s.Length;)
         {
+            char c = s[i];
+            if (c < 0x80)
+            {
+                sb.Append(c is >= 'A' and <= 'Z' ? (char)(c + 32) : c);
+                i++;
+                continue;
+            }
+
             if (Rune.DecodeFromUtf16(s.AsSpan(i), out Rune r, out int used) != System.Buffers.OperationStatus.Done)
             {
                 sb.Append(s[i]); // lone surrogate: unchanged, as Python
