@@ -47,6 +47,118 @@ public static class AttentionCore
         }
     }
 
+    /// <summary>
+    /// Training forward: as <see cref="Forward"/>, but the pre-dropout probabilities are always written to
+    /// <paramref name="probs"/> [B, heads, S, S] (kept for the backward pass) and, with <paramref name="dropout"/> &gt; 0,
+    /// ctx = dropout(P)·V with the mask of stream <paramref name="stream"/> (element index = position in probs).
+    /// </summary>
+    public static void ForwardTrain(ReadOnlySpan<float> q, ReadOnlySpan<float> k, ReadOnlySpan<float> v, ReadOnlySpan<float> additiveMask,
+        int batch, int seq, int heads, int headDim, Span<float> context, Span<float> probs, float dropout, ulong seed, ulong stream, int threads)
+    {
+        if (dropout <= 0f) { Forward(q, k, v, additiveMask, batch, seq, heads, headDim, context, probs, threads); return; }
+        int width = heads * headDim;
+        if (q.Length < batch * seq * width || k.Length < batch * seq * width || v.Length < batch * seq * width || context.Length < batch * seq * width)
+            throw new ArgumentException("AttentionCore: Q/K/V/context must be [B·S, heads·headDim].");
+        if (probs.Length < batch * heads * seq * seq) throw new ArgumentException("AttentionCore: probs must be [B, heads, S, S].");
+        float scale = 1f / MathF.Sqrt(headDim);
+        unsafe
+        {
+            fixed (float* pq = q, pk = k, pv = v, pm = additiveMask, pc = context, pp = probs)
+            {
+                nint aq = (nint)pq, ak = (nint)pk, av = (nint)pv, am = (nint)pm, ac = (nint)pc, ap = (nint)pp;
+                ParallelFor.Run(batch * heads, threads, bh =>
+                {
+                    int b = bh / heads, h = bh % heads, sd = seq * headDim, ss = seq * seq;
+                    var scratch = Scratch(4 * sd + ss);
+                    var qh = scratch.AsSpan(0, sd); var kh = scratch.AsSpan(sd, sd); var vh = scratch.AsSpan(2 * sd, sd); var ch = scratch.AsSpan(3 * sd, sd);
+                    var dropped = scratch.AsSpan(4 * sd, ss);
+                    var scores = new Span<float>((float*)ap + (long)bh * ss, ss);
+                    Gather(aq, ak, av, b, h, seq, headDim, width, qh, kh, vh);
+                    Gemm.Multiply(qh, kh, scores, seq, seq, headDim, Transpose.No, Transpose.Yes);
+                    System.Numerics.Tensors.TensorPrimitives.Multiply(scores, scale, scores);
+                    Softmax.RowsWithAdditiveMask(scores, new ReadOnlySpan<float>((float*)am + (long)b * seq, seq), seq, seq);
+                    scores.CopyTo(dropped);
+                    Dropout.Apply(dropped, dropout, seed, stream, (long)bh * ss);
+                    Gemm.Multiply(dropped, vh, ch, seq, headDim, seq);
+                    Scatter(ch, ac, b, h, seq, headDim, width);
+                });
+            }
+        }
+    }
+
+    /// <summary>
+    /// Backward of <see cref="ForwardTrain"/>. dContext [B·S, heads·d] → dq, dk, dv [B·S, heads·d] (written).
+    /// <paramref name="dProbs"/> (optional, [B, heads, S, S]) is an extra gradient w.r.t. the pre-dropout probabilities.
+    /// Parallel over (batch, head); each item writes disjoint columns.
+    /// </summary>
+    public static void Backward(ReadOnlySpan<float> q, ReadOnlySpan<float> k, ReadOnlySpan<float> v, ReadOnlySpan<float> probs, ReadOnlySpan<float> dContext,
+        ReadOnlySpan<float> dProbs, int batch, int seq, int heads, int headDim, Span<float> dq, Span<float> dk, Span<float> dv,
+        float dropout, ulong seed, ulong stream, int threads)
+    {
+        int width = heads * headDim, n = batch * seq * width;
+        if (q.Length < n || k.Length < n || v.Length < n || dContext.Length < n || dq.Length < n || dk.Length < n || dv.Length < n)
+            throw new ArgumentException("AttentionCore.Backward: Q/K/V/dContext/dQ/dK/dV must be [B·S, heads·headDim].");
+        if (probs.Length < batch * heads * seq * seq || (!dProbs.IsEmpty && dProbs.Length < batch * heads * seq * seq))
+            throw new ArgumentException("AttentionCore.Backward: probs must be [B, heads, S, S].");
+        bool injected = !dProbs.IsEmpty;
+        float scale = 1f / MathF.Sqrt(headDim);
+        unsafe
+        {
+            fixed (float* pq = q, pk = k, pv = v, pp = probs, pdc = dContext, pdp = dProbs, pdq = dq, pdk = dk, pdv = dv)
+            {
+                nint aq = (nint)pq, ak = (nint)pk, av = (nint)pv, ap = (nint)pp, adc = (nint)pdc, adp = (nint)pdp, adq = (nint)pdq, adk = (nint)pdk, adv = (nint)pdv;
+                ParallelFor.Run(batch * heads, threads, bh =>
+                {
+                    int b = bh / heads, h = bh % heads, sd = seq * headDim, ss = seq * seq;
+                    var scratch = Scratch(7 * sd + 2 * ss);
+                    var qh = scratch.AsSpan(0, sd); var kh = scratch.AsSpan(sd, sd); var vh = scratch.AsSpan(2 * sd, sd);
+                    var dch = scratch.AsSpan(3 * sd, sd); var dqh = scratch.AsSpan(4 * sd, sd); var dkh = scratch.AsSpan(5 * sd, sd); var dvh = scratch.AsSpan(6 * sd, sd);
+                    var pd = scratch.AsSpan(7 * sd, ss); var dP = scratch.AsSpan(7 * sd + ss, ss);
+                    var p = new ReadOnlySpan<float>((float*)ap + (long)bh * ss, ss);
+                    Gather(aq, ak, av, b, h, seq, headDim, width, qh, kh, vh);
+                    Gather(adc, b, h, seq, headDim, width, dch);
+                    ReadOnlySpan<float> pUsed = p;
+                    if (dropout > 0f) { p.CopyTo(pd); Dropout.Apply(pd, dropout, seed, stream, (long)bh * ss); pUsed = pd; }
+                    Gemm.Multiply(pUsed, dch, dvh, seq, headDim, seq, Transpose.Yes, Transpose.No);   // dV = P'ᵀ·dC
+                    Gemm.Multiply(dch, vh, dP, seq, seq, headDim, Transpose.No, Transpose.Yes);       // dP' = dC·Vᵀ
+                    if (dropout > 0f) Dropout.Apply(dP, dropout, seed, stream, (long)bh * ss);       // dP = dP'∘mask/(1−p)
+                    if (injected)
+                        System.Numerics.Tensors.TensorPrimitives.Add(dP, new ReadOnlySpan<float>((float*)adp + (long)bh * ss, ss), dP);
+                    SoftmaxBackward.Rows(p, dP, dP, seq, seq);                                        // d scores (masked keys: 0)
+                    System.Numerics.Tensors.TensorPrimitives.Multiply(dP, scale, dP);
+                    Gemm.Multiply(dP, kh, dqh, seq, headDim, seq);                                    // dQ = dS·K
+                    Gemm.Multiply(dP, qh, dkh, seq, headDim, seq, Transpose.Yes, Transpose.No);       // dK = dSᵀ·Q
+                    Scatter(dqh, adq, b, h, seq, headDim, width);
+                    Scatter(dkh, adk, b, h, seq, headDim, width);
+                    Scatter(dvh, adv, b, h, seq, headDim, width);
+                });
+            }
+        }
+    }
+
+    static unsafe void Gather(nint aq, nint ak, nint av, int b, int h, int seq, int headDim, int width, Span<float> qh, Span<float> kh, Span<float> vh)
+    {
+        for (int t = 0; t < seq; t++)
+        {
+            long src = ((long)b * seq + t) * width + h * headDim;
+            new ReadOnlySpan<float>((float*)aq + src, headDim).CopyTo(qh[(t * headDim)..]);
+            new ReadOnlySpan<float>((float*)ak + src, headDim).CopyTo(kh[(t * headDim)..]);
+            new ReadOnlySpan<float>((float*)av + src, headDim).CopyTo(vh[(t * headDim)..]);
+        }
+    }
+
+    static unsafe void Gather(nint a, int b, int h, int seq, int headDim, int width, Span<float> dst)
+    {
+        for (int t = 0; t < seq; t++)
+            new ReadOnlySpan<float>((float*)a + ((long)b * seq + t) * width + h * headDim, headDim).CopyTo(dst[(t * headDim)..]);
+    }
+
+    static unsafe void Scatter(ReadOnlySpan<float> src, nint a, int b, int h, int seq, int headDim, int width)
+    {
+        for (int t = 0; t < seq; t++)
+            src.Slice(t * headDim, headDim).CopyTo(new Span<float>((float*)a + ((long)b * seq + t) * width + h * headDim, headDim));
+    }
+
     [ThreadStatic] static float[]? t_scratch;
     static float[] Scratch(int length) => t_scratch is { } a && a.Length >= length ? a : t_scratch = new float[length];
 

@@ -7,7 +7,7 @@ namespace MobileBert.Model;
 /// MobileBERT embeddings: word embedding of width E (128), trigram concat [x(t+1) ‖ x(t) ‖ x(t−1)] (a kernel-3 1-D
 /// convolution in the paper) widened by a dense layer to H (512), plus position and token-type embeddings, then norm.
 /// </summary>
-public sealed class Embeddings
+public sealed partial class Embeddings
 {
     readonly MobileBertConfig _c;
 
@@ -57,6 +57,69 @@ public sealed class Embeddings
         Embedding.GatherAdd(Store.Span(TokenTypeEmbeddings), h, tokenTypeIds, output, "token_type_embeddings (token_type_ids)");
         if (trace is not null) trace.PreNorm = output.ToArray();
         Norm.Forward(output, output, rows);
+    }
+}
+
+public sealed partial class Embeddings
+{
+    const string KWords = "emb.words", KTri = "emb.trigram", KPre = "emb.prenorm", KMean = "emb.mean", KRstd = "emb.rstd";
+
+    /// <summary>Training forward: as <see cref="Forward"/> plus hidden dropout on the output (HF), keeping the gathered words,
+    /// the transformation input and the pre-norm sum in <paramref name="cache"/>.</summary>
+    internal void ForwardTrain(ReadOnlySpan<int> inputIds, ReadOnlySpan<int> tokenTypeIds, int batch, int seq, Span<float> output, int threads, Arena cache, in DropoutPlan dp)
+    {
+        int rows = batch * seq, e = _c.EmbeddingSize, h = _c.HiddenSize;
+        if (seq > _c.MaxPositionEmbeddings)
+            throw new ArgumentException($"Sequence length {seq} exceeds max_position_embeddings = {_c.MaxPositionEmbeddings}.");
+        var words = cache.Get(KWords, rows * e);
+        Embedding.Gather(Store.Span(WordEmbeddings), e, inputIds, words, "word_embeddings (input_ids)");
+        var pre = cache.Get(KPre, rows * h);
+        if (_c.UsesEmbeddingTransformation)
+        {
+            float[] transformIn = words;
+            if (_c.TrigramInput)
+            {
+                transformIn = cache.Get(KTri, rows * 3 * e);
+                Trigram.Concat(words, transformIn, batch, seq, e);
+            }
+            Transformation.Forward(transformIn, pre, rows, threads);
+        }
+        else words.CopyTo(pre, 0);
+        var pos = Store.Span(PositionEmbeddings);
+        for (int b = 0; b < batch; b++)
+            for (int t = 0; t < seq; t++)
+                System.Numerics.Tensors.TensorPrimitives.Add(pre.AsSpan((b * seq + t) * h, h), pos.Slice(t * h, h), pre.AsSpan((b * seq + t) * h, h));
+        Embedding.GatherAdd(Store.Span(TokenTypeEmbeddings), h, tokenTypeIds, pre, "token_type_embeddings (token_type_ids)");
+        Norm.ForwardCached(pre, default, pre, output, rows, Norm.HasStats ? cache.Get(KMean, rows) : default, Norm.HasStats ? cache.Get(KRstd, rows) : default);
+        dp.Hid(output[..(rows * h)], -1, DropoutPlan.SiteEmbeddings);
+    }
+
+    /// <summary>Backward: dOutput [B·S, H] (used as scratch: overwritten) → gradients of the word (except the padding row,
+    /// as nn.Embedding's padding_idx), position and token-type tables, the transformation and the norm.</summary>
+    internal void Backward(ReadOnlySpan<int> inputIds, ReadOnlySpan<int> tokenTypeIds, int batch, int seq, Span<float> dOutput, int threads, Arena cache, Arena scratch, in DropoutPlan dp)
+    {
+        int rows = batch * seq, e = _c.EmbeddingSize, h = _c.HiddenSize, n = rows * h;
+        var d = dOutput[..n];
+        dp.Hid(d, -1, DropoutPlan.SiteEmbeddings);
+        Norm.Backward(d, cache.Get(KPre, n), Norm.HasStats ? cache.Get(KMean, rows) : default, Norm.HasStats ? cache.Get(KRstd, rows) : default, d, rows);
+        var dpos = Store.GradSpan(PositionEmbeddings);
+        for (int b = 0; b < batch; b++)
+            for (int t = 0; t < seq; t++)
+                System.Numerics.Tensors.TensorPrimitives.Add(dpos.Slice(t * h, h), d.Slice((b * seq + t) * h, h), dpos.Slice(t * h, h));
+        EmbeddingBackward.ScatterAdd(tokenTypeIds, d, h, Store.GradSpan(TokenTypeEmbeddings));
+        var dwords = scratch.Get("emb.dwords", rows * e);
+        if (_c.UsesEmbeddingTransformation)
+        {
+            if (_c.TrigramInput)
+            {
+                var dtri = scratch.Get("emb.dtrigram", rows * 3 * e);
+                Transformation.Backward(cache.Get(KTri, rows * 3 * e), d, dtri, rows, threads);
+                EmbeddingBackward.Trigram(dtri, dwords, batch, seq, e);
+            }
+            else Transformation.Backward(cache.Get(KWords, rows * e), d, dwords, rows, threads);
+        }
+        else d.CopyTo(dwords);
+        EmbeddingBackward.ScatterAdd(inputIds, dwords, e, Store.GradSpan(WordEmbeddings), _c.PadTokenId);
     }
 }
 

@@ -13,7 +13,7 @@ namespace MobileBert.Model;
 ///   y = norm(output.bottleneck.dense(o) + h) [rows,H]                (output bottleneck)
 /// </code>
 /// </summary>
-public sealed class EncoderLayer
+public sealed partial class EncoderLayer
 {
     readonly MobileBertConfig _c;
 
@@ -94,6 +94,8 @@ public sealed class EncoderLayer
         if (trace is not null) { trace.AttentionOutput = a; trace.Intermediate = inter; }
     }
 }
+
+public sealed partial class EncoderLayer { }
 
 /// <summary>What one layer computed (HF MobileBertLayer's extra outputs; also what a backward pass needs).</summary>
 public sealed class LayerTrace

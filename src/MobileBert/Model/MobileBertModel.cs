@@ -42,6 +42,25 @@ public sealed class ForwardOptions
     public bool Trace { get; init; }
     /// <summary>Run these heads (default: all the model has).</summary>
     public ModelHeads? Heads { get; init; }
+
+    /// <summary>Training mode: dropout on (HF sites: embeddings output, attention probabilities, attention-output dense
+    /// and layer-output dense without bottleneck, output bottleneck dense, classifier input), masks drawn from
+    /// <see cref="Seed"/>. Implies <see cref="KeepForBackward"/>. Eval mode (false) has no dropout.</summary>
+    public bool Training { get; init; }
+    /// <summary>Dropout seed: the same seed (and shapes) gives the same masks.</summary>
+    public ulong Seed { get; init; }
+    /// <summary>Keep the activations for <see cref="MobileBertModel.Backward(ForwardCache, OutputGradients)"/> (in
+    /// <see cref="Cache"/> or the model's own cache); the result's <see cref="ModelOutput.Cache"/> is set.</summary>
+    public bool KeepForBackward { get; init; }
+    /// <summary>Cache to fill (reused across steps; default: one owned by the model). Arrays of the output then live in it.</summary>
+    public ForwardCache? Cache { get; init; }
+    /// <summary>Caching forward only: decode only these rows (indices into B·S, e.g. the masked positions) in the MLM
+    /// head; <see cref="ModelOutput.MlmLogits"/> is then [positions, V]. Default: every row (as HF).</summary>
+    public int[]? MlmPositions { get; init; }
+    /// <summary>Override the config's dropout probabilities in training mode (null: config values; the classifier uses
+    /// hidden_dropout_prob as HF does when classifier_dropout is unset).</summary>
+    public float? HiddenDropout { get; init; }
+    public float? AttentionDropout { get; init; }
 }
 
 /// <summary>Everything a forward pass produced. Shapes in HF order; arrays are row-major.</summary>
@@ -58,13 +77,17 @@ public sealed class ModelOutput
     public float[]? QaEndLogits { get; set; }                // [B, S]
     public LayerTrace[]? LayerTraces { get; init; }
     public EmbeddingTrace? EmbeddingTrace { get; init; }
+    /// <summary>Set by a caching forward (<see cref="ForwardOptions.KeepForBackward"/> / <see cref="ForwardOptions.Training"/>).</summary>
+    public ForwardCache? Cache { get; init; }
+    /// <summary>The rows (indices into B·S) the MLM logits were computed for, when <see cref="ForwardOptions.MlmPositions"/> was used.</summary>
+    public int[]? MlmPositions { get; init; }
 }
 
 /// <summary>
 /// The MobileBERT model family (HF MobileBertModel + heads), one implementation for every config. All weights live in
 /// <see cref="Store"/> under HuggingFace names (`mobilebert.*`, `cls.*`, `classifier.*`, `qa_outputs.*`).
 /// </summary>
-public sealed class MobileBertModel
+public sealed partial class MobileBertModel
 {
     public const string BackbonePrefix = "mobilebert.";
 
@@ -111,6 +134,7 @@ public sealed class MobileBertModel
     {
         options ??= new ForwardOptions();
         if (!Store.IsAllocated) throw new InvalidOperationException("Model weights are not allocated.");
+        if (options.Training || options.KeepForBackward) return ForwardTrain(input, options);
         var c = Config;
         int b = input.Batch, s = input.Seq, rows = b * s, h = c.HiddenSize, threads = Math.Max(1, Threads);
         var mask = AttentionCore.AdditiveMask(input.AttentionMask);

@@ -34,6 +34,33 @@ public sealed class Norm
         else Norms.AddLayerNorm(x, residual, y, Store.Span(Gamma), Store.Span(Beta), rows, Dim, Eps);
     }
 
+    /// <summary>
+    /// Training forward: pre = x (+ residual) (float add, kept for the backward pass; x may be pre itself), y = norm(pre).
+    /// mean/rstd ([rows], LayerNorm only; may be empty for NoNorm) receive the row statistics. Same numerics as
+    /// <see cref="Forward"/> / <see cref="AddForward"/>.
+    /// </summary>
+    public void ForwardCached(ReadOnlySpan<float> x, ReadOnlySpan<float> residual, Span<float> pre, Span<float> y, int rows, Span<float> mean, Span<float> rstd)
+    {
+        int n = rows * Dim;
+        if (!residual.IsEmpty) System.Numerics.Tensors.TensorPrimitives.Add(x[..n], residual[..n], pre[..n]);
+        else if (!x.Overlaps(pre)) x[..n].CopyTo(pre);
+        if (Kind == NormalizationType.NoNorm) Norms.NoNorm(pre, y, Store.Span(Gamma), Store.Span(Beta), rows, Dim);
+        else Norms.LayerNorm(pre, y, Store.Span(Gamma), Store.Span(Beta), rows, Dim, Eps, mean[..rows], rstd[..rows]);
+    }
+
+    /// <summary>Backward of <see cref="ForwardCached"/>: dγ, dβ accumulate into the gradient buffer; dx (= d pre) is written
+    /// or added (<paramref name="accumulate"/>). dx may alias dy.</summary>
+    public void Backward(ReadOnlySpan<float> dy, ReadOnlySpan<float> pre, ReadOnlySpan<float> mean, ReadOnlySpan<float> rstd, Span<float> dx, int rows, bool accumulate = false)
+    {
+        if (Kind == NormalizationType.NoNorm)
+            NormsBackward.NoNorm(dy, pre, Store.Span(Gamma), dx, Store.GradSpan(Gamma), Store.GradSpan(Beta), rows, Dim, accumulate);
+        else
+            NormsBackward.LayerNorm(dy, pre, mean, rstd, Store.Span(Gamma), dx, Store.GradSpan(Gamma), Store.GradSpan(Beta), rows, Dim, accumulate);
+    }
+
+    /// <summary>Whether the backward pass needs per-row statistics.</summary>
+    public bool HasStats => Kind == NormalizationType.LayerNorm;
+
     /// <summary>Initialise as HF does: γ = 1, β = 0.</summary>
     public void Reset() { Store.Span(Gamma).Fill(1f); Store.Span(Beta).Clear(); }
 }

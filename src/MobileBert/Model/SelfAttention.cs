@@ -44,4 +44,52 @@ public sealed class SelfAttention
         OutputDense.Forward(ctx.AsSpan(0, rows * t), output, rows, threads);
         OutputNorm.AddForward(output, residual, output, rows);
     }
+
+    const string KQ = "attn.q", KK = "attn.k", KV = "attn.v", KCtx = "attn.ctx", KProbs = "attn.probs", KPre = "attn.prenorm", KMean = "attn.mean", KRstd = "attn.rstd";
+
+    /// <summary>Pre-dropout attention probabilities [B, heads, S, S] of the last training forward (valid while the cache is).</summary>
+    internal static float[] CachedProbs(Arena cache, int batch, int seq, int heads) => cache.Get(KProbs, batch * heads * seq * seq);
+
+    Span<float> Stats(Arena cache, string key, int rows) => OutputNorm.HasStats ? cache.Get(key, rows) : default;
+
+    /// <summary>Training forward (see <see cref="Forward"/>); keeps Q, K, V, probabilities, context and the pre-norm sum in <paramref name="cache"/>.
+    /// Inputs must stay alive in the caller's cache.</summary>
+    internal void ForwardTrain(ReadOnlySpan<float> queryKeyInput, ReadOnlySpan<float> valueInput, ReadOnlySpan<float> residual, ReadOnlySpan<float> additiveMask,
+        int batch, int seq, Span<float> output, int threads, Arena cache, in DropoutPlan dp, int layer)
+    {
+        int rows = batch * seq, t = _c.TrueHiddenSize, n = rows * t;
+        var q = cache.Get(KQ, n); var k = cache.Get(KK, n); var v = cache.Get(KV, n); var ctx = cache.Get(KCtx, n);
+        Query.Forward(queryKeyInput, q, rows, threads);
+        Key.Forward(queryKeyInput, k, rows, threads);
+        Value.Forward(valueInput, v, rows, threads);
+        var probs = CachedProbs(cache, batch, seq, _c.NumAttentionHeads);
+        AttentionCore.ForwardTrain(q, k, v, additiveMask, batch, seq, _c.NumAttentionHeads, _c.AttentionHeadSize, ctx, probs,
+            dp.Attention, dp.Seed, Kernels.Dropout.Stream(layer, DropoutPlan.SiteAttentionProbs), threads);
+        var sum = cache.Get(KPre, n);
+        OutputDense.Forward(ctx, sum, rows, threads);
+        if (!_c.UseBottleneck) dp.Hid(sum, layer, DropoutPlan.SiteAttentionOutput);   // HF MobileBertSelfOutput
+        OutputNorm.ForwardCached(sum, residual, sum, output, rows, Stats(cache, KMean, rows), Stats(cache, KRstd, rows));
+    }
+
+    /// <summary>
+    /// Backward of <see cref="ForwardTrain"/>: dOutput [B·S, T] → dQueryKeyInput [B·S, qk], dValueInput [B·S, v],
+    /// dResidual [B·S, T] (all written). dProbs (optional): extra gradient w.r.t. the probabilities [B, heads, S, S].
+    /// </summary>
+    internal void Backward(ReadOnlySpan<float> queryKeyInput, ReadOnlySpan<float> valueInput, ReadOnlySpan<float> dOutput, ReadOnlySpan<float> dProbs,
+        int batch, int seq, Span<float> dQueryKeyInput, Span<float> dValueInput, Span<float> dResidual, int threads, Arena cache, Arena scratch, in DropoutPlan dp, int layer)
+    {
+        int rows = batch * seq, t = _c.TrueHiddenSize, n = rows * t;
+        OutputNorm.Backward(dOutput, cache.Get(KPre, n), Stats(cache, KMean, rows), Stats(cache, KRstd, rows), dResidual, rows);
+        var dsum = scratch.Get("attn.dsum", n);
+        dResidual[..n].CopyTo(dsum);
+        if (!_c.UseBottleneck) dp.Hid(dsum, layer, DropoutPlan.SiteAttentionOutput);
+        var dctx = scratch.Get("attn.dctx", n);
+        OutputDense.Backward(cache.Get(KCtx, n), dsum, dctx, rows, threads);
+        var dq = scratch.Get("attn.dq", n); var dk = scratch.Get("attn.dk", n); var dv = scratch.Get("attn.dv", n);
+        AttentionCore.Backward(cache.Get(KQ, n), cache.Get(KK, n), cache.Get(KV, n), CachedProbs(cache, batch, seq, _c.NumAttentionHeads), dctx, dProbs,
+            batch, seq, _c.NumAttentionHeads, _c.AttentionHeadSize, dq, dk, dv, dp.Attention, dp.Seed, Kernels.Dropout.Stream(layer, DropoutPlan.SiteAttentionProbs), threads);
+        Query.Backward(queryKeyInput, dq, dQueryKeyInput, rows, threads);
+        Key.Backward(queryKeyInput, dk, dQueryKeyInput, rows, threads, accumulateDx: true);
+        Value.Backward(valueInput, dv, dValueInput, rows, threads);
+    }
 }

@@ -45,4 +45,84 @@ public sealed class MlmHead
         Gemm.Multiply(te, _s.Span(WordEmbeddings), logits, rows, v, e, Transpose.No, Transpose.Yes, _s.Span(Bias), false, threads);
         if (rest > 0) Gemm.Multiply(tr, _s.Span(ExtraWeight), logits, rows, v, rest, Transpose.No, Transpose.No, default, true, threads);
     }
+
+    const string KIn = "mlm.in", KPreAct = "mlm.preact", KAct = "mlm.act", KT = "mlm.t", KTe = "mlm.te", KTr = "mlm.tr", KMean = "mlm.mean", KRstd = "mlm.rstd";
+
+    /// <summary>
+    /// Training forward on <paramref name="x"/> [B·S, H]; with <paramref name="positions"/> only those rows (indices into
+    /// B·S) are decoded (logits [positions, V]), else all rows. Keeps what <see cref="Backward"/> needs in <paramref name="cache"/>.
+    /// Same numerics as <see cref="Forward"/>.
+    /// </summary>
+    internal void ForwardTrain(ReadOnlySpan<float> x, int allRows, int[]? positions, Span<float> logits, int threads, Arena cache)
+    {
+        int hid = _c.HiddenSize, e = _c.EmbeddingSize, v = _c.VocabSize, rest = hid - e;
+        int rows = positions?.Length ?? allRows;
+        ReadOnlySpan<float> input = x[..(allRows * hid)];
+        if (positions is not null)
+        {
+            var gathered = cache.Get(KIn, rows * hid);
+            for (int i = 0; i < rows; i++) x.Slice(positions[i] * hid, hid).CopyTo(gathered.AsSpan(i * hid));
+            input = gathered;
+        }
+        var act = cache.Get(KAct, rows * hid);
+        if (ActivationsBackward.NeedsInput(_c.HiddenAct))
+        {
+            var pre = cache.Get(KPreAct, rows * hid);
+            TransformDense.Forward(input, pre, rows, threads);
+            pre.CopyTo(act, 0);
+        }
+        else TransformDense.Forward(input, act, rows, threads);
+        Activations.Apply(_c.HiddenAct, act);
+        var t = cache.Get(KT, rows * hid);
+        TransformNorm.ForwardCached(act, default, act, t, rows, cache.Get(KMean, rows), cache.Get(KRstd, rows));
+        var te = cache.Get(KTe, rows * e); var tr = cache.Get(KTr, rows * rest);
+        for (int r = 0; r < rows; r++)
+        {
+            t.AsSpan(r * hid, e).CopyTo(te.AsSpan(r * e));
+            t.AsSpan(r * hid + e, rest).CopyTo(tr.AsSpan(r * rest));
+        }
+        Gemm.Multiply(te, _s.Span(WordEmbeddings), logits, rows, v, e, Transpose.No, Transpose.Yes, _s.Span(Bias), false, threads);
+        if (rest > 0) Gemm.Multiply(tr, _s.Span(ExtraWeight), logits, rows, v, rest, Transpose.No, Transpose.No, default, true, threads);
+    }
+
+    /// <summary>
+    /// Backward: dLogits [rows, V] → gradients of the bias, the tied word embeddings (decoder part), dense.weight, the
+    /// transform; the input gradient is ADDED to dx [B·S, H] (at <paramref name="positions"/> when given).
+    /// </summary>
+    internal void Backward(ReadOnlySpan<float> x, int allRows, int[]? positions, ReadOnlySpan<float> dLogits, Span<float> dx, int threads, Arena cache, Arena scratch)
+    {
+        int hid = _c.HiddenSize, e = _c.EmbeddingSize, v = _c.VocabSize, rest = hid - e;
+        int rows = positions?.Length ?? allRows;
+        if (dLogits.Length < (long)rows * v) throw new ArgumentException($"MLM logits gradient has {dLogits.Length} values; expected {rows}×{v}.");
+        Reductions.AddColumnSums(dLogits, rows, v, _s.GradSpan(Bias));
+        var te = cache.Get(KTe, rows * e); var tr = cache.Get(KTr, rows * rest);
+        // logits = te·Wᵀ + tr·X:  dW += dLᵀ·te [V,E];  dX += trᵀ·dL [rest,V];  dte = dL·W;  dtr = dL·Xᵀ.
+        Gemm.Multiply(dLogits, te, _s.GradSpan(WordEmbeddings), v, e, rows, Transpose.Yes, Transpose.No, default, true, threads);
+        var dte = scratch.Get("mlm.dte", rows * e);
+        Gemm.Multiply(dLogits, _s.Span(WordEmbeddings), dte, rows, e, v, Transpose.No, Transpose.No, default, false, threads);
+        var dt = scratch.Get("mlm.dt", rows * hid);
+        if (rest > 0)
+        {
+            Gemm.Multiply(tr, dLogits, _s.GradSpan(ExtraWeight), rest, v, rows, Transpose.Yes, Transpose.No, default, true, threads);
+            var dtr = scratch.Get("mlm.dtr", rows * rest);
+            Gemm.Multiply(dLogits, _s.Span(ExtraWeight), dtr, rows, rest, v, Transpose.No, Transpose.Yes, default, false, threads);
+            for (int r = 0; r < rows; r++) dtr.AsSpan(r * rest, rest).CopyTo(dt.AsSpan(r * hid + e));
+        }
+        for (int r = 0; r < rows; r++) dte.AsSpan(r * e, e).CopyTo(dt.AsSpan(r * hid));
+        var act = cache.Get(KAct, rows * hid);
+        TransformNorm.Backward(dt, act, cache.Get(KMean, rows), cache.Get(KRstd, rows), dt, rows);
+        // act holds the norm input = the activation output.
+        ActivationsBackward.Backward(_c.HiddenAct, ActivationsBackward.NeedsInput(_c.HiddenAct) ? cache.Get(KPreAct, rows * hid) : default, act, dt);
+        if (positions is null) TransformDense.Backward(x[..(allRows * hid)], dt, dx, rows, threads, accumulateDx: true);
+        else
+        {
+            var dIn = scratch.Get("mlm.din", rows * hid);
+            TransformDense.Backward(cache.Get(KIn, rows * hid), dt, dIn, rows, threads);
+            for (int i = 0; i < rows; i++)
+            {
+                var dst = dx.Slice(positions[i] * hid, hid);
+                System.Numerics.Tensors.TensorPrimitives.Add(dst, dIn.AsSpan(i * hid, hid), dst);
+            }
+        }
+    }
 }

@@ -1,0 +1,123 @@
+using System.Numerics.Tensors;
+
+namespace MobileBert.Model;
+
+// Training forward and backward of one MobileBERT layer (see EncoderLayer for the data flow).
+public sealed partial class EncoderLayer
+{
+    const string KLayerInput = "layer.input", KQk = "layer.qk", KOut = "layer.o", KObPre = "layer.ob.prenorm", KObMean = "layer.ob.mean", KObRstd = "layer.ob.rstd";
+    static readonly string[] KFfnIn = Enumerable.Range(0, 64).Select(i => $"layer.a{i}").ToArray();
+
+    string FfnInKey(int i) => i < KFfnIn.Length ? KFfnIn[i] : $"layer.a{i}";
+
+    /// <summary>
+    /// Training forward of layer <paramref name="layer"/>: as <see cref="Forward"/>, with dropout (HF sites) and every
+    /// activation the backward pass needs kept in <paramref name="cache"/>. h [B·S, H] (kept alive by the caller) → y [B·S, H].
+    /// </summary>
+    internal void ForwardTrain(ReadOnlySpan<float> h, ReadOnlySpan<float> additiveMask, int batch, int seq, Span<float> y, int threads, Arena cache, in DropoutPlan dp, int layer)
+    {
+        int rows = batch * seq, n = rows * _c.TrueHiddenSize;
+        float[]? layerInput = null, qk = null;
+        if (Bottleneck is not null)
+        {
+            layerInput = cache.Get(KLayerInput, n);
+            Bottleneck.Input.ForwardTrain(h, layerInput, rows, threads, cache);
+            if (!_c.UseBottleneckAttention && Bottleneck.Attention is not null)
+            {
+                qk = cache.Get(KQk, n);
+                Bottleneck.Attention.ForwardTrain(h, qk, rows, threads, cache);
+            }
+        }
+        ReadOnlySpan<float> residual = layerInput is null ? h : layerInput;
+        ReadOnlySpan<float> qkIn = _c.UseBottleneckAttention ? residual : qk is not null ? qk : h;
+        ReadOnlySpan<float> vIn = _c.UseBottleneckAttention ? residual : h;
+
+        var a = cache.Get(FfnInKey(0), n);
+        Attention.ForwardTrain(qkIn, vIn, residual, additiveMask, batch, seq, a, threads, cache, dp, layer);
+        for (int i = 0; i < StackedFfns.Length; i++)
+        {
+            var next = cache.Get(FfnInKey(i + 1), n);
+            StackedFfns[i].ForwardTrain(a, next, rows, threads, cache, dp, layer, 0);
+            a = next;
+        }
+        if (OutputBottleneck is null)
+            LastFfn.ForwardTrain(a, y, rows, threads, cache, dp, layer, DropoutPlan.SiteLayerOutput);   // HF MobileBertOutput: dropout without bottleneck
+        else
+        {
+            var o = cache.Get(KOut, n);
+            LastFfn.ForwardTrain(a, o, rows, threads, cache, dp, layer, 0);
+            var sum = cache.Get(KObPre, rows * _c.HiddenSize);
+            OutputBottleneck.Forward(o, sum, rows, threads);
+            dp.Hid(sum, layer, DropoutPlan.SiteOutputBottleneck);                                    // HF OutputBottleneck
+            OutputBottleneckNorm!.ForwardCached(sum, h, sum, y, rows,
+                OutputBottleneckNorm.HasStats ? cache.Get(KObMean, rows) : default, OutputBottleneckNorm.HasStats ? cache.Get(KObRstd, rows) : default);
+        }
+    }
+
+    /// <summary>Pre-dropout attention probabilities [B, heads, S, S] kept by the last <see cref="ForwardTrain"/> with this cache.</summary>
+    internal float[] CachedAttentionProbs(Arena cache, int batch, int seq) => SelfAttention.CachedProbs(cache, batch, seq, _c.NumAttentionHeads);
+
+    /// <summary>
+    /// Backward of <see cref="ForwardTrain"/>: dy [B·S, H] → dh [B·S, H] (written; must not alias dy). Parameter gradients
+    /// accumulate. dProbs (optional): gradient w.r.t. this layer's attention probabilities, added before the softmax backward.
+    /// </summary>
+    internal void Backward(ReadOnlySpan<float> h, ReadOnlySpan<float> dy, Span<float> dh, ReadOnlySpan<float> dProbs, int batch, int seq, int threads,
+        Arena cache, Arena scratch, in DropoutPlan dp, int layer)
+    {
+        int rows = batch * seq, t = _c.TrueHiddenSize, n = rows * t, nh = rows * _c.HiddenSize;
+        var da = scratch.Get("layer.da0", n); var db = scratch.Get("layer.da1", n);
+        int last = StackedFfns.Length;
+        if (OutputBottleneck is null)
+        {
+            dh[..nh].Clear();
+            LastFfn.Backward(cache.Get(FfnInKey(last), n), dy, da, rows, threads, cache, scratch, dp, layer, DropoutPlan.SiteLayerOutput);
+        }
+        else
+        {
+            var dsum = scratch.Get("layer.dob", nh);
+            var nrm = OutputBottleneckNorm!;
+            nrm.Backward(dy, cache.Get(KObPre, nh), nrm.HasStats ? cache.Get(KObMean, rows) : default, nrm.HasStats ? cache.Get(KObRstd, rows) : default, dsum, rows);
+            dsum.AsSpan().CopyTo(dh);                                                        // residual h
+            dp.Hid(dsum, layer, DropoutPlan.SiteOutputBottleneck);
+            var dO = scratch.Get("layer.do", n);
+            OutputBottleneck.Backward(cache.Get(KOut, n), dsum, dO, rows, threads);
+            LastFfn.Backward(cache.Get(FfnInKey(last), n), dO, da, rows, threads, cache, scratch, dp, layer, 0);
+        }
+        for (int i = StackedFfns.Length - 1; i >= 0; i--)
+        {
+            StackedFfns[i].Backward(cache.Get(FfnInKey(i), n), da, db, rows, threads, cache, scratch, dp, layer, 0);
+            (da, db) = (db, da);
+        }
+
+        // Attention block: route the gradients of its three inputs back to h (see the source table in EncoderLayer.Forward).
+        float[]? layerInput = Bottleneck is null ? null : cache.Get(KLayerInput, n);
+        float[]? qk = Bottleneck?.Attention is not null && !_c.UseBottleneckAttention ? cache.Get(KQk, n) : null;
+        ReadOnlySpan<float> residual = layerInput is null ? h : layerInput;
+        ReadOnlySpan<float> qkIn = _c.UseBottleneckAttention ? residual : qk is not null ? qk : h;
+        ReadOnlySpan<float> vIn = _c.UseBottleneckAttention ? residual : h;
+        int nqk = rows * _c.QueryKeyInputSize, nv = rows * _c.ValueInputSize;
+        var dQk = scratch.Get("layer.dqk", nqk); var dV = scratch.Get("layer.dv", nv); var dRes = scratch.Get("layer.dres", n);
+        Attention.Backward(qkIn, vIn, da, dProbs, batch, seq, dQk, dV, dRes, threads, cache, scratch, dp, layer);
+        if (Bottleneck is not null)
+        {
+            if (_c.UseBottleneckAttention)
+            {
+                TensorPrimitives.Add(dRes, dQk, dRes);
+                TensorPrimitives.Add(dRes, dV, dRes);
+            }
+            else
+            {
+                if (qk is not null) Bottleneck.Attention!.Backward(h, dQk, dh, rows, threads, cache, scratch);
+                else TensorPrimitives.Add(dh[..nh], dQk, dh[..nh]);
+                TensorPrimitives.Add(dh[..nh], dV, dh[..nh]);
+            }
+            Bottleneck.Input.Backward(h, dRes, dh, rows, threads, cache, scratch);
+        }
+        else
+        {
+            TensorPrimitives.Add(dh[..nh], dRes, dh[..nh]);
+            TensorPrimitives.Add(dh[..nh], dQk, dh[..nh]);
+            TensorPrimitives.Add(dh[..nh], dV, dh[..nh]);
+        }
+    }
+}
