@@ -14,6 +14,7 @@ public static class CliApp
         root.Subcommands.Add(TokenizeCli.Create());
         root.Subcommands.Add(BenchCommand.Create());
         root.Subcommands.Add(InitCommand.Create());
+        root.Subcommands.Add(PretrainCommand.Create());
         return root.Parse(args).Invoke();
     }
 

@@ -46,7 +46,7 @@ public static class PretrainingRun
             MaxSeqLength = o.Seq, DupeFactor = o.DupeFactor, MaxPredictionsPerSeq = o.MaxPredictions, WholeWordMasking = o.WholeWordMasking,
             Seed = o.Seed, HeldOutFraction = o.HeldOutFraction,
             Corpus = new CorpusReadOptions { SkipBadFiles = o.SkipBadFiles, BlankLinesBetweenDocuments = o.BlankLinesBetweenDocuments },
-        }, p => progress(new PretrainProgress { Phase = "data", Message = $"{p.Stage} {p.DocumentsProcessed}/{p.DocumentsTotal} documents, {p.ExamplesWritten} examples" }));
+        }, Throttled(p => progress(new PretrainProgress { Phase = "data", Message = $"{p.Stage} {p.DocumentsProcessed}/{p.DocumentsTotal} documents, {p.ExamplesWritten} examples" })));
         using var train = PretrainingDataset.Open(dataDir, PretrainingManifest.TrainSplit);
         using var heldOut = PretrainingDataset.Open(dataDir, PretrainingManifest.HeldOutSplit);
         progress(new PretrainProgress { Phase = "data", Message = $"{train.Count} training / {heldOut.Count} held-out sequences ({(build.Reused ? "reused" : "built")} in {dataDir})" });
@@ -155,6 +155,18 @@ public static class PretrainingRun
         long trained = step - resumedFrom;
         progress(new PretrainProgress { Phase = "done", Step = step, Steps = o.Steps, Eval = lastEval, Message = o.OutputDir });
         return new PretrainResult(o.OutputDir, step, lastEval, trainSeconds, trained * o.Batch / Math.Max(1e-9, trainSeconds), resumedFrom > 0, resumedFrom);
+    }
+
+    /// <summary>Passes on a data-preparation report when its stage changes or at most every 2 s.</summary>
+    static Action<PretrainingProgress> Throttled(Action<PretrainingProgress> report)
+    {
+        PretrainingStage? last = null; var clock = Stopwatch.StartNew();
+        return p =>
+        {
+            if (p.Stage == last && clock.Elapsed.TotalSeconds < 2) return;
+            last = p.Stage; clock.Restart();
+            report(p);
+        };
     }
 
     /// <summary>Dropout seed of a step: a pure function of (run seed, step), so a resumed run draws the same masks.</summary>
