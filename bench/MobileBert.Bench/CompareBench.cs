@@ -81,9 +81,22 @@ static class CompareBench
             var proc = Process.GetCurrentProcess();
             long Peak() { proc.Refresh(); return proc.PeakWorkingSet64; }
             long Rss() { proc.Refresh(); return proc.WorkingSet64; }
+            // Linux: writing 5 to /proc/self/clear_refs resets the peak RSS (VmHWM), so each phase's peak is its own.
+            bool ResetPeak()
+            {
+                try { File.WriteAllText("/proc/self/clear_refs", "5"); return true; }
+                catch (Exception e) when (e is IOException or UnauthorizedAccessException or NotSupportedException) { return false; }
+            }
+            void Settle()
+            {
+                System.Runtime.GCSettings.LargeObjectHeapCompactionMode = System.Runtime.GCLargeObjectHeapCompactionMode.CompactOnce;
+                GC.Collect(2, GCCollectionMode.Aggressive, blocking: true, compacting: true);
+                GC.WaitForPendingFinalizers();
+            }
 
-            // Memory phase (crude): warm ours on every case first, then load ORT's sessions and warm them; the growth of the
-            // process's peak and current working set in each phase is attributed to that engine.
+            // Memory phase: warm ours on every case, then load ORT's sessions and warm them. Per phase: growth of the peak
+            // working set above the phase's starting working set (peak reset per phase where Linux allows), and the growth
+            // of the working set that stays afterwards. Process-wide, so still crude (GC heap sizing, ORT arenas, page cache).
             var inputs = new Dictionary<(int, int), ModelInput>();
             var rng = new Random(7);
             foreach (int s in seqs)
@@ -94,23 +107,34 @@ static class CompareBench
                     inputs[(b, s)] = new ModelInput(b, s, ids);
                 }
             var forward = new ForwardOptions { Heads = ModelHeads.None };
-            long peak0 = Peak(), rss0 = Rss();
-            foreach (int t in threadCounts) { model.Threads = t; foreach (var input in inputs.Values) for (int w = 0; w < warmup; w++) model.Forward(input, forward); }
-            long peak1 = Peak(), rss1 = Rss();
-            var fp32Sessions = threadCounts.ToDictionary(t => t, t => Session(fp32Path, t));
-            foreach (var (t, sess) in fp32Sessions) foreach (var input in inputs.Values) for (int w = 0; w < warmup; w++) RunOrt(sess, input);
-            long peak2 = Peak(), rss2 = Rss();
-            Dictionary<int, InferenceSession>? int8Sessions = null;
-            if (int8)
+            (long Peak, long Retained) Phase(Action body)
             {
-                int8Sessions = threadCounts.ToDictionary(t => t, t => Session(int8Path, t));
-                foreach (var (t, sess) in int8Sessions) foreach (var input in inputs.Values) for (int w = 0; w < warmup; w++) RunOrt(sess, input);
+                Settle();
+                bool reset = ResetPeak();
+                long rss0 = Rss(), peak0 = reset ? rss0 : Peak();
+                body();
+                long peak = Peak();
+                Settle();
+                return (Math.Max(0, peak - peak0), Rss() - rss0);
             }
-            long peak3 = Peak(), rss3 = Rss();
+            bool peakResettable = ResetPeak();
+            var memOurs = Phase(() => { foreach (int t in threadCounts) { model.Threads = t; foreach (var input in inputs.Values) for (int w = 0; w < warmup; w++) model.Forward(input, forward); } });
+            Dictionary<int, InferenceSession> fp32Sessions = [];
+            var memOrt = Phase(() =>
+            {
+                foreach (int t in threadCounts) fp32Sessions[t] = Session(fp32Path, t);
+                foreach (var (t, sess) in fp32Sessions) foreach (var input in inputs.Values) for (int w = 0; w < warmup; w++) RunOrt(sess, input);
+            });
+            Dictionary<int, InferenceSession>? int8Sessions = int8 ? [] : null;
+            var memOrt8 = !int8 ? default : Phase(() =>
+            {
+                foreach (int t in threadCounts) int8Sessions![t] = Session(int8Path, t);
+                foreach (var (t, sess) in int8Sessions!) foreach (var input in inputs.Values) for (int w = 0; w < warmup; w++) RunOrt(sess, input);
+            });
             static string Mb(long bytes) => Inv($"{bytes / 1048576.0:F0} MB");
             var memory = new StringBuilder();
-            memory.AppendLine(Inv($"working set (crude; process-wide, phases in this order): ours warm-up: peak +{Mb(peak1 - peak0)}, retained +{Mb(rss1 - rss0)} (weights {Mb(model.Store.Data.Length * 4L)} already resident before);"));
-            memory.AppendLine(Inv($"ORT fp32 session load + warm-up: peak +{Mb(peak2 - peak1)}, retained +{Mb(rss2 - rss1)}{(int8 ? Inv($"; ORT int8 session load + warm-up: peak +{Mb(peak3 - peak2)}, retained +{Mb(rss3 - rss2)}") : "")}"));
+            memory.AppendLine(Inv($"working set per phase ({(peakResettable ? "peak reset per phase via /proc/self/clear_refs" : "peak NOT resettable here: monotonic, cruder")}; process-wide; weights {Mb(model.Store.Data.Length * 4L)} of ours resident before):"));
+            memory.AppendLine(Inv($"ours warm-up (all cases): peak +{Mb(memOurs.Peak)}, retained +{Mb(memOurs.Retained)}; ORT fp32 session load + warm-up: peak +{Mb(memOrt.Peak)}, retained +{Mb(memOrt.Retained)}{(int8 ? Inv($"; ORT int8 session load + warm-up: peak +{Mb(memOrt8.Peak)}, retained +{Mb(memOrt8.Retained)}") : "")}"));
             Console.Write(memory);
             Console.WriteLine();
 
