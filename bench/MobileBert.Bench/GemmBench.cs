@@ -41,6 +41,18 @@ static class GemmBench
         }
         Console.WriteLine();
 
+        foreach (int t in threadCounts.Where(t => t > 1))
+        {
+            var body = new NopBody();
+            var (po, pmin, _) = Time(() => ParallelFor.Run(t, t, ref body), quick);
+            Console.WriteLine($"ParallelFor.Run hand-off ({t} items, {t} threads, empty body): median {po:F2} µs, min {pmin:F2} µs");
+            var busy = new BusyBody { Ticks = Stopwatch.Frequency * 3 / 1_000_000 };
+            var (pb1, _, _) = Time(() => ParallelFor.Run(t, 1, ref busy), quick);
+            var (pb2, _, _) = Time(() => ParallelFor.Run(t, t, ref busy), quick);
+            Console.WriteLine($"ParallelFor.Run {t} items × 3 µs busy body: 1 thread {pb1:F2} µs, {t} threads {pb2:F2} µs");
+            Console.WriteLine();
+        }
+
         var shapes = new List<(string name, int m, int n, int k, Transpose tb)>();
         foreach (int m in new[] { 128, 4096 })
         {
@@ -86,6 +98,14 @@ static class GemmBench
         fixed (float* pb = b, pd = dst) GemmKernels.PackB(pb, k, n, tb, GemmKernels.PanelWidth(GemmKernels.Best), pd, 0, (n + 31) / 32);
     }
 
+    struct BusyBody : IParallelBody
+    {
+        public long Ticks;
+        public readonly void Invoke(int index) { long t0 = Stopwatch.GetTimestamp(); while (Stopwatch.GetTimestamp() - t0 < Ticks) { } }
+    }
+
+    struct NopBody : IParallelBody { public readonly void Invoke(int index) { } }
+
     static float[] Rand(Random rng, int len) { var x = new float[len]; for (int i = 0; i < len; i++) x[i] = (float)(rng.NextDouble() * 2 - 1); return x; }
 
     static void Report(string name, int m, int n, int k, string layout, int threads, double peak, bool quick, Action call)
@@ -118,25 +138,27 @@ static class GemmBench
 
     // ---------------------------------------------------------------- FMA peak
 
-    /// <summary>GFLOP/s of a register-only FMA loop on `threads` threads (best of 5 runs).</summary>
+    /// <summary>GFLOP/s of a register-only FMA loop on `threads` threads (best of 9 runs: on a shared machine
+    /// interference only ever lowers the rate).</summary>
     static double MeasurePeak(int threads, bool wide)
     {
         const long iters = 20_000_000;
         double best = 0;
-        for (int rep = 0; rep < 5; rep++)
+        for (int rep = 0; rep < 9; rep++)
         {
-            using var start = new Barrier(threads + 1);
+            using var start = new Barrier(threads);
+            var secs = new double[threads];
             var sinks = new float[threads];
             var ths = Enumerable.Range(0, threads).Select(i => new Thread(() =>
             {
                 start.SignalAndWait();
+                long t0 = Stopwatch.GetTimestamp();
                 sinks[i] = wide ? Fma512(iters / threads / 4) : Fma256(iters / threads / 4);
+                secs[i] = Stopwatch.GetElapsedTime(t0).TotalSeconds;
             })).ToArray();
             foreach (var th in ths) th.Start();
-            start.SignalAndWait();
-            long t0 = Stopwatch.GetTimestamp();
             foreach (var th in ths) th.Join();
-            double s = Stopwatch.GetElapsedTime(t0).TotalSeconds;
+            double s = secs.Max();   // all threads run concurrently; the slowest one bounds the aggregate rate
             double flops = (double)(iters / threads / 4) * threads * 16 * (wide ? 16 : 8) * 2;
             best = Math.Max(best, flops / s / 1e9);
         }

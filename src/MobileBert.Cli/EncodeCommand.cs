@@ -22,10 +22,11 @@ public static class EncodeCommand
         var attn = new Option<bool>("--attentions") { Description = "Also write attentions [L,B,heads,S,S]." };
         var threads = new Option<int>("--threads") { Description = "Kernel threads (default: all cores).", DefaultValueFactory = _ => Environment.ProcessorCount };
         var maxLength = new Option<int>("--max-length") { Description = "Text inputs: maximum tokens (default: the model's max_position_embeddings).", DefaultValueFactory = _ => 0 };
-        var cmd = new Command("encode", "Run the model on a JSONL file and write its outputs as float32 safetensors.") { model, input, output, hidden, attn, threads, maxLength };
+        var batchSize = new Option<int>("--batch-size") { Description = "Sequences per forward pass (outputs are concatenated).", DefaultValueFactory = _ => 32 };
+        var cmd = new Command("encode", "Run the model on a JSONL file and write its outputs as float32 safetensors.") { model, input, output, hidden, attn, threads, maxLength, batchSize };
         cmd.SetAction(r => CliApp.Guard(() =>
         {
-            var result = Run(r.GetValue(model)!, r.GetValue(input)!, r.GetValue(output)!, r.GetValue(hidden), r.GetValue(attn), r.GetValue(threads), r.GetValue(maxLength));
+            var result = Run(r.GetValue(model)!, r.GetValue(input)!, r.GetValue(output)!, r.GetValue(hidden), r.GetValue(attn), r.GetValue(threads), r.GetValue(maxLength), r.GetValue(batchSize));
             Console.Error.WriteLine($"encoded {result.Batch} sequences × {result.Seq} tokens → {r.GetValue(output)} ({string.Join(", ", result.Tensors)})");
             return 0;
         }));
@@ -34,25 +35,47 @@ public static class EncodeCommand
 
     public sealed record Result(int Batch, int Seq, IReadOnlyList<string> Tensors);
 
-    public static Result Run(string modelDir, string inputPath, string outputPath, bool hiddenStates, bool attentions, int threads, int maxLength = 0)
+    public static Result Run(string modelDir, string inputPath, string outputPath, bool hiddenStates, bool attentions, int threads, int maxLength = 0, int batchSize = 32)
     {
+        if (batchSize <= 0) throw new InputException($"--batch-size must be positive, got {batchSize}.");
         var model = ModelFolder.Load(modelDir);
         model.Threads = threads > 0 ? threads : Environment.ProcessorCount;
         var c = model.Config;
-        var batch = ReadInput(inputPath, modelDir, maxLength > 0 ? maxLength : c.MaxPositionEmbeddings, c);
-        var o = model.Forward(batch, new ForwardOptions { OutputHiddenStates = hiddenStates, OutputAttentions = attentions });
-        int b = batch.Batch, s = batch.Seq, h = c.HiddenSize;
-        var tensors = new List<(string, int[], float[])> { ("last_hidden_state", [b, s, h], o.LastHiddenState) };
-        if (o.PooledOutput is not null) tensors.Add(("pooler_output", [b, h], o.PooledOutput));
-        if (o.MlmLogits is not null) tensors.Add(("mlm_logits", [b, s, c.VocabSize], o.MlmLogits));
-        if (o.NspLogits is not null) tensors.Add(("nsp_logits", [b, 2], o.NspLogits));
-        if (o.SequenceClassificationLogits is not null) tensors.Add(("seqcls_logits", [b, c.NumLabels], o.SequenceClassificationLogits));
-        if (o.QaStartLogits is not null) tensors.Add(("qa_start_logits", [b, s], o.QaStartLogits));
-        if (o.QaEndLogits is not null) tensors.Add(("qa_end_logits", [b, s], o.QaEndLogits));
-        if (o.HiddenStates is not null) tensors.Add(("hidden_states", [c.NumHiddenLayers + 1, b, s, h], o.HiddenStates.SelectMany(x => x).ToArray()));
-        if (o.Attentions is not null) tensors.Add(("attentions", [c.NumHiddenLayers, b, c.NumAttentionHeads, s, s], o.Attentions.SelectMany(x => x).ToArray()));
-        SafeTensorsWriter.Write(outputPath, tensors);
-        return new Result(b, s, tensors.Select(t => t.Item1).ToList());
+        var all = ReadInput(inputPath, modelDir, maxLength > 0 ? maxLength : c.MaxPositionEmbeddings, c);
+        int b = all.Batch, s = all.Seq, h = c.HiddenSize, L = c.NumHiddenLayers, heads = c.NumAttentionHeads;
+        var outputs = new Dictionary<string, (int[] Shape, float[] Data)>();
+        void Put(string name, int[] shape, float[]? chunk, long offset)
+        {
+            if (chunk is null) return;
+            if (!outputs.TryGetValue(name, out var t))
+            {
+                long total = 1; foreach (int d in shape) total *= d;
+                if (total > Array.MaxLength) throw new InputException($"output '{name}' would have {total} values; encode fewer lines at a time.");
+                outputs[name] = t = (shape, new float[total]);
+            }
+            chunk.CopyTo(t.Data, offset);
+        }
+        for (int start = 0; start < b; start += batchSize)
+        {
+            int n = Math.Min(batchSize, b - start);
+            var input = new ModelInput(n, s, all.InputIds[(start * s)..((start + n) * s)], all.AttentionMask[(start * s)..((start + n) * s)], all.TokenTypeIds[(start * s)..((start + n) * s)]);
+            var o = model.Forward(input, new ForwardOptions { OutputHiddenStates = hiddenStates, OutputAttentions = attentions });
+            Put("last_hidden_state", [b, s, h], o.LastHiddenState, (long)start * s * h);
+            Put("pooler_output", [b, h], o.PooledOutput, (long)start * h);
+            Put("mlm_logits", [b, s, c.VocabSize], o.MlmLogits, (long)start * s * c.VocabSize);
+            Put("nsp_logits", [b, 2], o.NspLogits, (long)start * 2);
+            Put("seqcls_logits", [b, c.NumLabels], o.SequenceClassificationLogits, (long)start * c.NumLabels);
+            Put("qa_start_logits", [b, s], o.QaStartLogits, (long)start * s);
+            Put("qa_end_logits", [b, s], o.QaEndLogits, (long)start * s);
+            for (int l = 0; o.HiddenStates is not null && l <= L; l++)     // [L+1, B, S, H]: layer-major
+                Put("hidden_states", [L + 1, b, s, h], o.HiddenStates[l], ((long)l * b + start) * s * h);
+            for (int l = 0; o.Attentions is not null && l < L; l++)         // [L, B, heads, S, S]
+                Put("attentions", [L, b, heads, s, s], o.Attentions[l], ((long)l * b + start) * heads * s * s);
+        }
+        string[] order = ["last_hidden_state", "pooler_output", "mlm_logits", "nsp_logits", "seqcls_logits", "qa_start_logits", "qa_end_logits", "hidden_states", "attentions"];
+        var written = order.Where(outputs.ContainsKey).ToList();
+        SafeTensorsWriter.Write(outputPath, written.Select(k => (k, outputs[k].Shape, outputs[k].Data)));
+        return new Result(b, s, written);
     }
 
     /// <summary>Parses the JSONL input into one batch. Errors name the file, line and field.</summary>

@@ -36,37 +36,41 @@ public static unsafe partial class Gemm
                 ParallelFor.Run((n + gemv.Chunk - 1) / gemv.Chunk, t, ref gemv);
                 return;
             }
-            // op(B) is packed into NR-wide panels lazily by the tiles that use them (one parallel region per call),
-            // into a thread-local buffer reused across calls.
-            int nr = PanelWidth(path), panels = (n + nr - 1) / nr;
-            float[] buf = PackBuffer(panels * nr * k + 16);
-            int[] flags = PanelFlags(panels);
-            fixed (float* pbuf = buf)
-            fixed (int* pflags = flags)
-            {
-                var src = new UnpackedB { B = pb, Tb = tb, Ready = pflags };
-                Compute(pa, ta, Align64(pbuf), pc, pbias, m, n, k, accumulate, t, path, src);
-            }
+            // Each thread packs the op(B) panels its tiles need into its own thread-local buffer (reused across calls):
+            // duplicated packing (≈ n·k copies per thread) is cheaper than moving freshly packed lines between cores.
+            var src = new UnpackedB { B = pb, Tb = tb, CallId = Interlocked.Increment(ref s_callId) };
+            Compute(pa, ta, null, pc, pbias, m, n, k, accumulate, t, path, src);
         }
     }
 
-    /// <summary>Source of not-yet-packed panels: Ready[jp] is 0 (to do), 1 (being packed), 2 (packed).</summary>
+    static long s_callId;
+
+    /// <summary>An op(B) not packed yet; tiles pack the panels they need with <see cref="PrivatePanels"/>.</summary>
     internal struct UnpackedB
     {
-        public float* B; public int* Ready; public Transpose Tb;
+        public float* B; public Transpose Tb; public long CallId;
 
-        /// <summary>Make sure panel jp of the panel buffer <paramref name="dst"/> is packed (packs it, or waits for the thread packing it).</summary>
-        public readonly void Ensure(int jp, int k, int n, int nr, float* dst)
+        [ThreadStatic] static long t_call;
+        [ThreadStatic] static int t_jp0, t_jp1;
+
+        internal static void Invalidate() => t_call = 0;
+
+        /// <summary>
+        /// This thread's panel buffer (layout of <see cref="PackB"/>, panel jp at jp·K·NR) with panels [jp0, jp1) packed
+        /// for this call; packs them unless this thread already did for an earlier tile of the same call.
+        /// </summary>
+        public readonly float* PrivatePanels(int jp0, int jp1, int k, int n, int nr)
         {
-            if (Volatile.Read(ref Ready[jp]) == 2) return;
-            if (Interlocked.CompareExchange(ref Ready[jp], 1, 0) == 0)
+            int panels = (n + nr - 1) / nr;
+            float[] buf = PackBuffer(panels * nr * k + 16);
+            float* bp;
+            fixed (float* p = buf) bp = Align64(p);           // pinned array: the pointer stays valid
+            if (t_call != CallId || jp0 < t_jp0 || jp1 > t_jp1)
             {
-                PackB(B, k, n, Tb, nr, dst, jp, jp + 1);
-                Volatile.Write(ref Ready[jp], 2);
-                return;
+                PackB(B, k, n, Tb, nr, bp, jp0, jp1);
+                t_call = CallId; t_jp0 = jp0; t_jp1 = jp1;
             }
-            var sw = new SpinWait();
-            while (Volatile.Read(ref Ready[jp]) != 2) sw.SpinOnce(sleep1Threshold: -1);
+            return bp;
         }
     }
 
@@ -172,28 +176,22 @@ public static unsafe partial class Gemm
     }
 
     [ThreadStatic] static float[]? t_packBuffer;
-    [ThreadStatic] static int[]? t_panelFlags;
-
-    static int[] PanelFlags(int panels)
-    {
-        var f = t_panelFlags;
-        if (f == null || f.Length < panels) t_panelFlags = f = new int[Math.Max(panels, (f?.Length ?? 0) * 3 / 2)];
-        else Array.Clear(f, 0, panels);
-        return f;
-    }
-
     static float[] PackBuffer(int size)
     {
         var buf = t_packBuffer;
         if (buf == null || buf.Length < size)
+            // (A new buffer invalidates anything packed in the old one for the current call.)
+        {
             t_packBuffer = buf = GC.AllocateUninitializedArray<float>(Math.Max(size, (buf?.Length ?? 0) * 3 / 2), pinned: true);
+            UnpackedB.Invalidate();
+        }
         return buf;
     }
 
     internal static float* Align64(float* p) => (float*)(((nint)p + 63) & ~(nint)63);
 
-    /// <summary>C[m,n] (+)= op(A)·Bp + bias, Bp in NR panels (layout of <see cref="PackB"/>): already packed
-    /// (<paramref name="src"/>.B == null) or packed on first use from <paramref name="src"/>.</summary>
+    /// <summary>C[m,n] (+)= op(A)·op(B) + bias, op(B) either pre-packed in NR panels at <paramref name="bp"/> (layout of
+    /// <see cref="PackB"/>) or packed by the tiles from <paramref name="src"/> (when src.B != null).</summary>
     internal static void Compute(float* a, Transpose ta, float* bp, float* c, float* bias, int m, int n, int k, bool accumulate, int threads, GemmPath path, UnpackedB src = default)
     {
         var job = new ComputeJob { A = a, Ta = ta, Bp = bp, C = c, Bias = bias, M = m, N = n, K = k, Accumulate = accumulate, Path = path, Src = src };
@@ -215,32 +213,33 @@ public static unsafe partial class Gemm
     struct ComputeJob : IParallelBody
     {
         public float* A, Bp, C, Bias;
-        public int M, N, K, RowsPerJob, PanelsPerJob, JobsN;
+        public int M, N, K, RowsPerJob, PanelsPerJob, JobsM;
         public Transpose Ta;
         public bool Accumulate;
         public GemmPath Path;
         public UnpackedB Src;
 
         /// <summary>
-        /// Choose the tile grid; returns the number of tiles. N is split first (each core then owns its part of B,
-        /// which stays in its L2); M is split when N is too narrow, and more tiles are made for large M so the dynamic
-        /// hand-out can even out a noisy machine.
+        /// Choose the tile grid; returns the number of tiles. N is blocked by NC so a tile's B block stays in L2.
+        /// Threads split M first: tiles are numbered M-fastest, so concurrent tiles share one (read-only) B block and
+        /// write disjoint C rows (no false sharing on C lines whatever C's alignment); N is split only when there are
+        /// fewer MR-row strips than threads. Large M gets 4 row blocks per thread so the dynamic hand-out can even out
+        /// a noisy machine.
         /// </summary>
         public int Plan<TK>(int threads) where TK : struct, IMicroKernel
         {
             int strips = (M + TK.MR - 1) / TK.MR, panels = (N + TK.NR - 1) / TK.NR;
-            const int NC = 256;                         // a tile's B block (KC×NC floats = 256 KB) stays in L2
+            const int NC = 256;                         // a tile's B block (KC×NC floats ≤ 512 KB) stays in L2
             int jobsN = (panels * TK.NR + NC - 1) / NC, jobsM = 1;
             if (threads > 1)
             {
-                if (jobsN % threads != 0) jobsN = Math.Min(panels, (jobsN + threads - 1) / threads * threads);
-                if (jobsN < threads) jobsM = Math.Min(strips, (threads + jobsN - 1) / jobsN);
-                if (strips >= 64 * threads) jobsM = Math.Max(jobsM, 4);   // ≥ 512 rows per thread: 4 row blocks
+                jobsM = Math.Min(strips, strips >= 64 * threads ? 4 * threads : threads);
+                if (jobsM * jobsN < threads) jobsN = Math.Min(panels, (threads + jobsM - 1) / jobsM);
             }
             int stripsPer = (strips + jobsM - 1) / jobsM, panelsPer = (panels + jobsN - 1) / jobsN;
             RowsPerJob = stripsPer * TK.MR; PanelsPerJob = panelsPer;
-            JobsN = (panels + panelsPer - 1) / panelsPer;
-            return ((strips + stripsPer - 1) / stripsPer) * JobsN;
+            JobsM = (strips + stripsPer - 1) / stripsPer;
+            return JobsM * ((panels + panelsPer - 1) / panelsPer);
         }
 
         public readonly void Invoke(int index)
@@ -258,14 +257,14 @@ public static unsafe partial class Gemm
         readonly void Tile<TK>(int index) where TK : struct, IMicroKernel
         {
             int MR = TK.MR, NR = TK.NR, KC = TK.KC;
-            int i0 = index / JobsN * RowsPerJob, i1 = Math.Min(M, i0 + RowsPerJob);
+            int jm = index % JobsM, jn = index / JobsM;
+            int i0 = jm * RowsPerJob, i1 = Math.Min(M, i0 + RowsPerJob);
             int panels = (N + NR - 1) / NR;
-            int jp0 = index % JobsN * PanelsPerJob, jp1 = Math.Min(panels, jp0 + PanelsPerJob);
+            int jp0 = jn * PanelsPerJob, jp1 = Math.Min(panels, jp0 + PanelsPerJob);
             float* apack = stackalloc float[MaxMR * MaxKC + 16];
             apack = Align64(apack);
             float* tmp = stackalloc float[MaxMR * MaxNR];
-            if (Src.B != null)
-                for (int jp = jp0; jp < jp1; jp++) Src.Ensure(jp, K, N, NR, Bp);
+            float* Bp = Src.B != null ? Src.PrivatePanels(jp0, jp1, K, N, NR) : this.Bp;
             for (int p0 = 0; p0 < K; p0 += KC)
             {
                 int kc = Math.Min(KC, K - p0);

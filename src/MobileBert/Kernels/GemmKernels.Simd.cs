@@ -12,7 +12,7 @@ internal static unsafe partial class GemmKernels
     {
         public static int MR => 8;
         public static int NR => 32;
-        public static int KC => 256;
+        public static int KC => 512;   // A strip 8×512 = 16 KB stays in L1; fewer C passes
 
         [MethodImpl(MethodImplOptions.AggressiveInlining)]
         public static void Run(int mr, int kc, float* a, nint rs, nint ks, float* b, float* c, nint ldc, float* bias, bool load)

@@ -67,7 +67,7 @@ internal static unsafe partial class GemmKernels
     }
 
     /// <summary>Largest MR / NR over all kernels (sizes of stack scratch tiles).</summary>
-    internal const int MaxMR = 8, MaxNR = 32, MaxKC = 256;
+    internal const int MaxMR = 8, MaxNR = 32, MaxKC = 512;
 
     internal static bool IsSupported(GemmPath path) => path switch
     {

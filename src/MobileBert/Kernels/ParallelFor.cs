@@ -152,9 +152,11 @@ public static unsafe class ParallelFor
         while (true)
         {
             long until = Stopwatch.GetTimestamp() + spinTicks;
+            int polls = 0;
             while (Volatile.Read(ref s_gen) == seen)
             {
-                if (Stopwatch.GetTimestamp() < until) { Thread.SpinWait(20); continue; }
+                // Poll the generation every pause; read the clock only every 256 polls.
+                if ((++polls & 255) != 0 || Stopwatch.GetTimestamp() < until) { Thread.SpinWait(1); continue; }
                 w.Wake.Reset();
                 Interlocked.Exchange(ref w.Sleeping, 1);
                 if (Volatile.Read(ref s_gen) == seen) w.Wake.Wait();

@@ -42,7 +42,7 @@ public class EncodeCommandTests
     {
         var dir = GoldenFolder(name);
         var output = Path.Combine(TestPaths.NewTempDir(), "out.safetensors");
-        var result = EncodeCommand.Run(dir, IdsJsonl(name), output, hiddenStates: true, attentions: true, threads: 2);
+        var result = EncodeCommand.Run(dir, IdsJsonl(name), output, hiddenStates: true, attentions: true, threads: 2, batchSize: 2);   // 2 chunks: 2 + 1 rows
         Assert.Equal(3, result.Batch);
         using var f = SafeTensorsFile.Open(output);
         foreach (var (tensor, golden) in new[] { ("last_hidden_state", "last_hidden_state"), ("pooler_output", "pooler_output"), ("mlm_logits", "mlm_logits"),
