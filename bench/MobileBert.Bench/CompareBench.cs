@@ -1,0 +1,236 @@
+using System.Diagnostics;
+using System.Globalization;
+using System.Text;
+using MobileBert.Export;
+using MobileBert.Model;
+using Microsoft.ML.OnnxRuntime;
+
+namespace MobileBert.Bench;
+
+/// <summary>
+/// `compare` benchmark: our engine vs ONNX Runtime on the same weights in one process. The preset gets random weights,
+/// is exported to a temporary ONNX file (fp32, and with --int8 our ORT-style dynamically quantized export), loaded in
+/// ORT (ORT_ENABLE_ALL, IntraOpNumThreads = threads, InterOpNumThreads = 1, sequential), and each repeat runs ours, then
+/// ORT fp32 (then ORT int8) back to back, so machine drift hits all alike. Reports median and p10–p90 latency,
+/// throughput, ratios ours/ORT, GFLOP/s (FlopCount.Forward, same for both), managed bytes allocated per forward (ours)
+/// and crude peak/retained working-set growth. Prints one Markdown table and writes it to --out.
+/// </summary>
+static class CompareBench
+{
+    sealed record Stats(double Median, double P10, double P90, int Runs);
+
+    public static int Run(string[] args)
+    {
+        string preset = "mobilebert";
+        int[] batches = [1, 32], seqs = [128], threadCounts = [Environment.ProcessorCount];
+        bool int8 = false;
+        int warmup = 2, repeats = 10, gapMs = 20;
+        double minSeconds = 0;
+        string? outPath = null;
+        try
+        {
+            for (int i = 0; i < args.Length; i++)
+            {
+                string Next() => i + 1 < args.Length ? args[++i] : throw new ArgumentException($"{args[i]} needs a value");
+                switch (args[i])
+                {
+                    case "--preset": preset = Next(); break;
+                    case "--batch": batches = List(Next()); break;
+                    case "--seq": seqs = List(Next()); break;
+                    case "--threads": threadCounts = List(Next()); break;
+                    case "--int8": int8 = true; break;
+                    case "--warmup": warmup = int.Parse(Next(), CultureInfo.InvariantCulture); break;
+                    case "--repeats": repeats = int.Parse(Next(), CultureInfo.InvariantCulture); break;
+                    case "--min-seconds": minSeconds = double.Parse(Next(), CultureInfo.InvariantCulture); break;
+                    case "--gap-ms": gapMs = int.Parse(Next(), CultureInfo.InvariantCulture); break;
+                    case "--out": outPath = Next(); break;
+                    default: throw new ArgumentException($"unknown option {args[i]}");
+                }
+            }
+            if (!Presets.All.TryGetValue(preset, out _)) throw new ArgumentException($"unknown preset '{preset}' ({string.Join(", ", Presets.All.Keys)})");
+        }
+        catch (Exception e) when (e is ArgumentException or FormatException or OverflowException)
+        {
+            Console.Error.WriteLine($"compare: {e.Message}");
+            return 2;
+        }
+
+        var c = Presets.All[preset]();
+        foreach (int s in seqs) if (s > c.MaxPositionEmbeddings) { Console.Error.WriteLine($"compare: --seq {s} exceeds max_position_embeddings {c.MaxPositionEmbeddings}"); return 2; }
+        var model = new MobileBertModel(c);
+        model.InitializeWeights(seed: 1234);
+
+        string dir = Path.Combine(Path.GetTempPath(), "mobilebert-compare-" + Environment.ProcessId);
+        Directory.CreateDirectory(dir);
+        try
+        {
+            string fp32Path = Path.Combine(dir, "model.onnx"), int8Path = Path.Combine(dir, "model.int8.onnx");
+            var sw = Stopwatch.StartNew();
+            OnnxExporter.Export(model, fp32Path);
+            if (int8) OnnxExporter.Export(model, int8Path, new OnnxExportOptions { Int8 = true });
+            double exportSeconds = sw.Elapsed.TotalSeconds;
+            GC.Collect(); GC.WaitForPendingFinalizers(); GC.Collect();
+
+            var header = new StringBuilder();
+            header.AppendLine(Inv($"model: {preset} ({MobileBertModel.CountParameters(c) / 1e6:F1}M backbone parameters, {c.NumHiddenLayers} layers, hidden {c.HiddenSize}, intra {c.IntraBottleneckSize}, {c.NormalizationType}/{c.HiddenAct}), random weights; outputs last_hidden_state + pooler_output for both"));
+            header.AppendLine(Inv($"machine: {Environment.ProcessorCount} logical cores, {System.Runtime.InteropServices.RuntimeInformation.ProcessArchitecture}, Vector512 {System.Runtime.Intrinsics.Vector512.IsHardwareAccelerated}, .NET {Environment.Version}, ONNX Runtime {OrtEnv.Instance().GetVersionString()}"));
+            header.AppendLine(Inv($"ONNX files: fp32 {new FileInfo(fp32Path).Length / 1e6:F1} MB{(int8 ? Inv($", int8 {new FileInfo(int8Path).Length / 1e6:F1} MB") : "")} (export {exportSeconds:F1} s)"));
+            header.AppendLine(Inv($"method: warm-up {warmup}, then repeats of [ours, ORT fp32{(int8 ? ", ORT int8" : "")}] back to back ({gapMs} ms pause between runs), ≥ {repeats} repeats{(minSeconds > 0 ? Inv($" and ≥ {minSeconds} s") : "")} per case"));
+            Console.Write(header);
+
+            var proc = Process.GetCurrentProcess();
+            long Peak() { proc.Refresh(); return proc.PeakWorkingSet64; }
+            long Rss() { proc.Refresh(); return proc.WorkingSet64; }
+            // Linux: writing 5 to /proc/self/clear_refs resets the peak RSS (VmHWM), so each phase's peak is its own.
+            bool ResetPeak()
+            {
+                try { File.WriteAllText("/proc/self/clear_refs", "5"); return true; }
+                catch (Exception e) when (e is IOException or UnauthorizedAccessException or NotSupportedException) { return false; }
+            }
+            void Settle()
+            {
+                System.Runtime.GCSettings.LargeObjectHeapCompactionMode = System.Runtime.GCLargeObjectHeapCompactionMode.CompactOnce;
+                GC.Collect(2, GCCollectionMode.Aggressive, blocking: true, compacting: true);
+                GC.WaitForPendingFinalizers();
+            }
+
+            // Memory phase: warm ours on every case, then load ORT's sessions and warm them. Per phase: growth of the peak
+            // working set above the phase's starting working set (peak reset per phase where Linux allows), and the growth
+            // of the working set that stays afterwards. Process-wide, so still crude (GC heap sizing, ORT arenas, page cache).
+            var inputs = new Dictionary<(int, int), ModelInput>();
+            var rng = new Random(7);
+            foreach (int s in seqs)
+                foreach (int b in batches)
+                {
+                    var ids = new int[b * s];
+                    for (int i = 0; i < ids.Length; i++) ids[i] = rng.Next(Math.Min(1000, c.VocabSize - 1), c.VocabSize);
+                    inputs[(b, s)] = new ModelInput(b, s, ids);
+                }
+            var forward = new ForwardOptions { Heads = ModelHeads.None };
+            (long Peak, long Retained) Phase(Action body)
+            {
+                Settle();
+                bool reset = ResetPeak();
+                long rss0 = Rss(), peak0 = reset ? rss0 : Peak();
+                body();
+                long peak = Peak();
+                Settle();
+                return (Math.Max(0, peak - peak0), Rss() - rss0);
+            }
+            bool peakResettable = ResetPeak();
+            var memOurs = Phase(() => { foreach (int t in threadCounts) { model.Threads = t; foreach (var input in inputs.Values) for (int w = 0; w < warmup; w++) model.Forward(input, forward); } });
+            Dictionary<int, InferenceSession> fp32Sessions = [];
+            var memOrt = Phase(() =>
+            {
+                foreach (int t in threadCounts) fp32Sessions[t] = Session(fp32Path, t);
+                foreach (var (t, sess) in fp32Sessions) foreach (var input in inputs.Values) for (int w = 0; w < warmup; w++) RunOrt(sess, input);
+            });
+            Dictionary<int, InferenceSession>? int8Sessions = int8 ? [] : null;
+            var memOrt8 = !int8 ? default : Phase(() =>
+            {
+                foreach (int t in threadCounts) int8Sessions![t] = Session(int8Path, t);
+                foreach (var (t, sess) in int8Sessions!) foreach (var input in inputs.Values) for (int w = 0; w < warmup; w++) RunOrt(sess, input);
+            });
+            static string Mb(long bytes) => Inv($"{bytes / 1048576.0:F0} MB");
+            var memory = new StringBuilder();
+            memory.AppendLine(Inv($"working set per phase ({(peakResettable ? "peak reset per phase via /proc/self/clear_refs" : "peak NOT resettable here: monotonic, cruder")}; process-wide; weights {Mb(model.Store.Data.Length * 4L)} of ours resident before):"));
+            memory.AppendLine(Inv($"ours warm-up (all cases): peak +{Mb(memOurs.Peak)}, retained +{Mb(memOurs.Retained)}; ORT fp32 session load + warm-up: peak +{Mb(memOrt.Peak)}, retained +{Mb(memOrt.Retained)}{(int8 ? Inv($"; ORT int8 session load + warm-up: peak +{Mb(memOrt8.Peak)}, retained +{Mb(memOrt8.Retained)}") : "")}"));
+            Console.Write(memory);
+            Console.WriteLine();
+
+            var table = new StringBuilder();
+            table.AppendLine("| precision | batch | seq | threads | ours median ms (p10–p90) | ORT median ms (p10–p90) | latency ours/ORT | ours seq/s | ORT seq/s | throughput ours/ORT | ours GFLOP/s | ORT GFLOP/s | ours alloc/forward |");
+            table.AppendLine("|---|---:|---:|---:|---|---|---:|---:|---:|---:|---:|---:|---:|");
+            foreach (int t in threadCounts)
+            {
+                model.Threads = t;
+                foreach (int s in seqs)
+                    foreach (int b in batches)
+                    {
+                        var input = inputs[(b, s)];
+                        long a0 = GC.GetTotalAllocatedBytes(precise: true);
+                        model.Forward(input, forward);
+                        long allocated = GC.GetTotalAllocatedBytes(precise: true) - a0;
+                        var ours = new List<double>(); var ort = new List<double>(); var ort8 = new List<double>();
+                        var total = Stopwatch.StartNew();
+                        while (ours.Count < repeats || total.Elapsed.TotalSeconds < minSeconds)
+                        {
+                            ours.Add(Time(() => model.Forward(input, forward))); Thread.Sleep(gapMs);
+                            ort.Add(Time(() => RunOrt(fp32Sessions[t], input))); Thread.Sleep(gapMs);
+                            if (int8Sessions is not null) { ort8.Add(Time(() => RunOrt(int8Sessions[t], input))); Thread.Sleep(gapMs); }
+                            if (ours.Count >= 500) break;
+                        }
+                        double flops = FlopCount.Forward(c, b, s);
+                        var so = Summarize(ours); var sr = Summarize(ort);
+                        table.AppendLine(Row("fp32", b, s, t, so, sr, flops, allocated >= 1 << 20 ? Inv($"{allocated / 1048576.0:F1} MB") : Inv($"{allocated / 1024.0:F0} KB")));
+                        if (int8Sessions is not null) table.AppendLine(Row("int8 (ORT: dynamic quant.)", b, s, t, null, Summarize(ort8), flops, "n/a"));
+                        Console.Error.WriteLine(Inv($"  done: batch {b}, seq {s}, threads {t} ({ours.Count} repeats)"));
+                    }
+            }
+            Console.Write(table);
+            foreach (var sess in fp32Sessions.Values) sess.Dispose();
+            if (int8Sessions is not null) foreach (var sess in int8Sessions.Values) sess.Dispose();
+            if (outPath is not null)
+            {
+                File.WriteAllText(outPath, header + "\n" + memory + "\n" + table);
+                Console.Error.WriteLine($"wrote {outPath}");
+            }
+            return 0;
+        }
+        finally { try { Directory.Delete(dir, recursive: true); } catch (IOException) { } }
+    }
+
+    static string Inv(FormattableString s) => s.ToString(CultureInfo.InvariantCulture);
+
+    static int[] List(string s) => s.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries)
+        .Select(v => int.TryParse(v, NumberStyles.None, CultureInfo.InvariantCulture, out int x) && x > 0 ? x : throw new ArgumentException($"'{v}' is not a positive integer")).ToArray();
+
+    static InferenceSession Session(string path, int threads)
+    {
+        var so = new SessionOptions
+        {
+            GraphOptimizationLevel = GraphOptimizationLevel.ORT_ENABLE_ALL,
+            IntraOpNumThreads = threads,
+            InterOpNumThreads = 1,
+            ExecutionMode = ExecutionMode.ORT_SEQUENTIAL,
+        };
+        return new InferenceSession(path, so);
+    }
+
+    static readonly string[] InputNames = ["input_ids", "attention_mask", "token_type_ids"];
+
+    static void RunOrt(InferenceSession session, ModelInput input)
+    {
+        long[] shape = [input.Batch, input.Seq];
+        static long[] L(int[] a) => Array.ConvertAll(a, v => (long)v);
+        using var ids = OrtValue.CreateTensorValueFromMemory(L(input.InputIds), shape);
+        using var mask = OrtValue.CreateTensorValueFromMemory(L(input.AttentionMask), shape);
+        using var types = OrtValue.CreateTensorValueFromMemory(L(input.TokenTypeIds), shape);
+        using var ro = new RunOptions();
+        using var results = session.Run(ro, InputNames, [ids, mask, types], session.OutputNames);
+    }
+
+    static double Time(Action a)
+    {
+        var sw = Stopwatch.StartNew();
+        a();
+        return sw.Elapsed.TotalMilliseconds;
+    }
+
+    static Stats Summarize(List<double> times)
+    {
+        var t = times.Order().ToList();
+        double P(double q) { double pos = q * (t.Count - 1); int lo = (int)Math.Floor(pos), hi = (int)Math.Ceiling(pos); return t[lo] + (t[hi] - t[lo]) * (pos - lo); }
+        return new Stats(P(0.5), P(0.1), P(0.9), t.Count);
+    }
+
+    static string Row(string precision, int b, int s, int t, Stats? ours, Stats ort, double flops, string alloc)
+    {
+        string Lat(Stats? x) => x is null ? "n/a" : Inv($"{x.Median:F1} ({x.P10:F1}–{x.P90:F1})");
+        string Ratio(double? v) => v is null ? "n/a" : Inv($"{v:F2}×");
+        double? oursTput = ours is null ? null : b / (ours.Median / 1000), ortTput = b / (ort.Median / 1000);
+        return Inv($"| {precision} | {b} | {s} | {t} | {Lat(ours)} | {Lat(ort)} | {Ratio(ours is null ? null : ours.Median / ort.Median)} | ") +
+               Inv($"{(oursTput is null ? "n/a" : Inv($"{oursTput:F1}"))} | {ortTput:F1} | {Ratio(oursTput / ortTput)} | ") +
+               Inv($"{(ours is null ? "n/a" : Inv($"{flops / (ours.Median / 1000) / 1e9:F1}"))} | {flops / (ort.Median / 1000) / 1e9:F1} | {alloc} |");
+    }
+}
