@@ -15,6 +15,7 @@ public static class CliApp
         root.Subcommands.Add(BenchCommand.Create());
         root.Subcommands.Add(InitCommand.Create());
         root.Subcommands.Add(PretrainCommand.Create());
+        root.Subcommands.Add(ExportOnnxCommand.Create());
         return root.Parse(args).Invoke();
     }
 
