@@ -19,12 +19,20 @@ public static class BenchCommand
         var warmup = new Option<int>("--warmup") { Description = "Warm-up runs per case.", DefaultValueFactory = _ => 2 };
         var iterations = new Option<int>("--iterations") { Description = "Timed runs per case (at least).", DefaultValueFactory = _ => 10 };
         var minSeconds = new Option<double>("--min-seconds") { Description = "Keep timing a case until this much time has passed.", DefaultValueFactory = _ => 2.0 };
-        var cmd = new Command("bench", "Benchmark forward-pass latency (median, spread), sequences/s and GFLOP/s.") { preset, modelDir, batch, seq, threads, warmup, iterations, minSeconds };
+        var train = new Option<bool>("--train") { Description = "Time training steps (forward + backward + optimizer) instead of inference." };
+        var optimizer = new Option<string>("--optimizer") { Description = "With --train: adamw | lamb.", DefaultValueFactory = _ => "adamw" };
+        var cmd = new Command("bench", "Benchmark forward-pass latency (median, spread), sequences/s and GFLOP/s; with --train, training-step throughput.") { preset, modelDir, batch, seq, threads, warmup, iterations, minSeconds, train, optimizer };
         cmd.SetAction(r => CliApp.Guard(() =>
         {
             string? p = r.GetValue(preset), m = r.GetValue(modelDir);
             if ((p is null) == (m is null)) throw new InputException("bench: give exactly one of --preset or --model.");
-            var model = m is not null ? ModelFolder.Load(m) : CreatePreset(p!);
+            var model = m is not null ? ModelFolder.Load(m, new LoadOptions { Heads = r.GetValue(train) ? ModelHeads.Pretraining : null, InitializeMissingHeads = r.GetValue(train) }) : CreatePreset(p!, r.GetValue(train));
+            if (r.GetValue(train))
+            {
+                TrainBench.Run(model, p ?? m!, ParseList(r.GetValue(batch)!, "--batch"), ParseList(r.GetValue(seq)!, "--seq"), ParseList(r.GetValue(threads)!, "--threads"),
+                    r.GetValue(warmup), r.GetValue(iterations), r.GetValue(minSeconds), r.GetValue(optimizer)!, Console.Out);
+                return 0;
+            }
             Run(model, p ?? m!, ParseList(r.GetValue(batch)!, "--batch"), ParseList(r.GetValue(seq)!, "--seq"), ParseList(r.GetValue(threads)!, "--threads"),
                 r.GetValue(warmup), r.GetValue(iterations), r.GetValue(minSeconds), Console.Out);
             return 0;
@@ -32,15 +40,15 @@ public static class BenchCommand
         return cmd;
     }
 
-    static MobileBertModel CreatePreset(string name)
+    static MobileBertModel CreatePreset(string name, bool pretrainingHeads)
     {
         if (!Presets.All.TryGetValue(name, out var make)) throw new InputException($"bench: unknown preset '{name}'; presets: {string.Join(", ", Presets.All.Keys)}.");
-        var model = new MobileBertModel(make());
+        var model = new MobileBertModel(make(), pretrainingHeads ? ModelHeads.Pretraining : ModelHeads.None);
         model.InitializeWeights(seed: 1234);
         return model;
     }
 
-    static int[] ParseList(string s, string option)
+    internal static int[] ParseList(string s, string option)
     {
         var parts = s.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries);
         var values = new int[parts.Length];
@@ -96,7 +104,7 @@ public static class BenchCommand
         return results;
     }
 
-    static double Percentile(List<double> sorted, double q)
+    internal static double Percentile(List<double> sorted, double q)
     {
         double pos = q * (sorted.Count - 1);
         int lo = (int)Math.Floor(pos), hi = (int)Math.Ceiling(pos);

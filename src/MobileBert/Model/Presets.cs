@@ -40,6 +40,23 @@ public static class Presets
         IntermediateSize = 256, NumFeedforwardNetworks = 4, MaxPositionEmbeddings = 512,
     };
 
+    /// <summary>Minutes-scale teacher for the bundled demo and the knowledge-transfer experiment: IB-BERT shape rules at
+    /// 4 layers, inter-block 128, intra-block 256, 4 heads, one FFN of 512, LayerNorm + GELU, embedding 64 (trigram).</summary>
+    public static MobileBertConfig IbBertMini() => new()
+    {
+        NumHiddenLayers = 4, HiddenSize = 128, EmbeddingSize = 64, IntraBottleneckSize = 256, NumAttentionHeads = 4,
+        IntermediateSize = 512, NumFeedforwardNetworks = 1, KeyQuerySharedBottleneck = false,
+        NormalizationType = NormalizationType.LayerNorm, HiddenAct = Activation.Gelu, MaxPositionEmbeddings = 512,
+    };
+
+    /// <summary>Minutes-scale student matching <see cref="IbBertMini"/>: MobileBERT shape rules at 4 layers, inter-block 128,
+    /// intra-block 32, 4 heads, 4 stacked FFNs of 128, NoNorm + ReLU, shared query/key bottleneck.</summary>
+    public static MobileBertConfig MobileBertMini() => new()
+    {
+        NumHiddenLayers = 4, HiddenSize = 128, EmbeddingSize = 64, IntraBottleneckSize = 32, NumAttentionHeads = 4,
+        IntermediateSize = 128, NumFeedforwardNetworks = 4, MaxPositionEmbeddings = 512,
+    };
+
     /// <summary>A very small model for unit tests and quick runs (2 layers, 64/32).</summary>
     public static MobileBertConfig MobileBertMicro() => new()
     {
@@ -55,6 +72,8 @@ public static class Presets
         ["ib-bert-large"] = IbBertLarge,
         ["ib-bert-small"] = IbBertSmall,
         ["mobilebert-small"] = MobileBertSmall,
+        ["ib-bert-mini"] = IbBertMini,
+        ["mobilebert-mini"] = MobileBertMini,
         ["mobilebert-micro"] = MobileBertMicro,
     };
 
