@@ -1,4 +1,5 @@
-using System.Numerics.Tensors;
+using System.Runtime.InteropServices;
+using System.Runtime.Intrinsics;
 
 namespace MobileBert.Kernels;
 
@@ -19,7 +20,7 @@ public static class ActivationsBackward
         {
             case Activation.Relu:
                 KernelArgs.Length("ActivationsBackward", y.Length, n, nameof(y), "grad.Length");
-                for (int i = 0; i < n; i++) if (!(y[i] > 0f)) grad[i] = 0f;
+                ReluBackward(y[..n], grad);
                 break;
             case Activation.Tanh:
                 KernelArgs.Length("ActivationsBackward", y.Length, n, nameof(y), "grad.Length");
@@ -35,6 +36,22 @@ public static class ActivationsBackward
                 break;
             default: throw new ArgumentOutOfRangeException(nameof(kind), kind, "Unknown activation.");
         }
+    }
+
+    static void ReluBackward(ReadOnlySpan<float> y, Span<float> grad)
+    {
+        int n = grad.Length, i = 0;
+        if (Vector256.IsHardwareAccelerated)
+        {
+            ref float yr = ref MemoryMarshal.GetReference(y);
+            ref float gr = ref MemoryMarshal.GetReference(grad);
+            for (; i <= n - 8; i += 8)
+            {
+                var keep = Vector256.GreaterThan(Vector256.LoadUnsafe(ref yr, (nuint)i), Vector256<float>.Zero);
+                (Vector256.LoadUnsafe(ref gr, (nuint)i) & keep).StoreUnsafe(ref gr, (nuint)i);
+            }
+        }
+        for (; i < n; i++) if (!(y[i] > 0f)) grad[i] = 0f;
     }
 
     const double InvSqrt2 = 0.70710678118654752440, InvSqrt2Pi = 0.39894228040143267794;

@@ -69,7 +69,7 @@ public sealed class ModelOutput
     public required float[] LastHiddenState { get; init; }   // [B, S, H]
     public float[]? PooledOutput { get; init; }              // [B, H] (null without a pooler)
     public float[][]? HiddenStates { get; init; }            // (L+1) × [B, S, H], [0] = embeddings
-    public float[][]? Attentions { get; init; }              // L × [B, heads, S, S]
+    public float[][]? Attentions { get; init; }              // L × [B, heads, S, S] (training forward: softmax output before attention dropout)
     public float[]? MlmLogits { get; set; }                  // [B, S, V]
     public float[]? NspLogits { get; set; }                  // [B, 2]
     public float[]? SequenceClassificationLogits { get; set; } // [B, num_labels]

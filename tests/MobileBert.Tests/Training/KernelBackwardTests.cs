@@ -232,6 +232,20 @@ public class KernelBackwardTests
         Close("dpred", NumericGrad(x, xx => [Ref(xx)], [1.0]), d, 1e-6);
     }
 
+    [Theory]
+    [InlineData(7, 3)]
+    [InlineData(5, 77)]
+    [InlineData(33, 200)]
+    public void ColumnSumsAccumulate(int rows, int cols)
+    {
+        var rng = new Random(rows + cols);
+        var x = F(Randn(rng, rows * cols)); var sums = F(Randn(rng, cols));
+        var expected = new double[cols];
+        for (int j = 0; j < cols; j++) { expected[j] = sums[j]; for (int r = 0; r < rows; r++) expected[j] += x[r * cols + j]; }
+        Reductions.AddColumnSums(x, rows, cols, sums);
+        Close("column sums", expected, sums, 1e-6);
+    }
+
     [Fact]
     public void DropoutIsSeededScaledAndItsOwnBackward()
     {
