@@ -206,7 +206,7 @@ public static class DistillationRun
 
         public void SyncTo(MobileBertModel student)
         {
-            if (!ReferenceEquals(Model, student)) StudentInit.CopyByName(Model.Store, student.Store);
+            if (!ReferenceEquals(Model, student)) StudentInit.CopyInto(Model.Store, student.Store);
         }
 
         public static StageContext Create(DistillStage stage, DistillPlan plan, MobileBertModel student, MobileBertModel? teacher, LayerMap? map, DistillOptions o)

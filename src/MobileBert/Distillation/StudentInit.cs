@@ -120,6 +120,17 @@ public static class StudentInit
         }
     }
 
+    /// <summary>Copies every parameter of the (smaller) <paramref name="from"/> into the parameter of the same name in
+    /// <paramref name="to"/> (a truncated stage model back into the full student).</summary>
+    public static void CopyInto(ParameterStore from, ParameterStore to)
+    {
+        foreach (var p in from.Parameters)
+        {
+            if (!to.TryGet(p.Name, out var q) || q.Length != p.Length) throw new DistillationException($"'{p.Name}' is missing or has another shape in the target model.");
+            from.Span(p).CopyTo(to.Span(q));
+        }
+    }
+
     /// <summary>A model of the first <paramref name="layers"/> encoder layers of <paramref name="model"/> (weights copied),
     /// with the given heads (pooler only if a head needs it).</summary>
     public static MobileBertModel Truncated(MobileBertModel model, int layers, ModelHeads heads)
