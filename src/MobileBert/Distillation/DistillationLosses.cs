@@ -159,7 +159,7 @@ public static class DistillationLosses
                         float t = teacher[o + j];
                         if (!Valid(b, j) || t <= 0) continue;
                         float s = Math.Max(student[o + j], MinProbability);
-                        kl += t * (Math.Log(t) - Math.Log(s));
+                        kl += t * Math.Log((double)t / s);
                         if (dStudent is not null) dStudent[o + j] += (float)(-scale * t / (s * count));
                     }
                 }
@@ -173,7 +173,7 @@ public static class DistillationLosses
                         double t = tAvg[j] / teacherHeads;
                         if (!Valid(b, j) || t <= 0) continue;
                         double s = Math.Max(sAvg[j] / studentHeads, MinProbability);
-                        kl += t * (Math.Log(t) - Math.Log(s));
+                        kl += t * Math.Log(t / s);
                         if (dStudent is null) continue;
                         float gr = (float)(-scale * t / (s * count) / studentHeads);
                         for (int h = 0; h < studentHeads; h++) dStudent[((long)(b * studentHeads + h) * seq + i) * seq + j] += gr;
