@@ -1,0 +1,358 @@
+using System.Diagnostics;
+using System.Text.Json;
+using System.Text.Json.Nodes;
+using MobileBert.Checkpoints;
+using MobileBert.Model;
+using MobileBert.Pretraining;
+using MobileBert.Text;
+using MobileBert.Training;
+using MobileBert.Training.Optimizers;
+using MobileBert.Training.Pretraining;
+
+namespace MobileBert.Distillation;
+
+/// <summary>
+/// Knowledge transfer from an IB-BERT teacher to a MobileBERT student (MobileBERT §3.3–3.5), following the
+/// <see cref="PretrainingRun"/> pattern: shards built once (or reused from the teacher's run), student initialised from
+/// the teacher (embeddings + heads), a <see cref="DistillPlan"/> of stages, atomic checkpoints (always at stage
+/// boundaries) with exact resume across stages, CSV + PNG curves, and a normal student model folder at the end.
+/// <para>Efficiency: the teacher runs in inference mode (no backward caches). A layer-wise stage trains a truncated copy of
+/// the student holding only the layers that stage needs (progressive stage l: layers 0…l, no heads) against a truncated
+/// teacher (layers 0…map(l)); weights are copied back into the full student at checkpoints, evaluations and stage ends.
+/// Each stage has its own optimizer (fresh moments, warm-up restarts) — the reference ran each phase's layer gating in one
+/// TF optimizer, whose moments for a gated-off layer still decay.</para>
+/// </summary>
+public static class DistillationRun
+{
+    public const string StateFile = "trainer_state.json";
+    public const string OptimizerFile = "optimizer.safetensors";
+    public const string MetricsFile = "metrics.csv";
+    public const string CurvesFile = "curves.png";
+
+    public static DistillResult Run(DistillOptions o, Action<DistillProgress>? progress = null, CancellationToken cancel = default)
+    {
+        o.Validate();
+        progress ??= _ => { };
+        Directory.CreateDirectory(o.OutputDir);
+        var tokenizer = WordPieceTokenizer.FromVocabFile(o.VocabPath);
+        if (tokenizer.VocabSize > o.StudentConfig.VocabSize)
+            throw new ArgumentException($"{o.VocabPath}: {tokenizer.VocabSize} tokens, more than the student's vocab_size = {o.StudentConfig.VocabSize}.");
+
+        // 1. Teacher (inference only) and the layer map.
+        MobileBertModel? teacher = null;
+        LayerMap? map = null;
+        if (o.Strategy != DistillStrategy.Scratch)
+        {
+            teacher = ModelFolder.Load(o.TeacherDir!);
+            teacher.Threads = o.Threads;
+            if (teacher.Mlm is null) throw new DistillationException($"{o.TeacherDir}: the teacher has no MLM head (cls.predictions.*): pre-training distillation needs its predictions.");
+            StudentInit.CheckPair(teacher.Config, o.StudentConfig);
+            map = o.LayerMapSpec is null ? LayerMap.Default(o.StudentConfig.NumHiddenLayers, teacher.Config.NumHiddenLayers)
+                : LayerMap.Parse(o.LayerMapSpec, o.StudentConfig.NumHiddenLayers, teacher.Config.NumHiddenLayers);
+            progress(new DistillProgress { Phase = "setup", Message = $"layer map: {map}" });
+            if (teacher.Config.NumAttentionHeads != o.StudentConfig.NumAttentionHeads)
+                progress(new DistillProgress { Phase = "setup", Message = $"warning: the teacher has {teacher.Config.NumAttentionHeads} attention heads, the student {o.StudentConfig.NumAttentionHeads}: attention transfer compares head-averaged distributions" });
+        }
+
+        // 2. Data.
+        progress(new DistillProgress { Phase = "data", Message = "preparing shards" });
+        var dataDir = o.DataDir ?? Path.Combine(o.OutputDir, "data");
+        var build = PretrainingDataBuilder.Build(o.Data, tokenizer, dataDir, new PretrainingOptions
+        {
+            MaxSeqLength = o.Seq, DupeFactor = o.DupeFactor, MaxPredictionsPerSeq = o.MaxPredictions, WholeWordMasking = o.WholeWordMasking,
+            Seed = o.DataSeed, HeldOutFraction = o.HeldOutFraction,
+            Corpus = new CorpusReadOptions { SkipBadFiles = o.SkipBadFiles, BlankLinesBetweenDocuments = o.BlankLinesBetweenDocuments },
+        });
+        using var train = PretrainingDataset.Open(dataDir, PretrainingManifest.TrainSplit);
+        using var heldOut = PretrainingDataset.Open(dataDir, PretrainingManifest.HeldOutSplit);
+        progress(new DistillProgress { Phase = "data", Message = $"{train.Count} training / {heldOut.Count} held-out sequences ({(build.Reused ? "reused" : "built")} in {dataDir})" });
+        if (train.Count < o.Batch) throw new ArgumentException($"{dataDir}: only {train.Count} training sequences for a batch of {o.Batch}.");
+        if (heldOut.Count == 0) throw new ArgumentException($"{dataDir}: the held-out split is empty.");
+
+        // 3. Student: fresh (initialised from the teacher) or from the latest checkpoint.
+        var plan = DistillPlan.Create(o.Strategy, o.StudentConfig.NumHiddenLayers, o.StepsPerLayer, o.PdSteps, o.Lr, o.WarmupFraction, o.FreezeLower);
+        progress(new DistillProgress { Phase = "setup", Message = $"{o.Strategy.ToString().ToLowerInvariant()}: " + string.Join(", ", plan.Stages.Select(s => $"{s.Name} ({s.Steps} steps)")) + $" = {plan.TotalSteps} steps" });
+        var runDir = new RunDirectory(o.OutputDir, o.KeepCheckpoints);
+        var latest = runDir.Latest();
+        if (latest is not null && !o.Resume)
+            throw new ArgumentException($"{o.OutputDir} already has checkpoints (latest {Path.GetFileName(latest.Value.Path)}); pass --resume to continue it or choose another --out.");
+        var fingerprint = o.Fingerprint(teacher?.Config);
+        MobileBertModel student;
+        long step = 0;
+        var position = default(DataPosition);
+        var metrics = new MetricsLog();
+        string? resumeOptimizer = null;
+        if (latest is { } ck && o.Resume)
+        {
+            var statePath = Path.Combine(ck.Path, StateFile);
+            var state = JsonNode.Parse(File.ReadAllText(statePath))!.AsObject();
+            CheckFingerprint(fingerprint, state["fingerprint"]!.AsObject(), statePath);
+            student = ModelFolder.Load(ck.Path, new LoadOptions { Heads = ModelHeads.Pretraining });
+            step = state["step"]!.GetValue<long>();
+            position = new DataPosition(state["epoch"]!.GetValue<int>(), state["index"]!.GetValue<int>());
+            var metricsPath = Path.Combine(o.OutputDir, MetricsFile);
+            if (File.Exists(metricsPath)) { metrics = MetricsLog.Load(metricsPath); metrics.TruncateAfter(step); }
+            resumeOptimizer = Path.Combine(ck.Path, OptimizerFile);
+            progress(new DistillProgress { Phase = "setup", Message = $"resuming from {ck.Path} (step {step}, {position})" });
+        }
+        else
+        {
+            student = new MobileBertModel(o.StudentConfig, ModelHeads.Pretraining);
+            student.InitializeWeights((int)(o.Seed & int.MaxValue));
+            if (teacher is not null)
+                foreach (var w in StudentInit.CopySharedFromTeacher(teacher, student))
+                    progress(new DistillProgress { Phase = "setup", Message = "warning: " + w });
+        }
+        student.Threads = o.Threads;
+        var iterator = new PretrainingBatchIterator(train, o.Batch, o.Seed, position);
+        int unigram = PretrainingRun.MostFrequentMaskedToken(train);
+        long resumedFrom = step;
+
+        // 4. Train, stage by stage.
+        var trainer = new Trainer(o, map);
+        StageContext? ctx = null;
+        var window = Stopwatch.StartNew();
+        double trainSeconds = 0;
+        long windowSteps = 0, windowTokens = 0;
+        var sums = new Dictionary<string, double>();
+        EvalResult? lastEval = null;
+        double gradNorm = 0;
+        while (step < plan.TotalSteps)
+        {
+            cancel.ThrowIfCancellationRequested();
+            var stage = plan.StageAt(step);
+            if (ctx is null || !ReferenceEquals(ctx.Stage, stage))
+            {
+                if (ctx is not null) ctx.SyncTo(student);
+                ctx = StageContext.Create(stage, plan, student, teacher, map, o);
+                // Mid-stage resume: the optimizer state of this stage. A checkpoint at a stage boundary starts the next stage fresh.
+                if (resumeOptimizer is not null && step > stage.Start) ctx.Optimizer.Load(resumeOptimizer);
+                resumeOptimizer = null;
+                progress(new DistillProgress { Phase = "stage", Step = step, Steps = plan.TotalSteps, Stage = stage, StageCount = plan.Stages.Count,
+                    Message = $"stage {stage.Index + 1}/{plan.Stages.Count}: {stage.Name} — {stage.Kind}, student layers 0…{stage.Depth - 1} run" +
+                              (ctx.Teacher is { } t ? $", teacher layers 0…{t.Config.NumHiddenLayers - 1}" : "") +
+                              $", {ctx.Model.Store.Parameters.Count(p => !ctx.Optimizer.Groups[p].Frozen)} of {ctx.Model.Store.Parameters.Count} tensors trained, steps {stage.Start + 1}…{stage.End}" });
+                window.Restart();
+            }
+            var batch = iterator.Next();
+            double lr = plan.Schedule.At(step);
+            var terms = trainer.Step(ctx, batch, lr, PretrainingRun.StepSeed(o.Seed, step), step + 1, out gradNorm);
+            step++;
+            foreach (var (k, v) in terms) sums[k] = sums.GetValueOrDefault(k) + v;
+            windowSteps++; windowTokens += (long)batch.Batch * batch.Seq;
+
+            bool stageEnd = step == stage.End;
+            bool log = step % o.LogEvery == 0 || stageEnd, eval = step % o.EvalEvery == 0 || step == plan.TotalSteps, save = step % o.CheckpointEvery == 0 || stageEnd;
+            if (log || eval)
+            {
+                double secs = window.Elapsed.TotalSeconds; trainSeconds += secs;
+                var row = sums.ToDictionary(kv => kv.Key, kv => kv.Value / windowSteps);
+                row["stage"] = stage.Index; row["layer"] = stage.TrainedLayer ?? -1; row["lr"] = lr; row["grad_norm"] = gradNorm;
+                row["tokens_per_s"] = windowTokens / Math.Max(1e-9, secs);
+                double perStep = secs / windowSteps;
+                var report = new DistillProgress
+                {
+                    Phase = "train", Step = step, Steps = plan.TotalSteps, Stage = stage, StageCount = plan.Stages.Count, StageStep = step - stage.Start,
+                    Terms = row, LearningRate = lr, TokensPerSecond = row["tokens_per_s"], Eta = TimeSpan.FromSeconds(perStep * (plan.TotalSteps - step)),
+                };
+                if (eval)
+                {
+                    ctx.SyncTo(student);
+                    lastEval = PretrainingRun.Evaluate(student, heldOut, o.Batch, o.EvalBatches, unigram);
+                    row["eval_loss"] = lastEval.Loss; row["eval_mlm_acc"] = lastEval.MlmAccuracy; row["eval_nsp_acc"] = lastEval.NspAccuracy;
+                    row["unigram_baseline_acc"] = lastEval.UnigramBaselineAccuracy;
+                    report = report with { Phase = "eval", Eval = lastEval };
+                }
+                metrics.Add(step, row);
+                progress(report);
+                sums.Clear(); windowSteps = windowTokens = 0;
+                window.Restart();
+            }
+            if (save)
+            {
+                ctx.SyncTo(student);
+                var pos = iterator.Position;
+                var optimizer = ctx.Optimizer;
+                long s = step;
+                var path = runDir.Save(step, dir =>
+                {
+                    ModelFolder.Save(student, dir, o.VocabPath);
+                    optimizer.Save(Path.Combine(dir, OptimizerFile));
+                    var state = new JsonObject { ["step"] = s, ["stage"] = stage.Index, ["epoch"] = pos.Epoch, ["index"] = pos.Index, ["fingerprint"] = fingerprint.DeepClone() };
+                    File.WriteAllText(Path.Combine(dir, StateFile), state.ToJsonString(new JsonSerializerOptions { WriteIndented = true }));
+                });
+                SaveCurves(metrics, o);
+                progress(new DistillProgress { Phase = "checkpoint", Step = step, Steps = plan.TotalSteps, Stage = stage, StageCount = plan.Stages.Count, Message = path });
+                window.Restart();
+            }
+        }
+        ctx?.SyncTo(student);
+        lastEval ??= PretrainingRun.Evaluate(student, heldOut, o.Batch, o.EvalBatches, unigram);
+        ModelFolder.Save(student, o.OutputDir, o.VocabPath);
+        SaveCurves(metrics, o);
+        progress(new DistillProgress { Phase = "done", Step = step, Steps = plan.TotalSteps, Eval = lastEval, Message = o.OutputDir });
+        return new DistillResult(o.OutputDir, step, lastEval, trainSeconds, resumedFrom > 0, resumedFrom, student.Store.Count);
+    }
+
+    /// <summary>The models and optimizer of one stage.</summary>
+    internal sealed class StageContext
+    {
+        public required DistillStage Stage { get; init; }
+        /// <summary>The model trained in this stage: the full student, or a truncated headless copy (layer-wise stages).</summary>
+        public required MobileBertModel Model { get; init; }
+        /// <summary>The teacher (or a truncated copy with only the layers this stage reads); null without a teacher.</summary>
+        public MobileBertModel? Teacher { get; init; }
+        public required Optimizer Optimizer { get; init; }
+
+        public void SyncTo(MobileBertModel student)
+        {
+            if (!ReferenceEquals(Model, student)) StudentInit.CopyInto(Model.Store, student.Store);
+        }
+
+        public static StageContext Create(DistillStage stage, DistillPlan plan, MobileBertModel student, MobileBertModel? teacher, LayerMap? map, DistillOptions o)
+        {
+            var model = stage.HasPrediction ? student : StudentInit.Truncated(student, stage.Depth, ModelHeads.None);
+            model.Threads = o.Threads;
+            MobileBertModel? t = teacher;
+            if (teacher is not null && !stage.HasPrediction)
+            {
+                int depth = stage.Layers.Max(l => map![l]) + 1;
+                if (depth < teacher.Config.NumHiddenLayers) t = StudentInit.Truncated(teacher, depth, ModelHeads.None);
+            }
+            Optimizer opt = o.Optimizer == "lamb"
+                ? new Lamb(model.Store, new LambOptions { WeightDecay = o.WeightDecay })
+                : new AdamW(model.Store, new AdamWOptions { WeightDecay = o.WeightDecay, DecayBiasesAndNorms = false });
+            opt.Threads = o.Threads;
+            plan.Configure(stage, opt.Groups);
+            return new StageContext { Stage = stage, Model = model, Teacher = t, Optimizer = opt };
+        }
+    }
+
+    /// <summary>One distillation step (teacher forward, student forward/backward, losses, clipping, update).</summary>
+    internal sealed class Trainer(DistillOptions o, LayerMap? map)
+    {
+        float[] _teacherLogits = [];
+        float[]?[] _dHidden = [];
+        float[]?[] _dAttn = [];
+
+        public Dictionary<string, double> Step(StageContext ctx, PretrainingBatch batch, double lr, ulong seed, long stepNumber, out double gradNorm)
+        {
+            var stage = ctx.Stage; var student = ctx.Model; var t = ctx.Teacher;
+            var w = o.Weights;
+            int b = batch.Batch, s = batch.Seq, rows = b * s, h = student.Config.HiddenSize, threads = Math.Max(1, o.Threads);
+            bool layerWise = stage.HasLayerWise && t is not null, pd = stage.HasPrediction;
+            int[]? positions = pd ? MaskedPositions(batch.MlmLabels) : null;
+            var terms = new Dictionary<string, double>();
+
+            // Teacher: inference mode, only what the stage reads.
+            ModelOutput? tOut = null;
+            if (t is not null)
+                tOut = t.Forward(batch.Input, new ForwardOptions { OutputHiddenStates = layerWise, OutputAttentions = layerWise, Heads = ModelHeads.None });
+
+            var sOut = student.Forward(batch.Input, new ForwardOptions
+            {
+                Training = o.Dropout, KeepForBackward = true, Seed = seed, MlmPositions = positions, Heads = pd ? ModelHeads.Pretraining : ModelHeads.None,
+                OutputHiddenStates = layerWise, OutputAttentions = layerWise,
+            });
+            var grads = new OutputGradients();
+            double total = 0;
+            if (layerWise)
+            {
+                int L = student.Config.NumHiddenLayers;
+                if (_dHidden.Length != L + 1) _dHidden = new float[L + 1][];
+                if (_dAttn.Length != L) _dAttn = new float[L][];
+                Array.Fill(_dHidden, null); Array.Fill(_dAttn, null);
+                int sh = student.Config.NumAttentionHeads, th = t!.Config.NumAttentionHeads;
+                double mse = 0, mean = 0, vr = 0, at = 0;
+                foreach (int l in stage.Layers)
+                {
+                    int tl = map![l];
+                    var dh = _dHidden[l + 1] = Buffer($"dh{l}", rows * h);
+                    var fm = DistillationLosses.FeatureMap(tOut!.HiddenStates![tl + 1], sOut.HiddenStates![l + 1], rows, h, batch.AttentionMask, w, dh, 1.0, threads);
+                    var da = _dAttn[l] = Buffer($"da{l}", b * sh * s * s);
+                    double a = DistillationLosses.Attention(tOut.Attentions![tl], sOut.Attentions![l], b, s, th, sh, batch.AttentionMask, da, w.Attention, threads);
+                    mse += fm.Mse; mean += fm.Mean; vr += fm.Variance; at += a;
+                    total += fm.Total + w.Attention * a;
+                }
+                terms["fmt_mse"] = mse; terms["fmt_mean"] = mean; terms["fmt_var"] = vr; terms["at"] = at;
+                grads.HiddenStates = _dHidden; grads.Attentions = _dAttn;
+            }
+            if (pd)
+            {
+                int p = positions!.Length, v = student.Config.VocabSize;
+                var labels = positions.Select(i => batch.MlmLabels[i]).ToArray();
+                float[] teacherLogits;
+                var weights = w;
+                if (t is not null)
+                {
+                    if (_teacherLogits.Length < p * v) _teacherLogits = new float[p * v];
+                    var gathered = new float[p * h];
+                    for (int i = 0; i < p; i++) tOut!.LastHiddenState.AsSpan(positions[i] * h, h).CopyTo(gathered.AsSpan(i * h));
+                    t.Mlm!.Forward(gathered, p, _teacherLogits.AsSpan(0, p * v), threads);
+                    teacherLogits = _teacherLogits;
+                }
+                else { teacherLogits = sOut.MlmLogits!; weights = w with { Alpha = 1.0 }; }   // no teacher: hard labels only
+                var dNsp = new float[b * 2];
+                // The gradient overwrites the student's logits (each row is read before it is written; without a teacher the
+                // "teacher" logits are the student's own, so the KD term and its gradient are exactly 0 and α = 1).
+                var pl = DistillationLosses.Prediction(sOut.MlmLogits!, teacherLogits, labels, p, v, sOut.NspLogits!, batch.NextSentenceLabels, weights,
+                    dStudentLogits: sOut.MlmLogits, dStudentNsp: dNsp, threads: threads);
+                grads.MlmLogits = sOut.MlmLogits; grads.NspLogits = dNsp;
+                terms["mlm"] = pl.Mlm; terms["kd"] = pl.Kd; terms["nsp"] = pl.Nsp;
+                terms["mlm_acc"] = (double)pl.MlmCorrect / Math.Max(1, pl.MlmCount); terms["nsp_acc"] = (double)pl.NspCorrect / b;
+                total += pl.Total;
+            }
+            terms["loss"] = total;
+            if (!double.IsFinite(total))
+                throw new TrainingDivergedException($"step {stepNumber}: the loss is {total} ({string.Join(", ", terms.Select(kv => $"{kv.Key} {kv.Value}"))}); stopped, the last checkpoint is kept. Lower --lr.");
+            student.ZeroGrad();
+            student.Backward(sOut, grads);
+            try { gradNorm = GradientClipper.ClipGlobalNorm(student.Store, o.MaxGradNorm, ctx.Optimizer.Groups, threads: threads).Norm; }
+            catch (NonFiniteGradientException e)
+            {
+                throw new TrainingDivergedException($"step {stepNumber}: gradient of '{e.ParameterName}' is {e.Value} at element {e.Index}; stopped, the last checkpoint is kept.");
+            }
+            ctx.Optimizer.Step(lr);
+            return terms;
+        }
+
+        readonly Dictionary<string, float[]> _buffers = [];
+        float[] Buffer(string key, int length)
+        {
+            if (!_buffers.TryGetValue(key, out var a) || a.Length != length) _buffers[key] = a = new float[length];
+            else Array.Clear(a);
+            return a;
+        }
+    }
+
+    static int[] MaskedPositions(int[] mlmLabels)
+    {
+        var p = new List<int>();
+        for (int i = 0; i < mlmLabels.Length; i++) if (mlmLabels[i] != Losses.IgnoreIndex) p.Add(i);
+        return [.. p];
+    }
+
+    static void CheckFingerprint(JsonObject now, JsonObject saved, string path)
+    {
+        foreach (var (key, value) in now)
+        {
+            string a = saved[key]?.ToJsonString() ?? "null", b = value?.ToJsonString() ?? "null";
+            if (a != b) throw new ArgumentException($"{path}: cannot resume: '{key}' was {Trim(a)} in the checkpoint but is {Trim(b)} now.");
+        }
+        static string Trim(string s) => s.Length > 80 ? s[..77] + "…" : s;
+    }
+
+    static void SaveCurves(MetricsLog metrics, DistillOptions o)
+    {
+        metrics.Save(Path.Combine(o.OutputDir, MetricsFile));
+        metrics.Plot(Path.Combine(o.OutputDir, CurvesFile), $"{o.Strategy} transfer: {o.StudentConfig.NumHiddenLayers} layers, hidden {o.StudentConfig.HiddenSize}, intra {o.StudentConfig.IntraBottleneckSize}",
+        [
+            ("Feature-map transfer (MSE of normalised maps)", ["fmt_mse"]),
+            ("Mean / variance matching", ["fmt_mean", "fmt_var"]),
+            ("Attention transfer (KL)", ["at"]),
+            ("Pre-training distillation (MLM, KD, NSP)", ["mlm", "kd", "nsp"]),
+            ("MLM accuracy (held-out vs unigram baseline)", ["mlm_acc", "eval_mlm_acc", "unigram_baseline_acc"]),
+            ("NSP accuracy", ["nsp_acc", "eval_nsp_acc"]),
+        ]);
+    }
+}
