@@ -108,7 +108,7 @@ public static class TaskCli
     public static int Guard(Func<int> body) => CliApp.Guard(() =>
     {
         try { return body(); }
-        catch (Exception e) when (e is FormatException or SquadFormatException or TrainingDivergedException or KeyNotFoundException or JsonException)
+        catch (Exception e) when (e is FormatException or SquadFormatException or MobileBert.Pretraining.PretrainingDataException or TrainingDivergedException or KeyNotFoundException or JsonException)
         {
             throw new InputException(e.Message);
         }
