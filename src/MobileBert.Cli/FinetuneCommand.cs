@@ -1,0 +1,118 @@
+using System.CommandLine;
+using System.Globalization;
+using System.Text.Json;
+using MobileBert.FineTuning;
+using MobileBert.Model;
+using MobileBert.Tasks.QuestionAnswering;
+using MobileBert.Training.Pretraining;
+
+namespace MobileBert.Cli;
+
+/// <summary>`mobilebert finetune`: fine-tune a model folder on a GLUE task, a CSV/TSV/JSONL file or SQuAD; resumable.</summary>
+public static class FinetuneCommand
+{
+    public static Command Create()
+    {
+        var model = new Option<string?>("--model") { Description = "Pre-trained model folder (config.json + model.safetensors + vocab.txt)." };
+        var init = new Option<string?>("--init-config") { Description = "No pre-training baseline: random init of this preset/config.json instead of --model (needs --vocab)." };
+        var vocab = new Option<string?>("--vocab") { Description = "WordPiece vocab.txt (default MODEL/vocab.txt)." };
+        var task = new Option<string>("--task") { Description = string.Join("|", TaskData.TaskNames), Required = true };
+        var train = new Option<string>("--train") { Description = "Training file (GLUE TSV, CSV/TSV/JSONL/JSON, or SQuAD JSON).", Required = true };
+        var dev = new Option<string?>("--dev") { Description = "Dev file: evaluated every epoch; the best model is kept." };
+        var output = new Option<string>("--out") { Description = "Output model folder (+ checkpoints/, best/, metrics.csv, curves.png, eval_results.json).", Required = true };
+        var epochs = new Option<int>("--epochs") { DefaultValueFactory = _ => 3 };
+        var batch = new Option<int>("--batch") { DefaultValueFactory = _ => 32 };
+        var lr = new Option<double>("--lr") { DefaultValueFactory = _ => 5e-5, Description = "Peak learning rate (AdamW)." };
+        var seq = new Option<int?>("--seq") { Description = "Max sequence length (default 128; SQuAD 384)." };
+        var seed = new Option<long>("--seed") { DefaultValueFactory = _ => 42 };
+        var threads = new Option<int>("--threads") { DefaultValueFactory = _ => Environment.ProcessorCount };
+        var warmup = new Option<double>("--warmup") { DefaultValueFactory = _ => 0.1, Description = "Warm-up fraction of all steps." };
+        var wd = new Option<double>("--weight-decay") { DefaultValueFactory = _ => 0.01 };
+        var resume = new Option<bool>("--resume") { Description = "Continue the run in --out from its latest checkpoint (bit-identical to an uninterrupted run)." };
+        var skipBad = new Option<bool>("--skip-bad-rows") { Description = "Skip malformed rows (counted and reported) instead of stopping at the first." };
+        var textCol = new Option<string?>("--text-column") { Description = "Generic tasks: text column/field (default text)." };
+        var pairCol = new Option<string?>("--pair-column") { Description = "Generic tasks: second text column for pairs." };
+        var labelCol = new Option<string?>("--label-column") { Description = "Generic tasks: label column (default label)." };
+        var regression = new Option<bool>("--regression") { Description = "Generic tasks: the label is a number (MSE, correlation metrics)." };
+        var docStride = new Option<int>("--doc-stride") { DefaultValueFactory = _ => 128 };
+        var maxQuery = new Option<int>("--max-query-length") { DefaultValueFactory = _ => 64 };
+        var maxAnswer = new Option<int>("--max-answer-length") { DefaultValueFactory = _ => 30 };
+        var nBest = new Option<int>("--n-best") { DefaultValueFactory = _ => 20 };
+        var nullThreshold = new Option<double>("--null-threshold") { DefaultValueFactory = _ => 0.0, Description = "SQuAD v2: predict no answer when null − best score exceeds this." };
+        var logEvery = new Option<int>("--log-every") { DefaultValueFactory = _ => 10 };
+        var evalEvery = new Option<int>("--eval-every") { DefaultValueFactory = _ => 0, Description = "Extra dev evaluations every N steps (0: each epoch)." };
+        var ckptEvery = new Option<int>("--checkpoint-every") { DefaultValueFactory = _ => 0, Description = "Extra checkpoints every N steps (0: each epoch)." };
+        var cmd = new Command("finetune", "Fine-tune on a GLUE task, a generic CSV/TSV/JSONL task or SQuAD v1.1/v2.0.")
+        { model, init, vocab, task, train, dev, output, epochs, batch, lr, seq, seed, threads, warmup, wd, resume, skipBad, textCol, pairCol, labelCol, regression, docStride, maxQuery, maxAnswer, nBest, nullThreshold, logEvery, evalEvery, ckptEvery };
+        cmd.SetAction(r => TaskCli.Guard(() =>
+        {
+            string t = TaskData.Normalize(r.GetValue(task)!);
+            string? modelDir = r.GetValue(model), initConfig = r.GetValue(init);
+            if ((modelDir is null) == (initConfig is null)) throw new ArgumentException("Give exactly one of --model (pre-trained folder) and --init-config (random initialisation).");
+            var o = new FineTuneOptions
+            {
+                ModelDir = modelDir, Config = initConfig is null ? null : Presets.Resolve(initConfig), VocabPath = r.GetValue(vocab), OutputDir = r.GetValue(output)!,
+                Epochs = r.GetValue(epochs), Batch = r.GetValue(batch), Lr = r.GetValue(lr), Seq = r.GetValue(seq) ?? (TaskInfo.IsSquad(t) ? 384 : 128),
+                Seed = r.GetValue(seed), Threads = r.GetValue(threads), WarmupProportion = r.GetValue(warmup), WeightDecay = r.GetValue(wd), Resume = r.GetValue(resume),
+                LogEvery = r.GetValue(logEvery), EvalEvery = r.GetValue(evalEvery), CheckpointEvery = r.GetValue(ckptEvery),
+                Squad = new SquadSettings { DocStride = r.GetValue(docStride), MaxQueryLength = r.GetValue(maxQuery), MaxAnswerLength = r.GetValue(maxAnswer), NBestSize = r.GetValue(nBest), NullScoreDiffThreshold = r.GetValue(nullThreshold) },
+            };
+            var dataOptions = new TaskDataOptions
+            {
+                TextColumn = r.GetValue(textCol), PairColumn = r.GetValue(pairCol), LabelColumn = r.GetValue(labelCol), Regression = r.GetValue(regression), SkipBadRows = r.GetValue(skipBad),
+            };
+            var result = Run(t, r.GetValue(train)!, r.GetValue(dev), o, dataOptions, Report);
+            Console.Error.WriteLine(string.Create(CultureInfo.InvariantCulture,
+                $"done: {result.Steps} steps, {result.ExamplesPerSecond:F1} examples/s; best dev {(result.Best is null ? "(no dev set)" : $"{result.Best.MainMetric} {result.Best.Main:0.####} at step {result.BestStep}")}; model folder: {result.OutputDir}"));
+            return 0;
+        }));
+        return cmd;
+    }
+
+    /// <summary>Reads the task's files and runs <see cref="FineTuningRun"/>.</summary>
+    public static FineTuneResult Run(string task, string train, string? dev, FineTuneOptions o, TaskDataOptions dataOptions, Action<FineTuneProgress>? progress = null)
+    {
+        task = TaskData.Normalize(task);
+        FineTuneTask ft;
+        if (TaskInfo.IsSquad(task))
+        {
+            bool v2 = task == "squad2";
+            ft = FineTuneTask.Squad(TaskData.LoadSquad(train, v2, dataOptions.SkipBadRows), dev is null ? null : TaskData.LoadSquad(dev, v2, dataOptions.SkipBadRows), v2);
+        }
+        else ft = FineTuneTask.Sequence(TaskData.LoadSequenceTask(task, train, dev, dataOptions));
+        return FineTuningRun.Run(o, ft, progress);
+    }
+
+    /// <summary>One line per report on stderr.</summary>
+    public static void Report(FineTuneProgress p)
+    {
+        string line = p.Phase switch
+        {
+            "train" => string.Create(CultureInfo.InvariantCulture,
+                $"epoch {p.Epoch}/{p.Epochs}  step {p.Step,6}/{p.Steps}  loss {p.Loss,7:F4}{(double.IsNaN(p.TrainAccuracy) ? "" : $"  acc {p.TrainAccuracy,6:P1}")}  lr {p.LearningRate:0.###e0}  {p.ExamplesPerSecond,6:F1} ex/s  eta {Eta(p.Eta)}"),
+            "eval" when p.Eval is { } e => $"  dev: {e}{(p.IsBest ? "  (best so far, saved)" : "")}",
+            "checkpoint" => $"  checkpoint: {p.Message}",
+            "done" => $"[done] {p.Message}",
+            _ => $"[{p.Phase}] {p.Message}",
+        };
+        Console.Error.WriteLine(line);
+    }
+
+    static string Eta(TimeSpan t) => t.TotalHours >= 1 ? $"{(int)t.TotalHours}h{t.Minutes:D2}m" : $"{t.Minutes}m{t.Seconds:D2}s";
+}
+
+/// <summary>Shared pieces of the task commands.</summary>
+public static class TaskCli
+{
+    /// <summary><see cref="CliApp.Guard"/>, also turning data-format, SQuAD-format, divergence and JSON errors into one `error:` line and exit code 1.</summary>
+    public static int Guard(Func<int> body) => CliApp.Guard(() =>
+    {
+        try { return body(); }
+        catch (Exception e) when (e is FormatException or SquadFormatException or MobileBert.Pretraining.PretrainingDataException or TrainingDivergedException or KeyNotFoundException or JsonException)
+        {
+            throw new InputException(e.Message);
+        }
+    });
+
+    public static readonly JsonSerializerOptions Compact = new() { Encoder = System.Text.Encodings.Web.JavaScriptEncoder.UnsafeRelaxedJsonEscaping };
+}

@@ -1,0 +1,121 @@
+using MobileBert.Checkpoints;
+using MobileBert.FineTuning;
+using MobileBert.Model;
+using MobileBert.Tasks.Classification;
+using MobileBert.Text;
+
+namespace MobileBert;
+
+/// <summary>One label with its probability (TFLite Task Library's <c>Category</c>).</summary>
+public sealed record Category(string Label, float Probability);
+
+/// <summary>
+/// The result for one input: every label with its probability, most probable first (classification), or the predicted
+/// score (regression: <see cref="Score"/> set, <see cref="Categories"/> empty).
+/// </summary>
+public sealed record Classification(IReadOnlyList<Category> Categories, float? Score = null)
+{
+    /// <summary>The most probable label (null for regression).</summary>
+    public string? Label => Categories.Count > 0 ? Categories[0].Label : null;
+    public float Probability => Categories.Count > 0 ? Categories[0].Probability : float.NaN;
+}
+
+/// <summary>Options of <see cref="TextClassifier.Load"/> / <see cref="QuestionAnswerer.Load"/>.</summary>
+public sealed record PredictorOptions
+{
+    /// <summary>Kernel threads of one forward pass (concurrent callers share the machine).</summary>
+    public int Threads { get; init; } = Environment.ProcessorCount;
+    /// <summary>Inputs per forward pass in the batch overloads.</summary>
+    public int BatchSize { get; init; } = 32;
+    /// <summary>Override the maximum sequence length saved in task.json (default 128 without task.json).</summary>
+    public int? MaxSeqLength { get; init; }
+}
+
+/// <summary>
+/// Text (or text-pair) classification and regression with a fine-tuned model folder — the analogue of TFLite Task
+/// Library's <c>BertNLClassifier</c>: <c>TextClassifier.Load(dir).Classify("…")</c> → labels with probabilities.
+/// Works on folders written by <c>mobilebert finetune</c> (config.json + model.safetensors + vocab.txt + task.json) and on
+/// HuggingFace MobileBertForSequenceClassification folders (labels from config.json id2label).
+/// Thread-safe: any number of threads may call <see cref="Classify(string, string?)"/> concurrently (the model keeps a
+/// pool of activation workspaces; tokenization is serialised).
+/// </summary>
+public sealed class TextClassifier
+{
+    readonly MobileBertModel _model;
+    readonly WordPieceTokenizer _tokenizer;
+    readonly Featurizer _featurizer;
+    readonly object _tokenizerLock = new();
+
+    TextClassifier(MobileBertModel model, WordPieceTokenizer tokenizer, TaskInfo? task, PredictorOptions options)
+    {
+        _model = model; _tokenizer = tokenizer; Task = task; Options = options;
+        IsRegression = task?.Kind == TaskInfoKind.Regression || model.Config.ProblemType == "regression";
+        Labels = IsRegression ? [] : model.Config.Labels;
+        MaxSeqLength = options.MaxSeqLength ?? task?.MaxSeqLength ?? 128;
+        _featurizer = new Featurizer(tokenizer, MaxSeqLength);
+    }
+
+    /// <summary>Loads a model folder with a sequence-classification head.</summary>
+    public static TextClassifier Load(string dir, PredictorOptions? options = null)
+    {
+        options ??= new PredictorOptions();
+        TaskInfo? task = File.Exists(Path.Combine(dir, TaskInfo.FileName)) ? TaskInfo.Load(dir) : null;
+        if (task?.Kind == TaskInfoKind.QuestionAnswering) throw new ArgumentException($"{dir}: a question-answering model; use QuestionAnswerer.");
+        var model = ModelFolder.Load(dir);
+        if (model.Classifier is null) throw new CheckpointException($"{dir}: the model has no sequence-classification head (classifier.*).");
+        model.Threads = Math.Max(1, options.Threads);
+        var vocab = Path.Combine(dir, ModelFolder.VocabFile);
+        if (!File.Exists(vocab)) throw new FileNotFoundException($"{vocab}: missing (the model folder needs its vocab.txt).", vocab);
+        return new TextClassifier(model, WordPieceTokenizer.FromVocabFile(vocab), task, options);
+    }
+
+    /// <summary>task.json of the folder (null for a plain HF folder).</summary>
+    public TaskInfo? Task { get; }
+    public PredictorOptions Options { get; }
+    /// <summary>Labels by id (config.json id2label); empty for regression.</summary>
+    public IReadOnlyList<string> Labels { get; }
+    public bool IsRegression { get; }
+    public int MaxSeqLength { get; }
+    /// <summary>Whether the task was trained on text pairs (a pair may still be given to any model).</summary>
+    public bool IsPairTask => Task?.IsPair ?? false;
+    public MobileBertModel Model => _model;
+
+    /// <summary>Classifies one text, or one text pair.</summary>
+    public Classification Classify(string text, string? textPair = null) => Classify([(text, textPair)])[0];
+
+    /// <summary>Classifies many texts, <see cref="PredictorOptions.BatchSize"/> per forward pass (length-sorted, results in input order).</summary>
+    public IReadOnlyList<Classification> Classify(IReadOnlyList<string> texts) => Classify(texts.Select(t => (t, (string?)null)).ToArray());
+
+    /// <summary>Classifies many (text, text pair) inputs.</summary>
+    public IReadOnlyList<Classification> Classify(IReadOnlyList<(string Text, string? TextPair)> inputs)
+    {
+        ArgumentNullException.ThrowIfNull(inputs);
+        var encoded = new EncodedInput[inputs.Count];
+        lock (_tokenizerLock)
+            for (int i = 0; i < inputs.Count; i++)
+            {
+                ArgumentNullException.ThrowIfNull(inputs[i].Text);
+                encoded[i] = _featurizer.Encode(inputs[i].Text, inputs[i].TextPair, out _);
+            }
+        var results = new Classification[inputs.Count];
+        var order = Enumerable.Range(0, inputs.Count).OrderBy(i => encoded[i].Length).ToArray();
+        int k = _model.Config.NumLabels, bs = Math.Max(1, Options.BatchSize);
+        for (int s = 0; s < order.Length; s += bs)
+        {
+            var idx = order[s..Math.Min(order.Length, s + bs)];
+            var batch = Batching.Pad(idx.Select(i => encoded[i]).ToArray(), _tokenizer.PadId);
+            var logits = _model.Forward(batch, new ForwardOptions { Heads = ModelHeads.SequenceClassification }).SequenceClassificationLogits!;
+            for (int r = 0; r < idx.Length; r++)
+                results[idx[r]] = IsRegression ? new Classification([], logits[r * k]) : ToClassification(logits.AsSpan(r * k, k));
+        }
+        return results;
+    }
+
+    Classification ToClassification(ReadOnlySpan<float> logits)
+    {
+        var p = SequenceEvaluator.Softmax(logits, logits.Length);
+        var cats = new Category[p.Length];
+        for (int j = 0; j < p.Length; j++) cats[j] = new Category(Labels[j], p[j]);
+        return new Classification(cats.OrderByDescending(c => c.Probability).ToArray());
+    }
+}

@@ -1,0 +1,320 @@
+using System.Diagnostics;
+using System.Globalization;
+using System.Text;
+using System.Text.Json;
+using System.Text.Json.Nodes;
+using MobileBert.Checkpoints;
+using System.Runtime.Intrinsics;
+using MobileBert.Kernels;
+using MobileBert.Model;
+using MobileBert.Training.Pretraining;
+
+namespace MobileBert.FineTuning;
+
+/// <summary>What the demo hands to the knowledge-transfer stage (issue 4, <c>MobileBert.Distillation</c>).</summary>
+/// <param name="TeacherDir">The pre-trained teacher model folder.</param>
+/// <param name="StudentConfig">The student's config (same layer count, inter-block width, heads and embedding size as the teacher).</param>
+/// <param name="OutputDir">Where the student must end up as a model folder (config.json + model.safetensors + vocab.txt).</param>
+/// <param name="Log">Progress lines.</param>
+public sealed record DistillStageRequest(string TeacherDir, MobileBertConfig StudentConfig, IReadOnlyList<string> Corpus, string VocabPath, string OutputDir,
+    DemoSettings Settings, int Threads, long Seed, Action<string> Log);
+
+/// <summary>Sizes of one demo mode (full or --quick).</summary>
+public sealed record DemoSettings
+{
+    public required string Mode { get; init; }
+    public required string[] Corpus { get; init; }            // relative to the repository root
+    public int PretrainSteps { get; init; }
+    public int PretrainBatch { get; init; }
+    public int PretrainSeq { get; init; }
+    public int PretrainWarmup { get; init; }
+    public double PretrainLr { get; init; }
+    public int DupeFactor { get; init; }
+    public double HeldOutFraction { get; init; } = 0.02;
+    /// <summary>Knowledge-transfer steps per layer (for the distillation stage).</summary>
+    public int DistillStepsPerLayer { get; init; }
+    public int FinetuneEpochs { get; init; }
+    public int FinetuneBatch { get; init; }
+    public int FinetuneSeq { get; init; }
+    public double FinetuneLr { get; init; }
+    public int? MaxTrain { get; init; }
+    public int LatencySeq { get; init; }
+    public double LatencySeconds { get; init; }
+    public int LatencyMinRuns { get; init; }
+
+    public static DemoSettings Full => new()
+    {
+        Mode = "full", Corpus = ["data/corpus"], PretrainSteps = 1500, PretrainBatch = 32, PretrainSeq = 64, PretrainWarmup = 100, PretrainLr = 2e-3, DupeFactor = 2,
+        DistillStepsPerLayer = 300, FinetuneEpochs = 3, FinetuneBatch = 32, FinetuneSeq = 64, FinetuneLr = 5e-4,
+        LatencySeq = 128, LatencySeconds = 3, LatencyMinRuns = 5,
+    };
+
+    public static DemoSettings Quick => new()
+    {
+        Mode = "quick", Corpus = ["data/corpus/austen/persuasion.txt"], PretrainSteps = 12, PretrainBatch = 8, PretrainSeq = 32, PretrainWarmup = 2, PretrainLr = 2e-3, DupeFactor = 1, HeldOutFraction = 0.1,
+        DistillStepsPerLayer = 4, FinetuneEpochs = 1, FinetuneBatch = 16, FinetuneSeq = 32, FinetuneLr = 1e-3, MaxTrain = 240,
+        LatencySeq = 32, LatencySeconds = 0.1, LatencyMinRuns = 2,
+    };
+
+    public JsonObject ToJson() => JsonNode.Parse(JsonSerializer.Serialize(this))!.AsObject();
+}
+
+/// <summary>Options of <see cref="Demo.Run"/>.</summary>
+public sealed record DemoOptions
+{
+    public required string OutputDir { get; init; }
+    /// <summary>Repository root (holds data/); default: found above the current directory or the executable.</summary>
+    public string? RepoRoot { get; init; }
+    public bool Quick { get; init; }
+    public int Threads { get; init; } = Environment.ProcessorCount;
+    public long Seed { get; init; } = 42;
+    /// <summary>Knowledge transfer (teacher → student). Null: the stage is skipped with a note until MobileBert.Distillation lands.</summary>
+    public Func<DistillStageRequest, string>? Distill { get; init; }
+    public Action<string>? Log { get; init; }
+}
+
+/// <summary>One row of the demo report.</summary>
+public sealed record DemoModelRow(string Name, string PreTraining, string? ModelDir, long Parameters, long NonEmbeddingParameters,
+    double? DevAccuracy, double? TestAccuracy, LatencyResult? Batch1, LatencyResult? Batch32, string? Note);
+
+public sealed record DemoReport(string OutputDir, string ReportPath, IReadOnlyList<DemoModelRow> Rows, IReadOnlyList<(string Stage, double Seconds, bool Skipped)> Stages, double TotalSeconds, string Markdown);
+
+/// <summary>
+/// The end-to-end demo on bundled real data: pre-train a small IB-BERT-style teacher (masked LM + NSP on data/corpus),
+/// transfer its knowledge to a MobileBERT-style student (when MobileBert.Distillation exists), fine-tune teacher,
+/// student and a no-pre-training baseline (the student config, random init) on the UCI sentiment sentences (fixed
+/// 80/10/10 split, <see cref="SentimentSplit"/>), evaluate on the test split, measure latency (batch 1 and 32) and write
+/// a Markdown report. Every stage records its result in OUT/stages/; a rerun with the same --out skips finished stages
+/// and resumes an interrupted training stage from its last checkpoint.
+/// </summary>
+public static class Demo
+{
+    /// <summary>The teacher: IB-BERT shape rules (Q/K/V from the block input, one wide FFN, LayerNorm + GELU) at 4 layers, inter-block 128, intra-block 256.</summary>
+    public static MobileBertConfig TeacherConfig() => new()
+    {
+        NumHiddenLayers = 4, HiddenSize = 128, EmbeddingSize = 64, IntraBottleneckSize = 256, NumAttentionHeads = 4, IntermediateSize = 1024,
+        NumFeedforwardNetworks = 1, KeyQuerySharedBottleneck = false, NormalizationType = NormalizationType.LayerNorm, HiddenAct = Activation.Gelu,
+        MaxPositionEmbeddings = 512, AttentionProbsDropoutProb = 0.1f, HiddenDropoutProb = 0.1f,
+    };
+
+    /// <summary>The student: MobileBERT shape rules (shared Q/K bottleneck, stacked FFNs, NoNorm + ReLU) with the teacher's layers, inter-block width, heads and embedding size; intra-block 64.</summary>
+    public static MobileBertConfig StudentConfig() => new()
+    {
+        NumHiddenLayers = 4, HiddenSize = 128, EmbeddingSize = 64, IntraBottleneckSize = 64, NumAttentionHeads = 4, IntermediateSize = 256,
+        NumFeedforwardNetworks = 2, MaxPositionEmbeddings = 512,
+    };
+
+    public const string KtUnavailable = "knowledge transfer not available yet";
+
+    public static DemoReport Run(DemoOptions o)
+    {
+        var log = o.Log ?? Console.Error.WriteLine;
+        var s = o.Quick ? DemoSettings.Quick : DemoSettings.Full;
+        string root = o.RepoRoot ?? FindRepoRoot();
+        string vocab = Path.Combine(root, "data", "vocab", "bert-base-uncased-vocab.txt");
+        string outDir = Path.GetFullPath(o.OutputDir);
+        Directory.CreateDirectory(Path.Combine(outDir, "stages"));
+        var total = Stopwatch.StartNew();
+        var stages = new List<(string, double, bool)>();
+        var corpus = s.Corpus.Select(c => Path.Combine(root, c)).ToArray();
+        string teacherDir = Path.Combine(outDir, "teacher-pretrained"), studentDir = Path.Combine(outDir, "student-distilled");
+        string dataDir = Path.Combine(outDir, "data", "sentiment");
+        var settingsJson = s.ToJson(); settingsJson["seed"] = o.Seed;
+        int stageNo = 0; const int StageCount = 8;
+        log($"MobileBert.NET demo ({s.Mode}): {Environment.ProcessorCount} cores, {o.Threads} threads, output {outDir}");
+
+        JsonObject Stage(string id, string title, Func<JsonObject> body)
+        {
+            stageNo++;
+            string marker = Path.Combine(outDir, "stages", id + ".json");
+            log($"\n== [{stageNo}/{StageCount}] {title} ==");
+            if (File.Exists(marker))
+            {
+                var saved = JsonNode.Parse(File.ReadAllText(marker))!.AsObject();
+                if (saved["settings"]!.ToJsonString() == settingsJson.ToJsonString())
+                {
+                    log($"   done in an earlier run ({saved["seconds"]!.GetValue<double>():F0} s); skipped. Delete {marker} to redo it.");
+                    stages.Add((id, 0, true));
+                    return saved["result"]!.AsObject();
+                }
+                throw new ArgumentException($"{outDir} holds a demo run with other settings ({marker}); use another --out.");
+            }
+            var sw = Stopwatch.StartNew();
+            var result = body();
+            double secs = sw.Elapsed.TotalSeconds;
+            var doc = new JsonObject { ["settings"] = settingsJson.DeepClone(), ["seconds"] = secs, ["result"] = result };
+            string tmp = marker + ".tmp";
+            File.WriteAllText(tmp, doc.ToJsonString(new JsonSerializerOptions { WriteIndented = true }));
+            File.Move(tmp, marker, overwrite: true);
+            stages.Add((id, secs, false));
+            log($"   stage time {secs:F1} s");
+            return result;
+        }
+
+        // 1. Data.
+        var data = Stage("data", "data: fixed 80/10/10 split of the UCI Sentiment Labelled Sentences (amazon, imdb, yelp)", () =>
+        {
+            var (tr, dv, te) = SentimentSplit.Write(Path.Combine(root, "data", "sentiment"), dataDir, s.MaxTrain);
+            foreach (var n in SentimentSplit.Load(Path.Combine(root, "data", "sentiment")).Notes) log($"   note: {n}");
+            int Count(string p) => File.ReadAllLines(p).Length;
+            log($"   train {Count(tr)} / dev {Count(dv)} / test {Count(te)} sentences → {dataDir}");
+            return new JsonObject { ["train"] = Count(tr), ["dev"] = Count(dv), ["test"] = Count(te) };
+        });
+        string trainFile = Path.Combine(dataDir, "train.jsonl"), devFile = Path.Combine(dataDir, "dev.jsonl"), testFile = Path.Combine(dataDir, "test.jsonl");
+
+        // 2. Teacher pre-training.
+        var teacherPre = Stage("teacher-pretrain", $"pre-train the teacher (IB-BERT-style: {Describe(TeacherConfig())}) with masked LM + NSP on {string.Join(", ", s.Corpus)}", () =>
+        {
+            var clock = Stopwatch.StartNew();
+            var r = PretrainingRun.Run(new PretrainOptions
+            {
+                Config = TeacherConfig(), Data = corpus, OutputDir = teacherDir, VocabPath = vocab, Steps = s.PretrainSteps, Batch = s.PretrainBatch, Seq = s.PretrainSeq,
+                Lr = s.PretrainLr, Warmup = s.PretrainWarmup, Seed = o.Seed, Threads = o.Threads, LogEvery = Math.Max(1, s.PretrainSteps / 20), EvalEvery = Math.Max(1, s.PretrainSteps / 4),
+                EvalBatches = o.Quick ? 2 : 10, CheckpointEvery = Math.Max(1, s.PretrainSteps / 4), DupeFactor = s.DupeFactor, HeldOutFraction = s.HeldOutFraction, BlankLinesBetweenDocuments = 2, Resume = true,
+            }, p => log("   " + DescribePretrain(p)));
+            var e = r.FinalEval;
+            log(string.Create(CultureInfo.InvariantCulture, $"   teacher: held-out MLM accuracy {e.MlmAccuracy:P1} (unigram baseline {e.UnigramBaselineAccuracy:P1}), NSP {e.NspAccuracy:P1}, {r.SequencesPerSecond:F1} sequences/s"));
+            return new JsonObject { ["mlm_acc"] = e.MlmAccuracy, ["unigram_acc"] = e.UnigramBaselineAccuracy, ["nsp_acc"] = e.NspAccuracy, ["loss"] = e.Loss, ["steps"] = r.Steps };
+        });
+
+        // 3. Knowledge transfer (issue 4).
+        var distill = Stage("distill", $"knowledge transfer: teacher → MobileBERT-style student ({Describe(StudentConfig())})", () =>
+        {
+            if (o.Distill is null)
+            {
+                log($"   {KtUnavailable}: the MobileBert.Distillation stage is skipped; the student is fine-tuned only as the no-pre-training baseline.");
+                return new JsonObject { ["available"] = false };
+            }
+            string dir = o.Distill(new DistillStageRequest(teacherDir, StudentConfig(), corpus, vocab, studentDir, s, o.Threads, o.Seed, m => log("   " + m)));
+            return new JsonObject { ["available"] = true, ["student_dir"] = dir };
+        });
+        bool haveStudent = distill["available"]!.GetValue<bool>();
+        string? distilledDir = haveStudent ? distill["student_dir"]!.GetValue<string>() : null;
+
+        // 4–6. Fine-tuning.
+        JsonObject FineTune(string id, string title, string? modelDir, MobileBertConfig? config, string outName) => Stage(id, title, () =>
+        {
+            var data = TaskData.LoadSequenceTask("jsonl", trainFile, devFile, new TaskDataOptions { TaskName = "sentiment" });
+            var r = FineTuningRun.Run(new FineTuneOptions
+            {
+                ModelDir = modelDir, Config = config, VocabPath = vocab, OutputDir = Path.Combine(outDir, outName), Epochs = s.FinetuneEpochs, Batch = s.FinetuneBatch,
+                Seq = s.FinetuneSeq, Lr = s.FinetuneLr, Seed = o.Seed, Threads = o.Threads, LogEvery = o.Quick ? 5 : 25, Resume = true,
+            }, FineTuneTask.Sequence(data), p => { if (p.Phase != "checkpoint") log("   " + DescribeFinetune(p)); });
+            return new JsonObject { ["dir"] = r.OutputDir, ["dev_acc"] = r.Best?.Main, ["best_step"] = r.BestStep, ["examples_per_s"] = r.ExamplesPerSecond };
+        });
+        var ftTeacher = FineTune("finetune-teacher", "fine-tune the teacher on sentiment", teacherDir, null, "teacher-sentiment");
+        JsonObject? ftStudent = haveStudent
+            ? FineTune("finetune-student", "fine-tune the distilled student on sentiment", distilledDir, null, "student-sentiment")
+            : Stage("finetune-student", "fine-tune the distilled student on sentiment", () => { log($"   skipped: {KtUnavailable}."); return new JsonObject { ["skipped"] = true }; });
+        var ftBaseline = FineTune("finetune-baseline", "fine-tune the baseline: student config, random init (no pre-training, no knowledge transfer)", null, StudentConfig(), "baseline-sentiment");
+
+        // 7. Test-set accuracy and latency.
+        var rowsJson = Stage("evaluate", $"test-set accuracy and latency (batch 1 and 32, seq {s.LatencySeq}, {o.Threads} threads)", () =>
+        {
+            var arr = new JsonArray();
+            var models = new List<(string Name, string Pre, string? Dir, JsonObject? Ft)>
+            {
+                ("Teacher (IB-BERT-style)", "MLM + NSP", ftTeacher["dir"]!.GetValue<string>(), ftTeacher),
+                ("Student (MobileBERT-style)", "knowledge transfer", haveStudent ? ftStudent!["dir"]!.GetValue<string>() : null, haveStudent ? ftStudent : null),
+                ("Baseline (student config)", "none (random init)", ftBaseline["dir"]!.GetValue<string>(), ftBaseline),
+            };
+            foreach (var (name, pre, dir, ft) in models)
+            {
+                var row = new JsonObject { ["name"] = name, ["pretraining"] = pre };
+                var model = dir is not null ? ModelFolder.Load(dir) : new MobileBertModel(TaskModels.WithTask(StudentConfig(), new TaskInfo { Task = "jsonl", Name = "sentiment", Kind = TaskInfoKind.Classification, Labels = ["negative", "positive"], MainMetric = "acc" }), ModelHeads.SequenceClassification);
+                long embeddings = model.Store.Parameters.Where(p => p.Name.Contains(".embeddings.word_embeddings", StringComparison.Ordinal)).Sum(p => (long)p.Length);
+                row["parameters"] = model.Store.Count; row["non_embedding_parameters"] = model.Store.Count - embeddings;
+                if (dir is not null)
+                {
+                    var ev = TaskEvaluation.Run(dir, testFile, Path.Combine(dir, "eval-test"), threads: o.Threads);
+                    row["test_acc"] = ev.Metrics.Main; row["dev_acc"] = ft!["dev_acc"]?.DeepClone(); row["dir"] = dir;
+                    log(string.Create(CultureInfo.InvariantCulture, $"   {name}: test accuracy {ev.Metrics.Main:P1} (dev {ft["dev_acc"]?.GetValue<double>():P1})"));
+                }
+                else row["note"] = $"{KtUnavailable}: latency of the student architecture (untrained weights)";
+                if (dir is null) model.InitializeWeights(1);
+                foreach (int b in new[] { 1, 32 })
+                {
+                    var l = Latency.Measure(model, b, s.LatencySeq, o.Threads, warmup: 1, minRuns: s.LatencyMinRuns, minSeconds: s.LatencySeconds);
+                    row[$"latency_b{b}_ms"] = l.MedianMs; row[$"latency_b{b}_p10_ms"] = l.P10Ms; row[$"latency_b{b}_p90_ms"] = l.P90Ms; row[$"latency_b{b}_runs"] = l.Runs;
+                    log(string.Create(CultureInfo.InvariantCulture, $"   {name}: batch {b}: {l.MedianMs:F2} ms median (p10 {l.P10Ms:F2}, p90 {l.P90Ms:F2}, {l.Runs} runs)"));
+                }
+                arr.Add(row);
+            }
+            return new JsonObject { ["rows"] = arr };
+        });
+
+        // 8. Report.
+        var rows = rowsJson["rows"]!.AsArray().Select(n => n!.AsObject()).Select(r => new DemoModelRow(
+            r["name"]!.GetValue<string>(), r["pretraining"]!.GetValue<string>(), r["dir"]?.GetValue<string>(), r["parameters"]!.GetValue<long>(), r["non_embedding_parameters"]!.GetValue<long>(),
+            r["dev_acc"]?.GetValue<double>(), r["test_acc"]?.GetValue<double>(),
+            new LatencyResult(1, s.LatencySeq, o.Threads, r["latency_b1_ms"]!.GetValue<double>(), r["latency_b1_p10_ms"]!.GetValue<double>(), r["latency_b1_p90_ms"]!.GetValue<double>(), r["latency_b1_runs"]!.GetValue<int>()),
+            new LatencyResult(32, s.LatencySeq, o.Threads, r["latency_b32_ms"]!.GetValue<double>(), r["latency_b32_p10_ms"]!.GetValue<double>(), r["latency_b32_p90_ms"]!.GetValue<double>(), r["latency_b32_runs"]!.GetValue<int>()),
+            r["note"]?.GetValue<string>())).ToArray();
+        stageNo++;
+        log($"\n== [{stageNo}/{StageCount}] report ==");
+        var md = Markdown(s, o, rows, teacherPre, haveStudent, stages, total.Elapsed.TotalSeconds, data);
+        string reportPath = Path.Combine(outDir, "REPORT.md");
+        File.WriteAllText(reportPath, md, new UTF8Encoding(false));
+        log(md);
+        log($"report: {reportPath}");
+        return new DemoReport(outDir, reportPath, rows, stages, total.Elapsed.TotalSeconds, md);
+    }
+
+    static string Describe(MobileBertConfig c) =>
+        $"{c.NumHiddenLayers} layers, inter-block {c.HiddenSize}, intra-block {c.IntraBottleneckSize}, embedding {c.EmbeddingSize}, {c.NumAttentionHeads} heads, {c.NumFeedforwardNetworks}×FFN {c.IntermediateSize}, {c.NormalizationType}+{c.HiddenAct}";
+
+    static string DescribePretrain(PretrainProgress p) => p.Phase switch
+    {
+        "train" => string.Create(CultureInfo.InvariantCulture, $"pre-train step {p.Step}/{p.Steps}  loss {p.Loss:F3}  mlm {p.MlmAccuracy:P1}  nsp {p.NspAccuracy:P1}  {p.TokensPerSecond:F0} tok/s  eta {p.Eta:mm\\:ss}"),
+        "eval" => string.Create(CultureInfo.InvariantCulture, $"pre-train step {p.Step}/{p.Steps}  loss {p.Loss:F3}  held-out mlm {p.Eval!.MlmAccuracy:P1} (unigram {p.Eval.UnigramBaselineAccuracy:P1})  nsp {p.Eval.NspAccuracy:P1}  eta {p.Eta:mm\\:ss}"),
+        "checkpoint" => $"checkpoint {p.Message}",
+        _ => $"[{p.Phase}] {p.Message}",
+    };
+
+    static string DescribeFinetune(FineTuneProgress p) => p.Phase switch
+    {
+        "train" => string.Create(CultureInfo.InvariantCulture, $"epoch {p.Epoch}/{p.Epochs} step {p.Step}/{p.Steps}  loss {p.Loss:F4}  acc {p.TrainAccuracy:P1}  {p.ExamplesPerSecond:F0} ex/s  eta {p.Eta:mm\\:ss}"),
+        "eval" when p.Eval is { } e => $"dev: {e}{(p.IsBest ? "  (best)" : "")}",
+        _ => $"[{p.Phase}] {p.Message}",
+    };
+
+    static string Simd() => Vector512.IsHardwareAccelerated ? "Vector512" : Vector256.IsHardwareAccelerated ? "Vector256" : Vector128.IsHardwareAccelerated ? "Vector128" : "scalar";
+
+    static string Pct(double? v) => v is double d ? d.ToString("P1", CultureInfo.InvariantCulture) : "—";
+    static string Ms(double v) => v.ToString(v < 10 ? "F2" : "F1", CultureInfo.InvariantCulture);
+
+    static string Markdown(DemoSettings s, DemoOptions o, DemoModelRow[] rows, JsonObject teacherPre, bool haveStudent, List<(string Stage, double Seconds, bool Skipped)> stages, double totalSeconds, JsonObject data)
+    {
+        var teacher = rows[0];
+        var sb = new StringBuilder();
+        var inv = CultureInfo.InvariantCulture;
+        sb.AppendLine($"# MobileBert.NET demo report ({s.Mode})").AppendLine();
+        sb.AppendLine(string.Create(inv, $"{DateTime.UtcNow:yyyy-MM-dd HH:mm} UTC · {Environment.ProcessorCount} cores, {o.Threads} threads · {System.Runtime.InteropServices.RuntimeInformation.OSDescription} · .NET {Environment.Version} · SIMD {Simd()} · wall time {totalSeconds / 60:F1} min")).AppendLine();
+        sb.AppendLine($"Task: UCI Sentiment Labelled Sentences (Kotzias et al., KDD 2015; CC BY 4.0), fixed split seed {SentimentSplit.Seed}: train {data["train"]} / dev {data["dev"]} / test {data["test"]} sentences (each source 80/10/10). Accuracy on the test split; the model kept is the best dev epoch.").AppendLine();
+        sb.AppendLine("| Model | Pre-training | Parameters (non-embedding) | Dev acc | Test acc | % of teacher | Latency b=1 (ms) | Latency b=32 (ms) | Speed-up b=1 / b=32 |");
+        sb.AppendLine("|---|---|---|---|---|---|---|---|---|");
+        foreach (var r in rows)
+        {
+            string kept = r.TestAccuracy is double t && teacher.TestAccuracy is double tt && tt > 0 ? (t / tt).ToString("P1", inv) : "—";
+            string speed = string.Create(inv, $"{teacher.Batch1!.MedianMs / r.Batch1!.MedianMs:F2}× / {teacher.Batch32!.MedianMs / r.Batch32!.MedianMs:F2}×");
+            sb.AppendLine(string.Create(inv, $"| {r.Name} | {r.PreTraining} | {r.Parameters / 1e6:F2}M ({r.NonEmbeddingParameters / 1e6:F2}M) | {Pct(r.DevAccuracy)} | {Pct(r.TestAccuracy)}{(r.Note is null ? "" : " ¹")} | {kept} | {Ms(r.Batch1!.MedianMs)} | {Ms(r.Batch32!.MedianMs)} | {speed} |"));
+        }
+        sb.AppendLine();
+        if (!haveStudent) sb.AppendLine($"¹ {KtUnavailable}: the student row shows the student architecture's size and latency only (no accuracy). The baseline has the same architecture, so its accuracy is what the student must beat.").AppendLine();
+        sb.AppendLine(string.Create(inv, $"Teacher pre-training: {teacherPre["steps"]} steps of {s.PretrainBatch}×{s.PretrainSeq} tokens (LAMB, lr {s.PretrainLr}) on {string.Join(", ", s.Corpus)}; held-out MLM accuracy {teacherPre["mlm_acc"]!.GetValue<double>():P1} (unigram baseline {teacherPre["unigram_acc"]!.GetValue<double>():P1}), NSP accuracy {teacherPre["nsp_acc"]!.GetValue<double>():P1}.")).AppendLine();
+        sb.AppendLine(string.Create(inv, $"Fine-tuning (all three models alike): {s.FinetuneEpochs} epochs, batch {s.FinetuneBatch}, max length {s.FinetuneSeq}, AdamW lr {s.FinetuneLr} with 10 % warm-up and linear decay, seed {o.Seed}.")).AppendLine();
+        sb.AppendLine($"Configs — teacher: {Describe(TeacherConfig())}; student/baseline: {Describe(StudentConfig())}. Latency: our engine's inference forward with the classification head, random token ids, sequence length {s.LatencySeq}, median of ≥ {s.LatencyMinRuns} runs and ≥ {s.LatencySeconds} s after warm-up. Timings are wall-clock on this machine; a shared or busy machine inflates and scatters them.").AppendLine();
+        sb.AppendLine("| Stage | Time |").AppendLine("|---|---|");
+        foreach (var (stage, secs, skipped) in stages) sb.AppendLine(string.Create(inv, $"| {stage} | {(skipped ? "done earlier (skipped)" : $"{secs:F1} s")} |"));
+        return sb.ToString();
+    }
+
+    /// <summary>The repository root: the first folder above the current directory or the executable that has data/vocab and data/sentiment.</summary>
+    public static string FindRepoRoot()
+    {
+        foreach (var start in new[] { Directory.GetCurrentDirectory(), AppContext.BaseDirectory })
+            for (var d = new DirectoryInfo(start); d is not null; d = d.Parent)
+                if (Directory.Exists(Path.Combine(d.FullName, "data", "sentiment")) && Directory.Exists(Path.Combine(d.FullName, "data", "vocab"))) return d.FullName;
+        throw new DirectoryNotFoundException("The bundled data (data/sentiment, data/vocab, data/corpus) was not found above the current directory; run the demo from the repository or pass --data-root.");
+    }
+}

@@ -1,0 +1,268 @@
+using System.Diagnostics;
+using System.Security.Cryptography;
+using System.Text.Json;
+using System.Text.Json.Nodes;
+using MobileBert.Checkpoints;
+using MobileBert.Model;
+using MobileBert.Training;
+using MobileBert.Training.Optimizers;
+using MobileBert.Training.Pretraining;
+
+namespace MobileBert.FineTuning;
+
+/// <summary>
+/// Fine-tuning of a sequence classification/regression task or SQuAD, the BERT recipe: AdamW (no decay on biases and
+/// norms), linear warm-up + decay, global-norm clipping, dropout in training, evaluation on dev at the end of every epoch,
+/// the best model (by the task's main metric) kept, atomic checkpoints with exact resume (weights, AdamW moments, step;
+/// batch order and dropout masks are pure functions of (seed, epoch/step)), CSV + PNG curves. The output folder is a
+/// model folder: config.json (id2label, problem_type) + model.safetensors + vocab.txt + task.json, from the best evaluation.
+/// </summary>
+public static class FineTuningRun
+{
+    public const string StateFile = "trainer_state.json";
+    public const string OptimizerFile = "optimizer.safetensors";
+    public const string MetricsFile = "metrics.csv";
+    public const string CurvesFile = "curves.png";
+    public const string EvalResultsFile = "eval_results.json";
+    public const string BestDir = "best";
+
+    public static FineTuneResult Run(FineTuneOptions o, FineTuneTask task, Action<FineTuneProgress>? progress = null, CancellationToken cancel = default)
+    {
+        o.Validate();
+        progress ??= _ => { };
+        Directory.CreateDirectory(o.OutputDir);
+        var tokenizer = TaskModels.Tokenizer(o.VocabPath, o.ModelDir);
+        string vocabPath = o.VocabPath ?? Path.Combine(o.ModelDir!, ModelFolder.VocabFile);
+        var info = task.Info(o);
+
+        // 1. Data.
+        progress(new FineTuneProgress { Phase = "data", Message = "reading and encoding data" });
+        foreach (var line in task.Prepare(tokenizer, o)) progress(new FineTuneProgress { Phase = "data", Message = line });
+        if (!task.HasDev) progress(new FineTuneProgress { Phase = "data", Message = "no dev set: the last epoch's model is kept" });
+
+        // 2. Model and optimizer, fresh or from the latest checkpoint.
+        var runDir = new RunDirectory(o.OutputDir, o.KeepCheckpoints);
+        var latest = runDir.Latest();
+        if (latest is not null && !o.Resume)
+            throw new ArgumentException($"{o.OutputDir} already has checkpoints (latest {Path.GetFileName(latest.Value.Path)}); pass --resume to continue it or choose another --out.");
+        var fingerprint = Fingerprint(o, info, task);
+        MobileBertModel model;
+        long step = 0, bestStep = -1;
+        EvalMetrics? best = null, last = null;
+        var history = new JsonArray();
+        var metrics = new MetricsLog();
+        if (latest is { } ck && o.Resume)
+        {
+            var statePath = Path.Combine(ck.Path, StateFile);
+            var state = JsonNode.Parse(File.ReadAllText(statePath))!.AsObject();
+            CheckFingerprint(fingerprint, state["fingerprint"]!.AsObject(), statePath);
+            model = ModelFolder.Load(ck.Path, new LoadOptions { Heads = TaskModels.HeadsFor(info) });
+            step = state["step"]!.GetValue<long>();
+            bestStep = state["best_step"]!.GetValue<long>();
+            best = ReadMetrics(state["best"]);
+            last = ReadMetrics(state["last"]);
+            history = state["history"]?.DeepClone().AsArray() ?? [];
+            var metricsPath = Path.Combine(o.OutputDir, MetricsFile);
+            if (File.Exists(metricsPath)) { metrics = MetricsLog.Load(metricsPath); metrics.TruncateAfter(step); }
+            progress(new FineTuneProgress { Phase = "data", Message = $"resuming from {ck.Path} (step {step})" });
+        }
+        else model = TaskModels.ForFineTuning(o.ModelDir, o.Config, info, (int)(o.Seed & int.MaxValue));
+        model.Threads = o.Threads;
+        var optimizer = new AdamW(model.Store, new AdamWOptions { WeightDecay = o.WeightDecay, DecayBiasesAndNorms = false }) { Threads = o.Threads };
+        if (latest is { } ck2 && o.Resume) optimizer.Load(Path.Combine(ck2.Path, OptimizerFile));
+        long resumedFrom = step;
+
+        int stepsPerEpoch = task.EpochBatches(0, o.Batch, o.Seed, o.GroupByLength).Count;
+        long total = (long)stepsPerEpoch * o.Epochs;
+        var schedule = LrSchedule.Linear(o.Lr, (long)Math.Round(o.WarmupProportion * total), total);
+        progress(new FineTuneProgress
+        {
+            Phase = "data", Message = $"{model.Store.Count:N0} parameters; {o.Epochs} epochs × {stepsPerEpoch} steps of {o.Batch} = {total} steps, lr {o.Lr:0.###e0} (warm-up {o.WarmupProportion:P0}), {o.Threads} threads",
+        });
+
+        // 3. Train.
+        var window = Stopwatch.StartNew();
+        double trainSeconds = 0, lossSum = 0, gradNorm = 0;
+        long windowSteps = 0, windowExamples = 0, correct = 0, counted = 0;
+        int epochOfOrder = -1; List<int[]> order = [];
+        var forward = new ForwardOptions { Training = true, KeepForBackward = true, Heads = TaskModels.HeadsFor(info), HiddenDropout = o.HiddenDropout, AttentionDropout = o.AttentionDropout };
+        while (step < total)
+        {
+            cancel.ThrowIfCancellationRequested();
+            int epoch = (int)(step / stepsPerEpoch), index = (int)(step % stepsPerEpoch);
+            if (epoch != epochOfOrder) { order = task.EpochBatches(epoch, o.Batch, o.Seed, o.GroupByLength); epochOfOrder = epoch; }
+            var batch = task.MakeBatch(order[index]);
+            double lr = schedule.At(step);
+            var output = model.Forward(batch.Input, new ForwardOptions
+            {
+                Training = true, KeepForBackward = true, Heads = forward.Heads, HiddenDropout = o.HiddenDropout, AttentionDropout = o.AttentionDropout,
+                Seed = PretrainingRun.StepSeed(o.Seed, step),
+            });
+            var loss = batch.Loss(output);
+            if (!double.IsFinite(loss.Value))
+                throw new TrainingDivergedException($"step {step + 1}: the loss is {loss.Value}; stopped, the last checkpoint is kept. Lower --lr.");
+            model.ZeroGrad();
+            model.Backward(output, loss.Gradients);
+            try { gradNorm = GradientClipper.ClipGlobalNorm(model.Store, o.MaxGradNorm, optimizer.Groups, threads: o.Threads).Norm; }
+            catch (NonFiniteGradientException e)
+            {
+                throw new TrainingDivergedException($"step {step + 1}: gradient of '{e.ParameterName}' is {e.Value} at element {e.Index}; stopped, the last checkpoint is kept.");
+            }
+            optimizer.Step(lr);
+            step++;
+            lossSum += loss.Value; windowSteps++; windowExamples += batch.Size;
+            if (loss.Correct >= 0) { correct += loss.Correct; counted += batch.Size; }
+
+            bool epochEnd = step % stepsPerEpoch == 0;
+            bool log = step % o.LogEvery == 0 || epochEnd;
+            bool eval = task.HasDev && (epochEnd || (o.EvalEvery > 0 && step % o.EvalEvery == 0));
+            bool save = epochEnd || (o.CheckpointEvery > 0 && step % o.CheckpointEvery == 0);
+            if (log || eval)
+            {
+                double secs = window.Elapsed.TotalSeconds; trainSeconds += secs;
+                var row = new Dictionary<string, double> { ["epoch"] = (double)step / stepsPerEpoch, ["lr"] = lr, ["loss"] = lossSum / windowSteps, ["grad_norm"] = gradNorm, ["examples_per_s"] = windowExamples / Math.Max(1e-9, secs) };
+                if (counted > 0) row["train_acc"] = (double)correct / counted;
+                var report = new FineTuneProgress
+                {
+                    Phase = "train", Step = step, Steps = total, Epoch = epoch + 1, Epochs = o.Epochs, Loss = row["loss"], LearningRate = lr,
+                    TrainAccuracy = counted > 0 ? row["train_acc"] : double.NaN, ExamplesPerSecond = row["examples_per_s"],
+                    Eta = TimeSpan.FromSeconds(secs / windowSteps * (total - step)),
+                };
+                progress(report);
+                if (eval)
+                {
+                    progress(new FineTuneProgress { Phase = "eval", Step = step, Steps = total, Epoch = epoch + 1, Epochs = o.Epochs, Message = "evaluating on dev" });
+                    last = task.Evaluate(model, o.EvalBatch);
+                    foreach (var (k, v) in last.Values) row["eval_" + k] = v;
+                    bool improved = best is null || Better(last.Main, best.Main, info.HigherIsBetter);
+                    history.Add(new JsonObject { ["step"] = step, ["epoch"] = (double)step / stepsPerEpoch, ["metrics"] = MetricsJson(last) });
+                    if (improved)
+                    {
+                        best = last; bestStep = step;
+                        SaveModelFolder(Path.Combine(o.OutputDir, BestDir), model, vocabPath, info, best, bestStep);
+                    }
+                    progress(new FineTuneProgress { Phase = "eval", Step = step, Steps = total, Epoch = epoch + 1, Epochs = o.Epochs, Eval = last, IsBest = improved });
+                }
+                metrics.Add(step, row);
+                lossSum = 0; windowSteps = windowExamples = correct = counted = 0;
+                window.Restart();
+            }
+            if (save)
+            {
+                var state = new JsonObject
+                {
+                    ["step"] = step, ["epoch"] = (double)step / stepsPerEpoch, ["best_step"] = bestStep, ["best"] = best is null ? null : MetricsJson(best),
+                    ["last"] = last is null ? null : MetricsJson(last), ["history"] = history.DeepClone(), ["fingerprint"] = fingerprint.DeepClone(),
+                };
+                var path = runDir.Save(step, dir =>
+                {
+                    ModelFolder.Save(model, dir, vocabPath);
+                    info.Save(dir);
+                    optimizer.Save(Path.Combine(dir, OptimizerFile));
+                    File.WriteAllText(Path.Combine(dir, StateFile), state.ToJsonString(new JsonSerializerOptions { WriteIndented = true }));
+                });
+                SaveCurves(metrics, o.OutputDir, info);
+                progress(new FineTuneProgress { Phase = "checkpoint", Step = step, Steps = total, Epoch = epoch + 1, Epochs = o.Epochs, Message = path });
+                window.Restart();
+            }
+        }
+
+        // 4. The output folder holds the best model (or the last one without a dev set).
+        string bestDir = Path.Combine(o.OutputDir, BestDir);
+        if (task.HasDev && Directory.Exists(bestDir))
+            foreach (var f in new[] { ModelFolder.ConfigFile, ModelFolder.WeightsFile, ModelFolder.VocabFile, TaskInfo.FileName })
+                CopyAtomic(Path.Combine(bestDir, f), Path.Combine(o.OutputDir, f));
+        else { ModelFolder.Save(model, o.OutputDir, vocabPath); info.Save(o.OutputDir); }
+        var results = new JsonObject
+        {
+            ["task"] = info.Task, ["main_metric"] = info.MainMetric, ["best_step"] = bestStep, ["steps"] = step,
+            ["best"] = best is null ? null : MetricsJson(best), ["last"] = last is null ? null : MetricsJson(last), ["history"] = history.DeepClone(),
+        };
+        WriteAtomic(Path.Combine(o.OutputDir, EvalResultsFile), results.ToJsonString(new JsonSerializerOptions { WriteIndented = true }));
+        SaveCurves(metrics, o.OutputDir, info);
+        long trained = step - resumedFrom;
+        progress(new FineTuneProgress { Phase = "done", Step = step, Steps = total, Epoch = o.Epochs, Epochs = o.Epochs, Eval = best, Message = o.OutputDir });
+        return new FineTuneResult(o.OutputDir, info, step, best, bestStep, last, trainSeconds, trained * o.Batch / Math.Max(1e-9, trainSeconds), resumedFrom > 0, resumedFrom, model.Store.Count);
+    }
+
+    static bool Better(double candidate, double incumbent, bool higherIsBetter)
+    {
+        if (double.IsNaN(candidate)) return false;
+        if (double.IsNaN(incumbent)) return true;
+        return higherIsBetter ? candidate > incumbent : candidate < incumbent;
+    }
+
+    /// <summary>Writes a complete model folder (weights, config with labels, vocab, task.json, eval_results.json) to a temporary folder and renames it into place.</summary>
+    static void SaveModelFolder(string dir, MobileBertModel model, string vocabPath, TaskInfo info, EvalMetrics metrics, long step)
+    {
+        string tmp = dir + ".tmp-" + Guid.NewGuid().ToString("N");
+        ModelFolder.Save(model, tmp, vocabPath);
+        info.Save(tmp);
+        File.WriteAllText(Path.Combine(tmp, EvalResultsFile), new JsonObject { ["step"] = step, ["metrics"] = MetricsJson(metrics) }.ToJsonString(new JsonSerializerOptions { WriteIndented = true }));
+        if (Directory.Exists(dir)) Directory.Delete(dir, recursive: true);
+        Directory.Move(tmp, dir);
+    }
+
+    static JsonObject MetricsJson(EvalMetrics m)
+    {
+        var values = new JsonObject();
+        foreach (var (k, v) in m.Values) values[k] = double.IsFinite(v) ? v : null;
+        return new JsonObject { ["main_metric"] = m.MainMetric, ["values"] = values };
+    }
+
+    static EvalMetrics? ReadMetrics(JsonNode? node)
+    {
+        if (node is not JsonObject o) return null;
+        var values = new Dictionary<string, double>(StringComparer.Ordinal);
+        foreach (var (k, v) in o["values"]!.AsObject()) values[k] = v is null ? double.NaN : v.GetValue<double>();
+        return new EvalMetrics(values, o["main_metric"]!.GetValue<string>());
+    }
+
+    static JsonObject Fingerprint(FineTuneOptions o, TaskInfo info, FineTuneTask task)
+    {
+        var f = o.Fingerprint();
+        f["task"] = info.ToJson();
+        f["data_sha256"] = task.DataHash();
+        if (o.ModelDir is not null)
+        {
+            using var s = File.OpenRead(Path.Combine(o.ModelDir, ModelFolder.WeightsFile));
+            f["init_sha256"] = Convert.ToHexStringLower(SHA256.HashData(s));
+        }
+        else f["init_config"] = JsonNode.Parse(ConfigJson.ToJson(o.Config!));
+        return f;
+    }
+
+    static void CheckFingerprint(JsonObject now, JsonObject saved, string path)
+    {
+        foreach (var (key, value) in now)
+        {
+            string a = saved[key]?.ToJsonString() ?? "null", b = value?.ToJsonString() ?? "null";
+            if (a != b) throw new ArgumentException($"{path}: cannot resume: '{key}' was {Trim(a)} in the checkpoint but is {Trim(b)} now.");
+        }
+        static string Trim(string s) => s.Length > 80 ? s[..77] + "…" : s;
+    }
+
+    static void CopyAtomic(string from, string to)
+    {
+        string tmp = to + ".tmp-" + Guid.NewGuid().ToString("N");
+        File.Copy(from, tmp, overwrite: true);
+        File.Move(tmp, to, overwrite: true);
+    }
+
+    static void WriteAtomic(string path, string text)
+    {
+        string tmp = path + ".tmp-" + Guid.NewGuid().ToString("N");
+        File.WriteAllText(tmp, text);
+        File.Move(tmp, path, overwrite: true);
+    }
+
+    static void SaveCurves(MetricsLog metrics, string dir, TaskInfo info)
+    {
+        metrics.Save(Path.Combine(dir, MetricsFile));
+        metrics.Plot(Path.Combine(dir, CurvesFile), $"Fine-tuning {info.Name}",
+        [
+            ("Loss", ["loss", "eval_loss"]),
+            ($"Dev {info.MainMetric}", ["train_acc", "eval_" + info.MainMetric]),
+        ]);
+    }
+}

@@ -1,0 +1,43 @@
+using System.Diagnostics;
+using MobileBert.Model;
+
+namespace MobileBert.FineTuning;
+
+/// <summary>Forward-pass latency of a model: median (and p10/p90) over repeated runs after warm-up.</summary>
+public sealed record LatencyResult(int Batch, int Seq, int Threads, double MedianMs, double P10Ms, double P90Ms, int Runs)
+{
+    public double SequencesPerSecond => Batch / (MedianMs / 1000.0);
+}
+
+public static class Latency
+{
+    /// <summary>
+    /// Runs the model's inference forward (the heads it has) on a fixed random batch (seeded token ids, full attention)
+    /// <paramref name="warmup"/> times, then at least <paramref name="minRuns"/> times and until <paramref name="minSeconds"/> have passed.
+    /// </summary>
+    public static LatencyResult Measure(MobileBertModel model, int batch, int seq, int threads, int warmup = 2, int minRuns = 5, double minSeconds = 2.0, int maxRuns = 1000)
+    {
+        var rng = new Random(1234);
+        var ids = new int[batch * seq];
+        for (int i = 0; i < ids.Length; i++) ids[i] = i % seq == 0 ? 101 : i % seq == seq - 1 ? 102 : rng.Next(1000, Math.Min(model.Config.VocabSize, 30000));
+        var input = new ModelInput(batch, seq, ids);
+        int saved = model.Threads;
+        model.Threads = threads;
+        try
+        {
+            for (int i = 0; i < warmup; i++) model.Forward(input);
+            var times = new List<double>();
+            var total = Stopwatch.StartNew();
+            while ((times.Count < minRuns || total.Elapsed.TotalSeconds < minSeconds) && times.Count < maxRuns)
+            {
+                var sw = Stopwatch.StartNew();
+                model.Forward(input);
+                times.Add(sw.Elapsed.TotalMilliseconds);
+            }
+            times.Sort();
+            double Q(double q) => times[(int)Math.Clamp(Math.Round(q * (times.Count - 1)), 0, times.Count - 1)];
+            return new LatencyResult(batch, seq, threads, Q(0.5), Q(0.1), Q(0.9), times.Count);
+        }
+        finally { model.Threads = saved; }
+    }
+}

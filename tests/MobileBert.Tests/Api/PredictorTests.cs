@@ -1,0 +1,109 @@
+using MobileBert.Checkpoints;
+using MobileBert.FineTuning;
+using MobileBert.Model;
+using MobileBert.Tests.FineTuning;
+using Xunit;
+
+namespace MobileBert.Tests.Api;
+
+public class PredictorTests
+{
+    /// <summary>A randomly initialised micro model folder with a task head, as `finetune` writes it.</summary>
+    public static string RandomTaskFolder(TaskInfo info, int seed = 3)
+    {
+        var dir = TestPaths.NewTempDir();
+        var model = TaskModels.ForFineTuning(null, FineTuneTestData.Micro(), info, seed);
+        ModelFolder.Save(model, dir, TestPaths.Vocab);
+        info.Save(dir);
+        return dir;
+    }
+
+    static readonly TaskInfo ThreeLabels = new()
+    {
+        Task = "csv", Name = "moods", Kind = TaskInfoKind.Classification, Labels = ["calm", "happy", "sad"], Metrics = ["acc", "macro_f1"], MainMetric = "acc", MaxSeqLength = 32,
+    };
+
+    static readonly string[] Texts =
+    [
+        "The movie was wonderful.", "I hated every minute of it.", "Not bad at all, honestly.", "Battery died after two days!",
+        "Service was slow but the food was great.", "Meh.", "An absolute masterpiece of modern cinema, with a score to remember.", "Would not buy again.",
+    ];
+
+    [Fact]
+    public void TextClassifierRestoresTheLabelMapAndReturnsProbabilities()
+    {
+        var c = TextClassifier.Load(RandomTaskFolder(ThreeLabels));
+        Assert.Equal(["calm", "happy", "sad"], c.Labels);
+        Assert.Equal(32, c.MaxSeqLength);
+        var r = c.Classify("What a lovely day.");
+        Assert.Equal(3, r.Categories.Count);
+        Assert.Equal(1.0, r.Categories.Sum(x => x.Probability), 5);
+        Assert.True(r.Categories[0].Probability >= r.Categories[1].Probability && r.Categories[1].Probability >= r.Categories[2].Probability);
+        Assert.Equal(r.Label, r.Categories[0].Label);
+        // Batched = one by one (padding does not change a row's result beyond float noise).
+        var batch = c.Classify(Texts);
+        for (int i = 0; i < Texts.Length; i++)
+        {
+            var one = c.Classify(Texts[i]);
+            Assert.Equal(one.Label, batch[i].Label);
+            Assert.Equal(one.Probability, batch[i].Probability, 4);
+        }
+    }
+
+    [Fact]
+    public void TextClassifierIsSafeForConcurrentCallers()
+    {
+        var c = TextClassifier.Load(RandomTaskFolder(ThreeLabels), new PredictorOptions { Threads = 2, BatchSize = 3 });
+        var serial = Texts.Select(t => c.Classify(t)).ToArray();
+        var serialBatch = c.Classify(Texts);
+        var parallel = new Classification[64];
+        var parallelBatch = new IReadOnlyList<Classification>[16];
+        Parallel.Invoke(
+            () => Parallel.For(0, parallel.Length, new ParallelOptions { MaxDegreeOfParallelism = 8 }, i => parallel[i] = c.Classify(Texts[i % Texts.Length])),
+            () => Parallel.For(0, parallelBatch.Length, new ParallelOptions { MaxDegreeOfParallelism = 4 }, i => parallelBatch[i] = c.Classify(Texts)));
+        for (int i = 0; i < parallel.Length; i++) Assert.Equal(serial[i % Texts.Length].Categories, parallel[i].Categories);
+        foreach (var b in parallelBatch) for (int i = 0; i < Texts.Length; i++) Assert.Equal(serialBatch[i].Categories, b[i].Categories);
+    }
+
+    [Fact]
+    public void RegressionModelsReturnAScore()
+    {
+        var info = new TaskInfo { Task = "csv", Name = "scores", Kind = TaskInfoKind.Regression, Metrics = ["pearson", "spearmanr", "corr", "mse"], MainMetric = "corr", MaxSeqLength = 32 };
+        var dir = RandomTaskFolder(info);
+        Assert.Equal("regression", ConfigJson.Load(Path.Combine(dir, "config.json")).ProblemType);
+        var c = TextClassifier.Load(dir);
+        Assert.True(c.IsRegression);
+        var r = c.Classify("a b c", "d e");
+        Assert.NotNull(r.Score);
+        Assert.Empty(r.Categories);
+    }
+
+    static readonly (string Context, string Question)[] Questions =
+    [
+        ("A secularist is an advocate of secularism. A lexicographer is a person who writes dictionaries.", "How is a lexicographer defined?"),
+        ("The heart pumps blood through the body. The lungs exchange oxygen and carbon dioxide.", "What do the lungs exchange?"),
+        ("Paris is the capital of France. Berlin is the capital of Germany. " + string.Concat(Enumerable.Repeat("Filler words make this context long. ", 12)), "What is the capital of Germany?"),
+    ];
+
+    [Fact]
+    public void QuestionAnswererReturnsRankedSpansOfTheContextAndIsSafeForConcurrentCallers()
+    {
+        var info = TaskInfo.ForSquad(false, 48, new SquadSettings { DocStride = 16, MaxQueryLength = 16 });
+        var qa = QuestionAnswerer.Load(RandomTaskFolder(info), new PredictorOptions { Threads = 2, BatchSize = 4 });
+        var serial = Questions.Select(q => qa.Answer(q.Context, q.Question, topK: 4)).ToArray();
+        foreach (var (answers, q) in serial.Zip(Questions))
+        {
+            Assert.InRange(answers.Count, 1, 4);
+            for (int i = 0; i < answers.Count; i++)
+            {
+                Assert.Equal(q.Context[answers[i].Start..answers[i].End], answers[i].Text);   // the character span is the answer text
+                if (i > 0) Assert.True(answers[i - 1].Score >= answers[i].Score);
+            }
+        }
+        var parallel = new IReadOnlyList<Answer>[48];
+        Parallel.For(0, parallel.Length, new ParallelOptions { MaxDegreeOfParallelism = 8 }, i => parallel[i] = qa.Answer(Questions[i % 3].Context, Questions[i % 3].Question, topK: 4));
+        for (int i = 0; i < parallel.Length; i++) Assert.Equal(serial[i % 3], parallel[i]);
+        var batched = qa.Answer(Questions, topK: 4);
+        for (int i = 0; i < 3; i++) Assert.Equal(serial[i].Select(a => (a.Text, a.Start)), batched[i].Select(a => (a.Text, a.Start)));
+    }
+}
