@@ -2,6 +2,7 @@ using System.Diagnostics;
 using System.Globalization;
 using System.Text;
 using MobileBert.Export;
+using MobileBert.Inference;
 using MobileBert.Model;
 using Microsoft.ML.OnnxRuntime;
 
@@ -14,6 +15,11 @@ namespace MobileBert.Bench;
 /// ORT fp32 (then ORT int8) back to back, so machine drift hits all alike. Reports median and p10–p90 latency,
 /// throughput, ratios ours/ORT, GFLOP/s (FlopCount.Forward, same for both), managed bytes allocated per forward (ours)
 /// and crude peak/retained working-set growth. Prints one Markdown table and writes it to --out.
+/// <para>"Ours" is the fast executor (<see cref="InferenceEngine"/>, fp32) by default; `--ours forward` times
+/// model.Forward instead, `--with-forward` adds model.Forward as an extra row. With --int8 the int8 rows compare our
+/// int8 engine (default <see cref="QuantizationPolicy"/>: every encoder Linear int8; `--keep-fp32-layers 0,23`) with
+/// ORT running the ORT-style dynamically quantized export of the same weights, and a last column gives our int8
+/// latency relative to ORT fp32.</para>
 /// </summary>
 static class CompareBench
 {
@@ -23,7 +29,9 @@ static class CompareBench
     {
         string preset = "mobilebert";
         int[] batches = [1, 32], seqs = [128], threadCounts = [Environment.ProcessorCount];
-        bool int8 = false;
+        bool int8 = false, withForward = false;
+        string oursKind = "fast";
+        var keepLayers = new HashSet<int>();
         int warmup = 2, repeats = 10, gapMs = 20;
         double minSeconds = 0;
         string? outPath = null;
@@ -39,6 +47,9 @@ static class CompareBench
                     case "--seq": seqs = List(Next()); break;
                     case "--threads": threadCounts = List(Next()); break;
                     case "--int8": int8 = true; break;
+                    case "--ours": oursKind = Next(); if (oursKind is not ("fast" or "forward")) throw new ArgumentException("--ours must be fast or forward"); break;
+                    case "--with-forward": withForward = true; break;
+                    case "--keep-fp32-layers": keepLayers = [.. List0(Next())]; break;
                     case "--warmup": warmup = int.Parse(Next(), CultureInfo.InvariantCulture); break;
                     case "--repeats": repeats = int.Parse(Next(), CultureInfo.InvariantCulture); break;
                     case "--min-seconds": minSeconds = double.Parse(Next(), CultureInfo.InvariantCulture); break;
@@ -59,6 +70,11 @@ static class CompareBench
         foreach (int s in seqs) if (s > c.MaxPositionEmbeddings) { Console.Error.WriteLine($"compare: --seq {s} exceeds max_position_embeddings {c.MaxPositionEmbeddings}"); return 2; }
         var model = new MobileBertModel(c);
         model.InitializeWeights(seed: 1234);
+        var engine = new InferenceEngine(model);
+        var qweights = int8 ? QuantizedWeights.Quantize(model, new QuantizationPolicy { KeepLayersFp32 = keepLayers }) : null;
+        var engine8 = qweights is null ? null : new InferenceEngine(model, new InferenceOptions { Quantized = qweights });
+        bool fast = oursKind == "fast";
+        void Ours(ModelInput input) { if (fast) engine.Run(input); else model.Forward(input, new ForwardOptions { Heads = ModelHeads.None }); }
 
         string dir = Path.Combine(Path.GetTempPath(), "mobilebert-compare-" + Environment.ProcessId);
         Directory.CreateDirectory(dir);
@@ -75,6 +91,7 @@ static class CompareBench
             header.AppendLine(Inv($"model: {preset} ({MobileBertModel.CountParameters(c) / 1e6:F1}M backbone parameters, {c.NumHiddenLayers} layers, hidden {c.HiddenSize}, intra {c.IntraBottleneckSize}, {c.NormalizationType}/{c.HiddenAct}), random weights; outputs last_hidden_state + pooler_output for both"));
             header.AppendLine(Inv($"machine: {Environment.ProcessorCount} logical cores, {System.Runtime.InteropServices.RuntimeInformation.ProcessArchitecture}, Vector512 {System.Runtime.Intrinsics.Vector512.IsHardwareAccelerated}, .NET {Environment.Version}, ONNX Runtime {OrtEnv.Instance().GetVersionString()}"));
             header.AppendLine(Inv($"ONNX files: fp32 {new FileInfo(fp32Path).Length / 1e6:F1} MB{(int8 ? Inv($", int8 {new FileInfo(int8Path).Length / 1e6:F1} MB") : "")} (export {exportSeconds:F1} s)"));
+            header.AppendLine(Inv($"ours: {(fast ? "InferenceEngine (fast fp32 path)" : "model.Forward (reference path)")}{(withForward ? " (+ model.Forward rows)" : "")}{(int8 ? Inv($"; ours int8: InferenceEngine, {qweights!.Count} Linears int8 (per-channel weights, dynamic per-token activations){(keepLayers.Count > 0 ? Inv($", layers {string.Join(",", keepLayers.Order())} fp32") : "")}") : "")}"));
             header.AppendLine(Inv($"method: warm-up {warmup}, then repeats of [ours, ORT fp32{(int8 ? ", ORT int8" : "")}] back to back ({gapMs} ms pause between runs), ≥ {repeats} repeats{(minSeconds > 0 ? Inv($" and ≥ {minSeconds} s") : "")} per case"));
             Console.Write(header);
 
@@ -118,7 +135,7 @@ static class CompareBench
                 return (Math.Max(0, peak - peak0), Rss() - rss0);
             }
             bool peakResettable = ResetPeak();
-            var memOurs = Phase(() => { foreach (int t in threadCounts) { model.Threads = t; foreach (var input in inputs.Values) for (int w = 0; w < warmup; w++) model.Forward(input, forward); } });
+            var memOurs = Phase(() => { foreach (int t in threadCounts) { model.Threads = t; engine.Threads = t; foreach (var input in inputs.Values) { engine.Ensure(input.Batch * input.Seq, input.Batch); engine8?.Ensure(input.Batch * input.Seq, input.Batch); for (int w = 0; w < warmup; w++) { Ours(input); engine8?.Run(input); if (withForward) model.Forward(input, forward); } } } });
             Dictionary<int, InferenceSession> fp32Sessions = [];
             var memOrt = Phase(() =>
             {
@@ -139,31 +156,35 @@ static class CompareBench
             Console.WriteLine();
 
             var table = new StringBuilder();
-            table.AppendLine("| precision | batch | seq | threads | ours median ms (p10–p90) | ORT median ms (p10–p90) | latency ours/ORT | ours seq/s | ORT seq/s | throughput ours/ORT | ours GFLOP/s | ORT GFLOP/s | ours alloc/forward |");
-            table.AppendLine("|---|---:|---:|---:|---|---|---:|---:|---:|---:|---:|---:|---:|");
+            table.AppendLine("| precision | batch | seq | threads | ours median ms (p10–p90) | ORT median ms (p10–p90) | latency ours/ORT | ours seq/s | ORT seq/s | throughput ours/ORT | ours GFLOP/s | ORT GFLOP/s | ours alloc/forward | ours / ORT fp32 |");
+            table.AppendLine("|---|---:|---:|---:|---|---|---:|---:|---:|---:|---:|---:|---:|---:|");
             foreach (int t in threadCounts)
             {
-                model.Threads = t;
+                model.Threads = t; engine.Threads = t; if (engine8 is not null) engine8.Threads = t;
                 foreach (int s in seqs)
                     foreach (int b in batches)
                     {
                         var input = inputs[(b, s)];
-                        long a0 = GC.GetTotalAllocatedBytes(precise: true);
-                        model.Forward(input, forward);
-                        long allocated = GC.GetTotalAllocatedBytes(precise: true) - a0;
-                        var ours = new List<double>(); var ort = new List<double>(); var ort8 = new List<double>();
+                        long Alloc(Action a) { long a0 = GC.GetTotalAllocatedBytes(precise: true); a(); return GC.GetTotalAllocatedBytes(precise: true) - a0; }
+                        long allocated = Alloc(() => Ours(input));
+                        long allocated8 = engine8 is null ? 0 : Alloc(() => engine8.Run(input));
+                        long allocatedF = withForward ? Alloc(() => model.Forward(input, forward)) : 0;
+                        var ours = new List<double>(); var ort = new List<double>(); var ort8 = new List<double>(); var ours8 = new List<double>(); var fwd = new List<double>();
                         var total = Stopwatch.StartNew();
                         while (ours.Count < repeats || total.Elapsed.TotalSeconds < minSeconds)
                         {
-                            ours.Add(Time(() => model.Forward(input, forward))); Thread.Sleep(gapMs);
+                            ours.Add(Time(() => Ours(input))); Thread.Sleep(gapMs);
                             ort.Add(Time(() => RunOrt(fp32Sessions[t], input))); Thread.Sleep(gapMs);
-                            if (int8Sessions is not null) { ort8.Add(Time(() => RunOrt(int8Sessions[t], input))); Thread.Sleep(gapMs); }
+                            if (withForward) { fwd.Add(Time(() => model.Forward(input, forward))); Thread.Sleep(gapMs); }
+                            if (int8Sessions is not null) { ours8.Add(Time(() => engine8!.Run(input))); Thread.Sleep(gapMs); ort8.Add(Time(() => RunOrt(int8Sessions[t], input))); Thread.Sleep(gapMs); }
                             if (ours.Count >= 500) break;
                         }
                         double flops = FlopCount.Forward(c, b, s);
                         var so = Summarize(ours); var sr = Summarize(ort);
-                        table.AppendLine(Row("fp32", b, s, t, so, sr, flops, allocated >= 1 << 20 ? Inv($"{allocated / 1048576.0:F1} MB") : Inv($"{allocated / 1024.0:F0} KB")));
-                        if (int8Sessions is not null) table.AppendLine(Row("int8 (ORT: dynamic quant.)", b, s, t, null, Summarize(ort8), flops, "n/a"));
+                        static string Bytes(long a) => a >= 1 << 20 ? Inv($"{a / 1048576.0:F1} MB") : Inv($"{a / 1024.0:F0} KB");
+                        table.AppendLine(Row(fast ? "fp32 (engine)" : "fp32 (Forward)", b, s, t, so, sr, flops, Bytes(allocated), so.Median / sr.Median));
+                        if (withForward) { var sf = Summarize(fwd); table.AppendLine(Row("fp32 (Forward)", b, s, t, sf, sr, flops, Bytes(allocatedF), sf.Median / sr.Median)); }
+                        if (int8Sessions is not null) { var s8 = Summarize(ours8); table.AppendLine(Row("int8 (ours: engine; ORT: dynamic quant.)", b, s, t, s8, Summarize(ort8), flops, Bytes(allocated8), s8.Median / sr.Median)); }
                         Console.Error.WriteLine(Inv($"  done: batch {b}, seq {s}, threads {t} ({ours.Count} repeats)"));
                     }
             }
@@ -224,13 +245,16 @@ static class CompareBench
         return new Stats(P(0.5), P(0.1), P(0.9), t.Count);
     }
 
-    static string Row(string precision, int b, int s, int t, Stats? ours, Stats ort, double flops, string alloc)
+    static int[] List0(string s) => s.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries)
+        .Select(v => int.TryParse(v, NumberStyles.None, CultureInfo.InvariantCulture, out int x) ? x : throw new ArgumentException($"'{v}' is not a non-negative integer")).ToArray();
+
+    static string Row(string precision, int b, int s, int t, Stats? ours, Stats ort, double flops, string alloc, double vsOrtFp32)
     {
         string Lat(Stats? x) => x is null ? "n/a" : Inv($"{x.Median:F1} ({x.P10:F1}–{x.P90:F1})");
         string Ratio(double? v) => v is null ? "n/a" : Inv($"{v:F2}×");
         double? oursTput = ours is null ? null : b / (ours.Median / 1000), ortTput = b / (ort.Median / 1000);
         return Inv($"| {precision} | {b} | {s} | {t} | {Lat(ours)} | {Lat(ort)} | {Ratio(ours is null ? null : ours.Median / ort.Median)} | ") +
                Inv($"{(oursTput is null ? "n/a" : Inv($"{oursTput:F1}"))} | {ortTput:F1} | {Ratio(oursTput / ortTput)} | ") +
-               Inv($"{(ours is null ? "n/a" : Inv($"{flops / (ours.Median / 1000) / 1e9:F1}"))} | {flops / (ort.Median / 1000) / 1e9:F1} | {alloc} |");
+               Inv($"{(ours is null ? "n/a" : Inv($"{flops / (ours.Median / 1000) / 1e9:F1}"))} | {flops / (ort.Median / 1000) / 1e9:F1} | {alloc} | {vsOrtFp32:F2}× |");
     }
 }

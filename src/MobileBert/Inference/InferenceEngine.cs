@@ -1,0 +1,539 @@
+using System.Runtime.InteropServices;
+using MobileBert.Kernels;
+using MobileBert.Model;
+
+namespace MobileBert.Inference;
+
+/// <summary>Options of an <see cref="InferenceEngine"/>.</summary>
+public sealed class InferenceOptions
+{
+    /// <summary>Threads (≤ 0: all cores).</summary>
+    public int Threads { get; set; } = Environment.ProcessorCount;
+    /// <summary>Rows per work item of the row-wise phases (0: automatic, ≈ rows / (4·threads), 16…128, multiple of 8).</summary>
+    public int BlockRows { get; set; }
+    /// <summary>Query rows per attention work item (0: automatic, 64).</summary>
+    public int AttentionChunk { get; set; }
+    /// <summary>int8 weights to use (null: everything fp32). Linears not in it stay fp32.</summary>
+    public QuantizedWeights? Quantized { get; set; }
+}
+
+/// <summary>One sequence of a ragged batch: token ids and (optional) token-type ids of the same length. No padding.</summary>
+public readonly record struct TokenSequence(int[] InputIds, int[]? TokenTypeIds = null);
+
+/// <summary>
+/// The result of <see cref="InferenceEngine.Run(ModelInput)"/> / <see cref="InferenceEngine.Run(IReadOnlyList{TokenSequence})"/>.
+/// Owned and reused by the engine: valid until its next run (copy what you keep).
+/// </summary>
+public sealed class InferenceResult
+{
+    internal float[] HiddenBuf = [], PooledBuf = [], LogitsBuf = [];
+    internal int[] SegStart = [], SegLen = [];
+    /// <summary>Sequences (batch rows, or ragged sequences).</summary>
+    public int Sequences { get; internal set; }
+    /// <summary>Token rows computed (B·S for a padded batch, Σ lengths for a ragged one).</summary>
+    public int Rows { get; internal set; }
+    public int HiddenSize { get; internal set; }
+    public int NumLabels { get; internal set; }
+    /// <summary>Last hidden state of every computed row, [Rows, H] (a padded batch: HF's [B, S, H]).</summary>
+    public ReadOnlySpan<float> LastHiddenState => HiddenBuf.AsSpan(0, Rows * HiddenSize);
+    /// <summary>Last hidden state of sequence i, [len_i, H].</summary>
+    public ReadOnlySpan<float> HiddenState(int i) => HiddenBuf.AsSpan(SegStart[i] * HiddenSize, SegLen[i] * HiddenSize);
+    /// <summary>Pooled output [Sequences, H] (empty without a pooler).</summary>
+    public ReadOnlySpan<float> PooledOutput => PooledBuf.AsSpan(0, HasPooler ? Sequences * HiddenSize : 0);
+    /// <summary>Sequence-classification logits [Sequences, num_labels] (empty without the classifier head).</summary>
+    public ReadOnlySpan<float> Logits => LogitsBuf.AsSpan(0, Sequences * NumLabels);
+    public bool HasPooler { get; internal set; }
+}
+
+/// <summary>
+/// Fast inference executor for a <see cref="MobileBertModel"/> (eval mode, no dropout): weights pre-packed once
+/// (fused where several Linears read the same input), buffers planned and reused (no allocation per call in steady
+/// state), epilogues (bias, activation, residual + NoNorm/LayerNorm) applied to each block of rows right after its GEMM
+/// while it is in cache, and a threading plan with two parallel regions per layer:
+/// <list type="bullet">
+/// <item>row-wise phase: each work item is a block of rows that runs everything row-local back to back —
+/// attention output dense + norm, every FFN, the output bottleneck, then the next layer's bottlenecks and Q/K/V
+/// projections (or the embeddings and layer 0's projections);</item>
+/// <item>attention phase: work items are (sequence, head, chunk of query rows); only one [chunk, len] score block per
+/// thread exists at a time.</item>
+/// </list>
+/// Length-aware: <see cref="Run(IReadOnlyList{TokenSequence})"/> takes sequences of different lengths and computes
+/// no padding at all (rows of all sequences are concatenated; attention stays within each sequence). The result equals
+/// running each sequence alone through <see cref="MobileBertModel.Forward"/>. <see cref="Run(ModelInput)"/> reproduces
+/// <see cref="MobileBertModel.Forward"/> on a padded batch, padding positions included.
+/// <para>Not thread-safe: one run at a time per engine (the kernels' worker pool runs one region at a time anyway).</para>
+/// </summary>
+public sealed unsafe partial class InferenceEngine : IDisposable
+{
+    readonly MobileBertModel _model;
+    readonly MobileBertConfig _c;
+    readonly LayerPlan[] _layers;
+    readonly LinearOp? _embTransform, _pooler, _classifier;
+    readonly GCHandle _self;
+    readonly InferenceResult _result = new();
+    int _capacityRows, _capacitySeqs;
+
+    // Planned buffers (pinned, sized for _capacityRows).
+    float[] _h0 = [], _h1 = [], _pre = [], _li = [], _qk = [], _pre2 = [], _ctx = [], _a0 = [], _a1 = [], _inner = [], _emb = [], _mask = [];
+    int[] _ids = [], _types = [], _pos = [], _segOf = [];
+    int[] _segStart = [], _segLen = [];
+    int[] _items = [];       // attention items: (segment, head, q0) packed as 3 ints
+    float[] _first = [];
+    int _rows, _seqs, _itemCount, _blockRows;
+    bool _masked;
+    float[] _hidden = [];    // the buffer holding the current hidden state (_h0 or _h1)
+
+    /// <summary>Builds the executor: packs (and fuses) every Linear of <paramref name="model"/>; int8 where
+    /// <see cref="InferenceOptions.Quantized"/> has weights. The model's weights are read now; later changes to them are not seen.</summary>
+    public InferenceEngine(MobileBertModel model, InferenceOptions? options = null)
+    {
+        options ??= new InferenceOptions();
+        _model = model; _c = model.Config;
+        if (!model.Store.IsAllocated) throw new InvalidOperationException("Model weights are not allocated.");
+        Threads = options.Threads;
+        BlockRowsOption = options.BlockRows;
+        AttentionChunk = options.AttentionChunk > 0 ? options.AttentionChunk : 64;
+        Quantized = options.Quantized;
+        var q = options.Quantized;
+        if (q is not null) q.Validate(model);
+        LinearOp Op(params Linear[] parts) => MakeOp(parts, q);
+        if (_c.UsesEmbeddingTransformation) _embTransform = Op(model.Embeddings.Transformation);
+        _layers = new LayerPlan[model.Layers.Length];
+        for (int l = 0; l < _layers.Length; l++) _layers[l] = new LayerPlan(model.Layers[l], _c, Op);
+        if (model.Pooler?.Dense is { } pd) _pooler = Op(pd);
+        if (model.Classifier is { } cls) _classifier = Op(cls.Dense);
+        _self = GCHandle.Alloc(this);
+    }
+
+    /// <summary>The model this engine was built from.</summary>
+    public MobileBertModel Model => _model;
+    /// <summary>Threads used (≤ 0: all cores).</summary>
+    public int Threads { get; set; }
+    public int BlockRowsOption { get; set; }
+    public int AttentionChunk { get; set; }
+    public QuantizedWeights? Quantized { get; }
+
+    /// <summary>Names of the planned dense layers and whether each runs int8 (for reports).</summary>
+    public IEnumerable<(string Name, bool Int8)> Linears()
+    {
+        if (_embTransform is not null) yield return (_embTransform.Name, _embTransform.IsInt8);
+        foreach (var l in _layers) foreach (var op in l.Ops()) yield return (op.Name, op.IsInt8);
+        if (_pooler is not null) yield return (_pooler.Name, _pooler.IsInt8);
+        if (_classifier is not null) yield return (_classifier.Name, _classifier.IsInt8);
+    }
+
+    static LinearOp MakeOp(Linear[] parts, QuantizedWeights? q)
+    {
+        if (q is not null && parts.All(p => q.Contains(p.Weight.Name)))
+        {
+            var (_, b, k, n, name) = LinearOp.Concat(parts);
+            var w = new sbyte[(long)n * k]; var s = new float[n];
+            int o = 0;
+            foreach (var p in parts)
+            {
+                var ql = q[p.Weight.Name];
+                ql.Weights.AsSpan().CopyTo(w.AsSpan(o * k, p.Out * k));
+                ql.Scales.AsSpan().CopyTo(s.AsSpan(o, p.Out));
+                o += p.Out;
+            }
+            return new Int8LinearOp(name, new QuantizedLinear(w, s, k, n), b);
+        }
+        return new Fp32LinearOp(parts);
+    }
+
+    public void Dispose() { if (_self.IsAllocated) _self.Free(); }
+
+    /// <summary>
+    /// A padded batch, exactly as <see cref="MobileBertModel.Forward"/> computes it (every position, masked keys
+    /// excluded from attention, position ids 0…S−1 per row). Heads: pooler and sequence classifier when the model has them.
+    /// </summary>
+    public InferenceResult Run(ModelInput input)
+    {
+        ArgumentNullException.ThrowIfNull(input);
+        int b = input.Batch, s = input.Seq;
+        if (s > _c.MaxPositionEmbeddings) throw new ArgumentException($"Sequence length {s} exceeds max_position_embeddings = {_c.MaxPositionEmbeddings}.");
+        Ensure(b * s, b);
+        bool masked = false;
+        for (int i = 0; i < b * s; i++)
+        {
+            int v = input.AttentionMask[i];
+            if (v is not (0 or 1)) throw new ArgumentException($"attention_mask[{i}] = {v}; values must be 0 or 1.");
+            _mask[i] = (1 - v) * float.MinValue;
+            masked |= v == 0;
+        }
+        for (int i = 0; i < b; i++) { _segStart[i] = i * s; _segLen[i] = s; }
+        CheckIds(input.InputIds, input.TokenTypeIds, 0, b * s);
+        input.InputIds.AsSpan(0, b * s).CopyTo(_ids);
+        input.TokenTypeIds.AsSpan(0, b * s).CopyTo(_types);
+        _masked = masked;
+        return Execute(b * s, b);
+    }
+
+    /// <summary>
+    /// Sequences of any lengths (1…max_position_embeddings), no padding computed. Sequence i's hidden states are
+    /// <see cref="InferenceResult.HiddenState"/>(i); the result equals running it alone, unpadded.
+    /// </summary>
+    public InferenceResult Run(IReadOnlyList<TokenSequence> sequences)
+    {
+        ArgumentNullException.ThrowIfNull(sequences);
+        if (sequences.Count == 0) throw new ArgumentException("No sequences.");
+        long total = 0;
+        for (int i = 0; i < sequences.Count; i++)
+        {
+            var sq = sequences[i];
+            if (sq.InputIds is null || sq.InputIds.Length == 0) throw new ArgumentException($"Sequence {i} is empty.");
+            if (sq.InputIds.Length > _c.MaxPositionEmbeddings) throw new ArgumentException($"Sequence {i} has {sq.InputIds.Length} tokens; max_position_embeddings = {_c.MaxPositionEmbeddings}.");
+            if (sq.TokenTypeIds is not null && sq.TokenTypeIds.Length != sq.InputIds.Length) throw new ArgumentException($"Sequence {i}: token_type_ids has {sq.TokenTypeIds.Length} values, input_ids {sq.InputIds.Length}.");
+            total += sq.InputIds.Length;
+        }
+        if (total > int.MaxValue / Math.Max(_c.IntermediateSize, 3 * _c.HiddenSize)) throw new ArgumentException("Too many tokens in one run; split the batch (see RunGrouped).");
+        int rows = (int)total, n = sequences.Count;
+        Ensure(rows, n);
+        int r = 0;
+        for (int i = 0; i < n; i++)
+        {
+            var sq = sequences[i]; int len = sq.InputIds.Length;
+            _segStart[i] = r; _segLen[i] = len;
+            sq.InputIds.CopyTo(_ids, r);
+            if (sq.TokenTypeIds is null) Array.Clear(_types, r, len); else sq.TokenTypeIds.CopyTo(_types, r);
+            r += len;
+        }
+        CheckIds(_ids, _types, 0, rows);
+        _masked = false;
+        return Execute(rows, n);
+    }
+
+    /// <summary>
+    /// Many sequences in groups of at most <paramref name="maxTokens"/> tokens (sorted by length so groups are
+    /// homogeneous; no padding either way). Calls <paramref name="onGroup"/> with the indices (into
+    /// <paramref name="sequences"/>) of each group and its result (valid during the callback).
+    /// </summary>
+    public void RunGrouped(IReadOnlyList<TokenSequence> sequences, int maxTokens, Action<int[], InferenceResult> onGroup)
+    {
+        if (maxTokens < 1) throw new ArgumentException("maxTokens must be positive.");
+        var order = Enumerable.Range(0, sequences.Count).OrderBy(i => sequences[i].InputIds.Length).ToArray();
+        var group = new List<int>(); int tokens = 0;
+        var batch = new List<TokenSequence>();
+        void Flush()
+        {
+            if (group.Count == 0) return;
+            batch.Clear(); foreach (int i in group) batch.Add(sequences[i]);
+            onGroup([.. group], Run(batch));
+            group.Clear(); tokens = 0;
+        }
+        foreach (int i in order)
+        {
+            int len = sequences[i].InputIds.Length;
+            if (tokens + len > maxTokens) Flush();
+            group.Add(i); tokens += len;
+        }
+        Flush();
+    }
+
+    void CheckIds(ReadOnlySpan<int> ids, ReadOnlySpan<int> types, int start, int count)
+    {
+        for (int i = start; i < start + count; i++)
+        {
+            if ((uint)ids[i] >= (uint)_c.VocabSize) throw new ArgumentException($"input_ids[{i}] = {ids[i]} is outside word_embeddings (input_ids) [0, {_c.VocabSize}).");
+            if ((uint)types[i] >= (uint)_c.TypeVocabSize) throw new ArgumentException($"token_type_ids[{i}] = {types[i]} is outside token_type_embeddings (token_type_ids) [0, {_c.TypeVocabSize}).");
+        }
+    }
+
+    static T[] Grow<T>(T[] a, long n) => a.Length >= n ? a : GC.AllocateUninitializedArray<T>(checked((int)n), pinned: true);
+
+    /// <summary>Plans buffers for up to <paramref name="rows"/> tokens and <paramref name="seqs"/> sequences (grows only).</summary>
+    public void Ensure(int rows, int seqs)
+    {
+        if (rows <= _capacityRows && seqs <= _capacitySeqs) return;
+        rows = Math.Max(rows, _capacityRows); seqs = Math.Max(seqs, _capacitySeqs);
+        int h = _c.HiddenSize, t = _c.TrueHiddenSize;
+        long R = rows;
+        _h0 = Grow(_h0, R * h); _h1 = Grow(_h1, R * h);
+        int preW = _layers.Length == 0 ? 0 : _layers.Max(l => l.PreH.Out), pre2W = _layers.Length == 0 ? 0 : _layers.Max(l => l.PreQk?.Out ?? 0);
+        _pre = Grow(_pre, R * preW); _pre2 = Grow(_pre2, R * Math.Max(pre2W, 1));
+        _li = Grow(_li, R * t); _qk = Grow(_qk, R * t); _ctx = Grow(_ctx, R * t); _a0 = Grow(_a0, R * t); _a1 = Grow(_a1, R * t);
+        _inner = Grow(_inner, R * _c.IntermediateSize);
+        _emb = Grow(_emb, R * _c.EmbeddedInputSize);
+        _mask = Grow(_mask, R);
+        _ids = Grow(_ids, R); _types = Grow(_types, R); _pos = Grow(_pos, R); _segOf = Grow(_segOf, R);
+        _segStart = Grow(_segStart, seqs); _segLen = Grow(_segLen, seqs);
+        _first = Grow(_first, (long)seqs * h);
+        _result.PooledBuf = Grow(_result.PooledBuf, (long)seqs * h);
+        _result.LogitsBuf = Grow(_result.LogitsBuf, (long)seqs * _c.NumLabels);
+        _capacityRows = rows; _capacitySeqs = seqs;
+    }
+
+    InferenceResult Execute(int rows, int seqs)
+    {
+        _rows = rows; _seqs = seqs;
+        for (int i = 0; i < seqs; i++)
+            for (int j = 0; j < _segLen[i]; j++) { _pos[_segStart[i] + j] = j; _segOf[_segStart[i] + j] = i; }
+        int threads = ParallelFor.ResolveThreads(Threads);
+        _blockRows = BlockRowsOption > 0 ? BlockRowsOption : Math.Clamp((rows / (4 * threads) + 7) / 8 * 8, 16, 128);
+        int blocks = (rows + _blockRows - 1) / _blockRows;
+        // Attention items: (segment, head, first query row).
+        int heads = _c.NumAttentionHeads, chunk = Math.Max(1, AttentionChunk);
+        int items = 0;
+        for (int i = 0; i < seqs; i++) items += heads * ((_segLen[i] + chunk - 1) / chunk);
+        _items = Grow(_items, 3L * items);
+        int it = 0;
+        for (int i = 0; i < seqs; i++)
+            for (int hd = 0; hd < heads; hd++)
+                for (int q0 = 0; q0 < _segLen[i]; q0 += chunk) { _items[it++] = i; _items[it++] = hd; _items[it++] = q0; }
+        _itemCount = items;
+
+        var job = new Job { Self = GCHandle.ToIntPtr(_self) };
+        // Phase 0: embeddings + layer 0's projections. Then per layer: attention, then (post l + pre l+1).
+        job.Kind = 0; job.Layer = 0;
+        ParallelFor.Run(blocks, threads, ref job);
+        var hIn = _h0; var hOut = _h1;
+        for (int l = 0; l < _layers.Length; l++)
+        {
+            job.Kind = 1; job.Layer = l;
+            ParallelFor.Run(_itemCount, threads, ref job);
+            job.Kind = 2; job.Layer = l;
+            _hidden = hIn; _hiddenOut = hOut;
+            ParallelFor.Run(blocks, threads, ref job);
+            (hIn, hOut) = (hOut, hIn);
+        }
+        _hidden = hIn;
+        Heads(seqs, threads);
+        var res = _result;
+        res.HiddenBuf = _hidden; res.SegStart = _segStart; res.SegLen = _segLen;
+        res.Sequences = seqs; res.Rows = rows; res.HiddenSize = _c.HiddenSize;
+        res.HasPooler = _model.HasPooler; res.NumLabels = _classifier is null ? 0 : _c.NumLabels;
+        return res;
+    }
+
+    float[] _hiddenOut = [];
+
+    void Heads(int seqs, int threads)
+    {
+        if (!_model.HasPooler) return;
+        int h = _c.HiddenSize;
+        fixed (float* ph = _hidden, pf = _first, pp = _result.PooledBuf, pl = _result.LogitsBuf)
+        {
+            for (int i = 0; i < seqs; i++) new ReadOnlySpan<float>(ph + (long)_segStart[i] * h, h).CopyTo(new Span<float>(pf + (long)i * h, h));
+            if (_pooler is null) new ReadOnlySpan<float>(pf, seqs * h).CopyTo(new Span<float>(pp, seqs * h));
+            else
+            {
+                _pooler.Run(pf, seqs, pp);
+                Activations.Tanh(new Span<float>(pp, seqs * h));
+            }
+            _classifier?.Run(pp, seqs, pl);
+        }
+    }
+
+    struct Job : IParallelBody
+    {
+        public nint Self;
+        public int Kind, Layer;
+        public readonly void Invoke(int index)
+        {
+            var e = (InferenceEngine)GCHandle.FromIntPtr(Self).Target!;
+            switch (Kind)
+            {
+                case 0: e.EmbedBlock(index); break;
+                case 1: e.AttentionItem(Layer, index); break;
+                default: e.PostBlock(Layer, index); break;
+            }
+        }
+    }
+
+    (int r0, int n) Block(int index) { int r0 = index * _blockRows; return (r0, Math.Min(_blockRows, _rows - r0)); }
+
+    // ───────────── phase 0: embeddings (+ layer 0 projections) ─────────────
+    void EmbedBlock(int index)
+    {
+        var (r0, n) = Block(index);
+        int e = _c.EmbeddingSize, h = _c.HiddenSize, ein = _c.EmbeddedInputSize;
+        var m = _model.Embeddings;
+        var words = m.Store.Span(m.WordEmbeddings);
+        var pos = m.Store.Span(m.PositionEmbeddings);
+        var types = m.Store.Span(m.TokenTypeEmbeddings);
+        fixed (float* pe = _emb, ph = _h0)
+        {
+            float* x = ph + (long)r0 * h;
+            var xs = new Span<float>(x, n * h);
+            if (_embTransform is not null)
+            {
+                float* tin = pe + (long)r0 * ein;
+                for (int r = 0; r < n; r++)
+                {
+                    int row = r0 + r;
+                    var dst = new Span<float>(tin + (long)r * ein, ein);
+                    if (_c.TrigramInput)
+                    {
+                        int p = _pos[row], len = _segLen[_segOf[row]];
+                        if (p + 1 < len) words.Slice(_ids[row + 1] * e, e).CopyTo(dst[..e]); else dst[..e].Clear();
+                        words.Slice(_ids[row] * e, e).CopyTo(dst.Slice(e, e));
+                        if (p > 0) words.Slice(_ids[row - 1] * e, e).CopyTo(dst.Slice(2 * e, e)); else dst.Slice(2 * e, e).Clear();
+                    }
+                    else words.Slice(_ids[row] * e, e).CopyTo(dst);
+                }
+                _embTransform.Run(tin, n, x);
+            }
+            else
+                for (int r = 0; r < n; r++) words.Slice(_ids[r0 + r] * e, e).CopyTo(xs.Slice(r * h, h));
+            for (int r = 0; r < n; r++)
+            {
+                var row = xs.Slice(r * h, h);
+                System.Numerics.Tensors.TensorPrimitives.Add(row, pos.Slice(_pos[r0 + r] * h, h), row);
+                System.Numerics.Tensors.TensorPrimitives.Add(row, types.Slice(_types[r0 + r] * h, h), row);
+            }
+            m.Norm.Forward(xs, xs, n);
+        }
+        if (_layers.Length > 0) PreBlock(0, _h0, r0, n);
+    }
+
+    // ───────────── row-wise: projections of layer l ─────────────
+    void PreBlock(int l, float[] hidden, int r0, int n)
+    {
+        var L = _layers[l];
+        int h = _c.HiddenSize, t = _c.TrueHiddenSize, pw = L.PreH.Out;
+        fixed (float* ph = hidden, ppre = _pre, pli = _li, pqk = _qk, ppre2 = _pre2)
+        {
+            float* pre = ppre + (long)r0 * pw;
+            L.PreH.Run(ph + (long)r0 * h, n, pre);
+            if (L.LiNorm is not null)
+                for (int r = 0; r < n; r++)
+                    L.LiNorm.Forward(new ReadOnlySpan<float>(pre + (long)r * pw + L.ColLi, t), new Span<float>(pli + ((long)r0 + r) * t, t), 1);
+            if (L.QkNorm is not null)
+                for (int r = 0; r < n; r++)
+                    L.QkNorm.Forward(new ReadOnlySpan<float>(pre + (long)r * pw + L.ColQk, t), new Span<float>(pqk + ((long)r0 + r) * t, t), 1);
+            if (L.PreQk is not null)
+            {
+                float* src = L.PreQkReadsLi ? pli : pqk;
+                L.PreQk.Run(src + (long)r0 * t, n, ppre2 + (long)r0 * L.PreQk.Out);
+            }
+        }
+    }
+
+    // ───────────── row-wise: everything after attention in layer l, then layer l+1's projections ─────────────
+    void PostBlock(int l, int index)
+    {
+        var (r0, n) = Block(index);
+        var L = _layers[l];
+        int h = _c.HiddenSize, t = _c.TrueHiddenSize, I = _c.IntermediateSize;
+        fixed (float* ph = _hidden, pout = _hiddenOut, pctx = _ctx, pa0 = _a0, pa1 = _a1, pin = _inner, pli = _li)
+        {
+            float* a = pa0 + (long)r0 * t, b = pa1 + (long)r0 * t, inner = pin + (long)r0 * I;
+            float* residual = L.ResidualIsH ? ph + (long)r0 * h : pli + (long)r0 * t;
+            L.AttnOut.Run(pctx + (long)r0 * t, n, a);
+            L.AttnNorm.AddForward(new ReadOnlySpan<float>(a, n * t), new ReadOnlySpan<float>(residual, n * t), new Span<float>(a, n * t), n);
+            for (int f = 0; f < L.Ffns.Length; f++)
+            {
+                var F = L.Ffns[f];
+                bool last = f == L.Ffns.Length - 1;
+                float* y = last && L.OutBottleneck is null ? pout + (long)r0 * h : b;
+                F.Up.Run(a, n, inner);
+                Activations.Apply(_c.HiddenAct, new Span<float>(inner, n * I));
+                F.Down.Run(inner, n, y);
+                F.Norm.AddForward(new ReadOnlySpan<float>(y, n * t), new ReadOnlySpan<float>(a, n * t), new Span<float>(y, n * t), n);
+                float* tmp = a; a = y; b = tmp;
+            }
+            if (L.OutBottleneck is not null)
+            {
+                float* y = pout + (long)r0 * h;
+                L.OutBottleneck.Run(a, n, y);
+                L.OutBottleneckNorm!.AddForward(new ReadOnlySpan<float>(y, n * h), new ReadOnlySpan<float>(ph + (long)r0 * h, n * h), new Span<float>(y, n * h), n);
+            }
+        }
+        if (l + 1 < _layers.Length) PreBlock(l + 1, _hiddenOut, r0, n);
+    }
+
+    // ───────────── attention: one (sequence, head, query chunk) ─────────────
+    void AttentionItem(int l, int index)
+    {
+        var L = _layers[l];
+        int seg = _items[3 * index], hd = _items[3 * index + 1], q0 = _items[3 * index + 2];
+        int start = _segStart[seg], len = _segLen[seg], d = _c.AttentionHeadSize, t = _c.TrueHiddenSize;
+        int c = Math.Min(AttentionChunk, len - q0);
+        var scratch = AttnScratch(c * d + 2 * len * d + c * len + c * d);
+        fixed (float* ps = scratch, ppre = _pre, ppre2 = _pre2, pctx = _ctx, pm = _mask)
+        {
+            float* qh = ps, kh = qh + c * d, vh = kh + len * d, sc = vh + len * d, ch = sc + c * len;
+            var (qb, qc, qs) = L.Q; var (kb, kc, ks) = L.K; var (vb, vc, vs) = L.V;
+            float* qsrc = (qb == 0 ? ppre : ppre2) + qc + hd * d, ksrc = (kb == 0 ? ppre : ppre2) + kc + hd * d, vsrc = (vb == 0 ? ppre : ppre2) + vc + hd * d;
+            for (int i = 0; i < c; i++) Buffer.MemoryCopy(qsrc + (long)(start + q0 + i) * qs, qh + i * d, d * 4, d * 4);
+            for (int j = 0; j < len; j++)
+            {
+                Buffer.MemoryCopy(ksrc + (long)(start + j) * ks, kh + j * d, d * 4, d * 4);
+                Buffer.MemoryCopy(vsrc + (long)(start + j) * vs, vh + j * d, d * 4, d * 4);
+            }
+            var scores = new Span<float>(sc, c * len);
+            Gemm.Multiply(new ReadOnlySpan<float>(qh, c * d), new ReadOnlySpan<float>(kh, len * d), scores, c, len, d, Transpose.No, Transpose.Yes);
+            FusedSoftmax.ScaleMaskRows(scores, c, len, 1f / MathF.Sqrt(d), _masked ? new ReadOnlySpan<float>(pm + start, len) : default);
+            Gemm.Multiply(scores, new ReadOnlySpan<float>(vh, len * d), new Span<float>(ch, c * d), c, d, len);
+            for (int i = 0; i < c; i++) Buffer.MemoryCopy(ch + i * d, pctx + (long)(start + q0 + i) * t + hd * d, d * 4, d * 4);
+        }
+    }
+
+    [ThreadStatic] static float[]? t_attn;
+    static float[] AttnScratch(int n) => t_attn is { } a && a.Length >= n ? a : t_attn = GC.AllocateUninitializedArray<float>(Math.Max(n, (t_attn?.Length ?? 0) * 3 / 2), pinned: true);
+
+    /// <summary>The plan of one encoder layer: which fused GEMMs run, where Q/K/V land.</summary>
+    sealed class LayerPlan
+    {
+        public LinearOp PreH = null!;            // reads h [rows, H]
+        public int ColLi = -1, ColQk = -1;       // columns of the bottleneck pre-norm outputs in PreH's output
+        public Norm? LiNorm, QkNorm;
+        public LinearOp? PreQk;                  // reads qk (or li), produces Q|K(|V)
+        public bool PreQkReadsLi;
+        public (int Buf, int Col, int Stride) Q, K, V;   // Buf 0 = PreH output, 1 = PreQk output
+        public bool ResidualIsH;
+        public LinearOp AttnOut;
+        public Norm AttnNorm;
+        public (LinearOp Up, LinearOp Down, Norm Norm)[] Ffns;
+        public LinearOp? OutBottleneck;
+        public Norm? OutBottleneckNorm;
+
+        public LayerPlan(EncoderLayer layer, MobileBertConfig c, Func<Linear[], LinearOp> op)
+        {
+            var att = layer.Attention; int t = c.TrueHiddenSize;
+            if (layer.Bottleneck is { } bn)
+            {
+                LiNorm = bn.Input.Norm; ColLi = 0;
+                if (c.UseBottleneckAttention)
+                {
+                    // TINY: Q = K = V input = layer_input.
+                    PreH = op([bn.Input.Dense]);
+                    PreQk = op([att.Query, att.Key, att.Value]); PreQkReadsLi = true;
+                    Q = (1, 0, 3 * t); K = (1, t, 3 * t); V = (1, 2 * t, 3 * t);
+                }
+                else if (bn.Attention is { } ba)
+                {
+                    // MobileBERT: h → [layer_input | shared qk | value] in one GEMM; qk → [Q | K].
+                    PreH = op([bn.Input.Dense, ba.Dense, att.Value]);
+                    QkNorm = ba.Norm; ColQk = t;
+                    PreQk = op([att.Query, att.Key]);
+                    Q = (1, 0, 2 * t); K = (1, t, 2 * t); V = (0, 2 * t, 3 * t);
+                }
+                else
+                {
+                    // IB-BERT: h → [layer_input | Q | K | V].
+                    PreH = op([bn.Input.Dense, att.Query, att.Key, att.Value]);
+                    Q = (0, t, 4 * t); K = (0, 2 * t, 4 * t); V = (0, 3 * t, 4 * t);
+                }
+            }
+            else
+            {
+                PreH = op([att.Query, att.Key, att.Value]); ResidualIsH = true;
+                Q = (0, 0, 3 * t); K = (0, t, 3 * t); V = (0, 2 * t, 3 * t);
+            }
+            AttnOut = op([att.OutputDense]); AttnNorm = att.OutputNorm;
+            var ffns = layer.StackedFfns.Append(layer.LastFfn).ToArray();
+            Ffns = ffns.Select(f => (op([f.Intermediate]), op([f.Output]), f.OutputNorm)).ToArray();
+            if (layer.OutputBottleneck is not null) { OutBottleneck = op([layer.OutputBottleneck]); OutBottleneckNorm = layer.OutputBottleneckNorm; }
+        }
+
+        public IEnumerable<LinearOp> Ops()
+        {
+            yield return PreH;
+            if (PreQk is not null) yield return PreQk;
+            yield return AttnOut;
+            foreach (var f in Ffns) { yield return f.Up; yield return f.Down; }
+            if (OutBottleneck is not null) yield return OutBottleneck;
+        }
+    }
+}

@@ -1,0 +1,187 @@
+using MobileBert.Inference;
+using MobileBert.Kernels;
+using MobileBert.Model;
+using MobileBert.Tests.Model;
+using Xunit;
+
+namespace MobileBert.Tests.Inference;
+
+/// <summary>The fast fp32 executor against the reference path (<see cref="MobileBertModel.Forward"/>): ≤ 1e-5 relative per tensor.</summary>
+public class InferenceEngineTests
+{
+    const double Rel = 1e-5;
+
+    internal static MobileBertModel Build(MobileBertConfig c, int seed, ModelHeads heads = ModelHeads.SequenceClassification)
+    {
+        var m = new MobileBertModel(c, heads) { Threads = 2 };
+        m.InitializeWeights(seed);
+        var rng = new Random(seed + 1);
+        foreach (var p in m.Store.Parameters)
+        {
+            var s = m.Store.Span(p);
+            if (p.Name.Contains("LayerNorm.weight", StringComparison.Ordinal))
+                for (int i = 0; i < s.Length; i++) s[i] = (float)(0.5 + rng.NextDouble());
+            else if (p.Name.EndsWith(".bias", StringComparison.Ordinal))
+                for (int i = 0; i < s.Length; i++) s[i] = (float)(0.4 * rng.NextDouble() - 0.2);
+            else
+            {
+                double target = p.Name.Contains("embeddings.", StringComparison.Ordinal) ? 0.5 : 1 / Math.Sqrt(p.Shape[1]);
+                float f = (float)(target / c.InitializerRange);
+                for (int i = 0; i < s.Length; i++) s[i] *= f;
+            }
+        }
+        return m;
+    }
+
+    /// <summary>Row 0 full, row 1 right-padded, row 2 left-padded, further rows random lengths (right-padded).</summary>
+    internal static ModelInput Padded(MobileBertConfig c, int batch, int seq, int seed)
+    {
+        var rng = new Random(seed);
+        var ids = new int[batch * seq]; var mask = new int[batch * seq]; var types = new int[batch * seq];
+        for (int b = 0; b < batch; b++)
+        {
+            int len = b >= 3 ? rng.Next(1, seq + 1) : seq;
+            for (int t = 0; t < seq; t++)
+            {
+                bool real = b switch { 1 => t < seq - 4, 2 => t >= 3, _ => t < len };
+                int i = b * seq + t;
+                mask[i] = real ? 1 : 0;
+                ids[i] = real ? rng.Next(1, c.VocabSize) : c.PadTokenId;
+                types[i] = real && t >= seq / 2 ? 1 : 0;
+            }
+        }
+        return new ModelInput(batch, seq, ids, mask, types);
+    }
+
+    static void Compare(MobileBertModel model, InferenceEngine engine, ModelInput input, double rel = Rel)
+    {
+        var o = model.Forward(input, new ForwardOptions { Heads = ModelHeads.SequenceClassification });
+        var r = engine.Run(input);
+        Tolerance.AssertClose("last_hidden_state", o.LastHiddenState, r.LastHiddenState, rel);
+        if (o.PooledOutput is not null) Tolerance.AssertClose("pooler_output", o.PooledOutput, r.PooledOutput, rel);
+        if (o.SequenceClassificationLogits is not null) Tolerance.AssertClose("logits", o.SequenceClassificationLogits, r.Logits, rel);
+    }
+
+    public static TheoryData<string> Golden => new() { "tiny", "tiny_ln_gelu", "tiny_bottleneck_attn", "tiny_no_bottleneck" };
+
+    [Theory, MemberData(nameof(Golden))]
+    public void GoldenConfigsMatchForward(string name)
+    {
+        var (model, input) = GoldenForwardTests.LoadGolden(name);
+        model.Threads = 2;
+        foreach (int threads in new[] { 1, 2 })
+        {
+            using var engine = new InferenceEngine(model, new InferenceOptions { Threads = threads });
+            Compare(model, engine, input);
+            engine.BlockRowsOption = 8; engine.AttentionChunk = 3;        // many row blocks and query chunks
+            Compare(model, engine, input);
+        }
+    }
+
+    public static TheoryData<string> Shapes => new() { "ib_bert_shaped", "mobilebert_shaped", "tiny_shaped", "tiny_shaped_with_kq_flag", "no_bottleneck", "ln_gelu_new" };
+
+    [Theory, MemberData(nameof(Shapes))]
+    public void RandomConfigsMatchForwardPadded(string name)
+    {
+        var c = ReferenceForwardTests.Make(name);
+        var model = Build(c, 7);
+        using var engine = new InferenceEngine(model, new InferenceOptions { Threads = 2 });
+        Compare(model, engine, Padded(c, 6, 19, 3));
+        Compare(model, engine, Padded(c, 1, 33, 4));                     // larger after smaller: buffers grow
+        Compare(model, engine, Padded(c, 2, 5, 5));                      // smaller again: reused buffers
+        engine.BlockRowsOption = 16; engine.AttentionChunk = 7;
+        Compare(model, engine, Padded(c, 5, 37, 6));
+    }
+
+    [Fact]
+    public void IbBertLargeOneLayerMatchesForward()
+    {
+        var c = ReferenceForwardTests.Make("ib_bert_large_1layer");
+        var model = Build(c, 11);
+        using var engine = new InferenceEngine(model);
+        Compare(model, engine, Padded(c, 3, 24, 8));
+    }
+
+    [Theory, MemberData(nameof(Shapes))]
+    public void RaggedEqualsEachSequenceAlone(string name)
+    {
+        var c = ReferenceForwardTests.Make(name);
+        var model = Build(c, 21);
+        // The trigram of a sequence's last token reads the [PAD] row when padded; unpadded it reads zeros. Keep it zero (as HF's padding_idx).
+        model.Store.Span(model.Embeddings.WordEmbeddings).Slice(c.PadTokenId * c.EmbeddingSize, c.EmbeddingSize).Clear();
+        var rng = new Random(5);
+        var seqs = Enumerable.Range(0, 7).Select(i =>
+        {
+            int len = i == 0 ? 1 : rng.Next(1, c.MaxPositionEmbeddings + 1);
+            return new TokenSequence(Enumerable.Range(0, len).Select(_ => rng.Next(1, c.VocabSize)).ToArray(), Enumerable.Range(0, len).Select(t => t >= len / 2 ? 1 : 0).ToArray());
+        }).ToArray();
+        using var engine = new InferenceEngine(model, new InferenceOptions { Threads = 2, BlockRows = 16, AttentionChunk = 8 });
+        var r = engine.Run(seqs);
+        Assert.Equal(seqs.Sum(s => s.InputIds.Length), r.Rows);
+        int h = c.HiddenSize;
+        var pooled = r.PooledOutput.ToArray(); var logits = r.Logits.ToArray();
+        var hidden = Enumerable.Range(0, seqs.Length).Select(i => r.HiddenState(i).ToArray()).ToArray();
+        for (int i = 0; i < seqs.Length; i++)
+        {
+            int len = seqs[i].InputIds.Length;
+            var o = model.Forward(new ModelInput(1, len, seqs[i].InputIds, null, seqs[i].TokenTypeIds), new ForwardOptions { Heads = ModelHeads.SequenceClassification });
+            Tolerance.AssertClose($"seq{i}.hidden", o.LastHiddenState, hidden[i], Rel);
+            Tolerance.AssertClose($"seq{i}.pooled", o.PooledOutput, pooled.AsSpan(i * h, h), Rel);
+            Tolerance.AssertClose($"seq{i}.logits", o.SequenceClassificationLogits, logits.AsSpan(i * c.NumLabels, c.NumLabels), Rel);
+        }
+        // Right-padded rows of a padded batch agree with the ragged run on the real tokens.
+        int maxLen = seqs.Max(s => s.InputIds.Length);
+        var ids = new int[seqs.Length * maxLen]; var mask = new int[ids.Length]; var types = new int[ids.Length];
+        for (int i = 0; i < seqs.Length; i++)
+            for (int t = 0; t < seqs[i].InputIds.Length; t++) { ids[i * maxLen + t] = seqs[i].InputIds[t]; mask[i * maxLen + t] = 1; types[i * maxLen + t] = seqs[i].TokenTypeIds![t]; }
+        var padded = engine.Run(new ModelInput(seqs.Length, maxLen, ids, mask, types));
+        for (int i = 0; i < seqs.Length; i++)
+            Tolerance.AssertClose($"padded{i}", hidden[i], padded.LastHiddenState.Slice(i * maxLen * h, seqs[i].InputIds.Length * h), Rel);
+    }
+
+    [Fact]
+    public void GroupedRunCoversEverySequenceOnce()
+    {
+        var c = ReferenceForwardTests.Make("mobilebert_shaped");
+        var model = Build(c, 3);
+        using var engine = new InferenceEngine(model);
+        var rng = new Random(1);
+        var seqs = Enumerable.Range(0, 20).Select(_ => new TokenSequence(Enumerable.Range(0, rng.Next(1, 40)).Select(_ => rng.Next(1, c.VocabSize)).ToArray())).ToArray();
+        var seen = new int[seqs.Length];
+        var logits = new float[seqs.Length * c.NumLabels];
+        engine.RunGrouped(seqs, 64, (idx, res) =>
+        {
+            Assert.True(res.Rows <= Math.Max(64, idx.Max(i => seqs[i].InputIds.Length)));
+            for (int j = 0; j < idx.Length; j++) { seen[idx[j]]++; res.Logits.Slice(j * c.NumLabels, c.NumLabels).CopyTo(logits.AsSpan(idx[j] * c.NumLabels)); }
+        });
+        Assert.All(seen, v => Assert.Equal(1, v));
+        var single = engine.Run([seqs[13]]).Logits.ToArray();
+        Tolerance.AssertClose("grouped", single, logits.AsSpan(13 * c.NumLabels, c.NumLabels), Rel);
+    }
+
+    [Fact]
+    public void SteadyStateAllocatesNothing()
+    {
+        var c = ReferenceForwardTests.Make("mobilebert_shaped");
+        var model = Build(c, 3);
+        using var engine = new InferenceEngine(model, new InferenceOptions { Threads = 1 });
+        var input = Padded(c, 4, 30, 1);
+        engine.Run(input); engine.Run(input);
+        long before = GC.GetAllocatedBytesForCurrentThread();
+        for (int i = 0; i < 5; i++) engine.Run(input);
+        long after = GC.GetAllocatedBytesForCurrentThread();
+        Assert.Equal(0, after - before);
+    }
+
+    [Fact]
+    public void BadInputsGiveClearErrors()
+    {
+        var c = ReferenceForwardTests.Make("mobilebert_shaped");
+        var model = Build(c, 3);
+        using var engine = new InferenceEngine(model);
+        Assert.Contains("input_ids[1]", Assert.Throws<ArgumentException>(() => engine.Run([new TokenSequence([1, c.VocabSize])])).Message);
+        Assert.Contains("max_position_embeddings", Assert.Throws<ArgumentException>(() => engine.Run([new TokenSequence(new int[c.MaxPositionEmbeddings + 1])])).Message);
+        Assert.Contains("empty", Assert.Throws<ArgumentException>(() => engine.Run([new TokenSequence([])])).Message);
+        Assert.Contains("token_type_ids", Assert.Throws<ArgumentException>(() => engine.Run([new TokenSequence([1, 2], [0])])).Message);
+    }
+}
