@@ -9,13 +9,20 @@ public static class CliApp
 {
     public static int Run(string[] args)
     {
-        var root = new RootCommand("MobileBert.NET — pure managed MobileBERT: encode, tokenize, benchmark.");
+        var root = new RootCommand("MobileBert.NET — pure managed MobileBERT: pre-train, distill, fine-tune, quantize, export and serve.");
         root.Subcommands.Add(EncodeCommand.Create());
         root.Subcommands.Add(TokenizeCli.Create());
         root.Subcommands.Add(BenchCommand.Create());
         root.Subcommands.Add(InitCommand.Create());
         root.Subcommands.Add(PretrainCommand.Create());
         root.Subcommands.Add(ExportOnnxCommand.Create());
+        root.Subcommands.Add(DistillCommand.Create());
+        root.Subcommands.Add(ExperimentCommand.Create());
+        root.Subcommands.Add(FinetuneCommand.Create());
+        root.Subcommands.Add(EvaluateCommand.Create());
+        root.Subcommands.Add(PredictCommand.Create());
+        root.Subcommands.Add(DemoCommand.Create());
+        root.Subcommands.Add(QuantizeCommand.Create());
         return root.Parse(args).Invoke();
     }
 
