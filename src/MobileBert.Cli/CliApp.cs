@@ -9,6 +9,7 @@ public static class CliApp
 {
     public static int Run(string[] args)
     {
+        DemoCommand.Distill ??= DemoDistill.Run;   // the demo's knowledge-transfer stage
         var root = new RootCommand("MobileBert.NET — pure managed MobileBERT: pre-train, distill, fine-tune, quantize, export and serve.");
         root.Subcommands.Add(EncodeCommand.Create());
         root.Subcommands.Add(TokenizeCli.Create());
