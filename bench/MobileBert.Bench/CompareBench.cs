@@ -92,7 +92,7 @@ static class CompareBench
             header.AppendLine(Inv($"machine: {Environment.ProcessorCount} logical cores, {System.Runtime.InteropServices.RuntimeInformation.ProcessArchitecture}, Vector512 {System.Runtime.Intrinsics.Vector512.IsHardwareAccelerated}, .NET {Environment.Version}, ONNX Runtime {OrtEnv.Instance().GetVersionString()}"));
             header.AppendLine(Inv($"ONNX files: fp32 {new FileInfo(fp32Path).Length / 1e6:F1} MB{(int8 ? Inv($", int8 {new FileInfo(int8Path).Length / 1e6:F1} MB") : "")} (export {exportSeconds:F1} s)"));
             header.AppendLine(Inv($"ours: {(fast ? "InferenceEngine (fast fp32 path)" : "model.Forward (reference path)")}{(withForward ? " (+ model.Forward rows)" : "")}{(int8 ? Inv($"; ours int8: InferenceEngine, {qweights!.Count} Linears int8 (per-channel weights, dynamic per-token activations){(keepLayers.Count > 0 ? Inv($", layers {string.Join(",", keepLayers.Order())} fp32") : "")}") : "")}"));
-            header.AppendLine(Inv($"method: warm-up {warmup}, then repeats of [ours, ORT fp32{(int8 ? ", ORT int8" : "")}] back to back ({gapMs} ms pause between runs), ≥ {repeats} repeats{(minSeconds > 0 ? Inv($" and ≥ {minSeconds} s") : "")} per case"));
+            header.AppendLine(Inv($"method: warm-up {warmup}, then repeats of [ours, ORT fp32{(withForward ? ", model.Forward" : "")}{(int8 ? ", ours int8, ORT int8" : "")}] back to back ({gapMs} ms pause between runs), ≥ {repeats} repeats{(minSeconds > 0 ? Inv($" and ≥ {minSeconds} s") : "")} per case"));
             Console.Write(header);
 
             var proc = Process.GetCurrentProcess();

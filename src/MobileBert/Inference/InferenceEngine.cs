@@ -9,7 +9,7 @@ public sealed class InferenceOptions
 {
     /// <summary>Threads (≤ 0: all cores).</summary>
     public int Threads { get; set; } = Environment.ProcessorCount;
-    /// <summary>Rows per work item of the row-wise phases (0: automatic, ≈ rows / (4·threads), 16…128, multiple of 8).</summary>
+    /// <summary>Rows per work item of the row-wise phases (0: automatic: one block per thread up to 256 rows each, then 256).</summary>
     public int BlockRows { get; set; }
     /// <summary>Query rows per attention work item (0: automatic, 64).</summary>
     public int AttentionChunk { get; set; }
@@ -269,7 +269,9 @@ public sealed unsafe partial class InferenceEngine : IDisposable
         for (int i = 0; i < seqs; i++)
             for (int j = 0; j < _segLen[i]; j++) { _pos[_segStart[i] + j] = j; _segOf[_segStart[i] + j] = i; }
         int threads = ParallelFor.ResolveThreads(Threads);
-        _blockRows = BlockRowsOption > 0 ? BlockRowsOption : Math.Clamp((rows / (4 * threads) + 7) / 8 * 8, 16, 128);
+        // Every row block streams all of a layer's weights through L2, so blocks must be tall enough to amortise that
+        // (≥ 64 rows: ≥ 32 FLOP per weight byte fp32); up to 256·threads rows one block per thread, then 256-row blocks.
+        _blockRows = BlockRowsOption > 0 ? BlockRowsOption : rows <= 256 * threads ? Math.Max(8, (rows + threads - 1) / threads + 7) / 8 * 8 : 256;
         int blocks = (rows + _blockRows - 1) / _blockRows;
         // Attention items: (segment, head, first query row).
         int heads = _c.NumAttentionHeads, chunk = Math.Max(1, AttentionChunk);

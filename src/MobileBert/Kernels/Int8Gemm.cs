@@ -78,6 +78,18 @@ public static unsafe class Int8Quant
             {
                 var vinv = Vector256.Create(inv); var lo = Vector256.Create(-127f); var hi = Vector256.Create(127f);
                 var off = Vector256.Create(128);
+                var perm = Vector256.Create(0, 4, 1, 5, 2, 6, 3, 7);
+                float* xr = x + (long)r * k;
+                for (; p + 32 <= k; p += 32)
+                {
+                    var i0 = Avx.ConvertToVector256Int32(Vector256.Min(Vector256.Max(Vector256.Load(xr + p) * vinv, lo), hi)) + off;
+                    var i1 = Avx.ConvertToVector256Int32(Vector256.Min(Vector256.Max(Vector256.Load(xr + p + 8) * vinv, lo), hi)) + off;
+                    var i2 = Avx.ConvertToVector256Int32(Vector256.Min(Vector256.Max(Vector256.Load(xr + p + 16) * vinv, lo), hi)) + off;
+                    var i3 = Avx.ConvertToVector256Int32(Vector256.Min(Vector256.Max(Vector256.Load(xr + p + 24) * vinv, lo), hi)) + off;
+                    // per 128-bit lane packing: [i0 0-3, i1 0-3, i2 0-3, i3 0-3 | i0 4-7, …] → restore order with vpermd
+                    var b8 = Avx2.PackUnsignedSaturate(Avx2.PackSignedSaturate(i0, i1), Avx2.PackSignedSaturate(i2, i3));
+                    Avx2.PermuteVar8x32(b8.AsInt32(), perm).AsByte().Store(qr + p);
+                }
                 for (; p + 8 <= k; p += 8)
                 {
                     var v = Vector256.Load(x + (long)r * k + p) * vinv;

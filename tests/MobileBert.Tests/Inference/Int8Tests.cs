@@ -44,8 +44,13 @@ public unsafe class Int8KernelTests
     [Theory, MemberData(nameof(Paths))]
     public void DequantizedProductMatchesFormula(Int8Path path)
     {
+        foreach (int k in new[] { 30, 77, 128 }) DequantizedProduct(path, k);
+    }
+
+    static void DequantizedProduct(Int8Path path, int k)
+    {
         var rng = new Random(4);
-        int m = 11, n = 21, k = 30, kp = 32;
+        int m = 11, n = 21, kp = (k + 3) & ~3;
         var x = new float[m * k]; for (int i = 0; i < x.Length; i++) x[i] = (float)(rng.NextDouble() * 4 - 2) * (i % 7 == 0 ? 50 : 1);
         var wf = new float[n * k]; for (int i = 0; i < wf.Length; i++) wf[i] = (float)(rng.NextDouble() - 0.5);
         var ql = QuantizedLinear.From(wf, n, k);
