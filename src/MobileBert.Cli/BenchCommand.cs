@@ -21,7 +21,8 @@ public static class BenchCommand
         var minSeconds = new Option<double>("--min-seconds") { Description = "Keep timing a case until this much time has passed.", DefaultValueFactory = _ => 2.0 };
         var train = new Option<bool>("--train") { Description = "Time training steps (forward + backward + optimizer) instead of inference." };
         var optimizer = new Option<string>("--optimizer") { Description = "With --train: adamw | lamb.", DefaultValueFactory = _ => "adamw" };
-        var cmd = new Command("bench", "Benchmark forward-pass latency (median, spread), sequences/s and GFLOP/s; with --train, training-step throughput.") { preset, modelDir, batch, seq, threads, warmup, iterations, minSeconds, train, optimizer };
+        var engine = new Option<string>("--engine") { Description = "Inference path: fast (fused, pre-packed InferenceEngine) | reference (model.Forward).", DefaultValueFactory = _ => "fast" };
+        var cmd = new Command("bench", "Benchmark forward-pass latency (median, spread), sequences/s and GFLOP/s; with --train, training-step throughput.") { preset, modelDir, batch, seq, threads, warmup, iterations, minSeconds, train, optimizer, engine };
         cmd.SetAction(r => CliApp.Guard(() =>
         {
             string? p = r.GetValue(preset), m = r.GetValue(modelDir);
@@ -33,8 +34,10 @@ public static class BenchCommand
                     r.GetValue(warmup), r.GetValue(iterations), r.GetValue(minSeconds), r.GetValue(optimizer)!, Console.Out);
                 return 0;
             }
+            string eng = r.GetValue(engine)!;
+            if (eng is not ("fast" or "reference")) throw new InputException($"--engine must be fast or reference, got '{eng}'.");
             Run(model, p ?? m!, ParseList(r.GetValue(batch)!, "--batch"), ParseList(r.GetValue(seq)!, "--seq"), ParseList(r.GetValue(threads)!, "--threads"),
-                r.GetValue(warmup), r.GetValue(iterations), r.GetValue(minSeconds), Console.Out);
+                r.GetValue(warmup), r.GetValue(iterations), r.GetValue(minSeconds), Console.Out, fast: eng == "fast");
             return 0;
         }));
         return cmd;
@@ -61,10 +64,17 @@ public static class BenchCommand
 
     public sealed record Case(int Batch, int Seq, int Threads, double MedianMs, double P10Ms, double P90Ms, double MinMs, double MaxMs, int Runs, double SequencesPerSecond, double GflopPerSecond);
 
-    public static List<Case> Run(MobileBertModel model, string name, int[] batches, int[] seqs, int[] threadCounts, int warmup, int iterations, double minSeconds, TextWriter output)
+    public static List<Case> Run(MobileBertModel model, string name, int[] batches, int[] seqs, int[] threadCounts, int warmup, int iterations, double minSeconds, TextWriter output, bool fast = true)
     {
         var c = model.Config;
+        using var engine = fast ? new MobileBert.Inference.InferenceEngine(model) : null;
+        void Forward(ModelInput input)
+        {
+            if (engine is not null) engine.Run(input);
+            else model.Forward(input, new ForwardOptions { Heads = ModelHeads.None });
+        }
         output.WriteLine($"model: {name} ({MobileBertModel.CountParameters(c) / 1e6:F1}M backbone parameters, {c.NumHiddenLayers} layers, hidden {c.HiddenSize}, intra {c.IntraBottleneckSize}, {c.NormalizationType}/{c.HiddenAct})");
+        output.WriteLine($"engine: {(fast ? "fast (InferenceEngine: pre-packed weights, fused epilogues)" : "reference (MobileBertModel.Forward)")}");
         output.WriteLine($"machine: {Environment.ProcessorCount} logical cores, {System.Runtime.InteropServices.RuntimeInformation.ProcessArchitecture}, Vector512 {System.Runtime.Intrinsics.Vector512.IsHardwareAccelerated}, .NET {Environment.Version}");
         output.WriteLine();
         output.WriteLine("batch   seq  threads   median ms   p10–p90 ms        min–max ms        runs    seq/s   GFLOP/s");
@@ -82,13 +92,14 @@ public static class BenchCommand
                 foreach (int t in threadCounts)
                 {
                     model.Threads = t;
-                    for (int w = 0; w < warmup; w++) model.Forward(input, new ForwardOptions { Heads = ModelHeads.None });
+                    if (engine is not null) engine.Threads = t;
+                    for (int w = 0; w < warmup; w++) Forward(input);
                     var times = new List<double>();
                     var total = Stopwatch.StartNew();
                     while (times.Count < iterations || total.Elapsed.TotalSeconds < minSeconds)
                     {
                         var sw = Stopwatch.StartNew();
-                        model.Forward(input, new ForwardOptions { Heads = ModelHeads.None });
+                        Forward(input);
                         times.Add(sw.Elapsed.TotalMilliseconds);
                         if (times.Count >= 1000) break;
                     }
