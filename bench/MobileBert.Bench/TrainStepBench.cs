@@ -10,7 +10,7 @@ namespace MobileBert.Bench;
 /// `train-step` benchmark: the pre-training step of `bench --train` (forward with MLM at masked positions, loss,
 /// ZeroGrad, backward, clipping, AdamW) split into phases, each timed in wall time AND process CPU time (all threads;
 /// steadier than wall time on a shared machine), plus managed allocation and GC counts per step.
-/// <c>--variants 0,2</c> alternates <see cref="Gemm.TuningVariant"/> from step to step for side-by-side comparisons.
+/// To compare two builds on a shared machine, run them alternately and compare the CPU columns.
 /// </summary>
 static class TrainStepBench
 {
@@ -20,7 +20,7 @@ static class TrainStepBench
     {
         string preset = "mobilebert";
         int batch = 8, seq = 128, threads = 2, steps = 12, warmup = 2;
-        int[] variants = [Gemm.TuningVariant];
+        int[] variants = [0];
         for (int i = 0; i < args.Length; i++)
         {
             switch (args[i])
@@ -31,7 +31,6 @@ static class TrainStepBench
                 case "--threads": threads = int.Parse(args[++i]); break;
                 case "--steps": steps = int.Parse(args[++i]); break;
                 case "--warmup": warmup = int.Parse(args[++i]); break;
-                case "--variants": variants = args[++i].Split(',').Select(int.Parse).ToArray(); break;
                 default: Console.Error.WriteLine($"train-step: unknown option {args[i]}"); return 2;
             }
         }
@@ -40,7 +39,7 @@ static class TrainStepBench
         var opt = new AdamW(model.Store, new AdamWOptions { DecayBiasesAndNorms = false }) { Threads = threads };
         var rng = new Random(11);
         var (input, labels, nsp, positions) = RandomBatch(rng, batch, seq, model.Config.VocabSize);
-        Console.WriteLine($"train-step: {preset} batch {batch} seq {seq} threads {threads}; {positions.Length} masked positions; variants {string.Join(",", variants)}; load average {Load()}");
+        Console.WriteLine($"train-step: {preset} batch {batch} seq {seq} threads {threads}; {positions.Length} masked positions; load average {Load()}");
 
         int nv = variants.Length;
         var wall = new List<double[]>[nv]; var cpu = new List<double[]>[nv];
@@ -50,7 +49,6 @@ static class TrainStepBench
         for (int s = 0; s < warmup + steps * nv; s++)
         {
             int vi = s < warmup ? s % nv : (s - warmup) % nv;
-            Gemm.TuningVariant = variants[vi];
             if (s == warmup) { gc0 = GC.CollectionCount(0); gc1 = GC.CollectionCount(1); gc2 = GC.CollectionCount(2); }
             var w = new double[Phases.Length]; var c = new double[Phases.Length];
             long a0 = GC.GetTotalAllocatedBytes(false);
@@ -72,7 +70,6 @@ static class TrainStepBench
             if (s < warmup) continue;
             wall[vi].Add(w); cpu[vi].Add(c); alloc[vi].Add(GC.GetTotalAllocatedBytes(false) - a0);
         }
-        Gemm.TuningVariant = variants[0];
         Console.WriteLine($"GCs during timed steps: gen0 {GC.CollectionCount(0) - gc0}, gen1 {GC.CollectionCount(1) - gc1}, gen2 {GC.CollectionCount(2) - gc2}; load average {Load()}");
         Console.WriteLine();
         Console.WriteLine($"{"",-10}" + string.Join("", variants.Select(v => $"{"v" + v + " wall ms",14}{"(min)",8}{"cpu ms",10}")));

@@ -1,5 +1,6 @@
 using System.Runtime.CompilerServices;
 using System.Runtime.Intrinsics;
+using System.Runtime.Intrinsics.X86;
 
 namespace MobileBert.Kernels;
 
@@ -31,10 +32,34 @@ public static unsafe class DropoutBackward
         fixed (uint* pk = keep)
         {
             new Span<uint>(pk, Words(x.Length)).Clear();
-            var job = new RecordJob { X = px, Keep = pk, N = x.Length, P = p, Seed = seed, Stream = stream, First = firstIndex };
+            var job = new RecordJob
+            {
+                X = px, Keep = pk, N = x.Length, P = p, Seed = seed, Stream = stream, First = firstIndex,
+                Key = StreamKey(seed, stream), Threshold = (uint)Math.Min(Math.Round(p * 16777216.0), 16777215),
+            };
             int blocks = (x.Length + Block - 1) / Block;
             ParallelFor.Run(blocks, x.Length >= 4 * Block ? threads : 1, ref job);
         }
+    }
+
+    // Dropout's mask hash (SplitMix64 finaliser over a Weyl sequence), mirrored for the vectorised path.
+    const ulong Golden = 0x9E3779B97F4A7C15UL;
+
+    static ulong StreamKey(ulong seed, ulong stream) => MixScalar(seed * Golden ^ MixScalar(stream + 0x632BE59BD9B4E019UL));
+
+    static ulong MixScalar(ulong z)
+    {
+        z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9UL;
+        z = (z ^ (z >> 27)) * 0x94D049BB133111EBUL;
+        return z ^ (z >> 31);
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    static Vector512<ulong> Mix(Vector512<ulong> z)
+    {
+        z = (z ^ (z >> 30)) * Vector512.Create(0xBF58476D1CE4E5B9UL);
+        z = (z ^ (z >> 27)) * Vector512.Create(0x94D049BB133111EBUL);
+        return z ^ (z >> 31);
     }
 
     const int Block = 16 * Chunk;   // a multiple of 32: blocks write disjoint mask words
@@ -42,6 +67,21 @@ public static unsafe class DropoutBackward
     struct RecordJob : IParallelBody
     {
         public float* X; public uint* Keep; public int N; public float P; public ulong Seed, Stream; public long First;
+        public ulong Key; public uint Threshold;
+
+        /// <summary>Keep bits of elements index .. index+15 (bit j = element index + j).</summary>
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        readonly uint Mask16(long index)
+        {
+            var lane = Vector512.Create(0UL, 1, 2, 3, 4, 5, 6, 7);
+            var phi = Vector512.Create(Golden);
+            var key = Vector512.Create(Key);
+            var thr = Vector512.Create((ulong)Threshold);
+            var i0 = Vector512.Create((ulong)index) + lane;
+            var lo = Vector512.GreaterThanOrEqual(Mix(key + i0 * phi) >> 40, thr).ExtractMostSignificantBits();
+            var hi = Vector512.GreaterThanOrEqual(Mix(key + (i0 + Vector512.Create(8UL)) * phi) >> 40, thr).ExtractMostSignificantBits();
+            return (uint)(lo | hi << 8);
+        }
 
         [SkipLocalsInit]
         public readonly void Invoke(int block)
@@ -49,7 +89,23 @@ public static unsafe class DropoutBackward
             float* ones = stackalloc float[Chunk];
             float scale = 1f / (1f - P);                   // as Dropout.Apply
             int end = Math.Min(N, (block + 1) * Block);
-            for (int c0 = block * Block; c0 < end; c0 += Chunk)
+            int start = block * Block;
+            if (Vector512.IsHardwareAccelerated && Avx512DQ.IsSupported)
+            {
+                // Vectorised copy of Dropout's counter hash (8 lanes of SplitMix64; the test against Dropout.Keep pins it).
+                int i = start;
+                for (; i + 16 <= end; i += 16)
+                {
+                    uint bits = Mask16(First + i);
+                    Keep[i >> 5] |= bits << (i & 31);
+                }
+                if (i < end)
+                    for (int c = i; c < end; c++)
+                        if (Dropout.Keep(P, Seed, Stream, First + c)) Keep[c >> 5] |= 1u << (c & 31);
+                Apply(X + start, X + start, end - start, scale, Keep, start);
+                return;
+            }
+            for (int c0 = start; c0 < end; c0 += Chunk)
             {
                 int len = Math.Min(Chunk, end - c0);
                 // The mask of this chunk = Dropout.Apply on ones: kept → 1·scale = scale exactly, dropped → 0.

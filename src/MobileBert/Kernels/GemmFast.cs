@@ -49,8 +49,6 @@ public static unsafe partial class Gemm
 
     static long s_callId;
 
-    /// <summary>Benchmark-only switch for side-by-side comparisons of GEMM strategies (0 = default).</summary>
-    internal static int TuningVariant = 2;
 
     /// <summary>An op(B) not packed yet; tiles pack the panels they need with <see cref="PrivatePanels"/>.</summary>
     internal struct UnpackedB
@@ -219,7 +217,7 @@ public static unsafe partial class Gemm
     /// </summary>
     static int SplitKChunks(int m, int n, int k, int threads, GemmPath path)
     {
-        if (threads <= 1 || TuningVariant < 2) return 1;
+        if (threads <= 1) return 1;
         int nr = PanelWidth(path);
         int jobsN = ((n + nr - 1) / nr * nr + 255) / 256;
         if (jobsN >= 2 * threads) return 1;                 // N split (see ComputeJob.Plan)
@@ -320,10 +318,17 @@ public static unsafe partial class Gemm
             int strips = (M + TK.MR - 1) / TK.MR, panels = (N + TK.NR - 1) / TK.NR;
             const int NC = 256;                         // a tile's B block (KC×NC floats ≤ 512 KB) stays in L2
             int jobsN = (panels * TK.NR + NC - 1) / NC, jobsM = 1;
-            if (threads > 1 && Src.B != null && jobsN >= 2 * threads && TuningVariant >= 2)
+            if (threads > 1 && Src.B != null && jobsN >= 2 * threads)
             {
                 // Many column blocks and B packed per call: split N only, so no two threads pack the same B panels
                 // (the MLM decoder, n = vocabulary); the dynamic hand-out of ≥ 2 blocks per thread balances the load.
+            }
+            else if (threads > 1 && Src.B != null && Ta == Transpose.Yes && panels >= threads
+                     && (long)N * K / threads + (long)M * K * Math.Max(jobsN, threads) / threads < (long)N * K + (long)M * K * jobsN / threads)
+            {
+                // A packed per tile too (weight gradients): split N when that packs fewer floats per thread than splitting
+                // M (where every thread packs all of B): dW [128, 512] += dYᵀ·X.
+                jobsN = Math.Max(jobsN, threads);
             }
             else if (threads > 1)
             {

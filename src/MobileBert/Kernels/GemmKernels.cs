@@ -123,14 +123,7 @@ internal static unsafe partial class GemmKernels
             if (tb == Transpose.No)
             {
                 float* s = b + j0;
-                if (Gemm.TuningVariant == 0)
-                    for (int p = 0; p < k; p++, s += ldb, d += nr)
-                    {
-                        int j = 0;
-                        for (; j < w; j++) d[j] = s[j];
-                        for (; j < nr; j++) d[j] = 0f;
-                    }
-                else if (w == nr && nr % 16 == 0 && Vector512.IsHardwareAccelerated)
+                if (w == nr && nr % 16 == 0 && Vector512.IsHardwareAccelerated)
                     for (int p = 0; p < k; p++, s += ldb, d += nr)
                         for (int j = 0; j < nr; j += 16) Vector512.Store(Vector512.Load(s + j), d + j);
                 else if (w == nr && nr % 8 == 0 && Vector256.IsHardwareAccelerated)
@@ -194,10 +187,7 @@ internal static unsafe partial class GemmKernels
     internal static void PackATransposed(float* a, int m, int i0, int mr, int p0, int kc, int MR, float* dst)
     {
         float* s = a + (nint)p0 * m + i0;
-        if (Gemm.TuningVariant == 0)
-            for (int p = 0; p < kc; p++, s += m, dst += MR)
-                for (int r = 0; r < mr; r++) dst[r] = s[r];
-        else if (mr == 8 && MR == 8 && Vector256.IsHardwareAccelerated)
+        if (mr == 8 && MR == 8 && Vector256.IsHardwareAccelerated)
         {
             int p = 0;
             for (; p + 2 <= kc; p += 2, s += 2 * (nint)m, dst += 16)
