@@ -50,6 +50,8 @@ public class GemmTests
     [
         (1, 1, 1), (3, 17, 33), (17, 33, 3), (1, 129, 127), (127, 1, 17), (33, 3, 257), (9, 31, 600),
         (129, 127, 65), (64, 96, 40), (8, 32, 256), (130, 66, 300), (2, 40, 70), (2, 300, 500), (1, 2100, 130), (20, 70, 530),
+        // Thread splits other than by rows: many column blocks (N split), k ≫ m (K split into per-thread slices).
+        (9, 800, 33), (20, 1100, 40), (11, 50, 2001), (3, 40, 1500),
     ];
 
     static readonly (bool bias, bool acc, int threads)[] Variants = [(false, false, 1), (true, false, 2), (false, true, 3), (true, true, 2)];

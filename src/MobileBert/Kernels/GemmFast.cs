@@ -37,18 +37,23 @@ public static unsafe partial class Gemm
                 return;
             }
             // Each thread packs the op(B) panels its tiles need into its own thread-local buffer (reused across calls):
-            // duplicated packing (≈ n·k copies per thread) is cheaper than moving freshly packed lines between cores.
-            var src = new UnpackedB { B = pb, Tb = tb, CallId = Interlocked.Increment(ref s_callId) };
+            // duplicated packing (≈ n·k copies per thread) is cheaper than moving freshly packed lines between cores —
+            // unless M is small next to K (weight gradients dW = dYᵀ·X, k = rows): then K is split across threads
+            // (each packs only its K slice of B) and the partial products are summed.
+            int slices = SplitKChunks(m, n, k, t, path);
+            if (slices > 1) { ComputeSplitK(pa, ta, pb, tb, pc, pbias, m, n, k, accumulate, slices, path); return; }
+            var src = new UnpackedB { B = pb, Tb = tb, Ldb = tb == Transpose.No ? n : k, CallId = Interlocked.Increment(ref s_callId) };
             Compute(pa, ta, null, pc, pbias, m, n, k, accumulate, t, path, src);
         }
     }
 
     static long s_callId;
 
+
     /// <summary>An op(B) not packed yet; tiles pack the panels they need with <see cref="PrivatePanels"/>.</summary>
     internal struct UnpackedB
     {
-        public float* B; public Transpose Tb; public long CallId;
+        public float* B; public Transpose Tb; public int Ldb; public long CallId;
 
         [ThreadStatic] static long t_call;
         [ThreadStatic] static int t_jp0, t_jp1;
@@ -56,22 +61,22 @@ public static unsafe partial class Gemm
         internal static void Invalidate() => t_call = 0;
 
         /// <summary>
-        /// This thread's panel buffer (layout of <see cref="PackB"/>, panel jp at jp·K·NR) with panels [jp0, jp1) packed
-        /// for this call; packs them unless this thread already did for an earlier tile of the same call.
+        /// This thread's panels [jp0, jp1) of op(B) packed for this call (layout of <see cref="GemmKernels.PackB(float*, int, int, Transpose, int, float*, int, int)"/>: the returned
+        /// pointer is the virtual start of panel 0, panel jp at jp·K·NR; only the requested panels are backed by the
+        /// thread-local buffer); packs them unless this thread already did for an earlier tile of the same call.
         /// </summary>
         public readonly float* PrivatePanels(int jp0, int jp1, int k, int n, int nr)
         {
-            int panels = (n + nr - 1) / nr;
-            float[] buf = PackBuffer(panels * nr * k + 16);
+            if (t_call == CallId && jp0 >= t_jp0 && jp1 <= t_jp1) return t_base;
+            float[] buf = PackBuffer((jp1 - jp0) * nr * k + 16);
             float* bp;
-            fixed (float* p = buf) bp = Align64(p);           // pinned array: the pointer stays valid
-            if (t_call != CallId || jp0 < t_jp0 || jp1 > t_jp1)
-            {
-                PackB(B, k, n, Tb, nr, bp, jp0, jp1);
-                t_call = CallId; t_jp0 = jp0; t_jp1 = jp1;
-            }
+            fixed (float* p = buf) bp = Align64(p) - (nint)jp0 * k * nr;     // pinned array: the pointer stays valid
+            PackB(B, k, n, Ldb, Tb, nr, bp, jp0, jp1);
+            t_call = CallId; t_jp0 = jp0; t_jp1 = jp1; t_base = bp;
             return bp;
         }
+
+        [ThreadStatic] static float* t_base;
     }
 
     /// <summary>C = (accumulate ? C : 0) + bias for k = 0.</summary>
@@ -191,10 +196,10 @@ public static unsafe partial class Gemm
     internal static float* Align64(float* p) => (float*)(((nint)p + 63) & ~(nint)63);
 
     /// <summary>C[m,n] (+)= op(A)·op(B) + bias, op(B) either pre-packed in NR panels at <paramref name="bp"/> (layout of
-    /// <see cref="PackB"/>) or packed by the tiles from <paramref name="src"/> (when src.B != null).</summary>
+    /// <see cref="GemmKernels.PackB(float*, int, int, Transpose, int, float*, int, int)"/>) or packed by the tiles from <paramref name="src"/> (when src.B != null).</summary>
     internal static void Compute(float* a, Transpose ta, float* bp, float* c, float* bias, int m, int n, int k, bool accumulate, int threads, GemmPath path, UnpackedB src = default)
     {
-        var job = new ComputeJob { A = a, Ta = ta, Bp = bp, C = c, Bias = bias, M = m, N = n, K = k, Accumulate = accumulate, Path = path, Src = src };
+        var job = new ComputeJob { A = a, Lda = ta == Transpose.No ? k : m, Ta = ta, Bp = bp, C = c, Bias = bias, M = m, N = n, K = k, Accumulate = accumulate, Path = path, Src = src };
         int jobs = path switch
         {
             GemmPath.Vector512 => job.Plan<Avx512Kernel>(threads),
@@ -206,6 +211,88 @@ public static unsafe partial class Gemm
     }
 
     /// <summary>
+    /// Number of K slices for an unpacked-B product on <paramref name="threads"/> threads: 1 (split M or N) unless M
+    /// is small next to K and N too narrow to split well — the shape of weight gradients dW[out, in] += dYᵀ·X with
+    /// k = rows — where splitting M would make every thread pack (nearly) all of B: n·k copies for 2·(m/T)·n·k flops.
+    /// </summary>
+    static int SplitKChunks(int m, int n, int k, int threads, GemmPath path)
+    {
+        if (threads <= 1) return 1;
+        int nr = PanelWidth(path);
+        int jobsN = ((n + nr - 1) / nr * nr + 255) / 256;
+        if (jobsN >= 2 * threads) return 1;                 // N split (see ComputeJob.Plan)
+        // Splitting M duplicates ≈ n·k·(T−1)/T packed floats per thread; splitting K costs a serial reduction of
+        // (T−1)·m·n partial sums read across cores (measured ≈ 4× a packed float each): split K only when k ≫ m
+        // (the MLM decoder's input gradient, k = vocabulary). The encoder's dW (k = rows ≤ 8·m) measured no better.
+        if (k <= 4 * threads * m || k < 256 * threads) return 1;
+        return threads;
+    }
+
+    [ThreadStatic] static float[]? t_partials;
+
+    /// <summary>
+    /// C (+)= op(A)·op(B) + bias as <paramref name="chunks"/> K slices run in parallel (one per thread, each packing
+    /// its own slice of B): slice 0 accumulates into C (with the bias), slice j &gt; 0 into a partial buffer of the
+    /// calling thread; the partials are then added to C in slice order (deterministic for a given thread count).
+    /// </summary>
+    static void ComputeSplitK(float* a, Transpose ta, float* b, Transpose tb, float* c, float* bias, int m, int n, int k, bool accumulate, int chunks, GemmPath path)
+    {
+        long part = (long)m * n;
+        var buf = t_partials;
+        if (buf == null || buf.Length < (chunks - 1) * part)
+            t_partials = buf = GC.AllocateUninitializedArray<float>((int)Math.Max((chunks - 1) * part, (buf?.Length ?? 0) * 3L / 2), pinned: true);
+        int per = ((k + chunks - 1) / chunks + 7) & ~7;
+        chunks = (k + per - 1) / per;
+        fixed (float* pp = buf)
+        {
+            var job = new SplitKJob
+            {
+                A = a, B = b, C = c, Bias = bias, Partials = pp, M = m, N = n, K = k, PerChunk = per, Ta = ta, Tb = tb,
+                Accumulate = accumulate, Path = path, CallId = Interlocked.Add(ref s_callId, chunks) - chunks + 1,
+            };
+            ParallelFor.Run(chunks, chunks, ref job);
+            for (int j = 1; j < chunks; j++)
+            {
+                var cs = new Span<float>(c, (int)part);
+                System.Numerics.Tensors.TensorPrimitives.Add(cs, new ReadOnlySpan<float>(pp + (j - 1) * part, (int)part), cs);
+            }
+        }
+    }
+
+    struct SplitKJob : IParallelBody
+    {
+        public float* A, B, C, Bias, Partials;
+        public int M, N, K, PerChunk;
+        public Transpose Ta, Tb;
+        public bool Accumulate;
+        public GemmPath Path;
+        public long CallId;
+
+        public readonly void Invoke(int j)
+        {
+            int k0 = j * PerChunk, kj = Math.Min(PerChunk, K - k0);
+            var src = new UnpackedB
+            {
+                B = Tb == Transpose.No ? B + (nint)k0 * N : B + k0, Tb = Tb, Ldb = Tb == Transpose.No ? N : K, CallId = CallId + j,
+            };
+            var job = new ComputeJob
+            {
+                A = Ta == Transpose.No ? A + k0 : A + (nint)k0 * M, Lda = Ta == Transpose.No ? K : M, Ta = Ta,
+                C = j == 0 ? C : Partials + (j - 1) * (long)M * N, Bias = j == 0 ? Bias : null,
+                M = M, N = N, K = kj, Accumulate = j == 0 && Accumulate, Path = Path, Src = src,
+            };
+            int tiles = Path switch
+            {
+                GemmPath.Vector512 => job.Plan<Avx512Kernel>(1),
+                GemmPath.Vector256 => job.Plan<Avx2Kernel>(1),
+                GemmPath.Vector128 => job.Plan<Vec128Kernel>(1),
+                _ => job.Plan<ScalarKernel>(1),
+            };
+            for (int i = 0; i < tiles; i++) job.Invoke(i);
+        }
+    }
+
+    /// <summary>
     /// The macro-kernel over a grid of C tiles (RowsPerJob × PanelsPerJob·NR); one tile per work item.
     /// Inside a tile (BLIS loop order): for each K block (KC) → for each MR-row strip of A (kept in L1; packed only for
     /// ta = Yes, rows read in place otherwise) → for each NR panel of B (KC×NR, from L2) → micro-kernel.
@@ -213,7 +300,7 @@ public static unsafe partial class Gemm
     struct ComputeJob : IParallelBody
     {
         public float* A, Bp, C, Bias;
-        public int M, N, K, RowsPerJob, PanelsPerJob, JobsM;
+        public int M, N, K, Lda, RowsPerJob, PanelsPerJob, JobsM;
         public Transpose Ta;
         public bool Accumulate;
         public GemmPath Path;
@@ -231,7 +318,19 @@ public static unsafe partial class Gemm
             int strips = (M + TK.MR - 1) / TK.MR, panels = (N + TK.NR - 1) / TK.NR;
             const int NC = 256;                         // a tile's B block (KC×NC floats ≤ 512 KB) stays in L2
             int jobsN = (panels * TK.NR + NC - 1) / NC, jobsM = 1;
-            if (threads > 1)
+            if (threads > 1 && Src.B != null && jobsN >= 2 * threads)
+            {
+                // Many column blocks and B packed per call: split N only, so no two threads pack the same B panels
+                // (the MLM decoder, n = vocabulary); the dynamic hand-out of ≥ 2 blocks per thread balances the load.
+            }
+            else if (threads > 1 && Src.B != null && Ta == Transpose.Yes && panels >= threads
+                     && (long)N * K / threads + (long)M * K * Math.Max(jobsN, threads) / threads < (long)N * K + (long)M * K * jobsN / threads)
+            {
+                // A packed per tile too (weight gradients): split N when that packs fewer floats per thread than splitting
+                // M (where every thread packs all of B): dW [128, 512] += dYᵀ·X.
+                jobsN = Math.Max(jobsN, threads);
+            }
+            else if (threads > 1)
             {
                 jobsM = Math.Min(strips, strips >= 64 * threads ? 4 * threads : threads);
                 if (jobsM * jobsN < threads) jobsN = Math.Min(panels, (threads + jobsM - 1) / jobsM);
@@ -273,8 +372,8 @@ public static unsafe partial class Gemm
                 {
                     int mr = Math.Min(MR, i1 - i);
                     float* ap; nint rs, ks;
-                    if (Ta == Transpose.No) { ap = A + (nint)i * K + p0; rs = K; ks = 1; }
-                    else { PackATransposed(A, M, i, mr, p0, kc, MR, apack); ap = apack; rs = 1; ks = MR; }
+                    if (Ta == Transpose.No) { ap = A + (nint)i * Lda + p0; rs = Lda; ks = 1; }
+                    else { PackATransposed(A, Lda, i, mr, p0, kc, MR, apack); ap = apack; rs = 1; ks = MR; }
                     float* crow = C + (nint)i * N;
                     for (int jp = jp0; jp < jp1; jp++)
                     {

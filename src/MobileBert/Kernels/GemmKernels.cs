@@ -107,8 +107,14 @@ internal static unsafe partial class GemmKernels
     /// op(B) = B stored [k, n] (tb = No) or Bᵀ with B stored [n, k] (tb = Yes, the Linear-weight layout; transposed
     /// here 8×8 at a time with AVX shuffles when available).
     /// </summary>
+    internal static void PackB(float* b, int k, int n, Transpose tb, int nr, float* dst, int jp0, int jp1) =>
+        PackB(b, k, n, tb == Transpose.No ? n : k, tb, nr, dst, jp0, jp1);
+
+    /// <summary><see cref="PackB(float*, int, int, Transpose, int, float*, int, int)"/> with an explicit leading dimension
+    /// <paramref name="ldb"/> of the stored B (row stride: ≥ n for tb = No, ≥ k for tb = Yes), so a K slice of a larger
+    /// matrix can be packed.</summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    internal static void PackB(float* b, int k, int n, Transpose tb, int nr, float* dst, int jp0, int jp1)
+    internal static void PackB(float* b, int k, int n, int ldb, Transpose tb, int nr, float* dst, int jp0, int jp1)
     {
         for (int jp = jp0; jp < jp1; jp++)
         {
@@ -116,14 +122,20 @@ internal static unsafe partial class GemmKernels
             float* d = dst + (nint)jp * k * nr;
             if (tb == Transpose.No)
             {
-                for (int p = 0; p < k; p++)
-                {
-                    float* s = b + (nint)p * n + j0;
-                    float* dp = d + (nint)p * nr;
-                    int j = 0;
-                    for (; j < w; j++) dp[j] = s[j];
-                    for (; j < nr; j++) dp[j] = 0f;
-                }
+                float* s = b + j0;
+                if (w == nr && nr % 16 == 0 && Vector512.IsHardwareAccelerated)
+                    for (int p = 0; p < k; p++, s += ldb, d += nr)
+                        for (int j = 0; j < nr; j += 16) Vector512.Store(Vector512.Load(s + j), d + j);
+                else if (w == nr && nr % 8 == 0 && Vector256.IsHardwareAccelerated)
+                    for (int p = 0; p < k; p++, s += ldb, d += nr)
+                        for (int j = 0; j < nr; j += 8) Vector256.Store(Vector256.Load(s + j), d + j);
+                else
+                    for (int p = 0; p < k; p++, s += ldb, d += nr)
+                    {
+                        int j = 0;
+                        for (; j < w; j++) d[j] = s[j];
+                        for (; j < nr; j++) d[j] = 0f;
+                    }
             }
             else
             {
@@ -132,10 +144,10 @@ internal static unsafe partial class GemmKernels
                 if (Avx.IsSupported && w == nr && nr % 8 == 0)
                     for (; p + 8 <= k; p += 8)
                         for (int j = 0; j < nr; j += 8)
-                            Transpose8x8(b + (nint)(j0 + j) * k + p, k, d + (nint)p * nr + j, nr);
+                            Transpose8x8(b + (nint)(j0 + j) * ldb + p, ldb, d + (nint)p * nr + j, nr);
                 for (int j = 0; j < nr; j++)
                 {
-                    float* s = b + (nint)(j0 + j) * k;
+                    float* s = b + (nint)(j0 + j) * ldb;
                     if (j < w) for (int q = p; q < k; q++) d[(nint)q * nr + j] = s[q];
                     else for (int q = p; q < k; q++) d[(nint)q * nr + j] = 0f;
                 }
@@ -169,12 +181,27 @@ internal static unsafe partial class GemmKernels
         Avx.Store(dst + 7 * ds, Avx.Permute2x128(u3, u7, 0x31));
     }
 
-    /// <summary>Packs an A strip for ta = Yes (A stored [k, m]): dst[p*MR + r] = A[p0+p, i0+r] for r &lt; mr.</summary>
+    /// <summary>Packs an A strip for ta = Yes (A stored [k, m]): dst[p*MR + r] = A[p0+p, i0+r] for r &lt; mr
+    /// (a strided copy of mr contiguous floats per k step). dst needs MR·kc + 2 floats (the 6-row path stores 8).</summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     internal static void PackATransposed(float* a, int m, int i0, int mr, int p0, int kc, int MR, float* dst)
     {
         float* s = a + (nint)p0 * m + i0;
-        for (int p = 0; p < kc; p++, s += m, dst += MR)
-            for (int r = 0; r < mr; r++) dst[r] = s[r];
+        if (mr == 8 && MR == 8 && Vector256.IsHardwareAccelerated)
+        {
+            int p = 0;
+            for (; p + 2 <= kc; p += 2, s += 2 * (nint)m, dst += 16)
+            {
+                Vector256.Store(Vector256.Load(s), dst);
+                Vector256.Store(Vector256.Load(s + m), dst + 8);
+            }
+            if (p < kc) Vector256.Store(Vector256.Load(s), dst);
+        }
+        else if (mr == 6 && MR == 6 && i0 + 8 <= m && Vector256.IsHardwareAccelerated)
+            // 8-wide loads/stores: the 2 extra floats land in the next row's slot (rewritten next) or past the strip.
+            for (int p = 0; p < kc; p++, s += m, dst += 6) Vector256.Store(Vector256.Load(s), dst);
+        else
+            for (int p = 0; p < kc; p++, s += m, dst += MR)
+                for (int r = 0; r < mr; r++) dst[r] = s[r];
     }
 }

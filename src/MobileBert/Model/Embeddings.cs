@@ -62,7 +62,11 @@ public sealed partial class Embeddings
 
 public sealed partial class Embeddings
 {
-    const string KWords = "emb.words", KTri = "emb.trigram", KPre = "emb.prenorm", KMean = "emb.mean", KRstd = "emb.rstd";
+    const string KWords = "emb.words", KTri = "emb.trigram", KPre = "emb.prenorm", KMean = "emb.mean", KRstd = "emb.rstd", KKeep = "emb.keep";
+
+    /// <summary>Keep-mask bits of the embedding dropout, recorded by the training forward for the backward pass.</summary>
+    static Span<uint> Keep(Arena cache, long count) =>
+        System.Runtime.InteropServices.MemoryMarshal.Cast<float, uint>(cache.Get(KKeep, DropoutBackward.Words(count)).AsSpan());
 
     /// <summary>Training forward: as <see cref="Forward"/> plus hidden dropout on the output (HF), keeping the gathered words,
     /// the transformation input and the pre-norm sum in <paramref name="cache"/>.</summary>
@@ -91,7 +95,8 @@ public sealed partial class Embeddings
                 System.Numerics.Tensors.TensorPrimitives.Add(pre.AsSpan((b * seq + t) * h, h), pos.Slice(t * h, h), pre.AsSpan((b * seq + t) * h, h));
         Embedding.GatherAdd(Store.Span(TokenTypeEmbeddings), h, tokenTypeIds, pre, "token_type_embeddings (token_type_ids)");
         Norm.ForwardCached(pre, default, pre, output, rows, Norm.HasStats ? cache.Get(KMean, rows) : default, Norm.HasStats ? cache.Get(KRstd, rows) : default);
-        dp.Hid(output[..(rows * h)], -1, DropoutPlan.SiteEmbeddings);
+        if (dp.Hidden > 0)
+            DropoutBackward.ApplyAndRecord(output[..(rows * h)], dp.Hidden, dp.Seed, Kernels.Dropout.Stream(-1, DropoutPlan.SiteEmbeddings), 0, Keep(cache, rows * h), threads);
     }
 
     /// <summary>Backward: dOutput [B·S, H] (used as scratch: overwritten) → gradients of the word (except the padding row,
@@ -100,7 +105,7 @@ public sealed partial class Embeddings
     {
         int rows = batch * seq, e = _c.EmbeddingSize, h = _c.HiddenSize, n = rows * h;
         var d = dOutput[..n];
-        dp.Hid(d, -1, DropoutPlan.SiteEmbeddings);
+        if (dp.Hidden > 0) DropoutBackward.ApplyRecorded(d, d, dp.Hidden, Keep(cache, n), 0);
         Norm.Backward(d, cache.Get(KPre, n), Norm.HasStats ? cache.Get(KMean, rows) : default, Norm.HasStats ? cache.Get(KRstd, rows) : default, d, rows);
         var dpos = Store.GradSpan(PositionEmbeddings);
         for (int b = 0; b < batch; b++)

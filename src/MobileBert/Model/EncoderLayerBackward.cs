@@ -5,7 +5,7 @@ namespace MobileBert.Model;
 // Training forward and backward of one MobileBERT layer (see EncoderLayer for the data flow).
 public sealed partial class EncoderLayer
 {
-    const string KLayerInput = "layer.input", KQk = "layer.qk", KOut = "layer.o", KObPre = "layer.ob.prenorm", KObMean = "layer.ob.mean", KObRstd = "layer.ob.rstd";
+    const string KLayerInput = "layer.input", KQk = "layer.qk", KOut = "layer.o", KObPre = "layer.ob.prenorm", KObMean = "layer.ob.mean", KObRstd = "layer.ob.rstd", KObKeep = "layer.ob.keep";
     static readonly string[] KFfnIn = Enumerable.Range(0, 64).Select(i => $"layer.a{i}").ToArray();
 
     string FfnInKey(int i) => i < KFfnIn.Length ? KFfnIn[i] : $"layer.a{i}";
@@ -48,11 +48,17 @@ public sealed partial class EncoderLayer
             LastFfn.ForwardTrain(a, o, rows, threads, cache, dp, layer, 0);
             var sum = cache.Get(KObPre, rows * _c.HiddenSize);
             OutputBottleneck.Forward(o, sum, rows, threads);
-            dp.Hid(sum, layer, DropoutPlan.SiteOutputBottleneck);                                    // HF OutputBottleneck
+            if (dp.Hidden > 0)                                                                        // HF OutputBottleneck
+                Kernels.DropoutBackward.ApplyAndRecord(sum, dp.Hidden, dp.Seed, Kernels.Dropout.Stream(layer, DropoutPlan.SiteOutputBottleneck), 0,
+                    ObKeep(cache, rows), threads);
             OutputBottleneckNorm!.ForwardCached(sum, h, sum, y, rows,
                 OutputBottleneckNorm.HasStats ? cache.Get(KObMean, rows) : default, OutputBottleneckNorm.HasStats ? cache.Get(KObRstd, rows) : default);
         }
     }
+
+    /// <summary>Keep-mask bits of the output-bottleneck dropout, recorded by the training forward for the backward pass.</summary>
+    Span<uint> ObKeep(Arena cache, int rows) =>
+        System.Runtime.InteropServices.MemoryMarshal.Cast<float, uint>(cache.Get(KObKeep, Kernels.DropoutBackward.Words((long)rows * _c.HiddenSize)).AsSpan());
 
     /// <summary>Pre-dropout attention probabilities [B, heads, S, S] kept by the last <see cref="ForwardTrain"/> with this cache.</summary>
     internal float[] CachedAttentionProbs(Arena cache, int batch, int seq) => SelfAttention.CachedProbs(cache, batch, seq, _c.NumAttentionHeads);
@@ -78,7 +84,7 @@ public sealed partial class EncoderLayer
             var nrm = OutputBottleneckNorm!;
             nrm.Backward(dy, cache.Get(KObPre, nh), nrm.HasStats ? cache.Get(KObMean, rows) : default, nrm.HasStats ? cache.Get(KObRstd, rows) : default, dsum, rows);
             dsum.AsSpan().CopyTo(dh);                                                        // residual h
-            dp.Hid(dsum, layer, DropoutPlan.SiteOutputBottleneck);
+            if (dp.Hidden > 0) Kernels.DropoutBackward.ApplyRecorded(dsum, dsum, dp.Hidden, ObKeep(cache, rows), 0);
             var dO = scratch.Get("layer.do", n);
             OutputBottleneck.Backward(cache.Get(KOut, n), dsum, dO, rows, threads);
             LastFfn.Backward(cache.Get(FfnInKey(last), n), dO, da, rows, threads, cache, scratch, dp, layer, 0);

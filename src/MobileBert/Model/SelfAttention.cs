@@ -45,10 +45,15 @@ public sealed class SelfAttention
         OutputNorm.AddForward(output, residual, output, rows);
     }
 
-    const string KQ = "attn.q", KK = "attn.k", KV = "attn.v", KCtx = "attn.ctx", KProbs = "attn.probs", KPre = "attn.prenorm", KMean = "attn.mean", KRstd = "attn.rstd";
+    const string KQ = "attn.q", KK = "attn.k", KV = "attn.v", KCtx = "attn.ctx", KProbs = "attn.probs", KPre = "attn.prenorm", KMean = "attn.mean", KRstd = "attn.rstd", KKeep = "attn.keep";
 
     /// <summary>Pre-dropout attention probabilities [B, heads, S, S] of the last training forward (valid while the cache is).</summary>
     internal static float[] CachedProbs(Arena cache, int batch, int seq, int heads) => cache.Get(KProbs, batch * heads * seq * seq);
+
+    /// <summary>The attention-dropout keep-mask bits kept between the training forward and the backward (empty without dropout).</summary>
+    Span<uint> KeepMask(Arena cache, int batch, int seq, in DropoutPlan dp) => dp.Attention > 0
+        ? System.Runtime.InteropServices.MemoryMarshal.Cast<float, uint>(cache.Get(KKeep, AttentionCore.KeepMaskWords(batch, _c.NumAttentionHeads, seq)).AsSpan())
+        : default;
 
     Span<float> Stats(Arena cache, string key, int rows) => OutputNorm.HasStats ? cache.Get(key, rows) : default;
 
@@ -64,7 +69,7 @@ public sealed class SelfAttention
         Value.Forward(valueInput, v, rows, threads);
         var probs = CachedProbs(cache, batch, seq, _c.NumAttentionHeads);
         AttentionCore.ForwardTrain(q, k, v, additiveMask, batch, seq, _c.NumAttentionHeads, _c.AttentionHeadSize, ctx, probs,
-            dp.Attention, dp.Seed, Kernels.Dropout.Stream(layer, DropoutPlan.SiteAttentionProbs), threads);
+            dp.Attention, dp.Seed, Kernels.Dropout.Stream(layer, DropoutPlan.SiteAttentionProbs), threads, KeepMask(cache, batch, seq, dp));
         var sum = cache.Get(KPre, n);
         OutputDense.Forward(ctx, sum, rows, threads);
         if (!_c.UseBottleneck) dp.Hid(sum, layer, DropoutPlan.SiteAttentionOutput);   // HF MobileBertSelfOutput
@@ -87,7 +92,8 @@ public sealed class SelfAttention
         OutputDense.Backward(cache.Get(KCtx, n), dsum, dctx, rows, threads);
         var dq = scratch.Get("attn.dq", n); var dk = scratch.Get("attn.dk", n); var dv = scratch.Get("attn.dv", n);
         AttentionCore.Backward(cache.Get(KQ, n), cache.Get(KK, n), cache.Get(KV, n), CachedProbs(cache, batch, seq, _c.NumAttentionHeads), dctx, dProbs,
-            batch, seq, _c.NumAttentionHeads, _c.AttentionHeadSize, dq, dk, dv, dp.Attention, dp.Seed, Kernels.Dropout.Stream(layer, DropoutPlan.SiteAttentionProbs), threads);
+            batch, seq, _c.NumAttentionHeads, _c.AttentionHeadSize, dq, dk, dv, dp.Attention, dp.Seed, Kernels.Dropout.Stream(layer, DropoutPlan.SiteAttentionProbs), threads,
+            KeepMask(cache, batch, seq, dp));
         Query.Backward(queryKeyInput, dq, dQueryKeyInput, rows, threads);
         Key.Backward(queryKeyInput, dk, dQueryKeyInput, rows, threads, accumulateDx: true);
         Value.Backward(valueInput, dv, dValueInput, rows, threads);

@@ -264,4 +264,46 @@ public class KernelBackwardTests
         var z = Enumerable.Repeat(3f, 10).ToArray(); Dropout.Apply(z, 0f, 1, 1);
         Assert.All(z, v => Assert.Equal(3f, v));
     }
+    [Theory]
+    [InlineData(1, 0, 1)] [InlineData(17, 3, 1)] [InlineData(1000, 0, 1)] [InlineData(16384, 16384, 1)] [InlineData(70001, 12345, 2)] [InlineData(300000, 5, 3)]
+    public void RecordedDropoutMaskIsBitIdenticalToDropoutApply(int n, long first, int threads)
+    {
+        var rng = new Random(n);
+        var x = Enumerable.Range(0, n).Select(_ => (float)(rng.NextDouble() * 2 - 1)).ToArray();
+        var expect = (float[])x.Clone();
+        Dropout.Apply(expect, 0.1f, seed: 9, stream: 4, firstIndex: first);
+        var got = (float[])x.Clone();
+        var keep = new uint[DropoutBackward.Words(n)];
+        DropoutBackward.ApplyAndRecord(got, 0.1f, 9, 4, first, keep, threads);
+        Assert.Equal(expect, got);                                        // forward: same values, +0 for dropped
+        for (int i = 0; i < n; i++) Assert.Equal(Dropout.Keep(0.1f, 9, 4, first + i), (keep[i >> 5] >> (i & 31) & 1) != 0);
+        // Backward: the recorded mask applied to a gradient = Dropout.Apply on it; offset slices read the right bits.
+        var g = Enumerable.Range(0, n).Select(_ => (float)(rng.NextDouble() * 2 - 1)).ToArray();
+        var gExpect = (float[])g.Clone();
+        Dropout.Apply(gExpect, 0.1f, 9, 4, first);
+        var gGot = new float[n];
+        DropoutBackward.ApplyRecorded(g, gGot, 0.1f, keep, 0);
+        Assert.Equal(gExpect, gGot);
+        if (n > 40)
+        {
+            var part = new float[n - 37];
+            DropoutBackward.ApplyRecorded(g.AsSpan(37), part, 0.1f, keep, 37);
+            Assert.Equal(gExpect.AsSpan(37).ToArray(), part);
+        }
+    }
+
+    [Theory]
+    [InlineData(1, 1)] [InlineData(5, 7)] [InlineData(128, 128)] [InlineData(3, 37)]
+    public void SoftmaxBackwardRowsScaledEqualsRowsThenScale(int rows, int cols)
+    {
+        var rng = new Random(rows * 31 + cols);
+        var p = Enumerable.Range(0, rows * cols).Select(_ => (float)rng.NextDouble()).ToArray();
+        var dp = Enumerable.Range(0, rows * cols).Select(_ => (float)(rng.NextDouble() * 2 - 1)).ToArray();
+        var expect = new float[rows * cols];
+        SoftmaxBackward.Rows(p, dp, expect, rows, cols);
+        System.Numerics.Tensors.TensorPrimitives.Multiply(expect, 0.176776695f, expect);
+        var got = (float[])dp.Clone();
+        SoftmaxBackward.RowsScaled(p, got, got, rows, cols, 0.176776695f);
+        Assert.Equal(expect, got);
+    }
 }

@@ -1,0 +1,20 @@
+using System.Runtime.InteropServices;
+
+namespace MobileBert.Bench;
+
+/// <summary>CPU time consumed by this process (all threads), ns resolution on Linux (clock_gettime); elsewhere
+/// Process.TotalProcessorTime. On a shared machine CPU time is a steadier measure of work than wall time.</summary>
+static partial class CpuTime
+{
+    [StructLayout(LayoutKind.Sequential)]
+    struct Timespec { public long Sec, Nsec; }
+
+    [LibraryImport("libc", EntryPoint = "clock_gettime")]
+    private static partial int ClockGetTime(int clock, out Timespec ts);
+
+    public static double ProcessSeconds()
+    {
+        if (OperatingSystem.IsLinux() && ClockGetTime(2 /* CLOCK_PROCESS_CPUTIME_ID */, out var ts) == 0) return ts.Sec + ts.Nsec * 1e-9;
+        return System.Diagnostics.Process.GetCurrentProcess().TotalProcessorTime.TotalSeconds;
+    }
+}
