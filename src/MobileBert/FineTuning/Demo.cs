@@ -44,7 +44,7 @@ public sealed record DemoSettings
 
     public static DemoSettings Full => new()
     {
-        Mode = "full", Corpus = ["data/corpus"], PretrainSteps = 1500, PretrainBatch = 32, PretrainSeq = 64, PretrainWarmup = 100, PretrainLr = 2e-3, DupeFactor = 2,
+        Mode = "full", Corpus = ["data/corpus"], PretrainSteps = 800, PretrainBatch = 32, PretrainSeq = 64, PretrainWarmup = 80, PretrainLr = 3e-3, DupeFactor = 2,
         DistillStepsPerLayer = 300, FinetuneEpochs = 3, FinetuneBatch = 32, FinetuneSeq = 64, FinetuneLr = 5e-4,
         LatencySeq = 128, LatencySeconds = 3, LatencyMinRuns = 5,
     };
@@ -89,10 +89,11 @@ public sealed record DemoReport(string OutputDir, string ReportPath, IReadOnlyLi
 /// </summary>
 public static class Demo
 {
-    /// <summary>The teacher: IB-BERT shape rules (Q/K/V from the block input, one wide FFN, LayerNorm + GELU) at 4 layers, inter-block 128, intra-block 256.</summary>
+    /// <summary>The teacher: IB-BERT shape rules (Q/K/V from the block input, one wide FFN, LayerNorm + GELU) at 4 layers, inter-block 128, intra-block 256
+    /// (FFN 512 = 2× intra-block instead of IB-BERT's 4×, to afford more pre-training steps in the demo's time budget).</summary>
     public static MobileBertConfig TeacherConfig() => new()
     {
-        NumHiddenLayers = 4, HiddenSize = 128, EmbeddingSize = 64, IntraBottleneckSize = 256, NumAttentionHeads = 4, IntermediateSize = 1024,
+        NumHiddenLayers = 4, HiddenSize = 128, EmbeddingSize = 64, IntraBottleneckSize = 256, NumAttentionHeads = 4, IntermediateSize = 512,
         NumFeedforwardNetworks = 1, KeyQuerySharedBottleneck = false, NormalizationType = NormalizationType.LayerNorm, HiddenAct = Activation.Gelu,
         MaxPositionEmbeddings = 512, AttentionProbsDropoutProb = 0.1f, HiddenDropoutProb = 0.1f,
     };
@@ -119,13 +120,32 @@ public static class Demo
         var corpus = s.Corpus.Select(c => Path.Combine(root, c)).ToArray();
         string teacherDir = Path.Combine(outDir, "teacher-pretrained"), studentDir = Path.Combine(outDir, "student-distilled");
         string dataDir = Path.Combine(outDir, "data", "sentiment");
-        var settingsJson = s.ToJson(); settingsJson["seed"] = o.Seed;
+        // Each stage's marker records the settings of that stage and of every stage before it (a changed upstream setting invalidates the rest).
+        var all = s.ToJson();
+        var settingsJson = new JsonObject { ["seed"] = o.Seed, ["mode"] = s.Mode };
+        void Uses(params string[] keys) { foreach (var k in keys) settingsJson[k] = all[k]?.DeepClone(); }
         int stageNo = 0; const int StageCount = 8;
         log($"MobileBert.NET demo ({s.Mode}): {Environment.ProcessorCount} cores, {o.Threads} threads, output {outDir}");
 
         JsonObject Stage(string id, string title, Func<JsonObject> body)
         {
             stageNo++;
+            switch (id)
+            {
+                case "data": Uses(nameof(DemoSettings.MaxTrain)); break;
+                case "teacher-pretrain":
+                    Uses(nameof(DemoSettings.Corpus), nameof(DemoSettings.PretrainSteps), nameof(DemoSettings.PretrainBatch), nameof(DemoSettings.PretrainSeq),
+                        nameof(DemoSettings.PretrainWarmup), nameof(DemoSettings.PretrainLr), nameof(DemoSettings.DupeFactor), nameof(DemoSettings.HeldOutFraction));
+                    settingsJson["teacher"] = JsonNode.Parse(ConfigJson.ToJson(TeacherConfig()));
+                    break;
+                case "distill":
+                    Uses(nameof(DemoSettings.DistillStepsPerLayer));
+                    settingsJson["student"] = JsonNode.Parse(ConfigJson.ToJson(StudentConfig()));
+                    settingsJson["distill_available"] = o.Distill is not null;
+                    break;
+                case "finetune-teacher": Uses(nameof(DemoSettings.FinetuneEpochs), nameof(DemoSettings.FinetuneBatch), nameof(DemoSettings.FinetuneSeq), nameof(DemoSettings.FinetuneLr)); break;
+                case "evaluate": Uses(nameof(DemoSettings.LatencySeq), nameof(DemoSettings.LatencySeconds), nameof(DemoSettings.LatencyMinRuns)); settingsJson["threads"] = o.Threads; break;
+            }
             string marker = Path.Combine(outDir, "stages", id + ".json");
             log($"\n== [{stageNo}/{StageCount}] {title} ==");
             if (File.Exists(marker))
