@@ -44,8 +44,8 @@ public sealed record DemoSettings
 
     public static DemoSettings Full => new()
     {
-        Mode = "full", Corpus = ["data/corpus"], PretrainSteps = 1500, PretrainBatch = 32, PretrainSeq = 64, PretrainWarmup = 100, PretrainLr = 2e-3, DupeFactor = 2,
-        DistillStepsPerLayer = 300, FinetuneEpochs = 3, FinetuneBatch = 32, FinetuneSeq = 64, FinetuneLr = 5e-4,
+        Mode = "full", Corpus = ["data/corpus"], PretrainSteps = 800, PretrainBatch = 32, PretrainSeq = 64, PretrainWarmup = 80, PretrainLr = 3e-3, DupeFactor = 2,
+        DistillStepsPerLayer = 300, FinetuneEpochs = 5, FinetuneBatch = 32, FinetuneSeq = 64, FinetuneLr = 5e-4,
         LatencySeq = 128, LatencySeconds = 3, LatencyMinRuns = 5,
     };
 
@@ -89,10 +89,11 @@ public sealed record DemoReport(string OutputDir, string ReportPath, IReadOnlyLi
 /// </summary>
 public static class Demo
 {
-    /// <summary>The teacher: IB-BERT shape rules (Q/K/V from the block input, one wide FFN, LayerNorm + GELU) at 4 layers, inter-block 128, intra-block 256.</summary>
+    /// <summary>The teacher: IB-BERT shape rules (Q/K/V from the block input, one wide FFN, LayerNorm + GELU) at 4 layers, inter-block 128, intra-block 256
+    /// (FFN 512 = 2× intra-block instead of IB-BERT's 4×, to afford more pre-training steps in the demo's time budget).</summary>
     public static MobileBertConfig TeacherConfig() => new()
     {
-        NumHiddenLayers = 4, HiddenSize = 128, EmbeddingSize = 64, IntraBottleneckSize = 256, NumAttentionHeads = 4, IntermediateSize = 1024,
+        NumHiddenLayers = 4, HiddenSize = 128, EmbeddingSize = 64, IntraBottleneckSize = 256, NumAttentionHeads = 4, IntermediateSize = 512,
         NumFeedforwardNetworks = 1, KeyQuerySharedBottleneck = false, NormalizationType = NormalizationType.LayerNorm, HiddenAct = Activation.Gelu,
         MaxPositionEmbeddings = 512, AttentionProbsDropoutProb = 0.1f, HiddenDropoutProb = 0.1f,
     };
@@ -119,13 +120,32 @@ public static class Demo
         var corpus = s.Corpus.Select(c => Path.Combine(root, c)).ToArray();
         string teacherDir = Path.Combine(outDir, "teacher-pretrained"), studentDir = Path.Combine(outDir, "student-distilled");
         string dataDir = Path.Combine(outDir, "data", "sentiment");
-        var settingsJson = s.ToJson(); settingsJson["seed"] = o.Seed;
+        // Each stage's marker records the settings of that stage and of every stage before it (a changed upstream setting invalidates the rest).
+        var all = s.ToJson();
+        var settingsJson = new JsonObject { ["seed"] = o.Seed, ["mode"] = s.Mode };
+        void Uses(params string[] keys) { foreach (var k in keys) settingsJson[k] = all[k]?.DeepClone(); }
         int stageNo = 0; const int StageCount = 8;
         log($"MobileBert.NET demo ({s.Mode}): {Environment.ProcessorCount} cores, {o.Threads} threads, output {outDir}");
 
         JsonObject Stage(string id, string title, Func<JsonObject> body)
         {
             stageNo++;
+            switch (id)
+            {
+                case "data": Uses(nameof(DemoSettings.MaxTrain)); break;
+                case "teacher-pretrain":
+                    Uses(nameof(DemoSettings.Corpus), nameof(DemoSettings.PretrainSteps), nameof(DemoSettings.PretrainBatch), nameof(DemoSettings.PretrainSeq),
+                        nameof(DemoSettings.PretrainWarmup), nameof(DemoSettings.PretrainLr), nameof(DemoSettings.DupeFactor), nameof(DemoSettings.HeldOutFraction));
+                    settingsJson["teacher"] = JsonNode.Parse(ConfigJson.ToJson(TeacherConfig()));
+                    break;
+                case "distill":
+                    Uses(nameof(DemoSettings.DistillStepsPerLayer));
+                    settingsJson["student"] = JsonNode.Parse(ConfigJson.ToJson(StudentConfig()));
+                    settingsJson["distill_available"] = o.Distill is not null;
+                    break;
+                case "finetune-teacher": Uses(nameof(DemoSettings.FinetuneEpochs), nameof(DemoSettings.FinetuneBatch), nameof(DemoSettings.FinetuneSeq), nameof(DemoSettings.FinetuneLr)); break;
+                case "evaluate": Uses(nameof(DemoSettings.LatencySeq), nameof(DemoSettings.LatencySeconds), nameof(DemoSettings.LatencyMinRuns)); settingsJson["threads"] = o.Threads; break;
+            }
             string marker = Path.Combine(outDir, "stages", id + ".json");
             log($"\n== [{stageNo}/{StageCount}] {title} ==");
             if (File.Exists(marker))
@@ -134,10 +154,11 @@ public static class Demo
                 if (saved["settings"]!.ToJsonString() == settingsJson.ToJsonString())
                 {
                     log($"   done in an earlier run ({saved["seconds"]!.GetValue<double>():F0} s); skipped. Delete {marker} to redo it.");
-                    stages.Add((id, 0, true));
+                    stages.Add((id, saved["seconds"]!.GetValue<double>(), true));
                     return saved["result"]!.AsObject();
                 }
-                throw new ArgumentException($"{outDir} holds a demo run with other settings ({marker}); use another --out.");
+                log($"   the settings changed since the earlier run ({marker}); redoing this stage.");
+                File.Delete(marker);
             }
             var sw = Stopwatch.StartNew();
             var result = body();
@@ -165,13 +186,12 @@ public static class Demo
         // 2. Teacher pre-training.
         var teacherPre = Stage("teacher-pretrain", $"pre-train the teacher (IB-BERT-style: {Describe(TeacherConfig())}) with masked LM + NSP on {string.Join(", ", s.Corpus)}", () =>
         {
-            var clock = Stopwatch.StartNew();
-            var r = PretrainingRun.Run(new PretrainOptions
+            var r = Restartable(teacherDir, log, () => PretrainingRun.Run(new PretrainOptions
             {
                 Config = TeacherConfig(), Data = corpus, OutputDir = teacherDir, VocabPath = vocab, Steps = s.PretrainSteps, Batch = s.PretrainBatch, Seq = s.PretrainSeq,
                 Lr = s.PretrainLr, Warmup = s.PretrainWarmup, Seed = o.Seed, Threads = o.Threads, LogEvery = Math.Max(1, s.PretrainSteps / 20), EvalEvery = Math.Max(1, s.PretrainSteps / 4),
                 EvalBatches = o.Quick ? 2 : 10, CheckpointEvery = Math.Max(1, s.PretrainSteps / 4), DupeFactor = s.DupeFactor, HeldOutFraction = s.HeldOutFraction, BlankLinesBetweenDocuments = 2, Resume = true,
-            }, p => log("   " + DescribePretrain(p)));
+            }, p => log("   " + DescribePretrain(p))));
             var e = r.FinalEval;
             log(string.Create(CultureInfo.InvariantCulture, $"   teacher: held-out MLM accuracy {e.MlmAccuracy:P1} (unigram baseline {e.UnigramBaselineAccuracy:P1}), NSP {e.NspAccuracy:P1}, {r.SequencesPerSecond:F1} sequences/s"));
             return new JsonObject { ["mlm_acc"] = e.MlmAccuracy, ["unigram_acc"] = e.UnigramBaselineAccuracy, ["nsp_acc"] = e.NspAccuracy, ["loss"] = e.Loss, ["steps"] = r.Steps };
@@ -195,11 +215,11 @@ public static class Demo
         JsonObject FineTune(string id, string title, string? modelDir, MobileBertConfig? config, string outName) => Stage(id, title, () =>
         {
             var data = TaskData.LoadSequenceTask("jsonl", trainFile, devFile, new TaskDataOptions { TaskName = "sentiment" });
-            var r = FineTuningRun.Run(new FineTuneOptions
+            var r = Restartable(Path.Combine(outDir, outName), log, () => FineTuningRun.Run(new FineTuneOptions
             {
                 ModelDir = modelDir, Config = config, VocabPath = vocab, OutputDir = Path.Combine(outDir, outName), Epochs = s.FinetuneEpochs, Batch = s.FinetuneBatch,
                 Seq = s.FinetuneSeq, Lr = s.FinetuneLr, Seed = o.Seed, Threads = o.Threads, LogEvery = o.Quick ? 5 : 25, Resume = true,
-            }, FineTuneTask.Sequence(data), p => { if (p.Phase != "checkpoint") log("   " + DescribeFinetune(p)); });
+            }, FineTuneTask.Sequence(data), p => { if (p.Phase != "checkpoint") log("   " + DescribeFinetune(p)); }));
             return new JsonObject { ["dir"] = r.OutputDir, ["dev_acc"] = r.Best?.Main, ["best_step"] = r.BestStep, ["examples_per_s"] = r.ExamplesPerSecond };
         });
         var ftTeacher = FineTune("finetune-teacher", "fine-tune the teacher on sentiment", teacherDir, null, "teacher-sentiment");
@@ -260,6 +280,20 @@ public static class Demo
         return new DemoReport(outDir, reportPath, rows, stages, total.Elapsed.TotalSeconds, md);
     }
 
+    /// <summary>Runs a resumable training stage; if its folder holds checkpoints of other settings ("cannot resume"), they are removed and the stage starts over.</summary>
+    static T Restartable<T>(string dir, Action<string> log, Func<T> run)
+    {
+        try { return run(); }
+        catch (ArgumentException e) when (e.Message.Contains("cannot resume", StringComparison.Ordinal))
+        {
+            log($"   {dir} holds checkpoints of other settings ({e.Message}); starting this stage over.");
+            string ck = Path.Combine(dir, "checkpoints");
+            if (Directory.Exists(ck)) Directory.Delete(ck, recursive: true);
+            foreach (var f in new[] { "metrics.csv", "curves.png" }) if (File.Exists(Path.Combine(dir, f))) File.Delete(Path.Combine(dir, f));
+            return run();
+        }
+    }
+
     static string Describe(MobileBertConfig c) =>
         $"{c.NumHiddenLayers} layers, inter-block {c.HiddenSize}, intra-block {c.IntraBottleneckSize}, embedding {c.EmbeddingSize}, {c.NumAttentionHeads} heads, {c.NumFeedforwardNetworks}×FFN {c.IntermediateSize}, {c.NormalizationType}+{c.HiddenAct}";
 
@@ -289,7 +323,7 @@ public static class Demo
         var sb = new StringBuilder();
         var inv = CultureInfo.InvariantCulture;
         sb.AppendLine($"# MobileBert.NET demo report ({s.Mode})").AppendLine();
-        sb.AppendLine(string.Create(inv, $"{DateTime.UtcNow:yyyy-MM-dd HH:mm} UTC · {Environment.ProcessorCount} cores, {o.Threads} threads · {System.Runtime.InteropServices.RuntimeInformation.OSDescription} · .NET {Environment.Version} · SIMD {Simd()} · wall time {totalSeconds / 60:F1} min")).AppendLine();
+        sb.AppendLine(string.Create(inv, $"{DateTime.UtcNow:yyyy-MM-dd HH:mm} UTC · {Environment.ProcessorCount} cores, {o.Threads} threads · {System.Runtime.InteropServices.RuntimeInformation.OSDescription} · .NET {Environment.Version} · SIMD {Simd()} · wall time {totalSeconds / 60:F1} min (all stages: {stages.Sum(x => x.Seconds) / 60:F1} min)")).AppendLine();
         sb.AppendLine($"Task: UCI Sentiment Labelled Sentences (Kotzias et al., KDD 2015; CC BY 4.0), fixed split seed {SentimentSplit.Seed}: train {data["train"]} / dev {data["dev"]} / test {data["test"]} sentences (each source 80/10/10). Accuracy on the test split; the model kept is the best dev epoch.").AppendLine();
         sb.AppendLine("| Model | Pre-training | Parameters (non-embedding) | Dev acc | Test acc | % of teacher | Latency b=1 (ms) | Latency b=32 (ms) | Speed-up b=1 / b=32 |");
         sb.AppendLine("|---|---|---|---|---|---|---|---|---|");
@@ -305,7 +339,7 @@ public static class Demo
         sb.AppendLine(string.Create(inv, $"Fine-tuning (all three models alike): {s.FinetuneEpochs} epochs, batch {s.FinetuneBatch}, max length {s.FinetuneSeq}, AdamW lr {s.FinetuneLr} with 10 % warm-up and linear decay, seed {o.Seed}.")).AppendLine();
         sb.AppendLine($"Configs — teacher: {Describe(TeacherConfig())}; student/baseline: {Describe(StudentConfig())}. Latency: our engine's inference forward with the classification head, random token ids, sequence length {s.LatencySeq}, median of ≥ {s.LatencyMinRuns} runs and ≥ {s.LatencySeconds} s after warm-up. Timings are wall-clock on this machine; a shared or busy machine inflates and scatters them.").AppendLine();
         sb.AppendLine("| Stage | Time |").AppendLine("|---|---|");
-        foreach (var (stage, secs, skipped) in stages) sb.AppendLine(string.Create(inv, $"| {stage} | {(skipped ? "done earlier (skipped)" : $"{secs:F1} s")} |"));
+        foreach (var (stage, secs, skipped) in stages) sb.AppendLine(string.Create(inv, $"| {stage} | {secs:F1} s{(skipped ? " (earlier run, reused)" : "")} |"));
         return sb.ToString();
     }
 

@@ -126,4 +126,25 @@ public class TaskCommandTests
             Assert.All(lines.Skip(1), l => Assert.Contains(l.Split('\t')[1], new[] { "entailment", "neutral", "contradiction" }));
         }
     }
+
+    [Fact]
+    public void PredictReadsTextPairsAsTsvOrJsonAndWritesScoresForRegression()
+    {
+        var info = new TaskInfo
+        {
+            Task = "csv", Name = "similarity", Kind = TaskInfoKind.Regression, TextColumn = "a", PairColumn = "b", LabelColumn = "score",
+            Metrics = ["pearson", "spearmanr", "corr", "mse"], MainMetric = "corr", MaxSeqLength = 32,
+        };
+        var model = MobileBert.Tests.Api.PredictorTests.RandomTaskFolder(info);
+        var sw = new StringWriter();
+        int n = PredictCommand.Run(model, new StringReader("A man eats.\tSomeone is eating.\n{\"text\":\"A dog runs.\",\"text_pair\":\"A cat sleeps.\",\"id\":3}\n"), "in", sw, new PredictorOptions { BatchSize = 1 });
+        Assert.Equal(2, n);
+        var lines = sw.ToString().Split('\n', StringSplitOptions.RemoveEmptyEntries).Select(l => JsonNode.Parse(l)!.AsObject()).ToArray();
+        var c = TextClassifier.Load(model);
+        Assert.Equal(c.Classify("A man eats.", "Someone is eating.").Score!.Value, lines[0]["score"]!.GetValue<float>(), 5);
+        Assert.Equal("3", lines[1]["id"]!.GetValue<string>());
+        Assert.Null(lines[0]["label"]);
+        var e = Assert.Throws<InputException>(() => PredictCommand.Run(model, new StringReader("only one text\n"), "pairs.txt", TextWriter.Null, new PredictorOptions()));
+        Assert.StartsWith("pairs.txt:1:", e.Message);
+    }
 }
