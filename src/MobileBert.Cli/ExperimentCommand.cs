@@ -17,19 +17,12 @@ namespace MobileBert.Cli;
 public static class ExperimentCommand
 {
     /// <summary>The experiment's teacher: IB-BERT shape rules (Q/K/V from the block input, one wide FFN, LayerNorm + GELU) at 4 layers, inter-block 128, intra-block 256.</summary>
-    public static MobileBertConfig TinyTeacher() => new()
-    {
-        NumHiddenLayers = 4, HiddenSize = 128, EmbeddingSize = 64, IntraBottleneckSize = 256, NumAttentionHeads = 4,
-        IntermediateSize = 512, NumFeedforwardNetworks = 1, KeyQuerySharedBottleneck = false,
-        NormalizationType = NormalizationType.LayerNorm, HiddenAct = Activation.Gelu, MaxPositionEmbeddings = 128,
-    };
+    public static MobileBertConfig TinyTeacher() => WithPositions(Presets.IbBertMini(), 128);
 
     /// <summary>The matching student: MobileBERT shape rules (shared Q/K bottleneck, 4 stacked FFNs, NoNorm + ReLU) at 4 layers, inter-block 128, intra-block 32.</summary>
-    public static MobileBertConfig TinyStudent() => new()
-    {
-        NumHiddenLayers = 4, HiddenSize = 128, EmbeddingSize = 64, IntraBottleneckSize = 32, NumAttentionHeads = 4,
-        IntermediateSize = 128, NumFeedforwardNetworks = 4, MaxPositionEmbeddings = 128,
-    };
+    public static MobileBertConfig TinyStudent() => WithPositions(Presets.MobileBertMini(), 128);
+
+    static MobileBertConfig WithPositions(MobileBertConfig c, int positions) { c.MaxPositionEmbeddings = positions; return c; }
 
     /// <summary>Methods compared, in table order. Extend here (and in <see cref="Row"/>) for new columns or methods.</summary>
     public static readonly (string Name, DistillStrategy Strategy)[] Methods =
