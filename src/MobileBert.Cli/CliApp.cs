@@ -31,7 +31,10 @@ public static class CliApp
     public static int Guard(Func<int> body)
     {
         try { return body(); }
-        catch (Exception e) when (e is ConfigException or CheckpointException or InputException or ArgumentException or IOException or UnauthorizedAccessException or InvalidDataException)
+        catch (Exception e) when (e is ConfigException or CheckpointException or InputException or ArgumentException or IOException or UnauthorizedAccessException
+            or InvalidDataException or FormatException or System.Text.Json.JsonException or MobileBert.Pretraining.PretrainingDataException
+            or MobileBert.Training.Pretraining.TrainingDivergedException or MobileBert.Tasks.QuestionAnswering.SquadFormatException
+            or MobileBert.Distillation.DistillationException or MobileBert.Training.Optimizers.OptimizerStateException or MobileBert.Export.OnnxExportException)
         {
             Console.Error.WriteLine($"error: {e.Message}");
             return 1;

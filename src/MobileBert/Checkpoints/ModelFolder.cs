@@ -52,14 +52,14 @@ public static class ModelFolder
         bool pooler = needsPooler || filePooler || (heads == ModelHeads.None && !config.ClassifierActivation);
         var model = new MobileBertModel(config, heads, pooler: pooler);
         var missing = new List<string>(); var wrongShape = new List<string>(); var unexpected = new List<string>();
-        bool initialized = false;
+        var initRng = new Random(options.Seed);
         foreach (var p in model.Store.Parameters)
         {
             if (!names.TryGetValue(p.Name, out var stored))
             {
                 if (options.InitializeMissingHeads && (!p.Name.StartsWith(MobileBertModel.BackbonePrefix, StringComparison.Ordinal) || p.Name.Contains(".pooler.", StringComparison.Ordinal)))
                 {
-                    if (!initialized) { model.InitializeWeights(options.Seed); initialized = true; }
+                    model.InitializeParameter(p, initRng);   // only this missing head tensor; loaded weights stay
                     continue;
                 }
                 missing.Add(p.Name); continue;

@@ -204,16 +204,18 @@ public sealed partial class MobileBertModel
     public void InitializeWeights(int seed)
     {
         var rng = new Random(seed);
-        float std = Config.InitializerRange;
-        foreach (var p in Store.Parameters)
-        {
-            var span = Store.Span(p);
-            bool isNormOrBias = p.Name.EndsWith(".bias", StringComparison.Ordinal) || p.Name.Contains("LayerNorm.", StringComparison.Ordinal);
-            if (p.Name.Contains("LayerNorm.weight", StringComparison.Ordinal)) span.Fill(1f);
-            else if (isNormOrBias) span.Clear();
-            else for (int i = 0; i < span.Length; i++) span[i] = std * Gaussian(rng);
-        }
-        Store.Span(Embeddings.WordEmbeddings).Slice(Config.PadTokenId * Config.EmbeddingSize, Config.EmbeddingSize).Clear();
+        foreach (var p in Store.Parameters) InitializeParameter(p, rng);
+    }
+
+    /// <summary>HF's initialisation of one parameter (used for heads missing from a checkpoint, leaving the rest untouched).</summary>
+    public void InitializeParameter(Parameter p, Random rng)
+    {
+        var span = Store.Span(p);
+        bool isNormOrBias = p.Name.EndsWith(".bias", StringComparison.Ordinal) || p.Name.Contains("LayerNorm.", StringComparison.Ordinal);
+        if (p.Name.Contains("LayerNorm.weight", StringComparison.Ordinal)) span.Fill(1f);
+        else if (isNormOrBias) span.Clear();
+        else for (int i = 0; i < span.Length; i++) span[i] = Config.InitializerRange * Gaussian(rng);
+        if (p == Embeddings.WordEmbeddings) span.Slice(Config.PadTokenId * Config.EmbeddingSize, Config.EmbeddingSize).Clear();
     }
 
     static float Gaussian(Random rng)

@@ -113,6 +113,24 @@ public class ModelFolderTests
     }
 
     [Fact]
+    public void FreshHeadsDoNotDisturbLoadedWeights()
+    {
+        var source = new MobileBertModel(Presets.MobileBertMicro(), ModelHeads.Pretraining);
+        source.InitializeWeights(3);
+        var dir = TestPaths.NewTempDir();
+        ModelFolder.Save(source, dir);
+        var tuned = ModelFolder.Load(dir, new LoadOptions { Heads = ModelHeads.SequenceClassification, InitializeMissingHeads = true, Seed = 99 });
+        foreach (var p in tuned.Store.Parameters)
+        {
+            if (p.Name.StartsWith("classifier.", StringComparison.Ordinal)) continue;
+            Assert.Equal(source.Store.Span(source.Store[p.Name]).ToArray(), tuned.Store.Span(p).ToArray());
+        }
+        var w = tuned.Store.Span(tuned.Store["classifier.weight"]).ToArray();
+        Assert.Contains(w, v => v != 0);                                        // freshly initialised, not left at zero
+        Assert.All(tuned.Store.Span(tuned.Store["classifier.bias"]).ToArray(), v => Assert.Equal(0f, v));
+    }
+
+    [Fact]
     public void GoldenOutputsSurviveSaveAndReload()
     {
         var (model, input) = GoldenForwardTests.LoadGolden("tiny");

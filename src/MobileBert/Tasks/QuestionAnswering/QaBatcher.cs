@@ -55,7 +55,7 @@ public sealed class QaBatcher
     public int[] Order(int epoch = 0)
     {
         int[] order = Enumerable.Range(0, _features.Features.Count).ToArray();
-        if (Options.Shuffle) new Random(HashCode.Combine(Options.Seed, epoch)).Shuffle(order);
+        if (Options.Shuffle) new Random(unchecked((int)((uint)Options.Seed * 2654435761u ^ (uint)epoch * 40503u))).Shuffle(order);   // deterministic across processes (HashCode is randomised per process)
         return order;
     }
 
