@@ -67,28 +67,8 @@ public class ReferenceForwardTests
 
     /// <summary>HF init, then: matrices rescaled to std 1/√fan-in (embeddings 0.5) so attention is far from uniform and
     /// activations are O(1); every norm γ ∈ [0.5, 1.5] and every bias/β ∈ [−0.2, 0.2].</summary>
-    static MobileBertModel Build(MobileBertConfig c, int seed)
-    {
-        var m = new MobileBertModel(c, ModelHeads.Pretraining | ModelHeads.SequenceClassification | ModelHeads.QuestionAnswering) { Threads = 2 };
-        m.InitializeWeights(seed);
-        var rng = new Random(seed + 1);
-        foreach (var p in m.Store.Parameters)
-        {
-            var s = m.Store.Span(p);
-            if (p.Name.Contains("LayerNorm.weight", StringComparison.Ordinal))
-                for (int i = 0; i < s.Length; i++) s[i] = (float)(0.5 + rng.NextDouble());
-            else if (p.Name.EndsWith(".bias", StringComparison.Ordinal) || p.Name == "cls.predictions.bias")
-                for (int i = 0; i < s.Length; i++) s[i] = (float)(0.4 * rng.NextDouble() - 0.2);
-            else
-            {
-                double target = p.Name.Contains("embeddings.", StringComparison.Ordinal) ? 0.5
-                    : p.Name == "cls.predictions.dense.weight" ? 1 / Math.Sqrt(c.HiddenSize) : 1 / Math.Sqrt(p.Shape[1]);
-                float f = (float)(target / c.InitializerRange);
-                for (int i = 0; i < s.Length; i++) s[i] *= f;
-            }
-        }
-        return m;
-    }
+    /// <summary>Random weights with every norm and bias perturbed and matrices at 1/√fan-in (shared with the finite-difference tests).</summary>
+    static MobileBertModel Build(MobileBertConfig c, int seed) => MobileBert.Tests.Training.ModelFiniteDifferenceTests.Build(c, seed);
 
     /// <summary>Row 0 full, row 1 right-padded, row 2 left-padded (pad id 0, mask 0); token types 0 then 1.</summary>
     static ModelInput Input(MobileBertConfig c, int batch, int seq, int seed)
