@@ -24,10 +24,10 @@ namespace MobileBert.Distillation;
 /// </summary>
 public static class DistillationRun
 {
-    public const string StateFile = "trainer_state.json";
-    public const string OptimizerFile = "optimizer.safetensors";
-    public const string MetricsFile = "metrics.csv";
-    public const string CurvesFile = "curves.png";
+    public const string StateFile = RunDirectory.StateFile;
+    public const string OptimizerFile = RunDirectory.OptimizerFile;
+    public const string MetricsFile = RunDirectory.MetricsFile;
+    public const string CurvesFile = RunDirectory.CurvesFile;
 
     public static DistillResult Run(DistillOptions o, Action<DistillProgress>? progress = null, CancellationToken cancel = default)
     {

@@ -11,6 +11,12 @@ public sealed class RunDirectory
 {
     const string Prefix = "step-";
 
+    // File names shared by every training run (pre-training, distillation).
+    public const string StateFile = "trainer_state.json";
+    public const string OptimizerFile = "optimizer.safetensors";
+    public const string MetricsFile = "metrics.csv";
+    public const string CurvesFile = "curves.png";
+
     public RunDirectory(string root, int keep)
     {
         if (keep < 1) throw new ArgumentOutOfRangeException(nameof(keep), keep, "Keep at least one checkpoint.");

@@ -24,10 +24,10 @@ public sealed record PretrainResult(string OutputDir, long Steps, EvalResult Fin
 /// </summary>
 public static class PretrainingRun
 {
-    public const string StateFile = "trainer_state.json";
-    public const string OptimizerFile = "optimizer.safetensors";
-    public const string MetricsFile = "metrics.csv";
-    public const string CurvesFile = "curves.png";
+    public const string StateFile = RunDirectory.StateFile;
+    public const string OptimizerFile = RunDirectory.OptimizerFile;
+    public const string MetricsFile = RunDirectory.MetricsFile;
+    public const string CurvesFile = RunDirectory.CurvesFile;
 
     public static PretrainResult Run(PretrainOptions o, Action<PretrainProgress>? progress = null, CancellationToken cancel = default)
     {
