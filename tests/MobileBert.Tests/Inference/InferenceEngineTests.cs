@@ -12,26 +12,7 @@ public class InferenceEngineTests
     const double Rel = 1e-5;
 
     internal static MobileBertModel Build(MobileBertConfig c, int seed, ModelHeads heads = ModelHeads.SequenceClassification)
-    {
-        var m = new MobileBertModel(c, heads) { Threads = 2 };
-        m.InitializeWeights(seed);
-        var rng = new Random(seed + 1);
-        foreach (var p in m.Store.Parameters)
-        {
-            var s = m.Store.Span(p);
-            if (p.Name.Contains("LayerNorm.weight", StringComparison.Ordinal))
-                for (int i = 0; i < s.Length; i++) s[i] = (float)(0.5 + rng.NextDouble());
-            else if (p.Name.EndsWith(".bias", StringComparison.Ordinal))
-                for (int i = 0; i < s.Length; i++) s[i] = (float)(0.4 * rng.NextDouble() - 0.2);
-            else
-            {
-                double target = p.Name.Contains("embeddings.", StringComparison.Ordinal) ? 0.5 : 1 / Math.Sqrt(p.Shape[1]);
-                float f = (float)(target / c.InitializerRange);
-                for (int i = 0; i < s.Length; i++) s[i] *= f;
-            }
-        }
-        return m;
-    }
+        => TestModels.Perturbed(c, seed, heads);
 
     /// <summary>Row 0 full, row 1 right-padded, row 2 left-padded, further rows random lengths (right-padded).</summary>
     internal static ModelInput Padded(MobileBertConfig c, int batch, int seq, int seed)

@@ -67,8 +67,8 @@ public class ReferenceForwardTests
 
     /// <summary>HF init, then: matrices rescaled to std 1/√fan-in (embeddings 0.5) so attention is far from uniform and
     /// activations are O(1); every norm γ ∈ [0.5, 1.5] and every bias/β ∈ [−0.2, 0.2].</summary>
-    /// <summary>Random weights with every norm and bias perturbed and matrices at 1/√fan-in (shared with the finite-difference tests).</summary>
-    static MobileBertModel Build(MobileBertConfig c, int seed) => MobileBert.Tests.Training.ModelFiniteDifferenceTests.Build(c, seed);
+    /// <summary>See <see cref="TestModels.Perturbed"/>.</summary>
+    static MobileBertModel Build(MobileBertConfig c, int seed) => TestModels.Perturbed(c, seed);
 
     /// <summary>Row 0 full, row 1 right-padded, row 2 left-padded (pad id 0, mask 0); token types 0 then 1.</summary>
     static ModelInput Input(MobileBertConfig c, int batch, int seq, int seed)

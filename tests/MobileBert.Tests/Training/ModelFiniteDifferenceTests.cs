@@ -16,27 +16,7 @@ namespace MobileBert.Tests.Training;
 public class ModelFiniteDifferenceTests(ITestOutputHelper log)
 {
     internal static MobileBertModel Build(MobileBertConfig c, int seed, ModelHeads heads = ModelHeads.Pretraining | ModelHeads.SequenceClassification | ModelHeads.QuestionAnswering)
-    {
-        var m = new MobileBertModel(c, heads) { Threads = 2 };
-        m.InitializeWeights(seed);
-        var rng = new Random(seed + 1);
-        foreach (var p in m.Store.Parameters)
-        {
-            var s = m.Store.Span(p);
-            if (p.Name.Contains("LayerNorm.weight", StringComparison.Ordinal))
-                for (int i = 0; i < s.Length; i++) s[i] = (float)(0.5 + rng.NextDouble());
-            else if (p.Name.EndsWith(".bias", StringComparison.Ordinal) || p.Name == "cls.predictions.bias")
-                for (int i = 0; i < s.Length; i++) s[i] = (float)(0.4 * rng.NextDouble() - 0.2);
-            else
-            {
-                double target = p.Name.Contains("embeddings.", StringComparison.Ordinal) ? 0.5
-                    : p.Name == "cls.predictions.dense.weight" ? 1 / Math.Sqrt(c.HiddenSize) : 1 / Math.Sqrt(p.Shape[1]);
-                float f = (float)(target / c.InitializerRange);
-                for (int i = 0; i < s.Length; i++) s[i] *= f;
-            }
-        }
-        return m;
-    }
+        => TestModels.Perturbed(c, seed, heads);
 
     /// <summary>Row 0 full, row 1 right-padded, row 2 left-padded (pad id 0, mask 0); token types 0 then 1.</summary>
     internal static ModelInput Input(MobileBertConfig c, int batch, int seq, int seed)
