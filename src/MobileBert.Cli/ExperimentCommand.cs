@@ -5,10 +5,13 @@ using System.Text.Json;
 using System.Text.Json.Nodes;
 using MobileBert.Checkpoints;
 using MobileBert.Distillation;
+using MobileBert.FineTuning;
 using MobileBert.Kernels;
 using MobileBert.Model;
 using MobileBert.Reporting;
 using MobileBert.Training;
+using MobileBert.Pretraining;
+using MobileBert.Text;
 using MobileBert.Training.Pretraining;
 
 namespace MobileBert.Cli;
@@ -54,8 +57,10 @@ public static class ExperimentCommand
         var lr = new Option<double>("--lr") { DefaultValueFactory = _ => 2e-3 };
         var threads = new Option<int>("--threads") { DefaultValueFactory = _ => Environment.ProcessorCount };
         var evalBatches = new Option<int>("--eval-batches") { DefaultValueFactory = _ => 40 };
-        var cmd = new Command("kt", "Knowledge-transfer comparison at equal steps: progressive vs joint vs auxiliary vs the same student from scratch (a tiny IB-BERT teacher pre-trained first).")
-        { output, report, data, vocab, seeds, teacherSteps, teacherLr, stepsPerLayer, pdSteps, batch, seq, lr, threads, evalBatches };
+        var teacherDir = new Option<string>("--teacher") { Description = "Use this pre-trained teacher model folder (IB-BERT-mini shape, with MLM/NSP heads) instead of pre-training one for --teacher-steps. Its held-out split must be the experiment's (same corpus, data seed 42, held-out fraction 0.02)." };
+        var sentiment = new Option<string>("--sentiment") { DefaultValueFactory = _ => Path.Combine("data", "sentiment"), Description = "UCI sentiment folder for the fine-tuned sentiment column (the demo's fixed split and recipe)." };
+        var cmd = new Command("kt", "Knowledge-transfer comparison at equal steps: progressive vs joint vs auxiliary vs the same student from scratch (a tiny IB-BERT teacher pre-trained first), then every model fine-tuned on sentiment.")
+        { output, report, data, vocab, seeds, teacherSteps, teacherLr, stepsPerLayer, pdSteps, batch, seq, lr, threads, evalBatches, teacherDir, sentiment };
         cmd.SetAction(r => CliApp.Guard(() =>
         {
             try
@@ -63,7 +68,7 @@ public static class ExperimentCommand
                 var s = new KtSettings(r.GetValue(output)!, r.GetValue(report)!, r.GetValue(data)!, r.GetValue(vocab)!,
                     [.. r.GetValue(seeds)!.Split(',').Select(x => long.Parse(x, CultureInfo.InvariantCulture))], r.GetValue(teacherSteps), r.GetValue(teacherLr),
                     r.GetValue(stepsPerLayer), r.GetValue(pdSteps), r.GetValue(batch), r.GetValue(seq), r.GetValue(lr), r.GetValue(threads), r.GetValue(evalBatches),
-                    string.Join(" ", Environment.GetCommandLineArgs().Skip(1)));
+                    string.Join(" ", Environment.GetCommandLineArgs().Skip(1)), r.GetValue(teacherDir), r.GetValue(sentiment)!);
                 RunKt(s);
                 return 0;
             }
@@ -73,7 +78,12 @@ public static class ExperimentCommand
     }
 
     public sealed record KtSettings(string Out, string Report, string[] Data, string Vocab, long[] Seeds, int TeacherSteps, double TeacherLr,
-        int StepsPerLayer, int PdSteps, int Batch, int Seq, double Lr, int Threads, int EvalBatches, string CommandLine);
+        int StepsPerLayer, int PdSteps, int Batch, int Seq, double Lr, int Threads, int EvalBatches, string CommandLine, string? TeacherDir = null,
+        string Sentiment = "data/sentiment")
+    {
+        /// <summary>Fine-tuning recipe of the sentiment column (default: the demo's full recipe); tests shrink it.</summary>
+        public DemoSettings Recipe { get; init; } = DemoSettings.Full;
+    }
 
     const long DataSeed = 42;
     const int BlankLines = 2;
@@ -82,22 +92,46 @@ public static class ExperimentCommand
     {
         var started = DateTime.UtcNow;
         Directory.CreateDirectory(s.Out);
-        // 1. Teacher: MLM + NSP pre-training (reused when finished).
-        string teacherDir = Path.Combine(s.Out, "teacher");
-        var teacherResult = Path.Combine(teacherDir, "result.json");
+        // 1. Teacher: MLM + NSP pre-training (reused when finished), or an existing pre-trained teacher (--teacher) evaluated on the experiment's held-out split.
+        string teacherResultDir = Path.Combine(s.Out, "teacher");
+        string teacherDir = s.TeacherDir ?? teacherResultDir;
+        string dataDir = s.TeacherDir is null ? Path.Combine(teacherResultDir, "data") : Path.Combine(s.Out, "data");
+        var teacherResult = Path.Combine(teacherResultDir, "result.json");
         if (!File.Exists(teacherResult))
         {
-            bool resume = new RunDirectory(teacherDir, 2).Latest() is not null;
-            Console.Error.WriteLine($"[kt] pre-training the teacher ({s.TeacherSteps} steps){(resume ? " — resuming" : "")}");
             var t0 = DateTime.UtcNow;
-            var tr = PretrainingRun.Run(new PretrainOptions
+            if (s.TeacherDir is null)
             {
-                Config = TinyTeacher(), Data = s.Data, OutputDir = teacherDir, VocabPath = s.Vocab, Steps = s.TeacherSteps, Batch = s.Batch, Seq = s.Seq,
-                Lr = s.TeacherLr, Warmup = s.TeacherSteps / 10, Seed = DataSeed, Threads = s.Threads, LogEvery = 50, EvalEvery = s.TeacherSteps, EvalBatches = s.EvalBatches,
-                CheckpointEvery = Math.Max(1, s.TeacherSteps / 4), BlankLinesBetweenDocuments = BlankLines, Resume = resume,
-            }, PretrainCommand.Report);
-            WriteJson(teacherResult, Eval(tr.FinalEval, MobileBertModel.CountParameters(TinyTeacher(), ModelHeads.Pretraining), (DateTime.UtcNow - t0).TotalSeconds, tr.Steps));
+                bool resume = new RunDirectory(teacherDir, 2).Latest() is not null;
+                Console.Error.WriteLine($"[kt] pre-training the teacher ({s.TeacherSteps} steps){(resume ? " — resuming" : "")}");
+                var tr = PretrainingRun.Run(new PretrainOptions
+                {
+                    Config = TinyTeacher(), Data = s.Data, OutputDir = teacherDir, VocabPath = s.Vocab, Steps = s.TeacherSteps, Batch = s.Batch, Seq = s.Seq,
+                    Lr = s.TeacherLr, Warmup = s.TeacherSteps / 10, Seed = DataSeed, Threads = s.Threads, LogEvery = 50, EvalEvery = s.TeacherSteps, EvalBatches = s.EvalBatches,
+                    CheckpointEvery = Math.Max(1, s.TeacherSteps / 4), BlankLinesBetweenDocuments = BlankLines, Resume = resume,
+                }, PretrainCommand.Report);
+                WriteJson(teacherResult, Eval(tr.FinalEval, MobileBertModel.CountParameters(TinyTeacher(), ModelHeads.Pretraining), (DateTime.UtcNow - t0).TotalSeconds, tr.Steps));
+            }
+            else
+            {
+                Console.Error.WriteLine($"[kt] teacher: {s.TeacherDir} (evaluated on the experiment's held-out split)");
+                var teacher = ModelFolder.Load(s.TeacherDir, new LoadOptions { Heads = ModelHeads.Pretraining });
+                if (teacher.Mlm is null) throw new ArgumentException($"{s.TeacherDir}: the teacher has no MLM head (cls.predictions.*).");
+                teacher.Threads = s.Threads;
+                BuildShards(s, dataDir);
+                using var train = PretrainingDataset.Open(dataDir, PretrainingManifest.TrainSplit);
+                using var heldOut = PretrainingDataset.Open(dataDir, PretrainingManifest.HeldOutSplit);
+                var e = PretrainingRun.Evaluate(teacher, heldOut, s.Batch, s.EvalBatches, PretrainingRun.MostFrequentMaskedToken(train));
+                var r = Eval(e, teacher.Store.Count, 0, TeacherSteps(s.TeacherDir));
+                r["external"] = Path.GetFullPath(s.TeacherDir);
+                Directory.CreateDirectory(teacherResultDir);
+                WriteJson(teacherResult, r);
+            }
         }
+        var teacherConfig = s.TeacherDir is null ? TinyTeacher() : ConfigJson.Load(Path.Combine(s.TeacherDir, "config.json"));
+        // The student takes the teacher's position table (copied at initialisation); every student row uses the same config.
+        var studentConfig = WithPositions(TinyStudent(), teacherConfig.MaxPositionEmbeddings);
+
         // 2. Students: every method × seed, same data (the teacher's shards and held-out split), same number of steps.
         foreach (long seed in s.Seeds)
             foreach (var (name, strategy) in Methods)
@@ -110,15 +144,73 @@ public static class ExperimentCommand
                 var t0 = DateTime.UtcNow;
                 var o = new DistillOptions
                 {
-                    TeacherDir = strategy == DistillStrategy.Scratch ? null : teacherDir, StudentConfig = TinyStudent(), Strategy = strategy, Data = s.Data, OutputDir = dir,
-                    VocabPath = s.Vocab, DataDir = Path.Combine(teacherDir, "data"), DataSeed = DataSeed, Seed = seed, StepsPerLayer = s.StepsPerLayer, PdSteps = s.PdSteps,
+                    TeacherDir = strategy == DistillStrategy.Scratch ? null : teacherDir, StudentConfig = studentConfig, Strategy = strategy, Data = s.Data, OutputDir = dir,
+                    VocabPath = s.Vocab, DataDir = dataDir, DataSeed = DataSeed, Seed = seed, StepsPerLayer = s.StepsPerLayer, PdSteps = s.PdSteps,
                     Batch = s.Batch, Seq = s.Seq, Lr = s.Lr, Threads = s.Threads, LogEvery = 20, EvalEvery = 1_000_000, EvalBatches = s.EvalBatches,
                     CheckpointEvery = 1_000_000, BlankLinesBetweenDocuments = BlankLines, Resume = resume,
                 };
                 var dr = DistillationRun.Run(o, p => { if (p.Phase is not "train" || p.Step % 100 == 0) DistillCommand.Report(p); });
                 WriteJson(result, Eval(dr.FinalEval, dr.StudentParameters, (DateTime.UtcNow - t0).TotalSeconds, dr.Steps));
             }
-        WriteReport(s, teacherDir, DateTime.UtcNow - started);
+
+        // 3. Downstream: every model (and the student architecture with no pre-training at all) fine-tuned on sentiment with the demo's recipe.
+        var split = SentimentSplit.Write(s.Sentiment, Path.Combine(s.Out, "sentiment-data"), s.Recipe.MaxTrain);
+        FineTuneSentiment(s, split, teacherResult, teacherDir, null);
+        foreach (long seed in s.Seeds)
+            foreach (var (name, _) in Methods)
+            {
+                string dir = Path.Combine(s.Out, $"{Slug(name)}-seed{seed}");
+                FineTuneSentiment(s, split, Path.Combine(dir, "result.json"), dir, null);
+            }
+        string randomDir = Path.Combine(s.Out, "random-init");
+        Directory.CreateDirectory(randomDir);
+        string randomResult = Path.Combine(randomDir, "result.json");
+        if (!File.Exists(randomResult))
+            WriteJson(randomResult, new JsonObject { ["parameters"] = MobileBertModel.CountParameters(studentConfig, ModelHeads.Pretraining), ["steps"] = 0, ["seconds"] = 0.0, ["sentiment_acc"] = null });
+        FineTuneSentiment(s, split, randomResult, null, studentConfig);
+        WriteReport(s, teacherResultDir, teacherConfig, DateTime.UtcNow - started);
+    }
+
+    /// <summary>Builds (or reuses, by manifest) the experiment's shards with the settings <see cref="DistillationRun"/> uses, so the students reuse them.</summary>
+    static void BuildShards(KtSettings s, string dataDir)
+    {
+        var d = new DistillOptions { StudentConfig = TinyStudent(), Data = s.Data, OutputDir = s.Out, VocabPath = s.Vocab };
+        var tokenizer = WordPieceTokenizer.FromVocabFile(s.Vocab);
+        PretrainingDataBuilder.Build(s.Data, tokenizer, dataDir, new PretrainingOptions
+        {
+            MaxSeqLength = s.Seq, DupeFactor = d.DupeFactor, MaxPredictionsPerSeq = d.MaxPredictions, WholeWordMasking = d.WholeWordMasking,
+            Seed = DataSeed, HeldOutFraction = d.HeldOutFraction,
+            Corpus = new CorpusReadOptions { BlankLinesBetweenDocuments = BlankLines },
+        });
+    }
+
+    /// <summary>The step count of an external teacher: its latest checkpoint's trainer state, else 0 (unknown).</summary>
+    static long TeacherSteps(string dir)
+    {
+        var latest = new RunDirectory(dir, 2).Latest();
+        return latest is { } ck && File.Exists(Path.Combine(ck.Path, "trainer_state.json"))
+            ? ReadJson(Path.Combine(ck.Path, "trainer_state.json"))["step"]?.GetValue<long>() ?? 0 : 0;
+    }
+
+    /// <summary>Fine-tunes one model (a folder, or a config from random init) on the sentiment split with the demo's recipe and records dev/test accuracy in its result.json (once).</summary>
+    static void FineTuneSentiment(KtSettings s, (string Train, string Dev, string Test) split, string resultPath, string? modelDir, MobileBertConfig? config)
+    {
+        var result = ReadJson(resultPath);
+        if (result["sentiment_acc"] is not null) return;
+        var recipe = s.Recipe;
+        string outDir = Path.Combine(Path.GetDirectoryName(resultPath)!, "sentiment");
+        Console.Error.WriteLine($"[kt] fine-tuning {modelDir ?? "the student architecture from random init"} on sentiment → {outDir}");
+        var data = TaskData.LoadSequenceTask("jsonl", split.Train, split.Dev, new TaskDataOptions { TaskName = "sentiment" });
+        var r = FineTuningRun.Run(new FineTuneOptions
+        {
+            ModelDir = modelDir, Config = config, VocabPath = s.Vocab, OutputDir = outDir, Epochs = recipe.FinetuneEpochs, Batch = recipe.FinetuneBatch,
+            Seq = recipe.FinetuneSeq, Lr = recipe.FinetuneLr, Seed = DataSeed, Threads = s.Threads, LogEvery = 1_000_000, Resume = true,
+        }, FineTuneTask.Sequence(data), _ => { });
+        var test = TaskEvaluation.Run(r.OutputDir, split.Test, Path.Combine(outDir, "eval-test"), threads: s.Threads);
+        result["sentiment_acc"] = test.Metrics.Main;
+        result["sentiment_dev_acc"] = r.Best?.Main;
+        WriteJson(resultPath, result);
+        Console.Error.WriteLine(string.Create(CultureInfo.InvariantCulture, $"[kt]   sentiment test accuracy {test.Metrics.Main:P2} (dev {r.Best?.Main:P2})"));
     }
 
     static string Slug(string name) => name.Replace(' ', '-');
@@ -127,7 +219,7 @@ public static class ExperimentCommand
     {
         ["mlm_acc"] = e.MlmAccuracy, ["nsp_acc"] = e.NspAccuracy, ["loss"] = e.Loss, ["mlm_loss"] = e.MlmLoss, ["unigram_acc"] = e.UnigramBaselineAccuracy,
         ["masked_tokens"] = e.MaskedTokens, ["sequences"] = e.Sequences, ["parameters"] = parameters, ["seconds"] = seconds, ["steps"] = steps,
-        // Filled by the fine-tuning issue (sentiment accuracy of the fine-tuned model); "pending" until then.
+        // Test accuracy after fine-tuning on the sentiment split (step 3 of RunKt).
         ["sentiment_acc"] = null,
     };
 
@@ -139,18 +231,19 @@ public static class ExperimentCommand
     {
         string Stat(string key, bool percent)
         {
+            if (runs.Any(r => r[key] is null)) return "—";
             var v = runs.Select(r => r[key]!.GetValue<double>()).ToList();
             double m = v.Average(), sd = v.Count > 1 ? Math.Sqrt(v.Sum(x => (x - m) * (x - m)) / (v.Count - 1)) : 0;
             string F(double x) => percent ? (100 * x).ToString("F2", CultureInfo.InvariantCulture) : x.ToString("F3", CultureInfo.InvariantCulture);
             return v.Count > 1 ? $"{F(m)} ± {F(sd)} ({string.Join(", ", v.Select(F))})" : F(m);
         }
-        string sentiment = runs.All(r => r["sentiment_acc"] is not null) ? Stat("sentiment_acc", true) : "pending";
+        string sentiment = Stat("sentiment_acc", true);
         return $"| {name} | {Stat("mlm_acc", true)} | {Stat("mlm_loss", false)} | {Stat("nsp_acc", true)} | {runs[0]["parameters"]!.GetValue<long>():N0} | {runs[0]["steps"]} | {runs.Average(r => r["seconds"]!.GetValue<double>()):F0} | {sentiment} |";
     }
 
-    static void WriteReport(KtSettings s, string teacherDir, TimeSpan elapsed)
+    static void WriteReport(KtSettings s, string teacherResultDir, MobileBertConfig teacherConfig, TimeSpan elapsed)
     {
-        var teacher = ReadJson(Path.Combine(teacherDir, "result.json"));
+        var teacher = ReadJson(Path.Combine(teacherResultDir, "result.json"));
         var sb = new StringBuilder();
         var inv = CultureInfo.InvariantCulture;
         sb.AppendLine("# Knowledge transfer at CPU scale: progressive vs joint vs auxiliary vs from scratch");
@@ -161,12 +254,12 @@ public static class ExperimentCommand
         sb.AppendLine($"dotnet run -c Release --project src/MobileBert.Cli -- {s.CommandLine}");
         sb.AppendLine("```");
         sb.AppendLine();
-        sb.AppendLine(string.Create(inv, $"Corpus `{string.Join(" ", s.Data)}` (BlankLinesBetweenDocuments = {BlankLines}), seq {s.Seq}, batch {s.Batch}, data seed {DataSeed} (shards and held-out split shared by every run), LAMB, peak lr {s.Lr} per stage (warm-up 10 % of each stage, linear decay), no student dropout; teacher: {s.TeacherSteps} MLM+NSP steps at lr {s.TeacherLr}."));
+        sb.AppendLine(string.Create(inv, $"Corpus `{string.Join(" ", s.Data)}` (BlankLinesBetweenDocuments = {BlankLines}), seq {s.Seq}, batch {s.Batch}, data seed {DataSeed} (shards and held-out split shared by every run), LAMB, peak lr {s.Lr} per stage (warm-up 10 % of each stage, linear decay), no student dropout; {(s.TeacherDir is null ? $"teacher: {s.TeacherSteps} MLM+NSP steps at lr {s.TeacherLr}" : $"teacher: the pre-trained model folder {s.TeacherDir} ({teacher["steps"]} steps), evaluated on this held-out split")}."));
         sb.AppendLine(string.Create(inv, $"Every student run has the same number of optimizer steps: 4 layers × {s.StepsPerLayer} + {s.PdSteps} = {4 * s.StepsPerLayer + s.PdSteps}. Student seeds: {string.Join(", ", s.Seeds)}. Held-out metrics: the first {s.EvalBatches} held-out batches ({teacher["sequences"]} sequences, {teacher["masked_tokens"]} masked tokens), identical for every model. Wall time of this invocation: {elapsed.TotalMinutes:F1} min on {s.Threads} threads."));
         sb.AppendLine();
         sb.AppendLine("| model | held-out MLM acc % (mean ± sd (seeds)) | held-out MLM loss | held-out NSP acc % | parameters | steps | train s (mean) | fine-tuned sentiment acc % |");
         sb.AppendLine("|---|---|---|---|---|---|---|---|");
-        sb.AppendLine(Row("teacher (IB-BERT tiny, 4×128, intra 256)", [teacher]));
+        sb.AppendLine(Row($"teacher (IB-BERT, {teacherConfig.NumHiddenLayers}×{teacherConfig.HiddenSize}, intra {teacherConfig.IntraBottleneckSize})", [teacher]));
         var curves = new List<PlotSeries>();
         foreach (var (name, _) in Methods)
         {
@@ -177,6 +270,11 @@ public static class ExperimentCommand
             var y = log.Series("mlm", out var x);
             if (y.Count > 0) curves.Add(new PlotSeries(name, x, y));
         }
+        string randomResult = Path.Combine(s.Out, "random-init", "result.json");
+        if (File.Exists(randomResult)) sb.AppendLine(Row("student architecture, no pre-training (random init)", [ReadJson(randomResult)]));
+        sb.AppendLine();
+        var recipe = s.Recipe;
+        sb.AppendLine(string.Create(inv, $"Sentiment column: test accuracy on the demo's fixed UCI sentiment split (`{s.Sentiment}`, split seed {SentimentSplit.Seed}) after fine-tuning each model with the demo's recipe ({recipe.FinetuneEpochs} epochs, batch {recipe.FinetuneBatch}, max length {recipe.FinetuneSeq}, AdamW lr {recipe.FinetuneLr}, fine-tuning seed {DataSeed}, best dev epoch kept)."));
         sb.AppendLine();
         sb.AppendLine(string.Create(inv, $"Unigram baseline (always the most frequent masked token): {100 * teacher["unigram_acc"]!.GetValue<double>():F2} %."));
         sb.AppendLine();
