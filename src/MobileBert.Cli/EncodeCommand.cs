@@ -55,11 +55,15 @@ public static class EncodeCommand
             }
             chunk.CopyTo(t.Data, offset);
         }
+        // The fast executor computes the backbone, pooler and classifier exactly as model.Forward does (padded rows included);
+        // per-layer outputs and the MLM/NSP/QA heads need the reference path.
+        using var engine = hiddenStates || attentions || model.Mlm is not null || model.Nsp is not null || model.Qa is not null
+            ? null : new MobileBert.Inference.InferenceEngine(model, new MobileBert.Inference.InferenceOptions { Threads = model.Threads });
         for (int start = 0; start < b; start += batchSize)
         {
             int n = Math.Min(batchSize, b - start);
             var input = new ModelInput(n, s, all.InputIds[(start * s)..((start + n) * s)], all.AttentionMask[(start * s)..((start + n) * s)], all.TokenTypeIds[(start * s)..((start + n) * s)]);
-            var o = model.Forward(input, new ForwardOptions { OutputHiddenStates = hiddenStates, OutputAttentions = attentions });
+            var o = engine is null ? model.Forward(input, new ForwardOptions { OutputHiddenStates = hiddenStates, OutputAttentions = attentions }) : EngineOutput(engine.Run(input), model);
             Put("last_hidden_state", [b, s, h], o.LastHiddenState, (long)start * s * h);
             Put("pooler_output", [b, h], o.PooledOutput, (long)start * h);
             Put("mlm_logits", [b, s, c.VocabSize], o.MlmLogits, (long)start * s * c.VocabSize);
@@ -77,6 +81,14 @@ public static class EncodeCommand
         SafeTensorsWriter.Write(outputPath, written.Select(k => (k, outputs[k].Shape, outputs[k].Data)));
         return new Result(b, s, written);
     }
+
+    /// <summary>The engine's result as a <see cref="ModelOutput"/> (copies: the engine reuses its buffers).</summary>
+    static ModelOutput EngineOutput(MobileBert.Inference.InferenceResult r, MobileBertModel model) => new()
+    {
+        LastHiddenState = r.LastHiddenState.ToArray(),
+        PooledOutput = r.HasPooler ? r.PooledOutput.ToArray() : null,
+        SequenceClassificationLogits = model.Classifier is null ? null : r.Logits.ToArray(),
+    };
 
     /// <summary>Parses the JSONL input into one batch. Errors name the file, line and field.</summary>
     public static ModelInput ReadInput(string path, string modelDir, int maxLength, MobileBertConfig c)

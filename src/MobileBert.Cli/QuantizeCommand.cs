@@ -88,6 +88,9 @@ public static class QuantizeCommand
                     ["calibration_error"] = err.ToString(),
                 };
                 QuantizedCheckpoint.Save(m, q, outDir, File.Exists(vocab) ? vocab : null, meta);
+                // The task description (labels, max length) travels with the model, so TextClassifier/`predict` load the int8 folder like the fp32 one.
+                string taskJson = Path.Combine(dir, FineTuning.TaskInfo.FileName);
+                if (File.Exists(taskJson) && Path.GetFullPath(dir) != Path.GetFullPath(outDir)) File.Copy(taskJson, Path.Combine(outDir, FineTuning.TaskInfo.FileName), overwrite: true);
                 Console.Error.WriteLine($"wrote {outDir}");
             }
             return 0;

@@ -1,5 +1,6 @@
 using MobileBert.Checkpoints;
 using MobileBert.FineTuning;
+using MobileBert.Inference;
 using MobileBert.Model;
 using MobileBert.Tasks.Classification;
 using MobileBert.Text;
@@ -36,38 +37,50 @@ public sealed record PredictorOptions
 /// Library's <c>BertNLClassifier</c>: <c>TextClassifier.Load(dir).Classify("…")</c> → labels with probabilities.
 /// Works on folders written by <c>mobilebert finetune</c> (config.json + model.safetensors + vocab.txt + task.json) and on
 /// HuggingFace MobileBertForSequenceClassification folders (labels from config.json id2label).
-/// Thread-safe: any number of threads may call <see cref="Classify(string, string?)"/> concurrently (the model keeps a
-/// pool of activation workspaces; tokenization is serialised).
+/// Predictions run through the fast executor (<see cref="InferenceEngine"/>: pre-packed weights, no padding computed);
+/// a folder written by <c>mobilebert quantize</c> (model.int8.safetensors) runs its int8 path.
+/// Thread-safe: any number of threads may call <see cref="Classify(string, string?)"/> concurrently (tokenization and
+/// the engine are serialised; each forward pass uses <see cref="PredictorOptions.Threads"/> cores).
 /// </summary>
-public sealed class TextClassifier
+public sealed class TextClassifier : IDisposable
 {
     readonly MobileBertModel _model;
-    readonly WordPieceTokenizer _tokenizer;
     readonly Featurizer _featurizer;
-    readonly object _tokenizerLock = new();
+    readonly InferenceEngine _engine;
+    readonly object _tokenizerLock = new(), _engineLock = new();
 
-    TextClassifier(MobileBertModel model, WordPieceTokenizer tokenizer, TaskInfo? task, PredictorOptions options)
+    TextClassifier(MobileBertModel model, QuantizedWeights? int8, WordPieceTokenizer tokenizer, TaskInfo? task, PredictorOptions options)
     {
-        _model = model; _tokenizer = tokenizer; Task = task; Options = options;
+        _model = model; Task = task; Options = options;
+        IsQuantized = int8 is not null;
+        _engine = new InferenceEngine(model, new InferenceOptions { Threads = Math.Max(1, options.Threads), Quantized = int8 });
         IsRegression = task?.Kind == TaskInfoKind.Regression || model.Config.ProblemType == "regression";
         Labels = IsRegression ? [] : model.Config.Labels;
         MaxSeqLength = options.MaxSeqLength ?? task?.MaxSeqLength ?? 128;
         _featurizer = new Featurizer(tokenizer, MaxSeqLength);
     }
 
-    /// <summary>Loads a model folder with a sequence-classification head.</summary>
+    /// <summary>Loads a model folder with a sequence-classification head (fp32, or int8 if the folder holds model.int8.safetensors).</summary>
     public static TextClassifier Load(string dir, PredictorOptions? options = null)
     {
         options ??= new PredictorOptions();
         TaskInfo? task = File.Exists(Path.Combine(dir, TaskInfo.FileName)) ? TaskInfo.Load(dir) : null;
         if (task?.Kind == TaskInfoKind.QuestionAnswering) throw new ArgumentException($"{dir}: a question-answering model; use QuestionAnswerer.");
-        var model = ModelFolder.Load(dir);
+        MobileBertModel model; QuantizedWeights? int8 = null;
+        if (QuantizedCheckpoint.IsQuantizedFolder(dir)) (model, int8, _) = QuantizedCheckpoint.Load(dir);
+        else model = ModelFolder.Load(dir);
         if (model.Classifier is null) throw new CheckpointException($"{dir}: the model has no sequence-classification head (classifier.*).");
         model.Threads = Math.Max(1, options.Threads);
         var vocab = Path.Combine(dir, ModelFolder.VocabFile);
         if (!File.Exists(vocab)) throw new FileNotFoundException($"{vocab}: missing (the model folder needs its vocab.txt).", vocab);
-        return new TextClassifier(model, WordPieceTokenizer.FromVocabFile(vocab), task, options);
+        return new TextClassifier(model, int8, WordPieceTokenizer.FromVocabFile(vocab), task, options);
     }
+
+    /// <summary>Whether predictions run the int8 path (a quantized folder).</summary>
+    public bool IsQuantized { get; }
+
+    /// <summary>Releases the engine's pinned buffers.</summary>
+    public void Dispose() { lock (_engineLock) _engine.Dispose(); }
 
     /// <summary>task.json of the folder (null for a plain HF folder).</summary>
     public TaskInfo? Task { get; }
@@ -100,13 +113,18 @@ public sealed class TextClassifier
         var results = new Classification[inputs.Count];
         var order = Enumerable.Range(0, inputs.Count).OrderBy(i => encoded[i].Length).ToArray();
         int k = _model.Config.NumLabels, bs = Math.Max(1, Options.BatchSize);
+        var batch = new List<TokenSequence>(Math.Min(bs, order.Length));
         for (int s = 0; s < order.Length; s += bs)
         {
             var idx = order[s..Math.Min(order.Length, s + bs)];
-            var batch = Batching.Pad(idx.Select(i => encoded[i]).ToArray(), _tokenizer.PadId);
-            var logits = _model.Forward(batch, new ForwardOptions { Heads = ModelHeads.SequenceClassification }).SequenceClassificationLogits!;
-            for (int r = 0; r < idx.Length; r++)
-                results[idx[r]] = IsRegression ? new Classification([], logits[r * k]) : ToClassification(logits.AsSpan(r * k, k));
+            batch.Clear();
+            foreach (int i in idx) batch.Add(new TokenSequence(encoded[i].InputIds, encoded[i].TokenTypeIds));
+            lock (_engineLock)
+            {
+                var logits = _engine.Run(batch).Logits;   // valid until the engine's next run
+                for (int r = 0; r < idx.Length; r++)
+                    results[idx[r]] = IsRegression ? new Classification([], logits[r * k]) : ToClassification(logits.Slice(r * k, k));
+            }
         }
         return results;
     }

@@ -65,6 +65,39 @@ public class PredictorTests
         foreach (var b in parallelBatch) for (int i = 0; i < Texts.Length; i++) Assert.Equal(serialBatch[i].Categories, b[i].Categories);
     }
 
+    /// <summary>The classifier runs the fast engine; its probabilities equal the reference path (model.Forward on the
+    /// unpadded input) — and a folder written by `quantize` runs int8 with the same labels, task.json and close probabilities.</summary>
+    [Fact]
+    public void TextClassifierMatchesTheReferenceForwardAndLoadsQuantizedFolders()
+    {
+        string dir = RandomTaskFolder(ThreeLabels, seed: 5);
+        using var c = TextClassifier.Load(dir, new PredictorOptions { Threads = 2, BatchSize = 3 });
+        Assert.False(c.IsQuantized);
+        var tok = MobileBert.Text.WordPieceTokenizer.FromVocabFile(TestPaths.Vocab);
+        var got = c.Classify(Texts);
+        for (int i = 0; i < Texts.Length; i++)
+        {
+            var enc = tok.Encode(Texts[i], null, 32);
+            var logits = c.Model.Forward(new ModelInput(1, enc.Length, enc.InputIds, tokenTypeIds: enc.TokenTypeIds), new ForwardOptions { Heads = ModelHeads.SequenceClassification }).SequenceClassificationLogits!;
+            var p = SequenceEvaluator.Softmax(logits, 3);
+            foreach (var cat in got[i].Categories) Assert.Equal(p[Array.IndexOf(["calm", "happy", "sad"], cat.Label)], cat.Probability, 5);
+        }
+
+        string qdir = TestPaths.NewTempDir();
+        var q = MobileBert.Inference.QuantizedWeights.Quantize(c.Model);
+        MobileBert.Inference.QuantizedCheckpoint.Save(c.Model, q, qdir, Path.Combine(dir, "vocab.txt"));
+        File.Copy(Path.Combine(dir, TaskInfo.FileName), Path.Combine(qdir, TaskInfo.FileName));
+        using var c8 = TextClassifier.Load(qdir);
+        Assert.True(c8.IsQuantized);
+        Assert.Equal(c.Labels, c8.Labels);
+        Assert.Equal(32, c8.MaxSeqLength);
+        var got8 = c8.Classify(Texts);
+        for (int i = 0; i < Texts.Length; i++)
+            foreach (var cat in got8[i].Categories)
+                Assert.Equal(got[i].Categories.Single(x => x.Label == cat.Label).Probability, cat.Probability, 1);   // int8: close, not equal
+        Assert.Contains(got8.Zip(got), x => x.First.Probability != x.Second.Probability);                       // it really ran int8
+    }
+
     [Fact]
     public void RegressionModelsReturnAScore()
     {

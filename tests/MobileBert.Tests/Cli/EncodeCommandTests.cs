@@ -78,6 +78,11 @@ public class EncodeCommandTests
         EncodeCommand.Run(dir, alone, output + "2", false, false, 1);
         using var g = SafeTensorsFile.Open(output + "2");
         Tolerance.AssertClose("seqcls of the padded row", g["seqcls_logits"].ToFloat32(), f["seqcls_logits"].ToFloat32()[..2], 1e-5);
+        // Without per-layer outputs encode runs the fast engine; with --hidden-states the reference model.Forward: same outputs.
+        EncodeCommand.Run(dir, input, output + "3", hiddenStates: true, attentions: false, 1);
+        using var h = SafeTensorsFile.Open(output + "3");
+        foreach (var t in new[] { "last_hidden_state", "pooler_output", "seqcls_logits" })
+            Tolerance.AssertClose($"{t}: engine vs model.Forward", h[t].ToFloat32(), f[t].ToFloat32(), 1e-5);
     }
 
     [Theory]
