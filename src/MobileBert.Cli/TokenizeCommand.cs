@@ -117,7 +117,7 @@ public static class TokenizeCommand
             JsonElement root = doc.RootElement;
             if (root.ValueKind != JsonValueKind.Object)
             {
-                problem = $"expected a JSON object, got {Describe(root.ValueKind)}.";
+                problem = $"expected a JSON object, got {JsonKinds.Describe(root.ValueKind)}.";
                 return false;
             }
 
@@ -129,7 +129,7 @@ public static class TokenizeCommand
 
             if (t.ValueKind != JsonValueKind.String)
             {
-                problem = $"\"text\" must be a string, got {Describe(t.ValueKind)}.";
+                problem = $"\"text\" must be a string, got {JsonKinds.Describe(t.ValueKind)}.";
                 return false;
             }
 
@@ -138,7 +138,7 @@ public static class TokenizeCommand
             {
                 if (p.ValueKind != JsonValueKind.String)
                 {
-                    problem = $"\"text_pair\" must be a string or null, got {Describe(p.ValueKind)}.";
+                    problem = $"\"text_pair\" must be a string or null, got {JsonKinds.Describe(p.ValueKind)}.";
                     return false;
                 }
 
@@ -148,17 +148,6 @@ public static class TokenizeCommand
 
         return true;
     }
-
-    private static string Describe(JsonValueKind kind) => kind switch
-    {
-        JsonValueKind.Object => "an object",
-        JsonValueKind.Array => "an array",
-        JsonValueKind.String => "a string",
-        JsonValueKind.Number => "a number",
-        JsonValueKind.True or JsonValueKind.False => "a boolean",
-        JsonValueKind.Null => "null",
-        _ => kind.ToString(),
-    };
 
     private static void Write(Utf8JsonWriter writer, EncodedInput encoded)
     {

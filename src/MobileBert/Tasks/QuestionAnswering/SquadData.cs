@@ -1,5 +1,6 @@
 using System.Text;
 using System.Text.Json;
+using MobileBert.Text;
 
 namespace MobileBert.Tasks.QuestionAnswering;
 
@@ -155,7 +156,7 @@ public static class SquadReader
                         {
                             JsonValueKind.String => idElement.GetString()!,
                             JsonValueKind.Number => idElement.GetRawText(),
-                            _ => throw new SquadFormatException(source, $"{qp}.id", $"expected a string, found {Kind(idElement.ValueKind)}."),
+                            _ => throw new SquadFormatException(source, $"{qp}.id", $"expected a string, found {JsonKinds.Describe(idElement.ValueKind)}."),
                         };
                         if (options.RequireUniqueIds && !ids.TryAdd(id, qp))
                             throw new SquadFormatException(source, $"{qp}.id", $"duplicate question id '{id}' (first used at {ids[id]}).");
@@ -167,7 +168,7 @@ public static class SquadReader
                             {
                                 JsonValueKind.True => true,
                                 JsonValueKind.False => false,
-                                _ => throw new SquadFormatException(source, $"{qp}.is_impossible", $"expected true or false, found {Kind(imp.ValueKind)}."),
+                                _ => throw new SquadFormatException(source, $"{qp}.is_impossible", $"expected true or false, found {JsonKinds.Describe(imp.ValueKind)}."),
                             };
                         }
 
@@ -245,17 +246,6 @@ public static class SquadReader
     private static void Expect(JsonElement e, JsonValueKind kind, string source, string path)
     {
         if (e.ValueKind != kind)
-            throw new SquadFormatException(source, path, $"expected {Kind(kind)}, found {Kind(e.ValueKind)}.");
+            throw new SquadFormatException(source, path, $"expected {JsonKinds.Describe(kind)}, found {JsonKinds.Describe(e.ValueKind)}.");
     }
-
-    private static string Kind(JsonValueKind k) => k switch
-    {
-        JsonValueKind.Object => "an object",
-        JsonValueKind.Array => "an array",
-        JsonValueKind.String => "a string",
-        JsonValueKind.Number => "a number",
-        JsonValueKind.True or JsonValueKind.False => "a boolean",
-        JsonValueKind.Null => "null",
-        _ => "nothing",
-    };
 }
