@@ -30,6 +30,7 @@ public static class DistillCommand
         var threads = new Option<int>("--threads") { DefaultValueFactory = _ => Environment.ProcessorCount };
         var resume = new Option<bool>("--resume") { Description = "Continue from the latest checkpoint in --out (works across stages)." };
         var freezeLower = new Option<bool>("--freeze-lower") { Description = "Progressive: freeze earlier layers instead of training them at ×0.3." };
+        var noNormFit = new Option<bool>("--no-embedding-norm-fit") { Description = "LayerNorm teacher → NoNorm student: keep the copied embedding LayerNorm γ/β instead of re-fitting the student's NoNorm to the teacher on training data (not recommended: the student's activations are then far smaller than the teacher's)." };
         var layerMap = new Option<string>("--layer-map") { Description = "Student←teacher layers, \"0:1,1:3\" or \"1,3\" (default: round((l+1)·Lt/Ls)−1)." };
         var fmtW = new Option<double>("--fmt-weight") { DefaultValueFactory = _ => 100 };
         var meanW = new Option<double>("--mean-weight") { DefaultValueFactory = _ => 5000 };
@@ -50,7 +51,7 @@ public static class DistillCommand
         var cmd = new Command("distill", "Knowledge transfer (MobileBERT §3.3–3.5): IB-BERT teacher → MobileBERT student, progressive / joint / auxiliary.")
         {
             teacher, student, strategy, data, output, vocab, stepsPerLayer, pdSteps, batch, seq, lr, optimizer, warmup, seed, dataSeed, dataDir, threads, resume,
-            freezeLower, layerMap, fmtW, meanW, varW, atW, alpha, temperature, dropout, logEvery, evalEvery, evalBatches, ckptEvery, keep, dupe, maxPred, heldOut, blankLines,
+            freezeLower, noNormFit, layerMap, fmtW, meanW, varW, atW, alpha, temperature, dropout, logEvery, evalEvery, evalBatches, ckptEvery, keep, dupe, maxPred, heldOut, blankLines,
         };
         cmd.SetAction(r => CliApp.Guard(() =>
         {
@@ -69,7 +70,7 @@ public static class DistillCommand
                     TeacherDir = t, StudentConfig = Presets.Resolve(r.GetValue(student)!), Strategy = strat, Data = r.GetValue(data)!, OutputDir = r.GetValue(output)!, VocabPath = v,
                     StepsPerLayer = r.GetValue(stepsPerLayer), PdSteps = r.GetValue(pdSteps), Batch = r.GetValue(batch), Seq = r.GetValue(seq), Lr = r.GetValue(lr),
                     Optimizer = r.GetValue(optimizer)!, WarmupFraction = r.GetValue(warmup), Seed = r.GetValue(seed), DataSeed = r.GetValue(dataSeed), DataDir = r.GetValue(dataDir),
-                    Threads = r.GetValue(threads), Resume = r.GetValue(resume), FreezeLower = r.GetValue(freezeLower), LayerMapSpec = r.GetValue(layerMap), Dropout = r.GetValue(dropout),
+                    Threads = r.GetValue(threads), Resume = r.GetValue(resume), FreezeLower = r.GetValue(freezeLower), FitEmbeddingNorm = !r.GetValue(noNormFit), LayerMapSpec = r.GetValue(layerMap), Dropout = r.GetValue(dropout),
                     Weights = new LossWeights
                     {
                         FeatureMap = r.GetValue(fmtW), Mean = r.GetValue(meanW), Variance = r.GetValue(varW), Attention = r.GetValue(atW),

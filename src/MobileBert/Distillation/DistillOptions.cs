@@ -33,6 +33,10 @@ public sealed record DistillOptions
     /// <summary>Where the shards are built or reused (default OUT/data).</summary>
     public string? DataDir { get; init; }
     public bool FreezeLower { get; init; }
+    /// <summary>LayerNorm teacher → NoNorm student: re-fit the student's embedding NoNorm γ/β to the teacher's embedding
+    /// LayerNorm on training data instead of keeping the copied γ/β (<see cref="StudentInit.FitEmbeddingNorm"/>). On by
+    /// default: without it the student's embedding output is orders of magnitude smaller than the teacher's.</summary>
+    public bool FitEmbeddingNorm { get; init; } = true;
     public LossWeights Weights { get; init; } = new();
     /// <summary>"s:t,…" pairs or a list of teacher layers; null = <see cref="LayerMap.Default"/>.</summary>
     public string? LayerMapSpec { get; init; }
@@ -79,7 +83,7 @@ public sealed record DistillOptions
         ["teacher_weights_bytes"] = TeacherDir is null ? null : new FileInfo(Path.Combine(TeacherDir, Checkpoints.ModelFolder.WeightsFile)) is { Exists: true } f ? f.Length : null,
         ["strategy"] = Strategy.ToString().ToLowerInvariant(), ["steps_per_layer"] = StepsPerLayer, ["pd_steps"] = PdSteps,
         ["batch"] = Batch, ["seq"] = Seq, ["lr"] = Lr, ["optimizer"] = Optimizer, ["warmup_fraction"] = WarmupFraction,
-        ["weight_decay"] = WeightDecay, ["max_grad_norm"] = MaxGradNorm, ["seed"] = Seed, ["data_seed"] = DataSeed, ["freeze_lower"] = FreezeLower,
+        ["weight_decay"] = WeightDecay, ["max_grad_norm"] = MaxGradNorm, ["seed"] = Seed, ["data_seed"] = DataSeed, ["freeze_lower"] = FreezeLower, ["fit_embedding_norm"] = FitEmbeddingNorm,
         ["weights"] = new JsonObject
         {
             ["fmt"] = Weights.FeatureMap, ["mean"] = Weights.Mean, ["var"] = Weights.Variance, ["at"] = Weights.Attention,

@@ -28,6 +28,8 @@ public static class DistillationRun
     public const string OptimizerFile = RunDirectory.OptimizerFile;
     public const string MetricsFile = RunDirectory.MetricsFile;
     public const string CurvesFile = RunDirectory.CurvesFile;
+    /// <summary>Training sequences the embedding-norm fit reads (<see cref="StudentInit.FitEmbeddingNorm"/>).</summary>
+    public const int EmbeddingNormFitSequences = 256;
 
     public static DistillResult Run(DistillOptions o, Action<DistillProgress>? progress = null, CancellationToken cancel = default)
     {
@@ -100,8 +102,20 @@ public static class DistillationRun
             student = new MobileBertModel(o.StudentConfig, ModelHeads.Pretraining);
             student.InitializeWeights((int)(o.Seed & int.MaxValue));
             if (teacher is not null)
+            {
                 foreach (var w in StudentInit.CopySharedFromTeacher(teacher, student))
                     progress(new DistillProgress { Phase = "setup", Message = "warning: " + w });
+                if (o.FitEmbeddingNorm && StudentInit.NeedsEmbeddingNormFit(teacher.Config, student.Config))
+                {
+                    // The first (up to) 256 training sequences, in file order: deterministic, independent of the batch order.
+                    int count = Math.Min(train.Count, EmbeddingNormFitSequences);
+                    var inputs = Enumerable.Range(0, (count + o.Batch - 1) / o.Batch)
+                        .Select(i => train.GetBatch([.. Enumerable.Range(i * o.Batch, Math.Min(o.Batch, count - i * o.Batch))]).Input);
+                    var fit = StudentInit.FitEmbeddingNorm(teacher, student, inputs);
+                    progress(new DistillProgress { Phase = "setup", Message = string.Create(System.Globalization.CultureInfo.InvariantCulture,
+                        $"embedding norm: the student's NoNorm γ/β fitted to the teacher's LayerNorm on {fit.Tokens} tokens (mean |γ| {fit.MeanAbsGamma:G3}, R² {fit.ExplainedVariance:F3})") });
+                }
+            }
         }
         student.Threads = o.Threads;
         var iterator = new PretrainingBatchIterator(train, o.Batch, o.Seed, position);

@@ -98,11 +98,13 @@ public static class Demo
         MaxPositionEmbeddings = 512, AttentionProbsDropoutProb = 0.1f, HiddenDropoutProb = 0.1f,
     };
 
-    /// <summary>The student: MobileBERT shape rules (shared Q/K bottleneck, stacked FFNs, NoNorm + ReLU) with the teacher's layers, inter-block width, heads and embedding size; intra-block 64.</summary>
+    /// <summary>The student: MobileBERT shape rules (shared Q/K bottleneck, stacked FFNs, NoNorm + ReLU) with the teacher's layers, inter-block width, heads and embedding size; intra-block 64.
+    /// As google/mobilebert-uncased (and the reference's MobileBERT config), classifier_activation = false: the pooled output is the raw [CLS] vector, so no
+    /// tanh pooler copied from the teacher can saturate on the student's (NoNorm, unbounded) [CLS] features.</summary>
     public static MobileBertConfig StudentConfig() => new()
     {
         NumHiddenLayers = 4, HiddenSize = 128, EmbeddingSize = 64, IntraBottleneckSize = 64, NumAttentionHeads = 4, IntermediateSize = 256,
-        NumFeedforwardNetworks = 2, MaxPositionEmbeddings = 512,
+        NumFeedforwardNetworks = 2, MaxPositionEmbeddings = 512, ClassifierActivation = false,
     };
 
     public const string KtUnavailable = "knowledge transfer not available yet";

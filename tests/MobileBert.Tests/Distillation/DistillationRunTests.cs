@@ -2,14 +2,19 @@ using MobileBert.Checkpoints;
 using MobileBert.Distillation;
 using MobileBert.Kernels;
 using MobileBert.Model;
+using MobileBert.Pretraining;
 using MobileBert.Training;
 using Xunit;
 
 namespace MobileBert.Tests.Distillation;
 
 /// <summary>End-to-end runs on a micro teacher/student pair and a 60 KB corpus slice (shards built once, shared).</summary>
+[Collection(DistillationRunTests.Collection)]
 public class DistillationRunTests
 {
+    /// <summary>Test classes sharing the micro teacher and its shards run one at a time (the shards are built on first use).</summary>
+    public const string Collection = "distillation micro pair";
+
     /// <summary>An IB-BERT-style micro teacher: the student's hidden/embedding/vocab, wider intra-block, one FFN, LayerNorm + GELU.</summary>
     public static MobileBertConfig MicroTeacher() => new()
     {
@@ -32,7 +37,19 @@ public class DistillationRunTests
         return new Fixture(corpus, teacherDir, Path.Combine(TestPaths.NewTempDir(), "data"));
     });
 
-    static DistillOptions Options(string outDir, DistillStrategy strategy = DistillStrategy.Progressive, bool resume = false) => new()
+    /// <summary>The shared micro teacher's folder and the shards built from the corpus slice.</summary>
+    internal static string SharedTeacher => Shared.Value.Teacher;
+    internal static string SharedDataDir
+    {
+        get
+        {
+            var d = Shared.Value.DataDir;
+            if (!File.Exists(Path.Combine(d, PretrainingManifest.FileName))) DistillationRun.Run(Options(TestPaths.NewTempDir()) with { StepsPerLayer = 0, PdSteps = 1, CheckpointEvery = 100 });
+            return d;
+        }
+    }
+
+    internal static DistillOptions Options(string outDir, DistillStrategy strategy = DistillStrategy.Progressive, bool resume = false) => new()
     {
         TeacherDir = Shared.Value.Teacher, StudentConfig = Presets.MobileBertMicro(), Data = [Shared.Value.Corpus], OutputDir = outDir,
         VocabPath = TestPaths.Vocab, DataDir = Shared.Value.DataDir, Strategy = strategy,
@@ -86,6 +103,12 @@ public class DistillationRunTests
         var dir = TestPaths.NewTempDir();
         DistillationRun.Run(Options(dir) with { PdSteps = 0, FreezeLower = true, CheckpointEvery = 100 });
         var afterL0 = ModelFolder.Load(Path.Combine(dir, "checkpoints", RunDirectory.Name(4)));
+        // The run re-fits the embedding NoNorm to the teacher's LayerNorm (DistilledStudentScaleTests); then it is frozen too.
+        using (var train = MobileBert.Pretraining.PretrainingDataset.Open(Shared.Value.DataDir, PretrainingManifest.TrainSplit))
+        {
+            int n = Math.Min(train.Count, DistillationRun.EmbeddingNormFitSequences);
+            StudentInit.FitEmbeddingNorm(teacher, fresh, Enumerable.Range(0, (n + 3) / 4).Select(i => train.GetBatch([.. Enumerable.Range(i * 4, Math.Min(4, n - i * 4))]).Input));
+        }
         var afterL1 = ModelFolder.Load(Path.Combine(dir, "checkpoints", RunDirectory.Name(8)));
         int shared = 0;
         var unchanged = new List<string>();
@@ -97,7 +120,8 @@ public class DistillationRunTests
             int layer = DistillPlan.EncoderLayerOf(p.Name);
             if (layer < 0)
             {
-                Assert.Equal(teacher.Store.Span(teacher.Store[p.Name]).ToArray(), init);           // copied from the teacher
+                if (!p.Name.StartsWith("mobilebert.embeddings.LayerNorm.", StringComparison.Ordinal))
+                    Assert.Equal(teacher.Store.Span(teacher.Store[p.Name]).ToArray(), init);       // copied from the teacher
                 Assert.Equal(init, s1);                                                             // frozen through layer-wise transfer
                 shared++;
             }
@@ -118,7 +142,7 @@ public class DistillationRunTests
         {
             var dir = TestPaths.NewTempDir();
             var messages = new List<string>();
-            var r = DistillationRun.Run(Options(dir, strategy) with { CheckpointEvery = 100, Lr = 5e-3 }, p => { if (p.Message is not null) messages.Add(p.Message); });
+            var r = DistillationRun.Run(Options(dir, strategy) with { CheckpointEvery = 100, Lr = 2e-3 }, p => { if (p.Message is not null) messages.Add(p.Message); });
             Assert.Equal(12, r.Steps);
             var model = ModelFolder.Load(dir);
             Assert.Equal(ModelHeads.Pretraining, model.Heads);
@@ -129,10 +153,10 @@ public class DistillationRunTests
             if (strategy != DistillStrategy.Scratch)
             {
                 Assert.Contains(messages, m => m.StartsWith("layer map: student 0 ← teacher 0, student 1 ← teacher 1", StringComparison.Ordinal));
-                // The first updates of the zero-initialised biases (no trust ratio) jump the tiny-magnitude student maps
-                // of this random micro pair; from there the layer-wise loss must fall.
+                // The layer-wise loss must fall from its peak (per-step values of different batches; at lr 5e-3 LAMB
+                // overshoots on this random micro pair within 8 steps, once the student starts at the teacher's scale).
                 var lw = log.Series("fmt_mse", out _).Zip(log.Series("fmt_var", out _), (a, b) => 100 * a + 5 * b).ToList();
-                Assert.True(lw[^1] < lw.Max() * 0.9, $"layer-wise loss {string.Join(" ", lw.Select(v => v.ToString("F2")))} should fall from its peak");
+                Assert.True(lw[^1] < lw.Max() * 0.9, $"{strategy}: layer-wise loss {string.Join(" ", lw.Select(v => v.ToString("F2")))} should fall from its peak; mse {string.Join(" ", log.Series("fmt_mse", out _).Select(v => v.ToString("F3")))} var {string.Join(" ", log.Series("fmt_var", out _).Select(v => v.ToString("F3")))} at {string.Join(" ", log.Series("at", out _).Select(v => v.ToString("F3")))}");
             }
             else Assert.Empty(log.Series("fmt_mse", out _));
         }
