@@ -118,10 +118,13 @@ public static class ExperimentCommand
                 var teacher = ModelFolder.Load(s.TeacherDir, new LoadOptions { Heads = ModelHeads.Pretraining });
                 if (teacher.Mlm is null) throw new ArgumentException($"{s.TeacherDir}: the teacher has no MLM head (cls.predictions.*).");
                 teacher.Threads = s.Threads;
-                BuildShards(s, dataDir);
-                using var train = PretrainingDataset.Open(dataDir, PretrainingManifest.TrainSplit);
-                using var heldOut = PretrainingDataset.Open(dataDir, PretrainingManifest.HeldOutSplit);
-                var e = PretrainingRun.Evaluate(teacher, heldOut, s.Batch, s.EvalBatches, PretrainingRun.MostFrequentMaskedToken(train));
+                // The shards the students will read (DistillationRun reuses them by manifest): the students' data settings.
+                var studentData = new DistillOptions
+                {
+                    StudentConfig = TinyStudent(), Data = s.Data, OutputDir = s.Out, VocabPath = s.Vocab, Seq = s.Seq, BlankLinesBetweenDocuments = BlankLines,
+                };
+                using var shards = CorpusShards.Prepare(studentData, DataSeed, dataDir, WordPieceTokenizer.FromVocabFile(s.Vocab), s.Batch);
+                var e = PretrainingRun.Evaluate(teacher, shards.HeldOut, s.Batch, s.EvalBatches, PretrainingRun.MostFrequentMaskedToken(shards.Train));
                 var r = Eval(e, teacher.Store.Count, 0, TeacherSteps(s.TeacherDir));
                 r["external"] = Path.GetFullPath(s.TeacherDir);
                 Directory.CreateDirectory(teacherResultDir);
@@ -169,19 +172,6 @@ public static class ExperimentCommand
             WriteJson(randomResult, new JsonObject { ["parameters"] = MobileBertModel.CountParameters(studentConfig, ModelHeads.Pretraining), ["steps"] = 0, ["seconds"] = 0.0, ["sentiment_acc"] = null });
         FineTuneSentiment(s, split, randomResult, null, studentConfig);
         WriteReport(s, teacherResultDir, teacherConfig, DateTime.UtcNow - started);
-    }
-
-    /// <summary>Builds (or reuses, by manifest) the experiment's shards with the settings <see cref="DistillationRun"/> uses, so the students reuse them.</summary>
-    static void BuildShards(KtSettings s, string dataDir)
-    {
-        var d = new DistillOptions { StudentConfig = TinyStudent(), Data = s.Data, OutputDir = s.Out, VocabPath = s.Vocab };
-        var tokenizer = WordPieceTokenizer.FromVocabFile(s.Vocab);
-        PretrainingDataBuilder.Build(s.Data, tokenizer, dataDir, new PretrainingOptions
-        {
-            MaxSeqLength = s.Seq, DupeFactor = d.DupeFactor, MaxPredictionsPerSeq = d.MaxPredictions, WholeWordMasking = d.WholeWordMasking,
-            Seed = DataSeed, HeldOutFraction = d.HeldOutFraction,
-            Corpus = new CorpusReadOptions { BlankLinesBetweenDocuments = BlankLines },
-        });
     }
 
     /// <summary>The step count of an external teacher: its latest checkpoint's trainer state, else 0 (unknown).</summary>

@@ -5,7 +5,7 @@ using MobileBert.Training.Pretraining;
 namespace MobileBert.Distillation;
 
 /// <summary>Settings of a knowledge-transfer run (teacher → student), or of the from-scratch baseline.</summary>
-public sealed record DistillOptions
+public sealed record DistillOptions : ICorpusShardSettings
 {
     /// <summary>Teacher model folder (config.json + model.safetensors with the MLM head). Not used by <see cref="DistillStrategy.Scratch"/>.</summary>
     public string? TeacherDir { get; init; }
@@ -50,7 +50,7 @@ public sealed record DistillOptions
     public int CheckpointEvery { get; init; } = 200;
     public int KeepCheckpoints { get; init; } = 2;
     public bool Resume { get; init; }
-    // Data preparation (as PretrainOptions).
+    // Data preparation (ICorpusShardSettings, as PretrainOptions).
     public int MaxPredictions { get; init; } = 20;
     public int DupeFactor { get; init; } = 5;
     public double HeldOutFraction { get; init; } = 0.02;
@@ -76,23 +76,26 @@ public sealed record DistillOptions
     }
 
     /// <summary>The settings a resumed run must share with its checkpoint.</summary>
-    public JsonObject Fingerprint(MobileBertConfig? teacherConfig) => new()
+    public JsonObject Fingerprint(MobileBertConfig? teacherConfig)
     {
-        ["student_config"] = JsonNode.Parse(ConfigJson.ToJson(StudentConfig)),
-        ["teacher_config"] = teacherConfig is null ? null : JsonNode.Parse(ConfigJson.ToJson(teacherConfig)),
-        ["teacher_weights_bytes"] = TeacherDir is null ? null : new FileInfo(Path.Combine(TeacherDir, Checkpoints.ModelFolder.WeightsFile)) is { Exists: true } f ? f.Length : null,
-        ["strategy"] = Strategy.ToString().ToLowerInvariant(), ["steps_per_layer"] = StepsPerLayer, ["pd_steps"] = PdSteps,
-        ["batch"] = Batch, ["seq"] = Seq, ["lr"] = Lr, ["optimizer"] = Optimizer, ["warmup_fraction"] = WarmupFraction,
-        ["weight_decay"] = WeightDecay, ["max_grad_norm"] = MaxGradNorm, ["seed"] = Seed, ["data_seed"] = DataSeed, ["freeze_lower"] = FreezeLower, ["fit_embedding_norm"] = FitEmbeddingNorm,
-        ["weights"] = new JsonObject
+        var fingerprint = new JsonObject
         {
-            ["fmt"] = Weights.FeatureMap, ["mean"] = Weights.Mean, ["var"] = Weights.Variance, ["at"] = Weights.Attention,
-            ["alpha"] = Weights.Alpha, ["temperature"] = Weights.Temperature,
-        },
-        ["layer_map"] = LayerMapSpec, ["dropout"] = Dropout,
-        ["max_predictions"] = MaxPredictions, ["dupe_factor"] = DupeFactor, ["held_out_fraction"] = HeldOutFraction,
-        ["whole_word_masking"] = WholeWordMasking, ["blank_lines_between_documents"] = BlankLinesBetweenDocuments,
-    };
+            ["student_config"] = JsonNode.Parse(ConfigJson.ToJson(StudentConfig)),
+            ["teacher_config"] = teacherConfig is null ? null : JsonNode.Parse(ConfigJson.ToJson(teacherConfig)),
+            ["teacher_weights_bytes"] = TeacherDir is null ? null : new FileInfo(Path.Combine(TeacherDir, Checkpoints.ModelFolder.WeightsFile)) is { Exists: true } f ? f.Length : null,
+            ["strategy"] = Strategy.ToString().ToLowerInvariant(), ["steps_per_layer"] = StepsPerLayer, ["pd_steps"] = PdSteps,
+            ["batch"] = Batch, ["seq"] = Seq, ["lr"] = Lr, ["optimizer"] = Optimizer, ["warmup_fraction"] = WarmupFraction,
+            ["weight_decay"] = WeightDecay, ["max_grad_norm"] = MaxGradNorm, ["seed"] = Seed, ["data_seed"] = DataSeed, ["freeze_lower"] = FreezeLower, ["fit_embedding_norm"] = FitEmbeddingNorm,
+            ["weights"] = new JsonObject
+            {
+                ["fmt"] = Weights.FeatureMap, ["mean"] = Weights.Mean, ["var"] = Weights.Variance, ["at"] = Weights.Attention,
+                ["alpha"] = Weights.Alpha, ["temperature"] = Weights.Temperature,
+            },
+            ["layer_map"] = LayerMapSpec, ["dropout"] = Dropout,
+        };
+        CorpusShards.AddFingerprint(this, fingerprint);
+        return fingerprint;
+    }
 }
 
 /// <summary>What a distillation run reports as it goes.</summary>

@@ -58,18 +58,8 @@ public static class DistillationRun
 
         // 2. Data.
         progress(new DistillProgress { Phase = "data", Message = "preparing shards" });
-        var dataDir = o.DataDir ?? Path.Combine(o.OutputDir, "data");
-        var build = PretrainingDataBuilder.Build(o.Data, tokenizer, dataDir, new PretrainingOptions
-        {
-            MaxSeqLength = o.Seq, DupeFactor = o.DupeFactor, MaxPredictionsPerSeq = o.MaxPredictions, WholeWordMasking = o.WholeWordMasking,
-            Seed = o.DataSeed, HeldOutFraction = o.HeldOutFraction,
-            Corpus = new CorpusReadOptions { SkipBadFiles = o.SkipBadFiles, BlankLinesBetweenDocuments = o.BlankLinesBetweenDocuments },
-        });
-        using var train = PretrainingDataset.Open(dataDir, PretrainingManifest.TrainSplit);
-        using var heldOut = PretrainingDataset.Open(dataDir, PretrainingManifest.HeldOutSplit);
-        progress(new DistillProgress { Phase = "data", Message = $"{train.Count} training / {heldOut.Count} held-out sequences ({(build.Reused ? "reused" : "built")} in {dataDir})" });
-        if (train.Count < o.Batch) throw new ArgumentException($"{dataDir}: only {train.Count} training sequences for a batch of {o.Batch}.");
-        if (heldOut.Count == 0) throw new ArgumentException($"{dataDir}: the held-out split is empty.");
+        using var shards = CorpusShards.Prepare(o, o.DataSeed, o.DataDir ?? Path.Combine(o.OutputDir, "data"), tokenizer, o.Batch, m => progress(new DistillProgress { Phase = "data", Message = m }));
+        var (train, heldOut) = (shards.Train, shards.HeldOut);
 
         // 3. Student: fresh (initialised from the teacher) or from the latest checkpoint.
         var plan = DistillPlan.Create(o.Strategy, o.StudentConfig.NumHiddenLayers, o.StepsPerLayer, o.PdSteps, o.Lr, o.WarmupFraction, o.FreezeLower);

@@ -4,7 +4,7 @@ using MobileBert.Model;
 namespace MobileBert.Training.Pretraining;
 
 /// <summary>Settings of a masked-LM + next-sentence pre-training run (teacher or student from scratch).</summary>
-public sealed record PretrainOptions
+public sealed record PretrainOptions : ICorpusShardSettings
 {
     public required MobileBertConfig Config { get; init; }
     /// <summary>Corpus files or folders (.txt, .json, .jsonl).</summary>
@@ -30,7 +30,7 @@ public sealed record PretrainOptions
     public int CheckpointEvery { get; init; } = 200;
     public int KeepCheckpoints { get; init; } = 2;
     public bool Resume { get; init; }
-    // Data preparation.
+    // Data preparation (ICorpusShardSettings).
     public int MaxPredictions { get; init; } = 20;
     public int DupeFactor { get; init; } = 5;
     public double HeldOutFraction { get; init; } = 0.02;
@@ -54,12 +54,15 @@ public sealed record PretrainOptions
     }
 
     /// <summary>The settings a resumed run must share with the checkpoint (anything else would change the curve).</summary>
-    public JsonObject Fingerprint() => new()
+    public JsonObject Fingerprint()
     {
-        ["config"] = JsonNode.Parse(ConfigJson.ToJson(Config)),
-        ["steps"] = Steps, ["batch"] = Batch, ["seq"] = Seq, ["lr"] = Lr, ["optimizer"] = Optimizer, ["warmup"] = Warmup,
-        ["weight_decay"] = WeightDecay, ["max_grad_norm"] = MaxGradNorm, ["seed"] = Seed,
-        ["max_predictions"] = MaxPredictions, ["dupe_factor"] = DupeFactor, ["held_out_fraction"] = HeldOutFraction,
-        ["whole_word_masking"] = WholeWordMasking, ["blank_lines_between_documents"] = BlankLinesBetweenDocuments,
-    };
+        var f = new JsonObject
+        {
+            ["config"] = JsonNode.Parse(ConfigJson.ToJson(Config)),
+            ["steps"] = Steps, ["batch"] = Batch, ["seq"] = Seq, ["lr"] = Lr, ["optimizer"] = Optimizer, ["warmup"] = Warmup,
+            ["weight_decay"] = WeightDecay, ["max_grad_norm"] = MaxGradNorm, ["seed"] = Seed,
+        };
+        CorpusShards.AddFingerprint(this, f);
+        return f;
+    }
 }

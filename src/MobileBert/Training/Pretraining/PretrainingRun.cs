@@ -40,18 +40,8 @@ public static class PretrainingRun
 
         // 1. Data: shards are built once per settings/inputs and reused (see the manifest in OUT/data).
         progress(new PretrainProgress { Phase = "data", Message = "preparing shards" });
-        var dataDir = Path.Combine(o.OutputDir, "data");
-        var build = PretrainingDataBuilder.Build(o.Data, tokenizer, dataDir, new PretrainingOptions
-        {
-            MaxSeqLength = o.Seq, DupeFactor = o.DupeFactor, MaxPredictionsPerSeq = o.MaxPredictions, WholeWordMasking = o.WholeWordMasking,
-            Seed = o.Seed, HeldOutFraction = o.HeldOutFraction,
-            Corpus = new CorpusReadOptions { SkipBadFiles = o.SkipBadFiles, BlankLinesBetweenDocuments = o.BlankLinesBetweenDocuments },
-        }, Throttled(p => progress(new PretrainProgress { Phase = "data", Message = $"{p.Stage} {p.DocumentsProcessed}/{p.DocumentsTotal} documents, {p.ExamplesWritten} examples" })));
-        using var train = PretrainingDataset.Open(dataDir, PretrainingManifest.TrainSplit);
-        using var heldOut = PretrainingDataset.Open(dataDir, PretrainingManifest.HeldOutSplit);
-        progress(new PretrainProgress { Phase = "data", Message = $"{train.Count} training / {heldOut.Count} held-out sequences ({(build.Reused ? "reused" : "built")} in {dataDir})" });
-        if (train.Count < o.Batch) throw new ArgumentException($"{dataDir}: only {train.Count} training sequences for a batch of {o.Batch}; add text or lower --batch.");
-        if (heldOut.Count == 0) throw new ArgumentException($"{dataDir}: the held-out split is empty; raise the held-out fraction or add documents.");
+        using var shards = CorpusShards.Prepare(o, o.Seed, Path.Combine(o.OutputDir, "data"), tokenizer, o.Batch, m => progress(new PretrainProgress { Phase = "data", Message = m }));
+        var (train, heldOut) = (shards.Train, shards.HeldOut);
 
         // 2. Model, optimizer, schedule — fresh or from the latest checkpoint.
         var runDir = new RunDirectory(o.OutputDir, o.KeepCheckpoints);
@@ -158,16 +148,6 @@ public static class PretrainingRun
     }
 
     /// <summary>Passes on a data-preparation report when its stage changes or at most every 2 s.</summary>
-    static Action<PretrainingProgress> Throttled(Action<PretrainingProgress> report)
-    {
-        PretrainingStage? last = null; var clock = Stopwatch.StartNew();
-        return p =>
-        {
-            if (p.Stage == last && clock.Elapsed.TotalSeconds < 2) return;
-            last = p.Stage; clock.Restart();
-            report(p);
-        };
-    }
 
     /// <summary>Dropout seed of a step: a pure function of (run seed, step), so a resumed run draws the same masks.</summary>
     public static ulong StepSeed(long seed, long step) => (ulong)seed * 0x9E3779B97F4A7C15UL ^ ((ulong)step + 0x632BE59BD9B4E019UL) * 0xBF58476D1CE4E5B9UL;
