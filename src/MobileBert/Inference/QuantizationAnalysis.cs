@@ -2,10 +2,11 @@ using MobileBert.Model;
 
 namespace MobileBert.Inference;
 
-/// <summary>Error of an int8 configuration against the fp32 engine on calibration inputs.</summary>
-public readonly record struct QuantError(double HiddenRelMax, double HiddenRelRms, double LogitsRelMax)
+/// <summary>Error of an int8 configuration against the fp32 engine on calibration inputs, and how many of the engine's
+/// GEMMs actually ran int8 (Linears the engine merges into one GEMM are int8 only if all of them are quantized).</summary>
+public readonly record struct QuantError(double HiddenRelMax, double HiddenRelRms, double LogitsRelMax, int Int8Gemms = 0, int Gemms = 0)
 {
-    public override string ToString() => FormattableString.Invariant($"hidden max {HiddenRelMax:E2}, rms {HiddenRelRms:E2}{(double.IsNaN(LogitsRelMax) ? "" : $", logits {LogitsRelMax:E2}")}");
+    public override string ToString() => FormattableString.Invariant($"hidden max {HiddenRelMax:E2}, rms {HiddenRelRms:E2}{(double.IsNaN(LogitsRelMax) ? "" : $", logits {LogitsRelMax:E2}")}; {Int8Gemms} of {Gemms} GEMMs int8");
 }
 
 /// <summary>
@@ -58,7 +59,9 @@ public sealed class QuantizationAnalysis
             hMax = Math.Max(hMax, m); hRms = Math.Max(hRms, rms);
             if (l.Length > 0) { var (lm, _) = Err(l, r.Logits); lMax = double.IsNaN(lMax) ? lm : Math.Max(lMax, lm); }
         }
-        return new QuantError(hMax, hRms, lMax);
+        int int8 = 0, gemms = 0;
+        foreach (var (_, isInt8) in engine.Linears()) { gemms++; if (isInt8) int8++; }
+        return new QuantError(hMax, hRms, lMax, int8, gemms);
     }
 
     static (double Max, double Rms) Err(ReadOnlySpan<float> reference, ReadOnlySpan<float> x)
@@ -94,7 +97,9 @@ public sealed class QuantizationAnalysis
         return res;
     }
 
-    /// <summary>Per role (over all layers): error with only that role int8.</summary>
+    /// <summary>Per role (over all layers): error with only that role int8. A role whose Linears share a merged GEMM with
+    /// another role's (e.g. MobileBERT's bottleneck input ‖ attention bottleneck ‖ value) cannot be int8 alone: its
+    /// error reads 0 with 0 int8 GEMMs.</summary>
     public IReadOnlyList<(string Role, QuantError Error)> PerRole(QuantizationPolicy? basePolicy = null)
         => Roles.Select(r => (r, Measure(Only(n => Role(n) == r, basePolicy)))).ToList();
 
