@@ -228,7 +228,8 @@ public static class ExperimentCommand
             return v.Count > 1 ? $"{F(m)} ± {F(sd)} ({string.Join(", ", v.Select(F))})" : F(m);
         }
         string sentiment = Stat("sentiment_acc", true);
-        return $"| {name} | {Stat("mlm_acc", true)} | {Stat("mlm_loss", false)} | {Stat("nsp_acc", true)} | {runs[0]["parameters"]!.GetValue<long>():N0} | {runs[0]["steps"]} | {runs.Average(r => r["seconds"]!.GetValue<double>()):F0} | {sentiment} |";
+        string seconds = runs.Any(r => r["external"] is not null || r["seconds"]!.GetValue<double>() == 0) ? "—" : runs.Average(r => r["seconds"]!.GetValue<double>()).ToString("F0", CultureInfo.InvariantCulture);
+        return $"| {name} | {Stat("mlm_acc", true)} | {Stat("mlm_loss", false)} | {Stat("nsp_acc", true)} | {runs[0]["parameters"]!.GetValue<long>():N0} | {runs[0]["steps"]} | {seconds} | {sentiment} |";
     }
 
     static void WriteReport(KtSettings s, string teacherResultDir, MobileBertConfig teacherConfig, TimeSpan elapsed)
@@ -300,7 +301,7 @@ public static class ExperimentCommand
             MobileBertModel t;
             if (r.GetValue(teacher) is { } dir) t = ModelFolder.Load(dir);
             else { t = new MobileBertModel(TinyTeacher(), ModelHeads.Pretraining); t.InitializeWeights(1); }
-            var sc = r.GetValue(student) is { } sp ? Presets.Resolve(sp) : TinyStudent();
+            var sc = r.GetValue(student) is { } sp ? Presets.Resolve(sp) : WithPositions(TinyStudent(), t.Config.MaxPositionEmbeddings);
             var c = StepCost.Measure(t, sc, r.GetValue(batch), r.GetValue(seq), r.GetValue(iterations), r.GetValue(threads));
             Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"batch {c.Batch} × seq {c.Seq}, {c.Threads} threads, median of {c.Iterations} (ms):"));
             Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"  teacher forward (inference, hidden states + attentions)   {c.TeacherForwardMs,8:F1}"));
