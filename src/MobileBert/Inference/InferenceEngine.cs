@@ -15,6 +15,8 @@ public sealed class InferenceOptions
     public int AttentionChunk { get; set; }
     /// <summary>int8 weights to use (null: everything fp32). Linears not in it stay fp32.</summary>
     public QuantizedWeights? Quantized { get; set; }
+    /// <summary>How work is divided among threads (Auto: split GEMM columns when there are few rows per thread).</summary>
+    public WorkSplit Split { get; set; }
 }
 
 /// <summary>One sequence of a ragged batch: token ids and (optional) token-type ids of the same length. No padding.</summary>
@@ -93,6 +95,7 @@ public sealed unsafe partial class InferenceEngine : IDisposable
         Threads = options.Threads;
         BlockRowsOption = options.BlockRows;
         AttentionChunk = options.AttentionChunk > 0 ? options.AttentionChunk : 64;
+        Split = options.Split;
         Quantized = options.Quantized;
         var q = options.Quantized;
         if (q is not null) q.Validate(model);
@@ -111,6 +114,8 @@ public sealed unsafe partial class InferenceEngine : IDisposable
     public int Threads { get; set; }
     public int BlockRowsOption { get; set; }
     public int AttentionChunk { get; set; }
+    /// <summary>How work is divided among threads (see <see cref="WorkSplit"/>).</summary>
+    public WorkSplit Split { get; set; }
     public QuantizedWeights? Quantized { get; }
 
     /// <summary>Names of the planned dense layers and whether each runs int8 (for reports).</summary>
@@ -284,22 +289,43 @@ public sealed unsafe partial class InferenceEngine : IDisposable
                 for (int q0 = 0; q0 < _segLen[i]; q0 += chunk) { _items[it++] = i; _items[it++] = hd; _items[it++] = q0; }
         _itemCount = items;
 
+        if (UseColumns(rows, threads))
+        {
+            var p = Profile;
+            long tc = p is null ? 0 : System.Diagnostics.Stopwatch.GetTimestamp();
+            ExecuteTeam(threads);
+            p?.Region(2, ref tc);
+            Heads(seqs, threads);
+            p?.Region(3, ref tc);
+            return Finish(rows, seqs);
+        }
         var job = new Job { Self = GCHandle.ToIntPtr(_self) };
         // Phase 0: embeddings + layer 0's projections. Then per layer: attention, then (post l + pre l+1).
+        var prof = Profile;
+        long t0 = prof is null ? 0 : System.Diagnostics.Stopwatch.GetTimestamp();
         job.Kind = 0; job.Layer = 0;
         ParallelFor.Run(blocks, threads, ref job);
+        prof?.Region(0, ref t0);
         var hIn = _h0; var hOut = _h1;
         for (int l = 0; l < _layers.Length; l++)
         {
             job.Kind = 1; job.Layer = l;
             ParallelFor.Run(_itemCount, threads, ref job);
+            prof?.Region(1, ref t0);
             job.Kind = 2; job.Layer = l;
             _hidden = hIn; _hiddenOut = hOut;
             ParallelFor.Run(blocks, threads, ref job);
+            prof?.Region(2, ref t0);
             (hIn, hOut) = (hOut, hIn);
         }
         _hidden = hIn;
         Heads(seqs, threads);
+        prof?.Region(3, ref t0);
+        return Finish(rows, seqs);
+    }
+
+    InferenceResult Finish(int rows, int seqs)
+    {
         var res = _result;
         res.HiddenBuf = _hidden; res.SegStart = _segStart; res.SegLen = _segLen;
         res.Sequences = seqs; res.Rows = rows; res.HiddenSize = _c.HiddenSize;
@@ -308,6 +334,24 @@ public sealed unsafe partial class InferenceEngine : IDisposable
     }
 
     float[] _hiddenOut = [];
+
+    /// <summary>Diagnostics (bench only): when set, every run adds its region wall times and item busy times.</summary>
+    internal EngineProfile? Profile;
+
+    /// <summary>Wall time per region kind (0 embeddings, 1 attention, 2 row-wise (column split: the whole forward), 3 heads)
+    /// and summed busy time of the work items of each kind over all threads (column split also: 4 GEMM chunks,
+    /// 5 row steps (norms, quantization), 6 waiting for a step to complete), in Stopwatch ticks.</summary>
+    internal sealed class EngineProfile
+    {
+        public readonly long[] Wall = new long[8], Busy = new long[8], Regions = new long[8];
+        public void Region(int kind, ref long t0)
+        {
+            long t = System.Diagnostics.Stopwatch.GetTimestamp();
+            Wall[kind] += t - t0; Regions[kind]++; t0 = t;
+        }
+        public void Item(int kind, long t0) => Interlocked.Add(ref Busy[kind], System.Diagnostics.Stopwatch.GetTimestamp() - t0);
+        public void Clear() { Array.Clear(Wall); Array.Clear(Busy); Array.Clear(Regions); }
+    }
 
     void Heads(int seqs, int threads)
     {
@@ -333,12 +377,16 @@ public sealed unsafe partial class InferenceEngine : IDisposable
         public readonly void Invoke(int index)
         {
             var e = (InferenceEngine)GCHandle.FromIntPtr(Self).Target!;
+            var prof = e.Profile;
+            long t0 = prof is null ? 0 : System.Diagnostics.Stopwatch.GetTimestamp();
             switch (Kind)
             {
                 case 0: e.EmbedBlock(index); break;
                 case 1: e.AttentionItem(Layer, index); break;
+                case 3: e.TeamRun(); return;
                 default: e.PostBlock(Layer, index); break;
             }
+            prof?.Item(Kind, t0);
         }
     }
 
@@ -348,6 +396,13 @@ public sealed unsafe partial class InferenceEngine : IDisposable
     void EmbedBlock(int index)
     {
         var (r0, n) = Block(index);
+        EmbedRows(r0, n);
+        if (_layers.Length > 0) PreBlock(0, _h0, r0, n);
+    }
+
+    /// <summary>Embeddings of rows [r0, r0+n) into _h0.</summary>
+    void EmbedRows(int r0, int n)
+    {
         int e = _c.EmbeddingSize, h = _c.HiddenSize, ein = _c.EmbeddedInputSize;
         var m = _model.Embeddings;
         var words = m.Store.Span(m.WordEmbeddings);
@@ -385,7 +440,6 @@ public sealed unsafe partial class InferenceEngine : IDisposable
             }
             m.Norm.Forward(xs, xs, n);
         }
-        if (_layers.Length > 0) PreBlock(0, _h0, r0, n);
     }
 
     // ───────────── row-wise: projections of layer l ─────────────

@@ -156,17 +156,30 @@ public static unsafe class Int8Gemm
 
     /// <summary>Dequantizing product into fp32 C [m, N] (row stride N); bias may be null.</summary>
     public static void Multiply(byte* a, float* aScales, int m, Int8PackedMatrix w, float* c, int ldc, float* bias, Int8Path path = Int8Path.Auto)
-        => Run(a, aScales, m, w, c, null, ldc, bias, Resolve(path));
+        => Run(a, aScales, m, w, c, null, ldc, bias, Resolve(path), 0, (w.N + Int8PackedMatrix.NR - 1) / Int8PackedMatrix.NR);
+
+    /// <summary>
+    /// Columns [j0, j1) of the dequantizing product (C row i, column j at c[i·ldc + j]), on the calling thread.
+    /// j0 must be a multiple of <see cref="Int8PackedMatrix.NR"/> (16) and j1 one too or N. Bit-identical to the
+    /// same columns of <see cref="Multiply"/> (integer accumulation, same epilogue), so N can be split across threads.
+    /// </summary>
+    public static void MultiplyColumns(byte* a, float* aScales, int m, Int8PackedMatrix w, int j0, int j1, float* c, int ldc, float* bias, Int8Path path = Int8Path.Auto)
+    {
+        const int nr = Int8PackedMatrix.NR;
+        if (j0 < 0 || j1 > w.N || j0 > j1 || j0 % nr != 0 || (j1 != w.N && j1 % nr != 0))
+            throw new ArgumentException($"Int8 GEMM columns [{j0}, {j1}) must lie on {nr}-column panel boundaries within N = {w.N}.");
+        Run(a, aScales, m, w, c, null, ldc, bias, Resolve(path), j0 / nr, (j1 + nr - 1) / nr);
+    }
 
     /// <summary>Integer product (for tests): C[i,j] = Σ_k (a[i,k] − 128)·W[j,k] exactly, C int32 [m, N].</summary>
     public static void MultiplyInt32(byte* a, int m, Int8PackedMatrix w, int* c, Int8Path path = Int8Path.Auto)
-        => Run(a, null, m, w, null, c, w.N, null, Resolve(path));
+        => Run(a, null, m, w, null, c, w.N, null, Resolve(path), 0, (w.N + Int8PackedMatrix.NR - 1) / Int8PackedMatrix.NR);
 
     [SkipLocalsInit]
-    static void Run(byte* a, float* sa, int m, Int8PackedMatrix w, float* cf, int* ci, int ldc, float* bias, Int8Path path)
+    static void Run(byte* a, float* sa, int m, Int8PackedMatrix w, float* cf, int* ci, int ldc, float* bias, Int8Path path, int jpBegin, int jpEnd)
     {
         if (path != Int8Path.Scalar && !IsSupported(path)) throw new PlatformNotSupportedException($"Int8 path {path} is not supported on this CPU.");
-        int n = w.N, kp = w.KPadded, groups = kp / 4, NR = Int8PackedMatrix.NR, panels = (n + NR - 1) / NR;
+        int n = w.N, kp = w.KPadded, groups = kp / 4, NR = Int8PackedMatrix.NR;
         int MR = path == Int8Path.AvxVnni ? 6 : path == Int8Path.Avx2 ? 2 : 1;
         int* tile = stackalloc int[6 * 16];
         sbyte* bp = w.Panels;
@@ -175,7 +188,7 @@ public static unsafe class Int8Gemm
             for (int i = 0; i < m; i += MR)
             {
                 int mr = Math.Min(MR, m - i);
-                for (int jp = 0; jp < panels; jp++)
+                for (int jp = jpBegin; jp < jpEnd; jp++)
                 {
                     sbyte* panel = bp + (long)jp * groups * 64;
                     switch (path)

@@ -1,0 +1,67 @@
+using System.Diagnostics;
+using System.Globalization;
+using MobileBert.Inference;
+using MobileBert.Model;
+
+namespace MobileBert.Bench;
+
+/// <summary>
+/// Where the fast engine's time goes: per-forward wall time of each parallel-region kind (embeddings, attention,
+/// row-wise) and the summed busy time of its work items, fp32 and int8, for each thread count, interleaved.
+/// </summary>
+internal static class EngineProfileBench
+{
+    public static int Run(string[] args)
+    {
+        string preset = "mobilebert"; int batch = 1, seq = 128, repeats = 10; int[] threads = [1, 2]; bool int8 = true; string? caseSpec = null;
+        for (int i = 0; i < args.Length; i++)
+            switch (args[i])
+            {
+                case "--preset": preset = args[++i]; break;
+                case "--batch": batch = int.Parse(args[++i], CultureInfo.InvariantCulture); break;
+                case "--seq": seq = int.Parse(args[++i], CultureInfo.InvariantCulture); break;
+                case "--repeats": repeats = int.Parse(args[++i], CultureInfo.InvariantCulture); break;
+                case "--threads": threads = [.. args[++i].Split(',').Select(int.Parse)]; break;
+                case "--no-int8": int8 = false; break;
+                case "--cases": caseSpec = args[++i]; break;   // e.g. fp32:1:0,fp32:1:64,int8:2:0 (precision:threads:blockRows)
+                default: Console.Error.WriteLine($"engine-profile: unknown option {args[i]}"); return 2;
+            }
+        var c = Presets.All[preset]();
+        var model = new MobileBertModel(c);
+        model.InitializeWeights(seed: 1234);
+        var engines = new List<(string Name, InferenceEngine E)> { ("fp32", new InferenceEngine(model)) };
+        if (int8) engines.Add(("int8", new InferenceEngine(model, new InferenceOptions { Quantized = QuantizedWeights.Quantize(model) })));
+        var rng = new Random(7);
+        var ids = new int[batch * seq];
+        for (int i = 0; i < ids.Length; i++) ids[i] = rng.Next(1000, c.VocabSize);
+        var input = new ModelInput(batch, seq, ids);
+        var cases = caseSpec is null
+            ? (from e in engines from t in threads from sp in new[] { WorkSplit.Rows, WorkSplit.Columns } select (Name: $"{e.Name}/{sp}", e.E, T: t, Block: 0, Split: sp)).ToList()
+            : caseSpec.Split(',').Select(x => x.Split(':')).Select(x => (Name: $"{x[0]}/{x[3]}/b{x[2]}", engines.First(e => e.Name == x[0]).E, T: int.Parse(x[1]), Block: int.Parse(x[2]),
+                Split: x[3] switch { "c" => WorkSplit.Columns, "r" => WorkSplit.Rows, _ => WorkSplit.Auto })).ToList();
+        var prof = cases.Select(_ => new InferenceEngine.EngineProfile()).ToList();
+        var totals = cases.Select(_ => new List<double>()).ToList();
+        foreach (var (_, e, t, b, sp) in cases) { e.Threads = t; e.BlockRowsOption = b; e.Split = sp; e.Run(input); e.Run(input); }
+        for (int r = 0; r < repeats; r++)
+            for (int k = 0; k < cases.Count; k++)
+            {
+                var (_, e, t, b, sp) = cases[k];
+                e.Threads = t; e.BlockRowsOption = b; e.Split = sp; e.Profile = prof[k];
+                long t0 = Stopwatch.GetTimestamp();
+                e.Run(input);
+                totals[k].Add(Stopwatch.GetElapsedTime(t0).TotalMilliseconds);
+                e.Profile = null;
+                Thread.Sleep(20);
+            }
+        Console.WriteLine($"{preset} batch {batch} seq {seq}, {repeats} interleaved repeats; ms per forward (region wall | item busy summed over threads)");
+        Console.WriteLine("case              thr  median   min   | embed wall/busy | attention wall/busy | row-wise wall/busy | heads | col-split busy: gemm  rows  wait");
+        double Ms(long ticks) => ticks * 1000.0 / Stopwatch.Frequency / repeats;
+        for (int k = 0; k < cases.Count; k++)
+        {
+            var p = prof[k]; var tt = totals[k].Order().ToList();
+            Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
+                $"{cases[k].Name,-17} {cases[k].T,3} {tt[tt.Count / 2],7:F2} {tt[0],6:F2} | {Ms(p.Wall[0]),6:F2} {Ms(p.Busy[0]),6:F2} | {Ms(p.Wall[1]),8:F2} {Ms(p.Busy[1]),8:F2} | {Ms(p.Wall[2]),8:F2} {Ms(p.Busy[2]),8:F2} | {Ms(p.Wall[3]),5:F2} | {Ms(p.Busy[4]),6:F2} {Ms(p.Busy[5]),5:F2} {Ms(p.Busy[6]),5:F2}"));
+        }
+        return 0;
+    }
+}

@@ -1,0 +1,251 @@
+using System.Runtime.CompilerServices;
+using MobileBert.Kernels;
+
+namespace MobileBert.Inference;
+
+/// <summary>How an <see cref="InferenceEngine"/> divides a forward among threads.</summary>
+public enum WorkSplit
+{
+    /// <summary><see cref="Columns"/> when there are few rows per thread (≤ <see cref="InferenceEngine.ColumnSplitMaxRowsPerThread"/>), else <see cref="Rows"/>.</summary>
+    Auto,
+    /// <summary>Blocks of rows: each thread runs everything row-local on its own rows (two parallel regions per layer);
+    /// every block streams all of a layer's weights.</summary>
+    Rows,
+    /// <summary>One parallel region per forward; every GEMM is split along N (each thread reads only its share of the
+    /// weights), norms / activation quantization by rows, attention by (sequence, head, chunk); steps are ordered by
+    /// completion counters instead of new regions.</summary>
+    Columns,
+}
+
+// The column-split ("team") executor: the whole forward is one parallel region whose participants walk the same list
+// of steps. A step is a set of chunks handed out through an atomic counter; a participant that finds no chunk left
+// waits until all chunks of the step are done, then moves on. Any number of participants works (a late or missing
+// worker only means the others take its chunks), so there is no barrier that could deadlock.
+public sealed unsafe partial class InferenceEngine
+{
+    /// <summary>Auto split: columns up to this many rows per thread (batch 1 × 128 tokens on 2 threads = 64).</summary>
+    public const int ColumnSplitMaxRowsPerThread = 128;
+
+    /// <summary>Column chunks per thread of a split GEMM (more: better dynamic balance, smaller tiles).</summary>
+    internal static int ColumnChunksPerThread = 2;
+    /// <summary>Row chunks per thread of the row-wise steps (norms, activation quantization, embeddings).</summary>
+    internal static int RowChunksPerThread = 2;
+
+    int[] _claim = [], _done = [];
+    int _teamFinished, _teamAbort, _teamThreads;
+    byte[] _q = [];          // shared quantized activations [rows, _qStride] of the next int8 GEMM's input
+    float[] _qs = [];        // their per-row scales
+    int _qStride;
+
+    static float* P(float[] a) { fixed (float* p = a) return p; }   // planned buffers are pinned
+
+    /// <summary>Whether a run of <paramref name="rows"/> tokens on <paramref name="threads"/> threads splits GEMM columns.</summary>
+    internal bool UsesColumnSplit(int rows, int threads) => UseColumns(rows, threads);
+
+    bool UseColumns(int rows, int threads) => Split switch
+    {
+        WorkSplit.Columns => true,
+        WorkSplit.Rows => false,
+        _ => threads > 1 && rows <= ColumnSplitMaxRowsPerThread * threads,
+    };
+
+    void EnsureTeam(int rows)
+    {
+        if (_claim.Length == 0)
+        {
+            int steps = 2 + _layers.Sum(l => 8 + 4 * l.Ffns.Length + 2);   // an upper bound of the steps TeamProgram walks
+            _claim = new int[steps]; _done = new int[steps];
+        }
+        if (_qStride == 0) _qStride = Math.Max(1, Linears0().Where(o => o.IsInt8).Select(o => o.QuantizedStride).DefaultIfEmpty(0).Max());
+        _q = Grow(_q, (long)rows * _qStride + 64);
+        _qs = Grow(_qs, rows);
+    }
+
+    IEnumerable<LinearOp> Linears0() { foreach (var l in _layers) foreach (var op in l.Ops()) yield return op; }
+
+    void ExecuteTeam(int threads)
+    {
+        EnsureTeam(_rows);
+        Array.Clear(_claim); Array.Clear(_done);
+        _teamFinished = 0; _teamAbort = 0; _teamThreads = threads;
+        var job = new Job { Self = System.Runtime.InteropServices.GCHandle.ToIntPtr(_self), Kind = 3 };
+        ParallelFor.Run(threads, threads, ref job);
+        _hidden = _layers.Length % 2 == 0 ? _h0 : _h1;
+    }
+
+    // ───────────── step protocol ─────────────
+
+    /// <summary>Next chunk of step s (of <paramref name="chunks"/>), or −1 once all its chunks are done.</summary>
+    int Claim(int s, int chunks)
+    {
+        if (Volatile.Read(ref _claim[s]) < chunks)
+        {
+            int c = Interlocked.Increment(ref _claim[s]) - 1;
+            if (c < chunks) return c;
+        }
+        if (Volatile.Read(ref _done[s]) < chunks)
+        {
+            var prof = Profile;
+            long t0 = prof is null ? 0 : System.Diagnostics.Stopwatch.GetTimestamp();
+            var sw = new SpinWait();
+            while (Volatile.Read(ref _done[s]) < chunks)
+            {
+                if (Volatile.Read(ref _teamAbort) != 0) throw new OperationCanceledException("Another thread of the forward failed.");
+                sw.SpinOnce(sleep1Threshold: -1);
+            }
+            prof?.Item(6, t0);
+        }
+        return -1;
+    }
+
+    void Done(int s) => Interlocked.Increment(ref _done[s]);
+
+    int RowChunks => Math.Max(1, Math.Min((_rows + 7) / 8, RowChunksPerThread * _teamThreads));
+    (int r0, int n) RowChunk(int c, int chunks) { int r0 = (int)((long)c * _rows / chunks), r1 = (int)((long)(c + 1) * _rows / chunks); return (r0, r1 - r0); }
+
+    int ColChunks(LinearOp op) => Math.Max(1, Math.Min((op.Out + op.ColumnAlign - 1) / op.ColumnAlign, ColumnChunksPerThread * _teamThreads));
+
+    /// <summary>Step: y = op(x) split along N; <paramref name="act"/> applied to each chunk's columns.</summary>
+    void ColStep(ref int s, LinearOp op, float* x, float* y, bool act = false)
+    {
+        int chunks = ColChunks(op), align = op.ColumnAlign, panels = (op.Out + align - 1) / align;
+        byte* q = null; float* qs = null;
+        if (op.IsInt8) { fixed (byte* pq = _q) q = pq; qs = P(_qs); }
+        var prof = Profile;
+        for (int c; (c = Claim(s, chunks)) >= 0; Done(s))
+        {
+            long t0 = prof is null ? 0 : System.Diagnostics.Stopwatch.GetTimestamp();
+            int j0 = (int)((long)c * panels / chunks) * align, j1 = Math.Min(op.Out, (int)((long)(c + 1) * panels / chunks) * align);
+            op.RunColumns(x, q, qs, _rows, y, j0, j1);
+            if (act)
+                for (int r = 0; r < _rows; r++) Activations.Apply(_c.HiddenAct, new Span<float>(y + (long)r * op.Out + j0, j1 - j0));
+            prof?.Item(4, t0);
+        }
+        s++;
+    }
+
+    /// <summary>Quantizes rows [r0, r0+n) of x (row stride next.In) for <paramref name="next"/> if it runs int8.</summary>
+    void QuantRows(LinearOp? next, float* x, int r0, int n)
+    {
+        if (next is not { IsInt8: true }) return;
+        int k = next.In, ld = next.QuantizedStride;
+        fixed (byte* pq = _q) Int8Quant.QuantizeRowsU8(x + (long)r0 * k, n, k, pq + (long)r0 * ld, ld, P(_qs) + r0);
+    }
+
+    // ───────────── the program every participant runs ─────────────
+
+    internal void TeamRun()
+    {
+        if (Volatile.Read(ref _teamFinished) != 0) return;
+        try { TeamProgram(); }
+        catch (Exception e) when (e is not OperationCanceledException)
+        {
+            Volatile.Write(ref _teamAbort, 1);
+            throw;
+        }
+        Volatile.Write(ref _teamFinished, 1);
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    void TeamProgram()
+    {
+        var prof = Profile;
+        int s = 0, rc = RowChunks, rows = _rows;
+        int h = _c.HiddenSize, t = _c.TrueHiddenSize, I = _c.IntermediateSize;
+        float* h0 = P(_h0), h1 = P(_h1), pre = P(_pre), pre2 = P(_pre2), li = P(_li), qk = P(_qk), ctx = P(_ctx), a0 = P(_a0), a1 = P(_a1), inner = P(_inner);
+
+        // Embeddings (+ quantize layer 0's input).
+        for (int c; (c = Claim(s, rc)) >= 0; Done(s))
+        {
+            long t0 = prof is null ? 0 : System.Diagnostics.Stopwatch.GetTimestamp();
+            var (r0, n) = RowChunk(c, rc);
+            EmbedRows(r0, n);
+            if (_layers.Length > 0) QuantRows(_layers[0].PreH, h0, r0, n);
+            prof?.Item(0, t0);
+        }
+        s++;
+
+        float* hIn = h0, hOut = h1;
+        for (int l = 0; l < _layers.Length; l++)
+        {
+            var L = _layers[l];
+            LinearOp? nextLayerIn = l + 1 < _layers.Length ? _layers[l + 1].PreH : null;
+            int pw = L.PreH.Out;
+
+            // Projections.
+            ColStep(ref s, L.PreH, hIn, pre);
+            float* qkSrc = L.PreQkReadsLi ? li : qk;
+            if (L.LiNorm is not null || L.QkNorm is not null || L.PreQk is { IsInt8: true })
+            {
+                for (int c; (c = Claim(s, rc)) >= 0; Done(s))
+                {
+                    long t0 = prof is null ? 0 : System.Diagnostics.Stopwatch.GetTimestamp();
+                    var (r0, n) = RowChunk(c, rc);
+                    for (int r = r0; r < r0 + n; r++)
+                    {
+                        L.LiNorm?.Forward(new ReadOnlySpan<float>(pre + (long)r * pw + L.ColLi, t), new Span<float>(li + (long)r * t, t), 1);
+                        L.QkNorm?.Forward(new ReadOnlySpan<float>(pre + (long)r * pw + L.ColQk, t), new Span<float>(qk + (long)r * t, t), 1);
+                    }
+                    QuantRows(L.PreQk, qkSrc, r0, n);
+                    prof?.Item(5, t0);
+                }
+                s++;
+            }
+            if (L.PreQk is not null) ColStep(ref s, L.PreQk, qkSrc, pre2);
+
+            // Attention.
+            for (int c; (c = Claim(s, _itemCount)) >= 0; Done(s))
+            {
+                long t0 = prof is null ? 0 : System.Diagnostics.Stopwatch.GetTimestamp();
+                AttentionItem(l, c);
+                prof?.Item(1, t0);
+            }
+            s++;
+            if (L.AttnOut.IsInt8) RowStep(ref s, rc, null, null, 0, L.AttnOut, ctx);
+
+            // Attention output + norm, FFNs, output bottleneck.
+            float* a = a0, b = a1;
+            float* residual = L.ResidualIsH ? hIn : li;
+            ColStep(ref s, L.AttnOut, ctx, a);
+            RowStep(ref s, rc, L.AttnNorm, residual, t, L.Ffns[0].Up, a);
+            for (int f = 0; f < L.Ffns.Length; f++)
+            {
+                var F = L.Ffns[f];
+                bool last = f == L.Ffns.Length - 1;
+                float* y = last && L.OutBottleneck is null ? hOut : b;
+                ColStep(ref s, F.Up, a, inner, act: true);
+                if (F.Down.IsInt8) RowStep(ref s, rc, null, null, 0, F.Down, inner);
+                ColStep(ref s, F.Down, inner, y);
+                LinearOp? next = !last ? L.Ffns[f + 1].Up : L.OutBottleneck ?? nextLayerIn;
+                RowStep(ref s, rc, F.Norm, a, t, next, y);
+                float* tmp = a; a = y; b = tmp;
+            }
+            if (L.OutBottleneck is not null)
+            {
+                ColStep(ref s, L.OutBottleneck, a, hOut);
+                RowStep(ref s, rc, L.OutBottleneckNorm!, hIn, h, nextLayerIn, hOut);
+            }
+            float* sw = hIn; hIn = hOut; hOut = sw;
+        }
+    }
+
+    /// <summary>Row step on y (row stride <paramref name="dim"/>, or next.In when there is no norm):
+    /// y = norm(y + residual) if <paramref name="norm"/> is set, then quantize y for <paramref name="next"/>.</summary>
+    void RowStep(ref int s, int rc, Model.Norm? norm, float* residual, int dim, LinearOp? next, float* y)
+    {
+        var prof = Profile;
+        for (int c; (c = Claim(s, rc)) >= 0; Done(s))
+        {
+            long t0 = prof is null ? 0 : System.Diagnostics.Stopwatch.GetTimestamp();
+            var (r0, n) = RowChunk(c, rc);
+            if (norm is not null)
+            {
+                var ys = new Span<float>(y + (long)r0 * dim, n * dim);
+                norm.AddForward(ys, new ReadOnlySpan<float>(residual + (long)r0 * dim, n * dim), ys, n);
+            }
+            QuantRows(next, y, r0, n);
+            prof?.Item(5, t0);
+        }
+        s++;
+    }
+}
