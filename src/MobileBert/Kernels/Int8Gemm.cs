@@ -191,6 +191,13 @@ public static unsafe class Int8Gemm
                 for (int jp = jpBegin; jp < jpEnd; jp++)
                 {
                     sbyte* panel = bp + (long)jp * groups * 64;
+                    if (path == Int8Path.AvxVnni && cf != null && jp * NR + NR <= n)
+                    {
+                        // Full panel, fp32 output: dequantizing epilogue straight from the accumulator registers.
+                        VnniTileDequant(a + (long)i * kp, kp, mr, groups, panel, cf + (long)i * ldc + jp * NR, ldc, sa + i,
+                            colSum + jp * NR, ws + jp * NR, bias == null ? null : bias + jp * NR);
+                        continue;
+                    }
                     switch (path)
                     {
                         case Int8Path.AvxVnni: VnniTile(a + (long)i * kp, kp, mr, groups, panel, tile); break;
@@ -260,6 +267,50 @@ public static unsafe class Int8Gemm
         }
         c00.Store(tile); c01.Store(tile + 8); c10.Store(tile + 16); c11.Store(tile + 24); c20.Store(tile + 32); c21.Store(tile + 40);
         c30.Store(tile + 48); c31.Store(tile + 56); c40.Store(tile + 64); c41.Store(tile + 72); c50.Store(tile + 80); c51.Store(tile + 88);
+    }
+
+    /// <summary>
+    /// <see cref="VnniTile"/> with the dequantizing epilogue applied in registers: C[r, 0..16) =
+    /// (float)(acc − 128·colSum)·(ws·sa[r]) (+ bias), the same operations as the generic epilogue (bit-identical).
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    static void VnniTileDequant(byte* a, int lda, int mr, int groups, sbyte* b, float* c, int ldc, float* sa, int* colSum, float* ws, float* bias)
+    {
+        byte* a0 = a, a1 = a + (mr > 1 ? 1 : 0) * (long)lda, a2 = a + (mr > 2 ? 2 : mr - 1) * (long)lda, a3 = a + (mr > 3 ? 3 : mr - 1) * (long)lda,
+            a4 = a + (mr > 4 ? 4 : mr - 1) * (long)lda, a5 = a + (mr > 5 ? 5 : mr - 1) * (long)lda;
+        var c00 = Vector256<int>.Zero; var c01 = c00; var c10 = c00; var c11 = c00; var c20 = c00; var c21 = c00;
+        var c30 = c00; var c31 = c00; var c40 = c00; var c41 = c00; var c50 = c00; var c51 = c00;
+        for (int g = 0; g < groups; g++)
+        {
+            var b0 = Vector256.Load(b + g * 64); var b1 = Vector256.Load(b + g * 64 + 32);
+            int o = g * 4;
+            var x = Vector256.Create(*(int*)(a0 + o)).AsByte();
+            c00 = AvxVnni.MultiplyWideningAndAdd(c00, x, b0); c01 = AvxVnni.MultiplyWideningAndAdd(c01, x, b1);
+            x = Vector256.Create(*(int*)(a1 + o)).AsByte();
+            c10 = AvxVnni.MultiplyWideningAndAdd(c10, x, b0); c11 = AvxVnni.MultiplyWideningAndAdd(c11, x, b1);
+            x = Vector256.Create(*(int*)(a2 + o)).AsByte();
+            c20 = AvxVnni.MultiplyWideningAndAdd(c20, x, b0); c21 = AvxVnni.MultiplyWideningAndAdd(c21, x, b1);
+            x = Vector256.Create(*(int*)(a3 + o)).AsByte();
+            c30 = AvxVnni.MultiplyWideningAndAdd(c30, x, b0); c31 = AvxVnni.MultiplyWideningAndAdd(c31, x, b1);
+            x = Vector256.Create(*(int*)(a4 + o)).AsByte();
+            c40 = AvxVnni.MultiplyWideningAndAdd(c40, x, b0); c41 = AvxVnni.MultiplyWideningAndAdd(c41, x, b1);
+            x = Vector256.Create(*(int*)(a5 + o)).AsByte();
+            c50 = AvxVnni.MultiplyWideningAndAdd(c50, x, b0); c51 = AvxVnni.MultiplyWideningAndAdd(c51, x, b1);
+        }
+        var k0 = Vector256.Load(colSum) * 128; var k1 = Vector256.Load(colSum + 8) * 128;
+        var w0 = Vector256.Load(ws); var w1 = Vector256.Load(ws + 8);
+        Row(c00, c01, 0); if (mr > 1) Row(c10, c11, 1); if (mr > 2) Row(c20, c21, 2);
+        if (mr > 3) Row(c30, c31, 3); if (mr > 4) Row(c40, c41, 4); if (mr > 5) Row(c50, c51, 5);
+
+        void Row(Vector256<int> lo, Vector256<int> hi, int r)
+        {
+            var vs = Vector256.Create(sa[r]);
+            var v0 = Vector256.ConvertToSingle(lo - k0) * (w0 * vs);
+            var v1 = Vector256.ConvertToSingle(hi - k1) * (w1 * vs);
+            float* cr = c + (long)r * ldc;
+            if (bias != null) { v0 += Vector256.Load(bias); v1 += Vector256.Load(bias + 8); }
+            v0.Store(cr); v1.Store(cr + 8);
+        }
     }
 
     /// <summary>AVX2 without VNNI: weights sign-extended to 16 bit, activations zero-extended, vpmaddwd (exact pair sums).</summary>
