@@ -74,6 +74,19 @@ public static unsafe class Int8Quant
             float inv = 1f / s;
             byte* qr = q + (long)r * ldq;
             int p = 0;
+            if (Vector512.IsHardwareAccelerated && Avx512F.IsSupported)
+            {
+                // vcvtps2dq rounds to nearest even (as MathF.Round); values are in [1, 255] after the shift, so
+                // vpmovdb's truncation to bytes is exact.
+                var vinv = Vector512.Create(inv); var lo = Vector512.Create(-127f); var hi = Vector512.Create(127f);
+                var off = Vector512.Create(128);
+                float* xr = x + (long)r * k;
+                for (; p + 16 <= k; p += 16)
+                {
+                    var v = Vector512.Min(Vector512.Max(Vector512.Load(xr + p) * vinv, lo), hi);
+                    Avx512F.ConvertToVector128Byte(Avx512F.ConvertToVector512Int32(v) + off).Store(qr + p);
+                }
+            }
             if (Vector256.IsHardwareAccelerated && Avx2.IsSupported)
             {
                 var vinv = Vector256.Create(inv); var lo = Vector256.Create(-127f); var hi = Vector256.Create(127f);
