@@ -1,5 +1,6 @@
 using System.Runtime.CompilerServices;
 using MobileBert.Kernels;
+using MobileBert.Model;
 
 namespace MobileBert.Inference;
 
@@ -105,8 +106,14 @@ public sealed unsafe partial class InferenceEngine
 
     int ColChunks(LinearOp op) => Math.Max(1, Math.Min((op.Out + op.ColumnAlign - 1) / op.ColumnAlign, ColumnChunksPerThread * _teamThreads));
 
-    /// <summary>Step: y = op(x) split along N; <paramref name="act"/> applied to each chunk's columns.</summary>
-    void ColStep(ref int s, LinearOp op, float* x, float* y, bool act = false)
+    static bool IsNoNorm(Norm? n) => n is null || n.Kind == NormalizationType.NoNorm;
+
+    /// <summary>
+    /// Step: y = op(x) split along N; then on each chunk's columns: <paramref name="act"/>, or y = NoNorm(y + residual)
+    /// when <paramref name="addNorm"/> is set (element-wise, so column-local; LayerNorm needs a row step instead), or
+    /// (<paramref name="pre"/>) the bottleneck NoNorms of the layer's input projection into li / qk.
+    /// </summary>
+    void ColStep(ref int s, LinearOp op, float* x, float* y, bool act = false, Norm? addNorm = null, float* residual = null, LayerPlan? pre = null, float* li = null, float* qk = null)
     {
         int chunks = ColChunks(op), align = op.ColumnAlign, panels = (op.Out + align - 1) / align;
         byte* q = null; float* qs = null;
@@ -119,9 +126,40 @@ public sealed unsafe partial class InferenceEngine
             op.RunColumns(x, q, qs, _rows, y, j0, j1);
             if (act)
                 for (int r = 0; r < _rows; r++) Activations.Apply(_c.HiddenAct, new Span<float>(y + (long)r * op.Out + j0, j1 - j0));
+            if (addNorm is not null) NoNormColumns(addNorm, y, residual, op.Out, 0, j0, j1, y, op.Out, j0);
+            if (pre is not null)
+            {
+                int t = _c.TrueHiddenSize;
+                if (pre.LiNorm is { } ln) ClipNoNorm(ln, pre.ColLi, li);
+                if (pre.QkNorm is { } qn) ClipNoNorm(qn, pre.ColQk, qk);
+                void ClipNoNorm(Norm n, int col, float* dst)
+                {
+                    int c0 = Math.Max(j0, col), c1 = Math.Min(j1, col + t);
+                    if (c0 < c1) NoNormColumns(n, y, null, op.Out, col, c0, c1, dst, t, c0 - col);
+                }
+            }
             prof?.Item(4, t0);
         }
         s++;
+    }
+
+    /// <summary>
+    /// dst[r, d0 + (j − j0)] = (src[r, j] (+ res[r, j])) ∘ γ[j − g0] + β[j − g0] for j in [j0, j1) and every row
+    /// (NoNorm's own operations, element-wise, so any column range gives the row-wise result bit for bit).
+    /// </summary>
+    void NoNormColumns(Norm norm, float* src, float* res, int ld, int g0, int j0, int j1, float* dst, int ldd, int d0)
+    {
+        int w = j1 - j0;
+        var gamma = norm.Store.Span(norm.Gamma).Slice(j0 - g0, w);
+        var beta = norm.Store.Span(norm.Beta).Slice(j0 - g0, w);
+        for (int r = 0; r < _rows; r++)
+        {
+            var y = new Span<float>(dst + (long)r * ldd + d0, w);
+            var x = new ReadOnlySpan<float>(src + (long)r * ld + j0, w);
+            if (res != null) { System.Numerics.Tensors.TensorPrimitives.Add(x, new ReadOnlySpan<float>(res + (long)r * ld + j0, w), y); System.Numerics.Tensors.TensorPrimitives.Multiply(y, gamma, y); }
+            else System.Numerics.Tensors.TensorPrimitives.Multiply(x, gamma, y);
+            System.Numerics.Tensors.TensorPrimitives.Add(y, beta, y);
+        }
     }
 
     /// <summary>Quantizes rows [r0, r0+n) of x (row stride next.In) for <paramref name="next"/> if it runs int8.</summary>
@@ -173,15 +211,17 @@ public sealed unsafe partial class InferenceEngine
             int pw = L.PreH.Out;
 
             // Projections.
-            ColStep(ref s, L.PreH, hIn, pre);
+            bool preFused = IsNoNorm(L.LiNorm) && IsNoNorm(L.QkNorm);
+            if (preFused) ColStep(ref s, L.PreH, hIn, pre, pre: L, li: li, qk: qk);
+            else ColStep(ref s, L.PreH, hIn, pre);
             float* qkSrc = L.PreQkReadsLi ? li : qk;
-            if (L.LiNorm is not null || L.QkNorm is not null || L.PreQk is { IsInt8: true })
+            if ((!preFused && (L.LiNorm is not null || L.QkNorm is not null)) || L.PreQk is { IsInt8: true })
             {
                 for (int c; (c = Claim(s, rc)) >= 0; Done(s))
                 {
                     long t0 = prof is null ? 0 : System.Diagnostics.Stopwatch.GetTimestamp();
                     var (r0, n) = RowChunk(c, rc);
-                    for (int r = r0; r < r0 + n; r++)
+                    for (int r = r0; r < r0 + n && !preFused; r++)
                     {
                         L.LiNorm?.Forward(new ReadOnlySpan<float>(pre + (long)r * pw + L.ColLi, t), new Span<float>(li + (long)r * t, t), 1);
                         L.QkNorm?.Forward(new ReadOnlySpan<float>(pre + (long)r * pw + L.ColQk, t), new Span<float>(qk + (long)r * t, t), 1);
@@ -206,8 +246,7 @@ public sealed unsafe partial class InferenceEngine
             // Attention output + norm, FFNs, output bottleneck.
             float* a = a0, b = a1;
             float* residual = L.ResidualIsH ? hIn : li;
-            ColStep(ref s, L.AttnOut, ctx, a);
-            RowStep(ref s, rc, L.AttnNorm, residual, t, L.Ffns[0].Up, a);
+            AddNormStep(ref s, rc, L.AttnOut, ctx, a, L.AttnNorm, residual, L.Ffns[0].Up);
             for (int f = 0; f < L.Ffns.Length; f++)
             {
                 var F = L.Ffns[f];
@@ -215,23 +254,37 @@ public sealed unsafe partial class InferenceEngine
                 float* y = last && L.OutBottleneck is null ? hOut : b;
                 ColStep(ref s, F.Up, a, inner, act: true);
                 if (F.Down.IsInt8) RowStep(ref s, rc, null, null, 0, F.Down, inner);
-                ColStep(ref s, F.Down, inner, y);
                 LinearOp? next = !last ? L.Ffns[f + 1].Up : L.OutBottleneck ?? nextLayerIn;
-                RowStep(ref s, rc, F.Norm, a, t, next, y);
+                AddNormStep(ref s, rc, F.Down, inner, y, F.Norm, a, next);
                 float* tmp = a; a = y; b = tmp;
             }
             if (L.OutBottleneck is not null)
             {
-                ColStep(ref s, L.OutBottleneck, a, hOut);
-                RowStep(ref s, rc, L.OutBottleneckNorm!, hIn, h, nextLayerIn, hOut);
+                AddNormStep(ref s, rc, L.OutBottleneck, a, hOut, L.OutBottleneckNorm!, hIn, nextLayerIn);
             }
             float* sw = hIn; hIn = hOut; hOut = sw;
         }
     }
 
+    /// <summary>y = norm(op(x) + residual), then quantized for <paramref name="next"/> if it runs int8: NoNorm fused
+    /// into the column-split GEMM, LayerNorm (and quantization) as a row step.</summary>
+    void AddNormStep(ref int s, int rc, LinearOp op, float* x, float* y, Norm norm, float* residual, LinearOp? next)
+    {
+        if (IsNoNorm(norm))
+        {
+            ColStep(ref s, op, x, y, addNorm: norm, residual: residual);
+            if (next is { IsInt8: true }) RowStep(ref s, rc, null, null, 0, next, y);
+        }
+        else
+        {
+            ColStep(ref s, op, x, y);
+            RowStep(ref s, rc, norm, residual, op.Out, next, y);
+        }
+    }
+
     /// <summary>Row step on y (row stride <paramref name="dim"/>, or next.In when there is no norm):
     /// y = norm(y + residual) if <paramref name="norm"/> is set, then quantize y for <paramref name="next"/>.</summary>
-    void RowStep(ref int s, int rc, Model.Norm? norm, float* residual, int dim, LinearOp? next, float* y)
+    void RowStep(ref int s, int rc, Norm? norm, float* residual, int dim, LinearOp? next, float* y)
     {
         var prof = Profile;
         for (int c; (c = Claim(s, rc)) >= 0; Done(s))
