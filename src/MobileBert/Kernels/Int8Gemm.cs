@@ -56,6 +56,9 @@ public sealed unsafe class Int8PackedMatrix
 /// <summary>Dynamic activation quantization for <see cref="Int8Gemm"/>.</summary>
 public static unsafe class Int8Quant
 {
+    /// <summary>Use the Vector512 quantization loop where available (false: the AVX2 one; for A/B benches).</summary>
+    internal static bool Quantize512 = true;
+
     /// <summary>
     /// Per-row symmetric quantization, stored shifted to u8: q = clamp(round(x/s), −127, 127) + 128 with
     /// s = max|x_row|/127 (1 for an all-zero row). Rows of <paramref name="k"/> values → rows of <paramref name="ldq"/>
@@ -66,15 +69,13 @@ public static unsafe class Int8Quant
     {
         for (int r = 0; r < rows; r++)
         {
-            var row = new ReadOnlySpan<float>(x + (long)r * k, k);
-            float max = System.Numerics.Tensors.TensorPrimitives.MaxMagnitude(row);
-            max = MathF.Abs(max);
+            float max = Quantize512 ? AbsMax(x + (long)r * k, k) : MathF.Abs(System.Numerics.Tensors.TensorPrimitives.MaxMagnitude(new ReadOnlySpan<float>(x + (long)r * k, k)));
             float s = max > 0 && float.IsFinite(max) ? max / 127f : 1f;
             scales[r] = s;
             float inv = 1f / s;
             byte* qr = q + (long)r * ldq;
             int p = 0;
-            if (Vector512.IsHardwareAccelerated && Avx512F.IsSupported)
+            if (Vector512.IsHardwareAccelerated && Avx512F.IsSupported && Quantize512)
             {
                 // vcvtps2dq rounds to nearest even (as MathF.Round); values are in [1, 255] after the shift, so
                 // vpmovdb's truncation to bytes is exact.
@@ -121,6 +122,41 @@ public static unsafe class Int8Quant
                 qr[p] = (byte)((int)MathF.Round(v, MidpointRounding.ToEven) + 128);
             }
             for (; p < ldq; p++) qr[p] = 128;
+        }
+    }
+
+    /// <summary>max |x[0..k)| (NaN if any element is NaN, like TensorPrimitives.MaxMagnitude).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    internal static float AbsMax(float* x, int k)
+    {
+        int p = 0; float max = 0; bool nan = false;
+        if (Vector512.IsHardwareAccelerated && Avx512F.IsSupported && k >= 16)
+        {
+            // vmaxps directly (NaN is tracked separately): Vector512.Max's IEEE maximum semantics cost extra instructions.
+            var m0 = Vector512<float>.Zero; var m1 = m0; var bad = Vector512<float>.Zero;
+            for (; p + 32 <= k; p += 32)
+            {
+                var v0 = Vector512.Load(x + p); var v1 = Vector512.Load(x + p + 16);
+                m0 = Avx512F.Max(m0, Vector512.Abs(v0)); m1 = Avx512F.Max(m1, Vector512.Abs(v1));
+                bad |= ~(Vector512.Equals(v0, v0) & Vector512.Equals(v1, v1));
+            }
+            for (; p + 16 <= k; p += 16)
+            {
+                var v0 = Vector512.Load(x + p);
+                m0 = Avx512F.Max(m0, Vector512.Abs(v0));
+                bad |= ~Vector512.Equals(v0, v0);
+            }
+            var mm = Avx512F.Max(m0, m1);
+            max = MaxLanes(Vector256.Max(mm.GetLower(), mm.GetUpper()));
+            nan = bad != Vector512<float>.Zero;
+        }
+        for (; p < k; p++) { float a = MathF.Abs(x[p]); if (float.IsNaN(a)) nan = true; else if (a > max) max = a; }
+        return nan ? float.NaN : max;
+
+        static float MaxLanes(Vector256<float> v)
+        {
+            var h = Vector128.Max(v.GetLower(), v.GetUpper());
+            return MathF.Max(MathF.Max(h[0], h[1]), MathF.Max(h[2], h[3]));
         }
     }
 
@@ -188,6 +224,9 @@ public static unsafe class Int8Gemm
     public static void MultiplyInt32(byte* a, int m, Int8PackedMatrix w, int* c, Int8Path path = Int8Path.Auto)
         => Run(a, null, m, w, null, c, w.N, null, Resolve(path), 0, (w.N + Int8PackedMatrix.NR - 1) / Int8PackedMatrix.NR);
 
+    /// <summary>Use the in-register dequantizing epilogue of the AvxVnni path (false: via the stack tile; for A/B benches).</summary>
+    internal static bool RegisterEpilogue = true;
+
     [SkipLocalsInit]
     static void Run(byte* a, float* sa, int m, Int8PackedMatrix w, float* cf, int* ci, int ldc, float* bias, Int8Path path, int jpBegin, int jpEnd)
     {
@@ -204,7 +243,7 @@ public static unsafe class Int8Gemm
                 for (int jp = jpBegin; jp < jpEnd; jp++)
                 {
                     sbyte* panel = bp + (long)jp * groups * 64;
-                    if (path == Int8Path.AvxVnni && cf != null && jp * NR + NR <= n)
+                    if (path == Int8Path.AvxVnni && cf != null && jp * NR + NR <= n && RegisterEpilogue)
                     {
                         // Full panel, fp32 output: dequantizing epilogue straight from the accumulator registers.
                         VnniTileDequant(a + (long)i * kp, kp, mr, groups, panel, cf + (long)i * ldc + jp * NR, ldc, sa + i,
@@ -312,18 +351,25 @@ public static unsafe class Int8Gemm
         }
         var k0 = Vector256.Load(colSum) * 128; var k1 = Vector256.Load(colSum + 8) * 128;
         var w0 = Vector256.Load(ws); var w1 = Vector256.Load(ws + 8);
-        Row(c00, c01, 0); if (mr > 1) Row(c10, c11, 1); if (mr > 2) Row(c20, c21, 2);
-        if (mr > 3) Row(c30, c31, 3); if (mr > 4) Row(c40, c41, 4); if (mr > 5) Row(c50, c51, 5);
+        var z0 = bias != null ? Vector256.Load(bias) : Vector256<float>.Zero; var z1 = bias != null ? Vector256.Load(bias + 8) : Vector256<float>.Zero;
+        bool hasBias = bias != null;
+        DequantRow(c00, c01, k0, k1, w0, w1, z0, z1, hasBias, sa[0], c);
+        if (mr > 1) DequantRow(c10, c11, k0, k1, w0, w1, z0, z1, hasBias, sa[1], c + ldc);
+        if (mr > 2) DequantRow(c20, c21, k0, k1, w0, w1, z0, z1, hasBias, sa[2], c + 2L * ldc);
+        if (mr > 3) DequantRow(c30, c31, k0, k1, w0, w1, z0, z1, hasBias, sa[3], c + 3L * ldc);
+        if (mr > 4) DequantRow(c40, c41, k0, k1, w0, w1, z0, z1, hasBias, sa[4], c + 4L * ldc);
+        if (mr > 5) DequantRow(c50, c51, k0, k1, w0, w1, z0, z1, hasBias, sa[5], c + 5L * ldc);
+    }
 
-        void Row(Vector256<int> lo, Vector256<int> hi, int r)
-        {
-            var vs = Vector256.Create(sa[r]);
-            var v0 = Vector256.ConvertToSingle(lo - k0) * (w0 * vs);
-            var v1 = Vector256.ConvertToSingle(hi - k1) * (w1 * vs);
-            float* cr = c + (long)r * ldc;
-            if (bias != null) { v0 += Vector256.Load(bias); v1 += Vector256.Load(bias + 8); }
-            v0.Store(cr); v1.Store(cr + 8);
-        }
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    static void DequantRow(Vector256<int> lo, Vector256<int> hi, Vector256<int> k0, Vector256<int> k1, Vector256<float> w0, Vector256<float> w1,
+        Vector256<float> z0, Vector256<float> z1, bool hasBias, float s, float* cr)
+    {
+        var vs = Vector256.Create(s);
+        var v0 = Vector256.ConvertToSingle(lo - k0) * (w0 * vs);
+        var v1 = Vector256.ConvertToSingle(hi - k1) * (w1 * vs);
+        if (hasBias) { v0 += z0; v1 += z1; }
+        v0.Store(cr); v1.Store(cr + 8);
     }
 
     /// <summary>AVX2 without VNNI: weights sign-extended to 16 bit, activations zero-extended, vpmaddwd (exact pair sums).</summary>
