@@ -39,7 +39,7 @@ internal static class EngineProfileBench
             ? (from e in engines from t in threads from sp in new[] { WorkSplit.Rows, WorkSplit.Columns } select (Name: $"{e.Name}/{sp}", e.E, T: t, Block: 0, Split: sp)).ToList()
             : caseSpec.Split(',').Select(x => x.Split(':')).Select(x => (Name: $"{x[0]}/{x[3]}/b{x[2]}", engines.First(e => e.Name == x[0]).E, T: int.Parse(x[1]), Block: int.Parse(x[2]),
                 Split: x[3] switch { "c" => WorkSplit.Columns, "r" => WorkSplit.Rows, _ => WorkSplit.Auto })).ToList();
-        var prof = cases.Select(_ => new InferenceEngine.EngineProfile()).ToList();
+        var prof = cases.Select(_ => new InferenceEngine.EngineProfile { ThreadCpuNs = CpuTime.ThreadNanoseconds }).ToList();
         var totals = cases.Select(_ => new List<double>()).ToList();
         foreach (var (_, e, t, b, sp) in cases) { e.Threads = t; e.BlockRowsOption = b; e.Split = sp; e.Run(input); e.Run(input); }
         for (int r = 0; r < repeats; r++)
@@ -54,13 +54,21 @@ internal static class EngineProfileBench
                 Thread.Sleep(20);
             }
         Console.WriteLine($"{preset} batch {batch} seq {seq}, {repeats} interleaved repeats; ms per forward (region wall | item busy summed over threads)");
-        Console.WriteLine("case              thr  median   min   | embed wall/busy | attention wall/busy | row-wise wall/busy | heads | col-split busy: gemm  rows  wait");
+        Console.WriteLine("busy = wall time inside work items summed over threads; cpu = their thread CPU time (busy − cpu: descheduled by other load)");
+        Console.WriteLine("case              thr  median   min   | embed wall/busy | attention wall/busy/cpu | row-wise wall/busy/cpu | heads | col-split busy/cpu: gemm       rows    wait");
         double Ms(long ticks) => ticks * 1000.0 / Stopwatch.Frequency / repeats;
+        double Cpu(long ns) => ns / 1e6 / repeats;
         for (int k = 0; k < cases.Count; k++)
         {
             var p = prof[k]; var tt = totals[k].Order().ToList();
             Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
-                $"{cases[k].Name,-17} {cases[k].T,3} {tt[tt.Count / 2],7:F2} {tt[0],6:F2} | {Ms(p.Wall[0]),6:F2} {Ms(p.Busy[0]),6:F2} | {Ms(p.Wall[1]),8:F2} {Ms(p.Busy[1]),8:F2} | {Ms(p.Wall[2]),8:F2} {Ms(p.Busy[2]),8:F2} | {Ms(p.Wall[3]),5:F2} | {Ms(p.Busy[4]),6:F2} {Ms(p.Busy[5]),5:F2} {Ms(p.Busy[6]),5:F2}"));
+                $"{cases[k].Name,-17} {cases[k].T,3} {tt[tt.Count / 2],7:F2} {tt[0],6:F2} | {Ms(p.Wall[0]),6:F2} {Ms(p.Busy[0]),6:F2} | {Ms(p.Wall[1]),6:F2} {Ms(p.Busy[1]),6:F2} {Cpu(p.Cpu[1]),6:F2} | {Ms(p.Wall[2]),6:F2} {Ms(p.Busy[2]),6:F2} {Cpu(p.Cpu[2]),6:F2} | {Ms(p.Wall[3]),5:F2} | {Ms(p.Busy[4]),6:F2} {Cpu(p.Cpu[4]),6:F2} {Ms(p.Busy[5]),5:F2} {Cpu(p.Cpu[5]),5:F2} {Ms(p.Busy[6]),5:F2} {Cpu(p.Cpu[6]),5:F2}"));
+        }
+        Console.WriteLine("items run by the calling thread / all items (2 threads, row blocks: 0.5 = both threads took one block; 1.0 = the caller ran everything):");
+        for (int k = 0; k < cases.Count; k++)
+        {
+            var p = prof[k];
+            Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"  {cases[k].Name,-17} {cases[k].T}: embed {p.CallerItems[0]}/{p.Items[0]}, attention {p.CallerItems[1]}/{p.Items[1]}, row-wise {p.CallerItems[2]}/{p.Items[2]}, col-split gemm chunks {p.CallerItems[4]}/{p.Items[4]}"));
         }
         return 0;
     }

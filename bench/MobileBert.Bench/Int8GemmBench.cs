@@ -57,9 +57,15 @@ internal static unsafe class Int8GemmBench
         var tAbsMax = Time(() => { fixed (float* pb = buf) for (int r = 0; r < 512; r++) Int8Quant.AbsMax(pb + r * 128, 128); }, rounds);
         var tRelu = Time(() => System.Numerics.Tensors.TensorPrimitives.Max(buf, 0f, buf), rounds);
         var scores = new float[64 * 128]; var src = new float[64 * 128];
-        for (int i = 0; i < src.Length; i++) src[i] = (float)(rng.NextDouble() * 8 - 4);
+        for (int i = 0; i < src.Length; i++) src[i] = (float)(rng.NextDouble() * -8);
         var tExp = Time(() => { src.CopyTo(scores, 0); FusedSoftmax.ScaleMaskRows(scores, 64, 128, 0.17f, default); }, rounds);
         var tCopy = Time(() => src.CopyTo(scores, 0), rounds);
+        var tExpOnly = Time(() => { src.CopyTo(scores, 0); System.Numerics.Tensors.TensorPrimitives.Exp(scores, scores); }, rounds);
+        var tScalarExp = Time(() => { for (int i = 0; i < src.Length; i++) scores[i] = MathF.Exp(src[i]); }, rounds);
+        var zeros = new float[8192]; var outz = new float[8192];
+        var tExpZero = Time(() => System.Numerics.Tensors.TensorPrimitives.Exp(zeros, outz), rounds);
+        Console.WriteLine($"Avx512F {System.Runtime.Intrinsics.X86.Avx512F.IsSupported} BW {System.Runtime.Intrinsics.X86.Avx512BW.IsSupported} CD {System.Runtime.Intrinsics.X86.Avx512CD.IsSupported} DQ {System.Runtime.Intrinsics.X86.Avx512DQ.IsSupported} V512 {System.Runtime.Intrinsics.Vector512.IsHardwareAccelerated}; exp(0) ×8192 {tExpZero.Best:F2} µs");
+        Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"8192 floats: copy {tCopy.Best:F2} µs, copy + TensorPrimitives.Exp {tExpOnly.Best:F2} µs, scalar MathF.Exp {tScalarExp.Best:F2} µs"));
         Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
             $"64K floats as 512 rows of 128: TensorPrimitives.Max per row {tMax.Best:F1} µs, AbsMax per row {tAbsMax.Best:F1} µs; Relu (TensorPrimitives.Max(x, 0)) {tRelu.Best:F1} µs; softmax 64×128 (one attention item) {tExp.Best - tCopy.Best:F1} µs"));
         return 0;

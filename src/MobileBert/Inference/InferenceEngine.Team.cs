@@ -7,7 +7,8 @@ namespace MobileBert.Inference;
 /// <summary>How an <see cref="InferenceEngine"/> divides a forward among threads.</summary>
 public enum WorkSplit
 {
-    /// <summary><see cref="Columns"/> when there are few rows per thread (≤ <see cref="InferenceEngine.ColumnSplitMaxRowsPerThread"/>), else <see cref="Rows"/>.</summary>
+    /// <summary>Currently <see cref="Rows"/> (on the measured 2-core machine the column split cost more CPU per forward
+    /// than it saved; see docs/INFERENCE.md).</summary>
     Auto,
     /// <summary>Blocks of rows: each thread runs everything row-local on its own rows (two parallel regions per layer);
     /// every block streams all of a layer's weights.</summary>
@@ -24,8 +25,6 @@ public enum WorkSplit
 // worker only means the others take its chunks), so there is no barrier that could deadlock.
 public sealed unsafe partial class InferenceEngine
 {
-    /// <summary>Auto split: columns up to this many rows per thread (batch 1 × 128 tokens on 2 threads = 64).</summary>
-    public const int ColumnSplitMaxRowsPerThread = 128;
 
     /// <summary>Column chunks per thread of a split GEMM (more: better dynamic balance, smaller tiles).</summary>
     internal static int ColumnChunksPerThread = 2;
@@ -47,7 +46,7 @@ public sealed unsafe partial class InferenceEngine
     {
         WorkSplit.Columns => true,
         WorkSplit.Rows => false,
-        _ => threads > 1 && rows <= ColumnSplitMaxRowsPerThread * threads,
+        _ => false,
     };
 
     void EnsureTeam(int rows)
@@ -66,6 +65,7 @@ public sealed unsafe partial class InferenceEngine
 
     void ExecuteTeam(int threads)
     {
+        if (Profile is { } prof) prof.CallerThread = Environment.CurrentManagedThreadId;
         EnsureTeam(_rows);
         Array.Clear(_claim); Array.Clear(_done);
         _teamFinished = 0; _teamAbort = 0; _teamThreads = threads;
@@ -87,7 +87,7 @@ public sealed unsafe partial class InferenceEngine
         if (Volatile.Read(ref _done[s]) < chunks)
         {
             var prof = Profile;
-            long t0 = prof is null ? 0 : System.Diagnostics.Stopwatch.GetTimestamp();
+            var t0 = prof?.Start() ?? default;
             var sw = new SpinWait();
             while (Volatile.Read(ref _done[s]) < chunks)
             {
@@ -121,7 +121,7 @@ public sealed unsafe partial class InferenceEngine
         var prof = Profile;
         for (int c; (c = Claim(s, chunks)) >= 0; Done(s))
         {
-            long t0 = prof is null ? 0 : System.Diagnostics.Stopwatch.GetTimestamp();
+            var t0 = prof?.Start() ?? default;
             int j0 = (int)((long)c * panels / chunks) * align, j1 = Math.Min(op.Out, (int)((long)(c + 1) * panels / chunks) * align);
             op.RunColumns(x, q, qs, _rows, y, j0, j1);
             if (act)
@@ -195,7 +195,7 @@ public sealed unsafe partial class InferenceEngine
         // Embeddings (+ quantize layer 0's input).
         for (int c; (c = Claim(s, rc)) >= 0; Done(s))
         {
-            long t0 = prof is null ? 0 : System.Diagnostics.Stopwatch.GetTimestamp();
+            var t0 = prof?.Start() ?? default;
             var (r0, n) = RowChunk(c, rc);
             EmbedRows(r0, n);
             if (_layers.Length > 0) QuantRows(_layers[0].PreH, h0, r0, n);
@@ -219,7 +219,7 @@ public sealed unsafe partial class InferenceEngine
             {
                 for (int c; (c = Claim(s, rc)) >= 0; Done(s))
                 {
-                    long t0 = prof is null ? 0 : System.Diagnostics.Stopwatch.GetTimestamp();
+                    var t0 = prof?.Start() ?? default;
                     var (r0, n) = RowChunk(c, rc);
                     for (int r = r0; r < r0 + n && !preFused; r++)
                     {
@@ -236,7 +236,7 @@ public sealed unsafe partial class InferenceEngine
             // Attention.
             for (int c; (c = Claim(s, _itemCount)) >= 0; Done(s))
             {
-                long t0 = prof is null ? 0 : System.Diagnostics.Stopwatch.GetTimestamp();
+                var t0 = prof?.Start() ?? default;
                 AttentionItem(l, c);
                 prof?.Item(1, t0);
             }
@@ -289,7 +289,7 @@ public sealed unsafe partial class InferenceEngine
         var prof = Profile;
         for (int c; (c = Claim(s, rc)) >= 0; Done(s))
         {
-            long t0 = prof is null ? 0 : System.Diagnostics.Stopwatch.GetTimestamp();
+            var t0 = prof?.Start() ?? default;
             var (r0, n) = RowChunk(c, rc);
             if (norm is not null)
             {

@@ -302,6 +302,7 @@ public sealed unsafe partial class InferenceEngine : IDisposable
         var job = new Job { Self = GCHandle.ToIntPtr(_self) };
         // Phase 0: embeddings + layer 0's projections. Then per layer: attention, then (post l + pre l+1).
         var prof = Profile;
+        if (prof is not null) prof.CallerThread = Environment.CurrentManagedThreadId;
         long t0 = prof is null ? 0 : System.Diagnostics.Stopwatch.GetTimestamp();
         job.Kind = 0; job.Layer = 0;
         ParallelFor.Run(blocks, threads, ref job);
@@ -343,14 +344,26 @@ public sealed unsafe partial class InferenceEngine : IDisposable
     /// 5 row steps (norms, quantization), 6 waiting for a step to complete), in Stopwatch ticks.</summary>
     internal sealed class EngineProfile
     {
-        public readonly long[] Wall = new long[8], Busy = new long[8], Regions = new long[8];
+        public readonly long[] Wall = new long[8], Busy = new long[8], Regions = new long[8], Cpu = new long[8], Items = new long[8], CallerItems = new long[8];
+        public int CallerThread;
+        /// <summary>Optional: the calling thread's CPU time in ns (the bench supplies clock_gettime); then <see cref="Cpu"/>
+        /// holds the CPU time of the items (busy minus time the thread was descheduled).</summary>
+        public Func<long>? ThreadCpuNs;
+        public readonly record struct Mark(long Wall, long Cpu);
+        public Mark Start() => new(System.Diagnostics.Stopwatch.GetTimestamp(), ThreadCpuNs?.Invoke() ?? 0);
         public void Region(int kind, ref long t0)
         {
             long t = System.Diagnostics.Stopwatch.GetTimestamp();
             Wall[kind] += t - t0; Regions[kind]++; t0 = t;
         }
-        public void Item(int kind, long t0) => Interlocked.Add(ref Busy[kind], System.Diagnostics.Stopwatch.GetTimestamp() - t0);
-        public void Clear() { Array.Clear(Wall); Array.Clear(Busy); Array.Clear(Regions); }
+        public void Item(int kind, Mark m)
+        {
+            Interlocked.Add(ref Busy[kind], System.Diagnostics.Stopwatch.GetTimestamp() - m.Wall);
+            Interlocked.Increment(ref Items[kind]);
+            if (Environment.CurrentManagedThreadId == CallerThread) Interlocked.Increment(ref CallerItems[kind]);
+            if (ThreadCpuNs is { } f) Interlocked.Add(ref Cpu[kind], f() - m.Cpu);
+        }
+        public void Clear() { Array.Clear(Wall); Array.Clear(Busy); Array.Clear(Regions); Array.Clear(Cpu); Array.Clear(Items); Array.Clear(CallerItems); }
     }
 
     void Heads(int seqs, int threads)
@@ -378,7 +391,7 @@ public sealed unsafe partial class InferenceEngine : IDisposable
         {
             var e = (InferenceEngine)GCHandle.FromIntPtr(Self).Target!;
             var prof = e.Profile;
-            long t0 = prof is null ? 0 : System.Diagnostics.Stopwatch.GetTimestamp();
+            var t0 = prof?.Start() ?? default;
             switch (Kind)
             {
                 case 0: e.EmbedBlock(index); break;

@@ -138,15 +138,16 @@ public unsafe class ColumnSplitTests
     }
 
     [Fact]
-    public void AutoSplitPicksColumnsForFewRowsPerThread()
+    public void AutoSplitIsRowBlocks()
     {
         var c = ReferenceForwardTests.Make("mobilebert_shaped");
         var model = InferenceEngineTests.Build(c, 9);
         using var engine = new InferenceEngine(model, new InferenceOptions { Threads = 2 });
         Assert.Equal(WorkSplit.Auto, engine.Split);
-        Assert.True(engine.UsesColumnSplit(rows: 128, threads: 2));
+        Assert.False(engine.UsesColumnSplit(rows: 128, threads: 2));
         Assert.False(engine.UsesColumnSplit(rows: 4096, threads: 2));
-        Assert.False(engine.UsesColumnSplit(rows: 128, threads: 1));
+        engine.Split = WorkSplit.Columns;
+        Assert.True(engine.UsesColumnSplit(rows: 128, threads: 2));
     }
 
     static InferenceResult Copy(InferenceResult r) => new()
@@ -154,4 +155,30 @@ public unsafe class ColumnSplitTests
         HiddenBuf = r.LastHiddenState.ToArray(), PooledBuf = r.PooledOutput.ToArray(), LogitsBuf = r.Logits.ToArray(),
         Rows = r.Rows, Sequences = r.Sequences, HiddenSize = r.HiddenSize, NumLabels = r.NumLabels, HasPooler = r.HasPooler,
     };
+}
+
+/// <summary>The hand-written row reductions of the inference hot path equal the TensorPrimitives ones they replace.</summary>
+public unsafe class FastRowReductionTests
+{
+    [Fact]
+    public void AbsMaxAndRowMaxEqualTensorPrimitives()
+    {
+        var rng = new Random(8);
+        foreach (int n in new[] { 1, 5, 15, 16, 17, 31, 32, 33, 100, 128, 515 })
+            foreach (int special in new[] { -1, 0, 1, 2 })
+            {
+                var x = new float[n];
+                for (int i = 0; i < n; i++) x[i] = (float)(rng.NextDouble() * 20 - 10);
+                int at = rng.Next(n);
+                if (special == 0) x[at] = float.NaN;
+                if (special == 1) x[at] = -1e30f;
+                if (special == 2) x.AsSpan().Fill(-0f);
+                float absMax, rowMax;
+                fixed (float* p = x) absMax = Int8Quant.AbsMax(p, n);
+                rowMax = FusedSoftmax.RowMax(x);
+                float eAbs = MathF.Abs(System.Numerics.Tensors.TensorPrimitives.MaxMagnitude(x)), eMax = System.Numerics.Tensors.TensorPrimitives.Max(x);
+                Assert.True(eAbs.Equals(absMax), $"n={n} special={special}: AbsMax {absMax:R}, expected {eAbs:R}");
+                Assert.True(eMax.Equals(rowMax) || (eMax == 0 && rowMax == 0), $"n={n} special={special}: RowMax {rowMax:R}, expected {eMax:R}");
+            }
+    }
 }
