@@ -23,7 +23,7 @@ internal static class EngineProfileBench
                 case "--repeats": repeats = int.Parse(args[++i], CultureInfo.InvariantCulture); break;
                 case "--threads": threads = [.. args[++i].Split(',').Select(int.Parse)]; break;
                 case "--no-int8": int8 = false; break;
-                case "--cases": caseSpec = args[++i]; break;   // e.g. fp32:1:0,fp32:1:64,int8:2:0 (precision:threads:blockRows)
+                case "--cases": caseSpec = args[++i]; break;   // e.g. fp32:1:0:r,int8:2:0:c:128 (precision:threads:blockRows:r|c|a[:attentionChunk])
                 default: Console.Error.WriteLine($"engine-profile: unknown option {args[i]}"); return 2;
             }
         var c = Presets.All[preset]();
@@ -36,17 +36,17 @@ internal static class EngineProfileBench
         for (int i = 0; i < ids.Length; i++) ids[i] = rng.Next(1000, c.VocabSize);
         var input = new ModelInput(batch, seq, ids);
         var cases = caseSpec is null
-            ? (from e in engines from t in threads from sp in new[] { WorkSplit.Rows, WorkSplit.Columns } select (Name: $"{e.Name}/{sp}", e.E, T: t, Block: 0, Split: sp)).ToList()
-            : caseSpec.Split(',').Select(x => x.Split(':')).Select(x => (Name: $"{x[0]}/{x[3]}/b{x[2]}", engines.First(e => e.Name == x[0]).E, T: int.Parse(x[1]), Block: int.Parse(x[2]),
-                Split: x[3] switch { "c" => WorkSplit.Columns, "r" => WorkSplit.Rows, _ => WorkSplit.Auto })).ToList();
+            ? (from e in engines from t in threads from sp in new[] { WorkSplit.Rows, WorkSplit.Columns } select (Name: $"{e.Name}/{sp}", e.E, T: t, Block: 0, Split: sp, Chunk: 0)).ToList()
+            : caseSpec.Split(',').Select(x => x.Split(':')).Select(x => (Name: string.Join("/", x), engines.First(e => e.Name == x[0]).E, T: int.Parse(x[1]), Block: int.Parse(x[2]),
+                Split: x[3] switch { "c" => WorkSplit.Columns, "r" => WorkSplit.Rows, _ => WorkSplit.Auto }, Chunk: x.Length > 4 ? int.Parse(x[4]) : 0)).ToList();
         var prof = cases.Select(_ => new InferenceEngine.EngineProfile { ThreadCpuNs = CpuTime.ThreadNanoseconds }).ToList();
         var totals = cases.Select(_ => new List<double>()).ToList();
-        foreach (var (_, e, t, b, sp) in cases) { e.Threads = t; e.BlockRowsOption = b; e.Split = sp; e.Run(input); e.Run(input); }
+        foreach (var (_, e, t, b, sp, ch) in cases) { e.Threads = t; e.BlockRowsOption = b; e.Split = sp; e.AttentionChunk = ch > 0 ? ch : 64; e.Run(input); e.Run(input); }
         for (int r = 0; r < repeats; r++)
             for (int k = 0; k < cases.Count; k++)
             {
-                var (_, e, t, b, sp) = cases[k];
-                e.Threads = t; e.BlockRowsOption = b; e.Split = sp; e.Profile = prof[k];
+                var (_, e, t, b, sp, ch) = cases[k];
+                e.Threads = t; e.BlockRowsOption = b; e.Split = sp; e.AttentionChunk = ch > 0 ? ch : 64; e.Profile = prof[k];
                 long t0 = Stopwatch.GetTimestamp();
                 e.Run(input);
                 totals[k].Add(Stopwatch.GetElapsedTime(t0).TotalMilliseconds);

@@ -182,3 +182,43 @@ public unsafe class FastRowReductionTests
             }
     }
 }
+
+/// <summary>The AVX-512 attention softmax row kernel: equal to the TensorPrimitives sequence, close to double precision.</summary>
+public class FusedSoftmaxKernelTests
+{
+    [Fact]
+    public void Avx512RowsMatchDoublePrecisionAndTensorPrimitivesPath()
+    {
+        var rng = new Random(6);
+        foreach (int cols in new[] { 1, 15, 16, 17, 40, 128, 131 })
+            foreach (bool masked in new[] { false, true })
+            {
+                int rows = 5;
+                var x = new float[rows * cols];
+                for (int i = 0; i < x.Length; i++) x[i] = (float)(rng.NextDouble() * 60 - 30);
+                x[cols - 1] = float.NaN;                                   // row 0 holds a NaN: TensorPrimitives path
+                var mask = new float[cols];
+                for (int j = 0; j < cols; j++) mask[j] = masked && j % 3 == 1 ? float.MinValue : 0f;
+                var fast = (float[])x.Clone(); var slow = (float[])x.Clone();
+                FusedSoftmax.ScaleMaskRows(fast, rows, cols, 0.37f, masked ? mask : default);
+                FusedSoftmax.UseAvx512 = false;
+                try { FusedSoftmax.ScaleMaskRows(slow, rows, cols, 0.37f, masked ? mask : default); }
+                finally { FusedSoftmax.UseAvx512 = true; }
+                for (int r = 0; r < rows; r++)
+                {
+                    double max = double.NegativeInfinity;
+                    var v = new double[cols];
+                    for (int j = 0; j < cols; j++) { v[j] = (double)(x[r * cols + j] * 0.37f) + (masked ? mask[j] : 0); max = Math.Max(max, v[j]); }
+                    double sum = 0; for (int j = 0; j < cols; j++) sum += Math.Exp(v[j] - max);
+                    for (int j = 0; j < cols; j++)
+                    {
+                        float f = fast[r * cols + j], s = slow[r * cols + j];
+                        if (r == 0) { Assert.True(float.IsNaN(f) && float.IsNaN(s), "a NaN row stays NaN"); continue; }
+                        double e = Math.Exp(v[j] - max) / sum;
+                        Assert.True(Math.Abs(f - e) <= 4e-6 * e + 1e-30, $"cols={cols} masked={masked} [{r},{j}]: {f:R} vs exact {e:R}");
+                        Assert.True(BitConverter.SingleToInt32Bits(f) == BitConverter.SingleToInt32Bits(s), $"cols={cols} masked={masked} [{r},{j}]: {f:R} vs TensorPrimitives {s:R}");
+                    }
+                }
+            }
+    }
+}
