@@ -41,12 +41,12 @@ internal static class EngineProfileBench
                 Split: x[3] switch { "c" => WorkSplit.Columns, "r" => WorkSplit.Rows, _ => WorkSplit.Auto }, Chunk: x.Length > 4 ? int.Parse(x[4]) : 0)).ToList();
         var prof = cases.Select(_ => new InferenceEngine.EngineProfile { ThreadCpuNs = CpuTime.ThreadNanoseconds }).ToList();
         var totals = cases.Select(_ => new List<double>()).ToList();
-        foreach (var (_, e, t, b, sp, ch) in cases) { e.Threads = t; e.BlockRowsOption = b; e.Split = sp; e.AttentionChunk = ch > 0 ? ch : 64; e.Run(input); e.Run(input); }
+        foreach (var (_, e, t, b, sp, ch) in cases) { e.Threads = t; e.BlockRowsOption = b; e.Split = sp; e.AttentionChunk = ch > 0 ? ch : 128; e.Run(input); e.Run(input); }
         for (int r = 0; r < repeats; r++)
             for (int k = 0; k < cases.Count; k++)
             {
                 var (_, e, t, b, sp, ch) = cases[k];
-                e.Threads = t; e.BlockRowsOption = b; e.Split = sp; e.AttentionChunk = ch > 0 ? ch : 64; e.Profile = prof[k];
+                e.Threads = t; e.BlockRowsOption = b; e.Split = sp; e.AttentionChunk = ch > 0 ? ch : 128; e.Profile = prof[k];
                 long t0 = Stopwatch.GetTimestamp();
                 e.Run(input);
                 totals[k].Add(Stopwatch.GetElapsedTime(t0).TotalMilliseconds);

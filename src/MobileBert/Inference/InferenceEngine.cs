@@ -11,7 +11,7 @@ public sealed class InferenceOptions
     public int Threads { get; set; } = Environment.ProcessorCount;
     /// <summary>Rows per work item of the row-wise phases (0: automatic: one block per thread up to 256 rows each, then 256).</summary>
     public int BlockRows { get; set; }
-    /// <summary>Query rows per attention work item (0: automatic, 64).</summary>
+    /// <summary>Query rows per attention work item (0: automatic, 128: one item per (sequence, head) up to 128 tokens — each item gathers and packs the whole K and V of its head, so smaller chunks repeat that work).</summary>
     public int AttentionChunk { get; set; }
     /// <summary>int8 weights to use (null: everything fp32). Linears not in it stay fp32.</summary>
     public QuantizedWeights? Quantized { get; set; }
@@ -94,7 +94,7 @@ public sealed unsafe partial class InferenceEngine : IDisposable
         if (!model.Store.IsAllocated) throw new InvalidOperationException("Model weights are not allocated.");
         Threads = options.Threads;
         BlockRowsOption = options.BlockRows;
-        AttentionChunk = options.AttentionChunk > 0 ? options.AttentionChunk : 64;
+        AttentionChunk = options.AttentionChunk > 0 ? options.AttentionChunk : 128;
         Split = options.Split;
         Quantized = options.Quantized;
         var q = options.Quantized;
