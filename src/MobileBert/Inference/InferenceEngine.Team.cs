@@ -176,7 +176,11 @@ public sealed unsafe partial class InferenceEngine
     {
         if (Volatile.Read(ref _teamFinished) != 0) return;
         try { TeamProgram(); }
-        catch (Exception e) when (e is not OperationCanceledException)
+        catch (OperationCanceledException) when (Volatile.Read(ref _teamAbort) != 0)
+        {
+            return;   // another participant failed; its exception is the one the caller sees
+        }
+        catch
         {
             Volatile.Write(ref _teamAbort, 1);
             throw;
