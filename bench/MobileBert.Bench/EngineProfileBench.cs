@@ -38,7 +38,9 @@ internal static class EngineProfileBench
         var cases = caseSpec is null
             ? (from e in engines from t in threads from sp in new[] { WorkSplit.Rows, WorkSplit.Columns } select (Name: $"{e.Name}/{sp}", e.E, T: t, Block: 0, Split: sp, Chunk: 0)).ToList()
             : caseSpec.Split(',').Select(x => x.Split(':')).Select(x => (Name: string.Join("/", x), engines.First(e => e.Name == x[0]).E, T: int.Parse(x[1]), Block: int.Parse(x[2]),
-                Split: x[3] switch { "c" => WorkSplit.Columns, "r" => WorkSplit.Rows, _ => WorkSplit.Auto }, Chunk: x.Length > 4 ? int.Parse(x[4]) : 0)).ToList();
+                Split: x[3] switch { "c" => WorkSplit.Columns, "r" or "rn" => WorkSplit.Rows, _ => WorkSplit.Auto }, Chunk: x.Length > 4 ? int.Parse(x[4]) : 0)).ToList();
+        // split "rn": row blocks with the plain dynamic hand-out instead of per-thread ranges
+        var noAffinity = caseSpec is null ? new bool[cases.Count] : caseSpec.Split(',').Select(x => x.Split(':')[3] == "rn").ToArray();
         var prof = cases.Select(_ => new InferenceEngine.EngineProfile { ThreadCpuNs = CpuTime.ThreadNanoseconds }).ToList();
         var totals = cases.Select(_ => new List<double>()).ToList();
         foreach (var (_, e, t, b, sp, ch) in cases) { e.Threads = t; e.BlockRowsOption = b; e.Split = sp; e.AttentionChunk = ch > 0 ? ch : 128; e.Run(input); e.Run(input); }
@@ -47,10 +49,12 @@ internal static class EngineProfileBench
             {
                 var (_, e, t, b, sp, ch) = cases[k];
                 e.Threads = t; e.BlockRowsOption = b; e.Split = sp; e.AttentionChunk = ch > 0 ? ch : 128; e.Profile = prof[k];
+                InferenceEngine.UseAffinity = !noAffinity[k];
                 long t0 = Stopwatch.GetTimestamp();
                 e.Run(input);
                 totals[k].Add(Stopwatch.GetElapsedTime(t0).TotalMilliseconds);
                 e.Profile = null;
+                InferenceEngine.UseAffinity = true;
                 Thread.Sleep(20);
             }
         Console.WriteLine($"{preset} batch {batch} seq {seq}, {repeats} interleaved repeats; ms per forward (region wall | item busy summed over threads)");

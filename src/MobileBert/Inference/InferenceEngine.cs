@@ -305,17 +305,17 @@ public sealed unsafe partial class InferenceEngine : IDisposable
         if (prof is not null) prof.CallerThread = Environment.CurrentManagedThreadId;
         long t0 = prof is null ? 0 : System.Diagnostics.Stopwatch.GetTimestamp();
         job.Kind = 0; job.Layer = 0;
-        ParallelFor.Run(blocks, threads, ref job);
+        Region(blocks, threads, ref job);
         prof?.Region(0, ref t0);
         var hIn = _h0; var hOut = _h1;
         for (int l = 0; l < _layers.Length; l++)
         {
             job.Kind = 1; job.Layer = l;
-            ParallelFor.Run(_itemCount, threads, ref job);
+            Region(_itemCount, threads, ref job);
             prof?.Region(1, ref t0);
             job.Kind = 2; job.Layer = l;
             _hidden = hIn; _hiddenOut = hOut;
-            ParallelFor.Run(blocks, threads, ref job);
+            Region(blocks, threads, ref job);
             prof?.Region(2, ref t0);
             (hIn, hOut) = (hOut, hIn);
         }
@@ -335,6 +335,17 @@ public sealed unsafe partial class InferenceEngine : IDisposable
     }
 
     float[] _hiddenOut = [];
+
+    /// <summary>Row blocks and attention items go to threads in contiguous per-thread ranges first
+    /// (<see cref="ParallelFor.RunAffine"/>), so a thread keeps working on the rows it produced in the previous region
+    /// (false: plain dynamic hand-out; for A/B benches).</summary>
+    internal static bool UseAffinity = true;
+
+    static void Region(int count, int threads, ref Job job)
+    {
+        if (UseAffinity) ParallelFor.RunAffine(count, threads, ref job);
+        else ParallelFor.Run(count, threads, ref job);
+    }
 
     /// <summary>Diagnostics (bench only): when set, every run adds its region wall times and item busy times.</summary>
     internal EngineProfile? Profile;
