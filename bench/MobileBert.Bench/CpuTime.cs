@@ -12,6 +12,10 @@ static partial class CpuTime
     [LibraryImport("libc", EntryPoint = "clock_gettime")]
     private static partial int ClockGetTime(int clock, out Timespec ts);
 
+    /// <summary>CPU time of the calling thread in ns (Linux; 0 elsewhere).</summary>
+    public static long ThreadNanoseconds() =>
+        OperatingSystem.IsLinux() && ClockGetTime(3 /* CLOCK_THREAD_CPUTIME_ID */, out var ts) == 0 ? ts.Sec * 1_000_000_000 + ts.Nsec : 0;
+
     public static double ProcessSeconds()
     {
         if (OperatingSystem.IsLinux() && ClockGetTime(2 /* CLOCK_PROCESS_CPUTIME_ID */, out var ts) == 0) return ts.Sec + ts.Nsec * 1e-9;

@@ -174,6 +174,26 @@ public class ActivationsTests
     }
 
     [Fact]
+    public void Relu_EqualsTensorPrimitivesMaxBitForBit()
+    {
+        // The SIMD path must be the same function as TensorPrimitives.Max(x, 0): NaN propagates, relu(−0) = +0.
+        float[] specials = [0f, -0f, float.NaN, -float.NaN, float.PositiveInfinity, float.NegativeInfinity, float.Epsilon, -float.Epsilon, 1f, -1f, float.MaxValue, float.MinValue];
+        var rng = new Random(5);
+        foreach (int n in new[] { 1, 7, 15, 16, 17, 33, 100, 515 })
+        {
+            var x = new float[n];
+            for (int i = 0; i < n; i++) x[i] = i % 3 == 0 ? specials[(i / 3) % specials.Length] : (float)(rng.NextDouble() * 4 - 2);
+            var expected = new float[n];
+            System.Numerics.Tensors.TensorPrimitives.Max(x, 0f, expected);
+            var r = (float[])x.Clone();
+            Activations.Relu(r);
+            for (int i = 0; i < n; i++)
+                Assert.True(BitConverter.SingleToInt32Bits(expected[i]) == BitConverter.SingleToInt32Bits(r[i]) || (float.IsNaN(expected[i]) && float.IsNaN(r[i])),
+                    $"n={n} relu({x[i]:R}) = {r[i]:R}, expected {expected[i]:R}");
+        }
+    }
+
+    [Fact]
     public void Relu_And_Tanh_MatchReference()
     {
         var rng = new Random(3);

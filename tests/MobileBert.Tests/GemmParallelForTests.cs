@@ -28,6 +28,42 @@ public class GemmParallelForTests
         }
     }
 
+    [Theory]
+    [InlineData(1, 1)] [InlineData(2, 2)] [InlineData(7, 2)] [InlineData(1000, 2)] [InlineData(1000, 3)] [InlineData(5, 4)] [InlineData(0, 2)] [InlineData(3, 8)]
+    public unsafe void RunAffine_VisitsEveryIndexOnce(int count, int threads)
+    {
+        var hits = new int[Math.Max(count, 1)];
+        for (int rep = 0; rep < 50; rep++)
+        {
+            Array.Clear(hits);
+            fixed (int* h = hits)
+            {
+                var body = new MarkBody { Hits = h };
+                ParallelFor.RunAffine(count, threads, ref body);
+                ParallelFor.Run(count, threads, ref body);      // a plain region right after uses the shared counter again
+            }
+            for (int i = 0; i < count; i++) Assert.Equal(2, hits[i]);
+        }
+    }
+
+    unsafe struct ThrowAt : IParallelBody
+    {
+        public int At; public int* Done;
+        public readonly void Invoke(int i) { if (i == At) throw new InvalidOperationException("affine boom"); Interlocked.Increment(ref *Done); }
+    }
+
+    [Fact]
+    public unsafe void RunAffine_PropagatesExceptionsAndRecovers()
+    {
+        int done = 0;
+        var body = new ThrowAt { At = 57, Done = &done };
+        var e = Assert.Throws<InvalidOperationException>(() => ParallelFor.RunAffine(100, 2, ref body));
+        Assert.Equal("affine boom", e.Message);
+        done = 0; body.At = -1;
+        ParallelFor.RunAffine(100, 2, ref body);
+        Assert.Equal(99 + 1, done);
+    }
+
     [Fact]
     public void Run_Delegate_NestedAndExceptions()
     {

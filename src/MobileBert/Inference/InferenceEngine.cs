@@ -11,10 +11,12 @@ public sealed class InferenceOptions
     public int Threads { get; set; } = Environment.ProcessorCount;
     /// <summary>Rows per work item of the row-wise phases (0: automatic: one block per thread up to 256 rows each, then 256).</summary>
     public int BlockRows { get; set; }
-    /// <summary>Query rows per attention work item (0: automatic, 64).</summary>
+    /// <summary>Query rows per attention work item (0: automatic, 128: one item per (sequence, head) up to 128 tokens — each item gathers and packs the whole K and V of its head, so smaller chunks repeat that work).</summary>
     public int AttentionChunk { get; set; }
     /// <summary>int8 weights to use (null: everything fp32). Linears not in it stay fp32.</summary>
     public QuantizedWeights? Quantized { get; set; }
+    /// <summary>How work is divided among threads (Auto: split GEMM columns when there are few rows per thread).</summary>
+    public WorkSplit Split { get; set; }
 }
 
 /// <summary>One sequence of a ragged batch: token ids and (optional) token-type ids of the same length. No padding.</summary>
@@ -92,7 +94,8 @@ public sealed unsafe partial class InferenceEngine : IDisposable
         if (!model.Store.IsAllocated) throw new InvalidOperationException("Model weights are not allocated.");
         Threads = options.Threads;
         BlockRowsOption = options.BlockRows;
-        AttentionChunk = options.AttentionChunk > 0 ? options.AttentionChunk : 64;
+        AttentionChunk = options.AttentionChunk > 0 ? options.AttentionChunk : 128;
+        Split = options.Split;
         Quantized = options.Quantized;
         var q = options.Quantized;
         if (q is not null) q.Validate(model);
@@ -111,6 +114,8 @@ public sealed unsafe partial class InferenceEngine : IDisposable
     public int Threads { get; set; }
     public int BlockRowsOption { get; set; }
     public int AttentionChunk { get; set; }
+    /// <summary>How work is divided among threads (see <see cref="WorkSplit"/>).</summary>
+    public WorkSplit Split { get; set; }
     public QuantizedWeights? Quantized { get; }
 
     /// <summary>Names of the planned dense layers and whether each runs int8 (for reports).</summary>
@@ -284,22 +289,44 @@ public sealed unsafe partial class InferenceEngine : IDisposable
                 for (int q0 = 0; q0 < _segLen[i]; q0 += chunk) { _items[it++] = i; _items[it++] = hd; _items[it++] = q0; }
         _itemCount = items;
 
+        if (UseColumns(rows, threads))
+        {
+            var p = Profile;
+            long tc = p is null ? 0 : System.Diagnostics.Stopwatch.GetTimestamp();
+            ExecuteTeam(threads);
+            p?.Region(2, ref tc);
+            Heads(seqs, threads);
+            p?.Region(3, ref tc);
+            return Finish(rows, seqs);
+        }
         var job = new Job { Self = GCHandle.ToIntPtr(_self) };
         // Phase 0: embeddings + layer 0's projections. Then per layer: attention, then (post l + pre l+1).
+        var prof = Profile;
+        if (prof is not null) prof.CallerThread = Environment.CurrentManagedThreadId;
+        long t0 = prof is null ? 0 : System.Diagnostics.Stopwatch.GetTimestamp();
         job.Kind = 0; job.Layer = 0;
-        ParallelFor.Run(blocks, threads, ref job);
+        Region(blocks, threads, ref job);
+        prof?.Region(0, ref t0);
         var hIn = _h0; var hOut = _h1;
         for (int l = 0; l < _layers.Length; l++)
         {
             job.Kind = 1; job.Layer = l;
-            ParallelFor.Run(_itemCount, threads, ref job);
+            Region(_itemCount, threads, ref job);
+            prof?.Region(1, ref t0);
             job.Kind = 2; job.Layer = l;
             _hidden = hIn; _hiddenOut = hOut;
-            ParallelFor.Run(blocks, threads, ref job);
+            Region(blocks, threads, ref job);
+            prof?.Region(2, ref t0);
             (hIn, hOut) = (hOut, hIn);
         }
         _hidden = hIn;
         Heads(seqs, threads);
+        prof?.Region(3, ref t0);
+        return Finish(rows, seqs);
+    }
+
+    InferenceResult Finish(int rows, int seqs)
+    {
         var res = _result;
         res.HiddenBuf = _hidden; res.SegStart = _segStart; res.SegLen = _segLen;
         res.Sequences = seqs; res.Rows = rows; res.HiddenSize = _c.HiddenSize;
@@ -308,6 +335,47 @@ public sealed unsafe partial class InferenceEngine : IDisposable
     }
 
     float[] _hiddenOut = [];
+
+    /// <summary>Row blocks and attention items go to threads in contiguous per-thread ranges first
+    /// (<see cref="ParallelFor.RunAffine"/>), so a thread keeps working on the rows it produced in the previous region
+    /// (false: plain dynamic hand-out; for A/B benches).</summary>
+    internal static bool UseAffinity = true;
+
+    static void Region(int count, int threads, ref Job job)
+    {
+        if (UseAffinity) ParallelFor.RunAffine(count, threads, ref job);
+        else ParallelFor.Run(count, threads, ref job);
+    }
+
+    /// <summary>Diagnostics (bench only): when set, every run adds its region wall times and item busy times.</summary>
+    internal EngineProfile? Profile;
+
+    /// <summary>Wall time per region kind (0 embeddings, 1 attention, 2 row-wise (column split: the whole forward), 3 heads)
+    /// and summed busy time of the work items of each kind over all threads (column split also: 4 GEMM chunks,
+    /// 5 row steps (norms, quantization), 6 waiting for a step to complete), in Stopwatch ticks.</summary>
+    internal sealed class EngineProfile
+    {
+        public readonly long[] Wall = new long[8], Busy = new long[8], Regions = new long[8], Cpu = new long[8], Items = new long[8], CallerItems = new long[8];
+        public int CallerThread;
+        /// <summary>Optional: the calling thread's CPU time in ns (the bench supplies clock_gettime); then <see cref="Cpu"/>
+        /// holds the CPU time of the items (busy minus time the thread was descheduled).</summary>
+        public Func<long>? ThreadCpuNs;
+        public readonly record struct Mark(long Wall, long Cpu);
+        public Mark Start() => new(System.Diagnostics.Stopwatch.GetTimestamp(), ThreadCpuNs?.Invoke() ?? 0);
+        public void Region(int kind, ref long t0)
+        {
+            long t = System.Diagnostics.Stopwatch.GetTimestamp();
+            Wall[kind] += t - t0; Regions[kind]++; t0 = t;
+        }
+        public void Item(int kind, Mark m)
+        {
+            Interlocked.Add(ref Busy[kind], System.Diagnostics.Stopwatch.GetTimestamp() - m.Wall);
+            Interlocked.Increment(ref Items[kind]);
+            if (Environment.CurrentManagedThreadId == CallerThread) Interlocked.Increment(ref CallerItems[kind]);
+            if (ThreadCpuNs is { } f) Interlocked.Add(ref Cpu[kind], f() - m.Cpu);
+        }
+        public void Clear() { Array.Clear(Wall); Array.Clear(Busy); Array.Clear(Regions); Array.Clear(Cpu); Array.Clear(Items); Array.Clear(CallerItems); }
+    }
 
     void Heads(int seqs, int threads)
     {
@@ -333,12 +401,16 @@ public sealed unsafe partial class InferenceEngine : IDisposable
         public readonly void Invoke(int index)
         {
             var e = (InferenceEngine)GCHandle.FromIntPtr(Self).Target!;
+            var prof = e.Profile;
+            var t0 = prof?.Start() ?? default;
             switch (Kind)
             {
                 case 0: e.EmbedBlock(index); break;
                 case 1: e.AttentionItem(Layer, index); break;
+                case 3: e.TeamRun(); return;
                 default: e.PostBlock(Layer, index); break;
             }
+            prof?.Item(Kind, t0);
         }
     }
 
@@ -348,6 +420,13 @@ public sealed unsafe partial class InferenceEngine : IDisposable
     void EmbedBlock(int index)
     {
         var (r0, n) = Block(index);
+        EmbedRows(r0, n);
+        if (_layers.Length > 0) PreBlock(0, _h0, r0, n);
+    }
+
+    /// <summary>Embeddings of rows [r0, r0+n) into _h0.</summary>
+    void EmbedRows(int r0, int n)
+    {
         int e = _c.EmbeddingSize, h = _c.HiddenSize, ein = _c.EmbeddedInputSize;
         var m = _model.Embeddings;
         var words = m.Store.Span(m.WordEmbeddings);
@@ -385,7 +464,6 @@ public sealed unsafe partial class InferenceEngine : IDisposable
             }
             m.Norm.Forward(xs, xs, n);
         }
-        if (_layers.Length > 0) PreBlock(0, _h0, r0, n);
     }
 
     // ───────────── row-wise: projections of layer l ─────────────

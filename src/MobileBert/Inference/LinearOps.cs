@@ -20,6 +20,19 @@ internal abstract unsafe class LinearOp
     /// <summary>y[rows, Out] = x[rows, In]·Wᵀ + b (x, y row-major, not overlapping).</summary>
     public abstract void Run(float* x, int rows, float* y);
 
+    /// <summary>Columns are split across threads in multiples of this (the kernel's panel width).</summary>
+    public abstract int ColumnAlign { get; }
+
+    /// <summary>Row stride of the quantized input an int8 op reads (<see cref="In"/> padded; fp32: 0).</summary>
+    public virtual int QuantizedStride => 0;
+
+    /// <summary>
+    /// Columns [j0, j1) of y[rows, Out] (row stride Out) on the calling thread; bit-identical to those columns of
+    /// <see cref="Run"/>. fp32 reads x; int8 reads the already quantized rows q (stride <see cref="QuantizedStride"/>)
+    /// and their scales qs (<see cref="Int8Quant.QuantizeRowsU8"/> of x).
+    /// </summary>
+    public abstract void RunColumns(float* x, byte* q, float* qs, int rows, float* y, int j0, int j1);
+
     /// <summary>[ΣOut, In] weight and [ΣOut] bias of the concatenated parts (fp32, from the model's store).</summary>
     public static (float[] W, float[] B, int In, int Out, string Name) Concat(IReadOnlyList<Linear> parts)
     {
@@ -53,6 +66,13 @@ internal sealed unsafe class Fp32LinearOp : LinearOp
 
     public override bool IsInt8 => false;
 
+    public override int ColumnAlign => _w.ColumnAlignment;
+
+    public override void RunColumns(float* x, byte* q, float* qs, int rows, float* y, int j0, int j1)
+    {
+        fixed (float* pb = _bias) Gemm.MultiplyColumns(x, In, _w, rows, j0, j1, y, Out, pb);
+    }
+
     public override void Run(float* x, int rows, float* y) =>
         Gemm.Multiply(new ReadOnlySpan<float>(x, rows * In), _w, new Span<float>(y, rows * Out), rows, Transpose.No, _bias, accumulate: false, threads: 1);
 }
@@ -74,6 +94,15 @@ internal sealed unsafe class Int8LinearOp : LinearOp
     }
 
     public override bool IsInt8 => true;
+
+    public override int ColumnAlign => Int8PackedMatrix.NR;
+
+    public override int QuantizedStride => _w.KPadded;
+
+    public override void RunColumns(float* x, byte* q, float* qs, int rows, float* y, int j0, int j1)
+    {
+        fixed (float* pb = _bias) Int8Gemm.MultiplyColumns(q, qs, rows, _w, j0, j1, y, Out, pb);
+    }
 
     public override void Run(float* x, int rows, float* y)
     {

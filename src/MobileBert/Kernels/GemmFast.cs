@@ -301,6 +301,8 @@ public static unsafe partial class Gemm
     {
         public float* A, Bp, C, Bias;
         public int M, N, K, Lda, RowsPerJob, PanelsPerJob, JobsM;
+        /// <summary>Row stride of C (0: N).</summary>
+        public int Ldc;
         public Transpose Ta;
         public bool Accumulate;
         public GemmPath Path;
@@ -374,21 +376,22 @@ public static unsafe partial class Gemm
                     float* ap; nint rs, ks;
                     if (Ta == Transpose.No) { ap = A + (nint)i * Lda + p0; rs = Lda; ks = 1; }
                     else { PackATransposed(A, Lda, i, mr, p0, kc, MR, apack); ap = apack; rs = 1; ks = MR; }
-                    float* crow = C + (nint)i * N;
+                    int ldc = Ldc > 0 ? Ldc : N;
+                    float* crow = C + (nint)i * ldc;
                     for (int jp = jp0; jp < jp1; jp++)
                     {
                         int j = jp * NR, nr = Math.Min(NR, N - j);
                         float* bpanel = Bp + (nint)jp * K * NR + (nint)p0 * NR;
                         float* bias = p0 == 0 && Bias != null ? Bias + j : null;
                         if (nr == NR)
-                            TK.Run(mr, kc, ap, rs, ks, bpanel, crow + j, N, bias, load);
+                            TK.Run(mr, kc, ap, rs, ks, bpanel, crow + j, ldc, bias, load);
                         else
                         {
                             // Right edge: compute the full NR-wide tile into scratch, merge the nr valid columns.
                             TK.Run(mr, kc, ap, rs, ks, bpanel, tmp, NR, null, false);
                             for (int r = 0; r < mr; r++)
                             {
-                                float* cr = crow + (nint)r * N + j; float* tr = tmp + r * NR;
+                                float* cr = crow + (nint)r * ldc + j; float* tr = tmp + r * NR;
                                 for (int q = 0; q < nr; q++)
                                 {
                                     float v = tr[q];

@@ -21,6 +21,8 @@ public sealed unsafe class PackedMatrix
     /// <summary>Micro-kernel path the panels were packed for (fixes the panel width NR).</summary>
     internal GemmPath Path { get; }
     internal int NR { get; }
+    /// <summary>Column granularity of <see cref="Gemm.MultiplyColumns"/> (the panel width).</summary>
+    internal int ColumnAlignment => NR;
 
     internal PackedMatrix(ReadOnlySpan<float> b, int k, int n, Transpose tb, GemmPath path)
     {
@@ -74,5 +76,34 @@ public static unsafe partial class Gemm
             Compute(pa, ta, b.Panels, pc, pbias, m, n, k, accumulate, t, b.Path);
             GC.KeepAlive(b);
         }
+    }
+
+    /// <summary>
+    /// Columns [j0, j1) of C[m, N] = A[m, K]·op(B) + bias with op(B) pre-packed, on the calling thread only:
+    /// C row i, column j at c[i·ldc + j], A row i at a[i·lda]. j0 must be a multiple of <see cref="PackedMatrix.ColumnAlignment"/>
+    /// (a panel boundary) and j1 one too or N. Every element is computed exactly as by the full product (same
+    /// micro-kernel, same k order), so splitting N across threads gives bit-identical results.
+    /// </summary>
+    internal static void MultiplyColumns(float* a, int lda, PackedMatrix b, int m, int j0, int j1, float* c, int ldc, float* bias)
+    {
+        int nr = b.NR, k = b.K;
+        if (j0 < 0 || j1 > b.N || j0 > j1 || j0 % nr != 0 || (j1 != b.N && j1 % nr != 0))
+            throw new ArgumentException($"GEMM columns [{j0}, {j1}) must lie on {nr}-column panel boundaries within N = {b.N}.");
+        if (m == 0 || j0 == j1) return;
+        if (k == 0) { for (int i = 0; i < m; i++) BiasOnly(c + (nint)i * ldc + j0, 1, j1 - j0, bias == null ? null : bias + j0, false); return; }
+        var job = new ComputeJob
+        {
+            A = a, Lda = lda, Ta = Transpose.No, Bp = b.Panels + (nint)(j0 / nr) * k * nr, C = c + j0, Ldc = ldc,
+            Bias = bias == null ? null : bias + j0, M = m, N = j1 - j0, K = k, Accumulate = false, Path = b.Path,
+        };
+        int tiles = b.Path switch
+        {
+            GemmPath.Vector512 => job.Plan<Avx512Kernel>(1),
+            GemmPath.Vector256 => job.Plan<Avx2Kernel>(1),
+            GemmPath.Vector128 => job.Plan<Vec128Kernel>(1),
+            _ => job.Plan<ScalarKernel>(1),
+        };
+        for (int i = 0; i < tiles; i++) job.Invoke(i);
+        GC.KeepAlive(b);
     }
 }

@@ -56,6 +56,9 @@ public sealed unsafe class Int8PackedMatrix
 /// <summary>Dynamic activation quantization for <see cref="Int8Gemm"/>.</summary>
 public static unsafe class Int8Quant
 {
+    /// <summary>Use the Vector512 quantization loop where available (false: the AVX2 one; for A/B benches).</summary>
+    internal static bool Quantize512 = true;
+
     /// <summary>
     /// Per-row symmetric quantization, stored shifted to u8: q = clamp(round(x/s), −127, 127) + 128 with
     /// s = max|x_row|/127 (1 for an all-zero row). Rows of <paramref name="k"/> values → rows of <paramref name="ldq"/>
@@ -66,14 +69,25 @@ public static unsafe class Int8Quant
     {
         for (int r = 0; r < rows; r++)
         {
-            var row = new ReadOnlySpan<float>(x + (long)r * k, k);
-            float max = System.Numerics.Tensors.TensorPrimitives.MaxMagnitude(row);
-            max = MathF.Abs(max);
+            float max = Quantize512 ? AbsMax(x + (long)r * k, k) : MathF.Abs(System.Numerics.Tensors.TensorPrimitives.MaxMagnitude(new ReadOnlySpan<float>(x + (long)r * k, k)));
             float s = max > 0 && float.IsFinite(max) ? max / 127f : 1f;
             scales[r] = s;
             float inv = 1f / s;
             byte* qr = q + (long)r * ldq;
             int p = 0;
+            if (Vector512.IsHardwareAccelerated && Avx512F.IsSupported && Quantize512)
+            {
+                // vcvtps2dq rounds to nearest even (as MathF.Round); values are in [1, 255] after the shift, so
+                // vpmovdb's truncation to bytes is exact.
+                var vinv = Vector512.Create(inv); var lo = Vector512.Create(-127f); var hi = Vector512.Create(127f);
+                var off = Vector512.Create(128);
+                float* xr = x + (long)r * k;
+                for (; p + 16 <= k; p += 16)
+                {
+                    var v = Vector512.Min(Vector512.Max(Vector512.Load(xr + p) * vinv, lo), hi);
+                    Avx512F.ConvertToVector128Byte(Avx512F.ConvertToVector512Int32(v) + off).Store(qr + p);
+                }
+            }
             if (Vector256.IsHardwareAccelerated && Avx2.IsSupported)
             {
                 var vinv = Vector256.Create(inv); var lo = Vector256.Create(-127f); var hi = Vector256.Create(127f);
@@ -108,6 +122,41 @@ public static unsafe class Int8Quant
                 qr[p] = (byte)((int)MathF.Round(v, MidpointRounding.ToEven) + 128);
             }
             for (; p < ldq; p++) qr[p] = 128;
+        }
+    }
+
+    /// <summary>max |x[0..k)| (NaN if any element is NaN, like TensorPrimitives.MaxMagnitude).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    internal static float AbsMax(float* x, int k)
+    {
+        int p = 0; float max = 0; bool nan = false;
+        if (Vector512.IsHardwareAccelerated && Avx512F.IsSupported && k >= 16)
+        {
+            // vmaxps directly (NaN is tracked separately): Vector512.Max's IEEE maximum semantics cost extra instructions.
+            var m0 = Vector512<float>.Zero; var m1 = m0; var bad = Vector512<float>.Zero;
+            for (; p + 32 <= k; p += 32)
+            {
+                var v0 = Vector512.Load(x + p); var v1 = Vector512.Load(x + p + 16);
+                m0 = Avx512F.Max(m0, Vector512.Abs(v0)); m1 = Avx512F.Max(m1, Vector512.Abs(v1));
+                bad |= ~(Vector512.Equals(v0, v0) & Vector512.Equals(v1, v1));
+            }
+            for (; p + 16 <= k; p += 16)
+            {
+                var v0 = Vector512.Load(x + p);
+                m0 = Avx512F.Max(m0, Vector512.Abs(v0));
+                bad |= ~Vector512.Equals(v0, v0);
+            }
+            var mm = Avx512F.Max(m0, m1);
+            max = MaxLanes(Vector256.Max(mm.GetLower(), mm.GetUpper()));
+            nan = bad != Vector512<float>.Zero;
+        }
+        for (; p < k; p++) { float a = MathF.Abs(x[p]); if (float.IsNaN(a)) nan = true; else if (a > max) max = a; }
+        return nan ? float.NaN : max;
+
+        static float MaxLanes(Vector256<float> v)
+        {
+            var h = Vector128.Max(v.GetLower(), v.GetUpper());
+            return MathF.Max(MathF.Max(h[0], h[1]), MathF.Max(h[2], h[3]));
         }
     }
 
@@ -156,17 +205,33 @@ public static unsafe class Int8Gemm
 
     /// <summary>Dequantizing product into fp32 C [m, N] (row stride N); bias may be null.</summary>
     public static void Multiply(byte* a, float* aScales, int m, Int8PackedMatrix w, float* c, int ldc, float* bias, Int8Path path = Int8Path.Auto)
-        => Run(a, aScales, m, w, c, null, ldc, bias, Resolve(path));
+        => Run(a, aScales, m, w, c, null, ldc, bias, Resolve(path), 0, (w.N + Int8PackedMatrix.NR - 1) / Int8PackedMatrix.NR);
+
+    /// <summary>
+    /// Columns [j0, j1) of the dequantizing product (C row i, column j at c[i·ldc + j]), on the calling thread.
+    /// j0 must be a multiple of <see cref="Int8PackedMatrix.NR"/> (16) and j1 one too or N. Bit-identical to the
+    /// same columns of <see cref="Multiply"/> (integer accumulation, same epilogue), so N can be split across threads.
+    /// </summary>
+    public static void MultiplyColumns(byte* a, float* aScales, int m, Int8PackedMatrix w, int j0, int j1, float* c, int ldc, float* bias, Int8Path path = Int8Path.Auto)
+    {
+        const int nr = Int8PackedMatrix.NR;
+        if (j0 < 0 || j1 > w.N || j0 > j1 || j0 % nr != 0 || (j1 != w.N && j1 % nr != 0))
+            throw new ArgumentException($"Int8 GEMM columns [{j0}, {j1}) must lie on {nr}-column panel boundaries within N = {w.N}.");
+        Run(a, aScales, m, w, c, null, ldc, bias, Resolve(path), j0 / nr, (j1 + nr - 1) / nr);
+    }
 
     /// <summary>Integer product (for tests): C[i,j] = Σ_k (a[i,k] − 128)·W[j,k] exactly, C int32 [m, N].</summary>
     public static void MultiplyInt32(byte* a, int m, Int8PackedMatrix w, int* c, Int8Path path = Int8Path.Auto)
-        => Run(a, null, m, w, null, c, w.N, null, Resolve(path));
+        => Run(a, null, m, w, null, c, w.N, null, Resolve(path), 0, (w.N + Int8PackedMatrix.NR - 1) / Int8PackedMatrix.NR);
+
+    /// <summary>Use the in-register dequantizing epilogue of the AvxVnni path (false: via the stack tile; for A/B benches).</summary>
+    internal static bool RegisterEpilogue = true;
 
     [SkipLocalsInit]
-    static void Run(byte* a, float* sa, int m, Int8PackedMatrix w, float* cf, int* ci, int ldc, float* bias, Int8Path path)
+    static void Run(byte* a, float* sa, int m, Int8PackedMatrix w, float* cf, int* ci, int ldc, float* bias, Int8Path path, int jpBegin, int jpEnd)
     {
         if (path != Int8Path.Scalar && !IsSupported(path)) throw new PlatformNotSupportedException($"Int8 path {path} is not supported on this CPU.");
-        int n = w.N, kp = w.KPadded, groups = kp / 4, NR = Int8PackedMatrix.NR, panels = (n + NR - 1) / NR;
+        int n = w.N, kp = w.KPadded, groups = kp / 4, NR = Int8PackedMatrix.NR;
         int MR = path == Int8Path.AvxVnni ? 6 : path == Int8Path.Avx2 ? 2 : 1;
         int* tile = stackalloc int[6 * 16];
         sbyte* bp = w.Panels;
@@ -175,9 +240,16 @@ public static unsafe class Int8Gemm
             for (int i = 0; i < m; i += MR)
             {
                 int mr = Math.Min(MR, m - i);
-                for (int jp = 0; jp < panels; jp++)
+                for (int jp = jpBegin; jp < jpEnd; jp++)
                 {
                     sbyte* panel = bp + (long)jp * groups * 64;
+                    if (path == Int8Path.AvxVnni && cf != null && jp * NR + NR <= n && RegisterEpilogue)
+                    {
+                        // Full panel, fp32 output: dequantizing epilogue straight from the accumulator registers.
+                        VnniTileDequant(a + (long)i * kp, kp, mr, groups, panel, cf + (long)i * ldc + jp * NR, ldc, sa + i,
+                            colSum + jp * NR, ws + jp * NR, bias == null ? null : bias + jp * NR);
+                        continue;
+                    }
                     switch (path)
                     {
                         case Int8Path.AvxVnni: VnniTile(a + (long)i * kp, kp, mr, groups, panel, tile); break;
@@ -247,6 +319,57 @@ public static unsafe class Int8Gemm
         }
         c00.Store(tile); c01.Store(tile + 8); c10.Store(tile + 16); c11.Store(tile + 24); c20.Store(tile + 32); c21.Store(tile + 40);
         c30.Store(tile + 48); c31.Store(tile + 56); c40.Store(tile + 64); c41.Store(tile + 72); c50.Store(tile + 80); c51.Store(tile + 88);
+    }
+
+    /// <summary>
+    /// <see cref="VnniTile"/> with the dequantizing epilogue applied in registers: C[r, 0..16) =
+    /// (float)(acc − 128·colSum)·(ws·sa[r]) (+ bias), the same operations as the generic epilogue (bit-identical).
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    static void VnniTileDequant(byte* a, int lda, int mr, int groups, sbyte* b, float* c, int ldc, float* sa, int* colSum, float* ws, float* bias)
+    {
+        byte* a0 = a, a1 = a + (mr > 1 ? 1 : 0) * (long)lda, a2 = a + (mr > 2 ? 2 : mr - 1) * (long)lda, a3 = a + (mr > 3 ? 3 : mr - 1) * (long)lda,
+            a4 = a + (mr > 4 ? 4 : mr - 1) * (long)lda, a5 = a + (mr > 5 ? 5 : mr - 1) * (long)lda;
+        var c00 = Vector256<int>.Zero; var c01 = c00; var c10 = c00; var c11 = c00; var c20 = c00; var c21 = c00;
+        var c30 = c00; var c31 = c00; var c40 = c00; var c41 = c00; var c50 = c00; var c51 = c00;
+        for (int g = 0; g < groups; g++)
+        {
+            var b0 = Vector256.Load(b + g * 64); var b1 = Vector256.Load(b + g * 64 + 32);
+            int o = g * 4;
+            var x = Vector256.Create(*(int*)(a0 + o)).AsByte();
+            c00 = AvxVnni.MultiplyWideningAndAdd(c00, x, b0); c01 = AvxVnni.MultiplyWideningAndAdd(c01, x, b1);
+            x = Vector256.Create(*(int*)(a1 + o)).AsByte();
+            c10 = AvxVnni.MultiplyWideningAndAdd(c10, x, b0); c11 = AvxVnni.MultiplyWideningAndAdd(c11, x, b1);
+            x = Vector256.Create(*(int*)(a2 + o)).AsByte();
+            c20 = AvxVnni.MultiplyWideningAndAdd(c20, x, b0); c21 = AvxVnni.MultiplyWideningAndAdd(c21, x, b1);
+            x = Vector256.Create(*(int*)(a3 + o)).AsByte();
+            c30 = AvxVnni.MultiplyWideningAndAdd(c30, x, b0); c31 = AvxVnni.MultiplyWideningAndAdd(c31, x, b1);
+            x = Vector256.Create(*(int*)(a4 + o)).AsByte();
+            c40 = AvxVnni.MultiplyWideningAndAdd(c40, x, b0); c41 = AvxVnni.MultiplyWideningAndAdd(c41, x, b1);
+            x = Vector256.Create(*(int*)(a5 + o)).AsByte();
+            c50 = AvxVnni.MultiplyWideningAndAdd(c50, x, b0); c51 = AvxVnni.MultiplyWideningAndAdd(c51, x, b1);
+        }
+        var k0 = Vector256.Load(colSum) * 128; var k1 = Vector256.Load(colSum + 8) * 128;
+        var w0 = Vector256.Load(ws); var w1 = Vector256.Load(ws + 8);
+        var z0 = bias != null ? Vector256.Load(bias) : Vector256<float>.Zero; var z1 = bias != null ? Vector256.Load(bias + 8) : Vector256<float>.Zero;
+        bool hasBias = bias != null;
+        DequantRow(c00, c01, k0, k1, w0, w1, z0, z1, hasBias, sa[0], c);
+        if (mr > 1) DequantRow(c10, c11, k0, k1, w0, w1, z0, z1, hasBias, sa[1], c + ldc);
+        if (mr > 2) DequantRow(c20, c21, k0, k1, w0, w1, z0, z1, hasBias, sa[2], c + 2L * ldc);
+        if (mr > 3) DequantRow(c30, c31, k0, k1, w0, w1, z0, z1, hasBias, sa[3], c + 3L * ldc);
+        if (mr > 4) DequantRow(c40, c41, k0, k1, w0, w1, z0, z1, hasBias, sa[4], c + 4L * ldc);
+        if (mr > 5) DequantRow(c50, c51, k0, k1, w0, w1, z0, z1, hasBias, sa[5], c + 5L * ldc);
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    static void DequantRow(Vector256<int> lo, Vector256<int> hi, Vector256<int> k0, Vector256<int> k1, Vector256<float> w0, Vector256<float> w1,
+        Vector256<float> z0, Vector256<float> z1, bool hasBias, float s, float* cr)
+    {
+        var vs = Vector256.Create(s);
+        var v0 = Vector256.ConvertToSingle(lo - k0) * (w0 * vs);
+        var v1 = Vector256.ConvertToSingle(hi - k1) * (w1 * vs);
+        if (hasBias) { v0 += z0; v1 += z1; }
+        v0.Store(cr); v1.Store(cr + 8);
     }
 
     /// <summary>AVX2 without VNNI: weights sign-extended to 16 bit, activations zero-extended, vpmaddwd (exact pair sums).</summary>

@@ -46,6 +46,11 @@ public static unsafe class ParallelFor
     static int s_remaining;     // slots not yet finished
     static int s_gen;           // region generation
     static ExceptionDispatchInfo? s_error;
+    static bool s_affine;       // hand out items in per-participant contiguous ranges first (RunAffine)
+    static int s_parts;         // participants of an affine region (its threads)
+    static int s_stop;          // set on error: stop handing out items
+    const int Pad = 16;         // ints per range counter (one cache line each)
+    static readonly int[] s_range = new int[(MaxWorkers + 1) * Pad];   // next index of participant p's range at p·Pad
 
     /// <summary>Number of threads <paramref name="threads"/> stands for (≤ 0 → <see cref="Environment.ProcessorCount"/>).</summary>
     public static int ResolveThreads(int threads) => threads <= 0 ? Environment.ProcessorCount : threads;
@@ -56,6 +61,19 @@ public static unsafe class ParallelFor
     {
         TBody copy = body;
         RunCore(count, threads, &InvokeStruct<TBody>, &copy);
+    }
+
+    /// <summary>
+    /// Like <see cref="Run{TBody}(int, int, ref TBody)"/>, but participant p (the caller is 0, workers 1, 2, … in the
+    /// order they join) first takes the items of its own contiguous range [p·count/T, (p+1)·count/T), then helps with
+    /// the others' ranges. With the same thread count and item layout, consecutive regions give a thread the same
+    /// items — the data an item wrote in one region stays in that core's cache for the next (best effort: a worker that
+    /// joins late or not at all just means its range is taken by the others).
+    /// </summary>
+    public static void RunAffine<TBody>(int count, int threads, ref TBody body) where TBody : unmanaged, IParallelBody
+    {
+        TBody copy = body;
+        RunCore(count, threads, &InvokeStruct<TBody>, &copy, affine: true);
     }
 
     /// <summary>Convenience overload with a delegate (one GCHandle per call; prefer the struct overload in hot paths).</summary>
@@ -75,7 +93,9 @@ public static unsafe class ParallelFor
         ((Action<int>)System.Runtime.InteropServices.GCHandle.FromIntPtr((nint)ctx).Target!)(i);
 
     /// <summary>Pointer-level entry: calls <paramref name="invoker"/>(ctx, i) for i in [0, count).</summary>
-    public static void RunCore(int count, int threads, delegate*<void*, int, void> invoker, void* ctx)
+    public static void RunCore(int count, int threads, delegate*<void*, int, void> invoker, void* ctx) => RunCore(count, threads, invoker, ctx, false);
+
+    static void RunCore(int count, int threads, delegate*<void*, int, void> invoker, void* ctx, bool affine)
     {
         if (count <= 0) return;
         int t = Math.Min(Math.Min(ResolveThreads(threads), count), MaxWorkers + 1);
@@ -89,6 +109,9 @@ public static unsafe class ParallelFor
             EnsureWorkers(t - 1);
             s_invoker = invoker; s_ctx = ctx; s_count = count; s_need = t - 1;
             s_next = 0; s_remaining = t - 1; s_error = null;
+            s_affine = affine; s_parts = t; s_stop = 0;
+            if (affine)
+                for (int p = 0; p < t; p++) s_range[p * Pad] = (int)((long)p * count / t);
             Volatile.Write(ref s_joined, 0);
             Interlocked.Increment(ref s_gen);
             // Wake sleeping workers; spinning ones will notice the new generation by themselves.
@@ -100,7 +123,7 @@ public static unsafe class ParallelFor
                 ready++;
             }
 
-            RunItems();
+            RunItems(0);
 
             // Close the door: slots nobody claimed yet are dropped, then wait for the claimed ones.
             int joined = Interlocked.Exchange(ref s_joined, int.MaxValue / 2);
@@ -116,10 +139,28 @@ public static unsafe class ParallelFor
         finally { Volatile.Write(ref s_busy, 0); }
     }
 
-    static void RunItems()
+    static void RunItems(int participant)
     {
         var inv = s_invoker; var ctx = s_ctx; int count = s_count;
         int i;
+        if (s_affine)
+        {
+            int parts = s_parts;
+            for (int k = 0; k < parts; k++)
+            {
+                int q = (participant + k) % parts, end = (int)((long)(q + 1) * count / parts);
+                while (Volatile.Read(ref s_stop) == 0 && (i = Interlocked.Increment(ref s_range[q * Pad]) - 1) < end)
+                {
+                    try { inv(ctx, i); }
+                    catch (Exception e)
+                    {
+                        Interlocked.CompareExchange(ref s_error, ExceptionDispatchInfo.Capture(e), null);
+                        Volatile.Write(ref s_stop, 1);
+                    }
+                }
+            }
+            return;
+        }
         while ((i = Interlocked.Increment(ref s_next) - 1) < count)
         {
             try { inv(ctx, i); }
@@ -168,7 +209,7 @@ public static unsafe class ParallelFor
             int slot = Interlocked.Increment(ref s_joined);
             if (slot <= Volatile.Read(ref s_need))
             {
-                RunItems();
+                RunItems(slot);
                 Interlocked.Decrement(ref s_remaining);
             }
         }
