@@ -32,7 +32,10 @@ static class CompareBench
         bool int8 = false, withForward = false;
         string oursKind = "fast";
         var keepLayers = new HashSet<int>();
-        int warmup = 2, repeats = 10, gapMs = 20;
+        // 300 ms between runs: ONNX Runtime's intra-op threads keep spinning after session.Run returns (its default
+        // allow_spinning), and a run of ours started within ~20 ms of ORT's shares the cores with them: measured
+        // b1 × 2 threads, ours 28.4 ms with a 20 ms gap vs 21.6 ms with 300 ms (engine alone: 21 ms); ORT 39.9 vs 37.9.
+        int warmup = 2, repeats = 10, gapMs = 300;
         double minSeconds = 0;
         string? outPath = null;
         try
