@@ -6,8 +6,10 @@ namespace MobileBert.Model;
 public static class Presets
 {
     /// <summary>MobileBERT (paper: 25.3M; 24.8M counted as HF counts MobileBertModel, pooler included): 24 layers, inter-block 512, intra-block 128, 4 heads, 4 stacked FFNs of 512,
-    /// NoNorm + ReLU, trigram embedding 128→512, shared query/key bottleneck. Equals google/mobilebert-uncased's config.</summary>
-    public static MobileBertConfig MobileBert() => new();
+    /// NoNorm + ReLU, trigram embedding 128→512, shared query/key bottleneck. Equals google/mobilebert-uncased's config,
+    /// including classifier_activation = false (the pooled output is the raw [CLS] vector: no pooler dense + tanh, which
+    /// MobileBertConfig's own default would add).</summary>
+    public static MobileBertConfig MobileBert() => new() { ClassifierActivation = false };
 
     /// <summary>MobileBERT-TINY (paper: 15.1M; 15.7M counted as HF counts MobileBertModel): 2 stacked FFNs, bottleneck
     /// attention (Q = K = V = the 128-wide bottleneck). No separate query/key bottleneck: with bottleneck attention it would be unused.</summary>

@@ -68,7 +68,10 @@ public class ConfigTests
     public void PresetShapesFollowThePaper()
     {
         // Counts as HuggingFace counts MobileBertModel (backbone + pooler); paper figures in comments.
-        Assert.Equal(24.84, MobileBertModel.CountParameters(Presets.MobileBert()) / 1e6, 2);      // paper 25.3M
+        Assert.False(Presets.MobileBert().ClassifierActivation);                                  // google/mobilebert-uncased: no pooler dense
+        Assert.Equal(24.58, MobileBertModel.CountParameters(Presets.MobileBert()) / 1e6, 2);      // paper 25.3M
+        var withPoolerDense = Presets.MobileBert(); withPoolerDense.ClassifierActivation = true;
+        Assert.Equal(24.84, MobileBertModel.CountParameters(withPoolerDense) / 1e6, 2);           // + 512×512 + 512
         Assert.Equal(15.75, MobileBertModel.CountParameters(Presets.MobileBertTiny()) / 1e6, 2);  // paper 15.1M
         Assert.Equal(294.47, MobileBertModel.CountParameters(Presets.IbBertLarge()) / 1e6, 2);    // paper 293M
         var teacher = Presets.IbBertLarge();
