@@ -146,7 +146,10 @@ public static class Demo
                     settingsJson["distill_available"] = o.Distill is not null;
                     break;
                 case "finetune-teacher": Uses(nameof(DemoSettings.FinetuneEpochs), nameof(DemoSettings.FinetuneBatch), nameof(DemoSettings.FinetuneSeq), nameof(DemoSettings.FinetuneLr)); break;
-                case "evaluate": Uses(nameof(DemoSettings.LatencySeq), nameof(DemoSettings.LatencySeconds), nameof(DemoSettings.LatencyMinRuns)); settingsJson["threads"] = o.Threads; break;
+                case "evaluate":
+                    Uses(nameof(DemoSettings.LatencySeq), nameof(DemoSettings.LatencySeconds), nameof(DemoSettings.LatencyMinRuns)); settingsJson["threads"] = o.Threads;
+                    settingsJson["latency_path"] = "InferenceEngine";   // what Latency.Measure times (a changed path redoes the stage)
+                    break;
             }
             string marker = Path.Combine(outDir, "stages", id + ".json");
             log($"\n== [{stageNo}/{StageCount}] {title} ==");
@@ -339,7 +342,7 @@ public static class Demo
         if (!haveStudent) sb.AppendLine($"¹ {KtUnavailable}: the student row shows the student architecture's size and latency only (no accuracy). The baseline has the same architecture, so its accuracy is what the student must beat.").AppendLine();
         sb.AppendLine(string.Create(inv, $"Teacher pre-training: {teacherPre["steps"]} steps of {s.PretrainBatch}×{s.PretrainSeq} tokens (LAMB, lr {s.PretrainLr}) on {string.Join(", ", s.Corpus)}; held-out MLM accuracy {teacherPre["mlm_acc"]!.GetValue<double>():P1} (unigram baseline {teacherPre["unigram_acc"]!.GetValue<double>():P1}), NSP accuracy {teacherPre["nsp_acc"]!.GetValue<double>():P1}.")).AppendLine();
         sb.AppendLine(string.Create(inv, $"Fine-tuning (all three models alike): {s.FinetuneEpochs} epochs, batch {s.FinetuneBatch}, max length {s.FinetuneSeq}, AdamW lr {s.FinetuneLr} with 10 % warm-up and linear decay, seed {o.Seed}.")).AppendLine();
-        sb.AppendLine($"Configs — teacher: {Describe(TeacherConfig())}; student/baseline: {Describe(StudentConfig())}. Latency: our engine's inference forward with the classification head, random token ids, sequence length {s.LatencySeq}, median of ≥ {s.LatencyMinRuns} runs and ≥ {s.LatencySeconds} s after warm-up. Timings are wall-clock on this machine; a shared or busy machine inflates and scatters them.").AppendLine();
+        sb.AppendLine($"Configs — teacher: {Describe(TeacherConfig())}; student/baseline: {Describe(StudentConfig())}. Latency: the fast inference engine (`InferenceEngine`, what `TextClassifier` serves with) with the classification head, random token ids, sequence length {s.LatencySeq}, median of ≥ {s.LatencyMinRuns} runs and ≥ {s.LatencySeconds} s after warm-up. Timings are wall-clock on this machine; a shared or busy machine inflates and scatters them.").AppendLine();
         sb.AppendLine("| Stage | Time |").AppendLine("|---|---|");
         foreach (var (stage, secs, skipped) in stages) sb.AppendLine(string.Create(inv, $"| {stage} | {secs:F1} s{(skipped ? " (earlier run, reused)" : "")} |"));
         return sb.ToString();

@@ -1,4 +1,5 @@
 using System.Diagnostics;
+using MobileBert.Inference;
 using MobileBert.Model;
 
 namespace MobileBert.FineTuning;
@@ -12,10 +13,12 @@ public sealed record LatencyResult(int Batch, int Seq, int Threads, double Media
 public static class Latency
 {
     /// <summary>
-    /// Runs the model's inference forward (the heads it has) on a fixed random batch (seeded token ids, full attention)
+    /// Runs the model's inference forward on a fixed random batch (seeded token ids, full attention)
     /// <paramref name="warmup"/> times, then at least <paramref name="minRuns"/> times and until <paramref name="minSeconds"/> have passed.
+    /// The forward is the fast executor (<see cref="InferenceEngine"/>: backbone, pooler and classifier — what
+    /// <c>TextClassifier</c> serves with); <paramref name="reference"/> times <see cref="MobileBertModel.Forward"/> with every head instead.
     /// </summary>
-    public static LatencyResult Measure(MobileBertModel model, int batch, int seq, int threads, int warmup = 2, int minRuns = 5, double minSeconds = 2.0, int maxRuns = 1000)
+    public static LatencyResult Measure(MobileBertModel model, int batch, int seq, int threads, int warmup = 2, int minRuns = 5, double minSeconds = 2.0, int maxRuns = 1000, bool reference = false)
     {
         var rng = new Random(1234);
         var ids = new int[batch * seq];
@@ -23,15 +26,17 @@ public static class Latency
         var input = new ModelInput(batch, seq, ids);
         int saved = model.Threads;
         model.Threads = threads;
+        using var engine = reference ? null : new InferenceEngine(model, new InferenceOptions { Threads = threads });
+        void Forward() { if (engine is null) model.Forward(input); else engine.Run(input); }
         try
         {
-            for (int i = 0; i < warmup; i++) model.Forward(input);
+            for (int i = 0; i < warmup; i++) Forward();
             var times = new List<double>();
             var total = Stopwatch.StartNew();
             while ((times.Count < minRuns || total.Elapsed.TotalSeconds < minSeconds) && times.Count < maxRuns)
             {
                 var sw = Stopwatch.StartNew();
-                model.Forward(input);
+                Forward();
                 times.Add(sw.Elapsed.TotalMilliseconds);
             }
             times.Sort();
