@@ -20,19 +20,22 @@ public sealed record Answer(string Text, int Start, int End, double Score, doubl
 /// Extractive question answering with a fine-tuned model folder — the analogue of TFLite Task Library's
 /// <c>BertQuestionAnswerer</c>: <c>QuestionAnswerer.Load(dir).Answer(context, question)</c> → ranked answers with spans
 /// and scores. Long contexts are cut into overlapping windows (the doc stride saved in task.json) and the best spans
-/// over all windows win. Thread-safe for concurrent callers.
+/// over all windows win. Runs the fast executor (<see cref="Inference.InferenceEngine"/>). Thread-safe for concurrent
+/// callers (tokenization and the engine are serialised; each forward uses <see cref="PredictorOptions.Threads"/> cores).
 /// </summary>
-public sealed class QuestionAnswerer
+public sealed class QuestionAnswerer : IDisposable
 {
     readonly MobileBertModel _model;
     readonly WordPieceTokenizer _tokenizer;
     readonly QaFeaturizer _featurizer;
-    readonly object _tokenizerLock = new();
+    readonly Inference.InferenceEngine _engine;
+    readonly object _tokenizerLock = new(), _engineLock = new();
     long _ids;
 
     QuestionAnswerer(MobileBertModel model, WordPieceTokenizer tokenizer, SquadSettings settings, int maxSeq, PredictorOptions options)
     {
         _model = model; _tokenizer = tokenizer; Settings = settings; MaxSeqLength = maxSeq; Options = options;
+        _engine = new Inference.InferenceEngine(model, new Inference.InferenceOptions { Threads = Math.Max(1, options.Threads) });
         _featurizer = new QaFeaturizer(tokenizer, new QaFeatureOptions { MaxSeqLength = maxSeq, DocStride = settings.DocStride, MaxQueryLength = settings.MaxQueryLength });
     }
 
@@ -55,6 +58,9 @@ public sealed class QuestionAnswerer
     public PredictorOptions Options { get; }
     public MobileBertModel Model => _model;
 
+    /// <summary>Releases the engine's pinned buffers.</summary>
+    public void Dispose() { lock (_engineLock) _engine.Dispose(); }
+
     /// <summary>The best answers to <paramref name="question"/> in <paramref name="context"/>, best first (at most <paramref name="topK"/>).</summary>
     public IReadOnlyList<Answer> Answer(string context, string question, int topK = 5) => Answer([(context, question)], topK)[0];
 
@@ -70,7 +76,8 @@ public sealed class QuestionAnswerer
         QaFeatureSet features;
         lock (_tokenizerLock) features = _featurizer.CreateFeatures(examples);
         var settings = Settings with { NBestSize = Math.Max(Settings.NBestSize, topK) };
-        var predictions = QaEvaluator.Predict(_model, features, _tokenizer.PadId, settings, Math.Max(1, Options.BatchSize));
+        QaPredictions predictions;
+        lock (_engineLock) predictions = QaEvaluator.Predict(_engine, features, _tokenizer.PadId, settings, Math.Max(1, Options.BatchSize));
         return examples.Select(e => (IReadOnlyList<Answer>)predictions.NBest[e.Id]
             .Where(n => n.Text.Length > 0 || Settings.VersionTwoWithNegative)
             .Take(topK)

@@ -82,10 +82,34 @@ public static class QaEvaluator
         NBestSize = s.NBestSize, MaxAnswerLength = s.MaxAnswerLength, VersionTwoWithNegative = s.VersionTwoWithNegative, NullScoreDiffThreshold = s.NullScoreDiffThreshold,
     };
 
-    /// <summary>Start/end logits of every feature (eval mode), post-processed into answers.</summary>
+    /// <summary>Start/end logits of every feature (eval mode, <see cref="MobileBertModel.Forward"/>), post-processed into answers.</summary>
     public static QaPredictions Predict(MobileBertModel model, QaFeatureSet features, int padId, SquadSettings settings, int batchSize = 32, Action<int, int>? progress = null)
     {
         if (model.Qa is null) throw new ArgumentException("The model has no question-answering head (qa_outputs.*).");
+        return Predict(features, padId, settings, batchSize, progress, input =>
+        {
+            var output = model.Forward(input, new ForwardOptions { Heads = ModelHeads.QuestionAnswering });
+            return (output.QaStartLogits!, output.QaEndLogits!);
+        });
+    }
+
+    /// <summary>The same through the fast executor: the engine computes the padded batch's last hidden state exactly as
+    /// <see cref="MobileBertModel.Forward"/> does, and the QA head (one 2-wide Linear per token) runs on it.</summary>
+    public static QaPredictions Predict(Inference.InferenceEngine engine, QaFeatureSet features, int padId, SquadSettings settings, int batchSize = 32, Action<int, int>? progress = null)
+    {
+        var qa = engine.Model.Qa ?? throw new ArgumentException("The model has no question-answering head (qa_outputs.*).");
+        return Predict(features, padId, settings, batchSize, progress, input =>
+        {
+            var r = engine.Run(input);
+            int rows = input.Batch * input.Seq;
+            var start = new float[rows]; var end = new float[rows];
+            qa.Forward(r.LastHiddenState, rows, start, end, engine.Threads);
+            return (start, end);
+        });
+    }
+
+    static QaPredictions Predict(QaFeatureSet features, int padId, SquadSettings settings, int batchSize, Action<int, int>? progress, Func<ModelInput, (float[] Start, float[] End)> logits)
+    {
         var collector = new QaLogitCollector(features);
         var batcher = new QaBatcher(features, padId, new QaBatcherOptions { BatchSize = batchSize });
         // Length-sorted batches: far less padding for short contexts; logits go back to their feature by index.
@@ -94,8 +118,8 @@ public static class QaEvaluator
         for (int s = 0; s < order.Length; s += batchSize)
         {
             var batch = batcher.MakeBatch(order[s..Math.Min(order.Length, s + batchSize)]);
-            var output = model.Forward(batch.Input, new ForwardOptions { Heads = ModelHeads.QuestionAnswering });
-            collector.Add(batch, output.QaStartLogits!, output.QaEndLogits!);
+            var (start, end) = logits(batch.Input);
+            collector.Add(batch, start, end);
             done += batch.FeatureIndices.Length;
             progress?.Invoke(done, order.Length);
         }

@@ -139,4 +139,30 @@ public class PredictorTests
         var batched = qa.Answer(Questions, topK: 4);
         for (int i = 0; i < 3; i++) Assert.Equal(serial[i].Select(a => (a.Text, a.Start)), batched[i].Select(a => (a.Text, a.Start)));
     }
+
+    /// <summary>QuestionAnswerer runs the engine; its n-best (spans and scores) equal the reference path's
+    /// (QaEvaluator.Predict over model.Forward) on the same features, windows of several lengths, padded batches.</summary>
+    [Fact]
+    public void QuestionAnswererMatchesTheReferenceForward()
+    {
+        var info = TaskInfo.ForSquad(false, 48, new SquadSettings { DocStride = 16, MaxQueryLength = 16 });
+        string dir = RandomTaskFolder(info, seed: 7);
+        using var qa = QuestionAnswerer.Load(dir, new PredictorOptions { Threads = 2, BatchSize = 3 });
+        var tok = MobileBert.Text.WordPieceTokenizer.FromVocabFile(TestPaths.Vocab);
+        var examples = Questions.Select((q, i) => new MobileBert.Tasks.QuestionAnswering.SquadExample($"q{i}", "", q.Context, q.Question, [], false)).ToArray();
+        var features = new MobileBert.Tasks.QuestionAnswering.QaFeaturizer(tok, new MobileBert.Tasks.QuestionAnswering.QaFeatureOptions { MaxSeqLength = 48, DocStride = 16, MaxQueryLength = 16 }).CreateFeatures(examples);
+        Assert.True(features.Features.Count > Questions.Length);                                   // the long context has several windows
+        var settings = new SquadSettings { DocStride = 16, MaxQueryLength = 16, NBestSize = 20 };   // what QuestionAnswerer uses (n-best also bounds the start/end candidates)
+        var reference = QaEvaluator.Predict(qa.Model, features, tok.PadId, settings, batchSize: 3);
+        using var engine = new MobileBert.Inference.InferenceEngine(qa.Model, new MobileBert.Inference.InferenceOptions { Threads = 2 });
+        var fast = QaEvaluator.Predict(engine, features, tok.PadId, settings, batchSize: 3);
+        foreach (var e in examples)
+        {
+            var a = reference.NBest[e.Id]; var b = fast.NBest[e.Id];
+            Assert.Equal(a.Select(n => n.Text), b.Select(n => n.Text));
+            for (int i = 0; i < a.Count; i++) Assert.Equal(a[i].Score, b[i].Score, 4);
+        }
+        var viaApi = qa.Answer(Questions[0].Context, Questions[0].Question, topK: 3);
+        Assert.Equal(reference.NBest["q0"].Where(n => n.Text.Length > 0).Take(3).Select(n => n.Text), viaApi.Select(a => a.Text));
+    }
 }
