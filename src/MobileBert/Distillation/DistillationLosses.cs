@@ -147,11 +147,27 @@ public static class DistillationLosses
         {
             int b = bg / groups, g = bg % groups;
             double[] tAvg = perHead ? [] : new double[seq], sAvg = perHead ? [] : new double[seq];
+            // Rows whose keys are all valid (no padding in sequence b): the KL row in vectorised double math.
+            bool allKeys = true;
+            for (int j = 0; j < seq && allKeys; j++) allKeys = Valid(b, j);
+            double[] td = perHead && allKeys ? new double[seq] : [], ratio = perHead && allKeys ? new double[seq] : [];
             for (int i = 0; i < seq; i++)
             {
                 if (!Valid(b, i)) continue;
                 double kl = 0;
-                if (perHead)
+                if (perHead && allKeys)
+                {
+                    long o = ((long)(b * groups + g) * seq + i) * seq;
+                    kl = KlRow(teacher.AsSpan((int)o, seq), student.AsSpan((int)o, seq), td, ratio);
+                    if (dStudent is not null)
+                    {
+                        // d/ds of t·log(t/s) = −t/s = −ratio (ratio holds t / max(s, MinProbability) before the log).
+                        var d = dStudent.AsSpan((int)o, seq);
+                        double f = -scale / count;
+                        for (int j = 0; j < seq; j++) d[j] += (float)(f * ratio[j]);
+                    }
+                }
+                else if (perHead)
                 {
                     long o = ((long)(b * groups + g) * seq + i) * seq;
                     for (int j = 0; j < seq; j++)
@@ -185,6 +201,31 @@ public static class DistillationLosses
         double total = 0;
         foreach (double v in rowLoss) total += v;
         return total / count;
+    }
+
+    /// <summary>Σ_j t_j·log(t_j / max(s_j, MinProbability)) over one row, in double (TensorPrimitives, vectorised);
+    /// leaves t/max(s, MinProbability) in <paramref name="ratio"/> (the gradient's −∂/∂s). t_j = 0 contributes 0.</summary>
+    static double KlRow(ReadOnlySpan<float> t, ReadOnlySpan<float> s, double[] td, double[] ratio)
+    {
+        int n = t.Length;
+        var tds = td.AsSpan(0, n); var r = ratio.AsSpan(0, n);
+        TensorPrimitives.ConvertChecked<float, double>(s, r);
+        TensorPrimitives.Max(r, (double)MinProbability, r);
+        TensorPrimitives.ConvertChecked<float, double>(t, tds);
+        TensorPrimitives.Divide(tds, r, r);                     // ratio = t / s
+        double kl = 0;
+        // log(max(ratio, tiny)): ratio = 0 exactly where t = 0, whose term t·log(…) must be 0, not 0·(−∞).
+        const int Chunk = 256;
+        Span<double> buf = stackalloc double[Chunk];
+        for (int j0 = 0; j0 < n; j0 += Chunk)
+        {
+            int m = Math.Min(Chunk, n - j0);
+            var bj = buf[..m];
+            TensorPrimitives.Max(r.Slice(j0, m), 1e-300, bj);
+            TensorPrimitives.Log(bj, bj);
+            kl += TensorPrimitives.Dot(tds.Slice(j0, m), bj);
+        }
+        return kl;
     }
 
     /// <summary>
