@@ -529,6 +529,18 @@ public sealed unsafe partial class InferenceEngine : IDisposable
         int seg = _items[3 * index], hd = _items[3 * index + 1], q0 = _items[3 * index + 2];
         int start = _segStart[seg], len = _segLen[seg], d = _c.AttentionHeadSize, t = _c.TrueHiddenSize;
         int c = Math.Min(AttentionChunk, len - q0);
+        if (SmallHeadAttention.Supports(d))
+        {
+            var sh = AttnScratch(SmallHeadAttention.ScratchFloats(len, d));
+            fixed (float* ps = sh, ppre = _pre, ppre2 = _pre2, pctx = _ctx, pm = _mask)
+            {
+                var (qb, qc, qs) = L.Q; var (kb, kc, ks) = L.K; var (vb, vc, vs) = L.V;
+                float* qsrc = (qb == 0 ? ppre : ppre2) + qc + hd * d, ksrc = (kb == 0 ? ppre : ppre2) + kc + hd * d, vsrc = (vb == 0 ? ppre : ppre2) + vc + hd * d;
+                if (SmallHeadAttention.Run(qsrc + (long)(start + q0) * qs, qs, ksrc + (long)start * ks, ks, vsrc + (long)start * vs, vs,
+                        pctx + (long)(start + q0) * t + hd * d, t, c, len, d, 1f / MathF.Sqrt(d), _masked ? pm + start : null, ps))
+                    return;
+            }   // a NaN / ±∞ score: the generic path below handles it as Softmax does
+        }
         var scratch = AttnScratch(c * d + 2 * len * d + c * len + c * d);
         fixed (float* ps = scratch, ppre = _pre, ppre2 = _pre2, pctx = _ctx, pm = _mask)
         {

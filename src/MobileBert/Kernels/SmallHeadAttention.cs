@@ -1,0 +1,197 @@
+using System.Runtime.CompilerServices;
+using System.Runtime.Intrinsics;
+using System.Runtime.Intrinsics.X86;
+
+namespace MobileBert.Kernels;
+
+/// <summary>Attention for one (sequence, head, chunk of query rows) with a small head dimension (a multiple of 16,
+/// ≤ 64; MobileBERT's is 32), AVX-512 only. Instead of gather + pack + generic GEMM + a separate softmax pass + GEMM
+/// (the fallback path of the inference engine), it transposes K once into [d, len padded to 32] and then, per block of
+/// 4 query rows: a register-blocked 4 × 32 score tile over d (8 accumulators, Q read in place through its stride) with
+/// the scale, the additive key mask and the running row max fused into the tile's epilogue; exp(x − max) with a
+/// vectorised Cephes-style exp (≈ 1–2 ulp) and the row sums in one pass over the 4 rows (still in L1); P·V with the
+/// 4 × 32 output tile in registers (V read in place through its stride), scaled by 1/Σ when stored. fp32 throughout.
+/// Differs from softmax-then-GEMM only by rounding: the normalisation is applied to the output instead of to P.</summary>
+public static unsafe class SmallHeadAttention
+{
+    /// <summary>Use this kernel where supported (false: the engine's generic path; tests compare both).</summary>
+    internal static bool Enabled = true;
+
+    /// <summary>Whether <see cref="Run"/> handles head dimension <paramref name="d"/> on this machine.</summary>
+    public static bool Supports(int d) => Enabled && Avx512F.IsSupported && d > 0 && d % 16 == 0 && d <= 64;
+
+    static int Pad(int len) => (len + 31) & ~31;
+
+    /// <summary>Floats of scratch <see cref="Run"/> needs for <paramref name="len"/> keys.</summary>
+    public static int ScratchFloats(int len, int d) => (d + 6) * Pad(len);
+
+    /// <summary>out[i, :d] ← softmax(scale · q_i·Kᵀ + mask) · V for i &lt; rows. q, k, v, out are row-major with strides
+    /// (floats) qs, ks, vs, os; mask [len] is additive (null: none); scratch holds <see cref="ScratchFloats"/> floats.
+    /// Returns false — some rows of out possibly written — if a score (after scale and mask) is NaN or ±∞: the caller then
+    /// runs its reference path, which treats such rows the way <see cref="Softmax"/> does.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    public static bool Run(float* q, int qs, float* k, int ks, float* v, int vs, float* o, int os,
+        int rows, int len, int d, float scale, float* mask, float* scratch)
+    {
+        int lp = Pad(len);
+        float* kt = scratch, s = kt + (long)d * lp, madd = s + 4L * lp, pad = madd + lp;
+        // Kᵀ [d, lp], zero columns past len (their scores are then exactly 0 before the −∞ pad is added).
+        for (int j = 0; j < len; j++)
+        {
+            float* kr = k + (long)j * ks;
+            for (int p = 0; p < d; p++) kt[p * lp + j] = kr[p];
+        }
+        for (int p = 0; p < d; p++)
+            for (int j = len; j < lp; j++) kt[p * lp + j] = 0f;
+        for (int j = 0; j < len; j++) { madd[j] = mask != null ? mask[j] : 0f; pad[j] = 0f; }
+        for (int j = len; j < lp; j++) { madd[j] = 0f; pad[j] = float.NegativeInfinity; }
+
+        var vscale = Vector512.Create(scale);
+        for (int i0 = 0; i0 < rows; i0 += 4)
+        {
+            int last = rows - 1;
+            float* q0 = q + (long)i0 * qs, q1 = q + (long)Math.Min(i0 + 1, last) * qs,
+                   q2 = q + (long)Math.Min(i0 + 2, last) * qs, q3 = q + (long)Math.Min(i0 + 3, last) * qs;
+            float* s0 = s, s1 = s + lp, s2 = s + 2 * lp, s3 = s + 3 * lp;
+            var m0 = Vector512.Create(float.NegativeInfinity); var m1 = m0; var m2 = m0; var m3 = m0;
+            var bad = Vector512<float>.Zero;
+            // ── scores: 4 rows × 32 keys per tile ──
+            for (int j = 0; j < lp; j += 32)
+            {
+                Vector512<float> a00 = default, a01 = default, a10 = default, a11 = default,
+                                 a20 = default, a21 = default, a30 = default, a31 = default;
+                float* kp = kt + j;
+                for (int p = 0; p < d; p++, kp += lp)
+                {
+                    var k0 = Vector512.Load(kp); var k1 = Vector512.Load(kp + 16);
+                    var b = Vector512.Create(q0[p]); a00 = Avx512F.FusedMultiplyAdd(k0, b, a00); a01 = Avx512F.FusedMultiplyAdd(k1, b, a01);
+                    b = Vector512.Create(q1[p]); a10 = Avx512F.FusedMultiplyAdd(k0, b, a10); a11 = Avx512F.FusedMultiplyAdd(k1, b, a11);
+                    b = Vector512.Create(q2[p]); a20 = Avx512F.FusedMultiplyAdd(k0, b, a20); a21 = Avx512F.FusedMultiplyAdd(k1, b, a21);
+                    b = Vector512.Create(q3[p]); a30 = Avx512F.FusedMultiplyAdd(k0, b, a30); a31 = Avx512F.FusedMultiplyAdd(k1, b, a31);
+                }
+                var mk0 = Vector512.Load(madd + j); var mk1 = Vector512.Load(madd + j + 16);
+                var pd0 = Vector512.Load(pad + j); var pd1 = Vector512.Load(pad + j + 16);
+                Epilogue(a00, a01, vscale, mk0, mk1, pd0, pd1, s0 + j, ref m0, ref bad);
+                Epilogue(a10, a11, vscale, mk0, mk1, pd0, pd1, s1 + j, ref m1, ref bad);
+                Epilogue(a20, a21, vscale, mk0, mk1, pd0, pd1, s2 + j, ref m2, ref bad);
+                Epilogue(a30, a31, vscale, mk0, mk1, pd0, pd1, s3 + j, ref m3, ref bad);
+            }
+            if (bad != Vector512<float>.Zero) return false;
+            // ── exp(x − max), Σ ──
+            float inv0 = 1f / ExpRow(s0, lp, HMax(m0)), inv1 = 1f / ExpRow(s1, lp, HMax(m1)),
+                  inv2 = 1f / ExpRow(s2, lp, HMax(m2)), inv3 = 1f / ExpRow(s3, lp, HMax(m3));
+            // ── P·V: 4 rows × 32 (or 16) output columns in registers ──
+            int n = Math.Min(4, rows - i0);
+            float* o0 = o + (long)i0 * os;
+            for (int c0 = 0; c0 < d; c0 += 32)
+            {
+                float* vp = v + c0;
+                if (d - c0 >= 32)
+                {
+                    Vector512<float> a00 = default, a01 = default, a10 = default, a11 = default,
+                                     a20 = default, a21 = default, a30 = default, a31 = default;
+                    for (int j = 0; j < len; j++, vp += vs)
+                    {
+                        var v0 = Vector512.Load(vp); var v1 = Vector512.Load(vp + 16);
+                        var b = Vector512.Create(s0[j]); a00 = Avx512F.FusedMultiplyAdd(v0, b, a00); a01 = Avx512F.FusedMultiplyAdd(v1, b, a01);
+                        b = Vector512.Create(s1[j]); a10 = Avx512F.FusedMultiplyAdd(v0, b, a10); a11 = Avx512F.FusedMultiplyAdd(v1, b, a11);
+                        b = Vector512.Create(s2[j]); a20 = Avx512F.FusedMultiplyAdd(v0, b, a20); a21 = Avx512F.FusedMultiplyAdd(v1, b, a21);
+                        b = Vector512.Create(s3[j]); a30 = Avx512F.FusedMultiplyAdd(v0, b, a30); a31 = Avx512F.FusedMultiplyAdd(v1, b, a31);
+                    }
+                    float* op = o0 + c0;
+                    (a00 * inv0).Store(op); (a01 * inv0).Store(op + 16);
+                    if (n > 1) { op += os; (a10 * inv1).Store(op); (a11 * inv1).Store(op + 16); }
+                    if (n > 2) { op += os; (a20 * inv2).Store(op); (a21 * inv2).Store(op + 16); }
+                    if (n > 3) { op += os; (a30 * inv3).Store(op); (a31 * inv3).Store(op + 16); }
+                }
+                else
+                {
+                    // 16 columns left: two accumulators per row (even / odd keys) to hide the FMA latency.
+                    Vector512<float> a00 = default, a01 = default, a10 = default, a11 = default,
+                                     a20 = default, a21 = default, a30 = default, a31 = default;
+                    int j = 0;
+                    for (; j + 2 <= len; j += 2, vp += 2L * vs)
+                    {
+                        var v0 = Vector512.Load(vp); var v1 = Vector512.Load(vp + vs);
+                        a00 = Avx512F.FusedMultiplyAdd(v0, Vector512.Create(s0[j]), a00); a01 = Avx512F.FusedMultiplyAdd(v1, Vector512.Create(s0[j + 1]), a01);
+                        a10 = Avx512F.FusedMultiplyAdd(v0, Vector512.Create(s1[j]), a10); a11 = Avx512F.FusedMultiplyAdd(v1, Vector512.Create(s1[j + 1]), a11);
+                        a20 = Avx512F.FusedMultiplyAdd(v0, Vector512.Create(s2[j]), a20); a21 = Avx512F.FusedMultiplyAdd(v1, Vector512.Create(s2[j + 1]), a21);
+                        a30 = Avx512F.FusedMultiplyAdd(v0, Vector512.Create(s3[j]), a30); a31 = Avx512F.FusedMultiplyAdd(v1, Vector512.Create(s3[j + 1]), a31);
+                    }
+                    if (j < len)
+                    {
+                        var v0 = Vector512.Load(vp);
+                        a00 = Avx512F.FusedMultiplyAdd(v0, Vector512.Create(s0[j]), a00);
+                        a10 = Avx512F.FusedMultiplyAdd(v0, Vector512.Create(s1[j]), a10);
+                        a20 = Avx512F.FusedMultiplyAdd(v0, Vector512.Create(s2[j]), a20);
+                        a30 = Avx512F.FusedMultiplyAdd(v0, Vector512.Create(s3[j]), a30);
+                    }
+                    float* op = o0 + c0;
+                    ((a00 + a01) * inv0).Store(op);
+                    if (n > 1) { op += os; ((a10 + a11) * inv1).Store(op); }
+                    if (n > 2) { op += os; ((a20 + a21) * inv2).Store(op); }
+                    if (n > 3) { op += os; ((a30 + a31) * inv3).Store(op); }
+                }
+            }
+        }
+        return true;
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    static void Epilogue(Vector512<float> a0, Vector512<float> a1, Vector512<float> scale, Vector512<float> mk0, Vector512<float> mk1,
+        Vector512<float> pd0, Vector512<float> pd1, float* dst, ref Vector512<float> max, ref Vector512<float> bad)
+    {
+        var x0 = a0 * scale + mk0; var x1 = a1 * scale + mk1;   // rounded as the reference: (q·k)·scale, then + mask
+        bad |= ~Vector512.Equals(x0 - x0, Vector512<float>.Zero) | ~Vector512.Equals(x1 - x1, Vector512<float>.Zero);
+        x0 += pd0; x1 += pd1;                                   // keys past len → −∞
+        max = Avx512F.Max(max, Avx512F.Max(x0, x1));
+        x0.Store(dst); x1.Store(dst + 16);
+    }
+
+    static float HMax(Vector512<float> m)
+    {
+        var h = Vector256.Max(m.GetLower(), m.GetUpper());
+        var q = Vector128.Max(h.GetLower(), h.GetUpper());
+        return MathF.Max(MathF.Max(q[0], q[1]), MathF.Max(q[2], q[3]));
+    }
+
+    /// <summary>x[j] ← exp(x[j] − max) for j &lt; n (n a multiple of 16); returns Σ.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    static float ExpRow(float* x, int n, float max)
+    {
+        var vm = Vector512.Create(max);
+        Vector512<float> sum0 = default, sum1 = default;
+        int j = 0;
+        for (; j + 32 <= n; j += 32)
+        {
+            var e0 = Exp(Vector512.Load(x + j) - vm); var e1 = Exp(Vector512.Load(x + j + 16) - vm);
+            e0.Store(x + j); e1.Store(x + j + 16);
+            sum0 += e0; sum1 += e1;
+        }
+        for (; j < n; j += 16)
+        {
+            var e0 = Exp(Vector512.Load(x + j) - vm);
+            e0.Store(x + j); sum0 += e0;
+        }
+        return Vector512.Sum(sum0 + sum1);
+    }
+
+    /// <summary>exp(x) for x ≤ 0 (−∞ → 0): Cephes expf — n = round(x·log2 e), r = x − n·ln 2 (two-part), degree-6
+    /// polynomial, × 2ⁿ by vscalefps (so very negative x gives 0, not a denormal-clamped constant).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    internal static Vector512<float> Exp(Vector512<float> x)
+    {
+        x = Avx512F.Max(x, Vector512.Create(-150f));
+        var n = Vector512.Round(x * Vector512.Create(1.44269504088896341f));
+        var r = Avx512F.FusedMultiplyAdd(n, Vector512.Create(-0.693359375f), x);
+        r = Avx512F.FusedMultiplyAdd(n, Vector512.Create(2.12194440e-4f), r);
+        var p = Vector512.Create(1.9875691500e-4f);
+        p = Avx512F.FusedMultiplyAdd(p, r, Vector512.Create(1.3981999507e-3f));
+        p = Avx512F.FusedMultiplyAdd(p, r, Vector512.Create(8.3334519073e-3f));
+        p = Avx512F.FusedMultiplyAdd(p, r, Vector512.Create(4.1665795894e-2f));
+        p = Avx512F.FusedMultiplyAdd(p, r, Vector512.Create(1.6666665459e-1f));
+        p = Avx512F.FusedMultiplyAdd(p, r, Vector512.Create(5.0000001201e-1f));
+        p = Avx512F.FusedMultiplyAdd(p, r * r, r + Vector512<float>.One);
+        return Avx512F.Scale(p, n);
+    }
+}
