@@ -10,7 +10,8 @@ namespace MobileBert.Kernels;
 /// 4 query rows: a register-blocked 4 × 32 score tile over d (8 accumulators, Q read in place through its stride) with
 /// the scale, the additive key mask and the running row max fused into the tile's epilogue; exp(x − max) with a
 /// vectorised Cephes-style exp (≈ 1–2 ulp) and the row sums in one pass over the 4 rows (still in L1); P·V with the
-/// 4 × 32 output tile in registers (V read in place through its stride), scaled by 1/Σ when stored. fp32 throughout.
+/// 4 × 32 output tile in registers (V packed [len, d] once: strided, its rows would share few L1 sets), scaled by 1/Σ
+/// when stored. fp32 throughout.
 /// Differs from softmax-then-GEMM only by rounding: the normalisation is applied to the output instead of to P.</summary>
 public static unsafe class SmallHeadAttention
 {
@@ -23,7 +24,7 @@ public static unsafe class SmallHeadAttention
     static int Pad(int len) => (len + 31) & ~31;
 
     /// <summary>Floats of scratch <see cref="Run"/> needs for <paramref name="len"/> keys.</summary>
-    public static int ScratchFloats(int len, int d) => (d + 6) * Pad(len);
+    public static int ScratchFloats(int len, int d) => (2 * d + 6) * Pad(len);
 
     /// <summary>out[i, :d] ← softmax(scale · q_i·Kᵀ + mask) · V for i &lt; rows. q, k, v, out are row-major with strides
     /// (floats) qs, ks, vs, os; mask [len] is additive (null: none); scratch holds <see cref="ScratchFloats"/> floats.
@@ -34,7 +35,14 @@ public static unsafe class SmallHeadAttention
         int rows, int len, int d, float scale, float* mask, float* scratch)
     {
         int lp = Pad(len);
-        float* kt = scratch, s = kt + (long)d * lp, madd = s + 4L * lp, pad = madd + lp;
+        float* kt = scratch, s = kt + (long)d * lp, madd = s + 4L * lp, pad = madd + lp, vpk = pad + lp;
+        // V packed [len, d]: read through its stride, its rows (1.5 KB apart in MobileBERT) would share few L1 sets.
+        for (int j = 0; j < len; j++)
+        {
+            float* vr = v + (long)j * vs, dr = vpk + (long)j * d;
+            for (int p = 0; p < d; p += 16) Vector512.Load(vr + p).Store(dr + p);
+        }
+        v = vpk; vs = d;
         // Kᵀ [d, lp], zero columns past len (their scores are then exactly 0 before the −∞ pad is added).
         for (int j = 0; j < len; j++)
         {
