@@ -7,10 +7,10 @@ namespace MobileBert.Kernels;
 /// <summary>Attention for one (sequence, head, chunk of query rows) with a small head dimension (a multiple of 16,
 /// ≤ 64; MobileBERT's is 32), AVX-512 only. Instead of gather + pack + generic GEMM + a separate softmax pass + GEMM
 /// (the fallback path of the inference engine), it transposes K once into [d, len padded to 32] and then, per block of
-/// 4 query rows: a register-blocked 4 × 32 score tile over d (8 accumulators, Q read in place through its stride) with
+/// 4 query rows: a register-blocked 4 × 64 score tile over d (16 accumulators; 4 × 32 for the rest; Q read in place through its stride) with
 /// the scale, the additive key mask and the running row max fused into the tile's epilogue; exp(x − max) with a
 /// vectorised Cephes-style exp (≈ 1–2 ulp) and the row sums in one pass over the 4 rows (still in L1); P·V with the
-/// 4 × 32 output tile in registers (V packed [len, d] once: strided, its rows would share few L1 sets), scaled by 1/Σ
+/// 4 × 32 output tile in registers, even and odd keys apart (16 accumulators; V packed [len, d] once: strided, its rows would share few L1 sets), scaled by 1/Σ
 /// when stored. fp32 throughout.
 /// Differs from softmax-then-GEMM only by rounding: the normalisation is applied to the output instead of to P.</summary>
 public static unsafe class SmallHeadAttention
@@ -63,12 +63,43 @@ public static unsafe class SmallHeadAttention
             float* s0 = s, s1 = s + lp, s2 = s + 2 * lp, s3 = s + 3 * lp;
             var m0 = Vector512.Create(float.NegativeInfinity); var m1 = m0; var m2 = m0; var m3 = m0;
             var bad = Vector512<float>.Zero;
-            // ── scores: 4 rows × 32 keys per tile ──
-            for (int j = 0; j < lp; j += 32)
+            // ── scores: 4 rows × 64 keys per tile (16 accumulators), a 32-key tile for the rest ──
+            int jk = 0;
+            for (; jk + 64 <= lp; jk += 64)
+            {
+                Vector512<float> a00 = default, a01 = default, a02 = default, a03 = default, a10 = default, a11 = default, a12 = default, a13 = default,
+                                 a20 = default, a21 = default, a22 = default, a23 = default, a30 = default, a31 = default, a32 = default, a33 = default;
+                float* kp = kt + jk;
+                for (int p = 0; p < d; p++, kp += lp)
+                {
+                    var k0 = Vector512.Load(kp); var k1 = Vector512.Load(kp + 16); var k2 = Vector512.Load(kp + 32); var k3 = Vector512.Load(kp + 48);
+                    var b = Vector512.Create(q0[p]);
+                    a00 = Avx512F.FusedMultiplyAdd(k0, b, a00); a01 = Avx512F.FusedMultiplyAdd(k1, b, a01); a02 = Avx512F.FusedMultiplyAdd(k2, b, a02); a03 = Avx512F.FusedMultiplyAdd(k3, b, a03);
+                    b = Vector512.Create(q1[p]);
+                    a10 = Avx512F.FusedMultiplyAdd(k0, b, a10); a11 = Avx512F.FusedMultiplyAdd(k1, b, a11); a12 = Avx512F.FusedMultiplyAdd(k2, b, a12); a13 = Avx512F.FusedMultiplyAdd(k3, b, a13);
+                    b = Vector512.Create(q2[p]);
+                    a20 = Avx512F.FusedMultiplyAdd(k0, b, a20); a21 = Avx512F.FusedMultiplyAdd(k1, b, a21); a22 = Avx512F.FusedMultiplyAdd(k2, b, a22); a23 = Avx512F.FusedMultiplyAdd(k3, b, a23);
+                    b = Vector512.Create(q3[p]);
+                    a30 = Avx512F.FusedMultiplyAdd(k0, b, a30); a31 = Avx512F.FusedMultiplyAdd(k1, b, a31); a32 = Avx512F.FusedMultiplyAdd(k2, b, a32); a33 = Avx512F.FusedMultiplyAdd(k3, b, a33);
+                }
+                var mk0 = Vector512.Load(madd + jk); var mk1 = Vector512.Load(madd + jk + 16);
+                var pd0 = Vector512.Load(pad + jk); var pd1 = Vector512.Load(pad + jk + 16);
+                Epilogue(a00, a01, vscale, mk0, mk1, pd0, pd1, s0 + jk, ref m0, ref bad);
+                Epilogue(a10, a11, vscale, mk0, mk1, pd0, pd1, s1 + jk, ref m1, ref bad);
+                Epilogue(a20, a21, vscale, mk0, mk1, pd0, pd1, s2 + jk, ref m2, ref bad);
+                Epilogue(a30, a31, vscale, mk0, mk1, pd0, pd1, s3 + jk, ref m3, ref bad);
+                mk0 = Vector512.Load(madd + jk + 32); mk1 = Vector512.Load(madd + jk + 48);
+                pd0 = Vector512.Load(pad + jk + 32); pd1 = Vector512.Load(pad + jk + 48);
+                Epilogue(a02, a03, vscale, mk0, mk1, pd0, pd1, s0 + jk + 32, ref m0, ref bad);
+                Epilogue(a12, a13, vscale, mk0, mk1, pd0, pd1, s1 + jk + 32, ref m1, ref bad);
+                Epilogue(a22, a23, vscale, mk0, mk1, pd0, pd1, s2 + jk + 32, ref m2, ref bad);
+                Epilogue(a32, a33, vscale, mk0, mk1, pd0, pd1, s3 + jk + 32, ref m3, ref bad);
+            }
+            for (; jk < lp; jk += 32)
             {
                 Vector512<float> a00 = default, a01 = default, a10 = default, a11 = default,
                                  a20 = default, a21 = default, a30 = default, a31 = default;
-                float* kp = kt + j;
+                float* kp = kt + jk;
                 for (int p = 0; p < d; p++, kp += lp)
                 {
                     var k0 = Vector512.Load(kp); var k1 = Vector512.Load(kp + 16);
@@ -77,12 +108,12 @@ public static unsafe class SmallHeadAttention
                     b = Vector512.Create(q2[p]); a20 = Avx512F.FusedMultiplyAdd(k0, b, a20); a21 = Avx512F.FusedMultiplyAdd(k1, b, a21);
                     b = Vector512.Create(q3[p]); a30 = Avx512F.FusedMultiplyAdd(k0, b, a30); a31 = Avx512F.FusedMultiplyAdd(k1, b, a31);
                 }
-                var mk0 = Vector512.Load(madd + j); var mk1 = Vector512.Load(madd + j + 16);
-                var pd0 = Vector512.Load(pad + j); var pd1 = Vector512.Load(pad + j + 16);
-                Epilogue(a00, a01, vscale, mk0, mk1, pd0, pd1, s0 + j, ref m0, ref bad);
-                Epilogue(a10, a11, vscale, mk0, mk1, pd0, pd1, s1 + j, ref m1, ref bad);
-                Epilogue(a20, a21, vscale, mk0, mk1, pd0, pd1, s2 + j, ref m2, ref bad);
-                Epilogue(a30, a31, vscale, mk0, mk1, pd0, pd1, s3 + j, ref m3, ref bad);
+                var mk0 = Vector512.Load(madd + jk); var mk1 = Vector512.Load(madd + jk + 16);
+                var pd0 = Vector512.Load(pad + jk); var pd1 = Vector512.Load(pad + jk + 16);
+                Epilogue(a00, a01, vscale, mk0, mk1, pd0, pd1, s0 + jk, ref m0, ref bad);
+                Epilogue(a10, a11, vscale, mk0, mk1, pd0, pd1, s1 + jk, ref m1, ref bad);
+                Epilogue(a20, a21, vscale, mk0, mk1, pd0, pd1, s2 + jk, ref m2, ref bad);
+                Epilogue(a30, a31, vscale, mk0, mk1, pd0, pd1, s3 + jk, ref m3, ref bad);
             }
             if (bad != Vector512<float>.Zero) return false;
             // ── exp(x − max), Σ ──
@@ -96,9 +127,24 @@ public static unsafe class SmallHeadAttention
                 float* vp = v + c0;
                 if (d - c0 >= 32)
                 {
-                    Vector512<float> a00 = default, a01 = default, a10 = default, a11 = default,
-                                     a20 = default, a21 = default, a30 = default, a31 = default;
-                    for (int j = 0; j < len; j++, vp += vs)
+                    // Even and odd keys in separate accumulators: 16 independent FMA chains.
+                    Vector512<float> a00 = default, a01 = default, a10 = default, a11 = default, a20 = default, a21 = default, a30 = default, a31 = default,
+                                     e00 = default, e01 = default, e10 = default, e11 = default, e20 = default, e21 = default, e30 = default, e31 = default;
+                    int j = 0;
+                    for (; j + 2 <= len; j += 2, vp += 2L * vs)
+                    {
+                        var v0 = Vector512.Load(vp); var v1 = Vector512.Load(vp + 16);
+                        var w0 = Vector512.Load(vp + vs); var w1 = Vector512.Load(vp + vs + 16);
+                        var b = Vector512.Create(s0[j]); a00 = Avx512F.FusedMultiplyAdd(v0, b, a00); a01 = Avx512F.FusedMultiplyAdd(v1, b, a01);
+                        b = Vector512.Create(s1[j]); a10 = Avx512F.FusedMultiplyAdd(v0, b, a10); a11 = Avx512F.FusedMultiplyAdd(v1, b, a11);
+                        b = Vector512.Create(s2[j]); a20 = Avx512F.FusedMultiplyAdd(v0, b, a20); a21 = Avx512F.FusedMultiplyAdd(v1, b, a21);
+                        b = Vector512.Create(s3[j]); a30 = Avx512F.FusedMultiplyAdd(v0, b, a30); a31 = Avx512F.FusedMultiplyAdd(v1, b, a31);
+                        b = Vector512.Create(s0[j + 1]); e00 = Avx512F.FusedMultiplyAdd(w0, b, e00); e01 = Avx512F.FusedMultiplyAdd(w1, b, e01);
+                        b = Vector512.Create(s1[j + 1]); e10 = Avx512F.FusedMultiplyAdd(w0, b, e10); e11 = Avx512F.FusedMultiplyAdd(w1, b, e11);
+                        b = Vector512.Create(s2[j + 1]); e20 = Avx512F.FusedMultiplyAdd(w0, b, e20); e21 = Avx512F.FusedMultiplyAdd(w1, b, e21);
+                        b = Vector512.Create(s3[j + 1]); e30 = Avx512F.FusedMultiplyAdd(w0, b, e30); e31 = Avx512F.FusedMultiplyAdd(w1, b, e31);
+                    }
+                    if (j < len)
                     {
                         var v0 = Vector512.Load(vp); var v1 = Vector512.Load(vp + 16);
                         var b = Vector512.Create(s0[j]); a00 = Avx512F.FusedMultiplyAdd(v0, b, a00); a01 = Avx512F.FusedMultiplyAdd(v1, b, a01);
@@ -107,10 +153,10 @@ public static unsafe class SmallHeadAttention
                         b = Vector512.Create(s3[j]); a30 = Avx512F.FusedMultiplyAdd(v0, b, a30); a31 = Avx512F.FusedMultiplyAdd(v1, b, a31);
                     }
                     float* op = o0 + c0;
-                    (a00 * inv0).Store(op); (a01 * inv0).Store(op + 16);
-                    if (n > 1) { op += os; (a10 * inv1).Store(op); (a11 * inv1).Store(op + 16); }
-                    if (n > 2) { op += os; (a20 * inv2).Store(op); (a21 * inv2).Store(op + 16); }
-                    if (n > 3) { op += os; (a30 * inv3).Store(op); (a31 * inv3).Store(op + 16); }
+                    ((a00 + e00) * inv0).Store(op); ((a01 + e01) * inv0).Store(op + 16);
+                    if (n > 1) { op += os; ((a10 + e10) * inv1).Store(op); ((a11 + e11) * inv1).Store(op + 16); }
+                    if (n > 2) { op += os; ((a20 + e20) * inv2).Store(op); ((a21 + e21) * inv2).Store(op + 16); }
+                    if (n > 3) { op += os; ((a30 + e30) * inv3).Store(op); ((a31 + e31) * inv3).Store(op + 16); }
                 }
                 else
                 {
