@@ -78,7 +78,7 @@ public static class DistillationRun
         {
             var statePath = Path.Combine(ck.Path, StateFile);
             var state = JsonNode.Parse(File.ReadAllText(statePath))!.AsObject();
-            CheckFingerprint(fingerprint, state["fingerprint"]!.AsObject(), statePath);
+            RunDirectory.CheckFingerprint(fingerprint, state["fingerprint"]!.AsObject(), statePath);
             student = ModelFolder.Load(ck.Path, new LoadOptions { Heads = ModelHeads.Pretraining });
             step = state["step"]!.GetValue<long>();
             position = new DataPosition(state["epoch"]!.GetValue<int>(), state["index"]!.GetValue<int>());
@@ -334,16 +334,6 @@ public static class DistillationRun
         var p = new List<int>();
         for (int i = 0; i < mlmLabels.Length; i++) if (mlmLabels[i] != Losses.IgnoreIndex) p.Add(i);
         return [.. p];
-    }
-
-    static void CheckFingerprint(JsonObject now, JsonObject saved, string path)
-    {
-        foreach (var (key, value) in now)
-        {
-            string a = saved[key]?.ToJsonString() ?? "null", b = value?.ToJsonString() ?? "null";
-            if (a != b) throw new ArgumentException($"{path}: cannot resume: '{key}' was {Trim(a)} in the checkpoint but is {Trim(b)} now.");
-        }
-        static string Trim(string s) => s.Length > 80 ? s[..77] + "…" : s;
     }
 
     static void SaveCurves(MetricsLog metrics, DistillOptions o)

@@ -55,7 +55,7 @@ public static class FineTuningRun
         {
             var statePath = Path.Combine(ck.Path, StateFile);
             var state = JsonNode.Parse(File.ReadAllText(statePath))!.AsObject();
-            CheckFingerprint(fingerprint, state["fingerprint"]!.AsObject(), statePath);
+            RunDirectory.CheckFingerprint(fingerprint, state["fingerprint"]!.AsObject(), statePath);
             model = ModelFolder.Load(ck.Path, new LoadOptions { Heads = TaskModels.HeadsFor(info) });
             step = state["step"]!.GetValue<long>();
             bestStep = state["best_step"]!.GetValue<long>();
@@ -230,16 +230,6 @@ public static class FineTuningRun
         }
         else f["init_config"] = JsonNode.Parse(ConfigJson.ToJson(o.Config!));
         return f;
-    }
-
-    static void CheckFingerprint(JsonObject now, JsonObject saved, string path)
-    {
-        foreach (var (key, value) in now)
-        {
-            string a = saved[key]?.ToJsonString() ?? "null", b = value?.ToJsonString() ?? "null";
-            if (a != b) throw new ArgumentException($"{path}: cannot resume: '{key}' was {Trim(a)} in the checkpoint but is {Trim(b)} now.");
-        }
-        static string Trim(string s) => s.Length > 80 ? s[..77] + "…" : s;
     }
 
     static void CopyAtomic(string from, string to)

@@ -1,4 +1,5 @@
 using System.Globalization;
+using System.Text.Json.Nodes;
 
 namespace MobileBert.Training;
 
@@ -22,6 +23,21 @@ public sealed class RunDirectory
         if (keep < 1) throw new ArgumentOutOfRangeException(nameof(keep), keep, "Keep at least one checkpoint.");
         Root = root; Keep = keep;
         CheckpointsDir = Path.Combine(root, "checkpoints");
+    }
+
+    /// <summary>
+    /// Checks that a checkpoint's saved fingerprint (<paramref name="saved"/>, read from <paramref name="path"/>) has every
+    /// setting of the current run's <paramref name="now"/>; the first difference throws "PATH: cannot resume: 'key' was
+    /// … in the checkpoint but is … now." (values cut to 80 characters).
+    /// </summary>
+    public static void CheckFingerprint(JsonObject now, JsonObject saved, string path)
+    {
+        foreach (var (key, value) in now)
+        {
+            string a = saved[key]?.ToJsonString() ?? "null", b = value?.ToJsonString() ?? "null";
+            if (a != b) throw new ArgumentException($"{path}: cannot resume: '{key}' was {Trim(a)} in the checkpoint but is {Trim(b)} now.");
+        }
+        static string Trim(string s) => s.Length > 80 ? s[..77] + "…" : s;
     }
 
     public string Root { get; }

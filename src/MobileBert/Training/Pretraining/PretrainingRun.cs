@@ -55,7 +55,7 @@ public static class PretrainingRun
         if (latest is { } ck && o.Resume)
         {
             var state = JsonNode.Parse(File.ReadAllText(Path.Combine(ck.Path, StateFile)))!.AsObject();
-            CheckFingerprint(o, state["fingerprint"]!.AsObject(), Path.Combine(ck.Path, StateFile));
+            RunDirectory.CheckFingerprint(o.Fingerprint(), state["fingerprint"]!.AsObject(), Path.Combine(ck.Path, StateFile));
             model = ModelFolder.Load(ck.Path, new LoadOptions { Heads = ModelHeads.Pretraining });
             step = state["step"]!.GetValue<long>();
             position = new DataPosition(state["epoch"]!.GetValue<int>(), state["index"]!.GetValue<int>());
@@ -227,17 +227,6 @@ public static class PretrainingRun
         for (int i = 0; i < Math.Min(maxExamples, train.Count); i++)
             foreach (int y in train[i].MaskedLabelIds) counts[y] = counts.GetValueOrDefault(y) + 1;
         return counts.Count == 0 ? 0 : counts.MaxBy(kv => kv.Value).Key;
-    }
-
-    static void CheckFingerprint(PretrainOptions o, JsonObject saved, string path)
-    {
-        var now = o.Fingerprint();
-        foreach (var (key, value) in now)
-        {
-            string a = saved[key]?.ToJsonString() ?? "null", b = value?.ToJsonString() ?? "null";
-            if (a != b) throw new ArgumentException($"{path}: cannot resume: '{key}' was {Trim(a)} in the checkpoint but is {Trim(b)} now.");
-        }
-        static string Trim(string s) => s.Length > 80 ? s[..77] + "…" : s;
     }
 
     static void SaveCurves(MetricsLog metrics, PretrainOptions o)
