@@ -35,7 +35,8 @@ static class CompareBench
         // 300 ms between runs: ONNX Runtime's intra-op threads keep spinning after session.Run returns (its default
         // allow_spinning), and a run of ours started within ~20 ms of ORT's shares the cores with them: measured
         // b1 × 2 threads, ours 28.4 ms with a 20 ms gap vs 21.6 ms with 300 ms (engine alone: 21 ms); ORT 39.9 vs 37.9.
-        int warmup = 2, repeats = 10, gapMs = 300;
+        int warmup = 2, repeats = 10, gapMs = 300, block = 1;
+        bool? ortSpin = null;
         double minSeconds = 0;
         string? outPath = null;
         try
@@ -57,6 +58,8 @@ static class CompareBench
                     case "--repeats": repeats = int.Parse(Next(), CultureInfo.InvariantCulture); break;
                     case "--min-seconds": minSeconds = double.Parse(Next(), CultureInfo.InvariantCulture); break;
                     case "--gap-ms": gapMs = int.Parse(Next(), CultureInfo.InvariantCulture); break;
+                    case "--block": block = int.Parse(Next(), CultureInfo.InvariantCulture); if (block < 1) throw new ArgumentException("--block must be ≥ 1"); break;
+                    case "--ort-spin": ortSpin = Next() switch { "on" => true, "off" => false, var v => throw new ArgumentException($"--ort-spin must be on or off, not '{v}'") }; break;
                     case "--out": outPath = Next(); break;
                     default: throw new ArgumentException($"unknown option {args[i]}");
                 }
@@ -95,7 +98,7 @@ static class CompareBench
             header.AppendLine(Inv($"machine: {Environment.ProcessorCount} logical cores, {System.Runtime.InteropServices.RuntimeInformation.ProcessArchitecture}, Vector512 {System.Runtime.Intrinsics.Vector512.IsHardwareAccelerated}, .NET {Environment.Version}, ONNX Runtime {OrtEnv.Instance().GetVersionString()}"));
             header.AppendLine(Inv($"ONNX files: fp32 {new FileInfo(fp32Path).Length / 1e6:F1} MB{(int8 ? Inv($", int8 {new FileInfo(int8Path).Length / 1e6:F1} MB") : "")} (export {exportSeconds:F1} s)"));
             header.AppendLine(Inv($"ours: {(fast ? "InferenceEngine (fast fp32 path)" : "model.Forward (reference path)")}{(withForward ? " (+ model.Forward rows)" : "")}{(int8 ? Inv($"; ours int8: InferenceEngine, {qweights!.Count} Linears int8 (per-channel weights, dynamic per-token activations){(keepLayers.Count > 0 ? Inv($", layers {string.Join(",", keepLayers.Order())} fp32") : "")}") : "")}"));
-            header.AppendLine(Inv($"method: warm-up {warmup}, then repeats of [ours, ORT fp32{(withForward ? ", model.Forward" : "")}{(int8 ? ", ours int8, ORT int8" : "")}] back to back ({gapMs} ms pause between runs), ≥ {repeats} repeats{(minSeconds > 0 ? Inv($" and ≥ {minSeconds} s") : "")} per case"));
+            header.AppendLine(Inv($"method: warm-up {warmup}, then repeats of [ours, ORT fp32{(withForward ? ", model.Forward" : "")}{(int8 ? ", ours int8, ORT int8" : "")}] back to back ({(block > 1 ? Inv($"each a block of {block} forwards timed one by one, ") : "")}{gapMs} ms pause between {(block > 1 ? "blocks" : "runs")}){(ortSpin is { } sp ? Inv($", ORT intra-op spinning {(sp ? "on" : "off")}") : "")}, ≥ {repeats} repeats{(minSeconds > 0 ? Inv($" and ≥ {minSeconds} s") : "")} per case"));
             Console.Write(header);
 
             var proc = Process.GetCurrentProcess();
@@ -142,13 +145,13 @@ static class CompareBench
             Dictionary<int, InferenceSession> fp32Sessions = [];
             var memOrt = Phase(() =>
             {
-                foreach (int t in threadCounts) fp32Sessions[t] = Session(fp32Path, t);
+                foreach (int t in threadCounts) fp32Sessions[t] = Session(fp32Path, t, ortSpin);
                 foreach (var (t, sess) in fp32Sessions) foreach (var input in inputs.Values) for (int w = 0; w < warmup; w++) RunOrt(sess, input);
             });
             Dictionary<int, InferenceSession>? int8Sessions = int8 ? [] : null;
             var memOrt8 = !int8 ? default : Phase(() =>
             {
-                foreach (int t in threadCounts) int8Sessions![t] = Session(int8Path, t);
+                foreach (int t in threadCounts) int8Sessions![t] = Session(int8Path, t, ortSpin);
                 foreach (var (t, sess) in int8Sessions!) foreach (var input in inputs.Values) for (int w = 0; w < warmup; w++) RunOrt(sess, input);
             });
             static string Mb(long bytes) => Inv($"{bytes / 1048576.0:F0} MB");
@@ -174,13 +177,14 @@ static class CompareBench
                         long allocatedF = withForward ? Alloc(() => model.Forward(input, forward)) : 0;
                         var ours = new List<double>(); var ort = new List<double>(); var ort8 = new List<double>(); var ours8 = new List<double>(); var fwd = new List<double>();
                         var total = Stopwatch.StartNew();
-                        while (ours.Count < repeats || total.Elapsed.TotalSeconds < minSeconds)
+                        while (ours.Count < repeats * block || total.Elapsed.TotalSeconds < minSeconds)
                         {
-                            ours.Add(Time(() => Ours(input))); Thread.Sleep(gapMs);
-                            ort.Add(Time(() => RunOrt(fp32Sessions[t], input))); Thread.Sleep(gapMs);
-                            if (withForward) { fwd.Add(Time(() => model.Forward(input, forward))); Thread.Sleep(gapMs); }
-                            if (int8Sessions is not null) { ours8.Add(Time(() => engine8!.Run(input))); Thread.Sleep(gapMs); ort8.Add(Time(() => RunOrt(int8Sessions[t], input))); Thread.Sleep(gapMs); }
-                            if (ours.Count >= 500) break;
+                            void Block(List<double> into, Action run) { for (int k = 0; k < block; k++) into.Add(Time(run)); Thread.Sleep(gapMs); }
+                            Block(ours, () => Ours(input));
+                            Block(ort, () => RunOrt(fp32Sessions[t], input));
+                            if (withForward) Block(fwd, () => model.Forward(input, forward));
+                            if (int8Sessions is not null) { Block(ours8, () => engine8!.Run(input)); Block(ort8, () => RunOrt(int8Sessions[t], input)); }
+                            if (ours.Count >= 500 * block) break;
                         }
                         double flops = FlopCount.Forward(c, b, s);
                         var so = Summarize(ours); var sr = Summarize(ort);
@@ -209,7 +213,7 @@ static class CompareBench
     static int[] List(string s) => s.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries)
         .Select(v => int.TryParse(v, NumberStyles.None, CultureInfo.InvariantCulture, out int x) && x > 0 ? x : throw new ArgumentException($"'{v}' is not a positive integer")).ToArray();
 
-    static InferenceSession Session(string path, int threads)
+    static InferenceSession Session(string path, int threads, bool? spin)
     {
         var so = new SessionOptions
         {
@@ -218,6 +222,7 @@ static class CompareBench
             InterOpNumThreads = 1,
             ExecutionMode = ExecutionMode.ORT_SEQUENTIAL,
         };
+        if (spin is { } on) so.AddSessionConfigEntry("session.intra_op.allow_spinning", on ? "1" : "0");
         return new InferenceSession(path, so);
     }
 

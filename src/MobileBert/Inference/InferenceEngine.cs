@@ -529,7 +529,7 @@ public sealed unsafe partial class InferenceEngine : IDisposable
         int seg = _items[3 * index], hd = _items[3 * index + 1], q0 = _items[3 * index + 2];
         int start = _segStart[seg], len = _segLen[seg], d = _c.AttentionHeadSize, t = _c.TrueHiddenSize;
         int c = Math.Min(AttentionChunk, len - q0);
-        if (SmallHeadAttention.Supports(d))
+        if (UseSmallHeadAttention && SmallHeadAttention.Supports(d))
         {
             var sh = AttnScratch(SmallHeadAttention.ScratchFloats(len, d));
             fixed (float* ps = sh, ppre = _pre, ppre2 = _pre2, pctx = _ctx, pm = _mask)
@@ -560,6 +560,10 @@ public sealed unsafe partial class InferenceEngine : IDisposable
             for (int i = 0; i < c; i++) Buffer.MemoryCopy(ch + i * d, pctx + (long)(start + q0 + i) * t + hd * d, d * 4, d * 4);
         }
     }
+
+    /// <summary>Use <see cref="SmallHeadAttention"/> where it applies (false: the generic attention path; for A/B benches
+    /// and the equality tests — per engine, so tests running in parallel do not switch each other's path).</summary>
+    internal bool UseSmallHeadAttention { get; set; } = true;
 
     [ThreadStatic] static float[]? t_attn;
     static float[] AttnScratch(int n) => t_attn is { } a && a.Length >= n ? a : t_attn = GC.AllocateUninitializedArray<float>(Math.Max(n, (t_attn?.Length ?? 0) * 3 / 2), pinned: true);

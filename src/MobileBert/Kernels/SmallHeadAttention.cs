@@ -10,16 +10,13 @@ namespace MobileBert.Kernels;
 /// 4 query rows (Q and V also packed contiguously): a register-blocked 4 × 64 score tile over d (16 accumulators; 4 × 32 for the rest) with
 /// the scale, the additive key mask and the running row max fused into the tile's epilogue; exp(x − max) with a
 /// vectorised Cephes-style exp (≈ 1–2 ulp) and the row sums in one pass over the 4 rows (still in L1); P·V with the
-/// 4 × 32 output tile in registers, even and odd keys apart (16 accumulators; V packed [len, d] once: strided, its rows would share few L1 sets), scaled by 1/Σ
+/// 4 × 32 output tile in registers, keys summed in order as the reference GEMM does (8 accumulators; V packed [len, d] once: strided, its rows would share few L1 sets), scaled by 1/Σ
 /// when stored. fp32 throughout.
 /// Differs from softmax-then-GEMM only by rounding: the normalisation is applied to the output instead of to P.</summary>
 public static unsafe class SmallHeadAttention
 {
-    /// <summary>Use this kernel where supported (false: the engine's generic path; tests compare both).</summary>
-    internal static bool Enabled = true;
-
     /// <summary>Whether <see cref="Run"/> handles head dimension <paramref name="d"/> on this machine.</summary>
-    public static bool Supports(int d) => Enabled && Avx512F.IsSupported && d > 0 && d % 16 == 0 && d <= 64;
+    public static bool Supports(int d) => Avx512F.IsSupported && d > 0 && d % 16 == 0 && d <= 64;
 
     static int Pad(int len) => (len + 31) & ~31;
 
@@ -136,24 +133,10 @@ public static unsafe class SmallHeadAttention
                 float* vp = v + c0;
                 if (d - c0 >= 32)
                 {
-                    // Even and odd keys in separate accumulators: 16 independent FMA chains.
-                    Vector512<float> a00 = default, a01 = default, a10 = default, a11 = default, a20 = default, a21 = default, a30 = default, a31 = default,
-                                     e00 = default, e01 = default, e10 = default, e11 = default, e20 = default, e21 = default, e30 = default, e31 = default;
-                    int j = 0;
-                    for (; j + 2 <= len; j += 2, vp += 2L * vs)
-                    {
-                        var v0 = Vector512.Load(vp); var v1 = Vector512.Load(vp + 16);
-                        var w0 = Vector512.Load(vp + vs); var w1 = Vector512.Load(vp + vs + 16);
-                        var b = Vector512.Create(s0[j]); a00 = Avx512F.FusedMultiplyAdd(v0, b, a00); a01 = Avx512F.FusedMultiplyAdd(v1, b, a01);
-                        b = Vector512.Create(s1[j]); a10 = Avx512F.FusedMultiplyAdd(v0, b, a10); a11 = Avx512F.FusedMultiplyAdd(v1, b, a11);
-                        b = Vector512.Create(s2[j]); a20 = Avx512F.FusedMultiplyAdd(v0, b, a20); a21 = Avx512F.FusedMultiplyAdd(v1, b, a21);
-                        b = Vector512.Create(s3[j]); a30 = Avx512F.FusedMultiplyAdd(v0, b, a30); a31 = Avx512F.FusedMultiplyAdd(v1, b, a31);
-                        b = Vector512.Create(s0[j + 1]); e00 = Avx512F.FusedMultiplyAdd(w0, b, e00); e01 = Avx512F.FusedMultiplyAdd(w1, b, e01);
-                        b = Vector512.Create(s1[j + 1]); e10 = Avx512F.FusedMultiplyAdd(w0, b, e10); e11 = Avx512F.FusedMultiplyAdd(w1, b, e11);
-                        b = Vector512.Create(s2[j + 1]); e20 = Avx512F.FusedMultiplyAdd(w0, b, e20); e21 = Avx512F.FusedMultiplyAdd(w1, b, e21);
-                        b = Vector512.Create(s3[j + 1]); e30 = Avx512F.FusedMultiplyAdd(w0, b, e30); e31 = Avx512F.FusedMultiplyAdd(w1, b, e31);
-                    }
-                    if (j < len)
+                    // Keys in order, one accumulator per output vector (8 independent FMA chains): the order of the
+                    // reference GEMM's sum over keys, so the two differ only by where 1/Σ is applied.
+                    Vector512<float> a00 = default, a01 = default, a10 = default, a11 = default, a20 = default, a21 = default, a30 = default, a31 = default;
+                    for (int j = 0; j < len; j++, vp += vs)
                     {
                         var v0 = Vector512.Load(vp); var v1 = Vector512.Load(vp + 16);
                         var b = Vector512.Create(s0[j]); a00 = Avx512F.FusedMultiplyAdd(v0, b, a00); a01 = Avx512F.FusedMultiplyAdd(v1, b, a01);
@@ -162,10 +145,10 @@ public static unsafe class SmallHeadAttention
                         b = Vector512.Create(s3[j]); a30 = Avx512F.FusedMultiplyAdd(v0, b, a30); a31 = Avx512F.FusedMultiplyAdd(v1, b, a31);
                     }
                     float* op = o0 + c0;
-                    ((a00 + e00) * inv0).Store(op); ((a01 + e01) * inv0).Store(op + 16);
-                    if (n > 1) { op += os; ((a10 + e10) * inv1).Store(op); ((a11 + e11) * inv1).Store(op + 16); }
-                    if (n > 2) { op += os; ((a20 + e20) * inv2).Store(op); ((a21 + e21) * inv2).Store(op + 16); }
-                    if (n > 3) { op += os; ((a30 + e30) * inv3).Store(op); ((a31 + e31) * inv3).Store(op + 16); }
+                    (a00 * inv0).Store(op); (a01 * inv0).Store(op + 16);
+                    if (n > 1) { op += os; (a10 * inv1).Store(op); (a11 * inv1).Store(op + 16); }
+                    if (n > 2) { op += os; (a20 * inv2).Store(op); (a21 * inv2).Store(op + 16); }
+                    if (n > 3) { op += os; (a30 * inv3).Store(op); (a31 * inv3).Store(op + 16); }
                 }
                 else
                 {

@@ -90,10 +90,9 @@ public class SmallHeadAttentionTests
             var o = model.Forward(input, new ForwardOptions { Heads = ModelHeads.SequenceClassification });
             var fast = engine.Run(input).LastHiddenState.ToArray();
             Tolerance.AssertClose("last_hidden_state", o.LastHiddenState, fast, rel);
-            SmallHeadAttention.Enabled = false;
-            float[] generic;
-            try { generic = engine.Run(input).LastHiddenState.ToArray(); }
-            finally { }
+            engine.UseSmallHeadAttention = false;
+            float[] generic = engine.Run(input).LastHiddenState.ToArray();
+            engine.UseSmallHeadAttention = true;
             Tolerance.AssertClose("generic", generic, fast, rel);
             var rng = new Random(3);
             var seqs = new[] { 1, 7, 33, 128, 130 }.Select(len => new TokenSequence(Enumerable.Range(0, len).Select(_ => rng.Next(1, c.VocabSize)).ToArray())).ToArray();
