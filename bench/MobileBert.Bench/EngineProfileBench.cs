@@ -56,6 +56,7 @@ internal static class EngineProfileBench
             {
                 var (_, e, t, b, sp, ch) = cases[k];
                 e.Threads = t; e.BlockRowsOption = b; e.Split = sp; e.AttentionChunk = ch > 0 ? ch : 128; e.Profile = prof[k];
+                e.UseSmallHeadAttention = !genericAttn[k];
                 InferenceEngine.UseAffinity = !noAffinity[k];
                 long t0 = Stopwatch.GetTimestamp();
                 e.Run(input);
