@@ -23,7 +23,7 @@ internal static class EngineProfileBench
                 case "--repeats": repeats = int.Parse(args[++i], CultureInfo.InvariantCulture); break;
                 case "--threads": threads = [.. args[++i].Split(',').Select(int.Parse)]; break;
                 case "--no-int8": int8 = false; break;
-                case "--cases": caseSpec = args[++i]; break;   // e.g. fp32:1:0:r,int8:2:0:c:128 (precision:threads:blockRows:r|c|a[:attentionChunk[:flags]]; flags: g = generic attention path instead of SmallHeadAttention)
+                case "--cases": caseSpec = args[++i]; break;   // e.g. fp32:1:0:r,int8:2:0:c:128 (precision:threads:blockRows:r|c|a[:attentionChunk[:flags]]; flags: g = generic attention path instead of SmallHeadAttention, n = no whole-sequence blocks)
                 default: Console.Error.WriteLine($"engine-profile: unknown option {args[i]}"); return 2;
             }
         var c = Presets.All[preset]();
@@ -42,13 +42,14 @@ internal static class EngineProfileBench
         // split "rn": row blocks with the plain dynamic hand-out instead of per-thread ranges
         var noAffinity = caseSpec is null ? new bool[cases.Count] : caseSpec.Split(',').Select(x => x.Split(':')[3] == "rn").ToArray();
         var genericAttn = caseSpec is null ? new bool[cases.Count] : caseSpec.Split(',').Select(x => x.Split(':') is var f && f.Length > 5 && f[5].Contains('g')).ToArray();
+        var noSeqBlocks = caseSpec is null ? new bool[cases.Count] : caseSpec.Split(',').Select(x => x.Split(':') is var f && f.Length > 5 && f[5].Contains('n')).ToArray();
         var prof = cases.Select(_ => new InferenceEngine.EngineProfile { ThreadCpuNs = CpuTime.ThreadNanoseconds }).ToList();
         var totals = cases.Select(_ => new List<double>()).ToList();
         for (int k = 0; k < cases.Count; k++)
         {
             var (_, e, t, b, sp, ch) = cases[k];
             e.Threads = t; e.BlockRowsOption = b; e.Split = sp; e.AttentionChunk = ch > 0 ? ch : 128;
-            e.UseSmallHeadAttention = !genericAttn[k];
+            e.UseSmallHeadAttention = !genericAttn[k]; e.SequenceBlocks = !noSeqBlocks[k];
             e.Run(input); e.Run(input);
         }
         for (int r = 0; r < repeats; r++)
@@ -56,7 +57,7 @@ internal static class EngineProfileBench
             {
                 var (_, e, t, b, sp, ch) = cases[k];
                 e.Threads = t; e.BlockRowsOption = b; e.Split = sp; e.AttentionChunk = ch > 0 ? ch : 128; e.Profile = prof[k];
-                e.UseSmallHeadAttention = !genericAttn[k];
+                e.UseSmallHeadAttention = !genericAttn[k]; e.SequenceBlocks = !noSeqBlocks[k];
                 InferenceEngine.UseAffinity = !noAffinity[k];
                 long t0 = Stopwatch.GetTimestamp();
                 e.Run(input);

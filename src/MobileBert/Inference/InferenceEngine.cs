@@ -82,6 +82,9 @@ public sealed unsafe partial class InferenceEngine : IDisposable
     int[] _items = [];       // attention items: (segment, head, q0) packed as 3 ints
     float[] _first = [];
     int _rows, _seqs, _itemCount, _blockRows;
+    // Row blocks: first row and row count; with whole-sequence blocks also their attention items [item0, item1).
+    int[] _blkStart = [], _blkLen = [], _blkItem0 = [], _blkItem1 = [];
+    bool _seqBlocks;
     bool _masked;
     float[] _hidden = [];    // the buffer holding the current hidden state (_h0 or _h1)
 
@@ -113,6 +116,13 @@ public sealed unsafe partial class InferenceEngine : IDisposable
     /// <summary>Threads used (≤ 0: all cores).</summary>
     public int Threads { get; set; }
     public int BlockRowsOption { get; set; }
+    /// <summary>With enough sequences (≥ <see cref="SequenceBlocksMinPerThread"/> per thread, or sequences of one length
+    /// in a multiple of the thread count) blocks hold whole sequences
+    /// and a block runs its sequences' attention right after their projections, in the same parallel region: Q, K, V
+    /// are still in the core's cache, and there is one fork/join per layer instead of two (false: row blocks and a
+    /// separate attention region, as at batch 1; for A/B benches).</summary>
+    internal bool SequenceBlocks { get; set; } = true;
+    internal const int SequenceBlocksMinPerThread = 4;
     public int AttentionChunk { get; set; }
     /// <summary>How work is divided among threads (see <see cref="WorkSplit"/>).</summary>
     public WorkSplit Split { get; set; }
@@ -277,8 +287,7 @@ public sealed unsafe partial class InferenceEngine : IDisposable
         // Every row block streams all of a layer's weights through L2, so blocks must be tall enough to amortise that
         // (≥ 64 rows: ≥ 32 FLOP per weight byte fp32); up to 256·threads rows one block per thread, then 256-row blocks.
         _blockRows = BlockRowsOption > 0 ? BlockRowsOption : rows <= 256 * threads ? Math.Max(8, (rows + threads - 1) / threads + 7) / 8 * 8 : 256;
-        int blocks = (rows + _blockRows - 1) / _blockRows;
-        // Attention items: (segment, head, first query row).
+        // Attention items: (segment, head, first query row), segment by segment.
         int heads = _c.NumAttentionHeads, chunk = Math.Max(1, AttentionChunk);
         int items = 0;
         for (int i = 0; i < seqs; i++) items += heads * ((_segLen[i] + chunk - 1) / chunk);
@@ -288,7 +297,7 @@ public sealed unsafe partial class InferenceEngine : IDisposable
             for (int hd = 0; hd < heads; hd++)
                 for (int q0 = 0; q0 < _segLen[i]; q0 += chunk) { _items[it++] = i; _items[it++] = hd; _items[it++] = q0; }
         _itemCount = items;
-
+        int blocks = PlanBlocks(rows, seqs, threads, heads, chunk);
         if (UseColumns(rows, threads))
         {
             var p = Profile;
@@ -307,12 +316,16 @@ public sealed unsafe partial class InferenceEngine : IDisposable
         job.Kind = 0; job.Layer = 0;
         Region(blocks, threads, ref job);
         prof?.Region(0, ref t0);
+        // With whole-sequence blocks each region ends with the next layer's attention of the block (see SequenceBlock).
         var hIn = _h0; var hOut = _h1;
         for (int l = 0; l < _layers.Length; l++)
         {
-            job.Kind = 1; job.Layer = l;
-            Region(_itemCount, threads, ref job);
-            prof?.Region(1, ref t0);
+            if (!_seqBlocks)
+            {
+                job.Kind = 1; job.Layer = l;
+                Region(_itemCount, threads, ref job);
+                prof?.Region(1, ref t0);
+            }
             job.Kind = 2; job.Layer = l;
             _hidden = hIn; _hiddenOut = hOut;
             Region(blocks, threads, ref job);
@@ -414,14 +427,54 @@ public sealed unsafe partial class InferenceEngine : IDisposable
         }
     }
 
-    (int r0, int n) Block(int index) { int r0 = index * _blockRows; return (r0, Math.Min(_blockRows, _rows - r0)); }
+    (int r0, int n) Block(int index) => (_blkStart[index], _blkLen[index]);
+
+    /// <summary>Plans the row blocks of a run (returns their count): whole sequences per block when
+    /// <see cref="SequenceBlocks"/> applies, else <see cref="_blockRows"/>-row blocks.</summary>
+    int PlanBlocks(int rows, int seqs, int threads, int heads, int chunk)
+    {
+        // Whole-sequence blocks when there are enough of them to balance the threads, or when they split the rows evenly
+        // anyway (sequences of one length, a multiple of the thread count: a padded batch).
+        bool sameLength = true;
+        for (int i = 1; i < seqs && sameLength; i++) sameLength = _segLen[i] == _segLen[0];
+        _seqBlocks = SequenceBlocks && BlockRowsOption == 0 && (seqs >= SequenceBlocksMinPerThread * threads || (sameLength && seqs % threads == 0));
+        int cap = _seqBlocks ? seqs : (rows + _blockRows - 1) / _blockRows;
+        _blkStart = Grow(_blkStart, cap); _blkLen = Grow(_blkLen, cap); _blkItem0 = Grow(_blkItem0, cap); _blkItem1 = Grow(_blkItem1, cap);
+        int blocks = 0;
+        if (!_seqBlocks)
+        {
+            for (int r0 = 0; r0 < rows; r0 += _blockRows) { _blkStart[blocks] = r0; _blkLen[blocks] = Math.Min(_blockRows, rows - r0); blocks++; }
+            return blocks;
+        }
+        // Consecutive sequences until a block would pass _blockRows rows (a longer sequence is a block of its own).
+        int item = 0;
+        for (int i = 0; i < seqs;)
+        {
+            _blkStart[blocks] = _segStart[i]; _blkItem0[blocks] = item;
+            int n = 0;
+            do { n += _segLen[i]; item += heads * ((_segLen[i] + chunk - 1) / chunk); i++; }
+            while (i < seqs && n + _segLen[i] <= _blockRows);
+            _blkLen[blocks] = n; _blkItem1[blocks] = item;
+            blocks++;
+        }
+        return blocks;
+    }
+
+    /// <summary>Whole-sequence blocks: layer l's attention of block <paramref name="index"/>, right after its projections.</summary>
+    void BlockAttention(int l, int index)
+    {
+        var prof = Profile;
+        var t0 = prof?.Start() ?? default;
+        for (int k = _blkItem0[index]; k < _blkItem1[index]; k++) AttentionItem(l, k);
+        prof?.Item(1, t0);
+    }
 
     // ───────────── phase 0: embeddings (+ layer 0 projections) ─────────────
     void EmbedBlock(int index)
     {
         var (r0, n) = Block(index);
         EmbedRows(r0, n);
-        if (_layers.Length > 0) PreBlock(0, _h0, r0, n);
+        if (_layers.Length > 0) { PreBlock(0, _h0, r0, n); if (_seqBlocks) BlockAttention(0, index); }
     }
 
     /// <summary>Embeddings of rows [r0, r0+n) into _h0.</summary>
@@ -519,7 +572,7 @@ public sealed unsafe partial class InferenceEngine : IDisposable
                 L.OutBottleneckNorm!.AddForward(new ReadOnlySpan<float>(y, n * h), new ReadOnlySpan<float>(ph + (long)r0 * h, n * h), new Span<float>(y, n * h), n);
             }
         }
-        if (l + 1 < _layers.Length) PreBlock(l + 1, _hiddenOut, r0, n);
+        if (l + 1 < _layers.Length) { PreBlock(l + 1, _hiddenOut, r0, n); if (_seqBlocks) BlockAttention(l + 1, index); }
     }
 
     // ───────────── attention: one (sequence, head, query chunk) ─────────────

@@ -120,6 +120,41 @@ public class InferenceEngineTests
             Tolerance.AssertClose($"padded{i}", hidden[i], padded.LastHiddenState.Slice(i * maxLen * h, seqs[i].InputIds.Length * h), Rel);
     }
 
+    public static TheoryData<string, bool> SequenceBlockCases()
+    {
+        var d = new TheoryData<string, bool>();
+        foreach (var name in new[] { "mobilebert_shaped", "ib_bert_shaped", "tiny_shaped", "no_bottleneck" }) { d.Add(name, false); d.Add(name, true); }
+        return d;
+    }
+
+    /// <summary>With ≥ 4 sequences per thread the engine runs whole-sequence blocks that do their own attention inside
+    /// the row-wise region: bit-identical to row blocks + a separate attention region, fp32 and int8, ragged (one
+    /// sequence longer than a block's share) and padded; fp32 also equal to model.Forward.</summary>
+    [Theory, MemberData(nameof(SequenceBlockCases))]
+    public void SequenceBlocksEqualRowBlocks(string name, bool int8)
+    {
+        var c = ReferenceForwardTests.Make(name);
+        var model = Build(c, 41);
+        model.Store.Span(model.Embeddings.WordEmbeddings).Slice(c.PadTokenId * c.EmbeddingSize, c.EmbeddingSize).Clear();
+        var options = new InferenceOptions { Threads = 2, Quantized = int8 ? QuantizedWeights.Quantize(model, new QuantizationPolicy()) : null };
+        using var seqBlocks = new InferenceEngine(model, options);
+        using var rowBlocks = new InferenceEngine(model, options) { SequenceBlocks = false };
+        var rng = new Random(9);
+        var seqs = Enumerable.Range(0, 11).Select(i =>
+        {
+            int len = i == 4 ? c.MaxPositionEmbeddings : rng.Next(1, Math.Min(40, c.MaxPositionEmbeddings) + 1);
+            return new TokenSequence(Enumerable.Range(0, len).Select(_ => rng.Next(1, c.VocabSize)).ToArray());
+        }).ToArray();
+        var a = seqBlocks.Run(seqs); var b = rowBlocks.Run(seqs);
+        Assert.Equal(b.LastHiddenState.ToArray(), a.LastHiddenState.ToArray());
+        Assert.Equal(b.PooledOutput.ToArray(), a.PooledOutput.ToArray());
+        Assert.Equal(b.Logits.ToArray(), a.Logits.ToArray());
+        var padded = Padded(c, 9, 23, 12);
+        var pa = seqBlocks.Run(padded).LastHiddenState.ToArray();
+        Assert.Equal(rowBlocks.Run(padded).LastHiddenState.ToArray(), pa);
+        if (!int8) Compare(model, seqBlocks, padded);
+    }
+
     [Fact]
     public void GroupedRunCoversEverySequenceOnce()
     {
