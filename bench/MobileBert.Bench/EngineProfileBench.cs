@@ -81,7 +81,7 @@ internal static class EngineProfileBench
         for (int k = 0; k < cases.Count; k++)
         {
             var p = prof[k];
-            Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"  {cases[k].Name,-17} {cases[k].T}: embed {p.CallerItems[0]}/{p.Items[0]}, attention {p.CallerItems[1]}/{p.Items[1]}, row-wise {p.CallerItems[2]}/{p.Items[2]}, col-split gemm chunks {p.CallerItems[4]}/{p.Items[4]}"));
+            Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"  {cases[k].Name,-17} {cases[k].T}: embed {p.CallerItems[0]}/{p.Items[0]}, attention {p.CallerItems[1]}/{p.Items[1]}, row-wise {p.CallerItems[2]}/{p.Items[2]}, col-split gemm chunks {p.CallerItems[4]}/{p.Items[4]}; row-wise CPU caller / others {Cpu(p.CallerCpu[2]):F2} / {Cpu(p.Cpu[2] - p.CallerCpu[2]):F2} ms"));
         }
         return 0;
     }

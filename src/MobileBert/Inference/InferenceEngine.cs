@@ -368,7 +368,7 @@ public sealed unsafe partial class InferenceEngine : IDisposable
     /// 5 row steps (norms, quantization), 6 waiting for a step to complete), in Stopwatch ticks.</summary>
     internal sealed class EngineProfile
     {
-        public readonly long[] Wall = new long[8], Busy = new long[8], Regions = new long[8], Cpu = new long[8], Items = new long[8], CallerItems = new long[8];
+        public readonly long[] Wall = new long[8], Busy = new long[8], Regions = new long[8], Cpu = new long[8], Items = new long[8], CallerItems = new long[8], CallerCpu = new long[8];
         public int CallerThread;
         /// <summary>Optional: the calling thread's CPU time in ns (the bench supplies clock_gettime); then <see cref="Cpu"/>
         /// holds the CPU time of the items (busy minus time the thread was descheduled).</summary>
@@ -385,9 +385,14 @@ public sealed unsafe partial class InferenceEngine : IDisposable
             Interlocked.Add(ref Busy[kind], System.Diagnostics.Stopwatch.GetTimestamp() - m.Wall);
             Interlocked.Increment(ref Items[kind]);
             if (Environment.CurrentManagedThreadId == CallerThread) Interlocked.Increment(ref CallerItems[kind]);
-            if (ThreadCpuNs is { } f) Interlocked.Add(ref Cpu[kind], f() - m.Cpu);
+            if (ThreadCpuNs is { } f)
+            {
+                long cpu = f() - m.Cpu;
+                Interlocked.Add(ref Cpu[kind], cpu);
+                if (Environment.CurrentManagedThreadId == CallerThread) Interlocked.Add(ref CallerCpu[kind], cpu);
+            }
         }
-        public void Clear() { Array.Clear(Wall); Array.Clear(Busy); Array.Clear(Regions); Array.Clear(Cpu); Array.Clear(Items); Array.Clear(CallerItems); }
+        public void Clear() { Array.Clear(Wall); Array.Clear(Busy); Array.Clear(Regions); Array.Clear(Cpu); Array.Clear(Items); Array.Clear(CallerItems); Array.Clear(CallerCpu); }
     }
 
     void Heads(int seqs, int threads)
