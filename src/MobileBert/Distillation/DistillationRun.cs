@@ -236,6 +236,7 @@ public static class DistillationRun
     internal sealed class Trainer(DistillOptions o, LayerMap? map)
     {
         float[] _teacherLogits = [];
+        ModelOutput? _teacherOut;   // the previous step's teacher output: its arrays are reused (ForwardOptions.ReuseOutputs)
         float[]?[] _dHidden = [];
         float[]?[] _dAttn = [];
 
@@ -251,7 +252,7 @@ public static class DistillationRun
             // Teacher: inference mode, only what the stage reads.
             ModelOutput? tOut = null;
             if (t is not null)
-                tOut = t.Forward(batch.Input, new ForwardOptions { OutputHiddenStates = layerWise, OutputAttentions = layerWise, Heads = ModelHeads.None });
+                tOut = _teacherOut = t.Forward(batch.Input, new ForwardOptions { OutputHiddenStates = layerWise, OutputAttentions = layerWise, Heads = ModelHeads.None, ReuseOutputs = _teacherOut });
 
             var sOut = student.Forward(batch.Input, new ForwardOptions
             {

@@ -66,7 +66,8 @@ public static class StepCost
             Array.Sort(t);
             return t[iterations / 2];
         }
-        double teacherMs = Time(() => teacher.Forward(data.Input, new ForwardOptions { OutputHiddenStates = true, OutputAttentions = true, Heads = ModelHeads.None }));
+        ModelOutput? teacherOut = null;   // reused as the distillation trainer does
+        double teacherMs = Time(() => teacherOut = teacher.Forward(data.Input, new ForwardOptions { OutputHiddenStates = true, OutputAttentions = true, Heads = ModelHeads.None, ReuseOutputs = teacherOut }));
         var plain = new Lamb(student.Store) { Threads = threads };
         double studentMs = Time(() => PretrainingRun.TrainStep(student, plain, data, 1e-5, 1.0, 1, 1, out _));
         double StageMs(DistillStrategy strategy, int stageIndex)

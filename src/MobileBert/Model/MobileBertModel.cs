@@ -61,6 +61,11 @@ public sealed class ForwardOptions
     /// hidden_dropout_prob as HF does when classifier_dropout is unset).</summary>
     public float? HiddenDropout { get; init; }
     public float? AttentionDropout { get; init; }
+    /// <summary>Inference forward only: write the last hidden state, pooled output, hidden states and attentions into
+    /// the arrays of this earlier output where their sizes match, instead of new arrays (its values are overwritten).
+    /// For loops that read an output only until their next call — the teacher forward of every distillation step, which
+    /// otherwise allocates (L + 1) hidden-state and L attention arrays of megabytes each per step.</summary>
+    public ModelOutput? ReuseOutputs { get; init; }
 }
 
 /// <summary>Everything a forward pass produced. Shapes in HF order; arrays are row-major.</summary>
@@ -142,20 +147,28 @@ public sealed partial class MobileBertModel
         var ws = options.Trace ? Workspace.NewFresh() : RentWorkspace();
         try
         {
-            int n = rows * h;
+            int n = rows * h, L = c.NumHiddenLayers;
             bool keepAll = options.OutputHiddenStates;
-            // Hidden states ping-pong between two workspace buffers unless the caller keeps them; the last is always fresh.
-            float[] NextHidden(int l) => keepAll || l == c.NumHiddenLayers - 1 ? new float[n] : ws.Array(l % 2 == 0 ? "hidden.1" : "hidden.0", n);
-            var x = keepAll || c.NumHiddenLayers == 0 ? new float[n] : ws.Array("hidden.0", n);
+            var reuse = options.ReuseOutputs;
+            // An array the caller gets: the reused output's one at that place if its size fits, else a new one (every
+            // element is written before it is read, so new arrays need not be zeroed).
+            static float[] Out(float[]? old, int len) => old is not null && old.Length == len ? old : GC.AllocateUninitializedArray<float>(len);
+            float[]? OldHidden(int i) => reuse is null ? null
+                : reuse.HiddenStates is { } rh && rh.Length == L + 1 ? rh[i]
+                : i == L ? reuse.LastHiddenState : null;
+            float[] KeptHidden(int i) => Out(OldHidden(i), n);
+            // Hidden states ping-pong between two workspace buffers unless the caller keeps them; the last is the caller's.
+            float[] NextHidden(int l) => keepAll || l == L - 1 ? KeptHidden(l + 1) : ws.Array(l % 2 == 0 ? "hidden.1" : "hidden.0", n);
+            var x = keepAll || L == 0 ? KeptHidden(0) : ws.Array("hidden.0", n);
             Embeddings.Forward(input.InputIds, input.TokenTypeIds, b, s, x.AsSpan(0, n), threads, ws, embTrace);
-            var hidden = keepAll ? new float[c.NumHiddenLayers + 1][] : null;
-            var attentions = options.OutputAttentions ? new float[c.NumHiddenLayers][] : null;
-            var traces = options.Trace ? new LayerTrace[c.NumHiddenLayers] : null;
+            var hidden = keepAll ? new float[L + 1][] : null;
+            var attentions = options.OutputAttentions ? new float[L][] : null;
+            var traces = options.Trace ? new LayerTrace[L] : null;
             if (hidden is not null) hidden[0] = x;
             for (int l = 0; l < Layers.Length; l++)
             {
                 var y = NextHidden(l);
-                float[]? probs = attentions is null ? null : new float[b * c.NumAttentionHeads * s * s];
+                float[]? probs = attentions is null ? null : Out(reuse?.Attentions is { } ra && ra.Length == L ? ra[l] : null, b * c.NumAttentionHeads * s * s);
                 var trace = traces is null ? null : traces[l] = new LayerTrace();
                 Layers[l].Forward(x.AsSpan(0, n), mask, b, s, y.AsSpan(0, n), probs, threads, ws, trace);
                 if (attentions is not null) attentions[l] = probs!;
@@ -176,7 +189,11 @@ public sealed partial class MobileBertModel
         var c = Config;
         int b = input.Batch, s = input.Seq, rows = b * s, h = c.HiddenSize, threads = Math.Max(1, Threads);
         float[]? pooled = null;
-        if (Pooler is not null) { pooled = new float[b * h]; Pooler.Forward(x, b, s, pooled, threads); }
+        if (Pooler is not null)
+        {
+            pooled = options.ReuseOutputs?.PooledOutput is { } rp && rp.Length == b * h ? rp : new float[b * h];
+            Pooler.Forward(x, b, s, pooled, threads);
+        }
         var output = new ModelOutput { LastHiddenState = x, PooledOutput = pooled, HiddenStates = hidden, Attentions = attentions, LayerTraces = traces, EmbeddingTrace = embTrace };
 
         var run = options.Heads ?? Heads;
