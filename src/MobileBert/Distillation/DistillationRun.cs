@@ -2,6 +2,7 @@ using System.Diagnostics;
 using System.Text.Json;
 using System.Text.Json.Nodes;
 using MobileBert.Checkpoints;
+using MobileBert.Inference;
 using MobileBert.Model;
 using MobileBert.Pretraining;
 using MobileBert.Text;
@@ -113,7 +114,7 @@ public static class DistillationRun
         long resumedFrom = step;
 
         // 4. Train, stage by stage.
-        var trainer = new Trainer(o, map);
+        using var trainer = new Trainer(o, map);
         StageContext? ctx = null;
         var window = Stopwatch.StartNew();
         double trainSeconds = 0;
@@ -233,9 +234,30 @@ public static class DistillationRun
     }
 
     /// <summary>One distillation step (teacher forward, student forward/backward, losses, clipping, update).</summary>
-    internal sealed class Trainer(DistillOptions o, LayerMap? map)
+    internal sealed class Trainer(DistillOptions o, LayerMap? map) : IDisposable
     {
         float[] _teacherLogits = [];
+        float[] _teacherGathered = [];
+        // Stages that read only the teacher's last hidden state (prediction distillation) run the teacher on the fast
+        // inference engine (docs/INFERENCE.md; ≤ 1e-5 relative to model.Forward); the layer-wise stages need its hidden
+        // states and attention maps, which only model.Forward returns.
+        InferenceEngine? _teacherEngine;
+        MobileBertModel? _teacherEngineModel;
+        /// <summary>Run the PD-only teacher forward on the inference engine (false: model.Forward; tests compare both).</summary>
+        internal bool TeacherOnEngine { get; init; } = true;
+
+        InferenceEngine TeacherEngine(MobileBertModel teacher, int threads)
+        {
+            if (_teacherEngine is null || !ReferenceEquals(_teacherEngineModel, teacher))
+            {
+                _teacherEngine?.Dispose();
+                _teacherEngine = new InferenceEngine(teacher, new InferenceOptions { Threads = threads });
+                _teacherEngineModel = teacher;
+            }
+            return _teacherEngine;
+        }
+
+        public void Dispose() { _teacherEngine?.Dispose(); _teacherEngine = null; }
         ModelOutput? _teacherOut;   // the previous step's teacher output: its arrays are reused (ForwardOptions.ReuseOutputs)
         float[]?[] _dHidden = [];
         float[]?[] _dAttn = [];
@@ -251,8 +273,18 @@ public static class DistillationRun
 
             // Teacher: inference mode, only what the stage reads.
             ModelOutput? tOut = null;
-            if (t is not null)
-                tOut = _teacherOut = t.Forward(batch.Input, new ForwardOptions { OutputHiddenStates = layerWise, OutputAttentions = layerWise, Heads = ModelHeads.None, ReuseOutputs = _teacherOut });
+            int masked = positions?.Length ?? 0;
+            if (t is not null && layerWise)
+                tOut = _teacherOut = t.Forward(batch.Input, new ForwardOptions { OutputHiddenStates = true, OutputAttentions = true, Heads = ModelHeads.None, ReuseOutputs = _teacherOut });
+            if (t is not null && pd)
+            {
+                // The teacher's last hidden state at the masked positions, for its MLM head below.
+                if (_teacherGathered.Length < masked * h) _teacherGathered = new float[masked * h];
+                ReadOnlySpan<float> last = tOut is not null ? tOut.LastHiddenState
+                    : TeacherOnEngine ? TeacherEngine(t, threads).Run(batch.Input).LastHiddenState
+                    : (tOut = t.Forward(batch.Input, new ForwardOptions { Heads = ModelHeads.None })).LastHiddenState;
+                for (int i = 0; i < masked; i++) last.Slice(positions![i] * h, h).CopyTo(_teacherGathered.AsSpan(i * h, h));
+            }
 
             var sOut = student.Forward(batch.Input, new ForwardOptions
             {
@@ -291,9 +323,7 @@ public static class DistillationRun
                 if (t is not null)
                 {
                     if (_teacherLogits.Length < p * v) _teacherLogits = new float[p * v];
-                    var gathered = new float[p * h];
-                    for (int i = 0; i < p; i++) tOut!.LastHiddenState.AsSpan(positions[i] * h, h).CopyTo(gathered.AsSpan(i * h));
-                    t.Mlm!.Forward(gathered, p, _teacherLogits.AsSpan(0, p * v), threads);
+                    t.Mlm!.Forward(_teacherGathered.AsSpan(0, p * h), p, _teacherLogits.AsSpan(0, p * v), threads);
                     teacherLogits = _teacherLogits;
                 }
                 else { teacherLogits = sOut.MlmLogits!; weights = w with { Alpha = 1.0 }; }   // no teacher: hard labels only

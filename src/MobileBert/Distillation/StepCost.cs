@@ -52,7 +52,7 @@ public static class StepCost
         StudentInit.CopySharedFromTeacher(teacher, student);
         var map = LayerMap.Default(studentConfig.NumHiddenLayers, teacher.Config.NumHiddenLayers);
         var o = new DistillOptions { StudentConfig = studentConfig, Data = ["-"], OutputDir = "-", VocabPath = "-", Threads = threads, Batch = batch, Seq = seq };
-        var trainer = new DistillationRun.Trainer(o, map);
+        using var trainer = new DistillationRun.Trainer(o, map);
 
         double Time(Action a)
         {
