@@ -304,7 +304,7 @@ public static class ExperimentCommand
             var sc = r.GetValue(student) is { } sp ? Presets.Resolve(sp) : WithPositions(TinyStudent(), t.Config.MaxPositionEmbeddings);
             var c = StepCost.Measure(t, sc, r.GetValue(batch), r.GetValue(seq), r.GetValue(iterations), r.GetValue(threads));
             Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"batch {c.Batch} × seq {c.Seq}, {c.Threads} threads, median of {c.Iterations} (ms):"));
-            Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"  teacher forward (inference, hidden states + attentions)   {c.TeacherForwardMs,8:F1}"));
+            Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"  teacher forward (engine, hidden states + attentions)      {c.TeacherForwardMs,8:F1}"));
             Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"  plain student step (MLM + NSP)                           {c.StudentStepMs,8:F1}"));
             Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"  teacher forward + plain student step                     {c.TeacherForwardMs + c.StudentStepMs,8:F1}"));
             Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"  auxiliary distillation step (all layer-wise losses + PD)  {c.AuxiliaryStepMs,8:F1}"));

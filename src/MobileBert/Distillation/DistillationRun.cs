@@ -238,12 +238,11 @@ public static class DistillationRun
     {
         float[] _teacherLogits = [];
         float[] _teacherGathered = [];
-        // Stages that read only the teacher's last hidden state (prediction distillation) run the teacher on the fast
-        // inference engine (docs/INFERENCE.md; ≤ 1e-5 relative to model.Forward); the layer-wise stages need its hidden
-        // states and attention maps, which only model.Forward returns.
+        // The teacher runs on the fast inference engine (docs/INFERENCE.md; ≤ 1e-5 relative to model.Forward), with its
+        // per-layer hidden states and attention maps in the layer-wise stages.
         InferenceEngine? _teacherEngine;
         MobileBertModel? _teacherEngineModel;
-        /// <summary>Run the PD-only teacher forward on the inference engine (false: model.Forward; tests compare both).</summary>
+        /// <summary>Run the teacher on the inference engine (false: model.Forward; tests compare both).</summary>
         internal bool TeacherOnEngine { get; init; } = true;
 
         InferenceEngine TeacherEngine(MobileBertModel teacher, int threads)
@@ -272,17 +271,23 @@ public static class DistillationRun
             var terms = new Dictionary<string, double>();
 
             // Teacher: inference mode, only what the stage reads.
-            ModelOutput? tOut = null;
+            IReadOnlyList<float[]>? tHidden = null, tAttn = null;
             int masked = positions?.Length ?? 0;
-            if (t is not null && layerWise)
-                tOut = _teacherOut = t.Forward(batch.Input, new ForwardOptions { OutputHiddenStates = true, OutputAttentions = true, Heads = ModelHeads.None, ReuseOutputs = _teacherOut });
-            if (t is not null && pd)
+            if (t is not null && (layerWise || pd))
             {
+                ReadOnlySpan<float> last;
+                if (TeacherOnEngine)
+                {
+                    var r = TeacherEngine(t, threads).Run(batch.Input, layerWise ? InferenceOutputs.HiddenStates | InferenceOutputs.Attentions : InferenceOutputs.None);
+                    tHidden = r.HiddenStates; tAttn = r.Attentions; last = r.LastHiddenState;
+                }
+                else
+                {
+                    var tOut = _teacherOut = t.Forward(batch.Input, new ForwardOptions { OutputHiddenStates = layerWise, OutputAttentions = layerWise, Heads = ModelHeads.None, ReuseOutputs = _teacherOut });
+                    tHidden = tOut.HiddenStates; tAttn = tOut.Attentions; last = tOut.LastHiddenState;
+                }
                 // The teacher's last hidden state at the masked positions, for its MLM head below.
                 if (_teacherGathered.Length < masked * h) _teacherGathered = new float[masked * h];
-                ReadOnlySpan<float> last = tOut is not null ? tOut.LastHiddenState
-                    : TeacherOnEngine ? TeacherEngine(t, threads).Run(batch.Input).LastHiddenState
-                    : (tOut = t.Forward(batch.Input, new ForwardOptions { Heads = ModelHeads.None })).LastHiddenState;
                 for (int i = 0; i < masked; i++) last.Slice(positions![i] * h, h).CopyTo(_teacherGathered.AsSpan(i * h, h));
             }
 
@@ -305,9 +310,9 @@ public static class DistillationRun
                 {
                     int tl = map![l];
                     var dh = _dHidden[l + 1] = Buffer($"dh{l}", rows * h);
-                    var fm = DistillationLosses.FeatureMap(tOut!.HiddenStates![tl + 1], sOut.HiddenStates![l + 1], rows, h, batch.AttentionMask, w, dh, 1.0, threads);
+                    var fm = DistillationLosses.FeatureMap(tHidden![tl + 1], sOut.HiddenStates![l + 1], rows, h, batch.AttentionMask, w, dh, 1.0, threads);
                     var da = _dAttn[l] = Buffer($"da{l}", b * sh * s * s);
-                    double a = DistillationLosses.Attention(tOut.Attentions![tl], sOut.Attentions![l], b, s, th, sh, batch.AttentionMask, da, w.Attention, threads);
+                    double a = DistillationLosses.Attention(tAttn![tl], sOut.Attentions![l], b, s, th, sh, batch.AttentionMask, da, w.Attention, threads);
                     mse += fm.Mse; mean += fm.Mean; vr += fm.Variance; at += a;
                     total += fm.Total + w.Attention * a;
                 }

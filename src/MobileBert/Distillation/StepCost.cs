@@ -66,8 +66,9 @@ public static class StepCost
             Array.Sort(t);
             return t[iterations / 2];
         }
-        ModelOutput? teacherOut = null;   // reused as the distillation trainer does
-        double teacherMs = Time(() => teacherOut = teacher.Forward(data.Input, new ForwardOptions { OutputHiddenStates = true, OutputAttentions = true, Heads = ModelHeads.None, ReuseOutputs = teacherOut }));
+        // The teacher forward as the trainer runs it in layer-wise stages: on the inference engine, with hidden states and attentions.
+        using var teacherEngine = new MobileBert.Inference.InferenceEngine(teacher, new MobileBert.Inference.InferenceOptions { Threads = threads });
+        double teacherMs = Time(() => teacherEngine.Run(data.Input, MobileBert.Inference.InferenceOutputs.HiddenStates | MobileBert.Inference.InferenceOutputs.Attentions));
         var plain = new Lamb(student.Store) { Threads = threads };
         double studentMs = Time(() => PretrainingRun.TrainStep(student, plain, data, 1e-5, 1.0, 1, 1, out _));
         double StageMs(DistillStrategy strategy, int stageIndex)

@@ -19,6 +19,17 @@ public sealed class InferenceOptions
     public WorkSplit Split { get; set; }
 }
 
+/// <summary>Per-layer outputs a padded run can also return (<see cref="InferenceEngine.Run(ModelInput, InferenceOutputs)"/>).</summary>
+[Flags]
+public enum InferenceOutputs
+{
+    None = 0,
+    /// <summary>The embeddings output and every layer's output: (L + 1) × [B, S, H], as model.Forward's hidden_states.</summary>
+    HiddenStates = 1,
+    /// <summary>Every layer's attention probabilities: L × [B, heads, S, S], as model.Forward's attentions.</summary>
+    Attentions = 2,
+}
+
 /// <summary>One sequence of a ragged batch: token ids and (optional) token-type ids of the same length. No padding.</summary>
 public readonly record struct TokenSequence(int[] InputIds, int[]? TokenTypeIds = null);
 
@@ -45,6 +56,10 @@ public sealed class InferenceResult
     /// <summary>Sequence-classification logits [Sequences, num_labels] (empty without the classifier head).</summary>
     public ReadOnlySpan<float> Logits => LogitsBuf.AsSpan(0, Sequences * NumLabels);
     public bool HasPooler { get; internal set; }
+    /// <summary>With <see cref="InferenceOutputs.HiddenStates"/>: (L + 1) × [B·S·H] (embeddings output first); else null.</summary>
+    public IReadOnlyList<float[]>? HiddenStates { get; internal set; }
+    /// <summary>With <see cref="InferenceOutputs.Attentions"/>: L × [B·heads·S·S]; else null.</summary>
+    public IReadOnlyList<float[]>? Attentions { get; internal set; }
 }
 
 /// <summary>
@@ -162,9 +177,17 @@ public sealed unsafe partial class InferenceEngine : IDisposable
     /// A padded batch, exactly as <see cref="MobileBertModel.Forward"/> computes it (every position, masked keys
     /// excluded from attention, position ids 0…S−1 per row). Heads: pooler and sequence classifier when the model has them.
     /// </summary>
-    public InferenceResult Run(ModelInput input)
+    public InferenceResult Run(ModelInput input) => Run(input, InferenceOutputs.None);
+
+    /// <summary>
+    /// <see cref="Run(ModelInput)"/> that also returns per-layer outputs (<see cref="InferenceResult.HiddenStates"/>,
+    /// <see cref="InferenceResult.Attentions"/>; engine-owned arrays, reused by the next run of the same shape) — e.g. a
+    /// distillation teacher. Runs the row-block plan (not the column split).
+    /// </summary>
+    public InferenceResult Run(ModelInput input, InferenceOutputs outputs)
     {
         ArgumentNullException.ThrowIfNull(input);
+        _capture = outputs;
         int b = input.Batch, s = input.Seq;
         if (s > _c.MaxPositionEmbeddings) throw new ArgumentException($"Sequence length {s} exceeds max_position_embeddings = {_c.MaxPositionEmbeddings}.");
         Ensure(b * s, b);
@@ -181,7 +204,40 @@ public sealed unsafe partial class InferenceEngine : IDisposable
         input.InputIds.AsSpan(0, b * s).CopyTo(_ids);
         input.TokenTypeIds.AsSpan(0, b * s).CopyTo(_types);
         _masked = masked;
+        PlanCapture(b, s);
         return Execute(b * s, b);
+    }
+
+    InferenceOutputs _capture;
+    float[][] _capHidden = [], _capAttn = [];
+    int _capSeq;
+
+    /// <summary>Sizes the per-layer output arrays of a padded run of [b, s] (kept while the shape stays).</summary>
+    void PlanCapture(int b, int s)
+    {
+        _capSeq = s;
+        int L = _layers.Length;
+        long hn = (long)b * s * _c.HiddenSize, an = (long)b * _c.NumAttentionHeads * s * s;
+        if (_capture.HasFlag(InferenceOutputs.HiddenStates) && (_capHidden.Length != L + 1 || _capHidden[0].Length != hn))
+            _capHidden = Enumerable.Range(0, L + 1).Select(_ => GC.AllocateUninitializedArray<float>(checked((int)hn), pinned: true)).ToArray();
+        if (_capture.HasFlag(InferenceOutputs.Attentions) && (_capAttn.Length != L || (L > 0 && _capAttn[0].Length != an)))
+            _capAttn = Enumerable.Range(0, L).Select(_ => GC.AllocateUninitializedArray<float>(checked((int)an), pinned: true)).ToArray();
+    }
+
+    /// <summary>Copies rows [r0, r0+n) of hidden state <paramref name="src"/> (layer output index i) into the capture.</summary>
+    void CaptureHidden(int i, float* src, int r0, int n)
+    {
+        if (!_capture.HasFlag(InferenceOutputs.HiddenStates)) return;
+        int h = _c.HiddenSize;
+        fixed (float* dst = _capHidden[i]) Buffer.MemoryCopy(src + (long)r0 * h, dst + (long)r0 * h, (long)n * h * 4, (long)n * h * 4);
+    }
+
+    /// <summary>Where attention item (layer l, segment, head, first query row q0) writes its probability rows (null: none).</summary>
+    float* CaptureProbs(int l, int seg, int hd, int q0)
+    {
+        if (!_capture.HasFlag(InferenceOutputs.Attentions)) return null;
+        int s = _capSeq;
+        fixed (float* p = _capAttn[l]) return p + (((long)seg * _c.NumAttentionHeads + hd) * s + q0) * s;   // pinned
     }
 
     /// <summary>
@@ -191,6 +247,7 @@ public sealed unsafe partial class InferenceEngine : IDisposable
     public InferenceResult Run(IReadOnlyList<TokenSequence> sequences)
     {
         ArgumentNullException.ThrowIfNull(sequences);
+        _capture = InferenceOutputs.None;
         if (sequences.Count == 0) throw new ArgumentException("No sequences.");
         long total = 0;
         for (int i = 0; i < sequences.Count; i++)
@@ -298,7 +355,7 @@ public sealed unsafe partial class InferenceEngine : IDisposable
                 for (int q0 = 0; q0 < _segLen[i]; q0 += chunk) { _items[it++] = i; _items[it++] = hd; _items[it++] = q0; }
         _itemCount = items;
         int blocks = PlanBlocks(rows, seqs, threads, heads, chunk);
-        if (UseColumns(rows, threads))
+        if (UseColumns(rows, threads) && _capture == InferenceOutputs.None)
         {
             var p = Profile;
             long tc = p is null ? 0 : System.Diagnostics.Stopwatch.GetTimestamp();
@@ -344,6 +401,8 @@ public sealed unsafe partial class InferenceEngine : IDisposable
         res.HiddenBuf = _hidden; res.SegStart = _segStart; res.SegLen = _segLen;
         res.Sequences = seqs; res.Rows = rows; res.HiddenSize = _c.HiddenSize;
         res.HasPooler = _model.HasPooler; res.NumLabels = _classifier is null ? 0 : _c.NumLabels;
+        res.HiddenStates = _capture.HasFlag(InferenceOutputs.HiddenStates) ? _capHidden : null;
+        res.Attentions = _capture.HasFlag(InferenceOutputs.Attentions) ? _capAttn : null;
         return res;
     }
 
@@ -479,6 +538,7 @@ public sealed unsafe partial class InferenceEngine : IDisposable
     {
         var (r0, n) = Block(index);
         EmbedRows(r0, n);
+        fixed (float* ph = _h0) CaptureHidden(0, ph, r0, n);
         if (_layers.Length > 0) { PreBlock(0, _h0, r0, n); if (_seqBlocks) BlockAttention(0, index); }
     }
 
@@ -576,6 +636,7 @@ public sealed unsafe partial class InferenceEngine : IDisposable
                 L.OutBottleneck.Run(a, n, y);
                 L.OutBottleneckNorm!.AddForward(new ReadOnlySpan<float>(y, n * h), new ReadOnlySpan<float>(ph + (long)r0 * h, n * h), new Span<float>(y, n * h), n);
             }
+            CaptureHidden(l + 1, pout, r0, n);
         }
         if (l + 1 < _layers.Length) { PreBlock(l + 1, _hiddenOut, r0, n); if (_seqBlocks) BlockAttention(l + 1, index); }
     }
@@ -595,7 +656,8 @@ public sealed unsafe partial class InferenceEngine : IDisposable
                 var (qb, qc, qs) = L.Q; var (kb, kc, ks) = L.K; var (vb, vc, vs) = L.V;
                 float* qsrc = (qb == 0 ? ppre : ppre2) + qc + hd * d, ksrc = (kb == 0 ? ppre : ppre2) + kc + hd * d, vsrc = (vb == 0 ? ppre : ppre2) + vc + hd * d;
                 if (SmallHeadAttention.Run(qsrc + (long)(start + q0) * qs, qs, ksrc + (long)start * ks, ks, vsrc + (long)start * vs, vs,
-                        pctx + (long)(start + q0) * t + hd * d, t, c, len, d, 1f / MathF.Sqrt(d), _masked ? pm + start : null, ps))
+                        pctx + (long)(start + q0) * t + hd * d, t, c, len, d, 1f / MathF.Sqrt(d), _masked ? pm + start : null, ps,
+                        CaptureProbs(l, seg, hd, q0), len))
                     return;
             }   // a NaN / ±∞ score: the generic path below handles it as Softmax does
         }
@@ -614,6 +676,7 @@ public sealed unsafe partial class InferenceEngine : IDisposable
             var scores = new Span<float>(sc, c * len);
             Gemm.Multiply(new ReadOnlySpan<float>(qh, c * d), new ReadOnlySpan<float>(kh, len * d), scores, c, len, d, Transpose.No, Transpose.Yes);
             FusedSoftmax.ScaleMaskRows(scores, c, len, 1f / MathF.Sqrt(d), _masked ? new ReadOnlySpan<float>(pm + start, len) : default);
+            if (CaptureProbs(l, seg, hd, q0) is var probs && probs != null) Buffer.MemoryCopy(sc, probs, (long)c * len * 4, (long)c * len * 4);
             Gemm.Multiply(scores, new ReadOnlySpan<float>(vh, len * d), new Span<float>(ch, c * d), c, d, len);
             for (int i = 0; i < c; i++) Buffer.MemoryCopy(ch + i * d, pctx + (long)(start + q0 + i) * t + hd * d, d * 4, d * 4);
         }

@@ -25,11 +25,12 @@ public static unsafe class SmallHeadAttention
 
     /// <summary>out[i, :d] ← softmax(scale · q_i·Kᵀ + mask) · V for i &lt; rows. q, k, v, out are row-major with strides
     /// (floats) qs, ks, vs, os; mask [len] is additive (null: none); scratch holds <see cref="ScratchFloats"/> floats.
-    /// Returns false — some rows of out possibly written — if a score (after scale and mask) is NaN or ±∞: the caller then
-    /// runs its reference path, which treats such rows the way <see cref="Softmax"/> does.</summary>
+    /// With <paramref name="probs"/> also writes the attention probabilities, row i at probs + i·<paramref name="pstride"/>
+    /// (len floats). Returns false — some rows of out possibly written — if a score (after scale and mask) is NaN or ±∞:
+    /// the caller then runs its reference path, which treats such rows the way <see cref="Softmax"/> does.</summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public static bool Run(float* q, int qs, float* k, int ks, float* v, int vs, float* o, int os,
-        int rows, int len, int d, float scale, float* mask, float* scratch)
+        int rows, int len, int d, float scale, float* mask, float* scratch, float* probs = null, int pstride = 0)
     {
         int lp = Pad(len);
         float* kt = scratch, s = kt + (long)d * lp, madd = s + 4L * lp, pad = madd + lp, vpk = pad + lp;
@@ -127,6 +128,13 @@ public static unsafe class SmallHeadAttention
                   inv2 = 1f / ExpRow(s2, lp, HMax(m2)), inv3 = 1f / ExpRow(s3, lp, HMax(m3));
             // ── P·V: 4 rows × 32 (or 16) output columns in registers ──
             int n = Math.Min(4, rows - i0);
+            if (probs != null)
+            {
+                StoreProbs(s0, inv0, probs + (long)i0 * pstride, len);
+                if (n > 1) StoreProbs(s1, inv1, probs + (long)(i0 + 1) * pstride, len);
+                if (n > 2) StoreProbs(s2, inv2, probs + (long)(i0 + 2) * pstride, len);
+                if (n > 3) StoreProbs(s3, inv3, probs + (long)(i0 + 3) * pstride, len);
+            }
             float* o0 = o + (long)i0 * os;
             for (int c0 = 0; c0 < d; c0 += 32)
             {
@@ -192,6 +200,15 @@ public static unsafe class SmallHeadAttention
         x0 += pd0; x1 += pd1;                                   // keys past len → −∞
         max = Avx512F.Max(max, Avx512F.Max(x0, x1));
         x0.Store(dst); x1.Store(dst + 16);
+    }
+
+    /// <summary>dst[j] = e[j]·inv for j &lt; len (the probabilities the output is built from).</summary>
+    static void StoreProbs(float* e, float inv, float* dst, int len)
+    {
+        var vi = Vector512.Create(inv);
+        int j = 0;
+        for (; j + 16 <= len; j += 16) (Vector512.Load(e + j) * vi).Store(dst + j);
+        for (; j < len; j++) dst[j] = e[j] * inv;
     }
 
     static float HMax(Vector512<float> m)

@@ -155,6 +155,39 @@ public class InferenceEngineTests
         if (!int8) Compare(model, seqBlocks, padded);
     }
 
+    /// <summary>Per-layer outputs (a distillation teacher's): hidden states and attention probabilities equal
+    /// model.Forward's (1e-5 relative / 1e-5 absolute for probabilities), both attention paths, 1 and 2 threads, and
+    /// the arrays follow shape changes; a run without the request returns none.</summary>
+    [Theory, MemberData(nameof(Shapes))]
+    public void HiddenStatesAndAttentionsMatchForward(string name)
+    {
+        var c = ReferenceForwardTests.Make(name);
+        var model = Build(c, 17);
+        foreach (int threads in new[] { 1, 2 })
+            foreach (bool kernel in new[] { true, false })
+            {
+                using var engine = new InferenceEngine(model, new InferenceOptions { Threads = threads }) { UseSmallHeadAttention = kernel };
+                foreach (var input in new[] { Padded(c, 3, 21, 2), Padded(c, 9, 13, 3) })
+                {
+                    var o = model.Forward(input, new ForwardOptions { OutputHiddenStates = true, OutputAttentions = true, Heads = ModelHeads.None });
+                    var r = engine.Run(input, InferenceOutputs.HiddenStates | InferenceOutputs.Attentions);
+                    Assert.Equal(c.NumHiddenLayers + 1, r.HiddenStates!.Count);
+                    Assert.Equal(c.NumHiddenLayers, r.Attentions!.Count);
+                    for (int i = 0; i <= c.NumHiddenLayers; i++) Tolerance.AssertClose($"hidden[{i}] t{threads} k{kernel}", o.HiddenStates![i], r.HiddenStates[i], Rel);
+                    for (int l = 0; l < c.NumHiddenLayers; l++)
+                    {
+                        var a = o.Attentions![l]; var e = r.Attentions[l];
+                        Assert.Equal(a.Length, e.Length);
+                        double max = 0; for (int j = 0; j < a.Length; j++) max = Math.Max(max, Math.Abs(a[j] - e[j]));
+                        Assert.True(max <= 1e-5, $"attentions[{l}] t{threads} k{kernel}: max |diff| {max}");
+                    }
+                    Tolerance.AssertClose("last", o.LastHiddenState, r.LastHiddenState, Rel);
+                }
+                var plain = engine.Run(Padded(c, 2, 8, 4));
+                Assert.Null(plain.HiddenStates); Assert.Null(plain.Attentions);
+            }
+    }
+
     [Fact]
     public void GroupedRunCoversEverySequenceOnce()
     {
