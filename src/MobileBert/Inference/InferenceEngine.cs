@@ -19,17 +19,6 @@ public sealed class InferenceOptions
     public WorkSplit Split { get; set; }
 }
 
-/// <summary>Per-layer outputs a padded run can also return (<see cref="InferenceEngine.Run(ModelInput, InferenceOutputs)"/>).</summary>
-[Flags]
-public enum InferenceOutputs
-{
-    None = 0,
-    /// <summary>The embeddings output and every layer's output: (L + 1) × [B, S, H], as model.Forward's hidden_states.</summary>
-    HiddenStates = 1,
-    /// <summary>Every layer's attention probabilities: L × [B, heads, S, S], as model.Forward's attentions.</summary>
-    Attentions = 2,
-}
-
 /// <summary>One sequence of a ragged batch: token ids and (optional) token-type ids of the same length. No padding.</summary>
 public readonly record struct TokenSequence(int[] InputIds, int[]? TokenTypeIds = null);
 
@@ -206,38 +195,6 @@ public sealed unsafe partial class InferenceEngine : IDisposable
         _masked = masked;
         PlanCapture(b, s);
         return Execute(b * s, b);
-    }
-
-    InferenceOutputs _capture;
-    float[][] _capHidden = [], _capAttn = [];
-    int _capSeq;
-
-    /// <summary>Sizes the per-layer output arrays of a padded run of [b, s] (kept while the shape stays).</summary>
-    void PlanCapture(int b, int s)
-    {
-        _capSeq = s;
-        int L = _layers.Length;
-        long hn = (long)b * s * _c.HiddenSize, an = (long)b * _c.NumAttentionHeads * s * s;
-        if (_capture.HasFlag(InferenceOutputs.HiddenStates) && (_capHidden.Length != L + 1 || _capHidden[0].Length != hn))
-            _capHidden = Enumerable.Range(0, L + 1).Select(_ => GC.AllocateUninitializedArray<float>(checked((int)hn), pinned: true)).ToArray();
-        if (_capture.HasFlag(InferenceOutputs.Attentions) && (_capAttn.Length != L || (L > 0 && _capAttn[0].Length != an)))
-            _capAttn = Enumerable.Range(0, L).Select(_ => GC.AllocateUninitializedArray<float>(checked((int)an), pinned: true)).ToArray();
-    }
-
-    /// <summary>Copies rows [r0, r0+n) of hidden state <paramref name="src"/> (layer output index i) into the capture.</summary>
-    void CaptureHidden(int i, float* src, int r0, int n)
-    {
-        if (!_capture.HasFlag(InferenceOutputs.HiddenStates)) return;
-        int h = _c.HiddenSize;
-        fixed (float* dst = _capHidden[i]) Buffer.MemoryCopy(src + (long)r0 * h, dst + (long)r0 * h, (long)n * h * 4, (long)n * h * 4);
-    }
-
-    /// <summary>Where attention item (layer l, segment, head, first query row q0) writes its probability rows (null: none).</summary>
-    float* CaptureProbs(int l, int seg, int hd, int q0)
-    {
-        if (!_capture.HasFlag(InferenceOutputs.Attentions)) return null;
-        int s = _capSeq;
-        fixed (float* p = _capAttn[l]) return p + (((long)seg * _c.NumAttentionHeads + hd) * s + q0) * s;   // pinned
     }
 
     /// <summary>
@@ -417,41 +374,6 @@ public sealed unsafe partial class InferenceEngine : IDisposable
     {
         if (UseAffinity) ParallelFor.RunAffine(count, threads, ref job);
         else ParallelFor.Run(count, threads, ref job);
-    }
-
-    /// <summary>Diagnostics (bench only): when set, every run adds its region wall times and item busy times.</summary>
-    internal EngineProfile? Profile;
-
-    /// <summary>Wall time per region kind (0 embeddings, 1 attention, 2 row-wise (column split: the whole forward), 3 heads)
-    /// and summed busy time of the work items of each kind over all threads (column split also: 4 GEMM chunks,
-    /// 5 row steps (norms, quantization), 6 waiting for a step to complete), in Stopwatch ticks.</summary>
-    internal sealed class EngineProfile
-    {
-        public readonly long[] Wall = new long[8], Busy = new long[8], Regions = new long[8], Cpu = new long[8], Items = new long[8], CallerItems = new long[8], CallerCpu = new long[8];
-        public int CallerThread;
-        /// <summary>Optional: the calling thread's CPU time in ns (the bench supplies clock_gettime); then <see cref="Cpu"/>
-        /// holds the CPU time of the items (busy minus time the thread was descheduled).</summary>
-        public Func<long>? ThreadCpuNs;
-        public readonly record struct Mark(long Wall, long Cpu);
-        public Mark Start() => new(System.Diagnostics.Stopwatch.GetTimestamp(), ThreadCpuNs?.Invoke() ?? 0);
-        public void Region(int kind, ref long t0)
-        {
-            long t = System.Diagnostics.Stopwatch.GetTimestamp();
-            Wall[kind] += t - t0; Regions[kind]++; t0 = t;
-        }
-        public void Item(int kind, Mark m)
-        {
-            Interlocked.Add(ref Busy[kind], System.Diagnostics.Stopwatch.GetTimestamp() - m.Wall);
-            Interlocked.Increment(ref Items[kind]);
-            if (Environment.CurrentManagedThreadId == CallerThread) Interlocked.Increment(ref CallerItems[kind]);
-            if (ThreadCpuNs is { } f)
-            {
-                long cpu = f() - m.Cpu;
-                Interlocked.Add(ref Cpu[kind], cpu);
-                if (Environment.CurrentManagedThreadId == CallerThread) Interlocked.Add(ref CallerCpu[kind], cpu);
-            }
-        }
-        public void Clear() { Array.Clear(Wall); Array.Clear(Busy); Array.Clear(Regions); Array.Clear(Cpu); Array.Clear(Items); Array.Clear(CallerItems); Array.Clear(CallerCpu); }
     }
 
     void Heads(int seqs, int threads)

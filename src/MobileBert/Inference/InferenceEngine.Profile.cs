@@ -1,0 +1,40 @@
+namespace MobileBert.Inference;
+
+// Diagnostics for the `engine-profile` bench: wall, busy and thread-CPU time per parallel-region kind.
+public sealed unsafe partial class InferenceEngine
+{
+    /// <summary>Diagnostics (bench only): when set, every run adds its region wall times and item busy times.</summary>
+    internal EngineProfile? Profile;
+
+    /// <summary>Wall time per region kind (0 embeddings, 1 attention, 2 row-wise (column split: the whole forward), 3 heads)
+    /// and summed busy time of the work items of each kind over all threads (column split also: 4 GEMM chunks,
+    /// 5 row steps (norms, quantization), 6 waiting for a step to complete), in Stopwatch ticks.</summary>
+    internal sealed class EngineProfile
+    {
+        public readonly long[] Wall = new long[8], Busy = new long[8], Regions = new long[8], Cpu = new long[8], Items = new long[8], CallerItems = new long[8], CallerCpu = new long[8];
+        public int CallerThread;
+        /// <summary>Optional: the calling thread's CPU time in ns (the bench supplies clock_gettime); then <see cref="Cpu"/>
+        /// holds the CPU time of the items (busy minus time the thread was descheduled).</summary>
+        public Func<long>? ThreadCpuNs;
+        public readonly record struct Mark(long Wall, long Cpu);
+        public Mark Start() => new(System.Diagnostics.Stopwatch.GetTimestamp(), ThreadCpuNs?.Invoke() ?? 0);
+        public void Region(int kind, ref long t0)
+        {
+            long t = System.Diagnostics.Stopwatch.GetTimestamp();
+            Wall[kind] += t - t0; Regions[kind]++; t0 = t;
+        }
+        public void Item(int kind, Mark m)
+        {
+            Interlocked.Add(ref Busy[kind], System.Diagnostics.Stopwatch.GetTimestamp() - m.Wall);
+            Interlocked.Increment(ref Items[kind]);
+            if (Environment.CurrentManagedThreadId == CallerThread) Interlocked.Increment(ref CallerItems[kind]);
+            if (ThreadCpuNs is { } f)
+            {
+                long cpu = f() - m.Cpu;
+                Interlocked.Add(ref Cpu[kind], cpu);
+                if (Environment.CurrentManagedThreadId == CallerThread) Interlocked.Add(ref CallerCpu[kind], cpu);
+            }
+        }
+        public void Clear() { Array.Clear(Wall); Array.Clear(Busy); Array.Clear(Regions); Array.Clear(Cpu); Array.Clear(Items); Array.Clear(CallerItems); Array.Clear(CallerCpu); }
+    }
+}
