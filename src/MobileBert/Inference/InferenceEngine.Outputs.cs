@@ -18,6 +18,9 @@ public enum InferenceOutputs
 public sealed unsafe partial class InferenceEngine
 {
     InferenceOutputs _capture;
+    // Bit tests, not Enum.HasFlag: that boxes in unoptimised (tier-0) code, and the hot path must not allocate.
+    bool CapturesHidden => (_capture & InferenceOutputs.HiddenStates) != 0;
+    bool CapturesAttentions => (_capture & InferenceOutputs.Attentions) != 0;
     float[][] _capHidden = [], _capAttn = [];
     int _capSeq;
 
@@ -27,16 +30,24 @@ public sealed unsafe partial class InferenceEngine
         _capSeq = s;
         int L = _layers.Length;
         long hn = (long)b * s * _c.HiddenSize, an = (long)b * _c.NumAttentionHeads * s * s;
-        if (_capture.HasFlag(InferenceOutputs.HiddenStates) && (_capHidden.Length != L + 1 || _capHidden[0].Length != hn))
-            _capHidden = Enumerable.Range(0, L + 1).Select(_ => GC.AllocateUninitializedArray<float>(checked((int)hn), pinned: true)).ToArray();
-        if (_capture.HasFlag(InferenceOutputs.Attentions) && (_capAttn.Length != L || (L > 0 && _capAttn[0].Length != an)))
-            _capAttn = Enumerable.Range(0, L).Select(_ => GC.AllocateUninitializedArray<float>(checked((int)an), pinned: true)).ToArray();
+        if (CapturesHidden && (_capHidden.Length != L + 1 || _capHidden[0].Length != hn))
+            _capHidden = Arrays(L + 1, hn);
+        if (CapturesAttentions && (_capAttn.Length != L || (L > 0 && _capAttn[0].Length != an)))
+            _capAttn = Arrays(L, an);
+    }
+
+    // A separate method: a lambda capturing the sizes would allocate its closure on every PlanCapture call.
+    static float[][] Arrays(int count, long length)
+    {
+        var a = new float[count][];
+        for (int i = 0; i < count; i++) a[i] = GC.AllocateUninitializedArray<float>(checked((int)length), pinned: true);
+        return a;
     }
 
     /// <summary>Copies rows [r0, r0+n) of hidden state <paramref name="src"/> (layer output index i) into the capture.</summary>
     void CaptureHidden(int i, float* src, int r0, int n)
     {
-        if (!_capture.HasFlag(InferenceOutputs.HiddenStates)) return;
+        if (!CapturesHidden) return;
         int h = _c.HiddenSize;
         fixed (float* dst = _capHidden[i]) Buffer.MemoryCopy(src + (long)r0 * h, dst + (long)r0 * h, (long)n * h * 4, (long)n * h * 4);
     }
@@ -44,7 +55,7 @@ public sealed unsafe partial class InferenceEngine
     /// <summary>Where attention item (layer l, segment, head, first query row q0) writes its probability rows (null: none).</summary>
     float* CaptureProbs(int l, int seg, int hd, int q0)
     {
-        if (!_capture.HasFlag(InferenceOutputs.Attentions)) return null;
+        if (!CapturesAttentions) return null;
         int s = _capSeq;
         fixed (float* p = _capAttn[l]) return p + (((long)seg * _c.NumAttentionHeads + hd) * s + q0) * s;   // pinned
     }

@@ -358,8 +358,8 @@ public sealed unsafe partial class InferenceEngine : IDisposable
         res.HiddenBuf = _hidden; res.SegStart = _segStart; res.SegLen = _segLen;
         res.Sequences = seqs; res.Rows = rows; res.HiddenSize = _c.HiddenSize;
         res.HasPooler = _model.HasPooler; res.NumLabels = _classifier is null ? 0 : _c.NumLabels;
-        res.HiddenStates = _capture.HasFlag(InferenceOutputs.HiddenStates) ? _capHidden : null;
-        res.Attentions = _capture.HasFlag(InferenceOutputs.Attentions) ? _capAttn : null;
+        res.HiddenStates = CapturesHidden ? _capHidden : null;
+        res.Attentions = CapturesAttentions ? _capAttn : null;
         return res;
     }
 

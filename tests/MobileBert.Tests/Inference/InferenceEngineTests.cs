@@ -220,6 +220,12 @@ public class InferenceEngineTests
         for (int i = 0; i < 5; i++) engine.Run(input);
         long after = GC.GetAllocatedBytesForCurrentThread();
         Assert.Equal(0, after - before);
+        // With per-layer outputs too (a distillation teacher's steady state): the arrays are kept while the shape stays.
+        var all = InferenceOutputs.HiddenStates | InferenceOutputs.Attentions;
+        engine.Run(input, all); engine.Run(input, all);
+        before = GC.GetAllocatedBytesForCurrentThread();
+        for (int i = 0; i < 5; i++) engine.Run(input, all);
+        Assert.Equal(0, GC.GetAllocatedBytesForCurrentThread() - before);
     }
 
     [Fact]
