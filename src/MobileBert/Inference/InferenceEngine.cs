@@ -63,6 +63,9 @@ public sealed class InferenceResult
 /// <item>attention phase: work items are (sequence, head, chunk of query rows); only one [chunk, len] score block per
 /// thread exists at a time.</item>
 /// </list>
+/// With many sequences (or equal-length ones in a multiple of the thread count) blocks hold whole sequences and run
+/// their own attention inside the row-wise phase, right after their projections: one region per layer
+/// (<see cref="SequenceBlocks"/>).
 /// Length-aware: <see cref="Run(IReadOnlyList{TokenSequence})"/> takes sequences of different lengths and computes
 /// no padding at all (rows of all sequences are concatenated; attention stays within each sequence). The result equals
 /// running each sequence alone through <see cref="MobileBertModel.Forward"/>. <see cref="Run(ModelInput)"/> reproduces
