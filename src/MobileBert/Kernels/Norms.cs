@@ -185,6 +185,27 @@ public static class Norms
     private static void NoNormRow(ReadOnlySpan<float> x, ReadOnlySpan<float> res, Span<float> y, ReadOnlySpan<float> gamma, ReadOnlySpan<float> beta)
     {
         // Separate multiply and add (no FMA) to match PyTorch's `x * weight + bias` bit for bit.
+        if (Vector512.IsHardwareAccelerated)
+        {
+            // One pass instead of two or three TensorPrimitives calls (each ≈ 10–20 ns of overhead on a 128-wide row):
+            // the same operations in the same order, so the same bits. Measured: batch 1 × 128 fp32 forward on 1 thread
+            // −1.5…−4 % (three interleaved pairs).
+            int n = x.Length, i = 0;
+            ref float xr = ref MemoryMarshal.GetReference(x), yr = ref MemoryMarshal.GetReference(y);
+            ref float gr = ref MemoryMarshal.GetReference(gamma), br = ref MemoryMarshal.GetReference(beta);
+            if (res.IsEmpty)
+                for (; i <= n - 16; i += 16)
+                    (Vector512.LoadUnsafe(ref xr, (nuint)i) * Vector512.LoadUnsafe(ref gr, (nuint)i) + Vector512.LoadUnsafe(ref br, (nuint)i)).StoreUnsafe(ref yr, (nuint)i);
+            else
+            {
+                ref float rr = ref MemoryMarshal.GetReference(res);
+                for (; i <= n - 16; i += 16)
+                    ((Vector512.LoadUnsafe(ref xr, (nuint)i) + Vector512.LoadUnsafe(ref rr, (nuint)i)) * Vector512.LoadUnsafe(ref gr, (nuint)i)
+                        + Vector512.LoadUnsafe(ref br, (nuint)i)).StoreUnsafe(ref yr, (nuint)i);
+            }
+            for (; i < n; i++) y[i] = ((res.IsEmpty ? x[i] : x[i] + res[i]) * gamma[i]) + beta[i];
+            return;
+        }
         if (res.IsEmpty)
         {
             TensorPrimitives.Multiply(x, gamma[..x.Length], y);
