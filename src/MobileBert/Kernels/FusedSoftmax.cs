@@ -11,9 +11,6 @@ namespace MobileBert.Kernels;
 /// (the max equals too). Rows holding a NaN or ±∞ take that sequence itself.</summary>
 public static class FusedSoftmax
 {
-    /// <summary>Use the AVX-512 row kernel where available (false: TensorPrimitives; tests compare both).</summary>
-    internal static bool UseAvx512 = true;
-
     /// <summary>TensorPrimitives.Max(row) (NaN if any NaN) without its IEEE-maximum overhead (vmaxps + a NaN check).</summary>
     [System.Runtime.CompilerServices.MethodImpl(System.Runtime.CompilerServices.MethodImplOptions.AggressiveOptimization)]
     internal static unsafe float RowMax(ReadOnlySpan<float> row)
@@ -44,12 +41,18 @@ public static class FusedSoftmax
     }
 
     /// <summary>scores [rows, cols] ← softmax(scores·scale + mask) per row; mask [cols] or empty.</summary>
-    public static unsafe void ScaleMaskRows(Span<float> scores, int rows, int cols, float scale, ReadOnlySpan<float> mask)
+    public static void ScaleMaskRows(Span<float> scores, int rows, int cols, float scale, ReadOnlySpan<float> mask)
+        => ScaleMaskRows(scores, rows, cols, scale, mask, avx512: true);
+
+    /// <summary><see cref="ScaleMaskRows(Span{float}, int, int, float, ReadOnlySpan{float})"/>; avx512 = false takes
+    /// the TensorPrimitives sequence for every row (tests compare both — a parameter, not a static switch, so tests
+    /// running in parallel cannot change each other's path).</summary>
+    internal static unsafe void ScaleMaskRows(Span<float> scores, int rows, int cols, float scale, ReadOnlySpan<float> mask, bool avx512)
     {
         for (int r = 0; r < rows; r++)
         {
             var row = scores.Slice(r * cols, cols);
-            if (UseAvx512 && System.Runtime.Intrinsics.X86.Avx512F.IsSupported && cols >= 16)
+            if (avx512 && System.Runtime.Intrinsics.X86.Avx512F.IsSupported && cols >= 16)
             {
                 fixed (float* pr = row, pm = mask)
                     if (RowAvx512(pr, cols, scale, mask.IsEmpty ? null : pm)) continue;
