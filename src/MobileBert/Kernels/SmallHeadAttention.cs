@@ -104,17 +104,8 @@ public static unsafe class SmallHeadAttention
             }
             for (; jk < lp; jk += 32)
             {
-                Vector512<float> a00 = default, a01 = default, a10 = default, a11 = default,
-                                 a20 = default, a21 = default, a30 = default, a31 = default;
-                float* kp = kt + jk;
-                for (int p = 0; p < d; p++, kp += lp)
-                {
-                    var k0 = Vector512.Load(kp); var k1 = Vector512.Load(kp + 16);
-                    var b = Vector512.Create(q0[p]); a00 = Avx512F.FusedMultiplyAdd(k0, b, a00); a01 = Avx512F.FusedMultiplyAdd(k1, b, a01);
-                    b = Vector512.Create(q1[p]); a10 = Avx512F.FusedMultiplyAdd(k0, b, a10); a11 = Avx512F.FusedMultiplyAdd(k1, b, a11);
-                    b = Vector512.Create(q2[p]); a20 = Avx512F.FusedMultiplyAdd(k0, b, a20); a21 = Avx512F.FusedMultiplyAdd(k1, b, a21);
-                    b = Vector512.Create(q3[p]); a30 = Avx512F.FusedMultiplyAdd(k0, b, a30); a31 = Avx512F.FusedMultiplyAdd(k1, b, a31);
-                }
+                Tile4x32(q0, q1, q2, q3, kt + jk, lp, d,
+                    out var a00, out var a01, out var a10, out var a11, out var a20, out var a21, out var a30, out var a31);
                 var mk0 = Vector512.Load(madd + jk); var mk1 = Vector512.Load(madd + jk + 16);
                 var pd0 = Vector512.Load(pad + jk); var pd1 = Vector512.Load(pad + jk + 16);
                 Epilogue(a00, a01, vscale, mk0, mk1, pd0, pd1, s0 + jk, ref m0, ref bad);
@@ -143,15 +134,8 @@ public static unsafe class SmallHeadAttention
                 {
                     // Keys in order, one accumulator per output vector (8 independent FMA chains): the order of the
                     // reference GEMM's sum over keys, so the two differ only by where 1/Σ is applied.
-                    Vector512<float> a00 = default, a01 = default, a10 = default, a11 = default, a20 = default, a21 = default, a30 = default, a31 = default;
-                    for (int j = 0; j < len; j++, vp += vs)
-                    {
-                        var v0 = Vector512.Load(vp); var v1 = Vector512.Load(vp + 16);
-                        var b = Vector512.Create(s0[j]); a00 = Avx512F.FusedMultiplyAdd(v0, b, a00); a01 = Avx512F.FusedMultiplyAdd(v1, b, a01);
-                        b = Vector512.Create(s1[j]); a10 = Avx512F.FusedMultiplyAdd(v0, b, a10); a11 = Avx512F.FusedMultiplyAdd(v1, b, a11);
-                        b = Vector512.Create(s2[j]); a20 = Avx512F.FusedMultiplyAdd(v0, b, a20); a21 = Avx512F.FusedMultiplyAdd(v1, b, a21);
-                        b = Vector512.Create(s3[j]); a30 = Avx512F.FusedMultiplyAdd(v0, b, a30); a31 = Avx512F.FusedMultiplyAdd(v1, b, a31);
-                    }
+                    Tile4x32(s0, s1, s2, s3, vp, vs, len,
+                        out var a00, out var a01, out var a10, out var a11, out var a20, out var a21, out var a30, out var a31);
                     float* op = o0 + c0;
                     (a00 * inv0).Store(op); (a01 * inv0).Store(op + 16);
                     if (n > 1) { op += os; (a10 * inv1).Store(op); (a11 * inv1).Store(op + 16); }
@@ -189,6 +173,24 @@ public static unsafe class SmallHeadAttention
             }
         }
         return true;
+    }
+
+    /// <summary>The 4 × 32 register tile both products use: a_r = Σ_{p&lt;k} x_r[p] · b[p·bs .. p·bs + 32) for the rows
+    /// x0…x3 (scores: x = Q rows, b = Kᵀ; P·V: x = score rows, b = V), p in order, one FMA chain per output vector.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    static void Tile4x32(float* x0, float* x1, float* x2, float* x3, float* b, nint bs, int k,
+        out Vector512<float> a00, out Vector512<float> a01, out Vector512<float> a10, out Vector512<float> a11,
+        out Vector512<float> a20, out Vector512<float> a21, out Vector512<float> a30, out Vector512<float> a31)
+    {
+        a00 = a01 = a10 = a11 = a20 = a21 = a30 = a31 = default;
+        for (int p = 0; p < k; p++, b += bs)
+        {
+            var b0 = Vector512.Load(b); var b1 = Vector512.Load(b + 16);
+            var x = Vector512.Create(x0[p]); a00 = Avx512F.FusedMultiplyAdd(b0, x, a00); a01 = Avx512F.FusedMultiplyAdd(b1, x, a01);
+            x = Vector512.Create(x1[p]); a10 = Avx512F.FusedMultiplyAdd(b0, x, a10); a11 = Avx512F.FusedMultiplyAdd(b1, x, a11);
+            x = Vector512.Create(x2[p]); a20 = Avx512F.FusedMultiplyAdd(b0, x, a20); a21 = Avx512F.FusedMultiplyAdd(b1, x, a21);
+            x = Vector512.Create(x3[p]); a30 = Avx512F.FusedMultiplyAdd(b0, x, a30); a31 = Avx512F.FusedMultiplyAdd(b1, x, a31);
+        }
     }
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
