@@ -36,29 +36,29 @@ internal static class EngineProfileBench
         for (int i = 0; i < ids.Length; i++) ids[i] = rng.Next(1000, c.VocabSize);
         var input = new ModelInput(batch, seq, ids);
         var cases = caseSpec is null
-            ? (from e in engines from t in threads from sp in new[] { WorkSplit.Rows, WorkSplit.Columns } select (Name: $"{e.Name}/{sp}", e.E, T: t, Block: 0, Split: sp, Chunk: 0)).ToList()
+            ? (from e in engines from t in threads from sp in new[] { WorkSplit.Rows, WorkSplit.Columns } select (Name: $"{e.Name}/{sp}", e.E, T: t, Block: 0, Split: sp, Chunk: 0, Flags: "")).ToList()
             : caseSpec.Split(',').Select(x => x.Split(':')).Select(x => (Name: string.Join("/", x), engines.First(e => e.Name == x[0]).E, T: int.Parse(x[1]), Block: int.Parse(x[2]),
-                Split: x[3] switch { "c" => WorkSplit.Columns, "r" or "rn" => WorkSplit.Rows, _ => WorkSplit.Auto }, Chunk: x.Length > 4 ? int.Parse(x[4]) : 0)).ToList();
-        // split "rn": row blocks with the plain dynamic hand-out instead of per-thread ranges
-        var noAffinity = caseSpec is null ? new bool[cases.Count] : caseSpec.Split(',').Select(x => x.Split(':')[3] == "rn").ToArray();
-        var genericAttn = caseSpec is null ? new bool[cases.Count] : caseSpec.Split(',').Select(x => x.Split(':') is var f && f.Length > 5 && f[5].Contains('g')).ToArray();
-        var noSeqBlocks = caseSpec is null ? new bool[cases.Count] : caseSpec.Split(',').Select(x => x.Split(':') is var f && f.Length > 5 && f[5].Contains('n')).ToArray();
+                // split "rn": row blocks with the plain dynamic hand-out instead of per-thread ranges (flag 'a' below)
+                Split: x[3] switch { "c" => WorkSplit.Columns, "r" or "rn" => WorkSplit.Rows, _ => WorkSplit.Auto }, Chunk: x.Length > 4 ? int.Parse(x[4]) : 0,
+                Flags: (x.Length > 5 ? x[5] : "") + (x[3] == "rn" ? "a" : ""))).ToList();
         var prof = cases.Select(_ => new InferenceEngine.EngineProfile { ThreadCpuNs = CpuTime.ThreadNanoseconds }).ToList();
         var totals = cases.Select(_ => new List<double>()).ToList();
-        for (int k = 0; k < cases.Count; k++)
+        // Engines are shared between cases: every run first sets all of its case's settings.
+        InferenceEngine Apply(int k)
         {
-            var (_, e, t, b, sp, ch) = cases[k];
+            var (_, e, t, b, sp, ch, flags) = cases[k];
             e.Threads = t; e.BlockRowsOption = b; e.Split = sp; e.AttentionChunk = ch > 0 ? ch : 128;
-            e.UseSmallHeadAttention = !genericAttn[k]; e.SequenceBlocks = !noSeqBlocks[k];
-            e.Run(input); e.Run(input);
+            e.UseSmallHeadAttention = !flags.Contains('g'); e.SequenceBlocks = !flags.Contains('n');
+            InferenceEngine.UseAffinity = !flags.Contains('a');
+            return e;
         }
+        for (int k = 0; k < cases.Count; k++) { var e = Apply(k); e.Run(input); e.Run(input); }
+        InferenceEngine.UseAffinity = true;
         for (int r = 0; r < repeats; r++)
             for (int k = 0; k < cases.Count; k++)
             {
-                var (_, e, t, b, sp, ch) = cases[k];
-                e.Threads = t; e.BlockRowsOption = b; e.Split = sp; e.AttentionChunk = ch > 0 ? ch : 128; e.Profile = prof[k];
-                e.UseSmallHeadAttention = !genericAttn[k]; e.SequenceBlocks = !noSeqBlocks[k];
-                InferenceEngine.UseAffinity = !noAffinity[k];
+                var e = Apply(k);
+                e.Profile = prof[k];
                 long t0 = Stopwatch.GetTimestamp();
                 e.Run(input);
                 totals[k].Add(Stopwatch.GetElapsedTime(t0).TotalMilliseconds);
