@@ -307,14 +307,14 @@ public sealed unsafe partial class InferenceEngine : IDisposable
         // Attention items: (segment, head, first query row), segment by segment.
         int heads = _c.NumAttentionHeads, chunk = Math.Max(1, AttentionChunk);
         int items = 0;
-        for (int i = 0; i < seqs; i++) items += heads * ((_segLen[i] + chunk - 1) / chunk);
+        for (int i = 0; i < seqs; i++) items += SegmentItems(i, chunk);
         _items = Grow(_items, 3L * items);
         int it = 0;
         for (int i = 0; i < seqs; i++)
             for (int hd = 0; hd < heads; hd++)
                 for (int q0 = 0; q0 < _segLen[i]; q0 += chunk) { _items[it++] = i; _items[it++] = hd; _items[it++] = q0; }
         _itemCount = items;
-        int blocks = PlanBlocks(rows, seqs, threads, heads, chunk);
+        int blocks = PlanBlocks(rows, seqs, threads, chunk);
         if (UseColumns(rows, threads) && _capture == InferenceOutputs.None)
         {
             var p = Profile;
@@ -418,9 +418,12 @@ public sealed unsafe partial class InferenceEngine : IDisposable
 
     (int r0, int n) Block(int index) => (_blkStart[index], _blkLen[index]);
 
+    /// <summary>Attention items of segment <paramref name="seg"/>: one per (head, chunk of ≤ <paramref name="chunk"/> query rows).</summary>
+    int SegmentItems(int seg, int chunk) => _c.NumAttentionHeads * ((_segLen[seg] + chunk - 1) / chunk);
+
     /// <summary>Plans the row blocks of a run (returns their count): whole sequences per block when
     /// <see cref="SequenceBlocks"/> applies, else <see cref="_blockRows"/>-row blocks.</summary>
-    int PlanBlocks(int rows, int seqs, int threads, int heads, int chunk)
+    int PlanBlocks(int rows, int seqs, int threads, int chunk)
     {
         // Whole-sequence blocks when there are enough of them to balance the threads, or when they split the rows evenly
         // anyway (sequences of one length, a multiple of the thread count: a padded batch).
@@ -441,7 +444,7 @@ public sealed unsafe partial class InferenceEngine : IDisposable
         {
             _blkStart[blocks] = _segStart[i]; _blkItem0[blocks] = item;
             int n = 0;
-            do { n += _segLen[i]; item += heads * ((_segLen[i] + chunk - 1) / chunk); i++; }
+            do { n += _segLen[i]; item += SegmentItems(i, chunk); i++; }
             while (i < seqs && n + _segLen[i] <= _blockRows);
             _blkLen[blocks] = n; _blkItem1[blocks] = item;
             blocks++;
