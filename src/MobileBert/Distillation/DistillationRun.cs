@@ -245,7 +245,8 @@ public static class DistillationRun
         /// <summary>Run the teacher on the inference engine (false: model.Forward; tests compare both).</summary>
         internal bool TeacherOnEngine { get; init; } = true;
 
-        InferenceEngine TeacherEngine(MobileBertModel teacher, int threads)
+        /// <summary>The engine the teacher runs on (built on first use, rebuilt when the stage's teacher changes).</summary>
+        internal InferenceEngine TeacherEngine(MobileBertModel teacher, int threads)
         {
             if (_teacherEngine is null || !ReferenceEquals(_teacherEngineModel, teacher))
             {

@@ -66,8 +66,8 @@ public static class StepCost
             Array.Sort(t);
             return t[iterations / 2];
         }
-        // The teacher forward as the trainer runs it in layer-wise stages: on the inference engine, with hidden states and attentions.
-        using var teacherEngine = new MobileBert.Inference.InferenceEngine(teacher, new MobileBert.Inference.InferenceOptions { Threads = threads });
+        // The teacher forward as the trainer runs it in layer-wise stages: on its inference engine, with hidden states and attentions.
+        var teacherEngine = trainer.TeacherEngine(teacher, threads);
         double teacherMs = Time(() => teacherEngine.Run(data.Input, MobileBert.Inference.InferenceOutputs.HiddenStates | MobileBert.Inference.InferenceOutputs.Attentions));
         var plain = new Lamb(student.Store) { Threads = threads };
         double studentMs = Time(() => PretrainingRun.TrainStep(student, plain, data, 1e-5, 1.0, 1, 1, out _));
