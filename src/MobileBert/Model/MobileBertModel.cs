@@ -150,13 +150,10 @@ public sealed partial class MobileBertModel
             int n = rows * h, L = c.NumHiddenLayers;
             bool keepAll = options.OutputHiddenStates;
             var reuse = options.ReuseOutputs;
-            // An array the caller gets: the reused output's one at that place if its size fits, else a new one (every
-            // element is written before it is read, so new arrays need not be zeroed).
-            static float[] Out(float[]? old, int len) => old is not null && old.Length == len ? old : GC.AllocateUninitializedArray<float>(len);
             float[]? OldHidden(int i) => reuse is null ? null
                 : reuse.HiddenStates is { } rh && rh.Length == L + 1 ? rh[i]
                 : i == L ? reuse.LastHiddenState : null;
-            float[] KeptHidden(int i) => Out(OldHidden(i), n);
+            float[] KeptHidden(int i) => OutputArray(OldHidden(i), n);
             // Hidden states ping-pong between two workspace buffers unless the caller keeps them; the last is the caller's.
             float[] NextHidden(int l) => keepAll || l == L - 1 ? KeptHidden(l + 1) : ws.Array(l % 2 == 0 ? "hidden.1" : "hidden.0", n);
             var x = keepAll || L == 0 ? KeptHidden(0) : ws.Array("hidden.0", n);
@@ -168,7 +165,7 @@ public sealed partial class MobileBertModel
             for (int l = 0; l < Layers.Length; l++)
             {
                 var y = NextHidden(l);
-                float[]? probs = attentions is null ? null : Out(reuse?.Attentions is { } ra && ra.Length == L ? ra[l] : null, b * c.NumAttentionHeads * s * s);
+                float[]? probs = attentions is null ? null : OutputArray(reuse?.Attentions is { } ra && ra.Length == L ? ra[l] : null, b * c.NumAttentionHeads * s * s);
                 var trace = traces is null ? null : traces[l] = new LayerTrace();
                 Layers[l].Forward(x.AsSpan(0, n), mask, b, s, y.AsSpan(0, n), probs, threads, ws, trace);
                 if (attentions is not null) attentions[l] = probs!;
@@ -179,6 +176,10 @@ public sealed partial class MobileBertModel
         }
         finally { if (!ws.Fresh) ReturnWorkspace(ws); }
     }
+
+    /// <summary>An output array for the caller: <paramref name="old"/> (from <see cref="ForwardOptions.ReuseOutputs"/>) if
+    /// its size fits, else a new one. Every element is written before it is read, so new arrays need not be zeroed.</summary>
+    static float[] OutputArray(float[]? old, int length) => old is not null && old.Length == length ? old : GC.AllocateUninitializedArray<float>(length);
 
     readonly System.Collections.Concurrent.ConcurrentBag<Workspace> _workspaces = [];
     Workspace RentWorkspace() => _workspaces.TryTake(out var ws) ? ws : new Workspace();
@@ -191,7 +192,7 @@ public sealed partial class MobileBertModel
         float[]? pooled = null;
         if (Pooler is not null)
         {
-            pooled = options.ReuseOutputs?.PooledOutput is { } rp && rp.Length == b * h ? rp : new float[b * h];
+            pooled = OutputArray(options.ReuseOutputs?.PooledOutput, b * h);
             Pooler.Forward(x, b, s, pooled, threads);
         }
         var output = new ModelOutput { LastHiddenState = x, PooledOutput = pooled, HiddenStates = hidden, Attentions = attentions, LayerTraces = traces, EmbeddingTrace = embTrace };
