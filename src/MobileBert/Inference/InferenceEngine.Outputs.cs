@@ -22,12 +22,10 @@ public sealed unsafe partial class InferenceEngine
     bool CapturesHidden => (_capture & InferenceOutputs.HiddenStates) != 0;
     bool CapturesAttentions => (_capture & InferenceOutputs.Attentions) != 0;
     float[][] _capHidden = [], _capAttn = [];
-    int _capSeq;
 
     /// <summary>Sizes the per-layer output arrays of a padded run of [b, s] (kept while the shape stays).</summary>
     void PlanCapture(int b, int s)
     {
-        _capSeq = s;
         int L = _layers.Length;
         long hn = (long)b * s * _c.HiddenSize, an = (long)b * _c.NumAttentionHeads * s * s;
         if (CapturesHidden && (_capHidden.Length != L + 1 || _capHidden[0].Length != hn))
@@ -56,7 +54,7 @@ public sealed unsafe partial class InferenceEngine
     float* CaptureProbs(int l, int seg, int hd, int q0)
     {
         if (!CapturesAttentions) return null;
-        int s = _capSeq;
+        int s = _segLen[seg];   // a padded run: every sequence is S long
         fixed (float* p = _capAttn[l]) return p + (((long)seg * _c.NumAttentionHeads + hd) * s + q0) * s;   // pinned
     }
 }
