@@ -39,6 +39,7 @@ static class CompareBench
         bool? ortSpin = null;
         double minSeconds = 0;
         string? outPath = null;
+        string only = "both";
         try
         {
             for (int i = 0; i < args.Length; i++)
@@ -61,6 +62,7 @@ static class CompareBench
                     case "--block": block = int.Parse(Next(), CultureInfo.InvariantCulture); if (block < 1) throw new ArgumentException("--block must be ≥ 1"); break;
                     case "--ort-spin": ortSpin = Next() switch { "on" => true, "off" => false, var v => throw new ArgumentException($"--ort-spin must be on or off, not '{v}'") }; break;
                     case "--out": outPath = Next(); break;
+                    case "--only": only = Next(); if (only is not ("ours" or "ort" or "both")) throw new ArgumentException("--only must be ours, ort or both"); break;
                     default: throw new ArgumentException($"unknown option {args[i]}");
                 }
             }
@@ -180,10 +182,12 @@ static class CompareBench
                         while (ours.Count < repeats * block || total.Elapsed.TotalSeconds < minSeconds)
                         {
                             void Block(List<double> into, Action run) { for (int k = 0; k < block; k++) into.Add(Time(run)); Thread.Sleep(gapMs); }
-                            Block(ours, () => Ours(input));
-                            Block(ort, () => RunOrt(fp32Sessions[t], input));
-                            if (withForward) Block(fwd, () => model.Forward(input, forward));
-                            if (int8Sessions is not null) { Block(ours8, () => engine8!.Run(input)); Block(ort8, () => RunOrt(int8Sessions[t], input)); }
+                            // --only: the other side's runs are skipped, but their list still counts repeats (NaN, not reported).
+                            void Side(bool mine, List<double> into, Action run) { if (only == "both" || (only == "ours") == mine) Block(into, run); else for (int k = 0; k < block; k++) into.Add(double.NaN); }
+                            Side(true, ours, () => Ours(input));
+                            Side(false, ort, () => RunOrt(fp32Sessions[t], input));
+                            if (withForward) Side(true, fwd, () => model.Forward(input, forward));
+                            if (int8Sessions is not null) { Side(true, ours8, () => engine8!.Run(input)); Side(false, ort8, () => RunOrt(int8Sessions[t], input)); }
                             if (ours.Count >= 500 * block) break;
                         }
                         double flops = FlopCount.Forward(c, b, s);
@@ -248,7 +252,8 @@ static class CompareBench
 
     static Stats Summarize(List<double> times)
     {
-        var t = times.Order().ToList();
+        var t = times.Where(v => !double.IsNaN(v)).Order().ToList();
+        if (t.Count == 0) return new Stats(double.NaN, double.NaN, double.NaN, 0);
         double P(double q) { double pos = q * (t.Count - 1); int lo = (int)Math.Floor(pos), hi = (int)Math.Ceiling(pos); return t[lo] + (t[hi] - t[lo]) * (pos - lo); }
         return new Stats(P(0.5), P(0.1), P(0.9), t.Count);
     }
@@ -258,11 +263,11 @@ static class CompareBench
 
     static string Row(string precision, int b, int s, int t, Stats? ours, Stats ort, double flops, string alloc, double vsOrtFp32)
     {
-        string Lat(Stats? x) => x is null ? "n/a" : Inv($"{x.Median:F1} ({x.P10:F1}–{x.P90:F1})");
-        string Ratio(double? v) => v is null ? "n/a" : Inv($"{v:F2}×");
+        string Lat(Stats? x) => x is null || x.Runs == 0 ? "n/a" : Inv($"{x.Median:F1} ({x.P10:F1}–{x.P90:F1})");
+        string Ratio(double? v) => v is null || double.IsNaN(v.Value) ? "n/a" : Inv($"{v:F2}×");
         double? oursTput = ours is null ? null : b / (ours.Median / 1000), ortTput = b / (ort.Median / 1000);
         return Inv($"| {precision} | {b} | {s} | {t} | {Lat(ours)} | {Lat(ort)} | {Ratio(ours is null ? null : ours.Median / ort.Median)} | ") +
-               Inv($"{(oursTput is null ? "n/a" : Inv($"{oursTput:F1}"))} | {ortTput:F1} | {Ratio(oursTput / ortTput)} | ") +
-               Inv($"{(ours is null ? "n/a" : Inv($"{flops / (ours.Median / 1000) / 1e9:F1}"))} | {flops / (ort.Median / 1000) / 1e9:F1} | {alloc} | {vsOrtFp32:F2}× |");
+               Inv($"{(oursTput is null || ours!.Runs == 0 ? "n/a" : Inv($"{oursTput:F1}"))} | {(ort.Runs == 0 ? "n/a" : Inv($"{ortTput:F1}"))} | {Ratio(oursTput / ortTput)} | ") +
+               Inv($"{(ours is null || ours.Runs == 0 ? "n/a" : Inv($"{flops / (ours.Median / 1000) / 1e9:F1}"))} | {(ort.Runs == 0 ? "n/a" : Inv($"{flops / (ort.Median / 1000) / 1e9:F1}"))} | {alloc} | {Ratio(vsOrtFp32)} |");
     }
 }

@@ -226,6 +226,13 @@ public class InferenceEngineTests
         before = GC.GetAllocatedBytesForCurrentThread();
         for (int i = 0; i < 5; i++) engine.Run(input, all);
         Assert.Equal(0, GC.GetAllocatedBytesForCurrentThread() - before);
+        // Two threads at batch 1 (row blocks, an attention region per layer; the calling thread's allocations).
+        using var two = new InferenceEngine(model, new InferenceOptions { Threads = 2 });
+        var one = Padded(c, 1, 30, 2);
+        two.Run(one); two.Run(one);
+        before = GC.GetAllocatedBytesForCurrentThread();
+        for (int i = 0; i < 5; i++) two.Run(one);
+        Assert.Equal(0, GC.GetAllocatedBytesForCurrentThread() - before);
     }
 
     [Fact]
