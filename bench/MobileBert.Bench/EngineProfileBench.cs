@@ -23,7 +23,7 @@ internal static class EngineProfileBench
                 case "--repeats": repeats = int.Parse(args[++i], CultureInfo.InvariantCulture); break;
                 case "--threads": threads = [.. args[++i].Split(',').Select(int.Parse)]; break;
                 case "--no-int8": int8 = false; break;
-                case "--cases": caseSpec = args[++i]; break;   // e.g. fp32:1:0:r,int8:2:0:c:128 (precision:threads:blockRows:r|c|a[:attentionChunk[:flags]]; flags: g = generic attention path instead of SmallHeadAttention, n = no whole-sequence blocks)
+                case "--cases": caseSpec = args[++i]; break;   // e.g. fp32:1:0:r,int8:2:0:c:128 (precision:threads:blockRows:r|c|a[:attentionChunk[:flags]]; flags: g = generic attention path instead of SmallHeadAttention, n = no whole-sequence blocks, e = even 2-thread row split instead of the adaptive one)
                 default: Console.Error.WriteLine($"engine-profile: unknown option {args[i]}"); return 2;
             }
         var c = Presets.All[preset]();
@@ -48,7 +48,7 @@ internal static class EngineProfileBench
         {
             var (_, e, t, b, sp, ch, flags) = cases[k];
             e.Threads = t; e.BlockRowsOption = b; e.Split = sp; e.AttentionChunk = ch > 0 ? ch : 128;
-            e.UseSmallHeadAttention = !flags.Contains('g'); e.SequenceBlocks = !flags.Contains('n');
+            e.UseSmallHeadAttention = !flags.Contains('g'); e.SequenceBlocks = !flags.Contains('n'); e.AdaptiveSplit = !flags.Contains('e');
             InferenceEngine.UseAffinity = !flags.Contains('a');
             return e;
         }
@@ -81,7 +81,7 @@ internal static class EngineProfileBench
         for (int k = 0; k < cases.Count; k++)
         {
             var p = prof[k];
-            Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"  {cases[k].Name,-17} {cases[k].T}: embed {p.CallerItems[0]}/{p.Items[0]}, attention {p.CallerItems[1]}/{p.Items[1]}, row-wise {p.CallerItems[2]}/{p.Items[2]}, col-split gemm chunks {p.CallerItems[4]}/{p.Items[4]}; row-wise CPU caller / others {Cpu(p.CallerCpu[2]):F2} / {Cpu(p.Cpu[2] - p.CallerCpu[2]):F2} ms"));
+            Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"  {cases[k].Name,-17} {cases[k].T}: embed {p.CallerItems[0]}/{p.Items[0]}, attention {p.CallerItems[1]}/{p.Items[1]}, row-wise {p.CallerItems[2]}/{p.Items[2]}, col-split gemm chunks {p.CallerItems[4]}/{p.Items[4]}; row-wise CPU caller / others {Cpu(p.CallerCpu[2]):F2} / {Cpu(p.Cpu[2] - p.CallerCpu[2]):F2} ms{(p.BalanceRegions > 0 ? $"; 2-block regions: mean |t0 − t1| / (t0 + t1) {p.BalanceAbsRel / p.BalanceRegions:F3}, mean rows in block 0 {p.BalanceShare / p.BalanceRegions:F1}" : "")}"));
         }
         return 0;
     }

@@ -35,6 +35,14 @@ public sealed unsafe partial class InferenceEngine
                 if (Environment.CurrentManagedThreadId == CallerThread) Interlocked.Add(ref CallerCpu[kind], cpu);
             }
         }
-        public void Clear() { Array.Clear(Wall); Array.Clear(Busy); Array.Clear(Regions); Array.Clear(Cpu); Array.Clear(Items); Array.Clear(CallerItems); Array.Clear(CallerCpu); }
+        /// <summary>Two-block row regions: count, Σ |t0 − t1| / (t0 + t1), Σ share of rows in block 0.</summary>
+        public long BalanceRegions;
+        public double BalanceAbsRel, BalanceShare;
+        public void Balance(long t0, long t1, int rows0)
+        {
+            if (t0 <= 0 || t1 <= 0) return;
+            BalanceRegions++; BalanceAbsRel += Math.Abs(t0 - t1) / (double)(t0 + t1); BalanceShare += rows0;
+        }
+        public void Clear() { BalanceRegions = 0; BalanceAbsRel = 0; BalanceShare = 0; Array.Clear(Wall); Array.Clear(Busy); Array.Clear(Regions); Array.Clear(Cpu); Array.Clear(Items); Array.Clear(CallerItems); Array.Clear(CallerCpu); }
     }
 }

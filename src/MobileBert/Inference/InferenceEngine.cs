@@ -315,6 +315,9 @@ public sealed unsafe partial class InferenceEngine : IDisposable
                 for (int q0 = 0; q0 < _segLen[i]; q0 += chunk) { _items[it++] = i; _items[it++] = hd; _items[it++] = q0; }
         _itemCount = items;
         int blocks = PlanBlocks(rows, seqs, threads, chunk);
+        _track = TracksSplit(threads, blocks);
+        _adapt = AdaptsSplit(rows);
+        if (_adapt) ApplySplit();
         if (UseColumns(rows, threads) && _capture == InferenceOutputs.None)
         {
             var p = Profile;
@@ -333,6 +336,7 @@ public sealed unsafe partial class InferenceEngine : IDisposable
         job.Kind = 0; job.Layer = 0;
         Region(blocks, threads, ref job);
         prof?.Region(0, ref t0);
+        AfterRowRegion();
         // With whole-sequence blocks each region ends with the next layer's attention of the block (see SequenceBlock).
         var hIn = _h0; var hOut = _h1;
         for (int l = 0; l < _layers.Length; l++)
@@ -347,6 +351,7 @@ public sealed unsafe partial class InferenceEngine : IDisposable
             _hidden = hIn; _hiddenOut = hOut;
             Region(blocks, threads, ref job);
             prof?.Region(2, ref t0);
+            AfterRowRegion();
             (hIn, hOut) = (hOut, hIn);
         }
         _hidden = hIn;
@@ -405,6 +410,7 @@ public sealed unsafe partial class InferenceEngine : IDisposable
             var e = (InferenceEngine)GCHandle.FromIntPtr(Self).Target!;
             var prof = e.Profile;
             var t0 = prof?.Start() ?? default;
+            long ticks = e._track ? System.Diagnostics.Stopwatch.GetTimestamp() : 0;
             switch (Kind)
             {
                 case 0: e.EmbedBlock(index); break;
@@ -412,6 +418,7 @@ public sealed unsafe partial class InferenceEngine : IDisposable
                 case 3: e.TeamRun(); return;
                 default: e.PostBlock(Layer, index); break;
             }
+            if (e._track && Kind != 1) e._blkTicks[index] = System.Diagnostics.Stopwatch.GetTimestamp() - ticks;
             prof?.Item(Kind, t0);
         }
     }

@@ -155,6 +155,48 @@ public class InferenceEngineTests
         if (!int8) Compare(model, seqBlocks, padded);
     }
 
+    /// <summary>The adaptive 2-thread row split (batch 1, a few sequences) moves the boundary between the two row blocks
+    /// from region to region; outputs are bit-identical to the even split whatever the starting share (a quarter,
+    /// three quarters), fp32 and int8, padded batch 1 (rows a multiple of the granule or not) and a ragged run of three
+    /// sequences, with per-layer outputs too; and the share stays within its bounds.</summary>
+    [Theory, MemberData(nameof(SequenceBlockCases))]
+    public void AdaptiveSplitEqualsEvenSplit(string name, bool int8)
+    {
+        var c = ReferenceForwardTests.Make(name);
+        var model = Build(c, 47);
+        var options = new InferenceOptions { Threads = 2, Quantized = int8 ? QuantizedWeights.Quantize(model, new QuantizationPolicy()) : null };
+        using var adaptive = new InferenceEngine(model, options);
+        using var even = new InferenceEngine(model, options) { AdaptiveSplit = false };
+        var rng = new Random(13);
+        var ragged = Enumerable.Range(0, 3).Select(i =>
+        {
+            int len = rng.Next(12, Math.Min(60, c.MaxPositionEmbeddings) + 1);
+            return new TokenSequence(Enumerable.Range(0, len).Select(_ => rng.Next(1, c.VocabSize)).ToArray());
+        }).ToArray();
+        foreach (double share in new[] { 0.25, 0.75 })
+            foreach (int seq in new[] { 64, 61 })
+            {
+                if (seq > c.MaxPositionEmbeddings) continue;
+                var input = Padded(c, 1, seq, 7);
+                adaptive.SplitShare = share;
+                adaptive.Profile = new InferenceEngine.EngineProfile();
+                var a = adaptive.Run(input, InferenceOutputs.HiddenStates);
+                // The split really was uneven (it starts at the given share and moves from there).
+                var prof = adaptive.Profile; adaptive.Profile = null;
+                Assert.Equal(c.NumHiddenLayers + 1, prof.BalanceRegions);
+                Assert.NotEqual(seq / 2.0, prof.BalanceShare / prof.BalanceRegions);
+                var ha = a.HiddenStates!.Select(x => x.ToArray()).ToArray(); var la = a.LastHiddenState.ToArray(); var pa = a.PooledOutput.ToArray();
+                var b = even.Run(input, InferenceOutputs.HiddenStates);
+                Assert.Equal(b.LastHiddenState.ToArray(), la);
+                Assert.Equal(b.PooledOutput.ToArray(), pa);
+                for (int l = 0; l < ha.Length; l++) Assert.Equal(b.HiddenStates![l], ha[l]);
+                Assert.InRange(adaptive.SplitShare, 0.25, 0.75);
+                adaptive.SplitShare = 1 - share;
+                var ra = adaptive.Run(ragged).LastHiddenState.ToArray();
+                Assert.Equal(even.Run(ragged).LastHiddenState.ToArray(), ra);
+            }
+    }
+
     /// <summary>Per-layer outputs (a distillation teacher's): hidden states and attention probabilities equal
     /// model.Forward's (1e-5 relative / 1e-5 absolute for probabilities), both attention paths, 1 and 2 threads, and
     /// the arrays follow shape changes; a run without the request returns none.</summary>
