@@ -155,6 +155,32 @@ public class InferenceEngineTests
         if (!int8) Compare(model, seqBlocks, padded);
     }
 
+    /// <summary>The adaptive split's rule: equal times keep the share; a block twice as slow per row loses rows (half
+    /// way toward the share that would have equalised the times); the share stays in [¼, ¾]; missing timings change
+    /// nothing; block 0's rows are a multiple of the granule and at least a quarter of the rows on each side.</summary>
+    [Fact]
+    public void AdaptiveSplitRule()
+    {
+        Assert.Equal(0.5, InferenceEngine.NextShare(0.5, 64, 1000, 64, 1000), 12);
+        // Block 0 twice as slow per row: equal times at share 1/3; half way from 0.5 is 5/12.
+        Assert.Equal(5.0 / 12, InferenceEngine.NextShare(0.5, 64, 2000, 64, 1000), 12);
+        Assert.Equal(7.0 / 12, InferenceEngine.NextShare(0.5, 64, 1000, 64, 2000), 12);
+        // Already at the balancing share (block 0 half as fast per row, a third of the rows, equal times): stays.
+        Assert.Equal(1.0 / 3, InferenceEngine.NextShare(1.0 / 3, 40, 80, 80, 80), 12);
+        // Equal speed per row but unequal rows: moves half way back toward the even split.
+        Assert.Equal(0.46875, InferenceEngine.NextShare(0.4375, 56, 5600, 72, 7200), 12);
+        Assert.Equal(0.25, InferenceEngine.NextShare(0.26, 64, 1_000_000, 64, 1));
+        Assert.Equal(0.75, InferenceEngine.NextShare(0.74, 64, 1, 64, 1_000_000));
+        Assert.Equal(0.4, InferenceEngine.NextShare(0.4, 64, 0, 64, 1000));
+        Assert.Equal(64, InferenceEngine.SplitRows(128, 0.5));
+        Assert.Equal(56, InferenceEngine.SplitRows(128, 5.0 / 12));
+        Assert.Equal(32, InferenceEngine.SplitRows(128, 0.1));
+        Assert.Equal(96, InferenceEngine.SplitRows(128, 0.9));
+        Assert.Equal(32, InferenceEngine.SplitRows(61, 0.5));
+        Assert.Equal(8, InferenceEngine.SplitRows(32, 0.25));
+        Assert.Equal(24, InferenceEngine.SplitRows(32, 0.75));
+    }
+
     /// <summary>The adaptive 2-thread row split (batch 1, a few sequences) moves the boundary between the two row blocks
     /// from region to region; outputs are bit-identical to the even split whatever the starting share (a quarter,
     /// three quarters), fp32 and int8, padded batch 1 (rows a multiple of the granule or not) and a ragged run of three
