@@ -106,8 +106,7 @@ public sealed unsafe partial class InferenceEngine : IDisposable
         BlockRowsOption = options.BlockRows;
         AttentionChunk = options.AttentionChunk > 0 ? options.AttentionChunk : 128;
         Split = options.Split;
-        Quantized = options.Quantized;
-        var q = options.Quantized;
+        var q = options.Quantized;   // packed into the ops below; not kept (the caller may drop it: ≈ 20 MB for MobileBERT)
         if (q is not null) q.Validate(model);
         LinearOp Op(params Linear[] parts) => MakeOp(parts, q);
         if (_c.UsesEmbeddingTransformation) _embTransform = Op(model.Embeddings.Transformation);
@@ -133,7 +132,8 @@ public sealed unsafe partial class InferenceEngine : IDisposable
     public int AttentionChunk { get; set; }
     /// <summary>How work is divided among threads (see <see cref="WorkSplit"/>).</summary>
     public WorkSplit Split { get; set; }
-    public QuantizedWeights? Quantized { get; }
+    /// <summary>Whether some dense layer runs int8 (<see cref="InferenceOptions.Quantized"/>; per layer: <see cref="Linears"/>).</summary>
+    public bool IsQuantized => Linears().Any(l => l.Int8);
 
     /// <summary>Names of the planned dense layers and whether each runs int8 (for reports).</summary>
     public IEnumerable<(string Name, bool Int8)> Linears()
@@ -148,7 +148,7 @@ public sealed unsafe partial class InferenceEngine : IDisposable
     {
         if (q is not null && parts.All(p => q.Contains(p.Weight.Name)))
         {
-            var (_, b, k, n, name) = LinearOp.Concat(parts);
+            var (b, k, n, name) = LinearOp.ConcatBias(parts);
             var w = new sbyte[(long)n * k]; var s = new float[n];
             int o = 0;
             foreach (var p in parts)

@@ -33,6 +33,24 @@ internal abstract unsafe class LinearOp
     /// </summary>
     public abstract void RunColumns(float* x, byte* q, float* qs, int rows, float* y, int j0, int j1);
 
+    /// <summary>The fused biases, input width, output width and name of <paramref name="parts"/>, without reading their
+    /// weights (an int8 op has its own; the model may not even hold float copies).</summary>
+    public static (float[] B, int In, int Out, string Name) ConcatBias(IReadOnlyList<Linear> parts)
+    {
+        int k = parts[0].In, n = parts.Sum(p => p.Out);
+        if (parts.Any(p => p.In != k)) throw new ArgumentException("Fused linears must read the same input width.");
+        var b = new float[n];
+        int o = 0;
+        foreach (var p in parts)
+        {
+            if (p.Bias is not null) p.Store.Span(p.Bias).CopyTo(b.AsSpan(o, p.Out));
+            o += p.Out;
+        }
+        return (b, k, n, FusedName(parts));
+    }
+
+    static string FusedName(IReadOnlyList<Linear> parts) => string.Join(" ‖ ", parts.Select(p => p.Weight.Name[..^".weight".Length]));
+
     /// <summary>[ΣOut, In] weight and [ΣOut] bias of the concatenated parts (fp32, from the model's store).</summary>
     public static (float[] W, float[] B, int In, int Out, string Name) Concat(IReadOnlyList<Linear> parts)
     {
@@ -46,7 +64,7 @@ internal abstract unsafe class LinearOp
             if (p.Bias is not null) p.Store.Span(p.Bias).CopyTo(b.AsSpan(o, p.Out));
             o += p.Out;
         }
-        return (w, b, k, n, string.Join(" ‖ ", parts.Select(p => p.Weight.Name[..^".weight".Length])));
+        return (w, b, k, n, FusedName(parts));
     }
 }
 

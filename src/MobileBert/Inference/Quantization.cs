@@ -158,9 +158,12 @@ public static class QuantizedCheckpoint
     /// <summary>Whether <paramref name="dir"/> is a quantized model folder.</summary>
     public static bool IsQuantizedFolder(string dir) => File.Exists(Path.Combine(dir, WeightsFile));
 
-    /// <summary>Loads a quantized folder: the model (int8 Linears hold their dequantized weights, so
-    /// <see cref="MobileBertModel.Forward"/> still runs) and the int8 weights for <see cref="InferenceEngine"/>.</summary>
-    public static (MobileBertModel Model, QuantizedWeights Weights, IReadOnlyDictionary<string, string> Metadata) Load(string dir)
+    /// <summary>Loads a quantized folder: the model and the int8 weights for <see cref="InferenceEngine"/>. With
+    /// <paramref name="floatWeights"/> (default) the int8 Linears also hold their dequantized weights in the model, so
+    /// <see cref="MobileBertModel.Forward"/> still runs; without, the model holds only what stays float (embeddings, norms,
+    /// biases, fp32 Linears) — about a fifth of the memory for MobileBERT — and serves the engine only
+    /// (<see cref="MobileBertModel.Forward"/>, saving and training throw, naming the missing weight).</summary>
+    public static (MobileBertModel Model, QuantizedWeights Weights, IReadOnlyDictionary<string, string> Metadata) Load(string dir, bool floatWeights = true)
     {
         string configPath = Path.Combine(dir, ModelFolder.ConfigFile), path = Path.Combine(dir, WeightsFile);
         if (!Directory.Exists(dir)) throw new CheckpointException($"{dir}: model folder does not exist.");
@@ -177,7 +180,11 @@ public static class QuantizedCheckpoint
         if (!meta.TryGetValue("heads", out var headsText) || !Enum.TryParse<ModelHeads>(headsText, out var heads))
             throw new CheckpointException($"{path}: metadata 'heads' missing or invalid ('{headsText}').");
         bool pooler = meta.TryGetValue("pooler", out var pl) ? pl == "true" : true;
-        var model = new MobileBertModel(config, heads, pooler: pooler);
+        var model = new MobileBertModel(config, heads, allocate: false, pooler: pooler);
+        if (!floatWeights)
+            foreach (var p in model.Store.Parameters)
+                if (file.TryGet(p.Name, out var e) && e.DType == TensorDType.I8) model.Store.Exclude(p.Name);
+        model.Store.Allocate();
         var q = new QuantizedWeights();
         var missing = new List<string>(); var problems = new List<string>();
         foreach (var p in model.Store.Parameters)
@@ -195,7 +202,7 @@ public static class QuantizedCheckpoint
             for (int i = 0; i < wf.Length; i++) w[i] = (sbyte)wf[i];
             var ql = new QuantizedLinear(w, scales, p.Shape[1], p.Shape[0]);
             q.Add(p.Name, ql);
-            ql.Dequantize(model.Store.Span(p));
+            if (model.Store.IsResident(p)) ql.Dequantize(model.Store.Span(p));
         }
         var unexpected = file.Names.Where(n => !model.Store.Contains(n) && !(n.EndsWith(ScaleSuffix, StringComparison.Ordinal) && q.Contains(n[..^ScaleSuffix.Length]))).ToList();
         if (missing.Count + problems.Count + unexpected.Count > 0)

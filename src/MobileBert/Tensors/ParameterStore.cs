@@ -6,8 +6,9 @@ public sealed class Parameter
     internal Parameter(string name, int[] shape, long offset, int length) { Name = name; Shape = shape; Offset = offset; Length = length; }
     public string Name { get; }
     public int[] Shape { get; }
-    /// <summary>Element offset into <see cref="ParameterStore.Data"/> (and into the gradient buffer).</summary>
-    public long Offset { get; }
+    /// <summary>Element offset into <see cref="ParameterStore.Data"/> (and into the gradient buffer); −1 for a parameter
+    /// left out of the buffer (<see cref="ParameterStore.Exclude"/>).</summary>
+    public long Offset { get; internal set; }
     public int Length { get; }
     /// <summary>Biases and norm scales/shifts (1-D): excluded from weight decay and trust ratios by convention.</summary>
     public bool IsVectorLike => Shape.Length <= 1;
@@ -46,9 +47,38 @@ public sealed class ParameterStore
         return p;
     }
 
+    readonly HashSet<string> _excluded = new(StringComparer.Ordinal);
+
+    /// <summary>Leaves parameter <paramref name="name"/> out of the buffer (call before <see cref="Allocate"/>): its
+    /// values live elsewhere — e.g. an int8 Linear's weights that only the inference engine reads — and
+    /// <see cref="Span"/> of it throws. A store with excluded parameters cannot be trained (<see cref="AllocateGrad"/>).</summary>
+    public void Exclude(string name)
+    {
+        if (IsAllocated) throw new InvalidOperationException($"Cannot exclude parameter '{name}' after the store was allocated.");
+        if (!_byName.ContainsKey(name)) throw new KeyNotFoundException($"No parameter named '{name}'.");
+        _excluded.Add(name);
+    }
+
+    /// <summary>Whether <paramref name="p"/> has its values in <see cref="Data"/> (false: excluded).</summary>
+    public bool IsResident(Parameter p) => p.Offset >= 0;
+
+    /// <summary>Whether some parameter was excluded from the buffer.</summary>
+    public bool HasExcluded => _excluded.Count > 0;
+
     public void Allocate()
     {
         if (IsAllocated) return;
+        if (_excluded.Count > 0)
+        {
+            long next = 0;
+            foreach (var p in _list)
+            {
+                if (_excluded.Contains(p.Name)) { p.Offset = -1; continue; }
+                p.Offset = next;
+                next += (p.Length + Align - 1) / Align * Align;
+            }
+            _next = next;
+        }
         if (_next > Array.MaxLength) throw new InvalidOperationException($"Model too large for one buffer ({_next} floats).");
         Data = GC.AllocateUninitializedArray<float>((int)_next, pinned: true);
         Array.Clear(Data);
@@ -58,6 +88,8 @@ public sealed class ParameterStore
     /// <summary>Allocates (zeroed) the gradient buffer, same layout as <see cref="Data"/>.</summary>
     public void AllocateGrad()
     {
+        if (_excluded.Count > 0)
+            throw new InvalidOperationException($"This model was loaded without the float weights of {_excluded.Count} parameters (e.g. '{_excluded.First()}'; an int8 model for inference only): it cannot be trained. Load it with its float weights (QuantizedCheckpoint.Load(dir)) or train the fp32 model.");
         Allocate();
         Grad ??= GC.AllocateArray<float>(Data.Length, pinned: true);
     }
@@ -66,6 +98,9 @@ public sealed class ParameterStore
     public Parameter this[string name] => _byName.TryGetValue(name, out var p) ? p : throw new KeyNotFoundException($"No parameter named '{name}'.");
     public bool TryGet(string name, out Parameter p) => _byName.TryGetValue(name, out p!);
 
-    public Span<float> Span(Parameter p) => Data.AsSpan((int)p.Offset, p.Length);
-    public Span<float> GradSpan(Parameter p) => (Grad ?? throw new InvalidOperationException("Gradients are not allocated.")).AsSpan((int)p.Offset, p.Length);
+    public Span<float> Span(Parameter p) => p.Offset >= 0 ? Data.AsSpan((int)p.Offset, p.Length) : throw NotResident(p);
+    public Span<float> GradSpan(Parameter p) => p.Offset >= 0 ? (Grad ?? throw new InvalidOperationException("Gradients are not allocated.")).AsSpan((int)p.Offset, p.Length) : throw NotResident(p);
+
+    static InvalidOperationException NotResident(Parameter p) =>
+        new($"Parameter '{p.Name}' has no float values in this model: it was loaded without them (an int8 model for the inference engine only). Load the model with its float weights (QuantizedCheckpoint.Load(dir), or PredictorOptions.KeepFloatWeights) to run model.Forward, save or train it.");
 }

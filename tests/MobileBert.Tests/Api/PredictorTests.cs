@@ -96,6 +96,16 @@ public class PredictorTests
             foreach (var cat in got8[i].Categories)
                 Assert.Equal(got[i].Categories.Single(x => x.Label == cat.Label).Probability, cat.Probability, 1);   // int8: close, not equal
         Assert.Contains(got8.Zip(got), x => x.First.Probability != x.Second.Probability);                       // it really ran int8
+        // By default the int8 classifier's model holds no float copies of the int8 weights (same predictions, less
+        // memory); KeepFloatWeights keeps them, and then Model.Forward runs.
+        using var c8f = TextClassifier.Load(qdir, new PredictorOptions { KeepFloatWeights = true });
+        Assert.True(c8.Model.Store.Data.Length < c8f.Model.Store.Data.Length);
+        var gotF = c8f.Classify(Texts);
+        for (int i = 0; i < Texts.Length; i++) Assert.Equal(gotF[i].Categories, got8[i].Categories);
+        var e0 = tok.Encode(Texts[0], null, 32);
+        var in0 = new ModelInput(1, e0.Length, e0.InputIds, tokenTypeIds: e0.TokenTypeIds);
+        Assert.Throws<InvalidOperationException>(() => c8.Model.Forward(in0));
+        Assert.NotNull(c8f.Model.Forward(in0, new ForwardOptions { Heads = ModelHeads.SequenceClassification }).SequenceClassificationLogits);
     }
 
     [Fact]

@@ -171,6 +171,30 @@ public class Int8ModelTests
             var w = loaded.Store.Span(loaded.Store[q.Names.First()]).ToArray();
             var expected = new float[w.Length]; q[q.Names.First()].Dequantize(expected);
             Assert.Equal(expected, w);
+
+            // Without float weights: the store leaves the int8 Linears' weights out; the engine's outputs are the same
+            // bits (1 and 2 threads, heads too); everything that needs the float weights says which one is missing.
+            var (slim, sq, _) = QuantizedCheckpoint.Load(dir, floatWeights: false);
+            Assert.True(slim.Store.HasExcluded);
+            long excluded = slim.Store.Parameters.Where(p => !slim.Store.IsResident(p)).Sum(p => (long)p.Length);
+            Assert.Equal(q.Names.Sum(n => (long)loaded.Store[n].Length), excluded);
+            Assert.True(slim.Store.Data.Length <= loaded.Store.Data.Length - excluded);
+            foreach (int threads in new[] { 1, 2 })
+            {
+                using var full = new InferenceEngine(loaded, new InferenceOptions { Quantized = lq, Threads = threads });
+                using var lean = new InferenceEngine(slim, new InferenceOptions { Quantized = sq, Threads = threads });
+                var a = full.Run(input); var fa = a.LastHiddenState.ToArray(); var pa = a.PooledOutput.ToArray();
+                var b = lean.Run(input);
+                Assert.Equal(fa, b.LastHiddenState.ToArray());
+                Assert.Equal(pa, b.PooledOutput.ToArray());
+            }
+            string first = q.Names.First();
+            Assert.Contains(first, Assert.Throws<InvalidOperationException>(() => slim.Store.Span(slim.Store[first])).Message);
+            Assert.Contains("float", Assert.Throws<InvalidOperationException>(() => slim.Forward(input)).Message);
+            Assert.Contains("cannot be trained", Assert.Throws<InvalidOperationException>(() => slim.Store.AllocateGrad()).Message);
+            string saveDir = dir + "-save";
+            Assert.Contains("has no float values", Assert.Throws<InvalidOperationException>(() => MobileBert.Checkpoints.ModelFolder.Save(slim, saveDir)).Message);
+            Assert.False(Directory.Exists(saveDir));   // nothing written
         }
         finally { if (Directory.Exists(dir)) Directory.Delete(dir, true); }
     }
