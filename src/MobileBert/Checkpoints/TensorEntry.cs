@@ -55,6 +55,15 @@ public sealed class TensorEntry
         ReadFloat32(destination);
     }
 
+    /// <summary>Returns the raw values of an I8 tensor (other dtypes throw), without a float conversion.</summary>
+    public sbyte[] ToInt8()
+    {
+        if (DType != TensorDType.I8) throw Error($"dtype {DTypeInfo.ToSafeTensorsName(DType)} cannot be read as int8 (only I8)");
+        var result = new sbyte[CheckedArrayLength()];
+        ReadRaw<sbyte>(result);
+        return result;
+    }
+
     /// <summary>Returns a new int64 array; only for integer and bool dtypes (floating-point dtypes throw).</summary>
     public long[] ToInt64()
     {

@@ -149,6 +149,7 @@ public sealed unsafe partial class InferenceEngine : IDisposable
         if (q is not null && parts.All(p => q.Contains(p.Weight.Name)))
         {
             var (b, k, n, name) = LinearOp.ConcatBias(parts);
+            if (parts.Length == 1) return new Int8LinearOp(name, q[parts[0].Weight.Name], b);   // packed straight from it: no extra copy
             var w = new sbyte[(long)n * k]; var s = new float[n];
             int o = 0;
             foreach (var p in parts)

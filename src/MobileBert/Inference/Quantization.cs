@@ -197,9 +197,7 @@ public static class QuantizedCheckpoint
             if (se.DType != TensorDType.F32 || se.Rank != 1 || se.Shape[0] != p.Shape[0]) { problems.Add($"{p.Name + ScaleSuffix}: must be F32 [{p.Shape[0]}], is {se.DType} [{string.Join(",", se.Shape)}]"); continue; }
             var scales = se.ToFloat32();
             if (scales.Any(s => !(s > 0) || !float.IsFinite(s))) { problems.Add($"{p.Name + ScaleSuffix}: scales must be positive and finite"); continue; }
-            var wf = e.ToFloat32();
-            var w = new sbyte[wf.Length];
-            for (int i = 0; i < wf.Length; i++) w[i] = (sbyte)wf[i];
+            var w = e.ToInt8();
             var ql = new QuantizedLinear(w, scales, p.Shape[1], p.Shape[0]);
             q.Add(p.Name, ql);
             if (model.Store.IsResident(p)) ql.Dequantize(model.Store.Span(p));

@@ -172,6 +172,14 @@ public class Int8ModelTests
             var expected = new float[w.Length]; q[q.Names.First()].Dequantize(expected);
             Assert.Equal(expected, w);
 
+            // The file's I8 tensors read raw (no float conversion); other dtypes refuse.
+            using (var f = MobileBert.Checkpoints.SafeTensorsFile.Open(Path.Combine(dir, QuantizedCheckpoint.WeightsFile)))
+            {
+                string wn = q.Names.First();
+                Assert.True(f.TryGet(wn, out var ie)); Assert.Equal(q[wn].Weights, ie.ToInt8());
+                Assert.True(f.TryGet(wn + QuantizedCheckpoint.ScaleSuffix, out var fe));
+                Assert.Contains("int8", Assert.ThrowsAny<Exception>(() => fe.ToInt8()).Message);
+            }
             // Without float weights: the store leaves the int8 Linears' weights out; the engine's outputs are the same
             // bits (1 and 2 threads, heads too); everything that needs the float weights says which one is missing.
             var (slim, sq, _) = QuantizedCheckpoint.Load(dir, floatWeights: false);
