@@ -95,6 +95,8 @@ public sealed class TextClassifier : IDisposable
     public int MaxSeqLength { get; }
     /// <summary>Whether the task was trained on text pairs (a pair may still be given to any model).</summary>
     public bool IsPairTask => Task?.IsPair ?? false;
+    /// <summary>The model. For a quantized folder it holds no float copies of the int8 weights unless
+    /// <see cref="PredictorOptions.KeepFloatWeights"/> (then <c>Model.Forward</c> runs; otherwise it throws, naming a weight).</summary>
     public MobileBertModel Model => _model;
 
     /// <summary>Classifies one text, or one text pair.</summary>
