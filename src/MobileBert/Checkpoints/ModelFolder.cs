@@ -95,7 +95,7 @@ public static class ModelFolder
     public static void Save(MobileBertModel model, string dir, string? vocabPath = null)
     {
         // A model loaded without some float weights (int8, engine only) cannot be saved: say which, before writing anything.
-        if (model.Store.Parameters.FirstOrDefault(p => !model.Store.IsResident(p)) is { } missing) model.Store.Span(missing);
+        model.Store.RequireAllResident();
         Directory.CreateDirectory(dir);
         var config = model.Config.Clone();
         config.Architectures = [ArchitectureName(model.Heads)];

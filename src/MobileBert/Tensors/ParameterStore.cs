@@ -65,6 +65,13 @@ public sealed class ParameterStore
     /// <summary>Whether some parameter was excluded from the buffer.</summary>
     public bool HasExcluded => _excluded.Count > 0;
 
+    /// <summary>Throws the error <see cref="Span"/> gives, naming the first excluded parameter, if any was excluded
+    /// (for operations that need every value, such as saving).</summary>
+    public void RequireAllResident()
+    {
+        foreach (var p in _list) if (p.Offset < 0) throw NotResident(p);
+    }
+
     public void Allocate()
     {
         if (IsAllocated) return;
