@@ -75,7 +75,7 @@ public static class BenchCommand
         }
         output.WriteLine($"model: {name} ({MobileBertModel.CountParameters(c) / 1e6:F1}M backbone parameters, {c.NumHiddenLayers} layers, hidden {c.HiddenSize}, intra {c.IntraBottleneckSize}, {c.NormalizationType}/{c.HiddenAct})");
         output.WriteLine($"engine: {(fast ? "fast (InferenceEngine: pre-packed weights, fused epilogues)" : "reference (MobileBertModel.Forward)")}");
-        output.WriteLine($"machine: {Environment.ProcessorCount} logical cores, {System.Runtime.InteropServices.RuntimeInformation.ProcessArchitecture}, Vector512 {System.Runtime.Intrinsics.Vector512.IsHardwareAccelerated}, .NET {Environment.Version}");
+        output.WriteLine($"machine: {Environment.ProcessorCount} logical cores, .NET {Environment.Version}, {MobileBert.Kernels.SimdSupport.Describe()}");
         output.WriteLine();
         output.WriteLine("batch   seq  threads   median ms   p10–p90 ms        min–max ms        runs    seq/s   GFLOP/s");
         var rng = new Random(7);

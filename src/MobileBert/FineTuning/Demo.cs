@@ -56,8 +56,12 @@ public sealed record DemoSettings
         LatencySeq = 32, LatencySeconds = 0.1, LatencyMinRuns = 2,
     };
 
-    public JsonObject ToJson() => JsonNode.Parse(JsonSerializer.Serialize(this))!.AsObject();
+    public JsonObject ToJson() => JsonSerializer.SerializeToNode(this, DemoJsonContext.Default.DemoSettings)!.AsObject();
 }
+
+/// <summary>Source-generated (trimming- and AOT-safe) JSON metadata of <see cref="DemoSettings"/>.</summary>
+[System.Text.Json.Serialization.JsonSerializable(typeof(DemoSettings))]
+internal sealed partial class DemoJsonContext : System.Text.Json.Serialization.JsonSerializerContext;
 
 /// <summary>Options of <see cref="Demo.Run"/>.</summary>
 public sealed record DemoOptions
@@ -263,7 +267,7 @@ public static class Demo
                     row[$"latency_b{b}_ms"] = l.MedianMs; row[$"latency_b{b}_p10_ms"] = l.P10Ms; row[$"latency_b{b}_p90_ms"] = l.P90Ms; row[$"latency_b{b}_runs"] = l.Runs;
                     log(string.Create(CultureInfo.InvariantCulture, $"   {name}: batch {b}: {l.MedianMs:F2} ms median (p10 {l.P10Ms:F2}, p90 {l.P90Ms:F2}, {l.Runs} runs)"));
                 }
-                arr.Add(row);
+                arr.Add((JsonNode)row);
             }
             return new JsonObject { ["rows"] = arr };
         });

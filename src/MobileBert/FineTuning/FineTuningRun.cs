@@ -135,7 +135,7 @@ public static class FineTuningRun
                     last = task.Evaluate(model, o.EvalBatch);
                     foreach (var (k, v) in last.Values) row["eval_" + k] = v;
                     bool improved = best is null || Better(last.Main, best.Main, info.HigherIsBetter);
-                    history.Add(new JsonObject { ["step"] = step, ["epoch"] = (double)step / stepsPerEpoch, ["metrics"] = MetricsJson(last) });
+                    history.Add((JsonNode)new JsonObject { ["step"] = step, ["epoch"] = (double)step / stepsPerEpoch, ["metrics"] = MetricsJson(last) });
                     if (improved)
                     {
                         best = last; bestStep = step;

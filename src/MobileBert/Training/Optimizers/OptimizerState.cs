@@ -40,7 +40,7 @@ public static class OptimizerState
         for (int i = 0; i < store.Parameters.Count; i++)
         {
             var p = store.Parameters[i]; var s = groups[i];
-            parameters.Add(new JsonObject
+            parameters.Add((JsonNode)new JsonObject
             {
                 ["name"] = p.Name, ["shape"] = new JsonArray([.. p.Shape.Select(d => (JsonNode)d)]), ["step"] = optimizer.ParameterSteps[i],
                 ["lr_multiplier"] = s.LrMultiplier, ["frozen"] = s.Frozen, ["weight_decay"] = s.WeightDecay, ["trust_ratio"] = s.TrustRatio,
