@@ -70,9 +70,7 @@ public sealed class TextClassifier : IDisposable
         options ??= new PredictorOptions();
         TaskInfo? task = File.Exists(Path.Combine(dir, TaskInfo.FileName)) ? TaskInfo.Load(dir) : null;
         if (task?.Kind == TaskInfoKind.QuestionAnswering) throw new ArgumentException($"{dir}: a question-answering model; use QuestionAnswerer.");
-        MobileBertModel model; QuantizedWeights? int8 = null;
-        if (QuantizedCheckpoint.IsQuantizedFolder(dir)) (model, int8, _) = QuantizedCheckpoint.Load(dir, floatWeights: options.KeepFloatWeights);
-        else model = ModelFolder.Load(dir);
+        var (model, int8) = QuantizedCheckpoint.LoadForInference(dir, floatWeights: options.KeepFloatWeights);
         if (model.Classifier is null) throw new CheckpointException($"{dir}: the model has no sequence-classification head (classifier.*).");
         model.Threads = Math.Max(1, options.Threads);
         var vocab = Path.Combine(dir, ModelFolder.VocabFile);

@@ -39,6 +39,13 @@ public static class FineTuningRun
         progress(new FineTuneProgress { Phase = "data", Message = "reading and encoding data" });
         foreach (var line in task.Prepare(tokenizer, o)) progress(new FineTuneProgress { Phase = "data", Message = line });
         if (!task.HasDev) progress(new FineTuneProgress { Phase = "data", Message = "no dev set: the last epoch's model is kept" });
+        var balance = task.TrainBalance;
+        if (balance is not null) progress(new FineTuneProgress { Phase = "data", Message = $"training labels: {string.Join(", ", balance.Counts.Select((n, c) => $"{info.Labels[c]} {n} ({balance.Share(c):P1})"))}" });
+        var selection = ModelSelection.Resolve(o.SelectBy, info, balance);
+        if (task.HasDev) progress(new FineTuneProgress { Phase = "data", Message = $"best checkpoint by dev {selection}" });
+        var weights = ClassWeights.Resolve(o.ClassWeight, info, balance);
+        if (weights is not null) progress(new FineTuneProgress { Phase = "data", Message = $"class weights: {ClassWeights.Describe(weights, info.Labels)}" });
+        string? teacherId = o.TeacherDir is null ? null : FineTuneTeacher.ComputeIdentity(o.TeacherDir);
 
         // 2. Model and optimizer, fresh or from the latest checkpoint.
         var runDir = new RunDirectory(o.OutputDir, o.KeepCheckpoints);
@@ -46,6 +53,9 @@ public static class FineTuningRun
         if (latest is not null && !o.Resume)
             throw new ArgumentException($"{o.OutputDir} already has checkpoints (latest {Path.GetFileName(latest.Value.Path)}); pass --resume to continue it or choose another --out.");
         var fingerprint = Fingerprint(o, info, task);
+        fingerprint["select_by"] = selection.Metric;
+        fingerprint["class_weights"] = weights is null ? null : new JsonArray(weights.Select(w => (JsonNode?)JsonValue.Create(w)).ToArray());
+        fingerprint["teacher_sha256"] = teacherId;
         MobileBertModel model;
         long step = 0, bestStep = -1;
         EvalMetrics? best = null, last = null;
@@ -68,6 +78,11 @@ public static class FineTuningRun
         }
         else model = TaskModels.ForFineTuning(o.ModelDir, o.Config, info, (int)(o.Seed & int.MaxValue));
         model.Threads = o.Threads;
+        task.Objective = new TrainingObjective
+        {
+            ClassWeights = weights, KdAlpha = o.KdAlpha, KdTemperature = o.KdTemperature,
+            Teacher = o.TeacherDir is null ? null : TeacherTargets(o, info, task, vocabPath, teacherId!, progress),
+        };
         var optimizer = new AdamW(model.Store, new AdamWOptions { WeightDecay = o.WeightDecay, DecayBiasesAndNorms = false }) { Threads = o.Threads };
         if (latest is { } ck2 && o.Resume) optimizer.Load(Path.Combine(ck2.Path, OptimizerFile));
         long resumedFrom = step;
@@ -132,9 +147,9 @@ public static class FineTuningRun
                 if (eval)
                 {
                     progress(new FineTuneProgress { Phase = "eval", Step = step, Steps = total, Epoch = epoch + 1, Epochs = o.Epochs, Message = "evaluating on dev" });
-                    last = task.Evaluate(model, o.EvalBatch);
+                    last = task.Evaluate(model, o.EvalBatch) with { MainMetric = selection.Metric };
                     foreach (var (k, v) in last.Values) row["eval_" + k] = v;
-                    bool improved = best is null || Better(last.Main, best.Main, info.HigherIsBetter);
+                    bool improved = best is null || selection.Better(last.Main, best.Main);
                     history.Add(new JsonObject { ["step"] = step, ["epoch"] = (double)step / stepsPerEpoch, ["metrics"] = MetricsJson(last) });
                     if (improved)
                     {
@@ -161,7 +176,7 @@ public static class FineTuningRun
                     optimizer.Save(Path.Combine(dir, OptimizerFile));
                     File.WriteAllText(Path.Combine(dir, StateFile), state.ToJsonString(new JsonSerializerOptions { WriteIndented = true }));
                 });
-                SaveCurves(metrics, o.OutputDir, info);
+                SaveCurves(metrics, o.OutputDir, info, selection.Metric);
                 progress(new FineTuneProgress { Phase = "checkpoint", Step = step, Steps = total, Epoch = epoch + 1, Epochs = o.Epochs, Message = path });
                 window.Restart();
             }
@@ -175,21 +190,37 @@ public static class FineTuningRun
         else { ModelFolder.Save(model, o.OutputDir, vocabPath); info.Save(o.OutputDir); }
         var results = new JsonObject
         {
-            ["task"] = info.Task, ["main_metric"] = info.MainMetric, ["best_step"] = bestStep, ["steps"] = step,
+            ["task"] = info.Task, ["main_metric"] = info.MainMetric, ["selected_by"] = selection.Metric, ["best_step"] = bestStep, ["steps"] = step,
             ["best"] = best is null ? null : MetricsJson(best), ["last"] = last is null ? null : MetricsJson(last), ["history"] = history.DeepClone(),
         };
         WriteAtomic(Path.Combine(o.OutputDir, EvalResultsFile), results.ToJsonString(new JsonSerializerOptions { WriteIndented = true }));
-        SaveCurves(metrics, o.OutputDir, info);
+        SaveCurves(metrics, o.OutputDir, info, selection.Metric);
         long trained = step - resumedFrom;
         progress(new FineTuneProgress { Phase = "done", Step = step, Steps = total, Epoch = o.Epochs, Epochs = o.Epochs, Eval = best, Message = o.OutputDir });
         return new FineTuneResult(o.OutputDir, info, step, best, bestStep, last, trainSeconds, trained * o.Batch / Math.Max(1e-9, trainSeconds), resumedFrom > 0, resumedFrom, model.Store.Count);
     }
 
-    static bool Better(double candidate, double incumbent, bool higherIsBetter)
+    /// <summary>The teacher's logits of every training feature: read from the run directory when saved there for this
+    /// teacher and data, else computed on the engine (and saved).</summary>
+    static TeacherLogits TeacherTargets(FineTuneOptions o, TaskInfo info, FineTuneTask task, string vocabPath, string teacherId, Action<FineTuneProgress> progress)
     {
-        if (double.IsNaN(candidate)) return false;
-        if (double.IsNaN(incumbent)) return true;
-        return higherIsBetter ? candidate > incumbent : candidate < incumbent;
+        string dataHash = task.DataHash();
+        if (TeacherLogits.TryLoad(o.OutputDir, teacherId, dataHash) is { } saved)
+        {
+            progress(new FineTuneProgress { Phase = "data", Message = $"teacher logits of {saved.Rows} training features read from {Path.Combine(o.OutputDir, TeacherLogits.FileName)}" });
+            return saved;
+        }
+        using var teacher = FineTuneTeacher.Load(o.TeacherDir!, info, vocabPath, o.Seq, o.Threads, teacherId);
+        progress(new FineTuneProgress
+        {
+            Phase = "data", Message = $"teacher {o.TeacherDir} ({teacher.Model.Store.Count:N0} parameters{(teacher.Engine.IsQuantized ? ", int8" : "")}): " +
+                string.Create(System.Globalization.CultureInfo.InvariantCulture, $"distillation α {o.KdAlpha}, T {o.KdTemperature}; computing its logits once"),
+        });
+        var sw = Stopwatch.StartNew();
+        var logits = TeacherLogits.Compute(teacher, task.TrainInputs(), info.Kind == TaskInfoKind.QuestionAnswering);
+        logits.Save(o.OutputDir, teacherId, dataHash);
+        progress(new FineTuneProgress { Phase = "data", Message = $"teacher logits of {logits.Rows} training features in {sw.Elapsed.TotalSeconds:F1} s, saved to {TeacherLogits.FileName}" });
+        return logits;
     }
 
     /// <summary>Writes a complete model folder (weights, config with labels, vocab, task.json, eval_results.json) to a temporary folder and renames it into place.</summary>
@@ -246,13 +277,13 @@ public static class FineTuningRun
         File.Move(tmp, path, overwrite: true);
     }
 
-    static void SaveCurves(MetricsLog metrics, string dir, TaskInfo info)
+    static void SaveCurves(MetricsLog metrics, string dir, TaskInfo info, string selectedBy)
     {
         metrics.Save(Path.Combine(dir, MetricsFile));
         metrics.Plot(Path.Combine(dir, CurvesFile), $"Fine-tuning {info.Name}",
         [
             ("Loss", ["loss", "eval_loss"]),
-            ($"Dev {info.MainMetric}", ["train_acc", "eval_" + info.MainMetric]),
+            ($"Dev {selectedBy}", ["train_acc", "eval_" + selectedBy]),
         ]);
     }
 }

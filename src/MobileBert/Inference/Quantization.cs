@@ -158,6 +158,18 @@ public static class QuantizedCheckpoint
     /// <summary>Whether <paramref name="dir"/> is a quantized model folder.</summary>
     public static bool IsQuantizedFolder(string dir) => File.Exists(Path.Combine(dir, WeightsFile));
 
+    /// <summary>Any model folder for inference: a quantized folder with its int8 weights (see <see cref="Load"/>), else
+    /// <see cref="ModelFolder.Load(string, LoadOptions?)"/> (int8 null).</summary>
+    public static (MobileBertModel Model, QuantizedWeights? Int8) LoadForInference(string dir, bool floatWeights = false)
+    {
+        if (!IsQuantizedFolder(dir)) return (ModelFolder.Load(dir), null);
+        var (model, q, _) = Load(dir, floatWeights);
+        return (model, q);
+    }
+
+    /// <summary>The weights file of a model folder: model.int8.safetensors for a quantized folder, else model.safetensors.</summary>
+    public static string WeightsPath(string dir) => Path.Combine(dir, IsQuantizedFolder(dir) ? WeightsFile : ModelFolder.WeightsFile);
+
     /// <summary>Loads a quantized folder: the model and the int8 weights for <see cref="InferenceEngine"/>. With
     /// <paramref name="floatWeights"/> (default) the int8 Linears also hold their dequantized weights in the model, so
     /// <see cref="MobileBertModel.Forward"/> still runs; without, the model holds only what stays float (embeddings, norms,
