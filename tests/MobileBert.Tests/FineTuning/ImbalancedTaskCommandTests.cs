@@ -1,6 +1,4 @@
-using System.CommandLine;
 using System.Text.Json.Nodes;
-using MobileBert.Cli;
 using MobileBert.FineTuning;
 using Xunit;
 
@@ -11,11 +9,7 @@ namespace MobileBert.Tests.FineTuning;
 /// probability; --recipe pretrained sets the learning rate by model size; --teacher runs task distillation.</summary>
 public class ImbalancedTaskCommandTests
 {
-    static int Cli(params string[] args)
-    {
-        var root = new RootCommand { FinetuneCommand.Create(), EvaluateCommand.Create() };
-        return root.Parse(args).Invoke();
-    }
+    static int Cli(params string[] args) => TaskCommandTests.Cli(args);
 
     /// <summary>The sentiment split with only every 13th positive sentence kept (~7 % positives).</summary>
     static (string Train, string Dev) ImbalancedFiles()
