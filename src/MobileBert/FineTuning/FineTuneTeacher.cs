@@ -6,8 +6,8 @@ using MobileBert.Model;
 namespace MobileBert.FineTuning;
 
 /// <summary>
-/// The frozen teacher of task distillation (<c>finetune --teacher DIR</c>): any model folder that
-/// <see cref="TextClassifier"/> (or <see cref="ModelFolder"/>) loads — fp32 or int8, any architecture the engine runs —
+/// The frozen teacher of task distillation (<c>finetune --teacher DIR</c>): any model folder the predictors load
+/// (<see cref="InferenceFolder"/>: fp32 or int8, MobileBERT or plain BERT) —
 /// with the head of the student's task, run on the fast <see cref="InferenceEngine"/>. <see cref="Load"/> checks that it
 /// shares the student's vocab and label set (a clear error otherwise).
 /// </summary>
@@ -46,10 +46,10 @@ public sealed class FineTuneTeacher : IDisposable
         if (!Directory.Exists(dir)) throw new DirectoryNotFoundException($"--teacher {dir}: folder does not exist.");
         CheckVocab(dir, studentVocabPath);
         identity ??= ComputeIdentity(dir);
-        var (model, int8) = QuantizedCheckpoint.LoadForInference(dir);
-        CheckTask(dir, model, task, seq);
-        model.Threads = threads;
-        return new FineTuneTeacher(dir, model, new InferenceEngine(model, new InferenceOptions { Threads = threads, Quantized = int8 }), identity);
+        var options = new PredictorOptions { Threads = threads };
+        var folder = InferenceFolder.Load(dir, options);
+        CheckTask(dir, folder.Model, task, seq);
+        return new FineTuneTeacher(dir, folder.Model, folder.NewEngine(options), identity);
     }
 
     static void CheckVocab(string dir, string studentVocabPath)

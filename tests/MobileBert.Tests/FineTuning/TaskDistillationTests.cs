@@ -14,24 +14,24 @@ namespace MobileBert.Tests.FineTuning;
 /// <summary>
 /// <c>finetune --teacher</c>: the teacher's logits are computed once per training feature on the engine (and equal its
 /// model's own forward pass), kept in the run directory so a resumed run reads them and ends bit-identical, keyed in the
-/// resume fingerprint; teachers of another architecture, int8 teachers and SQuAD teachers work; a teacher with another
+/// resume fingerprint; a plain BERT teacher for a MobileBERT student, int8 teachers and SQuAD teachers work; a teacher with another
 /// vocab or label set is refused with a clear message.
 /// </summary>
 public class TaskDistillationTests
 {
-    /// <summary>An IB-BERT-style teacher (LayerNorm + GELU, 2 layers) fine-tuned for one epoch on 300 sentiment sentences, shared by the tests.</summary>
+    /// <summary>A plain BERT teacher (2 layers, hidden 64) fine-tuned for one epoch on 300 sentiment sentences, shared by the tests.</summary>
     static readonly Lazy<(string Dir, SequenceTaskData Data)> Teacher = new(() =>
     {
         var files = FineTuneTestData.SentimentFiles(maxTrain: 300);
         var data = TaskData.LoadSequenceTask("jsonl", files.Train, files.Dev);
-        var config = FineTuneTestData.Micro();
-        config.NormalizationType = NormalizationType.LayerNorm; config.HiddenAct = MobileBert.Kernels.Activation.Gelu; config.UseBottleneck = true;
+        var config = MobileBertConfig.Bert(hidden: 64, layers: 2, heads: 2, intermediate: 128);
+        config.MaxPositionEmbeddings = 128;
         var dir = Path.Combine(TestPaths.NewTempDir(), "teacher");
         FineTuningRun.Run(FineTuneTestData.MicroOptions(dir, epochs: 1) with { Config = config }, FineTuneTask.Sequence(data));
         return (dir, data);
     });
 
-    /// <summary>A one-layer MobileBERT-style student (another architecture than the teacher's).</summary>
+    /// <summary>A one-layer MobileBERT student.</summary>
     static FineTuneOptions StudentOptions(string outDir) => FineTuneTestData.MicroOptions(outDir, epochs: 2) with
     {
         Config = StudentConfig(), TeacherDir = Teacher.Value.Dir, KdAlpha = 0.7, KdTemperature = 2, CheckpointEvery = 4, LogEvery = 2,
