@@ -33,8 +33,8 @@ public static class FinetuneCommand
         var selectBy = new Option<string?>("--select-by") { Description = "Dev metric that picks the best checkpoint: any the task reports (acc|f1|macro_f1|mcc|corr|…|loss). Default: minority-class F1 for imbalanced csv/jsonl tasks, else the official metric." };
         var classWeight = new Option<string?>("--class-weight") { Description = "Cross-entropy class weights: balanced (n/(k·n_c) from the training labels) or one per label, e.g. 1,5." };
         var teacher = new Option<string?>("--teacher") { Description = "Task distillation: fine-tuned teacher model folder (same vocab and labels); its logits are soft targets." };
-        var kdAlpha = new Option<double>("--kd-alpha") { DefaultValueFactory = _ => 0.5, Description = "Distillation weight α: (1−α)·CE(labels) + α·T²·KL(teacher ‖ student)." };
-        var kdTemperature = new Option<double>("--kd-temperature") { DefaultValueFactory = _ => 2.0, Description = "Distillation temperature T." };
+        var kdAlpha = new Option<double?>("--kd-alpha") { Description = "Distillation weight α (default 0.5): (1−α)·CE(labels) + α·T²·KL(teacher ‖ student)." };
+        var kdTemperature = new Option<double?>("--kd-temperature") { Description = "Distillation temperature T (default 2)." };
         var resume = new Option<bool>("--resume") { Description = "Continue the run in --out from its latest checkpoint (bit-identical to an uninterrupted run)." };
         var skipBad = new Option<bool>("--skip-bad-rows") { Description = "Skip malformed rows (counted and reported) instead of stopping at the first." };
         var textCol = new Option<string?>("--text-column") { Description = "Generic tasks: text column/field (default text)." };
@@ -56,6 +56,8 @@ public static class FinetuneCommand
             string t = TaskData.Normalize(r.GetValue(task)!);
             string? modelDir = r.GetValue(model), initConfig = r.GetValue(init);
             if ((modelDir is null) == (initConfig is null)) throw new ArgumentException("Give exactly one of --model (pre-trained folder) and --init-config (random initialisation).");
+            if (r.GetValue(teacher) is null && (r.GetValue(kdAlpha) is not null || r.GetValue(kdTemperature) is not null))
+                throw new ArgumentException("--kd-alpha and --kd-temperature apply to task distillation: give the teacher with --teacher DIR.");
             var config = initConfig is null ? null : Presets.Resolve(initConfig);
             var rc = FineTuneRecipe.Resolve(r.GetValue(recipe), config ?? (r.GetValue(recipe) is null ? null : ConfigJson.Load(Path.Combine(modelDir!, ModelFolder.ConfigFile))));
             if (rc != FineTuneRecipe.Default) Console.Error.WriteLine($"[data] recipe {rc.Name}: {rc.Why}");
@@ -65,7 +67,8 @@ public static class FinetuneCommand
                 Epochs = r.GetValue(epochs) ?? rc.Epochs, Batch = r.GetValue(batch) ?? rc.Batch, Lr = r.GetValue(lr) ?? rc.Lr, Seq = r.GetValue(seq) ?? (TaskInfo.IsSquad(t) ? 384 : 128),
                 Seed = r.GetValue(seed), Threads = r.GetValue(threads), WarmupProportion = r.GetValue(warmup) ?? rc.WarmupProportion, WeightDecay = r.GetValue(wd) ?? rc.WeightDecay,
                 Resume = r.GetValue(resume), SelectBy = r.GetValue(selectBy), ClassWeight = r.GetValue(classWeight),
-                TeacherDir = r.GetValue(teacher), KdAlpha = r.GetValue(kdAlpha), KdTemperature = r.GetValue(kdTemperature),
+                TeacherDir = r.GetValue(teacher), KdAlpha = r.GetValue(kdAlpha) ?? FineTuneOptions.DefaultKdAlpha,
+                KdTemperature = r.GetValue(kdTemperature) ?? FineTuneOptions.DefaultKdTemperature,
                 LogEvery = r.GetValue(logEvery), EvalEvery = r.GetValue(evalEvery), CheckpointEvery = r.GetValue(ckptEvery),
                 Squad = new SquadSettings { DocStride = r.GetValue(docStride), MaxQueryLength = r.GetValue(maxQuery), MaxAnswerLength = r.GetValue(maxAnswer), NBestSize = r.GetValue(nBest), NullScoreDiffThreshold = r.GetValue(nullThreshold) },
             };

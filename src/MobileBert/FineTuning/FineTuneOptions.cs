@@ -46,9 +46,11 @@ public sealed record FineTuneOptions
     /// <summary>Task distillation: a fine-tuned teacher model folder whose logits are soft targets (<see cref="TrainingObjective"/>).</summary>
     public string? TeacherDir { get; init; }
     /// <summary>Weight α of the distillation term (the labels get 1 − α).</summary>
-    public double KdAlpha { get; init; } = 0.5;
+    public double KdAlpha { get; init; } = DefaultKdAlpha;
+    public const double DefaultKdAlpha = 0.5;
     /// <summary>Distillation temperature T.</summary>
-    public double KdTemperature { get; init; } = 2;
+    public double KdTemperature { get; init; } = DefaultKdTemperature;
+    public const double DefaultKdTemperature = 2;
 
     public void Validate()
     {

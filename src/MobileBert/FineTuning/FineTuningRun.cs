@@ -46,6 +46,8 @@ public static class FineTuningRun
         if (task.HasDev) progress(new FineTuneProgress { Phase = "data", Message = $"best checkpoint by dev {selection}" });
         var weights = ClassWeights.Resolve(o.ClassWeight, info, balance);
         if (weights is not null) progress(new FineTuneProgress { Phase = "data", Message = $"class weights: {ClassWeights.Describe(weights, info.Labels)}" });
+        else if (balance is { IsImbalanced: true } && info.Kind == TaskInfoKind.Classification)
+            progress(new FineTuneProgress { Phase = "data", Message = "note: the training labels are imbalanced; a model that never predicts the minority class is likely — --class-weight balanced weights it up" });
         string? teacherId = o.TeacherDir is null ? null : FineTuneTeacher.ComputeIdentity(o.TeacherDir);
 
         // 2. Model and optimizer, fresh or from the latest checkpoint.

@@ -18,9 +18,9 @@ public sealed record TrainingObjective
     /// <summary>Teacher logits of every training feature (null: no distillation).</summary>
     public TeacherLogits? Teacher { get; init; }
     /// <summary>Weight α of the distillation term.</summary>
-    public double KdAlpha { get; init; } = 0.5;
+    public double KdAlpha { get; init; } = FineTuneOptions.DefaultKdAlpha;
     /// <summary>Distillation temperature T.</summary>
-    public double KdTemperature { get; init; } = 2;
+    public double KdTemperature { get; init; } = FineTuneOptions.DefaultKdTemperature;
 
     double Alpha => Teacher is null ? 0 : KdAlpha;
 

@@ -83,5 +83,6 @@ public class ImbalancedTaskCommandTests
         Assert.Equal(1, Cli([.. common, "--out", Path.Combine(dir, "y"), "--class-weight", "1,2,3"]));
         Assert.Equal(1, Cli([.. common, "--out", Path.Combine(dir, "z"), "--kd-alpha", "1.5", "--teacher", model]));
         Assert.Equal(1, Cli([.. common, "--out", Path.Combine(dir, "w"), "--recipe", "fast"]));
+        Assert.Equal(1, Cli([.. common, "--out", Path.Combine(dir, "v"), "--kd-temperature", "3"]));   // without --teacher
     }
 }
