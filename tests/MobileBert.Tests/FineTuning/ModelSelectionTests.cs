@@ -75,6 +75,10 @@ public class ModelSelectionTests
         Assert.False(loss.Better(double.NaN, 0.4));
         var e = Assert.Throws<ArgumentException>(() => ModelSelection.Resolve("pearson", info, null));
         Assert.Equal("--select-by pearson: task 'jsonl' reports acc, f1, macro_f1, mcc, loss.", e.Message);
+        var squad = TaskInfo.ForSquad(false, 384, new SquadSettings());
+        Assert.Equal("exact_match", ModelSelection.Resolve("exact", squad, null).Metric);
+        Assert.Equal("f1", ModelSelection.Resolve(null, squad, null).Metric);
+        Assert.Equal("--select-by loss: task 'squad1' reports exact_match, f1.", Assert.Throws<ArgumentException>(() => ModelSelection.Resolve("loss", squad, null)).Message);
         var regression = TaskInfo.FromDefinition("csv", TaskDefinition.Regression("r"), 64);
         Assert.False(ModelSelection.Resolve("mse", regression, null).HigherIsBetter);
         Assert.True(ModelSelection.Resolve(null, regression, null) is { Metric: MetricNames.Correlation, HigherIsBetter: true });
