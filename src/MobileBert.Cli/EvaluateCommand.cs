@@ -12,7 +12,8 @@ public static class EvaluateCommand
         var task = new Option<string?>("--task") { Description = "Optional check: must match the model's task." };
         var data = new Option<string>("--data") { Description = "Labelled file of the task (GLUE dev TSV, CSV/JSONL, SQuAD JSON).", Required = true };
         var output = new Option<string?>("--out") { Description = "Folder for metrics.json and predictions (default MODEL/eval-<data file name>)." };
-        var predictions = new Option<string?>("--output") { Description = "Per-example predictions JSONL with every label's probability (default OUT/predictions.jsonl; sequence tasks)." };
+        var predictions = new Option<string?>("--output") { Description = "Per-example predictions JSONL with every label's probability (default " +
+            "OUT/predictions.jsonl; sequence tasks)." };
         var batch = new Option<int>("--batch") { DefaultValueFactory = _ => 64 };
         var threads = new Option<int>("--threads") { DefaultValueFactory = _ => Environment.ProcessorCount };
         var skipBad = new Option<bool>("--skip-bad-rows");

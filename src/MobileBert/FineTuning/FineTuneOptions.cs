@@ -62,7 +62,8 @@ public sealed record FineTuneOptions
         if (ModelDir is null && Config is null) throw new ArgumentException("Give a model folder (--model) or a config for random initialisation.");
         if (Seq < 8) throw new ArgumentException($"--seq must be at least 8, got {Seq}.");
         if (!(KdAlpha >= 0 && KdAlpha <= 1)) throw new ArgumentException($"--kd-alpha must be in [0, 1], got {KdAlpha}.");
-        if (!(KdTemperature > 0) || !double.IsFinite(KdTemperature)) throw new ArgumentException($"--kd-temperature must be a positive number, got {KdTemperature}.");
+        if (!(KdTemperature > 0) || !double.IsFinite(KdTemperature))
+            throw new ArgumentException($"--kd-temperature must be a positive number, got {KdTemperature}.");
         if (Squad.DocStride <= 0 || Squad.MaxQueryLength <= 0 || Squad.MaxAnswerLength <= 0 || Squad.NBestSize <= 0)
             throw new ArgumentException("--doc-stride, --max-query-length, --max-answer-length and --n-best must be positive.");
     }

@@ -20,14 +20,16 @@ public sealed record FineTuneRecipe(string Name, double Lr, int Epochs, int Batc
 {
     public static IReadOnlyList<string> Names { get; } = ["default", "pretrained"];
 
-    /// <summary>HF run_glue's defaults (what `finetune` uses without --recipe): lr 5e-5, 3 epochs, batch 32, warm-up 10 %, weight decay 0.01.</summary>
+    /// <summary>HF run_glue's defaults (what `finetune` uses without --recipe): lr 5e-5, 3 epochs, batch 32, warm-up 10 %, weight decay
+    /// 0.01.</summary>
     public static FineTuneRecipe Default { get; } = new("default", 5e-5, 3, 32, 0.1, 0.01, "HF run_glue defaults");
 
     /// <summary>The pre-trained recipe for a model of <paramref name="parameters"/> parameters.</summary>
     public static FineTuneRecipe Pretrained(long parameters)
     {
         double lr = parameters >= 60_000_000 ? 5e-5 : parameters >= 15_000_000 ? 1e-4 : parameters >= 2_000_000 ? 3e-4 : 1e-3;
-        return new("pretrained", lr, 3, 32, 0.1, 0.01, string.Create(CultureInfo.InvariantCulture, $"{parameters / 1e6:0.#} M parameters → lr {lr:0e0}"));
+        return new("pretrained", lr, 3, 32, 0.1, 0.01, string.Create(CultureInfo.InvariantCulture,
+            $"{parameters / 1e6:0.#} M parameters → lr {lr:0e0}"));
     }
 
     /// <summary>Resolves a --recipe name for a model config (null: <see cref="Default"/>).</summary>

@@ -95,7 +95,8 @@ sealed class SequenceFineTuneTask(SequenceTaskData data) : FineTuneTask
             var logits = output.SequenceClassificationLogits!;
             var d = new float[logits.Length];
             if (task.Kind == TaskKind.Regression)
-                return new TrainLoss(Objective.Regression(logits, b.Targets!, b.ExampleIndices, d), new OutputGradients { SequenceClassificationLogits = d }, -1);
+                return new TrainLoss(Objective.Regression(logits, b.Targets!, b.ExampleIndices, d),
+                    new OutputGradients { SequenceClassificationLogits = d }, -1);
             int k = task.NumLabels, correct = 0;
             for (int r = 0; r < b.Size; r++) if (System.Numerics.Tensors.TensorPrimitives.IndexOfMax(logits.AsSpan(r * k, k)) == b.LabelIds![r]) correct++;
             double loss = Objective.Classification(logits, b.LabelIds!, b.ExampleIndices, k, d);
@@ -107,9 +108,11 @@ sealed class SequenceFineTuneTask(SequenceTaskData data) : FineTuneTask
 
     public override string DataHash() => Hash(Rows(_train!).Concat(_dev is null ? [] : Rows(_dev)));
 
-    public override ClassBalance? TrainBalance => data.Definition.Kind == TaskKind.Regression ? null : ClassBalance.Of(_train!.Features.Select(f => f.LabelId!.Value), data.Definition.NumLabels);
+    public override ClassBalance? TrainBalance => data.Definition.Kind == TaskKind.Regression
+        ? null : ClassBalance.Of(_train!.Features.Select(f => f.LabelId!.Value), data.Definition.NumLabels);
 
-    public override IReadOnlyList<TokenSequence> TrainInputs() => _train!.Features.Select(f => new TokenSequence(f.Input.InputIds, f.Input.TokenTypeIds)).ToArray();
+    public override IReadOnlyList<TokenSequence> TrainInputs() => _train!.Features.Select(f => new TokenSequence(f.Input.InputIds,
+        f.Input.TokenTypeIds)).ToArray();
 
     static IEnumerable<int[]> Rows(FeaturizedDataset d) => d.Features.Select(f => f.Input.InputIds.Concat(f.Input.TokenTypeIds)
         .Append(f.LabelId ?? -1).Append(BitConverter.SingleToInt32Bits(f.Target ?? float.NaN)).ToArray());
@@ -189,7 +192,8 @@ sealed class SquadFineTuneTask(SquadDataset train, SquadDataset? dev, bool v2) :
 
     public override string DataHash() => Hash(Rows(_train!).Concat(_dev is null ? [] : Rows(_dev)));
 
-    public override IReadOnlyList<TokenSequence> TrainInputs() => _train!.Features.Select(f => new TokenSequence(f.Input.InputIds, f.Input.TokenTypeIds)).ToArray();
+    public override IReadOnlyList<TokenSequence> TrainInputs() => _train!.Features.Select(f => new TokenSequence(f.Input.InputIds,
+        f.Input.TokenTypeIds)).ToArray();
 
     static IEnumerable<int[]> Rows(QaFeatureSet d) => d.Features.Select(f => f.Input.InputIds.Concat(f.Input.TokenTypeIds).Append(f.StartPosition).Append(f.EndPosition).ToArray());
 }

@@ -40,14 +40,16 @@ public static class FineTuningRun
         progress(new FineTuneProgress { Phase = "data", Message = "reading and encoding data" });
         foreach (var line in task.Prepare(tokenizer, o)) progress(new FineTuneProgress { Phase = "data", Message = line });
         if (!task.HasDev) progress(new FineTuneProgress { Phase = "data", Message = "no dev set: the last epoch's model is kept" });
+        void Say(string message) => progress(new FineTuneProgress { Phase = "data", Message = message });
         var balance = task.TrainBalance;
-        if (balance is not null) progress(new FineTuneProgress { Phase = "data", Message = $"training labels: {string.Join(", ", balance.Counts.Select((n, c) => $"{info.Labels[c]} {n} ({balance.Share(c):P1})"))}" });
+        if (balance is not null) Say($"training labels: {balance.Describe(info.Labels)}");
         var selection = ModelSelection.Resolve(o.SelectBy, info, balance);
-        if (task.HasDev) progress(new FineTuneProgress { Phase = "data", Message = $"best checkpoint by dev {selection}" });
+        if (task.HasDev) Say($"best checkpoint by dev {selection}");
         var weights = ClassWeights.Resolve(o.ClassWeight, info, balance);
-        if (weights is not null) progress(new FineTuneProgress { Phase = "data", Message = $"class weights: {ClassWeights.Describe(weights, info.Labels)}" });
-        else if (balance is { IsImbalanced: true } && info.Kind == TaskInfoKind.Classification)
-            progress(new FineTuneProgress { Phase = "data", Message = "note: the training labels are imbalanced; a model that never predicts the minority class is likely — --class-weight balanced weights it up" });
+        if (weights is not null) Say($"class weights: {ClassWeights.Describe(weights, info.Labels)}");
+        else if (balance is { IsImbalanced: true })
+            Say("note: the training labels are imbalanced; a model that never predicts the minority class is likely — " +
+                "--class-weight balanced weights it up");
         string? teacherId = o.TeacherDir is null ? null : FineTuneTeacher.ComputeIdentity(o.TeacherDir);
 
         // 2. Model and optimizer, fresh or from the latest checkpoint.
@@ -205,24 +207,28 @@ public static class FineTuningRun
 
     /// <summary>The teacher's logits of every training feature: read from the run directory when saved there for this
     /// teacher and data, else computed on the engine (and saved).</summary>
-    static TeacherLogits TeacherTargets(FineTuneOptions o, TaskInfo info, FineTuneTask task, string vocabPath, string teacherId, Action<FineTuneProgress> progress)
+    static TeacherLogits TeacherTargets(FineTuneOptions o, TaskInfo info, FineTuneTask task, string vocabPath, string teacherId,
+        Action<FineTuneProgress> progress)
     {
         string dataHash = task.DataHash();
         if (TeacherLogits.TryLoad(o.OutputDir, teacherId, dataHash) is { } saved)
         {
-            progress(new FineTuneProgress { Phase = "data", Message = $"teacher logits of {saved.Rows} training features read from {Path.Combine(o.OutputDir, TeacherLogits.FileName)}" });
+            progress(new FineTuneProgress { Phase = "data",
+                Message = $"teacher logits of {saved.Rows} training features read from {Path.Combine(o.OutputDir, TeacherLogits.FileName)}" });
             return saved;
         }
         using var teacher = FineTuneTeacher.Load(o.TeacherDir!, info, vocabPath, o.Seq, o.Threads, teacherId);
         progress(new FineTuneProgress
         {
-            Phase = "data", Message = $"teacher {o.TeacherDir} ({teacher.Model.Store.Count:N0} parameters{(teacher.Engine.IsQuantized ? ", int8" : "")}): " +
-                string.Create(System.Globalization.CultureInfo.InvariantCulture, $"distillation α {o.KdAlpha}, T {o.KdTemperature}; computing its logits once"),
+            Phase = "data", Message = string.Create(System.Globalization.CultureInfo.InvariantCulture,
+                $"teacher {o.TeacherDir} ({teacher.Model.Store.Count:N0} parameters{(teacher.Engine.IsQuantized ? ", int8" : "")}): " +
+                $"distillation α {o.KdAlpha}, T {o.KdTemperature}; computing its logits once"),
         });
         var sw = Stopwatch.StartNew();
         var logits = TeacherLogits.Compute(teacher, task.TrainInputs(), info.Kind == TaskInfoKind.QuestionAnswering);
         logits.Save(o.OutputDir, teacherId, dataHash);
-        progress(new FineTuneProgress { Phase = "data", Message = $"teacher logits of {logits.Rows} training features in {sw.Elapsed.TotalSeconds:F1} s, saved to {TeacherLogits.FileName}" });
+        progress(new FineTuneProgress { Phase = "data",
+            Message = $"teacher logits of {logits.Rows} training features in {sw.Elapsed.TotalSeconds:F1} s, saved to {TeacherLogits.FileName}" });
         return logits;
     }
 

@@ -5,10 +5,10 @@ namespace MobileBert.FineTuning;
 
 /// <summary>
 /// Which dev metric picks the best checkpoint (<c>--select-by</c>). Any metric the task's evaluation reports can be
-/// named (sequence tasks also "loss"; "accuracy" means "acc", SQuAD v1.1's "exact" "exact_match"). The default: for a user (csv/jsonl) classification task whose training
-/// labels have a minority class (<see cref="ClassBalance.IsImbalanced"/>), the F1 of that class (binary) or macro-F1
-/// (more classes) — accuracy would keep an all-majority model; otherwise the task's official metric (GLUE: MCC for
-/// CoLA, Pearson/Spearman for STS-B, …; SQuAD F1).
+/// named (sequence tasks also "loss"; "accuracy" means "acc", SQuAD v1.1's "exact" "exact_match"). The default: for a
+/// user (csv/jsonl) classification task whose training labels have a minority class (<see cref="ClassBalance.IsImbalanced"/>),
+/// the F1 of that class (binary) or macro-F1 (more classes) — accuracy would keep an all-majority model; otherwise the
+/// task's official metric (GLUE: MCC for CoLA, Pearson/Spearman for STS-B, …; SQuAD F1).
 /// </summary>
 public sealed record ModelSelection(string Metric, bool HigherIsBetter, string Reason)
 {
@@ -19,7 +19,8 @@ public sealed record ModelSelection(string Metric, bool HigherIsBetter, string R
         var available = (info.Kind == TaskInfoKind.QuestionAnswering ? info.Metrics : info.Metrics.Append("loss")).Distinct().ToList();
         if (requested is not null)
         {
-            string m = requested.Trim().ToLowerInvariant() switch { "accuracy" => MetricNames.Accuracy, "exact" when available.Contains("exact_match") => "exact_match", var x => x };
+            string m = requested.Trim().ToLowerInvariant() switch { "accuracy" => MetricNames.Accuracy,
+                "exact" when available.Contains("exact_match") => "exact_match", var x => x };
             if (!available.Contains(m))
                 throw new ArgumentException($"--select-by {requested}: task '{info.Task}' reports {string.Join(", ", available)}.");
             return new ModelSelection(m, !LowerIsBetter(m), "--select-by");

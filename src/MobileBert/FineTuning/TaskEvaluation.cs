@@ -23,8 +23,8 @@ public static class TaskEvaluation
     /// when given. SQuAD: metrics.json (official evaluate-v1.1/v2.0 output) + predictions.json + nbest_predictions.json
     /// (+ null_odds.json for v2).
     /// </summary>
-    public static TaskEvaluationResult Run(string modelDir, string dataPath, string outDir, TaskDataOptions? dataOptions = null, int batchSize = 64, int threads = 0,
-        string? task = null, string? predictionsPath = null)
+    public static TaskEvaluationResult Run(string modelDir, string dataPath, string outDir, TaskDataOptions? dataOptions = null, int batchSize = 64,
+        int threads = 0, string? task = null, string? predictionsPath = null)
     {
         var info = TaskInfo.Load(modelDir);
         if (task is not null && TaskData.Normalize(task) != info.Task)
@@ -38,7 +38,8 @@ public static class TaskEvaluation
         if (info.Kind == TaskInfoKind.QuestionAnswering)
         {
             if (predictionsPath is not null)
-                throw new ArgumentException($"--output {predictionsPath}: a question-answering evaluation writes predictions.json and nbest_predictions.json (with probabilities) to --out.");
+                throw new ArgumentException($"--output {predictionsPath}: a question-answering evaluation writes predictions.json and " +
+                    $"nbest_predictions.json (with probabilities) to --out.");
             var s = info.Squad!;
             var data = TaskData.LoadSquad(dataPath, s.VersionTwoWithNegative, dataOptions?.SkipBadRows ?? false);
             var features = new QaFeaturizer(tokenizer, new QaFeatureOptions { MaxSeqLength = info.MaxSeqLength, DocStride = s.DocStride, MaxQueryLength = s.MaxQueryLength }).CreateFeatures(data.Examples);

@@ -56,7 +56,8 @@ public sealed record TaskInfo
     public static TaskInfo FromDefinition(string task, TaskDefinition def, int maxSeqLength) => new()
     {
         Task = task.ToLowerInvariant(), Name = def.Name, Kind = def.Kind == TaskKind.Regression ? TaskInfoKind.Regression : TaskInfoKind.Classification,
-        Labels = def.Labels, PositiveLabel = def.Kind != TaskKind.Regression && def.Labels.Count == 2 ? def.Labels[def.PositiveLabelId] : null, TextColumn = def.TextColumn, PairColumn = def.TextPairColumn, LabelColumn = def.LabelColumn,
+        Labels = def.Labels, PositiveLabel = def.Kind != TaskKind.Regression && def.Labels.Count == 2 ? def.Labels[def.PositiveLabelId] : null,
+            TextColumn = def.TextColumn, PairColumn = def.TextPairColumn, LabelColumn = def.LabelColumn,
         Metrics = def.Metrics, MainMetric = def.MainMetric, MaxSeqLength = maxSeqLength,
     };
 
@@ -74,7 +75,8 @@ public sealed record TaskInfo
         if (IsGlue(Task)) return GlueTasks.Get(Task);
         return Kind == TaskInfoKind.Regression
             ? TaskDefinition.Regression(Name, TextColumn, PairColumn, LabelColumn, Metrics.Count > 0 ? Metrics : null, MainMetric)
-            : TaskDefinition.Classification(Name, Labels, TextColumn, PairColumn, LabelColumn, Metrics.Count > 0 ? Metrics : null, MainMetric, PositiveLabelId);
+            : TaskDefinition.Classification(Name, Labels, TextColumn, PairColumn, LabelColumn, Metrics.Count > 0 ? Metrics : null, MainMetric,
+                PositiveLabelId);
     }
 
     /// <summary>Label id of <see cref="PositiveLabel"/> (1 when none is saved).</summary>
@@ -144,7 +146,8 @@ public sealed record TaskInfo
         if (kind == TaskInfoKind.QuestionAnswering && squad is null) throw new InvalidDataException($"{path}: a question_answering task needs a 'squad' object.");
         return new TaskInfo
         {
-            Task = Str("task"), Name = Str("name"), Kind = kind, Labels = List("labels"), PositiveLabel = OptStr("positive_label"), TextColumn = OptStr("text_column") ?? "text", PairColumn = OptStr("pair_column"),
+            Task = Str("task"), Name = Str("name"), Kind = kind, Labels = List("labels"), PositiveLabel = OptStr("positive_label"),
+                TextColumn = OptStr("text_column") ?? "text", PairColumn = OptStr("pair_column"),
             LabelColumn = OptStr("label_column") ?? "label", Metrics = List("metrics"), MainMetric = Str("main_metric"), MaxSeqLength = Int(o, "max_seq_length", 128), Squad = squad,
         };
     }

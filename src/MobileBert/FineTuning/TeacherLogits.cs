@@ -20,7 +20,8 @@ public sealed record TeacherLogits(float[] Values, float[]? EndValues, int[] Off
 
     /// <summary>Runs the teacher over <paramref name="inputs"/> (no padding: the engine's grouped path, ≤ 8192 tokens
     /// per run). QA: the teacher's start/end logits of every token; otherwise its classifier logits.</summary>
-    public static TeacherLogits Compute(FineTuneTeacher teacher, IReadOnlyList<TokenSequence> inputs, bool questionAnswering, Action<int, int>? progress = null)
+    public static TeacherLogits Compute(FineTuneTeacher teacher, IReadOnlyList<TokenSequence> inputs, bool questionAnswering,
+        Action<int, int>? progress = null)
     {
         var engine = teacher.Engine;
         int k = teacher.Model.Config.NumLabels;
@@ -48,7 +49,8 @@ public sealed record TeacherLogits(float[] Values, float[]? EndValues, int[] Off
             done += group.Length;
             progress?.Invoke(done, inputs.Count);
         });
-        foreach (float v in values) if (!float.IsFinite(v)) throw new InvalidDataException($"--teacher {teacher.Dir}: the teacher produced a non-finite logit ({v}).");
+        foreach (float v in values)
+            if (!float.IsFinite(v)) throw new InvalidDataException($"--teacher {teacher.Dir}: the teacher produced a non-finite logit ({v}).");
         return new TeacherLogits(values, end, offsets);
     }
 

@@ -57,7 +57,8 @@ public sealed record TrainingObjective
         for (int r = 0; r < features.Length; r++)
         {
             var row = end ? Teacher!.EndRow(features[r]) : Teacher!.Row(features[r]);
-            if (row.Length > width) throw new InvalidOperationException($"Teacher row {features[r]} has {row.Length} logits; the batch has {width} columns.");
+            if (row.Length > width)
+                throw new InvalidOperationException($"Teacher row {features[r]} has {row.Length} logits; the batch has {width} columns.");
             row.CopyTo(t.AsSpan(r * width));
             t.AsSpan(r * width + row.Length, width - row.Length).Fill(float.NegativeInfinity);
         }

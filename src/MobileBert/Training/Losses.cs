@@ -37,7 +37,8 @@ public static class Losses
         bool grad = !dLogits.IsEmpty;
         if (grad && dLogits.Length < n) throw new ArgumentException($"CrossEntropy: dLogits has {dLogits.Length} values; expected {n}.");
         bool weighted = !classWeights.IsEmpty;
-        if (weighted && classWeights.Length != classes) throw new ArgumentException($"CrossEntropy: {classWeights.Length} class weights for {classes} classes.");
+        if (weighted && classWeights.Length != classes)
+            throw new ArgumentException($"CrossEntropy: {classWeights.Length} class weights for {classes} classes.");
         double weightSum = 0;
         for (int r = 0; r < rows; r++)
         {
@@ -98,9 +99,13 @@ public static class Losses
         Span<float> dStudent = default, float scale = 1f)
     {
         long n = (long)rows * classes;
-        if (student.Length < n || teacher.Length < n) throw new ArgumentException($"SoftTargetKl: logits need rows×classes = {rows}×{classes} values (student {student.Length}, teacher {teacher.Length}).");
-        if (!dStudent.IsEmpty && dStudent.Length < n) throw new ArgumentException($"SoftTargetKl: dStudent has {dStudent.Length} values; expected {n}.");
-        if (!(temperature > 0) || !double.IsFinite(temperature)) throw new ArgumentException($"SoftTargetKl: the temperature must be > 0, got {temperature}.");
+        if (student.Length < n || teacher.Length < n)
+            throw new ArgumentException($"SoftTargetKl: logits need rows×classes = {rows}×{classes} values (student {student.Length}, teacher " +
+                $"{teacher.Length}).");
+        if (!dStudent.IsEmpty && dStudent.Length < n)
+            throw new ArgumentException($"SoftTargetKl: dStudent has {dStudent.Length} values; expected {n}.");
+        if (!(temperature > 0) || !double.IsFinite(temperature))
+            throw new ArgumentException($"SoftTargetKl: the temperature must be > 0, got {temperature}.");
         if (rows == 0) return 0;
         double total = 0, T = temperature;
         var p = new float[classes]; var q = new float[classes];

@@ -8,7 +8,8 @@ namespace MobileBert.Tests.Distillation;
 /// docs/DISTILLATION.md), its gradient against central finite differences of that reference, masks and padding.</summary>
 public class DistillationLossTests
 {
-    internal static float[] Random(Random rng, int n, double scale, double offset = 0) => [.. Enumerable.Range(0, n).Select(_ => (float)(offset + scale * (2 * rng.NextDouble() - 1)))];
+    internal static float[] Random(Random rng, int n, double scale, double offset = 0) => [.. Enumerable.Range(0,
+        n).Select(_ => (float)(offset + scale * (2 * rng.NextDouble() - 1)))];
 
     /// <summary>Central differences of a double function at x (float inputs promoted to double).</summary>
     internal static double[] NumericGradient(Func<double[], double> f, float[] x, double h)

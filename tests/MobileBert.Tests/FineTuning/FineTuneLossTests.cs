@@ -111,7 +111,8 @@ public class FineTuneLossTests
         AssertClose(NumericGradient(Ref, s, 1e-4), d, 2e-4, "dLogits");
         // Without a teacher α plays no part: plain (weighted) cross-entropy.
         var plain = new float[s.Length];
-        Assert.Equal(Losses.CrossEntropy(s, labels, labels.Length, k, classWeights: w), (objective with { Teacher = null }).Classification(s, labels, features, k, plain), 9);
+        Assert.Equal(Losses.CrossEntropy(s, labels, labels.Length, k, classWeights: w), (objective with { Teacher = null }).Classification(s,
+            labels, features, k, plain), 9);
     }
 
     [Fact]
@@ -123,7 +124,8 @@ public class FineTuneLossTests
         int[] features = [3, 0];
         var d = new float[2];
         double loss = objective.Regression(p, y, features, d);
-        double Ref(double[] x) => 0.7 * ((x[0] - 0) * (x[0] - 0) + (x[1] - 2) * (x[1] - 2)) / 2 + 0.3 * ((x[0] - 0.25) * (x[0] - 0.25) + (x[1] - 0.5) * (x[1] - 0.5)) / 2;
+        double Ref(double[] x) => 0.7 * ((x[0] - 0) * (x[0] - 0) + (x[1] - 2) * (x[1] - 2)) / 2           // labels 0, 2
+            + 0.3 * ((x[0] - 0.25) * (x[0] - 0.25) + (x[1] - 0.5) * (x[1] - 0.5)) / 2;                      // teacher rows 3, 0
         Assert.Equal(Ref([0.1, 1.5]), loss, 6);
         AssertClose(NumericGradient(Ref, p, 1e-4), d, 1e-4, "dPredictions");
     }
@@ -142,6 +144,7 @@ public class FineTuneLossTests
         Assert.Equal(0.1f, d[3], 5); Assert.Equal(0.1f, d[4], 5);
         Assert.Equal(0, d.Take(5).Sum(), 5);   // softmax gradients sum to zero per row
         var tooLong = new TeacherLogits(new float[6], null, [0, 6]);
-        Assert.Throws<InvalidOperationException>(() => (objective with { Teacher = tooLong }).Classification(new float[5], [0], [0], 5, new float[5]));
+        Assert.Throws<InvalidOperationException>(() => (objective with { Teacher = tooLong }).Classification(new float[5], [0], [0], 5,
+            new float[5]));
     }
 }

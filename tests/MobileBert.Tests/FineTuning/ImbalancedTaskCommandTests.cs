@@ -34,14 +34,16 @@ public class ImbalancedTaskCommandTests
         var (train, dev) = ImbalancedFiles();
         var dir = TestPaths.NewTempDir();
         var model = Path.Combine(dir, "model");
-        string[] common = ["finetune", "--init-config", "mobilebert-micro", "--vocab", TestPaths.Vocab, "--task", "jsonl", "--train", train, "--dev", dev,
+        string[] common = ["finetune", "--init-config", "mobilebert-micro", "--vocab", TestPaths.Vocab, "--task", "jsonl", "--train", train,
+            "--dev", dev,
             "--seq", "48", "--threads", "2", "--seed", "7"];
         Assert.Equal(0, Cli([.. common, "--out", model, "--epochs", "1", "--lr", "2e-3", "--eval-every", "10", "--class-weight", "balanced"]));
 
         var results = Json(Path.Combine(model, FineTuningRun.EvalResultsFile));
         Assert.Equal("f1", results["selected_by"]!.GetValue<string>());
         Assert.Equal("positive", TaskInfo.Load(model).PositiveLabel);
-        var history = results["history"]!.AsArray().Select(h => (Step: h!["step"]!.GetValue<long>(), F1: h["metrics"]!["values"]!["f1"]!.GetValue<double>())).ToArray();
+        var history = results["history"]!.AsArray().Select(h => (Step: h!["step"]!.GetValue<long>(),
+            F1: h["metrics"]!["values"]!["f1"]!.GetValue<double>())).ToArray();
         Assert.True(history.Length >= 4);
         Assert.True(history.Select(h => h.F1).Distinct().Count() > 1, "the minority F1 never changed: the selection is not exercised");
         var best = history.First(h => h.F1 == history.Max(x => x.F1));
@@ -72,10 +74,13 @@ public class ImbalancedTaskCommandTests
 
         // --teacher with --select-by and --recipe pretrained (micro model: lr 1e-3), options override the recipe (1 epoch).
         var student = Path.Combine(dir, "student");
-        Assert.Equal(0, Cli([.. common, "--out", student, "--recipe", "pretrained", "--epochs", "1", "--teacher", model, "--kd-alpha", "0.6", "--kd-temperature", "3", "--select-by", "mcc"]));
+        Assert.Equal(0, Cli([.. common, "--out", student, "--recipe", "pretrained", "--epochs", "1", "--teacher", model, "--kd-alpha", "0.6",
+            "--kd-temperature", "3", "--select-by", "mcc"]));
         Assert.Equal("mcc", Json(Path.Combine(student, FineTuningRun.EvalResultsFile))["selected_by"]!.GetValue<string>());
-        var fp2 = Json(Directory.GetDirectories(Path.Combine(student, "checkpoints")).Select(d => Path.Combine(d, FineTuningRun.StateFile)).First())["fingerprint"]!;
-        Assert.Equal((1e-3, 1, 0.6, 3.0), (fp2["lr"]!.GetValue<double>(), fp2["epochs"]!.GetValue<int>(), fp2["kd_alpha"]!.GetValue<double>(), fp2["kd_temperature"]!.GetValue<double>()));
+        var fp2 = Json(Directory.GetDirectories(Path.Combine(student, "checkpoints")).Select(d => Path.Combine(d,
+            FineTuningRun.StateFile)).First())["fingerprint"]!;
+        Assert.Equal((1e-3, 1, 0.6, 3.0), (fp2["lr"]!.GetValue<double>(), fp2["epochs"]!.GetValue<int>(), fp2["kd_alpha"]!.GetValue<double>(),
+            fp2["kd_temperature"]!.GetValue<double>()));
         Assert.True(File.Exists(Path.Combine(student, TeacherLogits.FileName)));
 
         // Bad values are one-line errors (exit code 1).

@@ -8,7 +8,8 @@ namespace MobileBert.Tests.FineTuning;
 /// <summary>Which dev metric picks the best checkpoint, the minority class of a user task, class weights and the recipe.</summary>
 public class ModelSelectionTests
 {
-    /// <summary>A JSONL task file with <paramref name="yes"/> "yes" rows and <paramref name="no"/> "no" rows (labels sort to no = 0, yes = 1).</summary>
+    /// <summary>A JSONL task file with <paramref name="yes"/> "yes" rows and <paramref name="no"/> "no" rows (labels sort to no = 0, yes =
+    /// 1).</summary>
     internal static string YesNoFile(int yes, int no, string? dir = null)
     {
         var path = Path.Combine(dir ?? TestPaths.NewTempDir(), "train.jsonl");
@@ -78,7 +79,8 @@ public class ModelSelectionTests
         var squad = TaskInfo.ForSquad(false, 384, new SquadSettings());
         Assert.Equal("exact_match", ModelSelection.Resolve("exact", squad, null).Metric);
         Assert.Equal("f1", ModelSelection.Resolve(null, squad, null).Metric);
-        Assert.Equal("--select-by loss: task 'squad1' reports exact_match, f1.", Assert.Throws<ArgumentException>(() => ModelSelection.Resolve("loss", squad, null)).Message);
+        Assert.Equal("--select-by loss: task 'squad1' reports exact_match, f1.",
+            Assert.Throws<ArgumentException>(() => ModelSelection.Resolve("loss", squad, null)).Message);
         var regression = TaskInfo.FromDefinition("csv", TaskDefinition.Regression("r"), 64);
         Assert.False(ModelSelection.Resolve("mse", regression, null).HigherIsBetter);
         Assert.True(ModelSelection.Resolve(null, regression, null) is { Metric: MetricNames.Correlation, HigherIsBetter: true });
@@ -96,7 +98,8 @@ public class ModelSelectionTests
         Assert.Null(ClassWeights.Resolve(null, info, balance));
         Assert.Contains("2 labels (neg, pos", Assert.Throws<ArgumentException>(() => ClassWeights.Resolve("1,2,3", info, balance)).Message);
         Assert.Contains("label 'neg'", Assert.Throws<ArgumentException>(() => ClassWeights.Resolve("0,1", info, balance)).Message);
-        Assert.Contains("label 'pos' has no training example", Assert.Throws<InvalidDataException>(() => ClassWeights.Resolve("balanced", info, new ClassBalance([10, 0]))).Message);
+        Assert.Contains("label 'pos' has no training example", Assert.Throws<InvalidDataException>(() => ClassWeights.Resolve("balanced", info,
+            new ClassBalance([10, 0]))).Message);
         var reg = TaskInfo.FromDefinition("stsb", GlueTasks.Get("stsb"), 64);
         Assert.Contains("regression", Assert.Throws<ArgumentException>(() => ClassWeights.Resolve("balanced", reg, null)).Message);
     }

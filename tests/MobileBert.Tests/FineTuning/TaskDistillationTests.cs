@@ -66,9 +66,11 @@ public class TaskDistillationTests
         // Killed at step 14, resumed from the step-12 checkpoint: the logits are read back, the result is bit-identical.
         var broken = Path.Combine(TestPaths.NewTempDir(), "broken");
         using (var cts = new CancellationTokenSource())
-            Assert.Throws<OperationCanceledException>(() => FineTuningRun.Run(StudentOptions(broken), FineTuneTask.Sequence(data), p => { if (p.Step >= 14) cts.Cancel(); }, cts.Token));
+            Assert.Throws<OperationCanceledException>(() => FineTuningRun.Run(StudentOptions(broken), FineTuneTask.Sequence(data),
+                p => { if (p.Step >= 14) cts.Cancel(); }, cts.Token));
         messages.Clear();
-        var b = FineTuningRun.Run(StudentOptions(broken) with { Resume = true }, FineTuneTask.Sequence(data), p => { if (p.Message is { } m) messages.Add(m); });
+        var b = FineTuningRun.Run(StudentOptions(broken) with { Resume = true }, FineTuneTask.Sequence(data),
+            p => { if (p.Message is { } m) messages.Add(m); });
         Assert.Equal(12, b.ResumedFromStep);
         Assert.Contains(messages, m => m.Contains($"read from {Path.Combine(broken, TeacherLogits.FileName)}"));
         Assert.DoesNotContain(messages, m => m.Contains("computing its logits"));
@@ -76,9 +78,11 @@ public class TaskDistillationTests
         Assert.Equal(a.Best!.Values, b.Best!.Values);
 
         // α, T and the teacher are part of the resume fingerprint.
-        var e = Assert.Throws<ArgumentException>(() => FineTuningRun.Run(StudentOptions(broken) with { Resume = true, KdAlpha = 0.5 }, FineTuneTask.Sequence(data)));
+        var e = Assert.Throws<ArgumentException>(() => FineTuningRun.Run(StudentOptions(broken) with { Resume = true, KdAlpha = 0.5 },
+            FineTuneTask.Sequence(data)));
         Assert.Contains("'kd_alpha'", e.Message);
-        e = Assert.Throws<ArgumentException>(() => FineTuningRun.Run(StudentOptions(broken) with { Resume = true, TeacherDir = null }, FineTuneTask.Sequence(data)));
+        e = Assert.Throws<ArgumentException>(() => FineTuningRun.Run(StudentOptions(broken) with { Resume = true, TeacherDir = null },
+            FineTuneTask.Sequence(data)));
         Assert.Contains("'kd_alpha'", e.Message);
     }
 
@@ -94,11 +98,14 @@ public class TaskDistillationTests
         File.Copy(Path.Combine(teacherDir, TaskInfo.FileName), Path.Combine(q, TaskInfo.FileName));
         var opts = StudentOptions(Path.Combine(TestPaths.NewTempDir(), "s8")) with { TeacherDir = q, Epochs = 1 };
         var withTeacher = FineTuningRun.Run(opts, FineTuneTask.Sequence(data));
-        var plain = FineTuningRun.Run(opts with { TeacherDir = null, OutputDir = Path.Combine(TestPaths.NewTempDir(), "s0") }, FineTuneTask.Sequence(data));
-        Assert.NotEqual(File.ReadAllBytes(Path.Combine(withTeacher.OutputDir, "model.safetensors")), File.ReadAllBytes(Path.Combine(plain.OutputDir, "model.safetensors")));
+        var plain = FineTuningRun.Run(opts with { TeacherDir = null, OutputDir = Path.Combine(TestPaths.NewTempDir(), "s0") },
+            FineTuneTask.Sequence(data));
+        Assert.NotEqual(File.ReadAllBytes(Path.Combine(withTeacher.OutputDir, "model.safetensors")), File.ReadAllBytes(Path.Combine(plain.OutputDir,
+            "model.safetensors")));
         // α = 0 is exactly the run without a teacher.
         var zero = FineTuningRun.Run(opts with { KdAlpha = 0, OutputDir = Path.Combine(TestPaths.NewTempDir(), "sz") }, FineTuneTask.Sequence(data));
-        Assert.Equal(File.ReadAllBytes(Path.Combine(plain.OutputDir, "model.safetensors")), File.ReadAllBytes(Path.Combine(zero.OutputDir, "model.safetensors")));
+        Assert.Equal(File.ReadAllBytes(Path.Combine(plain.OutputDir, "model.safetensors")), File.ReadAllBytes(Path.Combine(zero.OutputDir,
+            "model.safetensors")));
     }
 
     [Fact]
@@ -116,7 +123,8 @@ public class TaskDistillationTests
         var lines = File.ReadAllLines(Path.Combine(vocab, "vocab.txt"));
         lines[2000] = "zzzz";
         File.WriteAllLines(Path.Combine(vocab, "vocab.txt"), lines);
-        var run = (string dir) => FineTuningRun.Run(StudentOptions(Path.Combine(TestPaths.NewTempDir(), "s")) with { TeacherDir = dir }, FineTuneTask.Sequence(data));
+        var run = (string dir) => FineTuningRun.Run(StudentOptions(Path.Combine(TestPaths.NewTempDir(), "s")) with { TeacherDir = dir },
+            FineTuneTask.Sequence(data));
         var e = Assert.Throws<ArgumentException>(() => run(vocab));
         Assert.Contains("vocab differs from the student's", e.Message);
         Assert.Contains($"token id 2000: 'zzzz' vs '{File.ReadAllLines(TestPaths.Vocab)[2000]}'", e.Message);
@@ -145,7 +153,8 @@ public class TaskDistillationTests
         Assert.True(result.Steps > 0);
 
         var saved = TeacherLogits.TryLoad(outDir, FineTuneTeacher.ComputeIdentity(teacherDir), task.DataHash())!;
-        var features = new QaFeaturizer(Tokenizer(), new QaFeatureOptions { MaxSeqLength = 96, DocStride = 32, MaxQueryLength = 24 }).CreateFeatures(train.Examples);
+        var features = new QaFeaturizer(Tokenizer(), new QaFeatureOptions { MaxSeqLength = 96, DocStride = 32,
+            MaxQueryLength = 24 }).CreateFeatures(train.Examples);
         Assert.Equal(features.Features.Count, saved.Rows);
         var teacher = ModelFolder.Load(teacherDir);
         foreach (int i in new[] { 0, features.Features.Count - 1 })
@@ -157,7 +166,8 @@ public class TaskDistillationTests
             Tolerance.AssertClose("teacher end logits", output.QaEndLogits!, saved.EndRow(i), 1e-4);
         }
         // A classifier cannot teach a SQuAD student.
-        var e = Assert.Throws<ArgumentException>(() => FineTuningRun.Run(opts with { TeacherDir = Teacher.Value.Dir, OutputDir = Path.Combine(TestPaths.NewTempDir(), "x") }, FineTuneTask.Squad(train, null, v2: false)));
+        var e = Assert.Throws<ArgumentException>(() => FineTuningRun.Run(opts with { TeacherDir = Teacher.Value.Dir,
+            OutputDir = Path.Combine(TestPaths.NewTempDir(), "x") }, FineTuneTask.Squad(train, null, v2: false)));
         Assert.Contains("no question-answering head", e.Message);
     }
 }

@@ -57,11 +57,13 @@ public sealed record ClassBalance
         for (int c = 0; c < Classes; c++)
         {
             if (Counts[c] == 0)
-                throw new InvalidDataException($"--class-weight balanced: label '{(labels is null ? c.ToString() : labels[c])}' has no training example; give explicit weights.");
+                throw new InvalidDataException($"--class-weight balanced: label '{(labels is null ? c.ToString() : labels[c])}' has no training " +
+                    $"example; give explicit weights.");
             w[c] = (float)((double)Total / (Classes * Counts[c]));
         }
         return w;
     }
 
-    public override string ToString() => string.Join(", ", Counts.Select((n, c) => $"{n} ({Share(c):P1})"));
+    /// <summary>"label count (share), …" in label-id order.</summary>
+    public string Describe(IReadOnlyList<string> labels) => string.Join(", ", Counts.Select((n, c) => $"{labels[c]} {n} ({Share(c):P1})"));
 }

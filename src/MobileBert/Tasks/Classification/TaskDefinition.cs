@@ -155,14 +155,16 @@ public sealed class TaskDefinition
     /// <paramref name="positiveLabelId"/>, default label id 1) when there are exactly two labels; main metric accuracy.
     /// </summary>
     public static TaskDefinition Classification(string name, IEnumerable<string> labels, string textColumn = "text",
-        string? textPairColumn = null, string labelColumn = "label", IEnumerable<string>? metrics = null, string? mainMetric = null, int positiveLabelId = 1)
+        string? textPairColumn = null, string labelColumn = "label", IEnumerable<string>? metrics = null, string? mainMetric = null,
+            int positiveLabelId = 1)
     {
         ArgumentNullException.ThrowIfNull(labels);
         var list = labels.ToArray();
         metrics ??= list.Length == 2
             ? [MetricNames.Accuracy, MetricNames.F1, MetricNames.MacroF1, MetricNames.Matthews]
             : [MetricNames.Accuracy, MetricNames.MacroF1, MetricNames.Matthews];
-        return new TaskDefinition(name, TaskKind.SingleLabelClassification, list, textColumn, textPairColumn, labelColumn, metrics, mainMetric ?? MetricNames.Accuracy)
+        return new TaskDefinition(name, TaskKind.SingleLabelClassification, list, textColumn, textPairColumn, labelColumn, metrics,
+            mainMetric ?? MetricNames.Accuracy)
         {
             PositiveLabelId = list.Length == 2 ? positiveLabelId : 1 % list.Length,
         };
