@@ -222,6 +222,7 @@ public static class PretrainingDataBuilder
         var clock = Stopwatch.StartNew();
         string outDir = Path.GetFullPath(outputDirectory);
         string manifestPath = Path.Combine(outDir, PretrainingManifest.FileName);
+        MobileBert.Training.StaleTemp.Clean(outDir);   // shard and manifest temp files of a killed build
 
         IReadOnlyList<string> files = CorpusReader.EnumerateFiles(inputs);
         progress?.Invoke(new PretrainingProgress(PretrainingStage.Hashing, 0, 0, 0));
