@@ -5,8 +5,8 @@ using MobileBert.Model;
 namespace MobileBert.Checkpoints;
 
 /// <summary>
-/// Checks a config against a checkpoint's safetensors header before anything is allocated: the number of encoder layers
-/// in the file must be the config's <c>num_hidden_layers</c>, and the model the config describes must fit in the memory
+/// Checks a config against a checkpoint's safetensors header before anything is allocated: the file must hold the
+/// config's <c>num_hidden_layers</c> encoder layers, and the model the config describes must fit in the memory
 /// available to the process. A config that disagrees with its checkpoint (say num_hidden_layers: 1000000 beside a
 /// 2-layer file) fails in milliseconds, naming both numbers, instead of building a model for minutes and gigabytes.
 /// Names and shapes are compared afterwards, still before the weight buffer exists (<see cref="ModelFolder.Load(MobileBertConfig, SafeTensorsFile, LoadOptions?)"/>).
@@ -46,16 +46,18 @@ public static partial class CheckpointPreflight
     public static void Check(MobileBertConfig config, SafeTensorsFile file, IEnumerable<string> canonicalNames, ModelHeads heads, bool? pooler = null,
         bool floatWeights = true)
     {
+        // More layers in the file than the config asks for is reported by name after this (cheap: the config is small).
         int inFile = LayersInFile(canonicalNames);
-        if (inFile != config.NumHiddenLayers)
+        if (inFile < config.NumHiddenLayers)
             throw new CheckpointException($"{file.Path}: config.json has num_hidden_layers = {config.NumHiddenLayers} but the checkpoint holds "
-                + (inFile == 0 ? "no encoder layers." : $"{inFile} (encoder.layer.0 … encoder.layer.{inFile - 1}); they must match."));
+                + (inFile == 0 ? "no encoder layers" : $"{inFile} (encoder.layer.0 … encoder.layer.{inFile - 1})")
+                + $": {MobileBertModel.BackbonePrefix}encoder.layer.{inFile}.* and later are missing; they must match.");
         long need;
         try { need = floatWeights ? ModelBytes(config, heads, pooler) : file.Entries.Sum(e => e.ElementCount * DTypeInfo.SizeOf(e.DType)); }
         catch (ArgumentException e) { throw new CheckpointException($"{file.Path}: config.json describes a model that cannot be built: {e.Message}"); }
         long available = AvailableBytes();
         if (need > available)
-            throw new CheckpointException($"{file.Path}: the model config.json describes needs {Gb(need)} of weights but only {Gb(available)} of memory is available.");
+            throw new CheckpointException($"{file.Path}: config.json describes a model whose weights need {Gb(need)}, but only {Gb(available)} of memory is available.");
     }
 
     static string Gb(long bytes) => string.Create(CultureInfo.InvariantCulture, $"{bytes / 1e9:0.###} GB ({bytes:N0} bytes)");
