@@ -137,6 +137,25 @@ public class CliHardeningTests
     }
 
     [Fact]
+    public void InitWithAMillionLayersIsRefusedBeforeBuildingThem()
+    {
+        var c = Presets.MobileBertMicro();
+        c.NumHiddenLayers = 1_000_000;
+        var config = Path.Combine(TestPaths.NewTempDir(), "huge.json");
+        ConfigJson.Save(c, config);
+        var outDir = Path.Combine(TestPaths.NewTempDir(), "m");
+        var clock = Stopwatch.StartNew();
+        var (rc, _, err) = Cli("init", "--preset", config, "--out", outDir);
+        AssertError(rc, err, "weights need", "of memory is available");
+        Assert.True(clock.Elapsed < TimeSpan.FromSeconds(20), $"took {clock.Elapsed}");
+        Assert.False(File.Exists(Path.Combine(outDir, "model.safetensors")));
+        c.NumHiddenLayers = 2; c.NumFeedforwardNetworks = int.MaxValue;
+        ConfigJson.Save(c, config);
+        (rc, _, err) = Cli("init", "--preset", config, "--out", outDir);
+        AssertError(rc, err, "'num_feedforward_networks' = 2147483647 is more than 64");
+    }
+
+    [Fact]
     public void FinetuneAndDistillOnAMissingModelFolderSaySoAndCreateNothing()
     {
         var root = TestPaths.NewTempDir();
