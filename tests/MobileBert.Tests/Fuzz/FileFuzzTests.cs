@@ -109,7 +109,7 @@ public class FileFuzzTests(ITestOutputHelper output)
         string[] files = ["config.json", "model.safetensors", "vocab.txt", "task.json"];
         var originals = files.ToDictionary(f => f, f => File.ReadAllBytes(Path.Combine(model, f)));
         var gen = Gen.Select(Gen.Int[0, 15], Gen.Int[0, 3], Gen.Int[0, 1_000_000], Gen.Byte.Array[1, 8], (present, corrupt, at, junk) => (present, corrupt, at, junk));
-        FuzzRunner.Run(output, "model folder", gen, 120, c =>
+        FuzzRunner.Run(output, "model folder", gen, 80, c =>
         {
             var dir = TestPaths.NewTempDir();
             for (int i = 0; i < files.Length; i++)

@@ -50,7 +50,7 @@ public class TextFuzzTests(ITestOutputHelper output)
     [Fact]
     public void TokenizeCommand()
     {
-        FuzzRunner.Run(output, "tokenize CLI", FuzzInputs.LinesAsBytes(FuzzInputs.TextJsonLine, 8), 150, bytes =>
+        FuzzRunner.Run(output, "tokenize CLI", FuzzInputs.LinesAsBytes(FuzzInputs.TextJsonLine, 8), 100, bytes =>
         {
             var stdout = new StringWriter(); var stderr = new StringWriter();
             int rc = MobileBert.Cli.TokenizeCommand.Run(new MemoryStream(bytes), stdout, stderr, TokenizerTestData.VocabPath, 32);
@@ -95,7 +95,7 @@ public class TextFuzzTests(ITestOutputHelper output)
             _ => $"{{\"input_ids\":[{string.Join(",", ids)}],\"token_type_ids\":[0]}}",
         });
         var gen = Gen.Frequency((4, FuzzInputs.LinesAsBytes(FuzzInputs.TextJsonLine, 6)), (1, FuzzInputs.LinesAsBytes(idsLine, 4)));
-        FuzzRunner.Run(output, "encode CLI", gen, 150, bytes =>
+        FuzzRunner.Run(output, "encode CLI", gen, 100, bytes =>
         {
             var dir = TestPaths.NewTempDir();
             var input = Path.Combine(dir, "in.jsonl");
@@ -117,7 +117,7 @@ public class TextFuzzTests(ITestOutputHelper output)
         var model = CliHardeningTests.ClassifierFolder();
         var plainLine = Gen.Frequency((3, Gen.String[Gen.Char['a', 'z'], 1, 12]), (1, FuzzInputs.HostileString), (1, Gen.OneOf("a\tb", "x\ry", " ", "")));
         var gen = Gen.Frequency((3, FuzzInputs.LinesAsBytes(FuzzInputs.TextJsonLine, 6)), (2, FuzzInputs.LinesAsBytes(plainLine, 6)));
-        FuzzRunner.Run(output, "predict CLI", gen, 60, bytes =>
+        FuzzRunner.Run(output, "predict CLI", gen, 40, bytes =>
         {
             var dir = TestPaths.NewTempDir();
             var input = Path.Combine(dir, "in.txt");
