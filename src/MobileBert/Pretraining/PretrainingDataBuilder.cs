@@ -306,6 +306,7 @@ public static class PretrainingDataBuilder
                 MaxPredictionsPerSeq = options.MaxPredictionsPerSeq,
                 Inputs = corpus.Files,
                 SkippedFiles = corpus.SkippedFiles,
+                ReplacedCharacters = corpus.Replaced,
                 Splits = splits,
                 BuildSeconds = clock.Elapsed.TotalSeconds,
             };
