@@ -13,6 +13,8 @@ public static class CliApp
         var root = new RootCommand("MobileBert.NET — pure managed MobileBERT: pre-train, distill, fine-tune, quantize, export and serve.");
         NameRoot(root, "mobilebert");   // help and errors say `mobilebert` (the tool's command), not the assembly name
         root.Subcommands.Add(EncodeCommand.Create());
+        root.Subcommands.Add(EmbedCommand.Create());
+        root.Subcommands.Add(FillMaskCommand.Create());
         root.Subcommands.Add(TokenizeCli.Create());
         root.Subcommands.Add(BenchCommand.Create());
         root.Subcommands.Add(InitCommand.Create());
