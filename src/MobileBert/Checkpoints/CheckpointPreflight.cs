@@ -36,7 +36,7 @@ public static partial class CheckpointPreflight
         if (inFile < config.NumHiddenLayers)
             throw new CheckpointException($"{file.Path}: config.json has num_hidden_layers = {config.NumHiddenLayers} but the checkpoint holds "
                 + (inFile == 0 ? "no encoder layers" : $"{inFile} (encoder.layer.0 … encoder.layer.{inFile - 1})")
-                + $": {MobileBertModel.BackbonePrefix}encoder.layer.{inFile}.* and later are missing; they must match.");
+                + $": {config.BackbonePrefix}encoder.layer.{inFile}.* and later are missing; they must match.");
         long need;
         try { need = floatWeights ? MobileBertModel.WeightBytes(config, heads, pooler) : file.Entries.Sum(e => e.ElementCount * DTypeInfo.SizeOf(e.DType)); }
         catch (ArgumentException e) { throw new CheckpointException($"{file.Path}: config.json describes a model that cannot be built: {e.Message}"); }
