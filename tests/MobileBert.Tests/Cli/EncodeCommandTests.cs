@@ -7,6 +7,7 @@ using Xunit;
 
 namespace MobileBert.Tests.Cli;
 
+[Collection("Console")]   // redirects the process-wide Console.Error
 public class EncodeCommandTests
 {
     /// <summary>The golden `tiny` checkpoint as a HF model folder (config with its 3-label classifier).</summary>

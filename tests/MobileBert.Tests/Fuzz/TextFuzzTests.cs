@@ -66,17 +66,20 @@ public class TextFuzzTests(ITestOutputHelper output)
         }, b => Encoding.UTF8.GetString(b));
     }
 
-    /// <summary>One CLI run: exit 0 with one output per line (counted by <paramref name="outputs"/>), or exit 1 with an
-    /// `error:` line and no output file.</summary>
-    static string CheckRun(string[] args, string outputPath, int lines, Func<string, int> outputs)
+    /// <summary>One CLI run on <paramref name="input"/> written to a file: exit 0 with one output per line (counted by
+    /// <paramref name="outputs"/>), or exit 1 with an `error:` line and no output file.</summary>
+    static string CheckRun(byte[] input, string inputName, string outputName, Func<string, string, string[]> args, Func<string, int> outputs)
     {
-        var (rc, _, err) = CliHardeningTests.Cli(args);
-        string firstLine = err.Split('\n').FirstOrDefault(l => !l.StartsWith("warning: ") && l.Length > 0) ?? "";
-        if (rc == 0) Assert.Equal(lines, outputs(outputPath));
+        var dir = TestPaths.NewTempDir();
+        var inputPath = Path.Combine(dir, inputName);
+        File.WriteAllBytes(inputPath, input);
+        var outputPath = Path.Combine(Directory.CreateDirectory(Path.Combine(dir, "out")).FullName, outputName);
+        var (rc, _, err) = CliHardeningTests.Cli(args(inputPath, outputPath));
+        if (rc == 0) Assert.Equal(InputLines(input), outputs(outputPath));
         else
         {
             Assert.Equal(1, rc);
-            Assert.StartsWith("error: ", firstLine);
+            Assert.NotNull(CliHardeningTests.ErrorLine(err));
             Assert.DoesNotContain("   at ", err);
             Assert.False(File.Exists(outputPath), "an output file was left behind by a failed run");
             Assert.Empty(Directory.GetFiles(Path.GetDirectoryName(outputPath)!));
@@ -95,20 +98,13 @@ public class TextFuzzTests(ITestOutputHelper output)
             _ => $"{{\"input_ids\":[{string.Join(",", ids)}],\"token_type_ids\":[0]}}",
         });
         var gen = Gen.Frequency((4, FuzzInputs.LinesAsBytes(FuzzInputs.TextJsonLine, 6)), (1, FuzzInputs.LinesAsBytes(idsLine, 4)));
-        FuzzRunner.Run(output, "encode CLI", gen, 100, bytes =>
-        {
-            var dir = TestPaths.NewTempDir();
-            var input = Path.Combine(dir, "in.jsonl");
-            File.WriteAllBytes(input, bytes);
-            var outDir = Directory.CreateDirectory(Path.Combine(dir, "out")).FullName;
-            var outPath = Path.Combine(outDir, "o.safetensors");
-            return CheckRun(["encode", "--model", model, "--input", input, "--output", outPath, "--threads", "1", "--batch-size", "3"], outPath, InputLines(bytes), p =>
+        FuzzRunner.Run(output, "encode CLI", gen, 100, bytes => CheckRun(bytes, "in.jsonl", "o.safetensors",
+            (input, outPath) => ["encode", "--model", model, "--input", input, "--output", outPath, "--threads", "1", "--batch-size", "3"], p =>
             {
                 using var f = SafeTensorsFile.Open(p);
                 Assert.All(f["last_hidden_state"].ToFloat32(), v => Assert.True(float.IsFinite(v)));
                 return f["last_hidden_state"].Shape[0];
-            });
-        }, b => Encoding.UTF8.GetString(b));
+            }), b => Encoding.UTF8.GetString(b));
     }
 
     [Fact]
@@ -117,15 +113,8 @@ public class TextFuzzTests(ITestOutputHelper output)
         var model = CliHardeningTests.ClassifierFolder();
         var plainLine = Gen.Frequency((3, Gen.String[Gen.Char['a', 'z'], 1, 12]), (1, FuzzInputs.HostileString), (1, Gen.OneOf("a\tb", "x\ry", " ", "")));
         var gen = Gen.Frequency((3, FuzzInputs.LinesAsBytes(FuzzInputs.TextJsonLine, 6)), (2, FuzzInputs.LinesAsBytes(plainLine, 6)));
-        FuzzRunner.Run(output, "predict CLI", gen, 40, bytes =>
-        {
-            var dir = TestPaths.NewTempDir();
-            var input = Path.Combine(dir, "in.txt");
-            File.WriteAllBytes(input, bytes);
-            var outDir = Directory.CreateDirectory(Path.Combine(dir, "out")).FullName;
-            var outPath = Path.Combine(outDir, "p.jsonl");
-            return CheckRun(["predict", "--model", model, "--input", input, "--output", outPath, "--threads", "1", "--batch", "2"], outPath, InputLines(bytes),
-                p => File.ReadAllLines(p).Length);
-        }, b => Encoding.UTF8.GetString(b));
+        FuzzRunner.Run(output, "predict CLI", gen, 40, bytes => CheckRun(bytes, "in.txt", "p.jsonl",
+            (input, outPath) => ["predict", "--model", model, "--input", input, "--output", outPath, "--threads", "1", "--batch", "2"],
+            p => File.ReadAllLines(p).Length), b => Encoding.UTF8.GetString(b));
     }
 }

@@ -36,10 +36,14 @@ public class CliHardeningTests
         return p;
     }
 
+    /// <summary>The `error:` line of captured stderr (other tests running in parallel may write progress lines to the
+    /// same process-wide Console.Error, so the line is found rather than assumed first).</summary>
+    public static string? ErrorLine(string err) => err.Split('\n').FirstOrDefault(l => l.StartsWith("error: ", StringComparison.Ordinal));
+
     static void AssertError(int rc, string err, params string[] parts)
     {
         Assert.Equal(1, rc);
-        Assert.StartsWith("error: ", err);
+        Assert.NotNull(ErrorLine(err));
         Assert.DoesNotContain("   at ", err);   // no stack trace
         foreach (var p in parts) Assert.Contains(p, err);
     }

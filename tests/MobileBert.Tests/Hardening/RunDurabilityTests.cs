@@ -1,7 +1,7 @@
 using MobileBert.FineTuning;
-using MobileBert.Model;
 using MobileBert.Tasks.Classification;
 using MobileBert.Tests.FineTuning;
+using MobileBert.Tests.Training;
 using MobileBert.Training;
 using MobileBert.Training.Pretraining;
 using Xunit;
@@ -15,19 +15,9 @@ namespace MobileBert.Tests.Hardening;
 /// </summary>
 public class RunDurabilityTests
 {
-    static string SmallCorpus()
+    static PretrainOptions Pretrain(string corpus, string outDir, bool resume = false) => PretrainingRunTests.Options(corpus, outDir, resume) with
     {
-        var dir = TestPaths.NewTempDir();
-        var text = File.ReadAllText(Path.Combine(TestPaths.RepoRoot, "data", "corpus", "austen", "persuasion.txt"));
-        File.WriteAllText(Path.Combine(dir, "slice.txt"), text[..60_000]);
-        return dir;
-    }
-
-    static PretrainOptions Pretrain(string corpus, string outDir, bool resume = false) => new()
-    {
-        Config = Presets.MobileBertMicro(), Data = [corpus], OutputDir = outDir, VocabPath = TestPaths.Vocab,
-        Steps = 16, Batch = 4, Seq = 32, Lr = 2e-3, Warmup = 4, Seed = 7, Threads = 2,
-        LogEvery = 2, EvalEvery = 8, EvalBatches = 1, CheckpointEvery = 4, KeepCheckpoints = 2, DupeFactor = 1, HeldOutFraction = 0.1, Resume = resume,
+        Steps = 16, LogEvery = 2, EvalBatches = 1, CheckpointEvery = 4, DupeFactor = 1,
     };
 
     /// <summary>Leaves what a killed run leaves: temp files of the curve and of best/, a half-deleted checkpoint in the trash, a temp checkpoint.</summary>
@@ -49,7 +39,7 @@ public class RunDurabilityTests
     [Fact]
     public void PretrainingNeverPublishesACheckpointAheadOfItsCurve()
     {
-        var corpus = SmallCorpus();
+        var corpus = PretrainingRunTests.SmallCorpus();
         var straight = TestPaths.NewTempDir();
         PretrainingRun.Run(Pretrain(corpus, straight));
 
@@ -70,7 +60,7 @@ public class RunDurabilityTests
     [Fact]
     public void ResumeReadsTheCurveStoredInTheCheckpoint()
     {
-        var corpus = SmallCorpus();
+        var corpus = PretrainingRunTests.SmallCorpus();
         var dir = TestPaths.NewTempDir();
         using (var cts = new CancellationTokenSource())
             Assert.Throws<OperationCanceledException>(() => PretrainingRun.Run(Pretrain(corpus, dir), p => { if (p.Step >= 10) cts.Cancel(); }, cts.Token));
