@@ -28,6 +28,7 @@ static class CompareBench
     public static int Run(string[] args)
     {
         string preset = "mobilebert";
+        string? modelDir = null, ortModel = null;
         int[] batches = [1, 32], seqs = [128], threadCounts = [Environment.ProcessorCount];
         bool int8 = false, withForward = false;
         string oursKind = "fast";
@@ -48,6 +49,8 @@ static class CompareBench
                 switch (args[i])
                 {
                     case "--preset": preset = Next(); break;
+                    case "--model": modelDir = Next(); break;
+                    case "--ort-model": ortModel = Next(); break;
                     case "--batch": batches = List(Next()); break;
                     case "--seq": seqs = List(Next()); break;
                     case "--threads": threadCounts = List(Next()); break;
@@ -66,7 +69,7 @@ static class CompareBench
                     default: throw new ArgumentException($"unknown option {args[i]}");
                 }
             }
-            if (!Presets.All.TryGetValue(preset, out _)) throw new ArgumentException($"unknown preset '{preset}' ({string.Join(", ", Presets.All.Keys)})");
+            if (modelDir is null && !Presets.All.TryGetValue(preset, out _)) throw new ArgumentException($"unknown preset '{preset}' ({string.Join(", ", Presets.All.Keys)})");
         }
         catch (Exception e) when (e is ArgumentException or FormatException or OverflowException)
         {
@@ -74,10 +77,12 @@ static class CompareBench
             return 2;
         }
 
-        var c = Presets.All[preset]();
+        // --model: a model folder (e.g. an imported real checkpoint) instead of a preset with random weights.
+        MobileBertModel model;
+        if (modelDir is not null) { model = MobileBert.Checkpoints.ModelFolder.Load(modelDir, new() { Heads = ModelHeads.None }); preset = modelDir; }
+        else { model = new MobileBertModel(Presets.All[preset]()); model.InitializeWeights(seed: 1234); }
+        var c = model.Config;
         foreach (int s in seqs) if (s > c.MaxPositionEmbeddings) { Console.Error.WriteLine($"compare: --seq {s} exceeds max_position_embeddings {c.MaxPositionEmbeddings}"); return 2; }
-        var model = new MobileBertModel(c);
-        model.InitializeWeights(seed: 1234);
         var engine = new InferenceEngine(model);
         var qweights = int8 ? QuantizedWeights.Quantize(model, new QuantizationPolicy { KeepLayersFp32 = keepLayers }) : null;
         var engine8 = qweights is null ? null : new InferenceEngine(model, new InferenceOptions { Quantized = qweights });
@@ -90,17 +95,21 @@ static class CompareBench
         {
             string fp32Path = Path.Combine(dir, "model.onnx"), int8Path = Path.Combine(dir, "model.int8.onnx");
             var sw = Stopwatch.StartNew();
-            OnnxExporter.Export(model, fp32Path);
+            if (ortModel is not null) File.Copy(ortModel, fp32Path);   // --ort-model: ORT fp32 runs this file (e.g. the original export)
+            else OnnxExporter.Export(model, fp32Path);
             if (int8) OnnxExporter.Export(model, int8Path, new OnnxExportOptions { Int8 = true });
             double exportSeconds = sw.Elapsed.TotalSeconds;
             GC.Collect(); GC.WaitForPendingFinalizers(); GC.Collect();
 
             var header = new StringBuilder();
-            header.AppendLine(Inv($"model: {preset} ({MobileBertModel.CountParameters(c) / 1e6:F1}M backbone parameters, {c.NumHiddenLayers} layers, hidden {c.HiddenSize}, intra {c.IntraBottleneckSize}, {c.NormalizationType}/{c.HiddenAct}), random weights; outputs last_hidden_state + pooler_output for both"));
+            header.AppendLine(Inv($"model: {preset} ({MobileBertModel.CountParameters(c) / 1e6:F1}M backbone parameters, {c.NumHiddenLayers} layers, hidden {c.HiddenSize}, intra {c.IntraBottleneckSize}, {c.NormalizationType}/{c.HiddenAct}), {(modelDir is null ? "random weights" : "weights of the folder")}; {(ortModel is null ? "outputs last_hidden_state + pooler_output for both" : Inv($"ORT fp32 runs {ortModel}"))}"));
             header.AppendLine(Inv($"machine: {Environment.ProcessorCount} logical cores, {System.Runtime.InteropServices.RuntimeInformation.ProcessArchitecture}, Vector512 {System.Runtime.Intrinsics.Vector512.IsHardwareAccelerated}, .NET {Environment.Version}, ONNX Runtime {OrtEnv.Instance().GetVersionString()}"));
             header.AppendLine(Inv($"ONNX files: fp32 {new FileInfo(fp32Path).Length / 1e6:F1} MB{(int8 ? Inv($", int8 {new FileInfo(int8Path).Length / 1e6:F1} MB") : "")} (export {exportSeconds:F1} s)"));
             header.AppendLine(Inv($"ours: {(fast ? "InferenceEngine (fast fp32 path)" : "model.Forward (reference path)")}{(withForward ? " (+ model.Forward rows)" : "")}{(int8 ? Inv($"; ours int8: InferenceEngine, {qweights!.Count} Linears int8 (per-channel weights, dynamic per-token activations){(keepLayers.Count > 0 ? Inv($", layers {string.Join(",", keepLayers.Order())} fp32") : "")}") : "")}"));
             header.AppendLine(Inv($"method: warm-up {warmup}, then repeats of [ours, ORT fp32{(withForward ? ", model.Forward" : "")}{(int8 ? ", ours int8, ORT int8" : "")}] back to back ({(block > 1 ? Inv($"each a block of {block} forwards timed one by one, ") : "")}{gapMs} ms pause between {(block > 1 ? "blocks" : "runs")}){(ortSpin is { } sp ? Inv($", ORT intra-op spinning {(sp ? "on" : "off")}") : "")}, ≥ {repeats} repeats{(minSeconds > 0 ? Inv($" and ≥ {minSeconds} s") : "")} per case"));
+            // The machine's fp32 FMA peak in this run (the `gemm` benchmark's probe): the honest measure of how close each side is to the limit.
+            var peaks = threadCounts.Distinct().ToDictionary(t => t, t => GemmBench.PeakGflops(t));
+            header.AppendLine("FMA peak (register-only probe, this run): " + string.Join(", ", peaks.Select(kv => Inv($"{kv.Key} thread(s) {kv.Value:F0} GFLOP/s"))));
             Console.Write(header);
 
             var proc = Process.GetCurrentProcess();
@@ -177,7 +186,7 @@ static class CompareBench
             Console.WriteLine();
 
             var table = new StringBuilder();
-            table.AppendLine("| precision | batch | seq | threads | ours median ms (p10–p90) | ORT median ms (p10–p90) | latency ours/ORT | ours seq/s | ORT seq/s | throughput ours/ORT | ours GFLOP/s | ORT GFLOP/s | ours alloc/forward | ours / ORT fp32 |");
+            table.AppendLine("| precision | batch | seq | threads | ours median ms (p10–p90) | ORT median ms (p10–p90) | latency ours/ORT | ours seq/s | ORT seq/s | throughput ours/ORT | ours GFLOP/s (% FMA peak) | ORT GFLOP/s (% FMA peak) | ours alloc/forward | ours / ORT fp32 |");
             table.AppendLine("|---|---:|---:|---:|---|---|---:|---:|---:|---:|---:|---:|---:|---:|");
             foreach (int t in threadCounts)
             {
@@ -206,9 +215,9 @@ static class CompareBench
                         double flops = FlopCount.Forward(c, b, s);
                         var so = Summarize(ours); var sr = Summarize(ort);
                         static string Bytes(long a) => a >= 1 << 20 ? Inv($"{a / 1048576.0:F1} MB") : Inv($"{a / 1024.0:F0} KB");
-                        table.AppendLine(Row(fast ? "fp32 (engine)" : "fp32 (Forward)", b, s, t, so, sr, flops, Bytes(allocated), so.Median / sr.Median));
-                        if (withForward) { var sf = Summarize(fwd); table.AppendLine(Row("fp32 (Forward)", b, s, t, sf, sr, flops, Bytes(allocatedF), sf.Median / sr.Median)); }
-                        if (int8Sessions is not null) { var s8 = Summarize(ours8); table.AppendLine(Row("int8 (ours: engine; ORT: dynamic quant.)", b, s, t, s8, Summarize(ort8), flops, Bytes(allocated8), s8.Median / sr.Median)); }
+                        table.AppendLine(Row(fast ? "fp32 (engine)" : "fp32 (Forward)", b, s, t, so, sr, flops, Bytes(allocated), so.Median / sr.Median, peaks[t]));
+                        if (withForward) { var sf = Summarize(fwd); table.AppendLine(Row("fp32 (Forward)", b, s, t, sf, sr, flops, Bytes(allocatedF), sf.Median / sr.Median, peaks[t])); }
+                        if (int8Sessions is not null) { var s8 = Summarize(ours8); table.AppendLine(Row("int8 (ours: engine; ORT: dynamic quant.)", b, s, t, s8, Summarize(ort8), flops, Bytes(allocated8), s8.Median / sr.Median, peaks[t])); }
                         Console.Error.WriteLine(Inv($"  done: batch {b}, seq {s}, threads {t} ({ours.Count} repeats)"));
                     }
             }
@@ -275,13 +284,14 @@ static class CompareBench
     static int[] List0(string s) => s.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries)
         .Select(v => int.TryParse(v, NumberStyles.None, CultureInfo.InvariantCulture, out int x) ? x : throw new ArgumentException($"'{v}' is not a non-negative integer")).ToArray();
 
-    static string Row(string precision, int b, int s, int t, Stats? ours, Stats ort, double flops, string alloc, double vsOrtFp32)
+    static string Row(string precision, int b, int s, int t, Stats? ours, Stats ort, double flops, string alloc, double vsOrtFp32, double peak)
     {
+        string Gflops(Stats? x) => x is null || x.Runs == 0 ? "n/a" : Inv($"{flops / (x.Median / 1000) / 1e9:F1} ({flops / (x.Median / 1000) / 1e9 / peak:P0})");
         string Lat(Stats? x) => x is null || x.Runs == 0 ? "n/a" : Inv($"{x.Median:F1} ({x.P10:F1}–{x.P90:F1})");
         string Ratio(double? v) => v is null || double.IsNaN(v.Value) ? "n/a" : Inv($"{v:F2}×");
         double? oursTput = ours is null ? null : b / (ours.Median / 1000), ortTput = b / (ort.Median / 1000);
         return Inv($"| {precision} | {b} | {s} | {t} | {Lat(ours)} | {Lat(ort)} | {Ratio(ours is null ? null : ours.Median / ort.Median)} | ") +
                Inv($"{(oursTput is null || ours!.Runs == 0 ? "n/a" : Inv($"{oursTput:F1}"))} | {(ort.Runs == 0 ? "n/a" : Inv($"{ortTput:F1}"))} | {Ratio(oursTput / ortTput)} | ") +
-               Inv($"{(ours is null || ours.Runs == 0 ? "n/a" : Inv($"{flops / (ours.Median / 1000) / 1e9:F1}"))} | {(ort.Runs == 0 ? "n/a" : Inv($"{flops / (ort.Median / 1000) / 1e9:F1}"))} | {alloc} | {Ratio(vsOrtFp32)} |");
+               Inv($"{Gflops(ours)} | {Gflops(ort)} | {alloc} | {Ratio(vsOrtFp32)} |");
     }
 }
