@@ -286,24 +286,30 @@ public class InferenceEngineTests
         var model = Build(c, 3);
         using var engine = new InferenceEngine(model, new InferenceOptions { Threads = 1 });
         var input = Padded(c, 4, 30, 1);
-        engine.Run(input); engine.Run(input);
-        long before = GC.GetAllocatedBytesForCurrentThread();
-        for (int i = 0; i < 5; i++) engine.Run(input);
-        long after = GC.GetAllocatedBytesForCurrentThread();
-        Assert.Equal(0, after - before);
+        Assert.Equal(0, SteadyStateBytes(() => engine.Run(input)));
         // With per-layer outputs too (a distillation teacher's steady state): the arrays are kept while the shape stays.
         var all = InferenceOutputs.HiddenStates | InferenceOutputs.Attentions;
-        engine.Run(input, all); engine.Run(input, all);
-        before = GC.GetAllocatedBytesForCurrentThread();
-        for (int i = 0; i < 5; i++) engine.Run(input, all);
-        Assert.Equal(0, GC.GetAllocatedBytesForCurrentThread() - before);
+        Assert.Equal(0, SteadyStateBytes(() => engine.Run(input, all)));
         // Two threads at batch 1 (row blocks, an attention region per layer; the calling thread's allocations).
         using var two = new InferenceEngine(model, new InferenceOptions { Threads = 2 });
         var one = Padded(c, 1, 30, 2);
-        two.Run(one); two.Run(one);
-        before = GC.GetAllocatedBytesForCurrentThread();
-        for (int i = 0; i < 5; i++) two.Run(one);
-        Assert.Equal(0, GC.GetAllocatedBytesForCurrentThread() - before);
+        Assert.Equal(0, SteadyStateBytes(() => two.Run(one)));
+    }
+
+    /// <summary>Bytes the calling thread allocates over 5 runs after 2 warm-ups; the least of 3 such windows, so a
+    /// one-off allocation of the runtime (a tier-1 re-JIT landing mid-window) is not counted, while anything a run
+    /// allocates shows in every window.</summary>
+    static long SteadyStateBytes(Action run)
+    {
+        run(); run();
+        long least = long.MaxValue;
+        for (int window = 0; window < 3 && least > 0; window++)
+        {
+            long before = GC.GetAllocatedBytesForCurrentThread();
+            for (int i = 0; i < 5; i++) run();
+            least = Math.Min(least, GC.GetAllocatedBytesForCurrentThread() - before);
+        }
+        return least;
     }
 
     [Fact]
