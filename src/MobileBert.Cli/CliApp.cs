@@ -17,6 +17,8 @@ public static class CliApp
         root.Subcommands.Add(InitCommand.Create());
         root.Subcommands.Add(PretrainCommand.Create());
         root.Subcommands.Add(ExportOnnxCommand.Create());
+        root.Subcommands.Add(ImportCommand.Create());
+        root.Subcommands.Add(FetchTeacherCommand.Create());
         root.Subcommands.Add(DistillCommand.Create());
         root.Subcommands.Add(ExperimentCommand.Create());
         root.Subcommands.Add(FinetuneCommand.Create());
@@ -34,7 +36,8 @@ public static class CliApp
         catch (Exception e) when (e is ConfigException or CheckpointException or InputException or ArgumentException or IOException or UnauthorizedAccessException
             or InvalidDataException or FormatException or System.Text.Json.JsonException or MobileBert.Pretraining.PretrainingDataException
             or MobileBert.Training.Pretraining.TrainingDivergedException or MobileBert.Tasks.QuestionAnswering.SquadFormatException
-            or MobileBert.Distillation.DistillationException or MobileBert.Training.Optimizers.OptimizerStateException or MobileBert.Export.OnnxExportException)
+            or MobileBert.Distillation.DistillationException or MobileBert.Training.Optimizers.OptimizerStateException or MobileBert.Export.OnnxExportException
+            or MobileBert.Import.OnnxImportException)
         {
             Console.Error.WriteLine($"error: {e.Message}");
             return 1;

@@ -28,9 +28,10 @@ internal sealed class BertGraphPatterns(OnnxModel model, OnnxGraphIndex g, IRead
                 var reshape = g.Consumers(v).FirstOrDefault(c => c.OpType == "Reshape" && c.Inputs[0] == v)
                     ?? throw new OnnxImportException($"{Where(add)}: the {part} projection is not reshaped into heads, so num_attention_heads is unknown.");
                 long?[] dims = ShapeOperand(reshape);
-                long h = dims.Length == 4 && dims[2] is > 0 and long h2 ? h2
-                    : dims.Length == 4 && dims[3] is > 0 and long hd && hidden % hd == 0 ? hidden / hd : 0;
-                if (h <= 0 || hidden % h != 0 || dims.Length == 4 && dims[3] is > 0 and long d && d * h != hidden)
+                // [..., heads, head_size]: the last two entries (a run-time [B, S] prefix may be one Shape value)
+                long? heads2 = dims.Length >= 2 ? dims[^2] : null, size = dims.Length >= 2 ? dims[^1] : null;
+                long h = heads2 is > 0 and long h2 ? h2 : size is > 0 and long hd && hidden % hd == 0 ? hidden / hd : 0;
+                if (h <= 0 || hidden % h != 0 || size is > 0 and long d && d * h != hidden)
                     throw new OnnxImportException($"{Where(reshape)}: reshape to [{string.Join(", ", dims.Select(x => x?.ToString() ?? "?"))}] does not split hidden size {hidden} into heads.");
                 if (first is not null && h != heads)
                     throw new OnnxImportException($"{Where(reshape)}: splits into {h} heads but {first} into {heads}.");
