@@ -95,6 +95,7 @@ internal sealed class BertGraphPatterns(OnnxModel model, OnnxGraphIndex g, IRead
             var node = gamma.Origin!;
             var (e, input) = node.OpType == "LayerNormalization" ? Fused(node) : Decomposed(node, gamma.Name);
             if (gamma.Name.StartsWith("encoder.", StringComparison.Ordinal)) CheckResidual(node, input, gamma.Name);
+            else CheckEmbeddingSum(node, input, tensors);
             if (eps is float known && known != e)
                 throw new OnnxImportException($"{Where(node)}: LayerNorm epsilon {e:R} differs from {known:R} at {first} (one layer_norm_eps is expected).");
             eps = e;
@@ -123,6 +124,30 @@ internal sealed class BertGraphPatterns(OnnxModel model, OnnxGraphIndex g, IRead
         if (eps is not float e || !(e > 0)) throw new OnnxImportException($"{Where(add)}: the variance of '{name}' is not offset by a positive constant epsilon.");
         if (g.Producer(sub.Inputs[1]) is not { OpType: "ReduceMean" } mean || mean.Inputs[0] != sub.Inputs[0]) throw Unknown();
         return (e, sub.Inputs[0]);
+    }
+
+    /// <summary>embeddings.LayerNorm must normalize a sum (Adds, possibly reshaped) of exactly the word, position and
+    /// token-type embedding lookups (Gather, or Slice for positions), as BertEmbeddings computes.</summary>
+    void CheckEmbeddingSum(OnnxNode norm, string input, IReadOnlyDictionary<string, ImportedTensor> tensors)
+    {
+        var tables = new[] { BertTensorNames.WordEmbeddings, BertTensorNames.PositionEmbeddings, BertTensorNames.TokenTypeEmbeddings }
+            .ToDictionary(n => tensors[n].Origin!, n => n);
+        var found = new List<string>();
+        var pending = new Stack<string>([input]);
+        while (pending.Count > 0)
+        {
+            var p = g.Producer(pending.Pop());
+            if (p is { OpType: "Add" or "Reshape" or "Identity" })
+            {
+                if (p.OpType == "Add") { pending.Push(p.Inputs[0]); pending.Push(p.Inputs[1]); }
+                else pending.Push(p.Inputs[0]);
+            }
+            else if (p is not null && tables.TryGetValue(p, out var table)) found.Add(table);
+            else throw new OnnxImportException($"{Where(norm)}: the embeddings LayerNorm reads {(p is null ? "a graph input or constant" : p.ToString())}, " +
+                "not only the sum of the word, position and token-type embeddings.");
+        }
+        if (found.Count != 3 || found.Distinct().Count() != 3)
+            throw new OnnxImportException($"{Where(norm)}: the embeddings LayerNorm must normalize word + position + token-type embeddings; it sums {string.Join(" + ", found)}.");
     }
 
     /// <summary>encoder.layer.N.(attention.)output.LayerNorm must normalize (its dense output + the residual).</summary>

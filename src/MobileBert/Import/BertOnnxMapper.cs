@@ -43,6 +43,7 @@ internal sealed class BertOnnxMapper
         m.MapLinears();
         m.MapNamedInitializers();
         m.RefuseUnmappedWeights();
+        m.CheckPositionIds();
         var shape = m.InferShape();
         BertGraphChecks.CheckTensors(model.Source, shape, m._tensors);
         return (shape, [.. m._tensors.Values.OrderBy(t => t.Name, StringComparer.Ordinal)]);
@@ -174,6 +175,17 @@ internal sealed class BertOnnxMapper
             var user = _g.Consumers(t.Name).FirstOrDefault();
             if (user is not null)
                 throw new OnnxImportException($"{Where(user)}: float tensor '{t.Name}' {t.ShapeText} maps to no BertModel weight (task heads and other modules are not imported).");
+        }
+    }
+
+    /// <summary>A stored position-id table must be HF's 0, 1, 2, … (BERT's absolute positions; RoBERTa-style offsets are not BERT).</summary>
+    void CheckPositionIds()
+    {
+        foreach (var t in _model.Initializers.Values.Where(t => t.Name.EndsWith("embeddings.position_ids", StringComparison.Ordinal)))
+        {
+            var ids = t.ToInt64s();
+            int bad = Enumerable.Range(0, ids.Length).FirstOrDefault(i => ids[i] != i, -1);
+            if (bad >= 0) throw new OnnxImportException($"{_model.Source}: '{t.Name}' holds {ids[bad]} at index {bad}; BERT positions are 0, 1, 2, ….");
         }
     }
 

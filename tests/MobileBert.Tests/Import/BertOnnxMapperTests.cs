@@ -99,6 +99,17 @@ public class BertOnnxMapperTests
     }
 
     [Fact]
+    public void EmbeddingsOtherThanBertsSumAreRefusedNamingTheNorm()
+    {
+        string msg = Refusal(new TinyBertOnnx { BreakEmbeddingScale = true }, out var onnx);
+        string scale = NodeName(onnx, "Mul", (m, n) => n.Inputs[0] == m.Nodes.First(a => a.OpType == "Add" && a.Outputs[0].StartsWith("embeddings_sum")).Outputs[0]);
+        // named: the norm (its γ Mul) and the node it reads instead of the embedding sum
+        Assert.Matches($@"^tiny\.onnx: node 'Mul_\d+' \(Mul\): the embeddings LayerNorm reads node '{scale}' \(Mul\), not only the sum", msg);
+        msg = Refusal(new TinyBertOnnx { BreakPositionIds = true }, out _);
+        Assert.Equal("tiny.onnx: 'embeddings.position_ids' holds 2 at index 0; BERT positions are 0, 1, 2, ….", msg);
+    }
+
+    [Fact]
     public void ATruncatedFileIsRefusedNamingWhereItEnds()
     {
         var onnx = new TinyBertOnnx().Build();

@@ -23,6 +23,10 @@ internal sealed class TinyBertOnnx
     public bool BreakIntermediateBiasLength;
     /// <summary>Layer 1 splits its value projection into Heads + 1 heads.</summary>
     public bool BreakValueHeads;
+    /// <summary>The embedding sum is scaled by 2 before its LayerNorm.</summary>
+    public bool BreakEmbeddingScale;
+    /// <summary>The stored position ids start at 2 (RoBERTa-style), not 0.</summary>
+    public bool BreakPositionIds;
 
     public Dictionary<string, float[]> Weights { get; } = new(StringComparer.Ordinal);
     public Dictionary<string, int[]> Shapes { get; } = new(StringComparer.Ordinal);
@@ -72,13 +76,15 @@ internal sealed class TinyBertOnnx
         var seq = _g.Node("Gather", [shape, _g.Int64Const("one_scalar", [1], [])], "seq_len", OnnxAttr.Int("axis", 0));
         seq = _g.Node("Unsqueeze", [seq, _g.Int64Const("axes_0", [0])], "seq_len_1d");
         var ids = _g.Initializer(NamePrefix + "embeddings.position_ids", OnnxType.Int64, [1, MaxPos],
-            System.Runtime.InteropServices.MemoryMarshal.AsBytes(Enumerable.Range(0, MaxPos).Select(i => (long)i).ToArray().AsSpan()));
+            System.Runtime.InteropServices.MemoryMarshal.AsBytes(Enumerable.Range(BreakPositionIds ? 2 : 0, MaxPos).Select(i => (long)i).ToArray().AsSpan()));
         var posIds = _g.Node("Slice", [ids, _g.Int64Const("zero_1d", [0]), seq, _g.Int64Const("axes_1", [1])], "position_ids");
         var words = _g.Node("Gather", [Named("embeddings.word_embeddings.weight", [Vocab, Hidden], 0.5f), "input_ids"], "words");
         var types = _g.Node("Gather", [Named("embeddings.token_type_embeddings.weight", [TypeVocab, Hidden], 0.5f), "token_type_ids"], "types");
         var sum = _g.Node("Add", [words, types], "words_types");
         var pos = _g.Node("Gather", [Named("embeddings.position_embeddings.weight", [MaxPos, Hidden], 0.5f), posIds], "positions");
-        return LayerNorm("embeddings.LayerNorm", _g.Node("Add", [sum, pos], "embeddings_sum"));
+        var embeddings = _g.Node("Add", [sum, pos], "embeddings_sum");
+        if (BreakEmbeddingScale) embeddings = _g.Node("Mul", [embeddings, _g.FloatScalar("two", 2f)], "embeddings_scaled");
+        return LayerNorm("embeddings.LayerNorm", embeddings);
     }
 
     string Layer(int l, string x, string mask)
