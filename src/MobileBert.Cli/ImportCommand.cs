@@ -26,8 +26,7 @@ public static class ImportCommand
 
     internal static void Report(string dir, BertGraphShape s, bool vocab)
     {
-        Console.Error.WriteLine($"imported BERT: {s.NumHiddenLayers} layers, hidden {s.HiddenSize}, {s.NumAttentionHeads} heads, FFN {s.IntermediateSize}, " +
-            $"{s.HiddenAct}, layer_norm_eps {s.LayerNormEps:G3}, vocab {s.VocabSize}{(s.HasPooler ? ", pooler" : "")} → {dir}");
+        Console.Error.WriteLine($"imported BERT: {s.Describe()} → {dir}");
         if (!vocab) Console.Error.WriteLine($"note: no --vocab given; copy the model's vocab.txt into {dir} before tokenizing text with it.");
     }
 }

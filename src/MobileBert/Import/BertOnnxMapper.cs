@@ -5,7 +5,13 @@ namespace MobileBert.Import;
 
 /// <summary>What the importer read off a BERT graph: the hyperparameters HF's BertConfig needs.</summary>
 public sealed record BertGraphShape(int VocabSize, int HiddenSize, int NumHiddenLayers, int NumAttentionHeads, int IntermediateSize,
-    int MaxPositionEmbeddings, int TypeVocabSize, float LayerNormEps, Activation HiddenAct, bool HasPooler);
+    int MaxPositionEmbeddings, int TypeVocabSize, float LayerNormEps, Activation HiddenAct, bool HasPooler)
+{
+    /// <summary>One line for users: "6 layers, hidden 384, 12 heads, FFN 1536, gelu, layer_norm_eps 1E-12, vocab 30522, pooler".</summary>
+    public string Describe() =>
+        $"{NumHiddenLayers} layers, hidden {HiddenSize}, {NumAttentionHeads} heads, FFN {IntermediateSize}, {Model.ConfigJson.ActName(HiddenAct)}, " +
+        $"layer_norm_eps {LayerNormEps:G3}, vocab {VocabSize}{(HasPooler ? ", pooler" : "")}";
+}
 
 /// <summary>One backbone tensor under its bare BertModel name in HF layout (Linear weights [out, in]).</summary>
 internal sealed record ImportedTensor(string Name, int[] Shape, float[] Data, OnnxNode? Origin);
