@@ -57,11 +57,22 @@ internal sealed class BertOnnxMapper
 
     string Where(OnnxNode n) => $"{_model.Source}: {n}";
 
+    /// <summary>Fewest inputs of the ops whose inputs the patterns read by position.</summary>
+    static readonly Dictionary<string, int> MinInputs = new(StringComparer.Ordinal)
+    {
+        ["MatMul"] = 2, ["Gemm"] = 2, ["Add"] = 2, ["Sub"] = 2, ["Mul"] = 2, ["Div"] = 2, ["Pow"] = 2, ["Reshape"] = 2,
+        ["Gather"] = 2, ["LayerNormalization"] = 2, ["Transpose"] = 1, ["Sqrt"] = 1, ["ReduceMean"] = 1, ["Identity"] = 1,
+    };
+
     void CheckOps()
     {
         foreach (var n in _model.Nodes)
+        {
             if (n.Domain is not ("" or "ai.onnx") || !KnownOps.Contains(n.OpType))
                 throw new OnnxImportException($"{Where(n)}: op '{(n.Domain.Length > 0 ? n.Domain + "." : "")}{n.OpType}' is not part of a BERT graph this importer understands.");
+            if (n.Outputs.Length == 0 || n.Inputs.Length < MinInputs.GetValueOrDefault(n.OpType))
+                throw new OnnxImportException($"{Where(n)}: has {n.Inputs.Length} inputs and {n.Outputs.Length} outputs, which is not a valid {n.OpType}.");
+        }
     }
 
     /// <summary>MatMul(x, W) + b and Gemm(x, W, b): each initializer weight gets the name of the bias added to its output.</summary>

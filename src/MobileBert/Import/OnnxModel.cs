@@ -4,14 +4,14 @@ using MobileBert.Export;
 namespace MobileBert.Import;
 
 /// <summary>A tensor from an ONNX file (an initializer or a Constant node's value), little-endian raw bytes.</summary>
-internal sealed record OnnxTensor(string Name, long[] Dims, int DataType, ReadOnlyMemory<byte> Raw)
+internal sealed record OnnxTensor(string Source, string Name, long[] Dims, int DataType, ReadOnlyMemory<byte> Raw)
 {
     public long ElementCount => Dims.Aggregate(1L, (a, d) => a * d);
     public string ShapeText => "[" + string.Join(", ", Dims) + "]";
 
     public float[] ToFloats()
     {
-        if (DataType != OnnxType.Float) throw new OnnxImportException($"tensor '{Name}' has ONNX data type {DataType}; only float32 weights are imported.");
+        if (DataType != OnnxType.Float) throw new OnnxImportException($"{Source}: tensor '{Name}' has ONNX data type {DataType}; only float32 weights are imported.");
         return MemoryMarshal.Cast<byte, float>(CheckedRaw(4)).ToArray();
     }
 
@@ -20,17 +20,17 @@ internal sealed record OnnxTensor(string Name, long[] Dims, int DataType, ReadOn
     {
         OnnxType.Int64 => MemoryMarshal.Cast<byte, long>(CheckedRaw(8)).ToArray(),
         OnnxType.Int32 => Array.ConvertAll(MemoryMarshal.Cast<byte, int>(CheckedRaw(4)).ToArray(), v => (long)v),
-        _ => throw new OnnxImportException($"tensor '{Name}' has ONNX data type {DataType}; expected an int64 or int32 constant."),
+        _ => throw new OnnxImportException($"{Source}: tensor '{Name}' has ONNX data type {DataType}; expected an int64 or int32 constant."),
     };
 
     /// <summary>A scalar (or one-element) float constant.</summary>
     public float ToScalar() =>
-        ElementCount == 1 ? ToFloats()[0] : throw new OnnxImportException($"tensor '{Name}' has shape {ShapeText}; expected a scalar.");
+        ElementCount == 1 ? ToFloats()[0] : throw new OnnxImportException($"{Source}: tensor '{Name}' has shape {ShapeText}; expected a scalar.");
 
     ReadOnlySpan<byte> CheckedRaw(int elementSize)
     {
         if (Raw.Length != ElementCount * elementSize)
-            throw new OnnxImportException($"tensor '{Name}' has shape {ShapeText} but {Raw.Length} bytes of data.");
+            throw new OnnxImportException($"{Source}: tensor '{Name}' has shape {ShapeText} but {Raw.Length} bytes of data.");
         return Raw.Span;
     }
 }
@@ -96,9 +96,9 @@ internal sealed class OnnxModel
         while (graph.Next(out int field, out int wire))
             switch (field)
             {
-                case 1 when wire == ProtoReader.WireLength: nodes.Add(ReadNode(graph.Message($"{source}: graph node #{nodes.Count}"), nodes.Count)); break;
+                case 1 when wire == ProtoReader.WireLength: nodes.Add(ReadNode(graph.Message($"{source}: graph node #{nodes.Count}"), nodes.Count, source)); break;
                 case 5 when wire == ProtoReader.WireLength:
-                    var t = ReadTensor(graph.Message($"{source}: initializer #{inits.Count}"));
+                    var t = ReadTensor(graph.Message($"{source}: initializer #{inits.Count}"), source);
                     inits[t.Name] = t;
                     break;
                 case 11 when wire == ProtoReader.WireLength: inputs.Add(ReadValueInfoName(graph.Message($"{source}: graph input"))); break;
@@ -129,7 +129,7 @@ internal sealed class OnnxModel
         return name;
     }
 
-    static OnnxNode ReadNode(ProtoReader r, int index)
+    static OnnxNode ReadNode(ProtoReader r, int index, string source)
     {
         List<string> inputs = [], outputs = [];
         string name = "", op = "", domain = "";
@@ -142,7 +142,7 @@ internal sealed class OnnxModel
                 case 3 when wire == ProtoReader.WireLength: name = r.String(); break;
                 case 4 when wire == ProtoReader.WireLength: op = r.String(); break;
                 case 5 when wire == ProtoReader.WireLength:
-                    var a = ReadAttribute(r.Message($"{r.Context} attribute"));
+                    var a = ReadAttribute(r.Message($"{r.Context} attribute"), source);
                     attrs[a.Name] = a;
                     break;
                 case 7 when wire == ProtoReader.WireLength: domain = r.String(); break;
@@ -151,7 +151,7 @@ internal sealed class OnnxModel
         return new OnnxNode(index, name, op, domain, [.. inputs], [.. outputs], attrs);
     }
 
-    static OnnxAttribute ReadAttribute(ProtoReader r)
+    static OnnxAttribute ReadAttribute(ProtoReader r, string source)
     {
         string name = "";
         string? s = null;
@@ -167,7 +167,7 @@ internal sealed class OnnxModel
                 case 2 when wire == ProtoReader.WireFixed32: f = r.Float(); break;
                 case 3 when wire == ProtoReader.WireVarint: i = r.Int64(); break;
                 case 4 when wire == ProtoReader.WireLength: s = r.String(); break;
-                case 5 when wire == ProtoReader.WireLength: t = ReadTensor(r.Message($"{r.Context} tensor")); break;
+                case 5 when wire == ProtoReader.WireLength: t = ReadTensor(r.Message($"{r.Context} tensor"), source); break;
                 case 7: r.Floats(wire, floats); break;
                 case 8: r.Int64s(wire, ints); break;
                 default: r.Skip(wire); break;
@@ -177,7 +177,7 @@ internal sealed class OnnxModel
 
     /// <summary>TensorProto: dims=1, data_type=2, float_data=4, int32_data=5, int64_data=7, name=8, raw_data=9,
     /// external_data=13, data_location=14. Typed data fields are converted to little-endian raw bytes.</summary>
-    static OnnxTensor ReadTensor(ProtoReader r)
+    static OnnxTensor ReadTensor(ProtoReader r, string source)
     {
         List<long> dims = [], int64s = [];
         List<float> floats = [];
@@ -209,6 +209,6 @@ internal sealed class OnnxModel
             _ => ReadOnlyMemory<byte>.Empty,
         };
         if (!BitConverter.IsLittleEndian) throw new OnnxImportException("ONNX import needs a little-endian machine (raw_data is little-endian).");
-        return new OnnxTensor(name, [.. dims], type, raw.Value);
+        return new OnnxTensor(source, name, [.. dims], type, raw.Value);
     }
 }

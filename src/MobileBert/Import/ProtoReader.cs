@@ -96,5 +96,5 @@ internal sealed class ProtoReader(ReadOnlyMemory<byte> data, string context)
     }
 
     OnnxImportException Truncated(string what) =>
-        new($"truncated or corrupt protobuf in {Context} at byte {_pos}: {what}.");
+        new($"{Context}: truncated or corrupt protobuf at byte {_pos}: {what}.");
 }

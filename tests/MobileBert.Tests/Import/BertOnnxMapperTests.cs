@@ -110,6 +110,22 @@ public class BertOnnxMapperTests
     }
 
     [Fact]
+    public void CorruptBytesGiveAnImportErrorOrAValidMappingNeverACrash()
+    {
+        var onnx = new TinyBertOnnx { Layers = 1 }.Build();
+        var rng = new Random(1);
+        int refused = 0;
+        for (int trial = 0; trial < 300; trial++)
+        {
+            var bytes = (byte[])onnx.Clone();
+            for (int k = 0; k < 3; k++) bytes[rng.Next(bytes.Length)] ^= (byte)(1 << rng.Next(8));
+            try { BertOnnxMapper.Map(OnnxModel.Parse(bytes, "corrupt.onnx")); }
+            catch (OnnxImportException e) { refused++; Assert.StartsWith("corrupt.onnx", e.Message); }
+        }
+        Assert.True(refused > 0);   // most flips land in weight data and still map; flips in structure must be refused cleanly
+    }
+
+    [Fact]
     public void ATruncatedFileIsRefusedNamingWhereItEnds()
     {
         var onnx = new TinyBertOnnx().Build();
