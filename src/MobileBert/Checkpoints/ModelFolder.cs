@@ -29,12 +29,19 @@ public static class ModelFolder
     static readonly HashSet<string> IgnoredTensors = ["embeddings.position_ids", "cls.predictions.decoder.bias"];
     const string TiedDecoder = "cls.predictions.decoder.weight";
 
-    public static MobileBertModel Load(string dir, LoadOptions? options = null)
+    /// <summary>Throws a <see cref="CheckpointException"/> naming what is missing unless <paramref name="dir"/> is a folder with
+    /// config.json and model.safetensors (checks nothing else; for commands that must fail before creating their output).</summary>
+    public static void RequireFolder(string dir)
     {
         if (!Directory.Exists(dir)) throw new CheckpointException($"{dir}: model folder does not exist.");
+        foreach (var f in new[] { ConfigFile, WeightsFile })
+            if (!File.Exists(Path.Combine(dir, f))) throw new CheckpointException($"{Path.Combine(dir, f)}: missing (a model folder needs {ConfigFile} and {WeightsFile}).");
+    }
+
+    public static MobileBertModel Load(string dir, LoadOptions? options = null)
+    {
+        RequireFolder(dir);
         string configPath = Path.Combine(dir, ConfigFile), weightsPath = Path.Combine(dir, WeightsFile);
-        if (!File.Exists(configPath)) throw new CheckpointException($"{configPath}: missing (a model folder needs {ConfigFile} and {WeightsFile}).");
-        if (!File.Exists(weightsPath)) throw new CheckpointException($"{weightsPath}: missing (a model folder needs {ConfigFile} and {WeightsFile}).");
         var config = ConfigJson.Load(configPath);
         using var file = SafeTensorsFile.Open(weightsPath);
         return Load(config, file, options);
@@ -52,23 +59,16 @@ public static class ModelFolder
         // The pooler exists when the file has its weights, when a head reads it, or when it has no weights at all
         // (classifier_activation = false: the raw [CLS] vector) and the model is a plain backbone.
         bool pooler = needsPooler || filePooler || (heads == ModelHeads.None && !config.ClassifierActivation);
-        var model = new MobileBertModel(config, heads, pooler: pooler);
+        CheckpointPreflight.Check(config, file, names.Keys, heads, pooler);   // layer count and memory, before building anything
+        var model = new MobileBertModel(config, heads, allocate: false, pooler: pooler);
         var missing = new List<string>(); var wrongShape = new List<string>(); var unexpected = new List<string>();
-        var initRng = new Random(options.Seed);
+        bool InitializesMissing(string name) => options.InitializeMissingHeads
+            && (!name.StartsWith(config.BackbonePrefix, StringComparison.Ordinal) || name.Contains(".pooler.", StringComparison.Ordinal));
         foreach (var p in model.Store.Parameters)
         {
-            if (!names.TryGetValue(p.Name, out var stored))
-            {
-                if (options.InitializeMissingHeads && (!p.Name.StartsWith(model.BackbonePrefix, StringComparison.Ordinal) || p.Name.Contains(".pooler.", StringComparison.Ordinal)))
-                {
-                    model.InitializeParameter(p, initRng);   // only this missing head tensor; loaded weights stay
-                    continue;
-                }
-                missing.Add(p.Name); continue;
-            }
+            if (!names.TryGetValue(p.Name, out var stored)) { if (!InitializesMissing(p.Name)) missing.Add(p.Name); continue; }
             var entry = file[stored];
-            if (!entry.Shape.SequenceEqual(p.Shape)) { wrongShape.Add($"{stored}: file has [{string.Join(",", entry.Shape)}], model needs [{string.Join(",", p.Shape)}]"); continue; }
-            entry.CopyTo(model.Store.Span(p));
+            if (!entry.Shape.SequenceEqual(p.Shape)) wrongShape.Add($"{stored}: file has [{string.Join(",", entry.Shape)}], model needs [{string.Join(",", p.Shape)}]");
         }
         foreach (var (canonical, stored) in names)
         {
@@ -89,6 +89,15 @@ public static class ModelFolder
             var decoder = file[decoderName];
             if (!decoder.Shape.SequenceEqual(model.Embeddings.WordEmbeddings.Shape))
                 throw new CheckpointException($"{file.Path}: '{decoderName}' has shape [{string.Join(",", decoder.Shape)}]; it is tied to the word embeddings [{string.Join(",", model.Embeddings.WordEmbeddings.Shape)}].");
+        }
+        model.Store.Allocate();
+        var initRng = new Random(options.Seed);
+        foreach (var p in model.Store.Parameters)
+        {
+            if (!names.TryGetValue(p.Name, out var stored)) { model.InitializeParameter(p, initRng); continue; }   // only missing head tensors; loaded weights stay
+            var values = model.Store.Span(p);
+            file[stored].CopyTo(values);
+            CheckpointPreflight.RequireFinite(values, stored, file.Path);
         }
         return model;
     }

@@ -182,6 +182,7 @@ public static class QuantizedCheckpoint
         if (!meta.TryGetValue("heads", out var headsText) || !Enum.TryParse<ModelHeads>(headsText, out var heads))
             throw new CheckpointException($"{path}: metadata 'heads' missing or invalid ('{headsText}').");
         bool pooler = meta.TryGetValue("pooler", out var pl) ? pl == "true" : true;
+        CheckpointPreflight.Check(config, file, file.Names, heads, pooler, floatWeights);   // layer count and memory, before building anything
         var model = new MobileBertModel(config, heads, allocate: false, pooler: pooler);
         if (!floatWeights)
             foreach (var p in model.Store.Parameters)
@@ -193,7 +194,12 @@ public static class QuantizedCheckpoint
         {
             if (!file.TryGet(p.Name, out var e)) { missing.Add(p.Name); continue; }
             if (!e.Shape.SequenceEqual(p.Shape)) { problems.Add($"{p.Name}: file has [{string.Join(",", e.Shape)}], model needs [{string.Join(",", p.Shape)}]"); continue; }
-            if (e.DType == TensorDType.F32) { e.CopyTo(model.Store.Span(p)); continue; }
+            if (e.DType == TensorDType.F32)
+            {
+                e.CopyTo(model.Store.Span(p));
+                CheckpointPreflight.RequireFinite(model.Store.Span(p), p.Name, path);
+                continue;
+            }
             if (e.DType != TensorDType.I8 || p.Shape.Length != 2) { problems.Add($"{p.Name}: dtype {e.DType} (expected F32, or I8 for a 2-D Linear weight)"); continue; }
             if (!file.TryGet(p.Name + ScaleSuffix, out var se)) { problems.Add($"{p.Name}: I8 weight without its '{p.Name + ScaleSuffix}' scales"); continue; }
             if (se.DType != TensorDType.F32 || se.Rank != 1 || se.Shape[0] != p.Shape[0]) { problems.Add($"{p.Name + ScaleSuffix}: must be F32 [{p.Shape[0]}], is {se.DType} [{string.Join(",", se.Shape)}]"); continue; }
