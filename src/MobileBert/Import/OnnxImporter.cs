@@ -32,6 +32,7 @@ public static class OnnxImporter
         var (shape, tensors) = BertOnnxMapper.Map(model);
         var config = ConfigFor(shape, configPath);
         string[]? vocab = vocabText is null ? null : VocabLines(vocabText, vocabSource, shape.VocabSize);
+        CheckOutputFolder(outDir, shape.VocabSize, vocab is null);
         Directory.CreateDirectory(outDir);
         ConfigJson.Save(config, Path.Combine(outDir, ModelFolder.ConfigFile));
         SafeTensorsWriter.Write(Path.Combine(outDir, ModelFolder.WeightsFile), tensors.Select(t => (t.Name, t.Shape, t.Data)),
@@ -43,6 +44,20 @@ public static class OnnxImporter
                 foreach (var token in vocab) w.WriteLine(token);
             });
         return shape;
+    }
+
+    /// <summary>The folder may be new or hold a previous import (config.json, model.safetensors, vocab.txt), nothing else: a
+    /// quantized weights file or task.json left from another model would be loaded with the new one. A vocab.txt kept
+    /// because no new one is given must fit the new embeddings.</summary>
+    static void CheckOutputFolder(string outDir, int vocabSize, bool keepsVocab)
+    {
+        if (!Directory.Exists(outDir)) return;
+        string[] ours = [ModelFolder.ConfigFile, ModelFolder.WeightsFile, ModelFolder.VocabFile];
+        var other = Directory.EnumerateFileSystemEntries(outDir).Select(Path.GetFileName).FirstOrDefault(f => !ours.Contains(f));
+        if (other is not null)
+            throw new OnnxImportException($"{outDir}: already holds '{other}', which an import does not write; import into a new or empty folder.");
+        string oldVocab = Path.Combine(outDir, ModelFolder.VocabFile);
+        if (keepsVocab && File.Exists(oldVocab)) VocabLines(File.ReadAllText(oldVocab), oldVocab + " (kept: no new vocab given)", vocabSize);
     }
 
     /// <summary>The BertConfig the graph implies, or <paramref name="configPath"/>'s when it agrees with the graph.</summary>

@@ -102,6 +102,22 @@ public class OnnxImporterTests
     }
 
     [Fact]
+    public void TheOutputFolderMayHoldAPreviousImportButNothingElse()
+    {
+        var b = new TinyBertOnnx();
+        var onnx = b.Build();
+        string dir = TestPaths.NewTempDir();
+        OnnxImporter.Import(onnx, "tiny.onnx", dir, string.Join("\n", Enumerable.Range(0, b.Vocab).Select(i => $"t{i}")));
+        OnnxImporter.Import(onnx, "tiny.onnx", dir, null);                    // again, keeping the fitting vocab.txt
+        File.WriteAllText(Path.Combine(dir, ModelFolder.VocabFile), "a\nb\n");
+        var e = Assert.Throws<OnnxImportException>(() => OnnxImporter.Import(onnx, "tiny.onnx", dir, null));
+        Assert.Contains("vocab.txt (kept: no new vocab given): has 2 tokens but the model's word embeddings have 40 rows.", e.Message);
+        File.WriteAllText(Path.Combine(dir, "task.json"), "{}");
+        e = Assert.Throws<OnnxImportException>(() => OnnxImporter.Import(onnx, "tiny.onnx", dir, null));
+        Assert.Equal($"{dir}: already holds 'task.json', which an import does not write; import into a new or empty folder.", e.Message);
+    }
+
+    [Fact]
     public void AGivenConfigKeepsItsExtraFieldsAndMustAgreeWithTheGraph()
     {
         var b = new TinyBertOnnx();
