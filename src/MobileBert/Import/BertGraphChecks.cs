@@ -41,12 +41,14 @@ internal static class BertGraphChecks
         {
             var t = tensors.GetValueOrDefault(name) ?? throw new OnnxImportException($"{source}: the graph has no '{name}' ({dims}).");
             if (!t.Shape.SequenceEqual(want))
-                throw new OnnxImportException($"{source}: {t.Origin}: '{name}' has shape [{string.Join(", ", t.Shape)}], expected [{string.Join(", ", want)}] ({dims}).");
+                throw new OnnxImportException($"{source}: {t.Origin}: '{name}' has shape [{string.Join(", ", t.Shape)}], expected " +
+                    $"[{string.Join(", ", want)}] ({dims}).");
             int bad = Array.FindIndex(t.Data, v => !float.IsFinite(v));
             if (bad >= 0) throw new OnnxImportException($"{source}: {t.Origin}: '{name}' holds a non-finite value ({t.Data[bad]}) at element {bad}.");
         }
         foreach (var t in tensors.Values)
             if (!expected.ContainsKey(t.Name))
-                throw new OnnxImportException($"{source}: {t.Origin}: '{t.Name}' does not belong to a {shape.NumHiddenLayers}-layer BertModel{(shape.HasPooler ? "" : " without pooler")}.");
+                throw new OnnxImportException($"{source}: {t.Origin}: '{t.Name}' does not belong to a {shape.NumHiddenLayers}-layer " +
+                    $"BertModel{(shape.HasPooler ? "" : " without pooler")}.");
     }
 }

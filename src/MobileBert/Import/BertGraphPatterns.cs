@@ -26,13 +26,15 @@ internal sealed class BertGraphPatterns(OnnxModel model, OnnxGraphIndex g, IRead
                 var add = LinearOutput(BertTensorNames.Layer(l, "attention.self." + part));
                 string v = add.Outputs[0];
                 var reshape = g.Consumers(v).FirstOrDefault(c => c.OpType == "Reshape" && c.Inputs[0] == v)
-                    ?? throw new OnnxImportException($"{Where(add)}: the {part} projection is not reshaped into heads, so num_attention_heads is unknown.");
+                    ?? throw new OnnxImportException($"{Where(add)}: the {part} projection is not reshaped into heads, so num_attention_heads " +
+                        $"is unknown.");
                 long?[] dims = ShapeOperand(reshape);
                 // [..., heads, head_size]: the last two entries (a run-time [B, S] prefix may be one Shape value)
                 long? heads2 = dims.Length >= 2 ? dims[^2] : null, size = dims.Length >= 2 ? dims[^1] : null;
                 long h = heads2 is > 0 and long h2 ? h2 : size is > 0 and long hd && hidden % hd == 0 ? hidden / hd : 0;
                 if (h <= 0 || hidden % h != 0 || size is > 0 and long d && d * h != hidden)
-                    throw new OnnxImportException($"{Where(reshape)}: reshape to [{string.Join(", ", dims.Select(x => x?.ToString() ?? "?"))}] does not split hidden size {hidden} into heads.");
+                    throw new OnnxImportException($"{Where(reshape)}: reshape to [{string.Join(", ", dims.Select(x => x?.ToString() ?? "?"))}] " +
+                        $"does not split hidden size {hidden} into heads.");
                 if (first is not null && h != heads)
                     throw new OnnxImportException($"{Where(reshape)}: splits into {h} heads but {first} into {heads}.");
                 heads = (int)h;
@@ -71,13 +73,17 @@ internal sealed class BertGraphPatterns(OnnxModel model, OnnxGraphIndex g, IRead
                         case "Erf": found.Add(Kernels.Activation.Gelu); break;
                         case "Tanh": found.Add(Kernels.Activation.GeluNew); break;
                         case "Relu": found.Add(Kernels.Activation.Relu); break;
-                        case "Gelu": found.Add(c.Attributes.TryGetValue("approximate", out var a) && a.S == "tanh" ? Kernels.Activation.GeluNew : Kernels.Activation.Gelu); break;
+                        case "Gelu":
+                            bool tanh = c.Attributes.TryGetValue("approximate", out var a) && a.S == "tanh";
+                            found.Add(tanh ? Kernels.Activation.GeluNew : Kernels.Activation.Gelu);
+                            break;
                     }
                     foreach (var o in c.Outputs) frontier.Enqueue((o, depth + 1));
                 }
             }
             if (found.Count != 1)
-                throw new OnnxImportException($"{Where(add)}: the FFN activation is {(found.Count == 0 ? "none of Erf (gelu), Tanh (gelu_new), Relu, Gelu" : "ambiguous: " + string.Join(", ", found))}.");
+                throw new OnnxImportException($"{Where(add)}: the FFN activation is " +
+                    $"{(found.Count == 0 ? "none of Erf (gelu), Tanh (gelu_new), Relu, Gelu" : "ambiguous: " + string.Join(", ", found))}.");
             if (act is not null && act != found.First())
                 throw new OnnxImportException($"{Where(add)}: FFN activation {found.First()} differs from layer 0's {act}.");
             act = found.First();
@@ -97,7 +103,8 @@ internal sealed class BertGraphPatterns(OnnxModel model, OnnxGraphIndex g, IRead
             if (gamma.Name.StartsWith("encoder.", StringComparison.Ordinal)) CheckResidual(node, input, gamma.Name);
             else CheckEmbeddingSum(node, input, tensors);
             if (eps is float known && known != e)
-                throw new OnnxImportException($"{Where(node)}: LayerNorm epsilon {e:R} differs from {known:R} at {first} (one layer_norm_eps is expected).");
+                throw new OnnxImportException($"{Where(node)}: LayerNorm epsilon {e:R} differs from {known:R} at {first} (one layer_norm_eps " +
+                    $"is expected).");
             eps = e;
             first ??= node;
         }
@@ -114,14 +121,16 @@ internal sealed class BertGraphPatterns(OnnxModel model, OnnxGraphIndex g, IRead
     /// <summary>γ·((x − mean(x)) / √(mean((x − mean(x))²) + ε)) + β, as PyTorch exports LayerNorm before opset 17.</summary>
     (float Eps, string Input) Decomposed(OnnxNode mul, string name)
     {
-        OnnxImportException Unknown() => new($"{Where(mul)}: '{name}' is applied neither by LayerNormalization nor by its ReduceMean/Sub/Pow/Sqrt/Div decomposition.");
+        OnnxImportException Unknown() => new($"{Where(mul)}: '{name}' is applied neither by LayerNormalization nor by its " +
+            $"ReduceMean/Sub/Pow/Sqrt/Div decomposition.");
         if (mul.OpType != "Mul" || mul.Inputs.Length != 2) throw Unknown();
         var div = g.Producer(mul.Inputs[0]) is { OpType: "Div" } d0 ? d0 : g.Producer(mul.Inputs[1]) is { OpType: "Div" } d1 ? d1 : throw Unknown();
         var sub = g.Producer(div.Inputs[0]) is { OpType: "Sub" } s ? s : throw Unknown();
         var sqrt = g.Producer(div.Inputs[1]) is { OpType: "Sqrt" } q ? q : throw Unknown();
         var add = g.Producer(sqrt.Inputs[0]) is { OpType: "Add" } a ? a : throw Unknown();
         float? eps = g.ScalarConstant(add.Inputs[1]) ?? g.ScalarConstant(add.Inputs[0]);
-        if (eps is not float e || !(e > 0)) throw new OnnxImportException($"{Where(add)}: the variance of '{name}' is not offset by a positive constant epsilon.");
+        if (eps is not float e || !(e > 0)) throw new OnnxImportException($"{Where(add)}: the variance of '{name}' is not offset by a positive " +
+            $"constant epsilon.");
         if (g.Producer(sub.Inputs[1]) is not { OpType: "ReduceMean" } mean || mean.Inputs[0] != sub.Inputs[0]) throw Unknown();
         return (e, sub.Inputs[0]);
     }
@@ -143,11 +152,13 @@ internal sealed class BertGraphPatterns(OnnxModel model, OnnxGraphIndex g, IRead
                 else pending.Push(p.Inputs[0]);
             }
             else if (p is not null && tables.TryGetValue(p, out var table)) found.Add(table);
-            else throw new OnnxImportException($"{Where(norm)}: the embeddings LayerNorm reads {(p is null ? "a graph input or constant" : p.ToString())}, " +
+            else throw new OnnxImportException($"{Where(norm)}: the embeddings LayerNorm reads " +
+                $"{(p is null ? "a graph input or constant" : p.ToString())}, " +
                 "not only the sum of the word, position and token-type embeddings.");
         }
         if (found.Count != 3 || found.Distinct().Count() != 3)
-            throw new OnnxImportException($"{Where(norm)}: the embeddings LayerNorm must normalize word + position + token-type embeddings; it sums {string.Join(" + ", found)}.");
+            throw new OnnxImportException($"{Where(norm)}: the embeddings LayerNorm must normalize word + position + token-type embeddings; it " +
+                $"sums {string.Join(" + ", found)}.");
     }
 
     /// <summary>encoder.layer.N.(attention.)output.LayerNorm must normalize (its dense output + the residual).</summary>
@@ -156,6 +167,7 @@ internal sealed class BertGraphPatterns(OnnxModel model, OnnxGraphIndex g, IRead
         string dense = gammaName[..^"LayerNorm.weight".Length] + "dense";
         string denseOut = LinearOutput(dense).Outputs[0];
         if (g.Producer(input) is not { OpType: "Add" } residual || !residual.Inputs.Contains(denseOut))
-            throw new OnnxImportException($"{Where(norm)}: '{gammaName}' does not normalize '{dense}' + residual (only post-norm BERT is understood).");
+            throw new OnnxImportException($"{Where(norm)}: '{gammaName}' does not normalize '{dense}' + residual (only post-norm BERT is " +
+                $"understood).");
     }
 }

@@ -69,9 +69,11 @@ internal sealed class BertOnnxMapper
         foreach (var n in _model.Nodes)
         {
             if (n.Domain is not ("" or "ai.onnx") || !KnownOps.Contains(n.OpType))
-                throw new OnnxImportException($"{Where(n)}: op '{(n.Domain.Length > 0 ? n.Domain + "." : "")}{n.OpType}' is not part of a BERT graph this importer understands.");
+                throw new OnnxImportException($"{Where(n)}: op '{(n.Domain.Length > 0 ? n.Domain + "." : "")}{n.OpType}' is not part of a BERT " +
+                    $"graph this importer understands.");
             if (n.Outputs.Length == 0 || n.Inputs.Length < MinInputs.GetValueOrDefault(n.OpType))
-                throw new OnnxImportException($"{Where(n)}: has {n.Inputs.Length} inputs and {n.Outputs.Length} outputs, which is not a valid {n.OpType}.");
+                throw new OnnxImportException($"{Where(n)}: has {n.Inputs.Length} inputs and {n.Outputs.Length} outputs, which is not a valid " +
+                    $"{n.OpType}.");
         }
     }
 
@@ -90,7 +92,8 @@ internal sealed class BertOnnxMapper
         var (weight, transposed) = WeightOperand(n, 1);
         if (weight is null)
         {
-            if (WeightOperand(n, 0).Weight is not null) throw new OnnxImportException($"{Where(n)}: the weight is the left operand (W·x); expected x·W.");
+            if (WeightOperand(n, 0).Weight is not null) throw new OnnxImportException($"{Where(n)}: the weight is the left operand (W·x); " +
+                $"expected x·W.");
             return;   // activation × activation (attention scores, context)
         }
         var add = _g.SoleConsumer(n.Outputs[0], "Add")
@@ -132,7 +135,8 @@ internal sealed class BertOnnxMapper
             throw new OnnxImportException($"{Where(add)}: weight '{weight.Name}' is not followed by an Add of a named bias, so it cannot be named.");
         string name = BertTensorNames.Canonical(bias.Name) ?? "";
         if (!BertTensorNames.IsLinearBias(name))
-            throw new OnnxImportException($"{Where(add)}: bias '{bias.Name}' is not the bias of a BertModel Linear layer, so weight '{weight.Name}' cannot be named.");
+            throw new OnnxImportException($"{Where(add)}: bias '{bias.Name}' is not the bias of a BertModel Linear layer, so weight " +
+                $"'{weight.Name}' cannot be named.");
         return (bias, name);
     }
 
@@ -149,7 +153,8 @@ internal sealed class BertOnnxMapper
         int rows = (int)weight.Dims[0], cols = (int)weight.Dims[1];
         int outFeatures = outInLayout ? rows : cols, inFeatures = outInLayout ? cols : rows;
         if (bias.Tensor.ElementCount != outFeatures || bias.Tensor.Dims.Length != 1)
-            throw new OnnxImportException($"{Where(output)}: bias '{bias.Tensor.Name}' has shape {bias.Tensor.ShapeText} but weight '{weight.Name}' has {outFeatures} outputs ({weight.ShapeText}).");
+            throw new OnnxImportException($"{Where(output)}: bias '{bias.Tensor.Name}' has shape {bias.Tensor.ShapeText} but weight " +
+                $"'{weight.Name}' has {outFeatures} outputs ({weight.ShapeText}).");
         float[] w = weight.ToFloats();
         if (!outInLayout) w = Transpose(w, rows, cols);   // [in, out] → [out, in]
         _tensors[name] = new ImportedTensor(name, [outFeatures, inFeatures], w, mul);
@@ -172,8 +177,9 @@ internal sealed class BertOnnxMapper
             if (_usedInitializers.Contains(t.Name) || BertTensorNames.Canonical(t.Name) is not { } name) continue;
             if (_tensors.ContainsKey(name))
             {
-                if (name.EndsWith(".weight", StringComparison.Ordinal) && !name.Contains("LayerNorm", StringComparison.Ordinal) && !name.StartsWith("embeddings.", StringComparison.Ordinal))
-                    throw new OnnxImportException($"{_model.Source}: initializer '{t.Name}' names '{name}', which the graph computes from another weight.");
+                if (BertTensorNames.IsLinearBias(name[..^".weight".Length] + ".bias"))
+                    throw new OnnxImportException($"{_model.Source}: initializer '{t.Name}' names '{name}', which the graph computes from " +
+                        $"another weight.");
                 throw new OnnxImportException($"{_model.Source}: two initializers map to '{name}'.");
             }
             var origin = _g.Consumers(t.Name).FirstOrDefault();
@@ -191,7 +197,8 @@ internal sealed class BertOnnxMapper
             if (_usedInitializers.Contains(t.Name) || t.DataType != OnnxType.Float || t.ElementCount <= 1) continue;
             var user = _g.Consumers(t.Name).FirstOrDefault();
             if (user is not null)
-                throw new OnnxImportException($"{Where(user)}: float tensor '{t.Name}' {t.ShapeText} maps to no BertModel weight (task heads and other modules are not imported).");
+                throw new OnnxImportException($"{Where(user)}: float tensor '{t.Name}' {t.ShapeText} maps to no BertModel weight (task heads " +
+                    $"and other modules are not imported).");
         }
     }
 
@@ -202,7 +209,8 @@ internal sealed class BertOnnxMapper
         {
             var ids = t.ToInt64s();
             int bad = Enumerable.Range(0, ids.Length).FirstOrDefault(i => ids[i] != i, -1);
-            if (bad >= 0) throw new OnnxImportException($"{_model.Source}: '{t.Name}' holds {ids[bad]} at index {bad}; BERT positions are 0, 1, 2, ….");
+            if (bad >= 0) throw new OnnxImportException($"{_model.Source}: '{t.Name}' holds {ids[bad]} at index {bad}; BERT positions are 0, " +
+                $"1, 2, ….");
         }
     }
 
@@ -220,12 +228,14 @@ internal sealed class BertOnnxMapper
             VocabSize: word.Shape[0], HiddenSize: hidden, NumHiddenLayers: layers,
             NumAttentionHeads: patterns.Heads(layers, hidden), IntermediateSize: inter.Shape[0],
             MaxPositionEmbeddings: pos.Shape[0], TypeVocabSize: types.Shape[0],
-            LayerNormEps: patterns.LayerNormEps(_tensors.Values.Where(t => t.Name.EndsWith("LayerNorm.weight", StringComparison.Ordinal)).ToList(), _tensors),
+            LayerNormEps: patterns.LayerNormEps(
+                _tensors.Values.Where(t => t.Name.EndsWith("LayerNorm.weight", StringComparison.Ordinal)).ToList(), _tensors),
             HiddenAct: patterns.Activation(layers), HasPooler: _tensors.ContainsKey(BertTensorNames.Pooler + ".weight"));
     }
 
     ImportedTensor Require(string name) => _tensors.GetValueOrDefault(name)
-        ?? throw new OnnxImportException($"{_model.Source}: the graph has no '{name}' (looked for an initializer of that name, with or without a module prefix).");
+        ?? throw new OnnxImportException($"{_model.Source}: the graph has no '{name}' (looked for an initializer of that name, with or without " +
+            $"a module prefix).");
 
     static long Attr(OnnxNode n, string name, long fallback) => n.Attributes.TryGetValue(name, out var a) ? a.I : fallback;
     static float AttrF(OnnxNode n, string name, float fallback) => n.Attributes.TryGetValue(name, out var a) ? a.F : fallback;

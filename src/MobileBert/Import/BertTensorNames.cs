@@ -38,7 +38,8 @@ internal static partial class BertTensorNames
     }
 
     /// <summary>Whether a bare name is the bias of a Linear layer (query … output.dense, pooler.dense).</summary>
-    public static bool IsLinearBias(string name) => name.EndsWith(".bias", StringComparison.Ordinal) && !name.Contains("LayerNorm", StringComparison.Ordinal)
+    public static bool IsLinearBias(string name) =>
+        name.EndsWith(".bias", StringComparison.Ordinal) && !name.Contains("LayerNorm", StringComparison.Ordinal)
         && !name.StartsWith("embeddings.", StringComparison.Ordinal);
 
     /// <summary>The encoder layer index of a bare name, or −1.</summary>

@@ -26,7 +26,8 @@ public static class NuGetRestore
                   <ItemGroup><PackageDownload Include="{id}" Version="[{version}]" /></ItemGroup>
                 </Project>
                 """);
-            string[] args = ["restore", Path.Combine(dir, "restore.csproj"), "--nologo", .. source is null ? Array.Empty<string>() : ["--source", source]];
+            string[] args = ["restore", Path.Combine(dir, "restore.csproj"), "--nologo",
+                .. source is null ? Array.Empty<string>() : ["--source", source]];
             var (exit, output) = Run(DotnetHost(), args, dir, timeout ?? TimeSpan.FromMinutes(10));
             if (exit != 0)
             {
@@ -35,7 +36,8 @@ public static class NuGetRestore
                     .Select(l => l[l.IndexOf("error", StringComparison.OrdinalIgnoreCase)..]).FirstOrDefault() ?? $"exit code {exit}";
                 throw new OnnxImportException($"dotnet restore of NuGet package {id} {version} failed: {why}");
             }
-            string packageDir = Path.Combine(GlobalPackagesFolder(Path.Combine(dir, "obj", "project.assets.json")), id.ToLowerInvariant(), version.ToLowerInvariant());
+            string packages = GlobalPackagesFolder(Path.Combine(dir, "obj", "project.assets.json"));
+            string packageDir = Path.Combine(packages, id.ToLowerInvariant(), version.ToLowerInvariant());
             return Directory.Exists(packageDir) ? packageDir
                 : throw new OnnxImportException($"dotnet restore reported success but {packageDir} does not exist.");
         }
@@ -51,13 +53,17 @@ public static class NuGetRestore
 
     static (int Exit, string Output) Run(string exe, string[] args, string workDir, TimeSpan timeout)
     {
-        var psi = new ProcessStartInfo(exe) { WorkingDirectory = workDir, RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
+        var psi = new ProcessStartInfo(exe)
+        {
+            WorkingDirectory = workDir, RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false,
+        };
         foreach (var a in args) psi.ArgumentList.Add(a);
         psi.Environment["DOTNET_CLI_TELEMETRY_OPTOUT"] = "1";
         psi.Environment["DOTNET_NOLOGO"] = "1";
         Process process;
         try { process = Process.Start(psi) ?? throw new OnnxImportException($"could not start '{exe}'."); }
-        catch (System.ComponentModel.Win32Exception e) { throw new OnnxImportException($"could not run '{exe} restore' (is the .NET SDK installed?): {e.Message}"); }
+        catch (System.ComponentModel.Win32Exception e) { throw new OnnxImportException($"could not run '{exe} restore' (is the .NET SDK " +
+            $"installed?): {e.Message}"); }
         using (process)
         {
             var stdout = process.StandardOutput.ReadToEndAsync();

@@ -18,7 +18,8 @@ public static class OnnxImporter
         if (vocabPath is not null)
         {
             try { vocab = File.ReadAllText(vocabPath); }
-            catch (Exception e) when (e is IOException or UnauthorizedAccessException) { throw new OnnxImportException($"{vocabPath}: cannot read: {e.Message}"); }
+            catch (Exception e) when (e is IOException or UnauthorizedAccessException) { throw new OnnxImportException($"{vocabPath}: cannot " +
+                $"read: {e.Message}"); }
         }
         return Import(OnnxModel.Read(onnxPath), outDir, vocab, vocabPath ?? "vocab", configPath);
     }

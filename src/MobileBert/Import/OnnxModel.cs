@@ -11,7 +11,8 @@ internal sealed record OnnxTensor(string Source, string Name, long[] Dims, int D
 
     public float[] ToFloats()
     {
-        if (DataType != OnnxType.Float) throw new OnnxImportException($"{Source}: tensor '{Name}' has ONNX data type {DataType}; only float32 weights are imported.");
+        if (DataType != OnnxType.Float) throw new OnnxImportException($"{Source}: tensor '{Name}' has ONNX data type {DataType}; only float32 " +
+            $"weights are imported.");
         return MemoryMarshal.Cast<byte, float>(CheckedRaw(4)).ToArray();
     }
 
@@ -67,7 +68,8 @@ internal sealed class OnnxModel
     {
         byte[] bytes;
         try { bytes = File.ReadAllBytes(path); }
-        catch (Exception e) when (e is IOException or UnauthorizedAccessException) { throw new OnnxImportException($"{path}: cannot read: {e.Message}"); }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException) { throw new OnnxImportException($"{path}: cannot read: " +
+            $"{e.Message}"); }
         return Parse(bytes, path);
     }
 
@@ -96,7 +98,8 @@ internal sealed class OnnxModel
         while (graph.Next(out int field, out int wire))
             switch (field)
             {
-                case 1 when wire == ProtoReader.WireLength: nodes.Add(ReadNode(graph.Message($"{source}: graph node #{nodes.Count}"), nodes.Count, source)); break;
+                case 1 when wire == ProtoReader.WireLength: nodes.Add(ReadNode(graph.Message($"{source}: graph node " +
+                    $"#{nodes.Count}"), nodes.Count, source)); break;
                 case 5 when wire == ProtoReader.WireLength:
                     var t = ReadTensor(graph.Message($"{source}: initializer #{inits.Count}"), source);
                     inits[t.Name] = t;
@@ -106,7 +109,11 @@ internal sealed class OnnxModel
                 default: graph.Skip(wire); break;
             }
         inputs.RemoveAll(inits.ContainsKey);   // IR < 4 lists initializers among the inputs
-        return new OnnxModel { Source = source, IrVersion = ir, Opset = opset, Producer = producer, Nodes = nodes, Initializers = inits, Inputs = inputs, Outputs = outputs };
+        return new OnnxModel
+        {
+            Source = source, IrVersion = ir, Opset = opset, Producer = producer,
+            Nodes = nodes, Initializers = inits, Inputs = inputs, Outputs = outputs,
+        };
     }
 
     static (string Domain, long Version) ReadOpset(ProtoReader r)
@@ -199,7 +206,8 @@ internal sealed class OnnxModel
                 default: r.Skip(wire); break;
             }
         if (external)
-            throw new OnnxImportException($"{r.Context} '{name}' keeps its data in an external file; save the model with all tensors inside the .onnx file.");
+            throw new OnnxImportException($"{r.Context} '{name}' keeps its data in an external file; save the model with all tensors inside " +
+                $"the .onnx file.");
         if (dims.Any(d => d < 0)) throw new OnnxImportException($"{r.Context} '{name}' has a negative dimension.");
         raw ??= type switch
         {

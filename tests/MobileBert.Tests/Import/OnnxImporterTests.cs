@@ -69,7 +69,8 @@ public class OnnxImporterTests
         var onnx = OnnxExporter.ExportToBytes(backbone, new OnnxExportOptions { Opset = opset });
         string dir = TestPaths.NewTempDir();
         var shape = OnnxImporter.Import(onnx, "bert_tiny.onnx", dir, vocabText: null);
-        Assert.Equal((golden.Config.NumAttentionHeads, golden.Config.LayerNormEps, golden.Config.HiddenAct), (shape.NumAttentionHeads, shape.LayerNormEps, shape.HiddenAct));
+        var c = golden.Config;
+        Assert.Equal((c.NumAttentionHeads, c.LayerNormEps, c.HiddenAct), (shape.NumAttentionHeads, shape.LayerNormEps, shape.HiddenAct));
         var imported = ModelFolder.Load(dir);
         foreach (var p in backbone.Store.Parameters)
             Assert.Equal(backbone.Store.Span(p).ToArray(), imported.Store.Span(imported.Store[p.Name]).ToArray());
@@ -93,7 +94,8 @@ public class OnnxImporterTests
     {
         var b = new TinyBertOnnx();
         var onnx = b.Build();
-        var tokens = Enumerable.Range(0, b.Vocab).Select(i => i switch { 0 => "[PAD]", 1 => "[UNK]", 2 => "[CLS]", 3 => "[SEP]", 4 => "[MASK]", _ => $"tok{i}" }).ToArray();
+        string[] special = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]"];
+        var tokens = Enumerable.Range(0, b.Vocab).Select(i => i < special.Length ? special[i] : $"tok{i}").ToArray();
         string dir = TestPaths.NewTempDir();
         OnnxImporter.Import(onnx, "tiny.onnx", dir, "\uFEFF" + string.Join("\r\n", tokens) + "\r\n");
         Assert.Equal(string.Join("\n", tokens) + "\n", File.ReadAllText(Path.Combine(dir, ModelFolder.VocabFile)));
@@ -146,7 +148,8 @@ public class OnnxImporterTests
         Assert.True(File.Exists(Path.Combine(dir, "model", ModelFolder.WeightsFile)));
         (rc, err) = Run(["import", "--onnx", bad, "--out", Path.Combine(dir, "bad")]);
         Assert.Equal(1, rc);
-        Assert.Matches(@"^error: .*bad\.onnx: node 'Celu_\d+' \(Celu\): op 'Celu' is not part of a BERT graph this importer understands\.\n$", err.ReplaceLineEndings("\n"));
+        Assert.Matches(@"^error: .*bad\.onnx: node 'Celu_\d+' \(Celu\): op 'Celu' is not part of a BERT graph this importer understands\.\n$",
+            err.ReplaceLineEndings("\n"));
     }
 
     static (int Rc, string Err) Run(string[] args)

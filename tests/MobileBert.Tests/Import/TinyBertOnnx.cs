@@ -1,3 +1,4 @@
+using System.Runtime.InteropServices;
 using MobileBert.Export;
 
 namespace MobileBert.Tests.Import;
@@ -76,7 +77,7 @@ internal sealed class TinyBertOnnx
         var seq = _g.Node("Gather", [shape, _g.Int64Const("one_scalar", [1], [])], "seq_len", OnnxAttr.Int("axis", 0));
         seq = _g.Node("Unsqueeze", [seq, _g.Int64Const("axes_0", [0])], "seq_len_1d");
         var ids = _g.Initializer(NamePrefix + "embeddings.position_ids", OnnxType.Int64, [1, MaxPos],
-            System.Runtime.InteropServices.MemoryMarshal.AsBytes(Enumerable.Range(BreakPositionIds ? 2 : 0, MaxPos).Select(i => (long)i).ToArray().AsSpan()));
+            MemoryMarshal.AsBytes(Enumerable.Range(BreakPositionIds ? 2 : 0, MaxPos).Select(i => (long)i).ToArray().AsSpan()));
         var posIds = _g.Node("Slice", [ids, _g.Int64Const("zero_1d", [0]), seq, _g.Int64Const("axes_1", [1])], "position_ids");
         var words = _g.Node("Gather", [Named("embeddings.word_embeddings.weight", [Vocab, Hidden], 0.5f), "input_ids"], "words");
         var types = _g.Node("Gather", [Named("embeddings.token_type_embeddings.weight", [TypeVocab, Hidden], 0.5f), "token_type_ids"], "types");
@@ -91,7 +92,8 @@ internal sealed class TinyBertOnnx
     {
         string p = $"encoder.layer.{l}.";
         int hd = Hidden / Heads;
-        var q = Heads4(Linear(p + "attention.self.query", x, Hidden, Hidden, withBias: !(BreakMissingQueryBias && l == 1)), constantShape: true, Heads);
+        bool queryBias = !(BreakMissingQueryBias && l == 1);
+        var q = Heads4(Linear(p + "attention.self.query", x, Hidden, Hidden, withBias: queryBias), constantShape: true, Heads);
         var k = Heads4(Linear(p + "attention.self.key", x, Hidden, Hidden), constantShape: false, Heads);
         var v = Heads4(Linear(p + "attention.self.value", x, Hidden, Hidden), constantShape: true, BreakValueHeads && l == 1 ? Heads + 1 : Heads);
         q = _g.Node("Transpose", [q], "q", OnnxAttr.Ints("perm", 0, 2, 1, 3));                       // [B, N, S, d]
@@ -119,9 +121,13 @@ internal sealed class TinyBertOnnx
         long hd = Hidden / heads;
         if (constantShape) return _g.Node("Reshape", [x, _g.Int64Const("shape_heads", [0, 0, heads, hd])], "split_heads");
         var shape = _g.Node("Shape", [x], "proj_shape");
-        var b = _g.Node("Unsqueeze", [_g.Node("Gather", [shape, _g.Int64Const("zero_scalar", [0], [])], "b", OnnxAttr.Int("axis", 0)), _g.Int64Const("axes_0", [0])], "b1");
-        var s = _g.Node("Unsqueeze", [_g.Node("Gather", [shape, _g.Int64Const("one_scalar", [1], [])], "s", OnnxAttr.Int("axis", 0)), _g.Int64Const("axes_0", [0])], "s1");
-        var cat = _g.Node("Concat", [b, s, _g.Int64Const("heads", [heads]), _g.Int64Const("head_size", [hd])], "heads_shape", OnnxAttr.Int("axis", 0));
+        string Dim(long axis, string name)
+        {
+            var d = _g.Node("Gather", [shape, _g.Int64Const($"index_{axis}", [axis], [])], name, OnnxAttr.Int("axis", 0));
+            return _g.Node("Unsqueeze", [d, _g.Int64Const("axes_0", [0])], name + "1");
+        }
+        var dims = new[] { Dim(0, "b"), Dim(1, "s"), _g.Int64Const("heads", [heads]), _g.Int64Const("head_size", [hd]) };
+        var cat = _g.Node("Concat", dims, "heads_shape", OnnxAttr.Int("axis", 0));
         return _g.Node("Reshape", [x, cat], "split_heads");
     }
 
