@@ -10,12 +10,13 @@ public class BertOnnxMapperTests
     static (BertGraphShape Shape, List<ImportedTensor> Tensors) Map(TinyBertOnnx b) => BertOnnxMapper.Map(OnnxModel.Parse(b.Build(), "tiny.onnx"));
 
     [Theory]
-    [InlineData(false, "")]
-    [InlineData(true, "")]
-    [InlineData(false, "bert.")]
-    public void RecoversEveryTensorUnderItsBertNameInOutInLayout(bool fused, string prefix)
+    [InlineData(false, "", false)]
+    [InlineData(true, "", false)]
+    [InlineData(false, "bert.", false)]
+    [InlineData(false, "0.auto_model.", true)]
+    public void RecoversEveryTensorUnderItsBertNameInOutInLayout(bool fused, string prefix, bool namedTransposed)
     {
-        var b = new TinyBertOnnx { FusedLayerNorm = fused, NamePrefix = prefix };
+        var b = new TinyBertOnnx { FusedLayerNorm = fused, NamePrefix = prefix, NamedTransposedWeights = namedTransposed };
         var (_, tensors) = Map(b);
         // 5 embedding tensors + 16 per layer + 2 pooler tensors
         Assert.Equal(5 + 16 * b.Layers + 2, tensors.Count);

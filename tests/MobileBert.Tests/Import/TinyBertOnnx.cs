@@ -15,6 +15,8 @@ internal sealed class TinyBertOnnx
     public int Vocab = 40, Hidden = 16, Layers = 2, Heads = 4, Inter = 24, MaxPos = 24, TypeVocab = 2;
     public float Eps = 1e-12f;
     public bool FusedLayerNorm, Pooler = true;
+    /// <summary>Linear weights as named [out, in] initializers behind Transpose(perm = 1,0) instead of anonymous [in, out].</summary>
+    public bool NamedTransposedWeights;
     public string NamePrefix = "";
     /// <summary>Layer 1's query MatMul goes straight into the Reshape (no bias Add).</summary>
     public bool BreakMissingQueryBias;
@@ -138,7 +140,11 @@ internal sealed class TinyBertOnnx
         Weights[module + ".weight"] = w; Shapes[module + ".weight"] = [outF, inF];
         var wT = new float[w.Length];
         for (int o = 0; o < outF; o++) for (int i = 0; i < inF; i++) wT[i * outF + o] = w[o * inF + i];
-        var mm = _g.Node("MatMul", [x, _g.Initializer($"onnx::MatMul_{_anon++}", wT, [inF, outF])], "matmul");
+        // either anonymous [in, out] (PyTorch's usual export) or named [out, in] behind Transpose(perm = 1,0)
+        string weight = NamedTransposedWeights
+            ? _g.Node("Transpose", [_g.Initializer(NamePrefix + module + ".weight", w, [outF, inF])], "weight_t", OnnxAttr.Ints("perm", 1, 0))
+            : _g.Initializer($"onnx::MatMul_{_anon++}", wT, [inF, outF]);
+        var mm = _g.Node("MatMul", [x, weight], "matmul");
         if (!withBias) return mm;
         return _g.Node("Add", [Named(module + ".bias", [outF + biasExtra], 0.1f), mm], "linear");
     }
