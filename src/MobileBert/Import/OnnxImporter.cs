@@ -17,7 +17,12 @@ public static class OnnxImporter
         string? vocab = null;
         if (vocabPath is not null)
         {
-            try { vocab = File.ReadAllText(vocabPath); }
+            try
+            {
+                var sanitizer = new Text.TextSanitizer();   // invalid UTF-8 would turn tokens into U+FFFD: refuse it
+                vocab = sanitizer.Decode(File.ReadAllBytes(vocabPath));
+                if (sanitizer.Summary(vocabPath) is { } bad) throw new OnnxImportException($"{bad}; a vocab.txt must be valid UTF-8.");
+            }
             catch (Exception e) when (e is IOException or UnauthorizedAccessException) { throw new OnnxImportException($"{vocabPath}: cannot " +
                 $"read: {e.Message}"); }
         }

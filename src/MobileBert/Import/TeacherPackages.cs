@@ -48,7 +48,7 @@ public static class TeacherPackages
         if (!File.Exists(assembly)) throw new OnnxImportException($"{assembly}: missing from package {teacher.PackageId} {teacher.Version}.");
         byte[] onnx = Verified(assembly, teacher.ModelResource, teacher.ModelSha256);
         byte[] vocab = Verified(assembly, teacher.VocabResource, teacher.VocabSha256);
-        return (onnx, System.Text.Encoding.UTF8.GetString(vocab));
+        return (onnx, new Text.TextSanitizer().Decode(vocab));   // checksum-verified: valid UTF-8
     }
 
     static byte[] Verified(string assembly, string resource, string sha256)
