@@ -53,6 +53,21 @@ public class MiniLmTeacherTests(ITestOutputHelper log)
     }
 
     [Fact]
+    public void TheFetchTeacherCommandWritesTheSameFolder()
+    {
+        var (_, _, dir, _) = Imported.Value;
+        string cliDir = Path.Combine(TestPaths.NewTempDir(), "minilm");
+        var err = new StringWriter();
+        var old = Console.Error;
+        Console.SetError(err);
+        try { Assert.Equal(0, MobileBert.Cli.CliApp.Run(["fetch-teacher", "minilm", "--out", cliDir])); }
+        finally { Console.SetError(old); }
+        Assert.Contains("imported BERT: 6 layers, hidden 384, 12 heads, FFN 1536, gelu, layer_norm_eps 1E-12, vocab 30522, pooler", err.ToString());
+        foreach (var file in new[] { ModelFolder.ConfigFile, ModelFolder.WeightsFile, ModelFolder.VocabFile, "modules.json", "sentence_bert_config.json" })
+            Assert.Equal(File.ReadAllBytes(Path.Combine(dir, file)), File.ReadAllBytes(Path.Combine(cliDir, file)));
+    }
+
+    [Fact]
     public void OurForwardOnTheImportedFolderEqualsOnnxRuntimeOnTheOriginal()
     {
         var (onnx, _, dir, _) = Imported.Value;
