@@ -61,7 +61,7 @@ public sealed record SentenceTransformersFolder(Pooling? Pooling, bool? Normaliz
             new JsonObject { ["idx"] = 1, ["name"] = "1", ["path"] = "1_Pooling", ["type"] = "sentence_transformers.models.Pooling" });
         if (normalize)
         {
-            modules.Add(new JsonObject { ["idx"] = 2, ["name"] = "2", ["path"] = "2_Normalize", ["type"] = "sentence_transformers.models.Normalize" });
+            modules.Add((JsonNode)new JsonObject { ["idx"] = 2, ["name"] = "2", ["path"] = "2_Normalize", ["type"] = "sentence_transformers.models.Normalize" });
             Directory.CreateDirectory(Path.Combine(dir, "2_Normalize"));   // the module has no files; its folder exists
         }
         File.WriteAllText(Path.Combine(dir, "modules.json"), modules.ToJsonString(options));
