@@ -50,6 +50,7 @@ public sealed class TextClassifier : IDisposable
 {
     readonly MobileBertModel _model;
     readonly Featurizer _featurizer;
+    readonly WordPieceTokenizer _tokenizer;
     readonly InferenceEngine _engine;
     readonly object _tokenizerLock = new(), _engineLock = new();
 
@@ -61,6 +62,7 @@ public sealed class TextClassifier : IDisposable
         IsRegression = task?.Kind == TaskInfoKind.Regression || model.Config.ProblemType == "regression";
         Labels = IsRegression ? [] : model.Config.Labels;
         MaxSeqLength = options.MaxSeqLength ?? task?.MaxSeqLength ?? 128;
+        _tokenizer = tokenizer;
         _featurizer = new Featurizer(tokenizer, MaxSeqLength);
     }
 
@@ -116,8 +118,27 @@ public sealed class TextClassifier : IDisposable
                 ArgumentNullException.ThrowIfNull(inputs[i].Text);
                 encoded[i] = _featurizer.Encode(inputs[i].Text, inputs[i].TextPair, out _);
             }
-        var results = new Classification[inputs.Count];
-        var order = Enumerable.Range(0, inputs.Count).OrderBy(i => encoded[i].Length).ToArray();
+        return Classify(encoded);
+    }
+
+    /// <summary>Encodes one input as <see cref="Classify(IReadOnlyList{EncodedInput})"/> takes it (<c>[CLS] A [SEP] (B [SEP])</c>,
+    /// cut to <see cref="MaxSeqLength"/>); <paramref name="truncated"/> tells whether it was longer. Thread-safe.</summary>
+    public EncodedInput Encode(string text, string? textPair, out bool truncated)
+    {
+        ArgumentNullException.ThrowIfNull(text);
+        return _featurizer.Encode(text, textPair, out truncated);
+    }
+
+    /// <summary>The WordPiece tokenizer of the folder (vocab.txt).</summary>
+    public WordPieceTokenizer Tokenizer => _tokenizer;
+
+    /// <summary>Classifies encoded inputs (<see cref="Encode"/>), <see cref="PredictorOptions.BatchSize"/> per forward pass
+    /// (length-sorted, no padding computed; results in input order).</summary>
+    public IReadOnlyList<Classification> Classify(IReadOnlyList<EncodedInput> encoded)
+    {
+        ArgumentNullException.ThrowIfNull(encoded);
+        var results = new Classification[encoded.Count];
+        var order = Enumerable.Range(0, encoded.Count).OrderBy(i => encoded[i].Length).ToArray();
         int k = _model.Config.NumLabels, bs = Math.Max(1, Options.BatchSize);
         var batch = new List<TokenSequence>(Math.Min(bs, order.Length));
         for (int s = 0; s < order.Length; s += bs)

@@ -1,0 +1,81 @@
+using System.Reflection;
+using Microsoft.AspNetCore.Builder;
+using Microsoft.AspNetCore.Http;
+using Microsoft.AspNetCore.Routing;
+using MobileBert.Serving.Batching;
+
+namespace MobileBert.Serving.Http;
+
+/// <summary>The HTTP API of the served models (what `mobilebert serve` runs).</summary>
+public static class MobileBertEndpoints
+{
+    /// <summary>
+    /// Maps <c>GET /v1/models</c>, <c>POST /v1/models/{name}/classify|qa|tokenize</c> (API key filter when configured),
+    /// <c>/healthz</c>, <c>/readyz</c> and the web page at <c>/</c>. Errors are RFC 7807 problem details naming the field.
+    /// </summary>
+    public static IEndpointRouteBuilder MapMobileBert(this IEndpointRouteBuilder app)
+    {
+        var v1 = app.MapGroup("/v1").AddEndpointFilter<ApiKeyFilter>().WithTags("models");
+        v1.MapGet("/models", (MobileBertModels models) => Results.Json(new ModelList(models.All.Select(Describe).ToArray()), JsonBody.Options))
+            .WithName("ListModels").Produces<ModelList>();
+        v1.MapPost("/models/{name}/classify", ClassifyEndpoint.Handle).WithName("Classify")
+            .AddEndpointFilter(new RequestMetricsFilter("classify"))
+            .Accepts<ClassifyRequest>("application/json").Produces<ClassifyResponse>().ProducesProblem(400).ProducesProblem(404)
+            .ProducesProblem(413).ProducesProblem(415).ProducesProblem(503);
+        v1.MapPost("/models/{name}/qa", QaEndpoint.Handle).WithName("AnswerQuestion")
+            .AddEndpointFilter(new RequestMetricsFilter("qa"))
+            .Accepts<QaRequest>("application/json").Produces<QaResponse>().ProducesProblem(400).ProducesProblem(404)
+            .ProducesProblem(413).ProducesProblem(415).ProducesProblem(503);
+        v1.MapPost("/models/{name}/tokenize", TokenizeEndpoint.Handle).WithName("Tokenize")
+            .AddEndpointFilter(new RequestMetricsFilter("tokenize"))
+            .Accepts<TokenizeRequest>("application/json").Produces<TokenizeResponse>().ProducesProblem(400).ProducesProblem(404)
+            .ProducesProblem(413).ProducesProblem(415);
+        app.MapGet("/healthz", () => Results.Json(new { status = "ok" })).WithTags("health").ExcludeFromDescription();
+        app.MapGet("/readyz", (MobileBertModels models) => models.IsReady
+            ? Results.Json(new { status = "ready" })
+            : Problems.Status(StatusCodes.Status503ServiceUnavailable, "not ready (starting or shutting down).")).WithTags("health").ExcludeFromDescription();
+        app.MapGet("/", () => Results.Content(Page.Value, "text/html; charset=utf-8")).ExcludeFromDescription();
+        return app;
+    }
+
+    static readonly Lazy<string> Page = new(() =>
+    {
+        using var s = typeof(MobileBertEndpoints).Assembly.GetManifestResourceStream("MobileBert.Serving.index.html")
+            ?? throw new InvalidOperationException("the web page resource is missing from MobileBert.Serving.");
+        return new StreamReader(s).ReadToEnd();
+    });
+
+    static ModelInfo Describe(ServedModel m)
+    {
+        var c = m.Model.Config;
+        return new ModelInfo(m.Name, ServedModel.TaskName(m.Task), m.Classifier?.Labels ?? [], m.MaxSeqLength, m.IsQuantized ? "int8" : "fp32",
+            new ConfigSummary(c.HiddenSize, c.NumHiddenLayers, c.NumAttentionHeads, c.IntermediateSize, c.EmbeddingSize, c.VocabSize, c.MaxPositionEmbeddings));
+    }
+
+    /// <summary>The model named in the route, or the 404 / wrong-task problem.</summary>
+    internal static IResult? Find(MobileBertModels models, string name, bool questionAnswering, string endpoint, out ServedModel model)
+    {
+        if (!models.TryGet(name, out model!)) return Problems.UnknownModel(name, models.All.Select(m => m.Name));
+        if ((model.Task == ModelTask.QuestionAnswering) != questionAnswering)
+            return Problems.Field(StatusCodes.Status400BadRequest, "name",
+                $"model '{name}' is a {ServedModel.TaskName(model.Task)} model: use /v1/models/{name}/{(questionAnswering ? "classify" : "qa")}, not /{endpoint}.");
+        return null;
+    }
+
+    /// <summary>A required, non-empty text within the character limit, or the problem naming <paramref name="field"/>.</summary>
+    internal static IResult? CheckText(string? text, string field, int maxChars, bool optional = false)
+    {
+        if (text is null) return optional ? null : Problems.Field(400, field, $"{field} is required (a string).");
+        if (text.Length == 0) return Problems.Field(400, field, $"{field} is empty.");
+        if (text.Length > maxChars) return Problems.Field(400, field, $"{field} has {text.Length} characters, more than the limit of {maxChars}.");
+        return null;
+    }
+
+    /// <summary>Runs a model call, turning refusals into problems: too long (400, the field), queue full (503 + Retry-After).</summary>
+    internal static async Task<IResult> Guard(HttpContext http, Func<Task<IResult>> call)
+    {
+        try { return await call(); }
+        catch (InputTooLongException e) { return Problems.Field(400, e.Field, e.Message); }
+        catch (ServerBusyException e) { return Problems.Busy(http, e.Message); }
+    }
+}

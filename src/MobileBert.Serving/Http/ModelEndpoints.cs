@@ -1,0 +1,93 @@
+using Microsoft.AspNetCore.Http;
+
+namespace MobileBert.Serving.Http;
+
+/// <summary>POST /v1/models/{name}/classify: texts (or text pairs) → label probabilities (or regression scores).</summary>
+static class ClassifyEndpoint
+{
+    public static async Task<IResult> Handle(string name, HttpContext http, MobileBertModels models)
+    {
+        if (MobileBertEndpoints.Find(models, name, questionAnswering: false, "classify", out var model) is { } notFound) return notFound;
+        var limits = models.Options.Limits;
+        var (request, problem) = await JsonBody.ReadAsync<ClassifyRequest>(http, limits.MaxBodyBytes);
+        if (problem is not null) return problem;
+        if (Validate(request!, limits) is { } invalid) return invalid;
+        var texts = request!.Texts!;
+        var inputs = texts.Select((t, i) => new ClassifierInput(t!, request.TextPairs?[i])).ToArray();
+        var classifier = model.Classifier!;
+        return await MobileBertEndpoints.Guard(http, async () =>
+        {
+            var results = await classifier.ClassifyAsync(inputs, request.Truncate, http.RequestAborted);
+            var items = new ClassifyResult[results.Count];
+            for (int i = 0; i < items.Length; i++)
+            {
+                var r = results[i];
+                bool truncated = request.Truncate && classifier.Tokenizer.Encode(inputs[i].Text, inputs[i].TextPair, int.MaxValue).Length > classifier.MaxSeqLength;
+                items[i] = r.Score is float score
+                    ? new ClassifyResult(null, null, null, score, truncated)
+                    : new ClassifyResult(r.Label, r.Probability, classifier.Labels.ToDictionary(l => l, l => r.Categories.First(c => c.Label == l).Probability), null, truncated);
+            }
+            return Results.Json(new ClassifyResponse(name, items), JsonBody.Options);
+        });
+    }
+
+    static IResult? Validate(ClassifyRequest request, ServingLimits limits)
+    {
+        var texts = request.Texts;
+        if (texts is null) return Problems.Field(400, "texts", "texts is required (an array of strings).");
+        if (texts.Count == 0) return Problems.Field(400, "texts", "texts is empty; send at least one text.");
+        if (texts.Count > limits.MaxTextsPerRequest)
+            return Problems.Field(400, "texts", $"{texts.Count} texts, more than the limit of {limits.MaxTextsPerRequest} per request.");
+        if (request.TextPairs is { } pairs && pairs.Count != texts.Count)
+            return Problems.Field(400, "text_pairs", $"text_pairs has {pairs.Count} entries; texts has {texts.Count} (one pair, or null, per text).");
+        for (int i = 0; i < texts.Count; i++)
+        {
+            if (MobileBertEndpoints.CheckText(texts[i], $"texts[{i}]", limits.MaxCharsPerText) is { } p) return p;
+            if (MobileBertEndpoints.CheckText(request.TextPairs?[i], $"text_pairs[{i}]", limits.MaxCharsPerText, optional: true) is { } q) return q;
+        }
+        return null;
+    }
+}
+
+/// <summary>POST /v1/models/{name}/qa: question + context → n-best answers with character offsets (SQuAD v2: "no answer").</summary>
+static class QaEndpoint
+{
+    public static async Task<IResult> Handle(string name, HttpContext http, MobileBertModels models)
+    {
+        if (MobileBertEndpoints.Find(models, name, questionAnswering: true, "qa", out var model) is { } notFound) return notFound;
+        var limits = models.Options.Limits;
+        var (request, problem) = await JsonBody.ReadAsync<QaRequest>(http, limits.MaxBodyBytes);
+        if (problem is not null) return problem;
+        if (MobileBertEndpoints.CheckText(request!.Question, "question", limits.MaxCharsPerText) is { } q) return q;
+        if (MobileBertEndpoints.CheckText(request.Context, "context", limits.MaxCharsPerText) is { } c) return c;
+        int topK = request.TopK ?? 3;
+        if (topK < 1 || topK > limits.MaxTopK) return Problems.Field(400, "top_k", $"top_k must be 1…{limits.MaxTopK}, got {topK}.");
+        return await MobileBertEndpoints.Guard(http, async () =>
+        {
+            var answers = await model.QuestionAnswerer!.AnswerAsync(request.Context!, request.Question!, topK, request.Truncate, http.RequestAborted);
+            return Results.Json(new QaResponse(name, answers.Select(a => new QaAnswer(a.Text, a.Start, a.End, a.Score, a.Probability, a.IsNoAnswer)).ToArray()),
+                JsonBody.Options);
+        });
+    }
+}
+
+/// <summary>POST /v1/models/{name}/tokenize: the model's WordPiece tokens, ids and character offsets.</summary>
+static class TokenizeEndpoint
+{
+    public static async Task<IResult> Handle(string name, HttpContext http, MobileBertModels models)
+    {
+        if (!models.TryGet(name, out var model)) return Problems.UnknownModel(name, models.All.Select(m => m.Name));
+        var limits = models.Options.Limits;
+        var (request, problem) = await JsonBody.ReadAsync<TokenizeRequest>(http, limits.MaxBodyBytes);
+        if (problem is not null) return problem;
+        if (MobileBertEndpoints.CheckText(request!.Text, "text", limits.MaxCharsPerText) is { } t) return t;
+        if (MobileBertEndpoints.CheckText(request.TextPair, "text_pair", limits.MaxCharsPerText, optional: true) is { } p) return p;
+        var full = model.Tokenizer.Encode(request.Text!, request.TextPair, int.MaxValue);
+        bool truncated = full.Length > model.MaxSeqLength;
+        if (truncated && !request.Truncate)
+            return Problems.Field(400, "text", $"text: {full.Length} tokens, more than the model's maximum of {model.MaxSeqLength} (send \"truncate\": true to cut it).");
+        var e = truncated ? model.Tokenizer.Encode(request.Text!, request.TextPair, model.MaxSeqLength) : full;
+        return Results.Json(new TokenizeResponse(name, e.Tokens, e.InputIds, e.TokenTypeIds, e.Offsets.Select(o => new[] { o.Start, o.End }).ToArray(), truncated),
+            JsonBody.Options);
+    }
+}
