@@ -33,6 +33,8 @@ public sealed class BatchedClassifier : IClassifier
     public TextClassifier Classifier => _classifier;
     internal DynamicBatcher<Item> Batcher { get; }
     public BatcherStats Stats => Batcher.Stats;
+    /// <summary>Inputs waiting for a batch.</summary>
+    public int QueueDepth => Batcher.QueueDepth;
 
     public async Task<IReadOnlyList<Classification>> ClassifyAsync(IReadOnlyList<ClassifierInput> inputs, bool truncate = false, CancellationToken cancellationToken = default)
     {

@@ -32,6 +32,8 @@ public sealed class BatchedQuestionAnswerer : IQuestionAnswerer
     public QuestionAnswerer Answerer => _answerer;
     internal DynamicBatcher<Item> Batcher { get; }
     public BatcherStats Stats => Batcher.Stats;
+    /// <summary>Inputs waiting for a batch.</summary>
+    public int QueueDepth => Batcher.QueueDepth;
 
     public async Task<IReadOnlyList<Answer>> AnswerAsync(string context, string question, int topK = 5, bool truncate = false, CancellationToken cancellationToken = default)
     {

@@ -27,17 +27,20 @@ public static class JsonBody
         try
         {
             int length = 0;
-            while (true)
+            while (length <= maxBytes)   // reads at most maxBytes + 1 bytes: one past the limit tells it was exceeded
             {
                 if (length == buffer.Length)
                 {
-                    if (length > maxBytes) return (null, TooLarge(maxBytes));
                     var grown = ArrayPool<byte>.Shared.Rent(Math.Min(maxBytes + 1, buffer.Length * 2));
                     buffer.AsSpan(0, length).CopyTo(grown);
                     ArrayPool<byte>.Shared.Return(buffer);
                     buffer = grown;
                 }
-                int read = await request.Body.ReadAsync(buffer.AsMemory(length), http.RequestAborted);
+                int want = Math.Min(buffer.Length, maxBytes + 1) - length;
+                int read;
+                try { read = await request.Body.ReadAsync(buffer.AsMemory(length, want), http.RequestAborted); }
+                catch (BadHttpRequestException e) when (e.StatusCode == StatusCodes.Status413PayloadTooLarge) { return (null, TooLarge(maxBytes)); }
+                catch (BadHttpRequestException e) { return (null, Problems.Field(e.StatusCode, "body", $"the body could not be read: {e.Message}")); }
                 if (read == 0) break;
                 length += read;
             }
