@@ -17,6 +17,11 @@ public static class TestModels
     /// <summary>SQuAD v2 question answerer (48-token windows, 16-token questions).</summary>
     public static string QuestionAnswerer => QaDir.Value;
 
+    /// <summary>SQuAD v1.1 question answerer (always a span).</summary>
+    public static string QuestionAnswererV1 => QaV1Dir.Value;
+
+    static readonly Lazy<string> QaV1Dir = new(() =>
+        PredictorTests.RandomTaskFolder(TaskInfo.ForSquad(false, 64, new SquadSettings { DocStride = 32, MaxQueryLength = 16 }), seed: 13));
     static readonly Lazy<string> ClassifierDir = new(() => PredictorTests.RandomTaskFolder(MoodsTask, seed: 11));
     static readonly Lazy<string> QaDir = new(() =>
         PredictorTests.RandomTaskFolder(TaskInfo.ForSquad(true, 48, new SquadSettings { DocStride = 16, MaxQueryLength = 16 }), seed: 12));
