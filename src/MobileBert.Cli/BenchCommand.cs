@@ -12,7 +12,7 @@ public static class BenchCommand
     public static Command Create()
     {
         var preset = new Option<string?>("--preset") { Description = $"Preset with random weights: {string.Join(", ", Presets.All.Keys)}." };
-        var modelDir = new Option<string?>("--model") { Description = "Model folder instead of a preset." };
+        var modelDir = new Option<string?>("--model") { Description = "Model folder instead of a preset (fp32, or int8 as written by quantize)." };
         var batch = new Option<string>("--batch") { Description = "Comma-separated batch sizes.", DefaultValueFactory = _ => "1,32" };
         var seq = new Option<string>("--seq") { Description = "Comma-separated sequence lengths.", DefaultValueFactory = _ => "128" };
         var threads = new Option<string>("--threads") { Description = "Comma-separated thread counts.", DefaultValueFactory = _ => Environment.ProcessorCount.ToString(CultureInfo.InvariantCulture) };
@@ -27,7 +27,15 @@ public static class BenchCommand
         {
             string? p = r.GetValue(preset), m = r.GetValue(modelDir);
             if ((p is null) == (m is null)) throw new InputException("bench: give exactly one of --preset or --model.");
-            var model = m is not null ? ModelFolder.Load(m, new LoadOptions { Heads = r.GetValue(train) ? ModelHeads.Pretraining : null, InitializeMissingHeads = r.GetValue(train) }) : CreatePreset(p!, r.GetValue(train));
+            MobileBert.Inference.QuantizedWeights? int8 = null;
+            MobileBertModel model;
+            if (m is not null && MobileBert.Inference.QuantizedCheckpoint.IsQuantizedFolder(m))
+            {
+                if (r.GetValue(train) || r.GetValue(engine) != "fast")
+                    throw new InputException($"{m}: an int8 folder (written by quantize) runs only on the fast engine; --train and --engine reference need an fp32 folder.");
+                (model, int8, _) = MobileBert.Inference.QuantizedCheckpoint.Load(m, floatWeights: false);
+            }
+            else model = m is not null ? ModelFolder.Load(m, new LoadOptions { Heads = r.GetValue(train) ? ModelHeads.Pretraining : null, InitializeMissingHeads = r.GetValue(train) }) : CreatePreset(p!, r.GetValue(train));
             if (r.GetValue(train))
             {
                 TrainBench.Run(model, p ?? m!, ParseList(r.GetValue(batch)!, "--batch"), ParseList(r.GetValue(seq)!, "--seq"), ParseList(r.GetValue(threads)!, "--threads"),
@@ -37,7 +45,7 @@ public static class BenchCommand
             string eng = r.GetValue(engine)!;
             if (eng is not ("fast" or "reference")) throw new InputException($"--engine must be fast or reference, got '{eng}'.");
             Run(model, p ?? m!, ParseList(r.GetValue(batch)!, "--batch"), ParseList(r.GetValue(seq)!, "--seq"), ParseList(r.GetValue(threads)!, "--threads"),
-                r.GetValue(warmup), r.GetValue(iterations), r.GetValue(minSeconds), Console.Out, fast: eng == "fast");
+                r.GetValue(warmup), r.GetValue(iterations), r.GetValue(minSeconds), Console.Out, fast: eng == "fast", int8);
             return 0;
         }));
         return cmd;
@@ -64,17 +72,18 @@ public static class BenchCommand
 
     public sealed record Case(int Batch, int Seq, int Threads, double MedianMs, double P10Ms, double P90Ms, double MinMs, double MaxMs, int Runs, double SequencesPerSecond, double GflopPerSecond);
 
-    public static List<Case> Run(MobileBertModel model, string name, int[] batches, int[] seqs, int[] threadCounts, int warmup, int iterations, double minSeconds, TextWriter output, bool fast = true)
+    public static List<Case> Run(MobileBertModel model, string name, int[] batches, int[] seqs, int[] threadCounts, int warmup, int iterations, double minSeconds,
+        TextWriter output, bool fast = true, MobileBert.Inference.QuantizedWeights? int8 = null)
     {
         var c = model.Config;
-        using var engine = fast ? new MobileBert.Inference.InferenceEngine(model) : null;
+        using var engine = fast ? new MobileBert.Inference.InferenceEngine(model, new() { Quantized = int8 }) : null;
         void Forward(ModelInput input)
         {
             if (engine is not null) engine.Run(input);
             else model.Forward(input, new ForwardOptions { Heads = ModelHeads.None });
         }
         output.WriteLine($"model: {name} ({MobileBertModel.CountParameters(c) / 1e6:F1}M backbone parameters, {c.NumHiddenLayers} layers, hidden {c.HiddenSize}, intra {c.IntraBottleneckSize}, {c.NormalizationType}/{c.HiddenAct})");
-        output.WriteLine($"engine: {(fast ? "fast (InferenceEngine: pre-packed weights, fused epilogues)" : "reference (MobileBertModel.Forward)")}");
+        output.WriteLine($"engine: {(fast ? "fast (InferenceEngine: pre-packed weights, fused epilogues)" : "reference (MobileBertModel.Forward)")}{(int8 is null ? "" : ", int8")}");
         output.WriteLine($"machine: {Environment.ProcessorCount} logical cores, {System.Runtime.InteropServices.RuntimeInformation.ProcessArchitecture}, Vector512 {System.Runtime.Intrinsics.Vector512.IsHardwareAccelerated}, .NET {Environment.Version}");
         output.WriteLine();
         output.WriteLine("batch   seq  threads   median ms   p10–p90 ms        min–max ms        runs    seq/s   GFLOP/s");

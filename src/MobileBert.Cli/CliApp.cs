@@ -11,7 +11,10 @@ public static class CliApp
     {
         DemoCommand.Distill ??= DemoDistill.Run;   // the demo's knowledge-transfer stage
         var root = new RootCommand("MobileBert.NET — pure managed MobileBERT: pre-train, distill, fine-tune, quantize, export and serve.");
+        NameRoot(root, "mobilebert");   // help and errors say `mobilebert` (the tool's command), not the assembly name
         root.Subcommands.Add(EncodeCommand.Create());
+        root.Subcommands.Add(EmbedCommand.Create());
+        root.Subcommands.Add(FillMaskCommand.Create());
         root.Subcommands.Add(TokenizeCli.Create());
         root.Subcommands.Add(BenchCommand.Create());
         root.Subcommands.Add(InitCommand.Create());
@@ -26,6 +29,15 @@ public static class CliApp
         root.Subcommands.Add(QuantizeCommand.Create());
         root.Subcommands.Add(ServeCommand.Create());
         return root.Parse(args).Invoke();
+    }
+
+    /// <summary>System.CommandLine names the root command after the executable (MobileBert.Cli when run from source) and
+    /// gives no setter; the name lives in Symbol's one string field.</summary>
+    static void NameRoot(RootCommand root, string name)
+    {
+        var field = typeof(Symbol).GetFields(System.Reflection.BindingFlags.Instance | System.Reflection.BindingFlags.NonPublic)
+            .FirstOrDefault(f => f.FieldType == typeof(string) && (string?)f.GetValue(root) == root.Name);
+        field?.SetValue(root, name);
     }
 
     /// <summary>Runs a command body; known input errors become one clear line on stderr and exit code 1 (no stack dump).</summary>

@@ -36,24 +36,42 @@ public static class EncodeCommand
     public sealed record Result(int Batch, int Seq, IReadOnlyList<string> Tensors);
 
     public static Result Run(string modelDir, string inputPath, string outputPath, bool hiddenStates, bool attentions, int threads, int maxLength = 0, int batchSize = 32)
+        => Run(modelDir, inputPath, outputPath, hiddenStates, attentions, threads, maxLength, batchSize, Console.Error);
+
+    /// <summary>Encodes every input line; outputs stream to a temporary file renamed into place at the end (memory stays
+    /// flat in the number of lines; a failure leaves no output file). Replacement characters are reported on <paramref name="log"/>.</summary>
+    public static Result Run(string modelDir, string inputPath, string outputPath, bool hiddenStates, bool attentions, int threads, int maxLength, int batchSize,
+        TextWriter log)
     {
         if (batchSize <= 0) throw new InputException($"--batch-size must be positive, got {batchSize}.");
+        if (maxLength < 0 || maxLength == 1) throw new InputException($"--max-length must be at least 2 ([CLS] and [SEP]), or 0 for the model's maximum; got {maxLength}.");
+        if (!File.Exists(inputPath)) throw new InputException($"{inputPath}: input file not found.");
         var model = ModelFolder.Load(modelDir);
         model.Threads = threads > 0 ? threads : Environment.ProcessorCount;
         var c = model.Config;
-        var all = ReadInput(inputPath, modelDir, maxLength > 0 ? maxLength : c.MaxPositionEmbeddings, c);
+        if (maxLength > c.MaxPositionEmbeddings)
+            throw new InputException($"--max-length {maxLength} exceeds the model's max_position_embeddings = {c.MaxPositionEmbeddings}.");
+        var sanitizer = new TextSanitizer();
+        var all = ReadInput(inputPath, modelDir, maxLength > 0 ? maxLength : c.MaxPositionEmbeddings, c, sanitizer);
+        sanitizer.Report(log, inputPath);
         int b = all.Batch, s = all.Seq, h = c.HiddenSize, L = c.NumHiddenLayers, heads = c.NumAttentionHeads;
-        var outputs = new Dictionary<string, (int[] Shape, float[] Data)>();
-        void Put(string name, int[] shape, float[]? chunk, long offset)
+        var shapes = new List<(string Name, int[] Shape)> { ("last_hidden_state", [b, s, h]) };
+        if (model.HasPooler) shapes.Add(("pooler_output", [b, h]));
+        if (model.Mlm is not null) shapes.Add(("mlm_logits", [b, s, c.VocabSize]));
+        if (model.Nsp is not null) shapes.Add(("nsp_logits", [b, 2]));
+        if (model.Classifier is not null) shapes.Add(("seqcls_logits", [b, c.NumLabels]));
+        if (model.Qa is not null) { shapes.Add(("qa_start_logits", [b, s])); shapes.Add(("qa_end_logits", [b, s])); }
+        if (hiddenStates) shapes.Add(("hidden_states", [L + 1, b, s, h]));
+        if (attentions) shapes.Add(("attentions", [L, b, heads, s, s]));
+        using var file = new SafeTensorsStreamWriter(outputPath, shapes);
+        var written = shapes.ToDictionary(x => x.Name, _ => false);
+        void Put(string name, float[]? chunk, long offset, int firstRow)
         {
             if (chunk is null) return;
-            if (!outputs.TryGetValue(name, out var t))
-            {
-                long total = 1; foreach (int d in shape) total *= d;
-                if (total > Array.MaxLength) throw new InputException($"output '{name}' would have {total} values; encode fewer lines at a time.");
-                outputs[name] = t = (shape, new float[total]);
-            }
-            chunk.CopyTo(t.Data, offset);
+            for (int i = 0; i < chunk.Length; i++)
+                if (!float.IsFinite(chunk[i])) throw new InputException($"{inputPath}: the model's '{name}' is {chunk[i]} for an input near line {all.Lines[firstRow]}; nothing was written.");
+            file.Write(name, offset, chunk);
+            written[name] = true;
         }
         // The fast executor computes the backbone, pooler and classifier exactly as model.Forward does (padded rows included);
         // per-layer outputs and the MLM/NSP/QA heads need the reference path.
@@ -62,24 +80,25 @@ public static class EncodeCommand
         for (int start = 0; start < b; start += batchSize)
         {
             int n = Math.Min(batchSize, b - start);
-            var input = new ModelInput(n, s, all.InputIds[(start * s)..((start + n) * s)], all.AttentionMask[(start * s)..((start + n) * s)], all.TokenTypeIds[(start * s)..((start + n) * s)]);
+            var input = new ModelInput(n, s, all.Input.InputIds[(start * s)..((start + n) * s)], all.Input.AttentionMask[(start * s)..((start + n) * s)],
+                all.Input.TokenTypeIds[(start * s)..((start + n) * s)]);
             var o = engine is null ? model.Forward(input, new ForwardOptions { OutputHiddenStates = hiddenStates, OutputAttentions = attentions }) : EngineOutput(engine.Run(input), model);
-            Put("last_hidden_state", [b, s, h], o.LastHiddenState, (long)start * s * h);
-            Put("pooler_output", [b, h], o.PooledOutput, (long)start * h);
-            Put("mlm_logits", [b, s, c.VocabSize], o.MlmLogits, (long)start * s * c.VocabSize);
-            Put("nsp_logits", [b, 2], o.NspLogits, (long)start * 2);
-            Put("seqcls_logits", [b, c.NumLabels], o.SequenceClassificationLogits, (long)start * c.NumLabels);
-            Put("qa_start_logits", [b, s], o.QaStartLogits, (long)start * s);
-            Put("qa_end_logits", [b, s], o.QaEndLogits, (long)start * s);
+            Put("last_hidden_state", o.LastHiddenState, (long)start * s * h, start);
+            Put("pooler_output", o.PooledOutput, (long)start * h, start);
+            Put("mlm_logits", o.MlmLogits, (long)start * s * c.VocabSize, start);
+            Put("nsp_logits", o.NspLogits, (long)start * 2, start);
+            Put("seqcls_logits", o.SequenceClassificationLogits, (long)start * c.NumLabels, start);
+            Put("qa_start_logits", o.QaStartLogits, (long)start * s, start);
+            Put("qa_end_logits", o.QaEndLogits, (long)start * s, start);
             for (int l = 0; o.HiddenStates is not null && l <= L; l++)     // [L+1, B, S, H]: layer-major
-                Put("hidden_states", [L + 1, b, s, h], o.HiddenStates[l], ((long)l * b + start) * s * h);
+                Put("hidden_states", o.HiddenStates[l], ((long)l * b + start) * s * h, start);
             for (int l = 0; o.Attentions is not null && l < L; l++)         // [L, B, heads, S, S]
-                Put("attentions", [L, b, heads, s, s], o.Attentions[l], ((long)l * b + start) * heads * s * s);
+                Put("attentions", o.Attentions[l], ((long)l * b + start) * heads * s * s, start);
         }
+        if (written.FirstOrDefault(x => !x.Value) is { Key: { } never }) throw new InvalidOperationException($"encode: the model produced no '{never}'.");
+        file.Commit();
         string[] order = ["last_hidden_state", "pooler_output", "mlm_logits", "nsp_logits", "seqcls_logits", "qa_start_logits", "qa_end_logits", "hidden_states", "attentions"];
-        var written = order.Where(outputs.ContainsKey).ToList();
-        SafeTensorsWriter.Write(outputPath, written.Select(k => (k, outputs[k].Shape, outputs[k].Data)));
-        return new Result(b, s, written);
+        return new Result(b, s, order.Where(written.ContainsKey).ToList());
     }
 
     /// <summary>The engine's result as a <see cref="ModelOutput"/> (copies: the engine reuses its buffers).</summary>
@@ -90,21 +109,30 @@ public static class EncodeCommand
         SequenceClassificationLogits = model.Classifier is null ? null : r.Logits.ToArray(),
     };
 
-    /// <summary>Parses the JSONL input into one batch. Errors name the file, line and field.</summary>
-    public static ModelInput ReadInput(string path, string modelDir, int maxLength, MobileBertConfig c)
+    /// <summary>Token ids of every input line (row i comes from line <see cref="Lines"/>[i]).</summary>
+    public sealed record Inputs(ModelInput Input, int[] Lines)
+    {
+        public int Batch => Input.Batch;
+        public int Seq => Input.Seq;
+    }
+
+    /// <summary>Parses the JSONL input into one batch, one row per line. Errors name the file, line and field; a blank
+    /// line is an error (nothing is skipped). Text goes through <paramref name="sanitizer"/> (U+FFFD policy).</summary>
+    public static Inputs ReadInput(string path, string modelDir, int maxLength, MobileBertConfig c, TextSanitizer? sanitizer = null)
     {
         if (!File.Exists(path)) throw new InputException($"{path}: input file not found.");
+        sanitizer ??= new TextSanitizer();
         var idRows = new List<(int[] Ids, int[] Mask, int[] Types)>();
         var texts = new List<(string Text, string? Pair)>();
-        int lineNo = 0;
-        foreach (var raw in File.ReadLines(path))
+        var lines = new List<int>();
+        foreach (var (lineNo, raw) in LineReader.ReadFile(path, sanitizer))
         {
-            lineNo++;
-            if (string.IsNullOrWhiteSpace(raw)) continue;
             string where = $"{path}:{lineNo}";
+            if (string.IsNullOrWhiteSpace(raw)) throw new InputException($"{where}: blank line (every line is one input; nothing is skipped).");
+            lines.Add(lineNo);
             JsonElement e;
-            try { using var doc = JsonDocument.Parse(raw); e = doc.RootElement.Clone(); }
-            catch (JsonException ex) { throw new InputException($"{where}: invalid JSON ({ex.Message})."); }
+            try { using var doc = sanitizer.ParseJson(raw); e = doc.RootElement.Clone(); }
+            catch (JsonException ex) { throw new InputException($"{where}: invalid JSON ({JsonKinds.Problem(ex)})."); }
             if (e.ValueKind != JsonValueKind.Object) throw new InputException($"{where}: each line must be a JSON object.");
             if (e.TryGetProperty("input_ids", out var idsEl))
             {
@@ -144,15 +172,16 @@ public static class EncodeCommand
         if (idRows.Count > 0)
         {
             int s = idRows[0].Ids.Length;
-            return new ModelInput(idRows.Count, s, idRows.SelectMany(x => x.Ids).ToArray(), idRows.SelectMany(x => x.Mask).ToArray(), idRows.SelectMany(x => x.Types).ToArray());
+            return new Inputs(new ModelInput(idRows.Count, s, idRows.SelectMany(x => x.Ids).ToArray(), idRows.SelectMany(x => x.Mask).ToArray(), idRows.SelectMany(x => x.Types).ToArray()), [.. lines]);
         }
         string vocab = Path.Combine(modelDir, ModelFolder.VocabFile);
         if (!File.Exists(vocab)) throw new InputException($"{vocab}: missing; text input needs the model folder's vocab.txt.");
         var tok = WordPieceTokenizer.FromVocabFile(vocab);
         if (tok.VocabSize > c.VocabSize) throw new InputException($"{vocab}: has {tok.VocabSize} tokens but the model's vocab_size is {c.VocabSize}.");
         int max = Math.Min(maxLength, c.MaxPositionEmbeddings);
-        var encoded = texts.Select(t => tok.Encode(t.Text, t.Pair, max)).ToList();
-        return Batching.Pad(encoded, tok.PadId);
+        // Ids only: the tokens and offsets of each line are dropped as soon as it is encoded.
+        var encoded = texts.Select(t => tok.Encode(t.Text, t.Pair, max) with { Tokens = [], Offsets = [] }).ToList();
+        return new Inputs(Batching.Pad(encoded, tok.PadId), [.. lines]);
     }
 
     static int[] IntArray(JsonElement e, string where, string field)

@@ -4,6 +4,7 @@ using System.Text.Json;
 using System.Text.Json.Nodes;
 using MobileBert.FineTuning;
 using MobileBert.Tasks.Classification;
+using MobileBert.Text;
 
 namespace MobileBert.Cli;
 
@@ -32,10 +33,19 @@ public static class PredictCommand
                 return 0;
             }
             string inPath = r.GetValue(input)!, outPath = r.GetValue(output)!;
-            using var reader = inPath == "-" ? Console.In : new StreamReader(inPath, new UTF8Encoding(false));
-            using var writer = outPath == "-" ? new StreamWriter(Console.OpenStandardOutput(), new UTF8Encoding(false)) { AutoFlush = false } : new StreamWriter(outPath, false, new UTF8Encoding(false));
-            int n = Run(r.GetValue(model)!, reader, inPath == "-" ? "<stdin>" : inPath, writer, options, r.GetValue(topK));
-            writer.Flush();
+            var sanitizer = new TextSanitizer();
+            string inName = inPath == "-" ? "<stdin>" : inPath;
+            if (inPath != "-" && !File.Exists(inPath)) throw new InputException($"{inPath}: input file not found.");
+            using var reader = new LineReader(inPath == "-" ? Console.OpenStandardInput() : File.OpenRead(inPath), sanitizer);
+            int n;
+            if (outPath == "-")
+            {
+                using var writer = new StreamWriter(Console.OpenStandardOutput(), new UTF8Encoding(false)) { AutoFlush = false };
+                n = Run(r.GetValue(model)!, reader, inName, writer, options, r.GetValue(topK), sanitizer);
+                writer.Flush();
+            }
+            else n = MobileBert.Checkpoints.AtomicFile.WriteText(outPath, w => Run(r.GetValue(model)!, reader, inName, w, options, r.GetValue(topK), sanitizer));
+            sanitizer.Report(Console.Error, inName);
             Console.Error.WriteLine($"{n} predictions");
             return 0;
         }));
@@ -44,6 +54,13 @@ public static class PredictCommand
 
     /// <summary>Reads inputs line by line, predicts in batches of <see cref="PredictorOptions.BatchSize"/>, writes one JSON line per input. Returns the count.</summary>
     public static int Run(string modelDir, TextReader input, string inputName, TextWriter output, PredictorOptions options, int topK = 3)
+    {
+        using var lines = new LineReader(input);
+        return Run(modelDir, lines, inputName, output, options, topK, new TextSanitizer());
+    }
+
+    /// <summary>As above, reading lines from <paramref name="input"/> (only \n and \r\n end a line) with <paramref name="sanitizer"/>'s policy.</summary>
+    public static int Run(string modelDir, LineReader input, string inputName, TextWriter output, PredictorOptions options, int topK, TextSanitizer sanitizer)
     {
         var info = File.Exists(Path.Combine(modelDir, TaskInfo.FileName)) ? TaskInfo.Load(modelDir) : null;
         bool qa = info?.Kind == TaskInfoKind.QuestionAnswering;
@@ -92,9 +109,9 @@ public static class PredictCommand
         }
         while (input.ReadLine() is { } line)
         {
-            lineNo++;
+            lineNo = input.LineNumber;
             if (line.Trim().Length == 0) throw new InputException($"{inputName}:{lineNo}: empty input line (every line is one input; nothing is skipped silently).");
-            pending.Add(Parse(line, lineNo, inputName, qa, info?.IsPair ?? false));
+            pending.Add(Parse(line.TrimStart().StartsWith('{') ? sanitizer.CleanJson(line) : sanitizer.Clean(line), lineNo, inputName, qa, info?.IsPair ?? false));
             if (pending.Count >= options.BatchSize) Flush();
         }
         Flush();
@@ -107,7 +124,8 @@ public static class PredictCommand
         {
             JsonObject o;
             try { o = JsonNode.Parse(line)?.AsObject() ?? throw new InputException($"{name}:{lineNo}: expected a JSON object."); }
-            catch (Exception e) when (e is JsonException or InvalidOperationException) { throw new InputException($"{name}:{lineNo}: invalid JSON: {e.Message}"); }
+            catch (JsonException e) { throw new InputException($"{name}:{lineNo}: invalid JSON: {JsonKinds.Problem(e)}"); }
+            catch (InvalidOperationException) { throw new InputException($"{name}:{lineNo}: expected a JSON object."); }
             string? Field(string key, bool required)
             {
                 var v = o[key];

@@ -33,6 +33,9 @@ public static class QuantizeCommand
         {
             string dir = r.GetValue(model)!; string? outDir = r.GetValue(output); string? evalPath = r.GetValue(eval);
             if (outDir is null && evalPath is null) throw new InputException("--out is required (or --eval to only measure).");
+            ModelFolder.RequireFolder(dir);
+            if (outDir is not null && !File.Exists(Path.Combine(dir, ModelFolder.VocabFile)))
+                throw new InputException($"{Path.Combine(dir, ModelFolder.VocabFile)}: missing; the quantized folder needs the model's vocab.txt so predict and TextClassifier can use it (copy it into {dir}).");
             var m = ModelFolder.Load(dir);
             int t = r.GetValue(threads);
             var policy = new QuantizationPolicy { QuantizeEmbeddingTransformation = r.GetValue(embT) };

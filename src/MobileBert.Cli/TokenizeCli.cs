@@ -14,7 +14,8 @@ public static class TokenizeCli
         cmd.SetAction(r => CliApp.Guard(() =>
         {
             using var stdout = new StreamWriter(Console.OpenStandardOutput(), new System.Text.UTF8Encoding(false)) { AutoFlush = false };
-            int rc = TokenizeCommand.Run(Console.In, stdout, Console.Error, r.GetValue(vocab)!, r.GetValue(maxLength));
+            using var stdin = Console.OpenStandardInput();
+            int rc = TokenizeCommand.Run(stdin, stdout, Console.Error, r.GetValue(vocab)!, r.GetValue(maxLength));
             stdout.Flush();
             return rc;
         }));

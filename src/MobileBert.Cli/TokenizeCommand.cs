@@ -11,9 +11,12 @@ namespace MobileBert.Cli;
 /// compact JSON line per input line: <c>{"tokens":[...],"input_ids":[...],"token_type_ids":[...],"offsets":[[start,end],...]}</c>.
 /// </summary>
 /// <remarks>
-/// Blank lines are skipped. The first bad line (invalid JSON, not an object, missing or non-string <c>text</c>,
+/// Every input line gives exactly one output line, or stops the run: a blank or whitespace-only line is an error like
+/// any other bad line. The first bad line (blank, invalid JSON, not an object, missing or non-string <c>text</c>,
 /// non-string <c>text_pair</c>, or an input that cannot be encoded) stops processing: what was written so far is
-/// flushed, a message naming the 1-based line number goes to the error writer, and the exit code is 1.
+/// flushed, an <c>error:</c> line naming the 1-based line number goes to the error writer, and the exit code is 1.
+/// Input is UTF-8 (BOM allowed); only <c>\n</c> and <c>\r\n</c> end a line; invalid UTF-8 and unpaired surrogates
+/// (also as JSON <c>\uD800</c> escapes) become U+FFFD, counted in one <c>warning:</c> line.
 /// Offsets are UTF-16 indices into the segment (text or text_pair) each token came from; special tokens get [0,0].
 /// </remarks>
 public static class TokenizeCommand
@@ -25,16 +28,30 @@ public static class TokenizeCommand
         Encoder = JavaScriptEncoder.UnsafeRelaxedJsonEscaping,
     };
 
-    /// <summary>Runs the command; returns 0 on success and 1 on any error.</summary>
+    /// <summary>Runs the command on decoded text (tests, callers with strings); returns 0 on success and 1 on any error.</summary>
     public static int Run(TextReader input, TextWriter output, TextWriter error, string vocabPath, int maxLength)
     {
         ArgumentNullException.ThrowIfNull(input);
+        using var lines = new LineReader(input);
+        return Run(lines, new TextSanitizer(), output, error, vocabPath, maxLength);
+    }
+
+    /// <summary>Runs the command on UTF-8 bytes (stdin): invalid bytes are replaced and counted.</summary>
+    public static int Run(Stream input, TextWriter output, TextWriter error, string vocabPath, int maxLength)
+    {
+        var sanitizer = new TextSanitizer();
+        using var lines = new LineReader(input, sanitizer);
+        return Run(lines, sanitizer, output, error, vocabPath, maxLength);
+    }
+
+    static int Run(LineReader input, TextSanitizer sanitizer, TextWriter output, TextWriter error, string vocabPath, int maxLength)
+    {
         ArgumentNullException.ThrowIfNull(output);
         ArgumentNullException.ThrowIfNull(error);
 
         if (maxLength < 2)
         {
-            error.WriteLine($"tokenize: max length must be at least 2 ([CLS] and [SEP]), got {maxLength}.");
+            error.WriteLine($"error: tokenize: --max-length must be at least 2 ([CLS] and [SEP]), got {maxLength}.");
             return 1;
         }
 
@@ -45,43 +62,48 @@ public static class TokenizeCommand
         }
         catch (Exception ex) when (ex is IOException or InvalidDataException or UnauthorizedAccessException or ArgumentException)
         {
-            error.WriteLine($"tokenize: cannot load vocabulary: {ex.Message}");
+            error.WriteLine($"error: tokenize: cannot load vocabulary: {ex.Message}");
             return 1;
         }
 
         var buffer = new ArrayBufferWriter<byte>();
         using var writer = new Utf8JsonWriter(buffer, s_writerOptions);
-        int lineNumber = 0;
-        string? line;
-        while ((line = input.ReadLine()) is not null)
+        try
         {
-            lineNumber++;
-            if (string.IsNullOrWhiteSpace(line))
+            while (input.ReadLine() is { } line)
             {
-                continue;
-            }
+                int lineNumber = input.LineNumber;
+                if (string.IsNullOrWhiteSpace(line))
+                {
+                    return Fail(output, error, lineNumber, "blank line (every input line gives one output line; remove it or give {\"text\":\"\"}).");
+                }
 
-            if (!TryParse(line, out string? text, out string? textPair, out string? problem))
-            {
-                return Fail(output, error, lineNumber, problem!);
-            }
+                if (!TryParse(sanitizer.CleanJson(line), out string? text, out string? textPair, out string? problem))
+                {
+                    return Fail(output, error, lineNumber, problem!);
+                }
 
-            EncodedInput encoded;
-            try
-            {
-                encoded = tokenizer.Encode(text!, textPair, maxLength);
-            }
-            catch (ArgumentException ex)
-            {
-                return Fail(output, error, lineNumber, ex.Message);
-            }
+                EncodedInput encoded;
+                try
+                {
+                    encoded = tokenizer.Encode(text!, textPair, maxLength);
+                }
+                catch (ArgumentException ex)
+                {
+                    return Fail(output, error, lineNumber, ex.Message);
+                }
 
-            buffer.ResetWrittenCount();
-            writer.Reset(buffer);
-            Write(writer, encoded);
-            writer.Flush();
-            output.Write(Encoding.UTF8.GetString(buffer.WrittenSpan));
-            output.Write('\n');
+                buffer.ResetWrittenCount();
+                writer.Reset(buffer);
+                Write(writer, encoded);
+                writer.Flush();
+                output.Write(Encoding.UTF8.GetString(buffer.WrittenSpan));
+                output.Write('\n');
+            }
+        }
+        finally
+        {
+            sanitizer.Report(error, "tokenize: stdin");
         }
 
         output.Flush();
@@ -91,7 +113,7 @@ public static class TokenizeCommand
     private static int Fail(TextWriter output, TextWriter error, int lineNumber, string problem)
     {
         output.Flush();
-        error.WriteLine($"tokenize: line {lineNumber}: {problem}");
+        error.WriteLine($"error: tokenize: stdin line {lineNumber}: {problem}");
         error.Flush();
         return 1;
     }

@@ -32,10 +32,11 @@ public sealed class QuestionAnswerer : IDisposable
     readonly object _tokenizerLock = new(), _engineLock = new();
     long _ids;
 
-    QuestionAnswerer(MobileBertModel model, WordPieceTokenizer tokenizer, SquadSettings settings, int maxSeq, PredictorOptions options)
+    QuestionAnswerer(InferenceFolder folder, SquadSettings settings, int maxSeq, PredictorOptions options)
     {
-        _model = model; _tokenizer = tokenizer; Settings = settings; MaxSeqLength = maxSeq; Options = options;
-        _engine = new Inference.InferenceEngine(model, new Inference.InferenceOptions { Threads = Math.Max(1, options.Threads) });
+        _model = folder.Model; var tokenizer = _tokenizer = folder.Tokenizer; Settings = settings; MaxSeqLength = maxSeq; Options = options;
+        IsQuantized = folder.Int8 is not null;
+        _engine = folder.NewEngine(options);
         _featurizer = new QaFeaturizer(tokenizer, new QaFeatureOptions { MaxSeqLength = maxSeq, DocStride = settings.DocStride, MaxQueryLength = settings.MaxQueryLength });
     }
 
@@ -43,16 +44,15 @@ public sealed class QuestionAnswerer : IDisposable
     public static QuestionAnswerer Load(string dir, PredictorOptions? options = null)
     {
         options ??= new PredictorOptions();
-        TaskInfo? task = File.Exists(Path.Combine(dir, TaskInfo.FileName)) ? TaskInfo.Load(dir) : null;
+        var folder = InferenceFolder.Load(dir, options);
+        var task = folder.Task;
         if (task is not null && task.Kind != TaskInfoKind.QuestionAnswering) throw new ArgumentException($"{dir}: a {task.Kind} model; use TextClassifier.");
-        var model = ModelFolder.Load(dir);
-        if (model.Qa is null) throw new CheckpointException($"{dir}: the model has no question-answering head (qa_outputs.*).");
-        model.Threads = Math.Max(1, options.Threads);
-        var vocab = Path.Combine(dir, ModelFolder.VocabFile);
-        if (!File.Exists(vocab)) throw new FileNotFoundException($"{vocab}: missing (the model folder needs its vocab.txt).", vocab);
-        return new QuestionAnswerer(model, WordPieceTokenizer.FromVocabFile(vocab), task?.Squad ?? new SquadSettings(), options.MaxSeqLength ?? task?.MaxSeqLength ?? 384, options);
+        if (folder.Model.Qa is null) throw new CheckpointException($"{dir}: the model has no question-answering head (qa_outputs.*).");
+        return new QuestionAnswerer(folder, task?.Squad ?? new SquadSettings(), options.MaxSeqLength ?? task?.MaxSeqLength ?? 384, options);
     }
 
+    /// <summary>Whether answers come from the int8 path (a folder written by <c>mobilebert quantize</c>).</summary>
+    public bool IsQuantized { get; }
     public SquadSettings Settings { get; }
     public int MaxSeqLength { get; }
     public PredictorOptions Options { get; }

@@ -54,32 +54,26 @@ public sealed class TextClassifier : IDisposable
     readonly InferenceEngine _engine;
     readonly object _tokenizerLock = new(), _engineLock = new();
 
-    TextClassifier(MobileBertModel model, QuantizedWeights? int8, WordPieceTokenizer tokenizer, TaskInfo? task, PredictorOptions options)
+    TextClassifier(InferenceFolder folder, PredictorOptions options)
     {
-        _model = model; Task = task; Options = options;
-        IsQuantized = int8 is not null;
-        _engine = new InferenceEngine(model, new InferenceOptions { Threads = Math.Max(1, options.Threads), Quantized = int8 });
+        var model = _model = folder.Model; var task = Task = folder.Task; Options = options;
+        IsQuantized = folder.Int8 is not null;
+        _engine = folder.NewEngine(options);
         IsRegression = task?.Kind == TaskInfoKind.Regression || model.Config.ProblemType == "regression";
         Labels = IsRegression ? [] : model.Config.Labels;
         MaxSeqLength = options.MaxSeqLength ?? task?.MaxSeqLength ?? 128;
-        _tokenizer = tokenizer;
-        _featurizer = new Featurizer(tokenizer, MaxSeqLength);
+        _tokenizer = folder.Tokenizer;
+        _featurizer = new Featurizer(_tokenizer, MaxSeqLength);
     }
 
     /// <summary>Loads a model folder with a sequence-classification head (fp32, or int8 if the folder holds model.int8.safetensors).</summary>
     public static TextClassifier Load(string dir, PredictorOptions? options = null)
     {
         options ??= new PredictorOptions();
-        TaskInfo? task = File.Exists(Path.Combine(dir, TaskInfo.FileName)) ? TaskInfo.Load(dir) : null;
-        if (task?.Kind == TaskInfoKind.QuestionAnswering) throw new ArgumentException($"{dir}: a question-answering model; use QuestionAnswerer.");
-        MobileBertModel model; QuantizedWeights? int8 = null;
-        if (QuantizedCheckpoint.IsQuantizedFolder(dir)) (model, int8, _) = QuantizedCheckpoint.Load(dir, floatWeights: options.KeepFloatWeights);
-        else model = ModelFolder.Load(dir);
-        if (model.Classifier is null) throw new CheckpointException($"{dir}: the model has no sequence-classification head (classifier.*).");
-        model.Threads = Math.Max(1, options.Threads);
-        var vocab = Path.Combine(dir, ModelFolder.VocabFile);
-        if (!File.Exists(vocab)) throw new FileNotFoundException($"{vocab}: missing (the model folder needs its vocab.txt).", vocab);
-        return new TextClassifier(model, int8, WordPieceTokenizer.FromVocabFile(vocab), task, options);
+        var folder = InferenceFolder.Load(dir, options);
+        if (folder.Task?.Kind == TaskInfoKind.QuestionAnswering) throw new ArgumentException($"{dir}: a question-answering model; use QuestionAnswerer.");
+        if (folder.Model.Classifier is null) throw new CheckpointException($"{dir}: the model has no sequence-classification head (classifier.*).");
+        return new TextClassifier(folder, options);
     }
 
     /// <summary>Whether predictions run the int8 path (a quantized folder).</summary>

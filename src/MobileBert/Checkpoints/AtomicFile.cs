@@ -1,7 +1,7 @@
 namespace MobileBert.Checkpoints;
 
 /// <summary>Write-to-temp-then-rename helper: the destination is either the old file or the complete new one.</summary>
-internal static class AtomicFile
+public static class AtomicFile
 {
     public static void Write(string path, Action<FileStream> writeContent)
     {
@@ -22,5 +22,19 @@ internal static class AtomicFile
             try { File.Delete(tmp); } catch (IOException) { } catch (UnauthorizedAccessException) { }
             throw;
         }
+    }
+
+    /// <summary>Writes UTF-8 text (no BOM) through <paramref name="writeContent"/> to a temporary file renamed into place
+    /// only when it returns: a failure leaves no partial output file (the old one, if any, stays).</summary>
+    public static T WriteText<T>(string path, Func<TextWriter, T> writeContent)
+    {
+        T result = default!;
+        Write(path, fs =>
+        {
+            using var w = new StreamWriter(fs, new System.Text.UTF8Encoding(false), 1 << 16, leaveOpen: true);
+            result = writeContent(w);
+            w.Flush();
+        });
+        return result;
     }
 }

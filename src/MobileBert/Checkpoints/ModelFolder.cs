@@ -14,8 +14,10 @@ public sealed class LoadOptions
 
 /// <summary>
 /// A model folder as HuggingFace writes it: <c>config.json</c> + <c>model.safetensors</c> (+ <c>vocab.txt</c>).
-/// Parameter names are HF's: the backbone under <c>mobilebert.</c> (a bare MobileBertModel checkpoint without the prefix
-/// also loads), heads under <c>cls.</c>, <c>classifier.</c>, <c>qa_outputs.</c>. The tied MLM decoder is not stored twice.
+/// Parameter names are HF's: the backbone under <c>mobilebert.</c> or <c>bert.</c> (a bare MobileBertModel / BertModel
+/// checkpoint without the prefix, as sentence-transformers saves it, also loads; TF-era <c>gamma</c>/<c>beta</c> norm names
+/// are read as <c>weight</c>/<c>bias</c>), heads under <c>cls.</c>, <c>classifier.</c>, <c>qa_outputs.</c>. The tied MLM
+/// decoder is not stored twice.
 /// </summary>
 public static class ModelFolder
 {
@@ -27,12 +29,19 @@ public static class ModelFolder
     static readonly HashSet<string> IgnoredTensors = ["embeddings.position_ids", "cls.predictions.decoder.bias"];
     const string TiedDecoder = "cls.predictions.decoder.weight";
 
-    public static MobileBertModel Load(string dir, LoadOptions? options = null)
+    /// <summary>Throws a <see cref="CheckpointException"/> naming what is missing unless <paramref name="dir"/> is a folder with
+    /// config.json and model.safetensors (checks nothing else; for commands that must fail before creating their output).</summary>
+    public static void RequireFolder(string dir)
     {
         if (!Directory.Exists(dir)) throw new CheckpointException($"{dir}: model folder does not exist.");
+        foreach (var f in new[] { ConfigFile, WeightsFile })
+            if (!File.Exists(Path.Combine(dir, f))) throw new CheckpointException($"{Path.Combine(dir, f)}: missing (a model folder needs {ConfigFile} and {WeightsFile}).");
+    }
+
+    public static MobileBertModel Load(string dir, LoadOptions? options = null)
+    {
+        RequireFolder(dir);
         string configPath = Path.Combine(dir, ConfigFile), weightsPath = Path.Combine(dir, WeightsFile);
-        if (!File.Exists(configPath)) throw new CheckpointException($"{configPath}: missing (a model folder needs {ConfigFile} and {WeightsFile}).");
-        if (!File.Exists(weightsPath)) throw new CheckpointException($"{weightsPath}: missing (a model folder needs {ConfigFile} and {WeightsFile}).");
         var config = ConfigJson.Load(configPath);
         using var file = SafeTensorsFile.Open(weightsPath);
         return Load(config, file, options);
@@ -42,31 +51,24 @@ public static class ModelFolder
     public static MobileBertModel Load(MobileBertConfig config, SafeTensorsFile file, LoadOptions? options = null)
     {
         options ??= new LoadOptions();
-        var names = CanonicalNames(file);
+        var names = CanonicalNames(file, config.BackbonePrefix);
         var inFile = DetectHeads(names.Keys);
         var heads = options.Heads ?? inFile;
         bool needsPooler = (heads & (ModelHeads.NextSentence | ModelHeads.SequenceClassification)) != 0;
-        bool filePooler = names.Keys.Any(n => n.StartsWith(MobileBertModel.BackbonePrefix + "pooler.", StringComparison.Ordinal));
+        bool filePooler = names.Keys.Any(n => n.StartsWith(config.BackbonePrefix + "pooler.", StringComparison.Ordinal));
         // The pooler exists when the file has its weights, when a head reads it, or when it has no weights at all
         // (classifier_activation = false: the raw [CLS] vector) and the model is a plain backbone.
         bool pooler = needsPooler || filePooler || (heads == ModelHeads.None && !config.ClassifierActivation);
-        var model = new MobileBertModel(config, heads, pooler: pooler);
+        CheckpointPreflight.Check(config, file, names.Keys, heads, pooler);   // layer count and memory, before building anything
+        var model = new MobileBertModel(config, heads, allocate: false, pooler: pooler);
         var missing = new List<string>(); var wrongShape = new List<string>(); var unexpected = new List<string>();
-        var initRng = new Random(options.Seed);
+        bool InitializesMissing(string name) => options.InitializeMissingHeads
+            && (!name.StartsWith(config.BackbonePrefix, StringComparison.Ordinal) || name.Contains(".pooler.", StringComparison.Ordinal));
         foreach (var p in model.Store.Parameters)
         {
-            if (!names.TryGetValue(p.Name, out var stored))
-            {
-                if (options.InitializeMissingHeads && (!p.Name.StartsWith(MobileBertModel.BackbonePrefix, StringComparison.Ordinal) || p.Name.Contains(".pooler.", StringComparison.Ordinal)))
-                {
-                    model.InitializeParameter(p, initRng);   // only this missing head tensor; loaded weights stay
-                    continue;
-                }
-                missing.Add(p.Name); continue;
-            }
+            if (!names.TryGetValue(p.Name, out var stored)) { if (!InitializesMissing(p.Name)) missing.Add(p.Name); continue; }
             var entry = file[stored];
-            if (!entry.Shape.SequenceEqual(p.Shape)) { wrongShape.Add($"{stored}: file has [{string.Join(",", entry.Shape)}], model needs [{string.Join(",", p.Shape)}]"); continue; }
-            entry.CopyTo(model.Store.Span(p));
+            if (!entry.Shape.SequenceEqual(p.Shape)) wrongShape.Add($"{stored}: file has [{string.Join(",", entry.Shape)}], model needs [{string.Join(",", p.Shape)}]");
         }
         foreach (var (canonical, stored) in names)
         {
@@ -88,6 +90,15 @@ public static class ModelFolder
             if (!decoder.Shape.SequenceEqual(model.Embeddings.WordEmbeddings.Shape))
                 throw new CheckpointException($"{file.Path}: '{decoderName}' has shape [{string.Join(",", decoder.Shape)}]; it is tied to the word embeddings [{string.Join(",", model.Embeddings.WordEmbeddings.Shape)}].");
         }
+        model.Store.Allocate();
+        var initRng = new Random(options.Seed);
+        foreach (var p in model.Store.Parameters)
+        {
+            if (!names.TryGetValue(p.Name, out var stored)) { model.InitializeParameter(p, initRng); continue; }   // only missing head tensors; loaded weights stay
+            var values = model.Store.Span(p);
+            file[stored].CopyTo(values);
+            CheckpointPreflight.RequireFinite(values, stored, file.Path);
+        }
         return model;
     }
 
@@ -98,7 +109,7 @@ public static class ModelFolder
         model.Store.RequireAllResident();
         Directory.CreateDirectory(dir);
         var config = model.Config.Clone();
-        config.Architectures = [ArchitectureName(model.Heads)];
+        config.Architectures = [ArchitectureName(model.Heads, config.ModelType)];
         ConfigJson.Save(config, Path.Combine(dir, ConfigFile));
         var tensors = model.Store.Parameters.Select(p => (p.Name, p.Shape, (ReadOnlyMemory<float>)model.Store.Data.AsMemory((int)p.Offset, p.Length)));
         SafeTensorsWriter.Write(Path.Combine(dir, WeightsFile), tensors, new Dictionary<string, string> { ["format"] = "pt" });
@@ -110,14 +121,15 @@ public static class ModelFolder
         }
     }
 
-    public static string ArchitectureName(ModelHeads heads) => heads switch
+    /// <summary>The HF class that loads a model with these heads (e.g. BertForSequenceClassification).</summary>
+    public static string ArchitectureName(ModelHeads heads, ModelType type) => (type == ModelType.Bert ? "Bert" : "MobileBert") + heads switch
     {
-        ModelHeads.Pretraining => "MobileBertForPreTraining",
-        ModelHeads.MaskedLm => "MobileBertForMaskedLM",
-        ModelHeads.NextSentence => "MobileBertForNextSentencePrediction",
-        ModelHeads.SequenceClassification => "MobileBertForSequenceClassification",
-        ModelHeads.QuestionAnswering => "MobileBertForQuestionAnswering",
-        _ => "MobileBertModel",
+        ModelHeads.Pretraining => "ForPreTraining",
+        ModelHeads.MaskedLm => "ForMaskedLM",
+        ModelHeads.NextSentence => "ForNextSentencePrediction",
+        ModelHeads.SequenceClassification => "ForSequenceClassification",
+        ModelHeads.QuestionAnswering => "ForQuestionAnswering",
+        _ => "Model",
     };
 
     /// <summary>Heads whose weights are present among canonical names.</summary>
@@ -137,15 +149,17 @@ public static class ModelFolder
     static bool IsHeadTensor(string n) => n.StartsWith("cls.", StringComparison.Ordinal) || n.StartsWith("classifier.", StringComparison.Ordinal) || n.StartsWith("qa_outputs.", StringComparison.Ordinal);
     static bool IsRequestedHead(string n, ModelHeads heads) => (DetectHeads([n]) & heads) != 0;
 
-    /// <summary>canonical (our) name → name in the file. Adds the `mobilebert.` prefix to bare MobileBertModel checkpoints; drops ignorable buffers.</summary>
-    static Dictionary<string, string> CanonicalNames(SafeTensorsFile file)
+    /// <summary>canonical (our) name → name in the file. Adds the backbone prefix (`mobilebert.` / `bert.`) to bare
+    /// checkpoints, reads TF-era `gamma`/`beta` as `weight`/`bias`; drops ignorable buffers.</summary>
+    static Dictionary<string, string> CanonicalNames(SafeTensorsFile file, string backbonePrefix)
     {
         var map = new Dictionary<string, string>(StringComparer.Ordinal);
         foreach (var name in file.Names)
         {
-            string canonical = name;
-            if (!IsHeadTensor(name) && !name.StartsWith(MobileBertModel.BackbonePrefix, StringComparison.Ordinal)) canonical = MobileBertModel.BackbonePrefix + name;
-            string bare = canonical.StartsWith(MobileBertModel.BackbonePrefix, StringComparison.Ordinal) ? canonical[MobileBertModel.BackbonePrefix.Length..] : canonical;
+            string canonical = name.EndsWith(".gamma", StringComparison.Ordinal) ? name[..^6] + ".weight"
+                : name.EndsWith(".beta", StringComparison.Ordinal) ? name[..^5] + ".bias" : name;
+            if (!IsHeadTensor(canonical) && !canonical.StartsWith(backbonePrefix, StringComparison.Ordinal)) canonical = backbonePrefix + canonical;
+            string bare = canonical.StartsWith(backbonePrefix, StringComparison.Ordinal) ? canonical[backbonePrefix.Length..] : canonical;
             if (IgnoredTensors.Contains(bare)) continue;
             if (!map.TryAdd(canonical, name))
                 throw new CheckpointException($"{file.Path}: tensors '{map[canonical]}' and '{name}' both map to '{canonical}'.");

@@ -157,9 +157,18 @@ public static class Npy
         WriteCore(path, "<i8", shape, data.Length, MemoryMarshal.AsBytes(data.AsSpan()).ToArray(), sizeof(long));
     }
 
+    /// <summary>Writes a float32 array whose data <paramref name="writeData"/> streams (little-endian, C order), for outputs
+    /// too large to hold: the shape is known up front, the rows are not. Atomic: a throwing callback leaves no file.</summary>
+    public static void WriteStreaming(string path, int[] shape, Action<Stream> writeData)
+    {
+        ArgumentNullException.ThrowIfNull(shape);
+        if (!DTypeInfo.TryElementCount(shape, out long count))
+            throw new ArgumentException($"Invalid shape {DTypeInfo.FormatShape(shape)}.", nameof(shape));
+        WriteCore(path, "<f4", shape, count * sizeof(float), writeData);
+    }
+
     private static void WriteCore(string path, string descr, int[] shape, int length, byte[] bytes, int elemSize)
     {
-        ArgumentException.ThrowIfNullOrEmpty(path);
         ArgumentNullException.ThrowIfNull(shape);
         if (!DTypeInfo.TryElementCount(shape, out long count))
             throw new ArgumentException($"Invalid shape {DTypeInfo.FormatShape(shape)}.", nameof(shape));
@@ -167,6 +176,12 @@ public static class Npy
             throw new ArgumentException($"Shape {DTypeInfo.FormatShape(shape)} has {count} elements but data has {length}.", nameof(shape));
         if (!BitConverter.IsLittleEndian)
             for (int i = 0; i < bytes.Length; i += elemSize) bytes.AsSpan(i, elemSize).Reverse();
+        WriteCore(path, descr, shape, count * elemSize, fs => fs.Write(bytes));
+    }
+
+    private static void WriteCore(string path, string descr, int[] shape, long dataBytes, Action<Stream> writeData)
+    {
+        ArgumentException.ThrowIfNullOrEmpty(path);
 
         // Same text numpy produces: "{'descr': '<f4', 'fortran_order': False, 'shape': (3, 16), }" padded with spaces
         // and a final '\n' so that the data starts on a 64-byte boundary.
@@ -208,7 +223,10 @@ public static class Npy
                 fs.Write(len);
             }
             fs.Write(headerBytes);
-            fs.Write(bytes);
+            long start = fs.Position;
+            writeData(fs);
+            if (fs.Position - start != dataBytes)
+                throw new InvalidOperationException($"{path}: wrote {fs.Position - start} data bytes, expected {dataBytes}.");
         });
     }
 

@@ -11,7 +11,7 @@ namespace MobileBert.Checkpoints;
 /// header padded with spaces to a multiple of 8 bytes. Writes are atomic (temp file + rename).
 /// Invalid arguments (duplicate names, shape/data mismatch) throw <see cref="ArgumentException"/>.
 /// </summary>
-public static class SafeTensorsWriter
+public static partial class SafeTensorsWriter
 {
     public static void Write(string path, IEnumerable<(string Name, int[] Shape, float[] Data)> tensors, IReadOnlyDictionary<string, string>? metadata = null)
     {
@@ -50,7 +50,7 @@ public static class SafeTensorsWriter
         }).ToList(), metadata);
     }
 
-    private sealed record Pending(string Name, TensorDType DType, int[] Shape, long ByteLength, Action<Stream> WriteData)
+    internal sealed record Pending(string Name, TensorDType DType, int[] Shape, long ByteLength, Action<Stream> WriteData)
     {
         public static Pending Create(string name, TensorDType dtype, int[] shape, long dataElements, Action<Stream> write)
         {
@@ -75,20 +75,7 @@ public static class SafeTensorsWriter
             if (!names.Add(t.Name))
                 throw new ArgumentException($"Duplicate tensor name '{t.Name}'.", nameof(tensors));
 
-        // Data layout: larger elements first (keeps every tensor aligned to its element size), then by name.
-        var layout = tensors
-            .OrderByDescending(t => DTypeInfo.SizeOf(t.DType))
-            .ThenBy(t => t.Name, StringComparer.Ordinal)
-            .ToList();
-        var offsets = new Dictionary<string, (long Begin, long End)>(StringComparer.Ordinal);
-        long pos = 0;
-        foreach (var t in layout)
-        {
-            offsets[t.Name] = (pos, pos + t.ByteLength);
-            pos += t.ByteLength;
-        }
-
-        byte[] header = BuildHeader(tensors, offsets, metadata);
+        var (layout, offsets, header) = Layout(tensors, metadata);
 
         AtomicFile.Write(path, fs =>
         {
@@ -106,7 +93,25 @@ public static class SafeTensorsWriter
         });
     }
 
-    private static byte[] BuildHeader(List<Pending> tensors, Dictionary<string, (long Begin, long End)> offsets, IReadOnlyDictionary<string, string>? metadata)
+    /// <summary>Data layout (larger elements first, keeping every tensor aligned to its element size, then by name), byte offsets and the padded header.</summary>
+    internal static (List<Pending> Layout, Dictionary<string, (long Begin, long End)> Offsets, byte[] Header) Layout(List<Pending> tensors,
+        IReadOnlyDictionary<string, string>? metadata)
+    {
+        var layout = tensors
+            .OrderByDescending(t => DTypeInfo.SizeOf(t.DType))
+            .ThenBy(t => t.Name, StringComparer.Ordinal)
+            .ToList();
+        var offsets = new Dictionary<string, (long Begin, long End)>(StringComparer.Ordinal);
+        long pos = 0;
+        foreach (var t in layout)
+        {
+            offsets[t.Name] = (pos, pos + t.ByteLength);
+            pos += t.ByteLength;
+        }
+        return (layout, offsets, BuildHeader(tensors, offsets, metadata));
+    }
+
+    internal static byte[] BuildHeader(List<Pending> tensors, Dictionary<string, (long Begin, long End)> offsets, IReadOnlyDictionary<string, string>? metadata)
     {
         using var ms = new MemoryStream();
         using (var w = new Utf8JsonWriter(ms, new JsonWriterOptions { Encoder = JavaScriptEncoder.UnsafeRelaxedJsonEscaping, Indented = false }))

@@ -36,8 +36,9 @@ public static class DistillationRun
     {
         o.Validate();
         progress ??= _ => { };
-        Directory.CreateDirectory(o.OutputDir);
+        if (o.Strategy != DistillStrategy.Scratch) ModelFolder.RequireFolder(o.TeacherDir!);   // before anything is created
         var tokenizer = WordPieceTokenizer.FromVocabFile(o.VocabPath);
+        Directory.CreateDirectory(o.OutputDir);
         if (tokenizer.VocabSize > o.StudentConfig.VocabSize)
             throw new ArgumentException($"{o.VocabPath}: {tokenizer.VocabSize} tokens, more than the student's vocab_size = {o.StudentConfig.VocabSize}.");
 

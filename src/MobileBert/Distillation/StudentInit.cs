@@ -81,7 +81,7 @@ public static class StudentInit
             if (ParameterSelector.EncoderLayerOf(p) >= 0) continue;
             if (!teacher.Store.TryGet(p.Name, out var t))
             {
-                bool optional = p.Name.StartsWith("mobilebert.pooler.", StringComparison.Ordinal) || p.Name.StartsWith("cls.seq_relationship", StringComparison.Ordinal);
+                bool optional = p.Name.StartsWith(student.BackbonePrefix + "pooler.", StringComparison.Ordinal) || p.Name.StartsWith("cls.seq_relationship", StringComparison.Ordinal);
                 if (optional) warnings.Add($"the teacher has no '{p.Name}': the student keeps its random initialisation");
                 else problems.Add($"'{p.Name}' {Shape(p)} is missing in the teacher");
                 continue;

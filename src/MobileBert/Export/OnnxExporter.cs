@@ -193,7 +193,7 @@ public static class OnnxExporter
                     t = _g.Node("Concat", [next, words, prev], "trigram", OnnxAttr.Int("axis", 2));          // [B, S, 3E]
                 }
                 var rows = _g.Node("Reshape", [t, _g.Int64Const("const_rows_embedded", [-1, c.EmbeddedInputSize])], "embedded_rows");
-                var transformed = Linear(e.Transformation, rows, quantize: false);                          // [B·S, H]
+                var transformed = Linear(e.Transformation!, rows, quantize: false);                          // [B·S, H]
                 x3 = _g.Node("Reshape", [transformed, _shapeBSH], "embeds_transformed");
             }
             else x3 = words;                                                                                 // E == H
@@ -266,7 +266,7 @@ public static class OnnxExporter
             if (hid > e)
             {
                 var tr = _g.Node("Slice", [t, _g.Int64Const("const_embedding_size", [e]), _g.Int64Const("const_hidden_end", [hid]), axis1], "mlm_transform_extra_part");
-                var extra = _g.Node("MatMul", [tr, Param(mlm.ExtraWeight)], "mlm_logits_extra");          // dense.weight is [H−E, V]
+                var extra = _g.Node("MatMul", [tr, Param(mlm.ExtraWeight!)], "mlm_logits_extra");          // dense.weight is [H−E, V]
                 logits = _g.Node("Add", [logits, extra], "mlm_logits_rows");
             }
             var shape = _g.Node("Concat", [_shapeBS, _g.Int64Const("const_vocab", [c.VocabSize])], "shape_bsv", OnnxAttr.Int("axis", 0));

@@ -71,6 +71,7 @@ sealed class SequenceFineTuneTask(SequenceTaskData data) : FineTuneTask
             lines.Add($"{name}: {ds.Count} examples from {ds.Source}, longest {fd.LongestLength} tokens, {fd.TruncatedCount} truncated to {o.Seq}");
             var sk = TaskData.DescribeSkipped(ds.Source, ds.Skipped);
             if (sk.Length > 0) lines.Add(sk);
+            if (TaskData.DescribeReplaced(ds.Source, ds.Replaced) is { } rp) lines.Add(rp);
         }
         return lines;
     }
@@ -128,6 +129,7 @@ sealed class SquadFineTuneTask(SquadDataset train, SquadDataset? dev, bool v2) :
         {
             if (ds is null || fs is null) continue;
             lines.Add($"{name}: {ds.Examples.Count} questions ({ds.Examples.Count(e => !e.HasAnswer)} unanswerable) → {fs.Features.Count} features, from {ds.Source}");
+            if (TaskData.DescribeReplaced(ds.Source, ds.Replaced) is { } rp) lines.Add(rp);
             if (ds.SkippedAnswers.Count + ds.SkippedQuestions.Count > 0)
                 lines.Add($"{ds.Source}: skipped {ds.SkippedAnswers.Count} inconsistent answer(s) and {ds.SkippedQuestions.Count} question(s) (first: {ds.SkippedAnswers.Concat(ds.SkippedQuestions).First().JsonPath}: {ds.SkippedAnswers.Concat(ds.SkippedQuestions).First().Message})");
         }

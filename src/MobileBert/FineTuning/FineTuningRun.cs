@@ -30,8 +30,9 @@ public static class FineTuningRun
     {
         o.Validate();
         progress ??= _ => { };
-        Directory.CreateDirectory(o.OutputDir);
+        if (o.ModelDir is not null) ModelFolder.RequireFolder(o.ModelDir);   // before anything is created
         var tokenizer = TaskModels.Tokenizer(o.VocabPath, o.ModelDir);
+        Directory.CreateDirectory(o.OutputDir);
         string vocabPath = o.VocabPath ?? Path.Combine(o.ModelDir!, ModelFolder.VocabFile);
         var info = task.Info(o);
 

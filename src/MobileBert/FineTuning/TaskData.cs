@@ -54,8 +54,8 @@ public static class TaskData
         var d = o.Regression
             ? TaskDefinition.Regression(name, rawTrain.TextColumn, rawTrain.TextPairColumn, rawTrain.LabelColumn ?? "label")
             : TaskDefinition.InferClassification(name, rawTrain);
-        var train = TaskDataset.FromRaw(d, rawTrain);
-        var dev = devPath is null ? null : TaskDataset.FromRaw(d, UserDataReader.Read(devPath, UserOptions(task, devPath, o, labelled: true)));
+        var train = TaskDataset.FromRaw(d, rawTrain, o.SkipBadRows);
+        var dev = devPath is null ? null : TaskDataset.FromRaw(d, UserDataReader.Read(devPath, UserOptions(task, devPath, o, labelled: true)), o.SkipBadRows);
         return new SequenceTaskData(task, d, train, dev);
     }
 
@@ -66,7 +66,7 @@ public static class TaskData
         var def = info.ToDefinition();
         if (TaskInfo.IsGlue(info.Task)) return GlueReader.ReadFile(def, path, labelled, new GlueReadOptions { SkipBadRows = o.SkipBadRows });
         o = o with { TextColumn = o.TextColumn ?? info.TextColumn, PairColumn = o.PairColumn ?? info.PairColumn, LabelColumn = o.LabelColumn ?? info.LabelColumn };
-        return TaskDataset.FromRaw(def, UserDataReader.Read(path, UserOptions(info.Task, path, o, labelled)));
+        return TaskDataset.FromRaw(def, UserDataReader.Read(path, UserOptions(info.Task, path, o, labelled)), o.SkipBadRows);
     }
 
     static UserDataOptions UserOptions(string task, string path, TaskDataOptions o, bool labelled)
@@ -95,6 +95,10 @@ public static class TaskData
         }
         return data;
     }
+
+    /// <summary>"SOURCE: N invalid UTF-8 sequence(s) or unpaired UTF-16 surrogate(s) replaced with U+FFFD" (null when none).</summary>
+    public static string? DescribeReplaced(string source, long replaced) => replaced == 0 ? null
+        : $"{source}: {replaced} invalid UTF-8 sequence(s) or unpaired UTF-16 surrogate(s) replaced with U+FFFD";
 
     /// <summary>One line describing the rows a reader skipped (empty text, missing label, malformed with --skip-bad-rows); "" when none.</summary>
     public static string DescribeSkipped(string source, IReadOnlyList<SkippedRow> skipped)

@@ -40,12 +40,14 @@ public static class TaskEvaluation
             metrics = QaEvaluator.Score(data, predictions, s.VersionTwoWithNegative);
             files.AddRange(predictions.WriteAll(outDir));
             n = data.Examples.Count;
+            if (TaskData.DescribeReplaced(dataPath, data.Replaced) is { } rp) notes.Add(rp);
             if (data.SkippedAnswers.Count + data.SkippedQuestions.Count > 0) notes.Add($"{dataPath}: skipped {data.SkippedAnswers.Count} answer(s), {data.SkippedQuestions.Count} question(s)");
         }
         else
         {
             var data = TaskData.LoadForTask(info, dataPath, dataOptions);
             if (data.Skipped.Count > 0) notes.Add(TaskData.DescribeSkipped(dataPath, data.Skipped));
+            if (TaskData.DescribeReplaced(dataPath, data.Replaced) is { } rp) notes.Add(rp);
             var feats = new Featurizer(tokenizer, info.MaxSeqLength).Featurize(data);
             if (feats.TruncatedCount > 0) notes.Add($"{feats.TruncatedCount} of {data.Count} examples truncated to {info.MaxSeqLength} tokens");
             var (m, logits) = SequenceEvaluator.Evaluate(model, feats, batchSize);

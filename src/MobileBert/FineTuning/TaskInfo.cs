@@ -112,7 +112,9 @@ public sealed record TaskInfo
     public static TaskInfo Load(string dir)
     {
         string path = Path.Combine(dir, FileName);
-        if (!File.Exists(path)) throw new FileNotFoundException($"{path}: missing (a fine-tuned model folder has {FileName}; was the folder written by `mobilebert finetune`?).", path);
+        if (!Directory.Exists(dir)) throw new DirectoryNotFoundException($"{dir}: model folder does not exist.");
+        if (!File.Exists(path))
+            throw new FileNotFoundException($"{dir}: not a fine-tuned model folder: it has no {FileName} (the task, labels and columns that `mobilebert finetune` writes).", path);
         JsonObject o;
         try { o = JsonNode.Parse(File.ReadAllText(path))?.AsObject() ?? throw new InvalidDataException($"{path}: not a JSON object."); }
         catch (Exception e) when (e is JsonException or InvalidOperationException) { throw new InvalidDataException($"{path}: invalid JSON: {e.Message}"); }

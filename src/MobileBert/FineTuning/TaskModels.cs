@@ -44,7 +44,7 @@ public static class TaskModels
         var missing = new List<string>();
         foreach (var p in model.Store.Parameters)
         {
-            bool backbone = p.Name.StartsWith(MobileBertModel.BackbonePrefix, StringComparison.Ordinal);
+            bool backbone = p.Name.StartsWith(model.BackbonePrefix, StringComparison.Ordinal);
             bool pooler = p.Name.Contains(".pooler.", StringComparison.Ordinal);
             if (!backbone && !sameHead) continue;
             if (source.Store.TryGet(p.Name, out var q) && q.Shape.SequenceEqual(p.Shape)) source.Store.Span(q).CopyTo(model.Store.Span(p));

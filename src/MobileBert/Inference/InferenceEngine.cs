@@ -109,7 +109,7 @@ public sealed unsafe partial class InferenceEngine : IDisposable
         var q = options.Quantized;   // packed into the ops below; not kept (the caller may drop it: ≈ 20 MB for MobileBERT)
         if (q is not null) q.Validate(model);
         LinearOp Op(params Linear[] parts) => MakeOp(parts, q);
-        if (_c.UsesEmbeddingTransformation) _embTransform = Op(model.Embeddings.Transformation);
+        if (_c.UsesEmbeddingTransformation) _embTransform = Op(model.Embeddings.Transformation!);
         _layers = new LayerPlan[model.Layers.Length];
         for (int l = 0; l < _layers.Length; l++) _layers[l] = new LayerPlan(model.Layers[l], _c, Op);
         if (model.Pooler?.Dense is { } pd) _pooler = Op(pd);

@@ -38,11 +38,13 @@ public sealed class QuantizationPolicy
     public bool ShouldQuantize(string weightName)
     {
         foreach (var k in KeepFp32) if (weightName.Contains(k, StringComparison.Ordinal)) return false;
-        if (weightName == MobileBertModel.BackbonePrefix + "embeddings.embedding_transformation.weight") return QuantizeEmbeddingTransformation;
-        const string layerPrefix = MobileBertModel.BackbonePrefix + "encoder.layer.";
-        if (!weightName.StartsWith(layerPrefix, StringComparison.Ordinal)) return false;
-        int dot = weightName.IndexOf('.', layerPrefix.Length);
-        int layer = int.Parse(weightName.AsSpan(layerPrefix.Length, dot - layerPrefix.Length));
+        if (weightName.EndsWith("embeddings.embedding_transformation.weight", StringComparison.Ordinal)) return QuantizeEmbeddingTransformation;
+        const string layerPrefix = "encoder.layer.";   // after the backbone prefix (mobilebert. or bert.)
+        int at = weightName.IndexOf(layerPrefix, StringComparison.Ordinal);
+        if (at < 0) return false;
+        at += layerPrefix.Length;
+        int dot = weightName.IndexOf('.', at);
+        int layer = int.Parse(weightName.AsSpan(at, dot - at));
         return !KeepLayersFp32.Contains(layer);
     }
 }
@@ -77,7 +79,7 @@ public sealed class QuantizedWeights
     /// <summary>Every Linear of the model the inference path runs (embedding transformation, encoder, pooler, classifier).</summary>
     public static IEnumerable<Linear> AllLinears(MobileBertModel model)
     {
-        if (model.Config.UsesEmbeddingTransformation) yield return model.Embeddings.Transformation;
+        if (model.Config.UsesEmbeddingTransformation) yield return model.Embeddings.Transformation!;
         foreach (var layer in model.Layers)
         {
             if (layer.Bottleneck is { } bn) { yield return bn.Input.Dense; if (bn.Attention is { } a) yield return a.Dense; }
@@ -129,7 +131,7 @@ public static class QuantizedCheckpoint
         q.Validate(model);
         Directory.CreateDirectory(dir);
         var config = model.Config.Clone();
-        config.Architectures = [ModelFolder.ArchitectureName(model.Heads)];
+        config.Architectures = [ModelFolder.ArchitectureName(model.Heads, model.Config.ModelType)];
         ConfigJson.Save(config, Path.Combine(dir, ModelFolder.ConfigFile));
         var tensors = new List<(string, TensorDType, int[], ReadOnlyMemory<byte>)>();
         foreach (var p in model.Store.Parameters)
@@ -180,6 +182,7 @@ public static class QuantizedCheckpoint
         if (!meta.TryGetValue("heads", out var headsText) || !Enum.TryParse<ModelHeads>(headsText, out var heads))
             throw new CheckpointException($"{path}: metadata 'heads' missing or invalid ('{headsText}').");
         bool pooler = meta.TryGetValue("pooler", out var pl) ? pl == "true" : true;
+        CheckpointPreflight.Check(config, file, file.Names, heads, pooler, floatWeights);   // layer count and memory, before building anything
         var model = new MobileBertModel(config, heads, allocate: false, pooler: pooler);
         if (!floatWeights)
             foreach (var p in model.Store.Parameters)
@@ -191,7 +194,12 @@ public static class QuantizedCheckpoint
         {
             if (!file.TryGet(p.Name, out var e)) { missing.Add(p.Name); continue; }
             if (!e.Shape.SequenceEqual(p.Shape)) { problems.Add($"{p.Name}: file has [{string.Join(",", e.Shape)}], model needs [{string.Join(",", p.Shape)}]"); continue; }
-            if (e.DType == TensorDType.F32) { e.CopyTo(model.Store.Span(p)); continue; }
+            if (e.DType == TensorDType.F32)
+            {
+                e.CopyTo(model.Store.Span(p));
+                CheckpointPreflight.RequireFinite(model.Store.Span(p), p.Name, path);
+                continue;
+            }
             if (e.DType != TensorDType.I8 || p.Shape.Length != 2) { problems.Add($"{p.Name}: dtype {e.DType} (expected F32, or I8 for a 2-D Linear weight)"); continue; }
             if (!file.TryGet(p.Name + ScaleSuffix, out var se)) { problems.Add($"{p.Name}: I8 weight without its '{p.Name + ScaleSuffix}' scales"); continue; }
             if (se.DType != TensorDType.F32 || se.Rank != 1 || se.Shape[0] != p.Shape[0]) { problems.Add($"{p.Name + ScaleSuffix}: must be F32 [{p.Shape[0]}], is {se.DType} [{string.Join(",", se.Shape)}]"); continue; }

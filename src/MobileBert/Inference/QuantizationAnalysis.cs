@@ -91,7 +91,7 @@ public sealed class QuantizationAnalysis
         var res = new List<(int, QuantError)>();
         for (int l = 0; l < _model.Layers.Length; l++)
         {
-            string prefix = $"{MobileBertModel.BackbonePrefix}encoder.layer.{l}.";
+            string prefix = $"{_model.BackbonePrefix}encoder.layer.{l}.";
             res.Add((l, Measure(Only(n => n.StartsWith(prefix, StringComparison.Ordinal), basePolicy))));
         }
         return res;

@@ -5,7 +5,7 @@ using MobileBert.Kernels;
 
 namespace MobileBert.Model;
 
-/// <summary>Reads and writes HuggingFace <c>config.json</c> (model_type "mobilebert").</summary>
+/// <summary>Reads and writes HuggingFace <c>config.json</c>: model_type "mobilebert" (also when absent) or "bert".</summary>
 public static class ConfigJson
 {
     // Generic PretrainedConfig / tokenizer fields HF writes that do not change the model's computation.
@@ -46,10 +46,11 @@ public static class ConfigJson
         }
         catch (JsonException e) { throw new ConfigException($"{source}: invalid JSON ({e.Message})."); }
 
-        var c = new MobileBertConfig();
         string? modelType = GetString(obj, "model_type", source);
-        if (modelType is not null && modelType != "mobilebert")
-            throw new ConfigException($"{source}: 'model_type' is '{modelType}', expected 'mobilebert'.");
+        if (modelType is not (null or "mobilebert" or "bert"))
+            throw new ConfigException($"{source}: 'model_type' is '{modelType}', expected 'mobilebert' or 'bert'.");
+        var c = modelType == "bert" ? MobileBertConfig.Bert() : new MobileBertConfig();
+        if (c.IsBert) CheckBertFields(obj, source);
 
         c.VocabSize = GetInt(obj, "vocab_size", source) ?? c.VocabSize;
         c.HiddenSize = GetInt(obj, "hidden_size", source) ?? c.HiddenSize;
@@ -72,6 +73,7 @@ public static class ConfigJson
         c.AttentionProbsDropoutProb = GetFloat(obj, "attention_probs_dropout_prob", source) ?? c.AttentionProbsDropoutProb;
         c.InitializerRange = GetFloat(obj, "initializer_range", source) ?? c.InitializerRange;
         c.ProblemType = GetString(obj, "problem_type", source);
+        if (c.IsBert) c.EmbeddingSize = c.IntraBottleneckSize = c.HiddenSize;
 
         string? norm = GetString(obj, "normalization_type", source);
         if (norm is not null)
@@ -96,7 +98,7 @@ public static class ConfigJson
         if (obj["architectures"] is JsonArray arch)
             c.Architectures = arch.Select(a => a?.GetValueKind() == JsonValueKind.String ? a.GetValue<string>() : throw new ConfigException($"{source}: 'architectures' must be a list of strings.")).ToList();
 
-        int? trueHidden = GetInt(obj, "true_hidden_size", source);
+        int? trueHidden = c.IsBert ? null : GetInt(obj, "true_hidden_size", source);
         if (trueHidden is int th && th != c.TrueHiddenSize)
             throw new ConfigException($"{source}: 'true_hidden_size' is {th} but must be {c.TrueHiddenSize} (intra_bottleneck_size when use_bottleneck, else hidden_size).");
 
@@ -113,6 +115,26 @@ public static class ConfigJson
 
         c.Validate(source);
         return c;
+    }
+
+    // MobileBERT-only fields: in a BERT config they would describe a model BERT cannot be.
+    static readonly string[] MobileBertOnlyFields =
+    [
+        "embedding_size", "intra_bottleneck_size", "true_hidden_size", "num_feedforward_networks", "normalization_type",
+        "trigram_input", "use_bottleneck", "use_bottleneck_attention", "key_query_shared_bottleneck", "classifier_activation",
+    ];
+
+    /// <summary>BERT fields whose values this model cannot compute (relative positions, decoders) and MobileBERT-only fields.</summary>
+    static void CheckBertFields(JsonObject obj, string source)
+    {
+        foreach (var f in MobileBertOnlyFields)
+            if (obj.ContainsKey(f)) throw new ConfigException($"{source}: '{f}' is a MobileBERT field; a model_type 'bert' config cannot have it.");
+        string? position = GetString(obj, "position_embedding_type", source);
+        if (position is not (null or "absolute"))
+            throw new ConfigException($"{source}: 'position_embedding_type' is '{position}'; only 'absolute' is supported.");
+        if (GetBool(obj, "is_decoder", source) == true) throw new ConfigException($"{source}: 'is_decoder' is true; only encoders are supported.");
+        if (GetBool(obj, "add_cross_attention", source) == true)
+            throw new ConfigException($"{source}: 'add_cross_attention' is true; only encoders are supported.");
     }
 
     static List<string>? ReadLabels(JsonObject obj, string source)
@@ -174,10 +196,11 @@ public static class ConfigJson
         throw new ConfigException($"{source}: '{name}' must be a string, got {n.ToJsonString()}.");
     }
 
-    /// <summary>Serialises to HF config.json (every MobileBertConfig field, so HF transformers can load it when it can express the model).</summary>
+    /// <summary>Serialises to HF config.json (every MobileBertConfig field, so HF transformers can load it when it can express
+    /// the model; a BERT config as HF BertConfig).</summary>
     public static string ToJson(MobileBertConfig c)
     {
-        var o = new JsonObject
+        var o = c.IsBert ? BertJson(c) : new JsonObject
         {
             ["architectures"] = new JsonArray(c.Architectures.Select(a => (JsonNode?)JsonValue.Create(a)).ToArray()),
             ["model_type"] = "mobilebert",
@@ -191,7 +214,7 @@ public static class ConfigJson
             ["intermediate_size"] = c.IntermediateSize,
             ["num_feedforward_networks"] = c.NumFeedforwardNetworks,
             ["normalization_type"] = c.NormalizationType == NormalizationType.NoNorm ? "no_norm" : "layer_norm",
-            ["hidden_act"] = c.HiddenAct switch { Activation.Relu => "relu", Activation.Gelu => "gelu", Activation.GeluNew => "gelu_new", _ => "tanh" },
+            ["hidden_act"] = ActName(c.HiddenAct),
             ["trigram_input"] = c.TrigramInput,
             ["use_bottleneck"] = c.UseBottleneck,
             ["use_bottleneck_attention"] = c.UseBottleneckAttention,
@@ -205,14 +228,37 @@ public static class ConfigJson
             ["type_vocab_size"] = c.TypeVocabSize,
             ["pad_token_id"] = c.PadTokenId,
             ["tie_word_embeddings"] = true,
-            ["num_labels"] = c.NumLabels,
         };
+        o["num_labels"] = c.NumLabels;
         var id2label = new JsonObject(); var label2id = new JsonObject();
         for (int i = 0; i < c.Labels.Count; i++) { id2label[i.ToString(CultureInfo.InvariantCulture)] = c.Labels[i]; label2id[c.Labels[i]] = i; }
         o["id2label"] = id2label; o["label2id"] = label2id;
         if (c.ProblemType is not null) o["problem_type"] = c.ProblemType;
         return o.ToJsonString(new JsonSerializerOptions { WriteIndented = true });
     }
+
+    static string ActName(Activation a) => a switch { Activation.Relu => "relu", Activation.Gelu => "gelu", Activation.GeluNew => "gelu_new", _ => "tanh" };
+
+    static JsonObject BertJson(MobileBertConfig c) => new()
+    {
+        ["architectures"] = new JsonArray(c.Architectures.Select(a => (JsonNode?)JsonValue.Create(a)).ToArray()),
+        ["model_type"] = "bert",
+        ["vocab_size"] = c.VocabSize,
+        ["hidden_size"] = c.HiddenSize,
+        ["num_hidden_layers"] = c.NumHiddenLayers,
+        ["num_attention_heads"] = c.NumAttentionHeads,
+        ["intermediate_size"] = c.IntermediateSize,
+        ["hidden_act"] = ActName(c.HiddenAct),
+        ["hidden_dropout_prob"] = c.HiddenDropoutProb,
+        ["attention_probs_dropout_prob"] = c.AttentionProbsDropoutProb,
+        ["max_position_embeddings"] = c.MaxPositionEmbeddings,
+        ["type_vocab_size"] = c.TypeVocabSize,
+        ["initializer_range"] = c.InitializerRange,
+        ["layer_norm_eps"] = c.LayerNormEps,
+        ["pad_token_id"] = c.PadTokenId,
+        ["position_embedding_type"] = "absolute",
+        ["tie_word_embeddings"] = true,
+    };
 
     /// <summary>Writes config.json atomically (temporary file, then rename).</summary>
     public static void Save(MobileBertConfig c, string path)

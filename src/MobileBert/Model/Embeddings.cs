@@ -17,8 +17,8 @@ public sealed partial class Embeddings
         WordEmbeddings = store.Add(prefix + "word_embeddings.weight", c.VocabSize, c.EmbeddingSize);
         PositionEmbeddings = store.Add(prefix + "position_embeddings.weight", c.MaxPositionEmbeddings, c.HiddenSize);
         TokenTypeEmbeddings = store.Add(prefix + "token_type_embeddings.weight", c.TypeVocabSize, c.HiddenSize);
-        // HF creates the transformation even when it is unused (no trigram and E == H); keep the name set identical.
-        Transformation = new Linear(store, prefix + "embedding_transformation", c.EmbeddedInputSize, c.HiddenSize);
+        // HF MobileBERT creates the transformation even when it is unused (no trigram and E == H); keep the name set identical.
+        if (c.HasEmbeddingTransformation) Transformation = new Linear(store, prefix + "embedding_transformation", c.EmbeddedInputSize, c.HiddenSize);
         Norm = new Norm(store, prefix + "LayerNorm", c.HiddenSize, c.NormalizationType, c.EpsFor(NormSite.Embeddings));
     }
 
@@ -26,7 +26,8 @@ public sealed partial class Embeddings
     public Parameter WordEmbeddings { get; }
     public Parameter PositionEmbeddings { get; }
     public Parameter TokenTypeEmbeddings { get; }
-    public Linear Transformation { get; }
+    /// <summary>The embedding transformation (MobileBERT; null for BERT, whose word embeddings are hidden_size wide).</summary>
+    public Linear? Transformation { get; }
     public Norm Norm { get; }
 
     /// <summary>inputIds, tokenTypeIds: [B·S] → output: [B·S, H]. Position ids are 0…S−1 for every row (as HF, even left-padded).</summary>
@@ -47,7 +48,7 @@ public sealed partial class Embeddings
                 Trigram.Concat(words.AsSpan(0, rows * e), transformIn.AsSpan(0, rows * 3 * e), batch, seq, e);
             }
             if (trace is not null) trace.TransformInput = transformIn;
-            Transformation.Forward(transformIn, output, rows, threads);   // [B·S, H]
+            Transformation!.Forward(transformIn, output, rows, threads);   // [B·S, H]
         }
         else words.AsSpan(0, rows * e).CopyTo(output);                      // E == H
         var pos = Store.Span(PositionEmbeddings);
@@ -86,7 +87,7 @@ public sealed partial class Embeddings
                 transformIn = cache.Get(KTri, rows * 3 * e);
                 Trigram.Concat(words, transformIn, batch, seq, e);
             }
-            Transformation.Forward(transformIn, pre, rows, threads);
+            Transformation!.Forward(transformIn, pre, rows, threads);
         }
         else words.CopyTo(pre, 0);
         var pos = Store.Span(PositionEmbeddings);
@@ -118,10 +119,10 @@ public sealed partial class Embeddings
             if (_c.TrigramInput)
             {
                 var dtri = scratch.Get("emb.dtrigram", rows * 3 * e);
-                Transformation.Backward(cache.Get(KTri, rows * 3 * e), d, dtri, rows, threads);
+                Transformation!.Backward(cache.Get(KTri, rows * 3 * e), d, dtri, rows, threads);
                 EmbeddingBackward.Trigram(dtri, dwords, batch, seq, e);
             }
-            else Transformation.Backward(cache.Get(KWords, rows * e), d, dwords, rows, threads);
+            else Transformation!.Backward(cache.Get(KWords, rows * e), d, dwords, rows, threads);
         }
         else d.CopyTo(dwords);
         EmbeddingBackward.ScatterAdd(inputIds, dwords, e, Store.GradSpan(WordEmbeddings), _c.PadTokenId);

@@ -7,6 +7,10 @@ namespace MobileBert.Model;
 /// <summary>Normalization after every residual: MobileBERT's NoNorm (h∘γ+β) or a real LayerNorm.</summary>
 public enum NormalizationType { NoNorm, LayerNorm }
 
+/// <summary>Which HuggingFace architecture a config describes: MobileBERT (<c>model_type: "mobilebert"</c>) or plain BERT
+/// (<c>model_type: "bert"</c>, also MiniLM and sentence-transformers models).</summary>
+public enum ModelType { MobileBert, Bert }
+
 /// <summary>Thrown when a config.json or a preset is malformed or inconsistent. The message names the file and field.</summary>
 public sealed class ConfigException(string message) : Exception(message);
 
@@ -21,6 +25,10 @@ public sealed class ConfigException(string message) : Exception(message);
 /// </summary>
 public sealed class MobileBertConfig
 {
+    /// <summary>MobileBERT, or plain BERT: the same parametric model with no trigram, embedding size = hidden size and no
+    /// embedding transformation, no bottleneck, one FFN, LayerNorm with layer_norm_eps everywhere, a dense+tanh pooler,
+    /// no extra MLM dense, and the backbone under <c>bert.</c>. <see cref="Bert"/> builds a consistent one.</summary>
+    public ModelType ModelType { get; set; } = ModelType.MobileBert;
     public int VocabSize { get; set; } = 30522;
     public int HiddenSize { get; set; } = 512;
     public int EmbeddingSize { get; set; } = 128;
@@ -52,6 +60,20 @@ public sealed class MobileBertConfig
 
     public int NumLabels => Labels.Count;
 
+    /// <summary>A plain BERT config (HF BertConfig defaults = bert-base-uncased) with the BERT invariants set.</summary>
+    public static MobileBertConfig Bert(int hidden = 768, int layers = 12, int heads = 12, int intermediate = 3072) => new()
+    {
+        ModelType = ModelType.Bert, HiddenSize = hidden, EmbeddingSize = hidden, IntraBottleneckSize = hidden, NumHiddenLayers = layers,
+        NumAttentionHeads = heads, IntermediateSize = intermediate, NumFeedforwardNetworks = 1, NormalizationType = NormalizationType.LayerNorm,
+        HiddenAct = Activation.Gelu, TrigramInput = false, UseBottleneck = false, UseBottleneckAttention = false,
+        KeyQuerySharedBottleneck = false, ClassifierActivation = true, HiddenDropoutProb = 0.1f, AttentionProbsDropoutProb = 0.1f,
+    };
+
+    public bool IsBert => ModelType == ModelType.Bert;
+
+    /// <summary>HF name prefix of the backbone in task models: <c>mobilebert.</c> or <c>bert.</c>.</summary>
+    public string BackbonePrefix => IsBert ? "bert." : "mobilebert.";
+
     /// <summary>Width of the intra-block stream: intra_bottleneck_size with bottlenecks, else hidden_size (HF derives it the same way).</summary>
     public int TrueHiddenSize => UseBottleneck ? IntraBottleneckSize : HiddenSize;
     public int AttentionHeadSize => TrueHiddenSize / NumAttentionHeads;
@@ -64,9 +86,12 @@ public sealed class MobileBertConfig
     public int EmbeddedInputSize => EmbeddingSize * (TrigramInput ? 3 : 1);
     /// <summary>HF applies the embedding transformation only with trigram input or when E ≠ H (its weights exist regardless).</summary>
     public bool UsesEmbeddingTransformation => TrigramInput || EmbeddingSize != HiddenSize;
+    /// <summary>Whether the checkpoint has embedding_transformation weights (MobileBERT always; BERT never).</summary>
+    public bool HasEmbeddingTransformation => !IsBert;
 
-    /// <summary>Epsilon of a given norm (HF quirk: the embedding norm and MobileBertOutput's norm take PyTorch's default 1e-5).</summary>
-    public float EpsFor(NormSite site) => site is NormSite.Embeddings or NormSite.LayerOutput ? 1e-5f : LayerNormEps;
+    /// <summary>Epsilon of a given norm (MobileBERT's HF quirk: the embedding norm and MobileBertOutput's norm take PyTorch's
+    /// default 1e-5; BERT uses layer_norm_eps everywhere).</summary>
+    public float EpsFor(NormSite site) => !IsBert && site is NormSite.Embeddings or NormSite.LayerOutput ? 1e-5f : LayerNormEps;
 
     /// <summary>Throws <see cref="ConfigException"/> naming the first inconsistent field.</summary>
     public void Validate(string source = "config")
@@ -86,8 +111,21 @@ public sealed class MobileBertConfig
         if (HiddenDropoutProb is < 0 or >= 1 || float.IsNaN(HiddenDropoutProb)) throw new ConfigException($"{source}: 'hidden_dropout_prob' must be in [0,1), got {HiddenDropoutProb}.");
         if (AttentionProbsDropoutProb is < 0 or >= 1 || float.IsNaN(AttentionProbsDropoutProb)) throw new ConfigException($"{source}: 'attention_probs_dropout_prob' must be in [0,1), got {AttentionProbsDropoutProb}.");
         if (Labels.Count == 0) throw new ConfigException($"{source}: 'num_labels' / 'id2label' must name at least one label.");
+        if (IsBert) ValidateBert(source);
         if (ProblemType is not (null or "regression" or "single_label_classification" or "multi_label_classification"))
             throw new ConfigException($"{source}: 'problem_type' must be regression, single_label_classification or multi_label_classification, got '{ProblemType}'.");
+    }
+
+    /// <summary>The BERT invariants (a BERT config.json cannot break them; code that builds configs by hand can).</summary>
+    void ValidateBert(string source)
+    {
+        void Require(bool ok, string field, string what) { if (!ok) throw new ConfigException($"{source}: BERT model: '{field}' {what}."); }
+        Require(EmbeddingSize == HiddenSize, "embedding_size", $"must equal hidden_size ({HiddenSize}), got {EmbeddingSize}");
+        Require(!TrigramInput, "trigram_input", "must be false");
+        Require(!UseBottleneck && !UseBottleneckAttention && !KeyQuerySharedBottleneck, "use_bottleneck", "must be false (no bottlenecks)");
+        Require(NumFeedforwardNetworks == 1, "num_feedforward_networks", $"must be 1, got {NumFeedforwardNetworks}");
+        Require(NormalizationType == NormalizationType.LayerNorm, "normalization_type", "must be layer_norm");
+        Require(ClassifierActivation, "classifier_activation", "must be true (BERT's pooler is dense + tanh)");
     }
 
     public MobileBertConfig Clone()

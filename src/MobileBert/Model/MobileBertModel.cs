@@ -89,12 +89,14 @@ public sealed class ModelOutput
 }
 
 /// <summary>
-/// The MobileBERT model family (HF MobileBertModel + heads), one implementation for every config. All weights live in
-/// <see cref="Store"/> under HuggingFace names (`mobilebert.*`, `cls.*`, `classifier.*`, `qa_outputs.*`).
+/// The MobileBERT model family (HF MobileBertModel + heads) and plain BERT (HF BertModel + heads), one implementation for
+/// every config. All weights live in <see cref="Store"/> under HuggingFace names (`mobilebert.*` or `bert.*`, `cls.*`,
+/// `classifier.*`, `qa_outputs.*`).
 /// </summary>
 public sealed partial class MobileBertModel
 {
-    public const string BackbonePrefix = "mobilebert.";
+    /// <summary>HF name prefix of the backbone: <c>mobilebert.</c> or <c>bert.</c> (<see cref="MobileBertConfig.BackbonePrefix"/>).</summary>
+    public string BackbonePrefix => Config.BackbonePrefix;
 
     /// <param name="pooler">Whether the backbone has the pooler (HF add_pooling_layer). Default as HF: yes, except for
     /// MaskedLM-only and QA-only models, which HF builds without it.</param>
@@ -106,10 +108,11 @@ public sealed partial class MobileBertModel
         if (!HasPooler && (heads & (ModelHeads.NextSentence | ModelHeads.SequenceClassification)) != 0)
             throw new ArgumentException("The next-sentence and sequence-classification heads read the pooled output: the model needs its pooler.");
         var s = Store = new ParameterStore();
-        Embeddings = new Embeddings(s, BackbonePrefix + "embeddings.", config);
+        string prefix = config.BackbonePrefix;
+        Embeddings = new Embeddings(s, prefix + "embeddings.", config);
         Layers = new EncoderLayer[config.NumHiddenLayers];
-        for (int l = 0; l < Layers.Length; l++) Layers[l] = new EncoderLayer(s, $"{BackbonePrefix}encoder.layer.{l}.", config);
-        if (HasPooler) Pooler = new Pooler(s, BackbonePrefix + "pooler.", config);
+        for (int l = 0; l < Layers.Length; l++) Layers[l] = new EncoderLayer(s, $"{prefix}encoder.layer.{l}.", config);
+        if (HasPooler) Pooler = new Pooler(s, prefix + "pooler.", config);
         if (heads.HasFlag(ModelHeads.MaskedLm)) Mlm = new MlmHead(s, "cls.predictions.", config, Embeddings.WordEmbeddings);
         if (heads.HasFlag(ModelHeads.NextSentence)) Nsp = new NspHead(s, "cls.seq_relationship", config);
         if (heads.HasFlag(ModelHeads.SequenceClassification)) Classifier = new SequenceClassifierHead(s, "classifier", config);

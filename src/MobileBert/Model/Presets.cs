@@ -66,6 +66,12 @@ public static class Presets
         IntermediateSize = 64, NumFeedforwardNetworks = 2, MaxPositionEmbeddings = 128,
     };
 
+    /// <summary>bert-base-uncased (plain BERT, HF BertConfig defaults): 12 layers, hidden 768, 12 heads, FFN 3072, GELU; 109.5M.</summary>
+    public static MobileBertConfig BertBase() => MobileBertConfig.Bert();
+
+    /// <summary>all-MiniLM-L6-v2's shape (plain BERT): 6 layers, hidden 384, 12 heads, FFN 1536, GELU; 22.7M.</summary>
+    public static MobileBertConfig MiniLmL6() => MobileBertConfig.Bert(hidden: 384, layers: 6, heads: 12, intermediate: 1536);
+
     public static IReadOnlyDictionary<string, Func<MobileBertConfig>> All { get; } = new Dictionary<string, Func<MobileBertConfig>>
     {
         ["mobilebert"] = MobileBert,
@@ -77,6 +83,8 @@ public static class Presets
         ["ib-bert-mini"] = IbBertMini,
         ["mobilebert-mini"] = MobileBertMini,
         ["mobilebert-micro"] = MobileBertMicro,
+        ["bert-base"] = BertBase,
+        ["minilm-l6"] = MiniLmL6,
     };
 
     /// <summary>A preset by name, or a config.json path. Unknown names list the presets.</summary>

@@ -26,7 +26,7 @@ public class ModelFolderTests
         Assert.Empty(Directory.GetFiles(dir, "*.tmp-*"));
         var loaded = ModelFolder.Load(dir);
         Assert.Equal(model.Heads, loaded.Heads);
-        Assert.Equal([ModelFolder.ArchitectureName(model.Heads)], loaded.Config.Architectures);
+        Assert.Equal([ModelFolder.ArchitectureName(model.Heads, model.Config.ModelType)], loaded.Config.Architectures);
         var saved = loaded.Config.Clone(); saved.Architectures = [];
         Assert.Equal(ConfigJson.ToJson(model.Config), ConfigJson.ToJson(saved));
         var input = SmallInput(model.Config);

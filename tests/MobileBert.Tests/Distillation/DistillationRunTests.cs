@@ -163,6 +163,28 @@ public class DistillationRunTests
     }
 
     [Fact]
+    public void APlainBertTeacherDistilsIntoAThinnerBertStudent()
+    {
+        var tc = MobileBertConfig.Bert(hidden: 64, layers: 2, heads: 2, intermediate: 128);
+        tc.MaxPositionEmbeddings = 128;
+        var teacher = new MobileBertModel(tc, ModelHeads.Pretraining);
+        teacher.InitializeWeights(5);
+        var teacherDir = TestPaths.NewTempDir();
+        ModelFolder.Save(teacher, teacherDir, TestPaths.Vocab);
+        var sc = tc.Clone(); sc.IntermediateSize = 32;
+        var dir = TestPaths.NewTempDir();
+        var r = DistillationRun.Run(Options(dir) with { TeacherDir = teacherDir, StudentConfig = sc, PdSteps = 0, CheckpointEvery = 100 });
+        Assert.Equal(8, r.Steps);
+        var student = ModelFolder.Load(dir);
+        Assert.True(student.Config.IsBert);
+        Assert.Equal(32, student.Config.IntermediateSize);
+        Assert.Equal(ModelHeads.Pretraining, student.Heads);
+        // The embeddings were copied from the teacher and frozen through layer-wise transfer.
+        var name = "bert.embeddings.word_embeddings.weight";
+        Assert.True(student.Store.Span(student.Store[name]).SequenceEqual(teacher.Store.Span(teacher.Store[name])));
+    }
+
+    [Fact]
     public void MismatchedTeacherAndStudentGiveClearErrors()
     {
         var teacher = ModelFolder.Load(Shared.Value.Teacher);

@@ -13,7 +13,7 @@ namespace MobileBert.Tests.Export;
 /// </summary>
 public class OnnxExportTests(ITestOutputHelper log)
 {
-    public static TheoryData<string> Configs => new() { "tiny", "tiny_ln_gelu", "tiny_bottleneck_attn", "tiny_no_bottleneck", "ib_bert" };
+    public static TheoryData<string> Configs => new() { "tiny", "tiny_ln_gelu", "tiny_bottleneck_attn", "tiny_no_bottleneck", "ib_bert", "bert_tiny" };
     const double Rel = 1e-4;
 
     /// <summary>The golden configs (model + padded inputs), or an IB-BERT-shaped model with random weights and rows that are

@@ -43,7 +43,7 @@ public class InferenceEngineTests
         if (o.SequenceClassificationLogits is not null) Tolerance.AssertClose("logits", o.SequenceClassificationLogits, r.Logits, rel);
     }
 
-    public static TheoryData<string> Golden => new() { "tiny", "tiny_ln_gelu", "tiny_bottleneck_attn", "tiny_no_bottleneck" };
+    public static TheoryData<string> Golden => new() { "tiny", "tiny_ln_gelu", "tiny_bottleneck_attn", "tiny_no_bottleneck", "bert_tiny" };
 
     [Theory, MemberData(nameof(Golden))]
     public void GoldenConfigsMatchForward(string name)

@@ -136,7 +136,7 @@ public class Int8ModelTests
     [Fact]
     public void Int8EngineHasBoundedErrorOnGolden()
     {
-        foreach (var name in new[] { "tiny", "tiny_ln_gelu", "tiny_bottleneck_attn", "tiny_no_bottleneck" })
+        foreach (var name in new[] { "tiny", "tiny_ln_gelu", "tiny_bottleneck_attn", "tiny_no_bottleneck", "bert_tiny" })
         {
             var (model, input) = GoldenForwardTests.LoadGolden(name);
             var reference = model.Forward(input, new ForwardOptions { Heads = ModelHeads.SequenceClassification });

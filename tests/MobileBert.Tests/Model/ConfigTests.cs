@@ -21,6 +21,30 @@ public class ConfigTests
     }
 
     [Fact]
+    public void BertConfigMapsOntoThePlainModel()
+    {
+        var c = ConfigJson.Load(TestPaths.Golden("model", "bert_tiny", "config.json"));
+        Assert.Equal(ModelType.Bert, c.ModelType); Assert.Equal("bert.", c.BackbonePrefix);
+        Assert.Equal(64, c.HiddenSize); Assert.Equal(64, c.EmbeddingSize); Assert.Equal(64, c.TrueHiddenSize);
+        Assert.Equal(2, c.NumHiddenLayers); Assert.Equal(4, c.NumAttentionHeads); Assert.Equal(128, c.IntermediateSize);
+        Assert.False(c.TrigramInput); Assert.False(c.UseBottleneck); Assert.False(c.UsesEmbeddingTransformation);
+        Assert.Equal(1, c.NumFeedforwardNetworks); Assert.Equal(NormalizationType.LayerNorm, c.NormalizationType);
+        Assert.Equal(Activation.Gelu, c.HiddenAct); Assert.True(c.ClassifierActivation); Assert.Equal(["LABEL_0", "LABEL_1", "LABEL_2"], c.Labels);
+        foreach (NormSite site in Enum.GetValues<NormSite>()) Assert.Equal(1e-12f, c.EpsFor(site));   // no MobileBERT 1e-5 quirk
+        // A minimal BERT config takes BertConfig's defaults (bert-base-uncased).
+        var d = ConfigJson.Parse("{\"model_type\":\"bert\"}", "c.json", out var warnings);
+        Assert.Empty(warnings);
+        Assert.Equal(ConfigJson.ToJson(Presets.BertBase()), ConfigJson.ToJson(d));
+    }
+
+    [Fact]
+    public void BertPresetsHaveTheRealModelsParameterCounts()
+    {
+        Assert.Equal(109_482_240, MobileBertModel.CountParameters(Presets.BertBase()));     // bert-base-uncased BertModel
+        Assert.Equal(22_713_216, MobileBertModel.CountParameters(Presets.MiniLmL6()));     // all-MiniLM-L6-v2 BertModel
+    }
+
+    [Fact]
     public void RoundTripKeepsEveryField()
     {
         foreach (var (name, make) in Presets.All)
@@ -35,7 +59,13 @@ public class ConfigTests
     }
 
     [Theory]
-    [InlineData("{\"model_type\":\"bert\"}", "model_type")]
+    [InlineData("{\"model_type\":\"roberta\"}", "model_type")]
+    [InlineData("{\"model_type\":\"bert\",\"embedding_size\":128}", "embedding_size")]
+    [InlineData("{\"model_type\":\"bert\",\"use_bottleneck\":true}", "use_bottleneck")]
+    [InlineData("{\"model_type\":\"bert\",\"position_embedding_type\":\"relative_key\"}", "position_embedding_type")]
+    [InlineData("{\"model_type\":\"bert\",\"is_decoder\":true}", "is_decoder")]
+    [InlineData("{\"model_type\":\"bert\",\"hidden_size\":64,\"num_attention_heads\":5}", "num_attention_heads")]
+    [InlineData("{\"model_type\":\"bert\",\"hidden_act\":\"silu\"}", "hidden_act")]
     [InlineData("{\"hidden_act\":\"swish\"}", "hidden_act")]
     [InlineData("{\"normalization_type\":\"batch_norm\"}", "normalization_type")]
     [InlineData("{\"hidden_size\":\"512\"}", "hidden_size")]

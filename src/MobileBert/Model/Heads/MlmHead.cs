@@ -6,7 +6,7 @@ namespace MobileBert.Model.Heads;
 /// <summary>
 /// Masked-LM head (HF cls.predictions): t = LayerNorm(act(dense(h))) (always a real LayerNorm, eps = layer_norm_eps),
 /// logits = t · [word_embeddingsᵀ (E×V) ; dense.weight (H−E × V)] + bias. The decoder is tied to the word embeddings;
-/// `cls.predictions.dense.weight` is stored [H−E, V] and used untransposed.
+/// `cls.predictions.dense.weight` is stored [H−E, V] and used untransposed. BERT: H = E and no dense.weight.
 /// </summary>
 public sealed class MlmHead
 {
@@ -18,14 +18,15 @@ public sealed class MlmHead
         _c = c; _s = store; WordEmbeddings = wordEmbeddings;
         TransformDense = new Linear(store, prefix + "transform.dense", c.HiddenSize, c.HiddenSize);
         TransformNorm = new Norm(store, prefix + "transform.LayerNorm", c.HiddenSize, NormalizationType.LayerNorm, c.EpsFor(NormSite.MlmTransform));
-        ExtraWeight = store.Add(prefix + "dense.weight", c.HiddenSize - c.EmbeddingSize, c.VocabSize);
+        // MobileBERT only (BERT's decoder is the tied word embeddings alone; HF MobileBERT registers it even when H == E).
+        if (!c.IsBert) ExtraWeight = store.Add(prefix + "dense.weight", c.HiddenSize - c.EmbeddingSize, c.VocabSize);
         Bias = store.Add(prefix + "bias", c.VocabSize);
     }
 
     public Linear TransformDense { get; }
     public Norm TransformNorm { get; }
     public Parameter WordEmbeddings { get; }
-    public Parameter ExtraWeight { get; }
+    public Parameter? ExtraWeight { get; }
     public Parameter Bias { get; }
 
     /// <summary>h: [rows, H] → logits: [rows, V]. transformed (optional out): [rows, H].</summary>
@@ -43,7 +44,7 @@ public sealed class MlmHead
             t.AsSpan(r * hid + e, rest).CopyTo(tr.AsSpan(r * rest));
         }
         Gemm.Multiply(te, _s.Span(WordEmbeddings), logits, rows, v, e, Transpose.No, Transpose.Yes, _s.Span(Bias), false, threads);
-        if (rest > 0) Gemm.Multiply(tr, _s.Span(ExtraWeight), logits, rows, v, rest, Transpose.No, Transpose.No, default, true, threads);
+        if (rest > 0) Gemm.Multiply(tr, _s.Span(ExtraWeight!), logits, rows, v, rest, Transpose.No, Transpose.No, default, true, threads);
     }
 
     const string KIn = "mlm.in", KPreAct = "mlm.preact", KAct = "mlm.act", KT = "mlm.t", KTe = "mlm.te", KTr = "mlm.tr", KMean = "mlm.mean", KRstd = "mlm.rstd";
@@ -82,7 +83,7 @@ public sealed class MlmHead
             t.AsSpan(r * hid + e, rest).CopyTo(tr.AsSpan(r * rest));
         }
         Gemm.Multiply(te, _s.Span(WordEmbeddings), logits, rows, v, e, Transpose.No, Transpose.Yes, _s.Span(Bias), false, threads);
-        if (rest > 0) Gemm.Multiply(tr, _s.Span(ExtraWeight), logits, rows, v, rest, Transpose.No, Transpose.No, default, true, threads);
+        if (rest > 0) Gemm.Multiply(tr, _s.Span(ExtraWeight!), logits, rows, v, rest, Transpose.No, Transpose.No, default, true, threads);
     }
 
     /// <summary>
@@ -103,9 +104,9 @@ public sealed class MlmHead
         var dt = scratch.Get("mlm.dt", rows * hid);
         if (rest > 0)
         {
-            Gemm.Multiply(tr, dLogits, _s.GradSpan(ExtraWeight), rest, v, rows, Transpose.Yes, Transpose.No, default, true, threads);
+            Gemm.Multiply(tr, dLogits, _s.GradSpan(ExtraWeight!), rest, v, rows, Transpose.Yes, Transpose.No, default, true, threads);
             var dtr = scratch.Get("mlm.dtr", rows * rest);
-            Gemm.Multiply(dLogits, _s.Span(ExtraWeight), dtr, rows, rest, v, Transpose.No, Transpose.Yes, default, false, threads);
+            Gemm.Multiply(dLogits, _s.Span(ExtraWeight!), dtr, rows, rest, v, Transpose.No, Transpose.Yes, default, false, threads);
             for (int r = 0; r < rows; r++) dtr.AsSpan(r * rest, rest).CopyTo(dt.AsSpan(r * hid + e));
         }
         for (int r = 0; r < rows; r++) dte.AsSpan(r * e, e).CopyTo(dt.AsSpan(r * hid));

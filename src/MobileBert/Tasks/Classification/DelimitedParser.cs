@@ -9,7 +9,8 @@ namespace MobileBert.Tasks.Classification;
 /// A field that starts with the quote character is quoted: it ends at the next lone quote, a doubled quote is a
 /// literal quote, and delimiters and line breaks inside it are data. After the closing quote only a delimiter or a
 /// line break may follow (anything else is an error). A quote inside an unquoted field is an ordinary character (as
-/// Python's csv module does). Records end at <c>\n</c>, <c>\r\n</c> or <c>\r</c>. Fully empty lines are returned as
+/// Python's csv module does). Records end at <c>\n</c> or <c>\r\n</c> (a lone <c>\r</c> is data, as in every
+/// reader of this library). Fully empty lines are returned as
 /// records with a single empty field; the caller decides what to do with them. With <c>quote = null</c> no quoting
 /// is recognised (plain split on the delimiter, as GLUE TSVs need).
 /// </remarks>
@@ -55,17 +56,18 @@ internal sealed class DelimitedParser
                         if (next == q) { _reader.Read(); sb.Append(q); continue; }
                         break;
                     }
-                    if (c == '\n' || (c == '\r' && _reader.Peek() != '\n')) _line++;
+                    if (c == '\n') _line++;
                     sb.Append((char)c);
                 }
                 c = _reader.Read();
-                if (c >= 0 && c != _delimiter && c != '\n' && c != '\r')
+                if (c == '\r' && _reader.Peek() == '\n') c = _reader.Read();
+                if (c >= 0 && c != _delimiter && c != '\n')
                     throw new DataFormatException(_file, _line, fields.Count + 1, null,
                         $"unexpected character '{(char)c}' after the closing quote of a quoted field (a quote inside a quoted field must be doubled).");
             }
             else
             {
-                while (c >= 0 && c != _delimiter && c != '\n' && c != '\r')
+                while (c >= 0 && c != _delimiter && c != '\n' && !(c == '\r' && _reader.Peek() == '\n'))
                 {
                     sb.Append((char)c);
                     c = _reader.Read();

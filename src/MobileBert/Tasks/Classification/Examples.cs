@@ -59,6 +59,9 @@ public sealed record RawDataset(
 {
     /// <summary>Whether rows carry labels.</summary>
     public bool HasLabels => LabelColumn is not null;
+
+    /// <summary>Invalid UTF-8 sequences and unpaired surrogates replaced with U+FFFD while reading (<see cref="MobileBert.Text.TextSanitizer"/>).</summary>
+    public long Replaced { get; init; }
 }
 
 /// <summary>A task example with its label resolved: <see cref="LabelId"/> for classification, <see cref="Target"/> for regression, both null when unlabelled (test sets).</summary>
@@ -89,6 +92,9 @@ public sealed class TaskDataset
     /// <summary>Rows read but not used (never dropped silently).</summary>
     public IReadOnlyList<SkippedRow> Skipped { get; }
 
+    /// <summary>Invalid UTF-8 sequences and unpaired surrogates replaced with U+FFFD while reading.</summary>
+    public long Replaced { get; init; }
+
     /// <summary>Whether every example is labelled (false for GLUE test sets).</summary>
     public bool IsLabelled => Examples.Count > 0 && Examples.All(e => e.HasLabel);
 
@@ -102,11 +108,12 @@ public sealed class TaskDataset
     /// <summary>
     /// Resolves raw labels against <paramref name="task"/>: classification labels must be in <see cref="TaskDefinition.Labels"/>
     /// (exact, ordinal match); regression labels must parse as finite invariant-culture numbers. Rows without a label
-    /// stay unlabelled.
+    /// stay unlabelled. With <paramref name="skipBadRows"/> a row with an unknown label or a bad score is listed in
+    /// <see cref="Skipped"/> (with its line and the reason) instead of throwing.
     /// </summary>
     /// <exception cref="DataFormatException">An unknown label or a non-numeric score, naming file, line and column.</exception>
     /// <exception cref="ArgumentException">The data's pair-ness does not match the task.</exception>
-    public static TaskDataset FromRaw(TaskDefinition task, RawDataset raw)
+    public static TaskDataset FromRaw(TaskDefinition task, RawDataset raw, bool skipBadRows = false)
     {
         ArgumentNullException.ThrowIfNull(task);
         ArgumentNullException.ThrowIfNull(raw);
@@ -115,28 +122,29 @@ public sealed class TaskDataset
                 ? $"Task '{task.Name}' is a sentence-pair task but '{raw.Source}' was read without a text-pair column."
                 : $"Task '{task.Name}' is a single-sentence task but '{raw.Source}' was read with a text-pair column ('{raw.TextPairColumn}').");
         var examples = new List<TaskExample>(raw.Rows.Count);
+        var skipped = new List<SkippedRow>(raw.Skipped);
         foreach (var r in raw.Rows)
         {
             int? id = null; float? target = null;
+            string? problem = null;
             if (r.Label is not null)
             {
                 if (task.Kind == TaskKind.SingleLabelClassification)
                 {
-                    if (!task.TryGetLabelId(r.Label, out int lid))
-                        throw new DataFormatException(raw.Source, r.Line, raw.LabelColumnNumber, raw.LabelColumn,
-                            $"unknown label '{r.Label}'; task '{task.Name}' has labels {string.Join(", ", task.Labels.Select(l => $"'{l}'"))}.");
-                    id = lid;
+                    if (task.TryGetLabelId(r.Label, out int lid)) id = lid;
+                    else problem = $"unknown label '{r.Label}'; task '{task.Name}' has labels {string.Join(", ", task.Labels.Select(l => $"'{l}'"))}.";
                 }
-                else
-                {
-                    if (!double.TryParse(r.Label.Trim(), NumberStyles.Float, CultureInfo.InvariantCulture, out double v) || !double.IsFinite(v))
-                        throw new DataFormatException(raw.Source, r.Line, raw.LabelColumnNumber, raw.LabelColumn,
-                            $"regression label '{r.Label}' is not a finite number.");
-                    target = (float)v;
-                }
+                else if (double.TryParse(r.Label.Trim(), NumberStyles.Float, CultureInfo.InvariantCulture, out double v) && double.IsFinite(v)) target = (float)v;
+                else problem = $"regression label '{r.Label}' is not a finite number.";
+            }
+            if (problem is not null)
+            {
+                if (!skipBadRows) throw new DataFormatException(raw.Source, r.Line, raw.LabelColumnNumber, raw.LabelColumn, problem);
+                skipped.Add(new SkippedRow(r.Line, problem));
+                continue;
             }
             examples.Add(new TaskExample(r.Id, r.Text, r.TextPair, id, target, r.Line));
         }
-        return new TaskDataset(task, examples, raw.Source, raw.Skipped);
+        return new TaskDataset(task, examples, raw.Source, skipped) { Replaced = raw.Replaced };
     }
 }

@@ -86,7 +86,7 @@ public static class GlueReader
         ArgumentNullException.ThrowIfNull(task);
         ArgumentNullException.ThrowIfNull(path);
         var raw = ReadRaw(task, path, labelled, options ?? new GlueReadOptions());
-        return TaskDataset.FromRaw(task, raw);
+        return TaskDataset.FromRaw(task, raw, options?.SkipBadRows ?? false);
     }
 
     private static Layout GetLayout(TaskDefinition task, bool labelled)
@@ -138,7 +138,8 @@ public static class GlueReader
 
         if (columns is not null) Resolve(0);
 
-        foreach (var (lineNo, line) in ReadLines(path))
+        var sanitizer = new MobileBert.Text.TextSanitizer();
+        foreach (var (lineNo, line) in MobileBert.Text.LineReader.ReadFile(path, sanitizer))
         {
             if (line.Length == 0) { skipped.Add(new SkippedRow(lineNo, "empty line")); continue; }
             string[] fields = line.Split('\t');
@@ -163,20 +164,7 @@ public static class GlueReader
         }
 
         if (columns is null) throw new DataFormatException(path, 1, 0, null, $"the {task.Name} file is empty (no header line).");
-        return new RawDataset(path, rows, skipped, layout.Text, layout.Pair, layout.Label, labelIdx + 1);
+        return new RawDataset(path, rows, skipped, layout.Text, layout.Pair, layout.Label, labelIdx + 1) { Replaced = sanitizer.Replaced };
     }
 
-    /// <summary>Lines with 1-based numbers; \n, \r\n and \r all end a line; a leading UTF-8/16 BOM is dropped.</summary>
-    internal static IEnumerable<(int Line, string Text)> ReadLines(string path)
-    {
-        using var reader = new StreamReader(path, new UTF8Encoding(false), detectEncodingFromByteOrderMarks: true);
-        int n = 0;
-        string? line;
-        while ((line = reader.ReadLine()) is not null)
-        {
-            n++;
-            if (n == 1 && line.Length > 0 && line[0] == '\uFEFF') line = line[1..];
-            yield return (n, line);
-        }
-    }
 }

@@ -1,6 +1,7 @@
 using System.Globalization;
 using System.Text;
 using System.Text.Json;
+using MobileBert.Text;
 
 namespace MobileBert.Tasks.Classification;
 
@@ -94,19 +95,21 @@ public static class UserDataReader
         options ??= new UserDataOptions();
         if (!File.Exists(path)) throw new FileNotFoundException($"Data file not found: '{path}'.", path);
         var format = options.Format == UserDataFormat.Auto ? FormatFromExtension(path) : options.Format;
-        return format switch
+        var sanitizer = new TextSanitizer();
+        var raw = format switch
         {
-            UserDataFormat.Csv => ReadDelimited(path, options, options.Delimiter ?? ','),
-            UserDataFormat.Tsv => ReadDelimited(path, options, options.Delimiter ?? '\t'),
-            UserDataFormat.JsonLines => ReadJsonLines(path, options),
-            UserDataFormat.JsonArray => ReadJsonArray(path, options),
+            UserDataFormat.Csv => ReadDelimited(path, options, options.Delimiter ?? ',', sanitizer),
+            UserDataFormat.Tsv => ReadDelimited(path, options, options.Delimiter ?? '\t', sanitizer),
+            UserDataFormat.JsonLines => ReadJsonLines(path, options, sanitizer),
+            UserDataFormat.JsonArray => ReadJsonArray(path, options, sanitizer),
             _ => throw new ArgumentOutOfRangeException(nameof(options), format, "Unknown format."),
         };
+        return raw with { Replaced = sanitizer.Replaced };
     }
 
     /// <summary>Reads a file and resolves its labels against <paramref name="task"/> (columns from <paramref name="options"/>).</summary>
     public static TaskDataset Load(TaskDefinition task, string path, UserDataOptions? options = null) =>
-        TaskDataset.FromRaw(task, Read(path, options));
+        TaskDataset.FromRaw(task, Read(path, options), options?.SkipBadRows ?? false);
 
     /// <summary>
     /// Reads a training file (and optionally a dev file) of a classification task whose labels are inferred from the
@@ -118,7 +121,7 @@ public static class UserDataReader
         var rawTrain = Read(trainPath, options);
         if (!rawTrain.HasLabels) throw new ArgumentException("Inferring a label set needs a label column.", nameof(options));
         var task = TaskDefinition.InferClassification(name, rawTrain, order);
-        return (task, TaskDataset.FromRaw(task, rawTrain), devPath is null ? null : TaskDataset.FromRaw(task, Read(devPath, options)));
+        return (task, TaskDataset.FromRaw(task, rawTrain, options?.SkipBadRows ?? false), devPath is null ? null : TaskDataset.FromRaw(task, Read(devPath, options), options?.SkipBadRows ?? false));
     }
 
     /// <summary>Reads train (and dev) of a regression task; labels must be numbers.</summary>
@@ -128,7 +131,7 @@ public static class UserDataReader
         var rawTrain = Read(trainPath, options);
         if (!rawTrain.HasLabels) throw new ArgumentException("A regression training file needs a label column.", nameof(options));
         var task = TaskDefinition.Regression(name, rawTrain.TextColumn, rawTrain.TextPairColumn, rawTrain.LabelColumn!);
-        return (task, TaskDataset.FromRaw(task, rawTrain), devPath is null ? null : TaskDataset.FromRaw(task, Read(devPath, options)));
+        return (task, TaskDataset.FromRaw(task, rawTrain, options?.SkipBadRows ?? false), devPath is null ? null : TaskDataset.FromRaw(task, Read(devPath, options), options?.SkipBadRows ?? false));
     }
 
     private static UserDataFormat FormatFromExtension(string path) => Path.GetExtension(path).ToLowerInvariant() switch
@@ -142,9 +145,9 @@ public static class UserDataReader
 
     // ---------------------------------------------------------------- delimited
 
-    private static RawDataset ReadDelimited(string path, UserDataOptions o, char delimiter)
+    private static RawDataset ReadDelimited(string path, UserDataOptions o, char delimiter, TextSanitizer sanitizer)
     {
-        using var reader = new StreamReader(path, new UTF8Encoding(false), detectEncodingFromByteOrderMarks: true);
+        using var reader = sanitizer.Reader(path);
         var parser = new DelimitedParser(reader, path, delimiter, o.Quote);
         var rows = new List<RawExample>();
         var skipped = new List<SkippedRow>();
@@ -218,18 +221,18 @@ public static class UserDataReader
     private static string FieldName(ColumnRef c, string role) =>
         c.Name ?? throw new ArgumentException($"JSON fields are chosen by name; the {role} column is a position ({c.Index}).");
 
-    private static RawDataset ReadJsonLines(string path, UserDataOptions o)
+    private static RawDataset ReadJsonLines(string path, UserDataOptions o, TextSanitizer sanitizer)
     {
         var rows = new List<RawExample>();
         var skipped = new List<SkippedRow>();
-        foreach (var (line, text) in GlueReader.ReadLines(path))
+        foreach (var (line, text) in LineReader.ReadFile(path, sanitizer))
         {
             if (string.IsNullOrWhiteSpace(text)) { skipped.Add(new SkippedRow(line, "empty line")); continue; }
             JsonDocument doc;
-            try { doc = JsonDocument.Parse(text); }
+            try { doc = sanitizer.ParseJson(text); }
             catch (JsonException ex)
             {
-                string detail = $"invalid JSON: {ex.Message}";
+                string detail = $"invalid JSON: {JsonKinds.Problem(ex)}";
                 if (!o.SkipBadRows) throw new DataFormatException(path, line, 0, null, detail);
                 skipped.Add(new SkippedRow(line, detail));
                 continue;
@@ -239,11 +242,11 @@ public static class UserDataReader
         return JsonResult(path, o, rows, skipped);
     }
 
-    private static RawDataset ReadJsonArray(string path, UserDataOptions o)
+    private static RawDataset ReadJsonArray(string path, UserDataOptions o, TextSanitizer sanitizer)
     {
-        byte[] bytes = File.ReadAllBytes(path);
-        int start = bytes.AsSpan().StartsWith((ReadOnlySpan<byte>)[0xEF, 0xBB, 0xBF]) ? 3 : 0;
-        var memory = bytes.AsMemory(start);
+        // Decoded and re-encoded with the U+FFFD policy: the JSON reader then never meets invalid UTF-8 or lone surrogates.
+        byte[] bytes = Encoding.UTF8.GetBytes(sanitizer.CleanJson(sanitizer.ReadAllText(path)));
+        var memory = bytes.AsMemory();
         var span = memory.Span;
         var rows = new List<RawExample>();
         var skipped = new List<SkippedRow>();
@@ -268,7 +271,7 @@ public static class UserDataReader
         }
         catch (JsonException ex)
         {
-            throw new DataFormatException(path, (int)(ex.LineNumber ?? 0) + 1, 0, null, $"invalid JSON: {ex.Message}");
+            throw new DataFormatException(path, (int)(ex.LineNumber ?? 0) + 1, 0, null, $"invalid JSON: {JsonKinds.Problem(ex)}");
         }
         return JsonResult(path, o, rows, skipped);
     }

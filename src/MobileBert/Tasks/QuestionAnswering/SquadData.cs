@@ -73,6 +73,9 @@ public sealed class SquadDataset
     /// <summary>Answerable questions left without any consistent answer and therefore skipped.</summary>
     public IReadOnlyList<SquadIssue> SkippedQuestions { get; }
 
+    /// <summary>Invalid UTF-8 sequences and unpaired surrogates replaced with U+FFFD while reading (<see cref="MobileBert.Text.TextSanitizer"/>).</summary>
+    public long Replaced { get; internal set; }
+
     /// <summary>Whether any question is unanswerable (then the v2 evaluation applies).</summary>
     public bool HasImpossible => Examples.Any(e => !e.HasAnswer);
 }
@@ -103,13 +106,19 @@ public static class SquadReader
     {
         ArgumentNullException.ThrowIfNull(path);
         if (!File.Exists(path)) throw new FileNotFoundException($"SQuAD file not found: '{path}'.", path);
-        return Parse(File.ReadAllText(path, Encoding.UTF8), path, options);
+        var sanitizer = new MobileBert.Text.TextSanitizer();
+        var data = ParseClean(sanitizer.ReadAllText(path), path, options, sanitizer);
+        data.Replaced = sanitizer.Replaced;
+        return data;
     }
 
     /// <summary>Parses SQuAD JSON text; <paramref name="source"/> names it in error messages.</summary>
-    public static SquadDataset Parse(string json, string source = "<json>", SquadReadOptions? options = null)
+    public static SquadDataset Parse(string json, string source = "<json>", SquadReadOptions? options = null) => ParseClean(json, source, options, new MobileBert.Text.TextSanitizer());
+
+    static SquadDataset ParseClean(string json, string source, SquadReadOptions? options, MobileBert.Text.TextSanitizer sanitizer)
     {
         ArgumentNullException.ThrowIfNull(json);
+        json = sanitizer.CleanJson(json);
         options ??= new SquadReadOptions();
         JsonDocument doc;
         try

@@ -17,7 +17,7 @@ namespace MobileBert.Tests.Training.Optimizers;
 /// <remarks>Observed on all four configs: bit-identical to torch (max error 0, masked elements included).</remarks>
 public class AdamWGoldenTests(ITestOutputHelper output)
 {
-    public static TheoryData<string> Configs => new() { "tiny", "tiny_ln_gelu", "tiny_bottleneck_attn", "tiny_no_bottleneck" };
+    public static TheoryData<string> Configs => new() { "tiny", "tiny_ln_gelu", "tiny_bottleneck_attn", "tiny_no_bottleneck", "bert_tiny" };
 
     [Theory, MemberData(nameof(Configs))]
     public void OneStepMatchesTorch(string name)

@@ -1,0 +1,121 @@
+using System.Numerics.Tensors;
+using MobileBert.Inference;
+using MobileBert.Tasks.Classification;
+using MobileBert.Text;
+
+namespace MobileBert;
+
+/// <summary>How token vectors become one sentence vector.</summary>
+public enum Pooling
+{
+    /// <summary>Mean of the last hidden state over the sequence's tokens, [CLS] and [SEP] included (sentence-transformers' default).</summary>
+    Mean,
+    /// <summary>The last hidden state of [CLS].</summary>
+    Cls,
+}
+
+/// <summary>Options of <see cref="TextEmbedder.Load"/>.</summary>
+public sealed record EmbedderOptions
+{
+    public Pooling Pooling { get; init; } = Pooling.Mean;
+    /// <summary>Scale every vector to unit L2 norm (then a dot product is the cosine similarity).</summary>
+    public bool Normalize { get; init; } = true;
+    /// <summary>Predictor settings (threads, batch size, maximum tokens per text; default: the model's max_position_embeddings).</summary>
+    public PredictorOptions Predictor { get; init; } = new();
+}
+
+/// <summary>
+/// Sentence embeddings with any model folder (BERT, MiniLM and sentence-transformers checkpoints, MobileBERT; fp32 or int8):
+/// <c>TextEmbedder.Load(dir).Embed("…")</c> → a vector of hidden_size floats. With mean pooling and normalisation (the
+/// defaults) it computes what sentence-transformers computes for all-MiniLM-L6-v2. Texts longer than
+/// <see cref="MaxSeqLength"/> tokens are truncated. Runs the fast executor; thread-safe like <see cref="TextClassifier"/>.
+/// </summary>
+public sealed class TextEmbedder : IDisposable
+{
+    readonly Featurizer _featurizer;
+    readonly InferenceEngine _engine;
+    readonly object _tokenizerLock = new(), _engineLock = new();
+
+    TextEmbedder(InferenceFolder folder, EmbedderOptions options)
+    {
+        Options = options; IsQuantized = folder.Int8 is not null;
+        Dimension = folder.Model.Config.HiddenSize;
+        int max = folder.Model.Config.MaxPositionEmbeddings;
+        MaxSeqLength = options.Predictor.MaxSeqLength ?? max;
+        if (MaxSeqLength < 3 || MaxSeqLength > max)
+            throw new ArgumentOutOfRangeException(nameof(options), $"MaxSeqLength {MaxSeqLength} must be in [3, {max}] (max_position_embeddings).");
+        _featurizer = new Featurizer(folder.Tokenizer, MaxSeqLength);
+        _engine = folder.NewEngine(options.Predictor);
+    }
+
+    /// <summary>Loads a model folder (any heads; only the backbone runs).</summary>
+    public static TextEmbedder Load(string dir, EmbedderOptions? options = null)
+    {
+        options ??= new EmbedderOptions();
+        return new TextEmbedder(InferenceFolder.Load(dir, options.Predictor), options);
+    }
+
+    public EmbedderOptions Options { get; }
+    public bool IsQuantized { get; }
+    /// <summary>Length of every vector (the model's hidden_size).</summary>
+    public int Dimension { get; }
+    public int MaxSeqLength { get; }
+
+    public void Dispose() { lock (_engineLock) _engine.Dispose(); }
+
+    /// <summary>The embedding of one text.</summary>
+    public float[] Embed(string text) => Embed([text])[0];
+
+    /// <summary>Embeddings of many texts, <see cref="PredictorOptions.BatchSize"/> per forward pass (length-sorted, results in
+    /// input order).</summary>
+    public IReadOnlyList<float[]> Embed(IReadOnlyList<string> texts)
+    {
+        ArgumentNullException.ThrowIfNull(texts);
+        var encoded = new EncodedInput[texts.Count];
+        lock (_tokenizerLock)
+            for (int i = 0; i < texts.Count; i++) encoded[i] = _featurizer.Encode(texts[i] ?? throw new ArgumentNullException(nameof(texts)), null, out _);
+        var results = new float[texts.Count][];
+        var order = Enumerable.Range(0, texts.Count).OrderBy(i => encoded[i].Length).ToArray();
+        int bs = Math.Max(1, Options.Predictor.BatchSize);
+        var batch = new List<TokenSequence>(Math.Min(bs, order.Length));
+        for (int s = 0; s < order.Length; s += bs)
+        {
+            var idx = order[s..Math.Min(order.Length, s + bs)];
+            batch.Clear();
+            foreach (int i in idx) batch.Add(new TokenSequence(encoded[i].InputIds, encoded[i].TokenTypeIds));
+            lock (_engineLock)
+            {
+                var run = _engine.Run(batch);   // valid until the engine's next run
+                for (int r = 0; r < idx.Length; r++) results[idx[r]] = Pool(run.HiddenState(r), Options.Pooling, Options.Normalize, Dimension);
+            }
+        }
+        return results;
+    }
+
+    /// <summary>tokens: [S, H] (one sequence, no padding) → [H].</summary>
+    public static float[] Pool(ReadOnlySpan<float> tokens, Pooling pooling, bool normalize, int hidden)
+    {
+        int seq = tokens.Length / hidden;
+        var v = new float[hidden];
+        if (pooling == Pooling.Cls) tokens[..hidden].CopyTo(v);
+        else
+        {
+            var sum = new double[hidden];                                   // accumulate in double: sequences of 512 rows
+            for (int t = 0; t < seq; t++)
+            {
+                var row = tokens.Slice(t * hidden, hidden);
+                for (int j = 0; j < hidden; j++) sum[j] += row[j];
+            }
+            for (int j = 0; j < hidden; j++) v[j] = (float)(sum[j] / seq);
+        }
+        if (normalize)
+        {
+            float norm = TensorPrimitives.Norm(v);
+            if (norm > 0) TensorPrimitives.Divide(v, norm, v);          // as torch.nn.functional.normalize (eps 1e-12)
+        }
+        return v;
+    }
+
+    /// <summary>Cosine similarity of two vectors (the dot product when both are normalised).</summary>
+    public static float Cosine(ReadOnlySpan<float> a, ReadOnlySpan<float> b) => TensorPrimitives.CosineSimilarity(a, b);
+}
