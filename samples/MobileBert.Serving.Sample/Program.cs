@@ -1,5 +1,5 @@
 // A minimal-API app that hosts MobileBert models the .NET way: registered with DI, injected where needed.
-//   dotnet run --project samples/MobileBert.Serving.Sample -- --Models:Sentiment=DIR [--Models:Qa=DIR]
+//   dotnet run --project samples/MobileBert.Serving.Sample -- --Models:Sentiment=DIR [--Models:Qa=DIR] [--Models:Embedder=DIR] [--Models:FillMask=DIR]
 // then: curl -s localhost:5000/review -H 'content-type: application/json' -d '{"text":"Great phone, lousy battery."}'
 using Microsoft.AspNetCore.Mvc;
 using MobileBert;
@@ -14,6 +14,8 @@ builder.Services.AddMobileBert(o =>
     var models = builder.Configuration.GetSection("Models");
     o.AddClassifier("sentiment", models["Sentiment"] ?? throw new InvalidOperationException("set Models:Sentiment to a classifier folder."));
     if (models["Qa"] is { } qa) o.AddQuestionAnswerer("qa", qa);
+    if (models["Embedder"] is { } embedder) o.AddEmbedder("embedder", embedder);
+    if (models["FillMask"] is { } fillMask) o.AddMaskFiller("fill-mask", fillMask);
     o.MaxBatch = builder.Configuration.GetValue("MobileBert:MaxBatch", 32);
     o.ApiKey = builder.Configuration["MobileBert:ApiKey"];
 });

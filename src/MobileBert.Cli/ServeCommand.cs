@@ -3,6 +3,7 @@ using System.Net;
 using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
 using MobileBert.Serving;
+using Pooling = MobileBert.Pooling;
 
 namespace MobileBert.Cli;
 
@@ -11,7 +12,10 @@ public static class ServeCommand
 {
     public static Command Create()
     {
-        var model = new Option<string[]>("--model") { Description = "NAME=DIR: serve the model folder DIR as NAME (repeatable; the task comes from the folder).", Required = true, AllowMultipleArgumentsPerToken = false };
+        var model = new Option<string[]>("--model") { Description = "NAME=DIR: serve the model folder DIR as NAME (repeatable). The task comes from the folder: task.json, else config.json (…ForSequenceClassification, …ForQuestionAnswering, …ForMaskedLM/ForPreTraining: fill-mask, a bare backbone: embedding)." };
+        var embedder = new Option<string[]>("--embedder") { Description = "NAME=DIR: serve any model folder's backbone as a sentence embedder (repeatable)." };
+        var pooling = new Option<Pooling>("--pooling") { DefaultValueFactory = _ => Pooling.Mean, Description = "Embedders: mean or cls pooling." };
+        var noNormalize = new Option<bool>("--no-normalize") { Description = "Embedders: return raw pooled vectors instead of unit-length ones." };
         var urls = new Option<string>("--urls") { DefaultValueFactory = _ => "http://127.0.0.1:8080", Description = "Addresses to listen on, ';'-separated (loopback unless told otherwise; port 0: any free port)." };
         var maxBatch = new Option<int>("--max-batch") { DefaultValueFactory = _ => 32, Description = "Most inputs per engine batch (1: batching off)." };
         var maxWait = new Option<double>("--max-wait-ms") { DefaultValueFactory = _ => 5, Description = "Longest wait of the first input for others to join its batch." };
@@ -22,14 +26,17 @@ public static class ServeCommand
         var maxBody = new Option<int>("--max-body-bytes") { DefaultValueFactory = _ => 1 << 20, Description = "Largest request body." };
         var log = new Option<LogLevel>("--log-level") { DefaultValueFactory = _ => LogLevel.Warning, Description = "ASP.NET Core log level." };
         var cmd = new Command("serve", "Serve fine-tuned models over HTTP: /v1/models/NAME/classify|qa|tokenize, a web page at /, /metrics, /openapi/v1.json.")
-        { model, urls, maxBatch, maxWait, maxQueue, threads, apiKeyFile, maxTexts, maxBody, log };
+        { model, embedder, pooling, noNormalize, urls, maxBatch, maxWait, maxQueue, threads, apiKeyFile, maxTexts, maxBody, log };
         cmd.SetAction(r => CliApp.Guard(() =>
         {
-            var models = r.GetValue(model)!.Select(ParseModel).ToArray();
+            var models = (r.GetValue(model) ?? []).Select(ParseModel).ToArray();
+            var embedders = (r.GetValue(embedder) ?? []).Select(ParseModel).ToArray();
+            if (models.Length + embedders.Length == 0) throw new ArgumentException("nothing to serve: give --model NAME=DIR (or --embedder NAME=DIR).");
             string? key = r.GetValue(apiKeyFile) is { } f ? ReadKey(f) : null;
             void Configure(MobileBertServingOptions o)
             {
                 foreach (var (name, dir) in models) o.AddModel(name, dir);
+                foreach (var (name, dir) in embedders) o.AddEmbedder(name, dir, r.GetValue(pooling), !r.GetValue(noNormalize));
                 o.MaxBatch = r.GetValue(maxBatch); o.MaxWait = TimeSpan.FromMilliseconds(r.GetValue(maxWait)); o.MaxQueue = r.GetValue(maxQueue);
                 o.Threads = r.GetValue(threads); o.ApiKey = key;
                 o.Limits.MaxTextsPerRequest = r.GetValue(maxTexts); o.Limits.MaxBodyBytes = r.GetValue(maxBody);
@@ -48,14 +55,13 @@ public static class ServeCommand
         try { app.StartAsync().GetAwaiter().GetResult(); }
         catch (ModelLoadException e) { Console.Error.WriteLine($"error: {e.Message}"); return 1; }
         catch (IOException e) { Console.Error.WriteLine($"error: cannot listen on {string.Join(", ", urls)}: {e.Message}"); return 1; }
-        var served = app.Services.GetService(typeof(MobileBertModels)) as MobileBertModels;
-        foreach (var m in served!.All)
+        var served = (MobileBertModels)app.Services.GetService(typeof(MobileBertModels))!;
+        foreach (var m in served.All)
             Console.WriteLine($"model {m.Name}: {ServedModel.TaskName(m.Task)}, {(m.IsQuantized ? "int8" : "fp32")}, max {m.MaxSeqLength} tokens ({m.Directory})");
         foreach (var a in MobileBertServer.Addresses(app)) Console.WriteLine($"listening on {a}");
         Console.Out.Flush();
         app.WaitForShutdownAsync().GetAwaiter().GetResult();
-        long ran = served.All.Sum(m => (m.Classifier?.Stats ?? m.QuestionAnswerer!.Stats).ItemCount);
-        long dropped = served.All.Sum(m => (m.Classifier?.Stats ?? m.QuestionAnswerer!.Stats).DroppedCount);
+        long ran = served.All.Sum(m => m.Stats.ItemCount), dropped = served.All.Sum(m => m.Stats.DroppedCount);
         Console.WriteLine($"stopped: {ran} inputs run, {dropped} dropped (client gone)");
         return 0;
     }

@@ -1,3 +1,4 @@
+using MobileBert.Serving.Batching;
 using MobileBert.Text;
 
 namespace MobileBert.Serving;
@@ -44,4 +45,48 @@ public interface IQuestionAnswerer
     /// <summary>The best answers, best first (at most <paramref name="topK"/>). Without <paramref name="truncate"/> a question
     /// longer than <see cref="MaxQueryLength"/> throws <see cref="Batching.InputTooLongException"/>.</summary>
     Task<IReadOnlyList<Answer>> AnswerAsync(string context, string question, int topK = 5, bool truncate = false, CancellationToken cancellationToken = default);
+}
+
+/// <summary>A served sentence embedder (injectable); concurrent callers share engine batches. Thread-safe.</summary>
+public interface IEmbedder
+{
+    string Name { get; }
+    /// <summary>Length of every vector (hidden_size).</summary>
+    int Dimension { get; }
+    Pooling Pooling { get; }
+    /// <summary>Vectors have unit length (a dot product is the cosine similarity).</summary>
+    bool Normalize { get; }
+    int MaxSeqLength { get; }
+    WordPieceTokenizer Tokenizer { get; }
+
+    /// <summary>One vector per text, in input order. Without <paramref name="truncate"/> a text longer than
+    /// <see cref="MaxSeqLength"/> throws <see cref="InputTooLongException"/>.</summary>
+    Task<IReadOnlyList<float[]>> EmbedAsync(IReadOnlyList<string> texts, bool truncate = false, CancellationToken cancellationToken = default);
+}
+
+/// <summary>A served fill-mask model (injectable): the most probable tokens for each [MASK]. Thread-safe.</summary>
+public interface IMaskFiller
+{
+    string Name { get; }
+    int MaxSeqLength { get; }
+    WordPieceTokenizer Tokenizer { get; }
+
+    /// <summary>For each [MASK] of <paramref name="text"/> (in order) its <paramref name="topK"/> most probable tokens.</summary>
+    Task<IReadOnlyList<IReadOnlyList<MaskPrediction>>> FillAsync(string text, int topK = 5, bool truncate = false, CancellationToken cancellationToken = default);
+}
+
+/// <summary>What the server needs of every served model: its batcher's state, shutdown, and its tokenizer.</summary>
+public interface IBatchedModel : IDisposable
+{
+    string Name { get; }
+    WordPieceTokenizer Tokenizer { get; }
+    /// <summary>Most tokens per input.</summary>
+    int MaxSeqLength { get; }
+    /// <summary>The engine runs int8 weights (a folder written by `mobilebert quantize`).</summary>
+    bool IsQuantized { get; }
+    BatcherStats Stats { get; }
+    /// <summary>Inputs waiting for a batch.</summary>
+    int QueueDepth { get; }
+    /// <summary>Refuses new inputs and completes once every accepted one has run.</summary>
+    Task StopAsync();
 }

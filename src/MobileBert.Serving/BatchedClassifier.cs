@@ -5,7 +5,7 @@ namespace MobileBert.Serving;
 
 /// <summary><see cref="IClassifier"/> over one <see cref="TextClassifier"/>: inputs are tokenized on the caller's thread,
 /// then run in the model's dynamic batches (one engine, reused buffers, no padding computed).</summary>
-public sealed class BatchedClassifier : IClassifier
+public sealed class BatchedClassifier : IClassifier, IBatchedModel
 {
     internal sealed record Item(EncodedInput Input, PendingRequest<Classification> Request, int Index, CancellationToken Cancellation) : IBatchItem
     {
@@ -18,10 +18,7 @@ public sealed class BatchedClassifier : IClassifier
     public BatchedClassifier(string name, TextClassifier classifier, BatchingSettings settings)
     {
         Name = name; _classifier = classifier;
-        Batcher = new DynamicBatcher<Item>(name, settings, Run,
-            depth => ServingMetrics.QueueDepth.WithLabels(name).Set(depth),
-            size => ServingMetrics.BatchSize.WithLabels(name).Observe(size),
-            dropped => ServingMetrics.Dropped.WithLabels(name).Inc(dropped));
+        Batcher = ServingMetrics.NewBatcher<Item>(name, settings, Run);
     }
 
     public string Name { get; }
@@ -33,8 +30,10 @@ public sealed class BatchedClassifier : IClassifier
     public TextClassifier Classifier => _classifier;
     internal DynamicBatcher<Item> Batcher { get; }
     public BatcherStats Stats => Batcher.Stats;
-    /// <summary>Inputs waiting for a batch.</summary>
     public int QueueDepth => Batcher.QueueDepth;
+    public bool IsQuantized => _classifier.IsQuantized;
+    public Task StopAsync() => Batcher.StopAsync();
+    public void Dispose() => _classifier.Dispose();
 
     public async Task<IReadOnlyList<Classification>> ClassifyAsync(IReadOnlyList<ClassifierInput> inputs, bool truncate = false, CancellationToken cancellationToken = default)
     {

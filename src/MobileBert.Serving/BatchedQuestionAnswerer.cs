@@ -5,7 +5,7 @@ namespace MobileBert.Serving;
 
 /// <summary><see cref="IQuestionAnswerer"/> over one <see cref="QuestionAnswerer"/>: concurrent questions are answered in
 /// the model's dynamic batches (all their context windows in one engine run), grouped by context length.</summary>
-public sealed class BatchedQuestionAnswerer : IQuestionAnswerer
+public sealed class BatchedQuestionAnswerer : IQuestionAnswerer, IBatchedModel
 {
     internal sealed record Item(string Context, string Question, int TopK, PendingRequest<IReadOnlyList<Answer>> Request, CancellationToken Cancellation) : IBatchItem
     {
@@ -18,10 +18,7 @@ public sealed class BatchedQuestionAnswerer : IQuestionAnswerer
     public BatchedQuestionAnswerer(string name, QuestionAnswerer answerer, BatchingSettings settings)
     {
         Name = name; _answerer = answerer;
-        Batcher = new DynamicBatcher<Item>(name, settings, Run,
-            depth => ServingMetrics.QueueDepth.WithLabels(name).Set(depth),
-            size => ServingMetrics.BatchSize.WithLabels(name).Observe(size),
-            dropped => ServingMetrics.Dropped.WithLabels(name).Inc(dropped));
+        Batcher = ServingMetrics.NewBatcher<Item>(name, settings, Run);
     }
 
     public string Name { get; }
@@ -32,8 +29,10 @@ public sealed class BatchedQuestionAnswerer : IQuestionAnswerer
     public QuestionAnswerer Answerer => _answerer;
     internal DynamicBatcher<Item> Batcher { get; }
     public BatcherStats Stats => Batcher.Stats;
-    /// <summary>Inputs waiting for a batch.</summary>
     public int QueueDepth => Batcher.QueueDepth;
+    public bool IsQuantized => _answerer.IsQuantized;
+    public Task StopAsync() => Batcher.StopAsync();
+    public void Dispose() => _answerer.Dispose();
 
     public async Task<IReadOnlyList<Answer>> AnswerAsync(string context, string question, int topK = 5, bool truncate = false, CancellationToken cancellationToken = default)
     {

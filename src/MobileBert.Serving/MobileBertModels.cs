@@ -30,22 +30,13 @@ public sealed class MobileBertModels : IDisposable
         var settings = new BatchingSettings(_options.MaxBatch, _options.MaxWait, _options.MaxQueue);
         var predictor = new PredictorOptions { Threads = _options.Threads, BatchSize = _options.MaxBatch };
         var loaded = new Dictionary<string, ServedModel>(StringComparer.OrdinalIgnoreCase);
-        foreach (var (name, dir, registered) in _options.Models)
+        foreach (var registration in _options.Models)
         {
-            try
-            {
-                if (!System.IO.Directory.Exists(dir)) throw new DirectoryNotFoundException("the folder does not exist.");
-                var task = ServedModel.DetectTask(dir);
-                if (registered is { } r && (r == ModelTask.QuestionAnswering) != (task == ModelTask.QuestionAnswering))
-                    throw new ArgumentException($"registered as {ServedModel.TaskName(r)}, but the folder holds a {ServedModel.TaskName(task)} model.");
-                loaded[name] = task == ModelTask.QuestionAnswering
-                    ? new ServedModel(name, dir, task, null, new BatchedQuestionAnswerer(name, QuestionAnswerer.Load(dir, predictor), settings))
-                    : new ServedModel(name, dir, task, new BatchedClassifier(name, TextClassifier.Load(dir, predictor), settings), null);
-            }
+            try { loaded[registration.Name] = ServedModel.Load(registration, settings, predictor); }
             catch (Exception e) when (e is not OutOfMemoryException)
             {
-                foreach (var m in loaded.Values) _ = Stop(m);
-                throw new ModelLoadException($"model '{name}' ({dir}): {e.Message}", e);
+                foreach (var m in loaded.Values) { _ = m.Predictor.StopAsync(); m.Predictor.Dispose(); }
+                throw new ModelLoadException($"model '{registration.Name}' ({registration.Directory}): {e.Message}", e);
             }
         }
         _byName = loaded;
@@ -55,12 +46,19 @@ public sealed class MobileBertModels : IDisposable
     public bool TryGet(string name, [NotNullWhen(true)] out ServedModel? model) => _byName.TryGetValue(name, out model);
 
     /// <summary>The classifier named <paramref name="name"/>.</summary>
-    public IClassifier GetClassifier(string name) =>
-        Get(name).Classifier ?? throw new InvalidOperationException($"model '{name}' is a question-answering model, not a classifier.");
+    public IClassifier GetClassifier(string name) => Get(name).Classifier ?? throw WrongTask(name, "a classifier");
 
     /// <summary>The question answerer named <paramref name="name"/>.</summary>
-    public IQuestionAnswerer GetQuestionAnswerer(string name) =>
-        Get(name).QuestionAnswerer ?? throw new InvalidOperationException($"model '{name}' is a classifier, not a question answerer.");
+    public IQuestionAnswerer GetQuestionAnswerer(string name) => Get(name).QuestionAnswerer ?? throw WrongTask(name, "a question answerer");
+
+    /// <summary>The embedder named <paramref name="name"/>.</summary>
+    public IEmbedder GetEmbedder(string name) => Get(name).Embedder ?? throw WrongTask(name, "an embedder");
+
+    /// <summary>The fill-mask model named <paramref name="name"/>.</summary>
+    public IMaskFiller GetMaskFiller(string name) => Get(name).MaskFiller ?? throw WrongTask(name, "a fill-mask model");
+
+    InvalidOperationException WrongTask(string name, string wanted) =>
+        new($"model '{name}' is a {ServedModel.TaskName(Get(name).Task)} model, not {wanted}.");
 
     ServedModel Get(string name)
     {
@@ -76,13 +74,11 @@ public sealed class MobileBertModels : IDisposable
     public Task DrainAsync()
     {
         _ready = false;
-        return Task.WhenAll(_byName.Values.Select(Stop));
+        return Task.WhenAll(_byName.Values.Select(m => m.Predictor.StopAsync()));
     }
-
-    static Task Stop(ServedModel m) => m.Classifier?.Batcher.StopAsync() ?? m.QuestionAnswerer!.Batcher.StopAsync();
 
     public void Dispose()
     {
-        foreach (var m in _byName.Values) { m.Classifier?.Classifier.Dispose(); m.QuestionAnswerer?.Answerer.Dispose(); }
+        foreach (var m in _byName.Values) m.Predictor.Dispose();
     }
 }

@@ -3,10 +3,11 @@ using System.Text.RegularExpressions;
 namespace MobileBert.Serving;
 
 /// <summary>What a served model folder does (from task.json, else from config.json's architectures).</summary>
-public enum ModelTask { Classification, Regression, QuestionAnswering }
+public enum ModelTask { Classification, Regression, QuestionAnswering, Embedding, FillMask }
 
-/// <summary>One model to serve: its name in URLs, its folder, and the task it was registered for (null: from the folder).</summary>
-public sealed record ModelRegistration(string Name, string Directory, ModelTask? Task);
+/// <summary>One model to serve: its name in URLs, its folder, the task it was registered for (null: from the folder) and,
+/// for an embedder, its pooling.</summary>
+public sealed record ModelRegistration(string Name, string Directory, ModelTask? Task, Pooling Pooling = Pooling.Mean, bool Normalize = true);
 
 /// <summary>Request limits of the HTTP endpoints; each breach is a 4xx problem naming the field.</summary>
 public sealed class ServingLimits
@@ -49,10 +50,18 @@ public sealed partial class MobileBertServingOptions
     /// <summary>Serves an extractive question-answering model folder under <paramref name="name"/>.</summary>
     public MobileBertServingOptions AddQuestionAnswerer(string name, string directory) => Add(name, directory, ModelTask.QuestionAnswering);
 
-    /// <summary>Serves a model folder whose task is read from the folder (task.json, else config.json architectures).</summary>
+    /// <summary>Serves any model folder's backbone as a sentence embedder (mean or [CLS] pooling, unit length by default).</summary>
+    public MobileBertServingOptions AddEmbedder(string name, string directory, Pooling pooling = Pooling.Mean, bool normalize = true) =>
+        Add(name, directory, ModelTask.Embedding, pooling, normalize);
+
+    /// <summary>Serves a model folder with a masked-LM head for fill-mask.</summary>
+    public MobileBertServingOptions AddMaskFiller(string name, string directory) => Add(name, directory, ModelTask.FillMask);
+
+    /// <summary>Serves a model folder whose task is read from the folder: task.json, else config.json's architectures
+    /// (…ForQuestionAnswering, …ForSequenceClassification, …ForMaskedLM / …ForPreTraining: fill-mask, a bare backbone: embedding).</summary>
     public MobileBertServingOptions AddModel(string name, string directory) => Add(name, directory, null);
 
-    MobileBertServingOptions Add(string name, string directory, ModelTask? task)
+    MobileBertServingOptions Add(string name, string directory, ModelTask? task, Pooling pooling = Pooling.Mean, bool normalize = true)
     {
         ArgumentNullException.ThrowIfNull(name);
         ArgumentNullException.ThrowIfNull(directory);
@@ -60,7 +69,7 @@ public sealed partial class MobileBertServingOptions
             throw new ArgumentException($"model name '{name}': use 1-64 letters, digits, '.', '_' or '-', starting with a letter or digit.");
         if (_models.Any(m => m.Name.Equals(name, StringComparison.OrdinalIgnoreCase)))
             throw new ArgumentException($"model name '{name}' is registered twice.");
-        _models.Add(new ModelRegistration(name, directory, task));
+        _models.Add(new ModelRegistration(name, directory, task, pooling, normalize));
         return this;
     }
 

@@ -9,7 +9,7 @@ public static class ServiceCollectionExtensions
     /// <summary>
     /// Adds the models configured by <paramref name="configure"/>: <see cref="MobileBertModels"/> (the pool), a hosted
     /// service that loads them at start-up and drains their batches at shutdown, and keyed <see cref="IClassifier"/> /
-    /// <see cref="IQuestionAnswerer"/> services (key = model name:
+    /// <see cref="IQuestionAnswerer"/> / <see cref="IEmbedder"/> / <see cref="IMaskFiller"/> services (key = model name:
     /// <c>[FromKeyedServices("sentiment")] IClassifier classifier</c>). <paramref name="configure"/> runs when the host
     /// starts, so it may read configuration that is complete only then.
     /// </summary>
@@ -21,6 +21,8 @@ public static class ServiceCollectionExtensions
         services.AddHostedService<MobileBertHostedService>();
         services.AddKeyedSingleton<IClassifier>(KeyedService.AnyKey, (sp, key) => sp.GetRequiredService<MobileBertModels>().GetClassifier(KeyName(key)));
         services.AddKeyedSingleton<IQuestionAnswerer>(KeyedService.AnyKey, (sp, key) => sp.GetRequiredService<MobileBertModels>().GetQuestionAnswerer(KeyName(key)));
+        services.AddKeyedSingleton<IEmbedder>(KeyedService.AnyKey, (sp, key) => sp.GetRequiredService<MobileBertModels>().GetEmbedder(KeyName(key)));
+        services.AddKeyedSingleton<IMaskFiller>(KeyedService.AnyKey, (sp, key) => sp.GetRequiredService<MobileBertModels>().GetMaskFiller(KeyName(key)));
         return services;
     }
 

@@ -1,3 +1,4 @@
+using MobileBert.Serving.Batching;
 using Prometheus;
 
 namespace MobileBert.Serving;
@@ -21,4 +22,11 @@ public static class ServingMetrics
     public static readonly Gauge QueueDepth = Metrics.CreateGauge("mobilebert_queue_depth", "Inputs waiting for a batch.", "model");
     public static readonly Counter Dropped = Metrics.CreateCounter("mobilebert_dropped_inputs_total",
         "Inputs not computed because their client went away.", "model");
+
+    /// <summary>A batcher for the model <paramref name="name"/> that reports its queue depth, batch sizes and dropped inputs here.</summary>
+    internal static DynamicBatcher<T> NewBatcher<T>(string name, BatchingSettings settings, Action<IReadOnlyList<T>> run) where T : class, IBatchItem =>
+        new(name, settings, run,
+            depth => QueueDepth.WithLabels(name).Set(depth),
+            size => BatchSize.WithLabels(name).Observe(size),
+            dropped => Dropped.WithLabels(name).Inc(dropped));
 }

@@ -14,7 +14,13 @@ public class EndpointTests(SampleAppFactory factory) : IClassFixture<SampleAppFa
     public async Task ModelsListsNameTaskLabelsPrecisionAndConfig()
     {
         var models = JsonNode.Parse(await _client.GetStringAsync("/v1/models"))!["models"]!.AsArray();
-        Assert.Equal(2, models.Count);
+        Assert.Equal(4, models.Count);
+        var e = models.Single(m => (string?)m!["name"] == "embedder")!;
+        Assert.Equal("embedding", (string?)e["task"]);
+        Assert.Equal(64, (int)e["embedding"]!["dimension"]!);
+        Assert.Equal("mean", (string?)e["embedding"]!["pooling"]);
+        Assert.Equal("fill-mask", (string?)models.Single(m => (string?)m!["name"] == "fill-mask")!["task"]);
+        Assert.Equal("mobilebert", (string?)e["config"]!["model_type"]);
         var s = models.Single(m => (string?)m!["name"] == "sentiment")!;
         Assert.Equal("classification", (string?)s["task"]);
         Assert.Equal(["calm", "happy", "sad"], s["labels"]!.AsArray().Select(l => (string)l!));
@@ -86,6 +92,48 @@ public class EndpointTests(SampleAppFactory factory) : IClassFixture<SampleAppFa
         Assert.Equal(0, (int)noAnswer["start"]! + (int)noAnswer["end"]!);
         var top1 = await Http.PostOk(_client, "/v1/models/qa/qa", new { question = "What flows?", context = TestModels.Context, top_k = 1 });
         Assert.Single(top1["answers"]!.AsArray());
+    }
+
+    [Fact]
+    public async Task EmbedReturnsTheLibrarysUnitVectors()
+    {
+        using var reference = TextEmbedder.Load(TestModels.Classifier, new EmbedderOptions { Predictor = new PredictorOptions { Threads = 1 } });
+        var r = await Http.PostOk(_client, "/v1/models/embedder/embed", new { texts = TestModels.Texts[..3] });
+        Assert.Equal(64, (int)r["dimension"]!);
+        Assert.True((bool)r["normalized"]!);
+        var vectors = r["embeddings"]!.AsArray();
+        Assert.Equal(3, vectors.Count);
+        for (int i = 0; i < 3; i++)
+        {
+            var got = vectors[i]!.AsArray().Select(x => (float)x!).ToArray();
+            var expected = reference.Embed(TestModels.Texts[i]);
+            Assert.Equal(expected.Length, got.Length);
+            Assert.True(TextEmbedder.Cosine(expected, got) > 0.99999f);
+            Assert.Equal(1.0, Math.Sqrt(got.Sum(x => (double)x * x)), 4);
+        }
+        string longText = string.Join(' ', Enumerable.Repeat("word", 200));   // > 128 positions
+        await Http.PostProblem(_client, "/v1/models/embedder/embed", Http.Json(new { texts = new[] { longText } }), 400, "texts[0]");
+        Assert.Single((await Http.PostOk(_client, "/v1/models/embedder/embed", new { texts = new[] { longText }, truncate = true }))["embeddings"]!.AsArray());
+    }
+
+    [Fact]
+    public async Task FillMaskReturnsTheLibrarysCandidatesForEachMask()
+    {
+        using var reference = MaskFiller.Load(TestModels.MaskedLm, new PredictorOptions { Threads = 1 });
+        const string text = "The capital of France is [MASK] and of Germany [MASK].";
+        var r = await Http.PostOk(_client, "/v1/models/fill-mask/fill-mask", new { text, top_k = 3 });
+        var masks = r["masks"]!.AsArray();
+        var expected = reference.Fill(text, 3);
+        Assert.Equal(2, masks.Count);
+        for (int m = 0; m < 2; m++)
+        {
+            Assert.Equal(expected[m].Select(c => c.Token), masks[m]!.AsArray().Select(c => (string)c!["token"]!));
+            Assert.Equal(expected[m][0].Sequence, (string?)masks[m]![0]!["sequence"]);
+            Assert.Equal(expected[m][0].Probability, (float)masks[m]![0]!["probability"]!, 5);
+        }
+        await Http.PostProblem(_client, "/v1/models/fill-mask/fill-mask", Http.Json(new { text = "no mask here" }), 400, "text");
+        await Http.PostProblem(_client, "/v1/models/fill-mask/fill-mask", Http.Json(new { text = "a [MASK]", top_k = 0 }), 400, "top_k");
+        await Http.PostProblem(_client, "/v1/models/fill-mask/classify", Http.Json(new { texts = new[] { "a" } }), 400, "name");
     }
 
     [Fact]

@@ -20,6 +20,18 @@ public static class TestModels
     /// <summary>SQuAD v1.1 question answerer (always a span).</summary>
     public static string QuestionAnswererV1 => QaV1Dir.Value;
 
+    /// <summary>A micro model with a masked-LM head (config.json says MobileBertForMaskedLM: served as fill-mask).</summary>
+    public static string MaskedLm => MlmDir.Value;
+
+    static readonly Lazy<string> MlmDir = new(() =>
+    {
+        var dir = TestPaths.NewTempDir();
+        var model = new MobileBert.Model.MobileBertModel(MobileBert.Model.Presets.MobileBertMicro(), MobileBert.Model.ModelHeads.MaskedLm);
+        model.InitializeWeights(14);
+        MobileBert.Checkpoints.ModelFolder.Save(model, dir, TestPaths.Vocab);
+        return dir;
+    });
+
     static readonly Lazy<string> QaV1Dir = new(() =>
         PredictorTests.RandomTaskFolder(TaskInfo.ForSquad(false, 64, new SquadSettings { DocStride = 32, MaxQueryLength = 16 }), seed: 13));
     static readonly Lazy<string> ClassifierDir = new(() => PredictorTests.RandomTaskFolder(MoodsTask, seed: 11));

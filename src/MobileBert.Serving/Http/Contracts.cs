@@ -54,14 +54,42 @@ public sealed record TokenizeResponse(string Model, IReadOnlyList<string> Tokens
     [property: JsonPropertyName("token_type_ids")] IReadOnlyList<int> TokenTypeIds, IReadOnlyList<int[]> Offsets, bool Truncated);
 
 /// <summary>A model's architecture in GET /v1/models.</summary>
-public sealed record ConfigSummary([property: JsonPropertyName("hidden_size")] int HiddenSize, [property: JsonPropertyName("num_hidden_layers")] int NumHiddenLayers,
+public sealed record ConfigSummary([property: JsonPropertyName("model_type")] string ModelType, [property: JsonPropertyName("hidden_size")] int HiddenSize, [property: JsonPropertyName("num_hidden_layers")] int NumHiddenLayers,
     [property: JsonPropertyName("num_attention_heads")] int NumAttentionHeads, [property: JsonPropertyName("intermediate_size")] int IntermediateSize,
     [property: JsonPropertyName("embedding_size")] int EmbeddingSize, [property: JsonPropertyName("vocab_size")] int VocabSize,
     [property: JsonPropertyName("max_position_embeddings")] int MaxPositionEmbeddings);
 
-/// <param name="Task">classification, regression or question-answering.</param>
+/// <summary>An embedder's vectors in GET /v1/models.</summary>
+public sealed record EmbeddingInfo(int Dimension, string Pooling, bool Normalized);
+
+/// <param name="Task">classification, regression, question-answering, embedding or fill-mask.</param>
 /// <param name="Precision">int8 (a quantized folder) or fp32.</param>
 public sealed record ModelInfo(string Name, string Task, IReadOnlyList<string> Labels, [property: JsonPropertyName("max_seq_length")] int MaxSeqLength,
-    string Precision, ConfigSummary Config);
+    string Precision, ConfigSummary Config, EmbeddingInfo? Embedding);
 
 public sealed record ModelList(IReadOnlyList<ModelInfo> Models);
+
+/// <summary>POST /v1/models/{name}/embed.</summary>
+public sealed class EmbedRequest
+{
+    public List<string?>? Texts { get; set; }
+    public bool Truncate { get; set; }
+}
+
+/// <param name="Embeddings">One vector of <paramref name="Dimension"/> floats per text, in input order.</param>
+public sealed record EmbedResponse(string Model, int Dimension, string Pooling, bool Normalized, IReadOnlyList<float[]> Embeddings);
+
+/// <summary>POST /v1/models/{name}/fill-mask.</summary>
+public sealed class FillMaskRequest
+{
+    /// <summary>Text with one or more [MASK] tokens.</summary>
+    public string? Text { get; set; }
+    [JsonPropertyName("top_k")] public int? TopK { get; set; }
+    public bool Truncate { get; set; }
+}
+
+/// <param name="Sequence">The text with this mask replaced by the token.</param>
+public sealed record MaskCandidate(string Token, [property: JsonPropertyName("token_id")] int TokenId, float Probability, string Sequence);
+
+/// <param name="Masks">For each [MASK], in order, its candidates (most probable first).</param>
+public sealed record FillMaskResponse(string Model, IReadOnlyList<IReadOnlyList<MaskCandidate>> Masks);

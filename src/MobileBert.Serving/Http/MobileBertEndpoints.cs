@@ -10,7 +10,7 @@ namespace MobileBert.Serving.Http;
 public static class MobileBertEndpoints
 {
     /// <summary>
-    /// Maps <c>GET /v1/models</c>, <c>POST /v1/models/{name}/classify|qa|tokenize</c> (API key filter when configured),
+    /// Maps <c>GET /v1/models</c>, <c>POST /v1/models/{name}/classify|qa|embed|fill-mask|tokenize</c> (API key filter when configured),
     /// <c>/healthz</c>, <c>/readyz</c> and the web page at <c>/</c>. Errors are RFC 7807 problem details naming the field.
     /// </summary>
     public static IEndpointRouteBuilder MapMobileBert(this IEndpointRouteBuilder app)
@@ -30,6 +30,14 @@ public static class MobileBertEndpoints
             .AddEndpointFilter(new RequestMetricsFilter("tokenize"))
             .Accepts<TokenizeRequest>("application/json").Produces<TokenizeResponse>().ProducesProblem(400).ProducesProblem(404)
             .ProducesProblem(413).ProducesProblem(415);
+        v1.MapPost("/models/{name}/embed", EmbedEndpoint.Handle).WithName("Embed")
+            .AddEndpointFilter(new RequestMetricsFilter("embed"))
+            .Accepts<EmbedRequest>("application/json").Produces<EmbedResponse>().ProducesProblem(400).ProducesProblem(404)
+            .ProducesProblem(413).ProducesProblem(415).ProducesProblem(503);
+        v1.MapPost("/models/{name}/fill-mask", FillMaskEndpoint.Handle).WithName("FillMask")
+            .AddEndpointFilter(new RequestMetricsFilter("fill-mask"))
+            .Accepts<FillMaskRequest>("application/json").Produces<FillMaskResponse>().ProducesProblem(400).ProducesProblem(404)
+            .ProducesProblem(413).ProducesProblem(415).ProducesProblem(503);
         app.MapGet("/healthz", () => Results.Json(new { status = "ok" })).WithTags("health").ExcludeFromDescription();
         app.MapGet("/readyz", (MobileBertModels models) => models.IsReady
             ? Results.Json(new { status = "ready" })
@@ -47,18 +55,21 @@ public static class MobileBertEndpoints
 
     static ModelInfo Describe(ServedModel m)
     {
-        var c = m.Model.Config;
+        var c = m.Config;
         return new ModelInfo(m.Name, ServedModel.TaskName(m.Task), m.Classifier?.Labels ?? [], m.MaxSeqLength, m.IsQuantized ? "int8" : "fp32",
-            new ConfigSummary(c.HiddenSize, c.NumHiddenLayers, c.NumAttentionHeads, c.IntermediateSize, c.EmbeddingSize, c.VocabSize, c.MaxPositionEmbeddings));
+            new ConfigSummary(c.ModelType.ToString().ToLowerInvariant(), c.HiddenSize, c.NumHiddenLayers, c.NumAttentionHeads, c.IntermediateSize, c.EmbeddingSize,
+                c.VocabSize, c.MaxPositionEmbeddings),
+            m.Embedder is { } e ? new EmbeddingInfo(e.Dimension, e.Pooling.ToString().ToLowerInvariant(), e.Normalize) : null);
     }
 
     /// <summary>The model named in the route, or the 404 / wrong-task problem.</summary>
-    internal static IResult? Find(MobileBertModels models, string name, bool questionAnswering, string endpoint, out ServedModel model)
+    internal static IResult? Find(MobileBertModels models, string name, string endpoint, out ServedModel model)
     {
         if (!models.TryGet(name, out model!)) return Problems.UnknownModel(name, models.All.Select(m => m.Name));
-        if ((model.Task == ModelTask.QuestionAnswering) != questionAnswering)
+        string serves = ServedModel.EndpointOf(model.Task);
+        if (serves != endpoint)
             return Problems.Field(StatusCodes.Status400BadRequest, "name",
-                $"model '{name}' is a {ServedModel.TaskName(model.Task)} model: use /v1/models/{name}/{(questionAnswering ? "classify" : "qa")}, not /{endpoint}.");
+                $"model '{name}' is a {ServedModel.TaskName(model.Task)} model: use /v1/models/{name}/{serves}, not /{endpoint}.");
         return null;
     }
 
@@ -77,5 +88,6 @@ public static class MobileBertEndpoints
         try { return await call(); }
         catch (InputTooLongException e) { return Problems.Field(400, e.Field, e.Message); }
         catch (ServerBusyException e) { return Problems.Busy(http, e.Message); }
+        catch (ArgumentException e) when (e.Message.StartsWith("text: ", StringComparison.Ordinal)) { return Problems.Field(400, "text", e.Message); }
     }
 }

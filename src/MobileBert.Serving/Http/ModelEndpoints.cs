@@ -7,7 +7,7 @@ static class ClassifyEndpoint
 {
     public static async Task<IResult> Handle(string name, HttpContext http, MobileBertModels models)
     {
-        if (MobileBertEndpoints.Find(models, name, questionAnswering: false, "classify", out var model) is { } notFound) return notFound;
+        if (MobileBertEndpoints.Find(models, name, "classify", out var model) is { } notFound) return notFound;
         var limits = models.Options.Limits;
         var (request, problem) = await JsonBody.ReadAsync<ClassifyRequest>(http, limits.MaxBodyBytes);
         if (problem is not null) return problem;
@@ -31,20 +31,26 @@ static class ClassifyEndpoint
         });
     }
 
-    static IResult? Validate(ClassifyRequest request, ServingLimits limits)
+    /// <summary>texts: required, 1…limit entries, each a non-empty string within the character limit.</summary>
+    internal static IResult? ValidateTexts(List<string?>? texts, ServingLimits limits)
     {
-        var texts = request.Texts;
         if (texts is null) return Problems.Field(400, "texts", "texts is required (an array of strings).");
         if (texts.Count == 0) return Problems.Field(400, "texts", "texts is empty; send at least one text.");
         if (texts.Count > limits.MaxTextsPerRequest)
             return Problems.Field(400, "texts", $"{texts.Count} texts, more than the limit of {limits.MaxTextsPerRequest} per request.");
+        for (int i = 0; i < texts.Count; i++)
+            if (MobileBertEndpoints.CheckText(texts[i], $"texts[{i}]", limits.MaxCharsPerText) is { } p) return p;
+        return null;
+    }
+
+    static IResult? Validate(ClassifyRequest request, ServingLimits limits)
+    {
+        if (ValidateTexts(request.Texts, limits) is { } invalid) return invalid;
+        var texts = request.Texts!;
         if (request.TextPairs is { } pairs && pairs.Count != texts.Count)
             return Problems.Field(400, "text_pairs", $"text_pairs has {pairs.Count} entries; texts has {texts.Count} (one pair, or null, per text).");
         for (int i = 0; i < texts.Count; i++)
-        {
-            if (MobileBertEndpoints.CheckText(texts[i], $"texts[{i}]", limits.MaxCharsPerText) is { } p) return p;
             if (MobileBertEndpoints.CheckText(request.TextPairs?[i], $"text_pairs[{i}]", limits.MaxCharsPerText, optional: true) is { } q) return q;
-        }
         return null;
     }
 }
@@ -54,7 +60,7 @@ static class QaEndpoint
 {
     public static async Task<IResult> Handle(string name, HttpContext http, MobileBertModels models)
     {
-        if (MobileBertEndpoints.Find(models, name, questionAnswering: true, "qa", out var model) is { } notFound) return notFound;
+        if (MobileBertEndpoints.Find(models, name, "qa", out var model) is { } notFound) return notFound;
         var limits = models.Options.Limits;
         var (request, problem) = await JsonBody.ReadAsync<QaRequest>(http, limits.MaxBodyBytes);
         if (problem is not null) return problem;
@@ -89,5 +95,46 @@ static class TokenizeEndpoint
         var e = truncated ? model.Tokenizer.Encode(request.Text!, request.TextPair, model.MaxSeqLength) : full;
         return Results.Json(new TokenizeResponse(name, e.Tokens, e.InputIds, e.TokenTypeIds, e.Offsets.Select(o => new[] { o.Start, o.End }).ToArray(), truncated),
             JsonBody.Options);
+    }
+}
+
+/// <summary>POST /v1/models/{name}/embed: texts → sentence vectors (mean or [CLS] pooling, unit length by default).</summary>
+static class EmbedEndpoint
+{
+    public static async Task<IResult> Handle(string name, HttpContext http, MobileBertModels models)
+    {
+        if (MobileBertEndpoints.Find(models, name, "embed", out var model) is { } notFound) return notFound;
+        var limits = models.Options.Limits;
+        var (request, problem) = await JsonBody.ReadAsync<EmbedRequest>(http, limits.MaxBodyBytes);
+        if (problem is not null) return problem;
+        if (ClassifyEndpoint.ValidateTexts(request!.Texts, limits) is { } invalid) return invalid;
+        var embedder = model.Embedder!;
+        return await MobileBertEndpoints.Guard(http, async () =>
+        {
+            var vectors = await embedder.EmbedAsync(request.Texts!.Select(t => t!).ToArray(), request.Truncate, http.RequestAborted);
+            return Results.Json(new EmbedResponse(name, embedder.Dimension, embedder.Pooling.ToString().ToLowerInvariant(), embedder.Normalize, vectors),
+                JsonBody.Options);
+        });
+    }
+}
+
+/// <summary>POST /v1/models/{name}/fill-mask: a text with [MASK] tokens → the most probable tokens for each.</summary>
+static class FillMaskEndpoint
+{
+    public static async Task<IResult> Handle(string name, HttpContext http, MobileBertModels models)
+    {
+        if (MobileBertEndpoints.Find(models, name, "fill-mask", out var model) is { } notFound) return notFound;
+        var limits = models.Options.Limits;
+        var (request, problem) = await JsonBody.ReadAsync<FillMaskRequest>(http, limits.MaxBodyBytes);
+        if (problem is not null) return problem;
+        if (MobileBertEndpoints.CheckText(request!.Text, "text", limits.MaxCharsPerText) is { } t) return t;
+        int topK = request.TopK ?? 5;
+        if (topK < 1 || topK > limits.MaxTopK) return Problems.Field(400, "top_k", $"top_k must be 1…{limits.MaxTopK}, got {topK}.");
+        return await MobileBertEndpoints.Guard(http, async () =>
+        {
+            var masks = await model.MaskFiller!.FillAsync(request.Text!, topK, request.Truncate, http.RequestAborted);
+            return Results.Json(new FillMaskResponse(name, masks.Select(m => (IReadOnlyList<MaskCandidate>)m
+                .Select(c => new MaskCandidate(c.Token, c.TokenId, c.Probability, c.Sequence)).ToArray()).ToArray()), JsonBody.Options);
+        });
     }
 }
