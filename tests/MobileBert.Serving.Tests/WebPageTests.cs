@@ -34,14 +34,15 @@ public class WebPageTests
         string classifierDir = Environment.GetEnvironmentVariable("MOBILEBERT_SCREENSHOT_CLASSIFIER") ?? TestModels.Classifier;
         string qaDir = Environment.GetEnvironmentVariable("MOBILEBERT_SCREENSHOT_QA") ?? TestModels.QuestionAnswererV1;
         string? shots = Environment.GetEnvironmentVariable("MOBILEBERT_SCREENSHOT_DIR");
-        await using var server = await LoopbackServer.StartAsync(o => o.AddClassifier("sentiment", classifierDir).AddQuestionAnswerer("qa", qaDir));
+        await using var server = await LoopbackServer.StartAsync(o => o.AddClassifier("sentiment", classifierDir).AddQuestionAnswerer("qa", qaDir)
+            .AddMaskFiller("fill", TestModels.MaskedLm).AddEmbedder("embedder", TestModels.Classifier));
         using var client = server.Client();
         using var browser = StartBrowser();
         var wait = new WebDriverWait(browser, TimeSpan.FromSeconds(30));
         browser.Navigate().GoToUrl(server.Address);
 
         // Classifier: the bars show the API's probabilities, most probable first.
-        wait.Until(d => d.FindElements(By.CssSelector("#model option")).Count == 2);
+        wait.Until(d => d.FindElements(By.CssSelector("#model option")).Count == 4);
         new SelectElement(browser.FindElement(By.Id("model"))).SelectByValue("sentiment");
         const string text = "Great phone, excellent battery life.";
         browser.FindElement(By.Id("text")).SendKeys(text);
@@ -70,7 +71,23 @@ public class WebPageTests
         Assert.Empty(browser.FindElement(By.Id("error")).Text);
         if (shots is not null) Save(browser, shots, "serve-qa.png");
 
+        // Fill-mask: the candidates of the first [MASK]; embeddings: the cosine similarity of two sentences.
+        new SelectElement(browser.FindElement(By.Id("model"))).SelectByValue("fill");
+        wait.Until(d => d.FindElement(By.Id("fill-form")).Displayed);
+        browser.FindElement(By.Id("fill")).Click();
+        wait.Until(d => d.FindElements(By.CssSelector("#fills .bar")).Count == 5);
+        var fills = (await Http.PostOk(client, "/v1/models/fill/fill-mask", new { text = "The capital of France is [MASK].", top_k = 5 }))["masks"]![0]!;
+        Assert.Equal((string?)fills[0]!["token"], browser.FindElements(By.CssSelector("#fills .bar"))[0].GetDomAttribute("data-label"));
+        new SelectElement(browser.FindElement(By.Id("model"))).SelectByValue("embedder");
+        wait.Until(d => d.FindElement(By.Id("embed-form")).Displayed);
+        browser.FindElement(By.Id("embed-a")).SendKeys("A man is playing a guitar.");
+        browser.FindElement(By.Id("embed-b")).SendKeys("Someone plays an instrument.");
+        browser.FindElement(By.Id("embed")).Click();
+        wait.Until(d => d.FindElement(By.Id("similarity")).Text.StartsWith("cosine similarity: ", StringComparison.Ordinal));
+        Assert.Contains("64 dimensions, mean pooling", browser.FindElement(By.Id("similarity")).Text);
+
         // An error from the API is shown, not swallowed.
+        new SelectElement(browser.FindElement(By.Id("model"))).SelectByValue("qa");
         browser.FindElement(By.Id("question")).Clear();
         browser.FindElement(By.Id("answer")).Click();
         wait.Until(d => d.FindElement(By.Id("error")).Text.Contains("question is empty"));
