@@ -7,6 +7,7 @@ using Xunit;
 namespace MobileBert.Serving.Tests;
 
 /// <summary>The server under faults, on real loopback sockets; every loop is bounded in count and time.</summary>
+[Collection(LoopbackCollection.Name)]
 public class FaultTests
 {
     static readonly TimeSpan Bound = TimeSpan.FromSeconds(90);

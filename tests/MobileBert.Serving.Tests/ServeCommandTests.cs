@@ -7,6 +7,7 @@ using Xunit;
 namespace MobileBert.Serving.Tests;
 
 /// <summary>`mobilebert serve` as a process: refusing to start on a bad model folder, and draining on SIGTERM.</summary>
+[Collection(LoopbackCollection.Name)]
 public class ServeCommandTests
 {
     static readonly TimeSpan Bound = TimeSpan.FromSeconds(60);

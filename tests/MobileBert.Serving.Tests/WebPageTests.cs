@@ -11,6 +11,7 @@ namespace MobileBert.Serving.Tests;
 /// returns. With MOBILEBERT_SCREENSHOT_DIR set it saves screenshots there (docs/images), and
 /// MOBILEBERT_SCREENSHOT_CLASSIFIER / _QA choose the model folders shown (default: the tiny test models).
 /// </summary>
+[Collection(LoopbackCollection.Name)]
 public class WebPageTests
 {
     const string Chromium = "/usr/bin/chromium", ChromeDriver = "/usr/bin/chromedriver";
@@ -38,7 +39,7 @@ public class WebPageTests
             .AddMaskFiller("fill", TestModels.MaskedLm).AddEmbedder("embedder", TestModels.Classifier));
         using var client = server.Client();
         using var browser = StartBrowser();
-        var wait = new WebDriverWait(browser, TimeSpan.FromSeconds(30));
+        var wait = new WebDriverWait(browser, TimeSpan.FromSeconds(120));   // generous: the machine may be busy
         browser.Navigate().GoToUrl(server.Address);
 
         // Classifier: the bars show the API's probabilities, most probable first.

@@ -62,6 +62,23 @@ public static class MobileBertEndpoints
             m.Embedder is { } e ? new EmbeddingInfo(e.Dimension, e.Pooling.ToString().ToLowerInvariant(), e.Normalize) : null);
     }
 
+    /// <summary>
+    /// The frame of every model endpoint: the model named in the route (404; with <paramref name="endpoint"/> also the
+    /// wrong-task problem), the JSON body within the size limit (415 / 413 / 400), then <paramref name="body"/> with
+    /// refusals turned into problems (<see cref="Guard"/>).
+    /// </summary>
+    internal static async Task<IResult> Handle<TRequest>(HttpContext http, MobileBertModels models, string name, string? endpoint,
+        Func<ServedModel, TRequest, ServingLimits, Task<IResult>> body) where TRequest : class
+    {
+        ServedModel? model;
+        if (endpoint is null) { if (!models.TryGet(name, out model)) return Problems.UnknownModel(name, models.All.Select(m => m.Name)); }
+        else if (Find(models, name, endpoint, out model) is { } notServed) return notServed;
+        var limits = models.Options.Limits;
+        var (request, problem) = await JsonBody.ReadAsync<TRequest>(http, limits.MaxBodyBytes);
+        if (problem is not null) return problem;
+        return await Guard(http, () => body(model!, request!, limits));
+    }
+
     /// <summary>The model named in the route, or the 404 / wrong-task problem.</summary>
     internal static IResult? Find(MobileBertModels models, string name, string endpoint, out ServedModel model)
     {

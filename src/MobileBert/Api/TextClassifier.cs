@@ -132,21 +132,9 @@ public sealed class TextClassifier : IDisposable
     {
         ArgumentNullException.ThrowIfNull(encoded);
         var results = new Classification[encoded.Count];
-        var order = Enumerable.Range(0, encoded.Count).OrderBy(i => encoded[i].Length).ToArray();
-        int k = _model.Config.NumLabels, bs = Math.Max(1, Options.BatchSize);
-        var batch = new List<TokenSequence>(Math.Min(bs, order.Length));
-        for (int s = 0; s < order.Length; s += bs)
-        {
-            var idx = order[s..Math.Min(order.Length, s + bs)];
-            batch.Clear();
-            foreach (int i in idx) batch.Add(new TokenSequence(encoded[i].InputIds, encoded[i].TokenTypeIds));
-            lock (_engineLock)
-            {
-                var logits = _engine.Run(batch).Logits;   // valid until the engine's next run
-                for (int r = 0; r < idx.Length; r++)
-                    results[idx[r]] = IsRegression ? new Classification([], logits[r * k]) : ToClassification(logits.Slice(r * k, k));
-            }
-        }
+        int k = _model.Config.NumLabels;
+        EncodedBatches.Run(_engine, _engineLock, encoded, Options.BatchSize, (i, r, run) =>
+            results[i] = IsRegression ? new Classification([], run.Logits[r * k]) : ToClassification(run.Logits.Slice(r * k, k)));
         return results;
     }
 

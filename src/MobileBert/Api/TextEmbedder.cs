@@ -94,20 +94,8 @@ public sealed class TextEmbedder : IDisposable
     {
         ArgumentNullException.ThrowIfNull(encoded);
         var results = new float[encoded.Count][];
-        var order = Enumerable.Range(0, encoded.Count).OrderBy(i => encoded[i].Length).ToArray();
-        int bs = Math.Max(1, Options.Predictor.BatchSize);
-        var batch = new List<TokenSequence>(Math.Min(bs, order.Length));
-        for (int s = 0; s < order.Length; s += bs)
-        {
-            var idx = order[s..Math.Min(order.Length, s + bs)];
-            batch.Clear();
-            foreach (int i in idx) batch.Add(new TokenSequence(encoded[i].InputIds, encoded[i].TokenTypeIds));
-            lock (_engineLock)
-            {
-                var run = _engine.Run(batch);   // valid until the engine's next run
-                for (int r = 0; r < idx.Length; r++) results[idx[r]] = Pool(run.HiddenState(r), Options.Pooling, Options.Normalize, Dimension);
-            }
-        }
+        EncodedBatches.Run(_engine, _engineLock, encoded, Options.Predictor.BatchSize, (i, r, run) =>
+            results[i] = Pool(run.HiddenState(r), Options.Pooling, Options.Normalize, Dimension));
         return results;
     }
 
