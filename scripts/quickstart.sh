@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
-# Main job on bundled data: build the CLI, create a CPU-scale MobileBERT model folder (random weights — training
-# arrives with the pre-training / distillation issues), tokenize and encode the bundled sentences, and benchmark the
-# full-size MobileBERT forward pass at batch 1 and 32, seq 128.
+# A one-minute tour of the lower-level commands on bundled data: build the CLI, create a CPU-scale MobileBERT model
+# folder with random weights (`init`), tokenize and encode the bundled sentences, and benchmark the full-size
+# MobileBERT forward pass at batch 1 and 32, seq 128. Training is `pretrain`, `distill` and `finetune` (README).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 out=${OUT:-out/quickstart}

@@ -28,6 +28,7 @@ static class CompareBench
     public static int Run(string[] args)
     {
         string preset = "mobilebert";
+        string? modelDir = null, ortModel = null;
         int[] batches = [1, 32], seqs = [128], threadCounts = [Environment.ProcessorCount];
         bool int8 = false, withForward = false;
         string oursKind = "fast";
@@ -48,6 +49,8 @@ static class CompareBench
                 switch (args[i])
                 {
                     case "--preset": preset = Next(); break;
+                    case "--model": modelDir = Next(); break;
+                    case "--ort-model": ortModel = Next(); break;
                     case "--batch": batches = List(Next()); break;
                     case "--seq": seqs = List(Next()); break;
                     case "--threads": threadCounts = List(Next()); break;
@@ -66,7 +69,7 @@ static class CompareBench
                     default: throw new ArgumentException($"unknown option {args[i]}");
                 }
             }
-            if (!Presets.All.TryGetValue(preset, out _)) throw new ArgumentException($"unknown preset '{preset}' ({string.Join(", ", Presets.All.Keys)})");
+            if (modelDir is null && !Presets.All.TryGetValue(preset, out _)) throw new ArgumentException($"unknown preset '{preset}' ({string.Join(", ", Presets.All.Keys)})");
         }
         catch (Exception e) when (e is ArgumentException or FormatException or OverflowException)
         {
@@ -74,10 +77,12 @@ static class CompareBench
             return 2;
         }
 
-        var c = Presets.All[preset]();
+        // --model: a model folder (e.g. an imported real checkpoint) instead of a preset with random weights.
+        MobileBertModel model;
+        if (modelDir is not null) { model = MobileBert.Checkpoints.ModelFolder.Load(modelDir, new() { Heads = ModelHeads.None }); preset = modelDir; }
+        else { model = new MobileBertModel(Presets.All[preset]()); model.InitializeWeights(seed: 1234); }
+        var c = model.Config;
         foreach (int s in seqs) if (s > c.MaxPositionEmbeddings) { Console.Error.WriteLine($"compare: --seq {s} exceeds max_position_embeddings {c.MaxPositionEmbeddings}"); return 2; }
-        var model = new MobileBertModel(c);
-        model.InitializeWeights(seed: 1234);
         var engine = new InferenceEngine(model);
         var qweights = int8 ? QuantizedWeights.Quantize(model, new QuantizationPolicy { KeepLayersFp32 = keepLayers }) : null;
         var engine8 = qweights is null ? null : new InferenceEngine(model, new InferenceOptions { Quantized = qweights });
@@ -90,13 +95,14 @@ static class CompareBench
         {
             string fp32Path = Path.Combine(dir, "model.onnx"), int8Path = Path.Combine(dir, "model.int8.onnx");
             var sw = Stopwatch.StartNew();
-            OnnxExporter.Export(model, fp32Path);
+            if (ortModel is not null) File.Copy(ortModel, fp32Path);   // --ort-model: ORT fp32 runs this file (e.g. the original export)
+            else OnnxExporter.Export(model, fp32Path);
             if (int8) OnnxExporter.Export(model, int8Path, new OnnxExportOptions { Int8 = true });
             double exportSeconds = sw.Elapsed.TotalSeconds;
             GC.Collect(); GC.WaitForPendingFinalizers(); GC.Collect();
 
             var header = new StringBuilder();
-            header.AppendLine(Inv($"model: {preset} ({MobileBertModel.CountParameters(c) / 1e6:F1}M backbone parameters, {c.NumHiddenLayers} layers, hidden {c.HiddenSize}, intra {c.IntraBottleneckSize}, {c.NormalizationType}/{c.HiddenAct}), random weights; outputs last_hidden_state + pooler_output for both"));
+            header.AppendLine(Inv($"model: {preset} ({MobileBertModel.CountParameters(c) / 1e6:F1}M backbone parameters, {c.NumHiddenLayers} layers, hidden {c.HiddenSize}, intra {c.IntraBottleneckSize}, {c.NormalizationType}/{c.HiddenAct}), {(modelDir is null ? "random weights" : "weights of the folder")}; {(ortModel is null ? "outputs last_hidden_state + pooler_output for both" : Inv($"ORT fp32 runs {ortModel}"))}"));
             header.AppendLine(Inv($"machine: {Environment.ProcessorCount} logical cores, {System.Runtime.InteropServices.RuntimeInformation.ProcessArchitecture}, Vector512 {System.Runtime.Intrinsics.Vector512.IsHardwareAccelerated}, .NET {Environment.Version}, ONNX Runtime {OrtEnv.Instance().GetVersionString()}"));
             header.AppendLine(Inv($"ONNX files: fp32 {new FileInfo(fp32Path).Length / 1e6:F1} MB{(int8 ? Inv($", int8 {new FileInfo(int8Path).Length / 1e6:F1} MB") : "")} (export {exportSeconds:F1} s)"));
             header.AppendLine(Inv($"ours: {(fast ? "InferenceEngine (fast fp32 path)" : "model.Forward (reference path)")}{(withForward ? " (+ model.Forward rows)" : "")}{(int8 ? Inv($"; ours int8: InferenceEngine, {qweights!.Count} Linears int8 (per-channel weights, dynamic per-token activations){(keepLayers.Count > 0 ? Inv($", layers {string.Join(",", keepLayers.Order())} fp32") : "")}") : "")}"));

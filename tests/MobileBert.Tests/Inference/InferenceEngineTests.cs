@@ -74,10 +74,13 @@ public class InferenceEngineTests
         Compare(model, engine, Padded(c, 5, 37, 6));
     }
 
-    [Fact]
-    public void IbBertLargeOneLayerMatchesForward()
+    [Theory]
+    [InlineData("ib_bert_large_1layer")]
+    [InlineData("bert_base_1layer")]
+    [InlineData("minilm_1layer")]
+    public void FullSizeOneLayerMatchesForward(string name)
     {
-        var c = ReferenceForwardTests.Make("ib_bert_large_1layer");
+        var c = ReferenceForwardTests.Make(name);
         var model = Build(c, 11);
         using var engine = new InferenceEngine(model);
         Compare(model, engine, Padded(c, 3, 24, 8));

@@ -53,12 +53,16 @@ public class ReferenceForwardTests
             c.IntraBottleneckSize = 24; c.NumAttentionHeads = 3; c.NumFeedforwardNetworks = 3;
         }),
         "ib_bert_large_1layer" => IbBertLargeOneLayer(),
+        // Full-size plain BERT shapes, one layer: bert-base (12 heads of 64) and all-MiniLM-L6-v2 (12 heads of 32).
+        "bert_base_1layer" => OneLayer(Presets.BertBase()),
+        "minilm_1layer" => OneLayer(Presets.MiniLmL6()),
         _ => throw new ArgumentException(name),
     };
 
-    static MobileBertConfig IbBertLargeOneLayer()
+    static MobileBertConfig IbBertLargeOneLayer() => OneLayer(Presets.IbBertLarge());
+
+    static MobileBertConfig OneLayer(MobileBertConfig c)
     {
-        var c = Presets.IbBertLarge();
         c.NumHiddenLayers = 1; c.VocabSize = 100; c.Labels = ["a", "b", "c"];
         return c;
     }
