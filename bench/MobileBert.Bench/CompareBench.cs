@@ -107,6 +107,9 @@ static class CompareBench
             header.AppendLine(Inv($"ONNX files: fp32 {new FileInfo(fp32Path).Length / 1e6:F1} MB{(int8 ? Inv($", int8 {new FileInfo(int8Path).Length / 1e6:F1} MB") : "")} (export {exportSeconds:F1} s)"));
             header.AppendLine(Inv($"ours: {(fast ? "InferenceEngine (fast fp32 path)" : "model.Forward (reference path)")}{(withForward ? " (+ model.Forward rows)" : "")}{(int8 ? Inv($"; ours int8: InferenceEngine, {qweights!.Count} Linears int8 (per-channel weights, dynamic per-token activations){(keepLayers.Count > 0 ? Inv($", layers {string.Join(",", keepLayers.Order())} fp32") : "")}") : "")}"));
             header.AppendLine(Inv($"method: warm-up {warmup}, then repeats of [ours, ORT fp32{(withForward ? ", model.Forward" : "")}{(int8 ? ", ours int8, ORT int8" : "")}] back to back ({(block > 1 ? Inv($"each a block of {block} forwards timed one by one, ") : "")}{gapMs} ms pause between {(block > 1 ? "blocks" : "runs")}){(ortSpin is { } sp ? Inv($", ORT intra-op spinning {(sp ? "on" : "off")}") : "")}, ≥ {repeats} repeats{(minSeconds > 0 ? Inv($" and ≥ {minSeconds} s") : "")} per case"));
+            // The machine's fp32 FMA peak in this run (the `gemm` benchmark's probe): the honest measure of how close each side is to the limit.
+            var peaks = threadCounts.Distinct().ToDictionary(t => t, t => GemmBench.PeakGflops(t));
+            header.AppendLine("FMA peak (register-only probe, this run): " + string.Join(", ", peaks.Select(kv => Inv($"{kv.Key} thread(s) {kv.Value:F0} GFLOP/s"))));
             Console.Write(header);
 
             var proc = Process.GetCurrentProcess();
@@ -183,7 +186,7 @@ static class CompareBench
             Console.WriteLine();
 
             var table = new StringBuilder();
-            table.AppendLine("| precision | batch | seq | threads | ours median ms (p10–p90) | ORT median ms (p10–p90) | latency ours/ORT | ours seq/s | ORT seq/s | throughput ours/ORT | ours GFLOP/s | ORT GFLOP/s | ours alloc/forward | ours / ORT fp32 |");
+            table.AppendLine("| precision | batch | seq | threads | ours median ms (p10–p90) | ORT median ms (p10–p90) | latency ours/ORT | ours seq/s | ORT seq/s | throughput ours/ORT | ours GFLOP/s (% FMA peak) | ORT GFLOP/s (% FMA peak) | ours alloc/forward | ours / ORT fp32 |");
             table.AppendLine("|---|---:|---:|---:|---|---|---:|---:|---:|---:|---:|---:|---:|---:|");
             foreach (int t in threadCounts)
             {
@@ -212,9 +215,9 @@ static class CompareBench
                         double flops = FlopCount.Forward(c, b, s);
                         var so = Summarize(ours); var sr = Summarize(ort);
                         static string Bytes(long a) => a >= 1 << 20 ? Inv($"{a / 1048576.0:F1} MB") : Inv($"{a / 1024.0:F0} KB");
-                        table.AppendLine(Row(fast ? "fp32 (engine)" : "fp32 (Forward)", b, s, t, so, sr, flops, Bytes(allocated), so.Median / sr.Median));
-                        if (withForward) { var sf = Summarize(fwd); table.AppendLine(Row("fp32 (Forward)", b, s, t, sf, sr, flops, Bytes(allocatedF), sf.Median / sr.Median)); }
-                        if (int8Sessions is not null) { var s8 = Summarize(ours8); table.AppendLine(Row("int8 (ours: engine; ORT: dynamic quant.)", b, s, t, s8, Summarize(ort8), flops, Bytes(allocated8), s8.Median / sr.Median)); }
+                        table.AppendLine(Row(fast ? "fp32 (engine)" : "fp32 (Forward)", b, s, t, so, sr, flops, Bytes(allocated), so.Median / sr.Median, peaks[t]));
+                        if (withForward) { var sf = Summarize(fwd); table.AppendLine(Row("fp32 (Forward)", b, s, t, sf, sr, flops, Bytes(allocatedF), sf.Median / sr.Median, peaks[t])); }
+                        if (int8Sessions is not null) { var s8 = Summarize(ours8); table.AppendLine(Row("int8 (ours: engine; ORT: dynamic quant.)", b, s, t, s8, Summarize(ort8), flops, Bytes(allocated8), s8.Median / sr.Median, peaks[t])); }
                         Console.Error.WriteLine(Inv($"  done: batch {b}, seq {s}, threads {t} ({ours.Count} repeats)"));
                     }
             }
@@ -281,13 +284,14 @@ static class CompareBench
     static int[] List0(string s) => s.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries)
         .Select(v => int.TryParse(v, NumberStyles.None, CultureInfo.InvariantCulture, out int x) ? x : throw new ArgumentException($"'{v}' is not a non-negative integer")).ToArray();
 
-    static string Row(string precision, int b, int s, int t, Stats? ours, Stats ort, double flops, string alloc, double vsOrtFp32)
+    static string Row(string precision, int b, int s, int t, Stats? ours, Stats ort, double flops, string alloc, double vsOrtFp32, double peak)
     {
+        string Gflops(Stats? x) => x is null || x.Runs == 0 ? "n/a" : Inv($"{flops / (x.Median / 1000) / 1e9:F1} ({flops / (x.Median / 1000) / 1e9 / peak:P0})");
         string Lat(Stats? x) => x is null || x.Runs == 0 ? "n/a" : Inv($"{x.Median:F1} ({x.P10:F1}–{x.P90:F1})");
         string Ratio(double? v) => v is null || double.IsNaN(v.Value) ? "n/a" : Inv($"{v:F2}×");
         double? oursTput = ours is null ? null : b / (ours.Median / 1000), ortTput = b / (ort.Median / 1000);
         return Inv($"| {precision} | {b} | {s} | {t} | {Lat(ours)} | {Lat(ort)} | {Ratio(ours is null ? null : ours.Median / ort.Median)} | ") +
                Inv($"{(oursTput is null || ours!.Runs == 0 ? "n/a" : Inv($"{oursTput:F1}"))} | {(ort.Runs == 0 ? "n/a" : Inv($"{ortTput:F1}"))} | {Ratio(oursTput / ortTput)} | ") +
-               Inv($"{(ours is null || ours.Runs == 0 ? "n/a" : Inv($"{flops / (ours.Median / 1000) / 1e9:F1}"))} | {(ort.Runs == 0 ? "n/a" : Inv($"{flops / (ort.Median / 1000) / 1e9:F1}"))} | {alloc} | {Ratio(vsOrtFp32)} |");
+               Inv($"{Gflops(ours)} | {Gflops(ort)} | {alloc} | {Ratio(vsOrtFp32)} |");
     }
 }

@@ -140,6 +140,9 @@ static class GemmBench
 
     /// <summary>GFLOP/s of a register-only FMA loop on `threads` threads (best of 9 runs: on a shared machine
     /// interference only ever lowers the rate).</summary>
+    /// <summary>The fp32 FMA peak of <paramref name="threads"/> threads (the wider of the Vector512 and Vector256 probes).</summary>
+    internal static double PeakGflops(int threads) => Math.Max(Vector512.IsHardwareAccelerated ? MeasurePeak(threads, wide: true) : 0, MeasurePeak(threads, wide: false));
+
     static double MeasurePeak(int threads, bool wide)
     {
         const long iters = 20_000_000;

@@ -14,7 +14,7 @@ builder.Services.AddMobileBert(o =>
     var models = builder.Configuration.GetSection("Models");
     o.AddClassifier("sentiment", models["Sentiment"] ?? throw new InvalidOperationException("set Models:Sentiment to a classifier folder."));
     if (models["Qa"] is { } qa) o.AddQuestionAnswerer("qa", qa);
-    if (models["Embedder"] is { } embedder) o.AddEmbedder("embedder", embedder);
+    if (models["Embedder"] is { } embedder) o.AddEmbedder("embedder", embedder, Pooling.Mean, normalize: true);
     if (models["FillMask"] is { } fillMask) o.AddMaskFiller("fill-mask", fillMask);
     o.MaxBatch = builder.Configuration.GetValue("MobileBert:MaxBatch", 32);
     o.ApiKey = builder.Configuration["MobileBert:ApiKey"];

@@ -19,16 +19,16 @@ public static class EmbedCommand
         var model = new Option<string>("--model") { Description = "Model folder (any BERT / MobileBERT checkpoint, fp32 or int8).", Required = true };
         var input = new Option<string>("--input") { Description = "Input: .jsonl ({\"text\", optional \"id\"} per line) or plain text, one text per line.", Required = true };
         var output = new Option<string>("--output") { Description = "Output: .jsonl, .npy or .safetensors.", Required = true };
-        var pooling = new Option<string>("--pooling") { Description = "mean (sentence-transformers) or cls.", DefaultValueFactory = _ => "mean" };
-        var normalize = new Option<bool>("--normalize") { Description = "Scale every vector to unit L2 norm (cosine = dot product)." };
-        var maxLength = new Option<int>("--max-length") { Description = "Maximum tokens per text (default: the model's max_position_embeddings).", DefaultValueFactory = _ => 0 };
+        var pooling = new Option<string?>("--pooling") { Description = "mean or cls (default: a sentence-transformers folder's own pooling, else mean)." };
+        var normalize = new Option<bool>("--normalize") { Description = "Scale every vector to unit L2 norm (cosine = dot product); on by default for a sentence-transformers folder with a Normalize module." };
+        var maxLength = new Option<int>("--max-length") { Description = "Maximum tokens per text (default: a sentence-transformers folder's max_seq_length, else the model's max_position_embeddings).", DefaultValueFactory = _ => 0 };
         var batch = new Option<int>("--batch-size") { Description = "Texts per forward pass.", DefaultValueFactory = _ => 32 };
         var threads = new Option<int>("--threads") { Description = "Kernel threads (default: all cores).", DefaultValueFactory = _ => Environment.ProcessorCount };
         var cmd = new Command("embed", "Sentence embeddings: one vector per input line (mean or [CLS] pooling, optionally L2-normalised).")
         { model, input, output, pooling, normalize, maxLength, batch, threads };
         cmd.SetAction(r => CliApp.Guard(() =>
         {
-            var options = Options(r.GetValue(pooling)!, r.GetValue(normalize), r.GetValue(maxLength), r.GetValue(batch), r.GetValue(threads));
+            var options = Options(r.GetValue(pooling), r.GetValue(normalize) ? true : null, r.GetValue(maxLength), r.GetValue(batch), r.GetValue(threads));
             int n = Run(r.GetValue(model)!, r.GetValue(input)!, r.GetValue(output)!, options, Console.Error);
             Console.Error.WriteLine($"embedded {n} lines → {r.GetValue(output)}");
             return 0;
@@ -36,12 +36,13 @@ public static class EmbedCommand
         return cmd;
     }
 
-    public static EmbedderOptions Options(string pooling, bool normalize, int maxLength, int batchSize, int threads)
+    public static EmbedderOptions Options(string? pooling, bool? normalize, int maxLength, int batchSize, int threads)
     {
         if (batchSize <= 0) throw new InputException($"--batch-size must be positive, got {batchSize}.");
         if (maxLength < 0) throw new InputException($"--max-length must be positive, got {maxLength}.");
-        var p = pooling switch
+        Pooling? p = pooling switch
         {
+            null => null,
             "mean" => Pooling.Mean,
             "cls" => Pooling.Cls,
             _ => throw new InputException($"--pooling must be mean or cls, got '{pooling}'."),

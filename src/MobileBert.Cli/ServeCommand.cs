@@ -14,8 +14,8 @@ public static class ServeCommand
     {
         var model = new Option<string[]>("--model") { Description = "NAME=DIR: serve the model folder DIR as NAME (repeatable). The task comes from the folder: task.json, else config.json (…ForSequenceClassification, …ForQuestionAnswering, …ForMaskedLM/ForPreTraining: fill-mask, a bare backbone: embedding)." };
         var embedder = new Option<string[]>("--embedder") { Description = "NAME=DIR: serve any model folder's backbone as a sentence embedder (repeatable)." };
-        var pooling = new Option<Pooling>("--pooling") { DefaultValueFactory = _ => Pooling.Mean, Description = "Embedders: mean or cls pooling." };
-        var noNormalize = new Option<bool>("--no-normalize") { Description = "Embedders: return raw pooled vectors instead of unit-length ones." };
+        var pooling = new Option<Pooling?>("--pooling") { Description = "Embedders: mean or cls pooling (default: a sentence-transformers folder's own, else mean)." };
+        var normalize = new Option<bool?>("--normalize") { Description = "Embedders: true for unit-length vectors, false for raw ones (default: a sentence-transformers folder's own, else false)." };
         var urls = new Option<string>("--urls") { DefaultValueFactory = _ => "http://127.0.0.1:8080", Description = "Addresses to listen on, ';'-separated (loopback unless told otherwise; port 0: any free port)." };
         var maxBatch = new Option<int>("--max-batch") { DefaultValueFactory = _ => 32, Description = "Most inputs per engine batch (1: batching off)." };
         var maxWait = new Option<double>("--max-wait-ms") { DefaultValueFactory = _ => 5, Description = "Longest wait of the first input for others to join its batch." };
@@ -26,7 +26,7 @@ public static class ServeCommand
         var maxBody = new Option<int>("--max-body-bytes") { DefaultValueFactory = _ => 1 << 20, Description = "Largest request body." };
         var log = new Option<LogLevel>("--log-level") { DefaultValueFactory = _ => LogLevel.Warning, Description = "ASP.NET Core log level." };
         var cmd = new Command("serve", "Serve fine-tuned models over HTTP: /v1/models/NAME/classify|qa|tokenize, a web page at /, /metrics, /openapi/v1.json.")
-        { model, embedder, pooling, noNormalize, urls, maxBatch, maxWait, maxQueue, threads, apiKeyFile, maxTexts, maxBody, log };
+        { model, embedder, pooling, normalize, urls, maxBatch, maxWait, maxQueue, threads, apiKeyFile, maxTexts, maxBody, log };
         cmd.SetAction(r => CliApp.Guard(() =>
         {
             var models = (r.GetValue(model) ?? []).Select(ParseModel).ToArray();
@@ -36,7 +36,7 @@ public static class ServeCommand
             void Configure(MobileBertServingOptions o)
             {
                 foreach (var (name, dir) in models) o.AddModel(name, dir);
-                foreach (var (name, dir) in embedders) o.AddEmbedder(name, dir, r.GetValue(pooling), !r.GetValue(noNormalize));
+                foreach (var (name, dir) in embedders) o.AddEmbedder(name, dir, r.GetValue(pooling), r.GetValue(normalize));
                 o.MaxBatch = r.GetValue(maxBatch); o.MaxWait = TimeSpan.FromMilliseconds(r.GetValue(maxWait)); o.MaxQueue = r.GetValue(maxQueue);
                 o.Threads = r.GetValue(threads); o.ApiKey = key;
                 o.Limits.MaxTextsPerRequest = r.GetValue(maxTexts); o.Limits.MaxBodyBytes = r.GetValue(maxBody);

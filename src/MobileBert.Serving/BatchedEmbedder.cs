@@ -23,8 +23,8 @@ public sealed class BatchedEmbedder : IEmbedder, IBatchedModel
 
     public string Name { get; }
     public int Dimension => _embedder.Dimension;
-    public Pooling Pooling => _embedder.Options.Pooling;
-    public bool Normalize => _embedder.Options.Normalize;
+    public Pooling Pooling => _embedder.Pooling;
+    public bool Normalize => _embedder.Normalize;
     public int MaxSeqLength => _embedder.MaxSeqLength;
     public WordPieceTokenizer Tokenizer => _embedder.Tokenizer;
     public bool IsQuantized => _embedder.IsQuantized;

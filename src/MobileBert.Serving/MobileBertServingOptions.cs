@@ -6,8 +6,8 @@ namespace MobileBert.Serving;
 public enum ModelTask { Classification, Regression, QuestionAnswering, Embedding, FillMask }
 
 /// <summary>One model to serve: its name in URLs, its folder, the task it was registered for (null: from the folder) and,
-/// for an embedder, its pooling.</summary>
-public sealed record ModelRegistration(string Name, string Directory, ModelTask? Task, Pooling Pooling = Pooling.Mean, bool Normalize = true);
+/// for an embedder, its pooling and normalisation (null: the folder's sentence-transformers settings, else mean and raw).</summary>
+public sealed record ModelRegistration(string Name, string Directory, ModelTask? Task, Pooling? Pooling = null, bool? Normalize = null);
 
 /// <summary>Request limits of the HTTP endpoints; each breach is a 4xx problem naming the field.</summary>
 public sealed class ServingLimits
@@ -50,8 +50,9 @@ public sealed partial class MobileBertServingOptions
     /// <summary>Serves an extractive question-answering model folder under <paramref name="name"/>.</summary>
     public MobileBertServingOptions AddQuestionAnswerer(string name, string directory) => Add(name, directory, ModelTask.QuestionAnswering);
 
-    /// <summary>Serves any model folder's backbone as a sentence embedder (mean or [CLS] pooling, unit length by default).</summary>
-    public MobileBertServingOptions AddEmbedder(string name, string directory, Pooling pooling = Pooling.Mean, bool normalize = true) =>
+    /// <summary>Serves any model folder's backbone as a sentence embedder: mean or [CLS] pooling, unit length or raw (null:
+    /// what a sentence-transformers folder says, else mean pooling and raw vectors).</summary>
+    public MobileBertServingOptions AddEmbedder(string name, string directory, Pooling? pooling = null, bool? normalize = null) =>
         Add(name, directory, ModelTask.Embedding, pooling, normalize);
 
     /// <summary>Serves a model folder with a masked-LM head for fill-mask.</summary>
@@ -61,7 +62,7 @@ public sealed partial class MobileBertServingOptions
     /// (…ForQuestionAnswering, …ForSequenceClassification, …ForMaskedLM / …ForPreTraining: fill-mask, a bare backbone: embedding).</summary>
     public MobileBertServingOptions AddModel(string name, string directory) => Add(name, directory, null);
 
-    MobileBertServingOptions Add(string name, string directory, ModelTask? task, Pooling pooling = Pooling.Mean, bool normalize = true)
+    MobileBertServingOptions Add(string name, string directory, ModelTask? task, Pooling? pooling = null, bool? normalize = null)
     {
         ArgumentNullException.ThrowIfNull(name);
         ArgumentNullException.ThrowIfNull(directory);

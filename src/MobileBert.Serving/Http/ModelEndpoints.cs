@@ -85,7 +85,7 @@ static class TokenizeEndpoint
         });
 }
 
-/// <summary>POST /v1/models/{name}/embed: texts → sentence vectors (mean or [CLS] pooling, unit length by default).</summary>
+/// <summary>POST /v1/models/{name}/embed: texts → sentence vectors (the embedder's pooling and normalisation).</summary>
 static class EmbedEndpoint
 {
     public static Task<IResult> Handle(string name, HttpContext http, MobileBertModels models) =>

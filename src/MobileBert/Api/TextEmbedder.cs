@@ -17,17 +17,21 @@ public enum Pooling
 /// <summary>Options of <see cref="TextEmbedder.Load"/>.</summary>
 public sealed record EmbedderOptions
 {
-    public Pooling Pooling { get; init; } = Pooling.Mean;
-    /// <summary>Scale every vector to unit L2 norm (then a dot product is the cosine similarity).</summary>
-    public bool Normalize { get; init; } = true;
-    /// <summary>Predictor settings (threads, batch size, maximum tokens per text; default: the model's max_position_embeddings).</summary>
+    /// <summary>Pooling; null: what a sentence-transformers folder says (1_Pooling/config.json), else mean.</summary>
+    public Pooling? Pooling { get; init; }
+    /// <summary>Scale every vector to unit L2 norm (then a dot product is the cosine similarity); null: whether a
+    /// sentence-transformers folder has a Normalize module (modules.json), else false.</summary>
+    public bool? Normalize { get; init; }
+    /// <summary>Predictor settings (threads, batch size, maximum tokens per text; default: a sentence-transformers folder's
+    /// max_seq_length, else the model's max_position_embeddings).</summary>
     public PredictorOptions Predictor { get; init; } = new();
 }
 
 /// <summary>
 /// Sentence embeddings with any model folder (BERT, MiniLM and sentence-transformers checkpoints, MobileBERT; fp32 or int8):
-/// <c>TextEmbedder.Load(dir).Embed("…")</c> → a vector of hidden_size floats. With mean pooling and normalisation (the
-/// defaults) it computes what sentence-transformers computes for all-MiniLM-L6-v2. Texts longer than
+/// <c>TextEmbedder.Load(dir).Embed("…")</c> → a vector of hidden_size floats. Unset options come from a
+/// sentence-transformers folder's own files (<see cref="SentenceTransformersFolder"/>), so such a folder embeds as
+/// sentence-transformers does (all-MiniLM-L6-v2: mean pooling, normalised, 256 tokens). Texts longer than
 /// <see cref="MaxSeqLength"/> tokens are truncated. Runs the fast executor; thread-safe like <see cref="TextClassifier"/>.
 /// </summary>
 public sealed class TextEmbedder : IDisposable
@@ -36,12 +40,14 @@ public sealed class TextEmbedder : IDisposable
     readonly InferenceEngine _engine;
     readonly object _tokenizerLock = new(), _engineLock = new();
 
-    TextEmbedder(InferenceFolder folder, EmbedderOptions options)
+    TextEmbedder(InferenceFolder folder, EmbedderOptions options, SentenceTransformersFolder st)
     {
         Options = options; IsQuantized = folder.Int8 is not null;
         Dimension = folder.Model.Config.HiddenSize;
+        Pooling = options.Pooling ?? st.Pooling ?? Pooling.Mean;
+        Normalize = options.Normalize ?? st.Normalize ?? false;
         int max = folder.Model.Config.MaxPositionEmbeddings;
-        MaxSeqLength = options.Predictor.MaxSeqLength ?? max;
+        MaxSeqLength = options.Predictor.MaxSeqLength ?? Math.Min(st.MaxSeqLength ?? max, max);
         if (MaxSeqLength < 3 || MaxSeqLength > max)
             throw new ArgumentOutOfRangeException(nameof(options), $"MaxSeqLength {MaxSeqLength} must be in [3, {max}] (max_position_embeddings).");
         Tokenizer = folder.Tokenizer;
@@ -53,10 +59,14 @@ public sealed class TextEmbedder : IDisposable
     public static TextEmbedder Load(string dir, EmbedderOptions? options = null)
     {
         options ??= new EmbedderOptions();
-        return new TextEmbedder(InferenceFolder.Load(dir, options.Predictor), options);
+        return new TextEmbedder(InferenceFolder.Load(dir, options.Predictor), options, SentenceTransformersFolder.Read(dir));
     }
 
     public EmbedderOptions Options { get; }
+    /// <summary>The pooling in use (the option, the folder's, or mean).</summary>
+    public Pooling Pooling { get; }
+    /// <summary>Whether vectors are L2-normalised (the option, the folder's Normalize module, or false).</summary>
+    public bool Normalize { get; }
     public bool IsQuantized { get; }
     /// <summary>Length of every vector (the model's hidden_size).</summary>
     public int Dimension { get; }
@@ -95,7 +105,7 @@ public sealed class TextEmbedder : IDisposable
         ArgumentNullException.ThrowIfNull(encoded);
         var results = new float[encoded.Count][];
         EncodedBatches.Run(_engine, _engineLock, encoded, Options.Predictor.BatchSize, (i, r, run) =>
-            results[i] = Pool(run.HiddenState(r), Options.Pooling, Options.Normalize, Dimension));
+            results[i] = Pool(run.HiddenState(r), Pooling, Normalize, Dimension));
         return results;
     }
 

@@ -63,6 +63,30 @@ public class TextEmbedderTests
     }
 
     [Fact]
+    public void ASentenceTransformersFolderEmbedsWithItsOwnSettings()
+    {
+        var dir = BertFolders.Golden(ModelHeads.None);
+        File.WriteAllText(Path.Combine(dir, "modules.json"), """
+            [{"idx":0,"name":"0","path":"","type":"sentence_transformers.models.Transformer"},
+             {"idx":1,"name":"1","path":"1_Pooling","type":"sentence_transformers.models.Pooling"},
+             {"idx":2,"name":"2","path":"2_Normalize","type":"sentence_transformers.models.Normalize"}]
+            """);
+        Directory.CreateDirectory(Path.Combine(dir, "1_Pooling"));
+        File.WriteAllText(Path.Combine(dir, "1_Pooling", "config.json"), """{"word_embedding_dimension":64,"pooling_mode_cls_token":true,"pooling_mode_mean_tokens":false}""");
+        File.WriteAllText(Path.Combine(dir, "sentence_bert_config.json"), """{"max_seq_length":8,"do_lower_case":false}""");
+        using var folder = TextEmbedder.Load(dir);
+        Assert.Equal((Pooling.Cls, true, 8), (folder.Pooling, folder.Normalize, folder.MaxSeqLength));
+        using var explicitOptions = TextEmbedder.Load(dir, new EmbedderOptions { Pooling = Pooling.Cls, Normalize = true, Predictor = new() { MaxSeqLength = 8 } });
+        Assert.Equal(explicitOptions.Embed(Texts[3]), folder.Embed(Texts[3]));
+        using var overridden = TextEmbedder.Load(dir, new EmbedderOptions { Pooling = Pooling.Mean, Normalize = false });
+        Assert.Equal((Pooling.Mean, false), (overridden.Pooling, overridden.Normalize));
+
+        File.WriteAllText(Path.Combine(dir, "1_Pooling", "config.json"), """{"pooling_mode_max_tokens":true}""");
+        var e = Assert.Throws<MobileBert.Checkpoints.CheckpointException>(() => TextEmbedder.Load(dir));
+        Assert.Contains("1_Pooling", e.Message);
+    }
+
+    [Fact]
     public void MaxSeqLengthBeyondThePositionTableIsRefused()
     {
         var dir = BertFolders.Golden(ModelHeads.None);
