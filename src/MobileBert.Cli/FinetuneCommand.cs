@@ -1,6 +1,7 @@
 using System.CommandLine;
 using System.Globalization;
 using System.Text.Json;
+using MobileBert.Checkpoints;
 using MobileBert.FineTuning;
 using MobileBert.Model;
 using MobileBert.Tasks.QuestionAnswering;
@@ -20,14 +21,25 @@ public static class FinetuneCommand
         var train = new Option<string>("--train") { Description = "Training file (GLUE TSV, CSV/TSV/JSONL/JSON, or SQuAD JSON).", Required = true };
         var dev = new Option<string?>("--dev") { Description = "Dev file: evaluated every epoch; the best model is kept." };
         var output = new Option<string>("--out") { Description = "Output model folder (+ checkpoints/, best/, metrics.csv, curves.png, eval_results.json).", Required = true };
-        var epochs = new Option<int>("--epochs") { DefaultValueFactory = _ => 3 };
-        var batch = new Option<int>("--batch") { DefaultValueFactory = _ => 32 };
-        var lr = new Option<double>("--lr") { DefaultValueFactory = _ => 5e-5, Description = "Peak learning rate (AdamW)." };
+        var recipe = new Option<string?>("--recipe") { Description = "default (HF run_glue: lr 5e-5, 3 epochs) | pretrained (lr by model size, " +
+            "see docs/FINETUNING.md); explicit options override it." };
+        var epochs = new Option<int?>("--epochs") { Description = "Epochs (recipe: 3)." };
+        var batch = new Option<int?>("--batch") { Description = "Batch size (recipe: 32)." };
+        var lr = new Option<double?>("--lr") { Description = "Peak learning rate, AdamW (default 5e-5; --recipe pretrained: by model size)." };
         var seq = new Option<int?>("--seq") { Description = "Max sequence length (default 128; SQuAD 384)." };
         var seed = new Option<long>("--seed") { DefaultValueFactory = _ => 42 };
         var threads = new Option<int>("--threads") { DefaultValueFactory = _ => Environment.ProcessorCount };
-        var warmup = new Option<double>("--warmup") { DefaultValueFactory = _ => 0.1, Description = "Warm-up fraction of all steps." };
-        var wd = new Option<double>("--weight-decay") { DefaultValueFactory = _ => 0.01 };
+        var warmup = new Option<double?>("--warmup") { Description = "Warm-up fraction of all steps (recipe: 0.1)." };
+        var wd = new Option<double?>("--weight-decay") { Description = "AdamW weight decay (recipe: 0.01)." };
+        var selectBy = new Option<string?>("--select-by") { Description = "Dev metric that picks the best checkpoint: any the task reports " +
+            "(acc|f1|macro_f1|mcc|corr|…|loss). Default: minority-class F1 for imbalanced csv/jsonl tasks, else the official metric." };
+        var classWeight = new Option<string?>("--class-weight") { Description = "Cross-entropy class weights: balanced (n/(k·n_c) from the " +
+            "training labels) or one per label, e.g. 1,5." };
+        var teacher = new Option<string?>("--teacher") { Description = "Task distillation: fine-tuned teacher model folder (same vocab and " +
+            "labels); its logits are soft targets." };
+        var kdAlpha = new Option<double?>("--kd-alpha") { Description = "Distillation weight α (default 0.5): (1−α)·CE(labels) + α·T²·KL(teacher " +
+            "‖ student)." };
+        var kdTemperature = new Option<double?>("--kd-temperature") { Description = "Distillation temperature T (default 2)." };
         var resume = new Option<bool>("--resume") { Description = "Continue the run in --out from its latest checkpoint (bit-identical to an uninterrupted run)." };
         var skipBad = new Option<bool>("--skip-bad-rows") { Description = "Skip malformed rows (counted and reported) instead of stopping at the first." };
         var textCol = new Option<string?>("--text-column") { Description = "Generic tasks: text column/field (default text)." };
@@ -43,17 +55,31 @@ public static class FinetuneCommand
         var evalEvery = new Option<int>("--eval-every") { DefaultValueFactory = _ => 0, Description = "Extra dev evaluations every N steps (0: each epoch)." };
         var ckptEvery = new Option<int>("--checkpoint-every") { DefaultValueFactory = _ => 0, Description = "Extra checkpoints every N steps (0: each epoch)." };
         var cmd = new Command("finetune", "Fine-tune on a GLUE task, a generic CSV/TSV/JSONL task or SQuAD v1.1/v2.0.")
-        { model, init, vocab, task, train, dev, output, epochs, batch, lr, seq, seed, threads, warmup, wd, resume, skipBad, textCol, pairCol, labelCol, regression, docStride, maxQuery, maxAnswer, nBest, nullThreshold, logEvery, evalEvery, ckptEvery };
+        {
+            model, init, vocab, task, train, dev, output, recipe, epochs, batch, lr, seq, seed, threads, warmup, wd, selectBy, classWeight, teacher,
+            kdAlpha, kdTemperature, resume, skipBad, textCol, pairCol, labelCol, regression, docStride, maxQuery, maxAnswer, nBest, nullThreshold,
+            logEvery, evalEvery, ckptEvery,
+        };
         cmd.SetAction(r => TaskCli.Guard(() =>
         {
             string t = TaskData.Normalize(r.GetValue(task)!);
             string? modelDir = r.GetValue(model), initConfig = r.GetValue(init);
             if ((modelDir is null) == (initConfig is null)) throw new ArgumentException("Give exactly one of --model (pre-trained folder) and --init-config (random initialisation).");
+            if (r.GetValue(teacher) is null && (r.GetValue(kdAlpha) is not null || r.GetValue(kdTemperature) is not null))
+                throw new ArgumentException("--kd-alpha and --kd-temperature apply to task distillation: give the teacher with --teacher DIR.");
+            var config = initConfig is null ? null : Presets.Resolve(initConfig);
+            var rc = FineTuneRecipe.Resolve(r.GetValue(recipe),
+                config ?? (r.GetValue(recipe) is null ? null : ConfigJson.Load(Path.Combine(modelDir!, ModelFolder.ConfigFile))));
+            if (rc != FineTuneRecipe.Default) Console.Error.WriteLine($"[data] recipe {rc.Name}: {rc.Why}");
             var o = new FineTuneOptions
             {
-                ModelDir = modelDir, Config = initConfig is null ? null : Presets.Resolve(initConfig), VocabPath = r.GetValue(vocab), OutputDir = r.GetValue(output)!,
-                Epochs = r.GetValue(epochs), Batch = r.GetValue(batch), Lr = r.GetValue(lr), Seq = r.GetValue(seq) ?? (TaskInfo.IsSquad(t) ? 384 : 128),
-                Seed = r.GetValue(seed), Threads = r.GetValue(threads), WarmupProportion = r.GetValue(warmup), WeightDecay = r.GetValue(wd), Resume = r.GetValue(resume),
+                ModelDir = modelDir, Config = config, VocabPath = r.GetValue(vocab), OutputDir = r.GetValue(output)!,
+                Epochs = r.GetValue(epochs) ?? rc.Epochs, Batch = r.GetValue(batch) ?? rc.Batch, Lr = r.GetValue(lr) ?? rc.Lr,
+                Seq = r.GetValue(seq) ?? (TaskInfo.IsSquad(t) ? 384 : 128), Seed = r.GetValue(seed), Threads = r.GetValue(threads),
+                WarmupProportion = r.GetValue(warmup) ?? rc.WarmupProportion, WeightDecay = r.GetValue(wd) ?? rc.WeightDecay,
+                Resume = r.GetValue(resume), SelectBy = r.GetValue(selectBy), ClassWeight = r.GetValue(classWeight),
+                TeacherDir = r.GetValue(teacher), KdAlpha = r.GetValue(kdAlpha) ?? FineTuneOptions.DefaultKdAlpha,
+                KdTemperature = r.GetValue(kdTemperature) ?? FineTuneOptions.DefaultKdTemperature,
                 LogEvery = r.GetValue(logEvery), EvalEvery = r.GetValue(evalEvery), CheckpointEvery = r.GetValue(ckptEvery),
                 Squad = new SquadSettings { DocStride = r.GetValue(docStride), MaxQueryLength = r.GetValue(maxQuery), MaxAnswerLength = r.GetValue(maxAnswer), NBestSize = r.GetValue(nBest), NullScoreDiffThreshold = r.GetValue(nullThreshold) },
             };

@@ -271,12 +271,8 @@ public static class DistillationLosses
                 var d = dStudentLogits is null ? default : dStudentLogits.AsSpan((int)((long)r * vocab), vocab);
                 if (y == Training.Losses.IgnoreIndex) { if (!d.IsEmpty) d.Clear(); continue; }
                 correct[r] = TensorPrimitives.IndexOfMax(s) == y ? 1 : 0;
-                double lse1 = Softmax(s, 1.0, p1), lseS = T == 1 ? lse1 : Softmax(s, T, pT), lseT = Softmax(t, T, q);
-                mlm[r] = lse1 - s[y];
-                // KL(q ‖ p) = Σ q·(t/T − lseT − s/T + lseS) = (1/T)·Σ q·(t − s) + lseS − lseT  (Σ q = 1).
-                double dot = 0;
-                for (int k = 0; k < vocab; k++) dot += (double)q[k] * ((double)t[k] - s[k]);
-                kd[r] = T * T * Math.Max(0, dot / T + lseS - lseT);
+                mlm[r] = Training.Losses.TemperedSoftmax(s, 1.0, p1) - s[y];
+                kd[r] = T * T * Training.Losses.KlDivergenceRow(s, t, T, pT, q);   // at T = 1 pT is p1, recomputed identically
                 if (d.IsEmpty) continue;
                 float a = (float)(alpha / N), c = (float)((1 - alpha) * T / N);
                 for (int k = 0; k < vocab; k++) d[k] = a * p1[k] + c * (pT[k] - q[k]);   // s was fully read above
@@ -305,19 +301,5 @@ public static class DistillationLosses
         ln /= Math.Max(1, b);
         if (count == 0) { lm = 0; lk = 0; }
         return new PredictionLoss(lm, lk, ln, alpha * lm + (1 - alpha) * lk + ln, mc, count, nc);
-    }
-
-    /// <summary>output = softmax(x/T) (float, sums in double); returns log Σ exp(x/T).</summary>
-    static double Softmax(ReadOnlySpan<float> x, double T, float[] output)
-    {
-        float max = TensorPrimitives.Max(x);
-        var o = output.AsSpan(0, x.Length);
-        if (T == 1) TensorPrimitives.Subtract(x, max, o);
-        else { TensorPrimitives.Subtract(x, max, o); TensorPrimitives.Multiply(o, (float)(1 / T), o); }
-        TensorPrimitives.Exp(o, o);
-        double sum = 0;
-        foreach (float v in o) sum += v;
-        TensorPrimitives.Multiply(o, (float)(1 / sum), o);
-        return max / T + Math.Log(sum);
     }
 }

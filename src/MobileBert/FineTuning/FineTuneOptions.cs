@@ -39,6 +39,18 @@ public sealed record FineTuneOptions
     public bool Resume { get; init; }
     /// <summary>SQuAD: doc stride, query length, n-best, answer length, v2 null threshold.</summary>
     public SquadSettings Squad { get; init; } = new();
+    /// <summary>Dev metric that picks the best checkpoint (null: <see cref="ModelSelection"/>'s per-task default).</summary>
+    public string? SelectBy { get; init; }
+    /// <summary>"balanced" or one weight per label ("1,5"); null: unweighted cross-entropy (<see cref="ClassWeights"/>).</summary>
+    public string? ClassWeight { get; init; }
+    /// <summary>Task distillation: a fine-tuned teacher model folder whose logits are soft targets (<see cref="TrainingObjective"/>).</summary>
+    public string? TeacherDir { get; init; }
+    /// <summary>Weight α of the distillation term (the labels get 1 − α).</summary>
+    public double KdAlpha { get; init; } = DefaultKdAlpha;
+    public const double DefaultKdAlpha = 0.5;
+    /// <summary>Distillation temperature T.</summary>
+    public double KdTemperature { get; init; } = DefaultKdTemperature;
+    public const double DefaultKdTemperature = 2;
 
     public void Validate()
     {
@@ -49,6 +61,9 @@ public sealed record FineTuneOptions
         if (EvalEvery < 0 || CheckpointEvery < 0) throw new ArgumentException("--eval-every and --checkpoint-every must be ≥ 0.");
         if (ModelDir is null && Config is null) throw new ArgumentException("Give a model folder (--model) or a config for random initialisation.");
         if (Seq < 8) throw new ArgumentException($"--seq must be at least 8, got {Seq}.");
+        if (!(KdAlpha >= 0 && KdAlpha <= 1)) throw new ArgumentException($"--kd-alpha must be in [0, 1], got {KdAlpha}.");
+        if (!(KdTemperature > 0) || !double.IsFinite(KdTemperature))
+            throw new ArgumentException($"--kd-temperature must be a positive number, got {KdTemperature}.");
         if (Squad.DocStride <= 0 || Squad.MaxQueryLength <= 0 || Squad.MaxAnswerLength <= 0 || Squad.NBestSize <= 0)
             throw new ArgumentException("--doc-stride, --max-query-length, --max-answer-length and --n-best must be positive.");
     }
@@ -60,6 +75,7 @@ public sealed record FineTuneOptions
         ["weight_decay"] = WeightDecay, ["max_grad_norm"] = MaxGradNorm, ["hidden_dropout"] = HiddenDropout, ["attention_dropout"] = AttentionDropout,
         ["group_by_length"] = GroupByLength, ["eval_every"] = EvalEvery,
         ["doc_stride"] = Squad.DocStride, ["max_query_length"] = Squad.MaxQueryLength,
+        ["kd_alpha"] = TeacherDir is null ? null : KdAlpha, ["kd_temperature"] = TeacherDir is null ? null : KdTemperature,
     };
 }
 

@@ -1,4 +1,5 @@
 using System.Security.Cryptography;
+using MobileBert.Inference;
 using MobileBert.Model;
 using MobileBert.Tasks.Classification;
 using MobileBert.Tasks.QuestionAnswering;
@@ -34,6 +35,12 @@ public abstract class FineTuneTask
     public abstract EvalMetrics Evaluate(MobileBertModel model, int batchSize);
     /// <summary>SHA-256 of the encoded training and dev data (resume check).</summary>
     public abstract string DataHash();
+    /// <summary>Label counts of the training set (classification; null otherwise), after <see cref="Prepare"/>.</summary>
+    public virtual ClassBalance? TrainBalance => null;
+    /// <summary>The encoded training features (the teacher's inputs), after <see cref="Prepare"/>.</summary>
+    public abstract IReadOnlyList<TokenSequence> TrainInputs();
+    /// <summary>Class weights and distillation targets of the training loss (set by <see cref="FineTuningRun"/>).</summary>
+    public TrainingObjective Objective { get; set; } = new();
 
     internal static int EpochSeed(long seed, int epoch) => (int)((((ulong)seed * 0x9E3779B97F4A7C15UL) ^ (((ulong)epoch + 0x632BE59BD9B4E019UL) * 0xBF58476D1CE4E5B9UL)) >> 33);
 
@@ -88,10 +95,11 @@ sealed class SequenceFineTuneTask(SequenceTaskData data) : FineTuneTask
             var logits = output.SequenceClassificationLogits!;
             var d = new float[logits.Length];
             if (task.Kind == TaskKind.Regression)
-                return new TrainLoss(Losses.MeanSquaredError(logits, b.Targets!, d), new OutputGradients { SequenceClassificationLogits = d }, -1);
+                return new TrainLoss(Objective.Regression(logits, b.Targets!, b.ExampleIndices, d),
+                    new OutputGradients { SequenceClassificationLogits = d }, -1);
             int k = task.NumLabels, correct = 0;
             for (int r = 0; r < b.Size; r++) if (System.Numerics.Tensors.TensorPrimitives.IndexOfMax(logits.AsSpan(r * k, k)) == b.LabelIds![r]) correct++;
-            double loss = Losses.CrossEntropy(logits, b.LabelIds!, b.Size, k, d);
+            double loss = Objective.Classification(logits, b.LabelIds!, b.ExampleIndices, k, d);
             return new TrainLoss(loss, new OutputGradients { SequenceClassificationLogits = d }, correct);
         });
     }
@@ -99,6 +107,12 @@ sealed class SequenceFineTuneTask(SequenceTaskData data) : FineTuneTask
     public override EvalMetrics Evaluate(MobileBertModel model, int batchSize) => SequenceEvaluator.Evaluate(model, _dev!, batchSize).Metrics;
 
     public override string DataHash() => Hash(Rows(_train!).Concat(_dev is null ? [] : Rows(_dev)));
+
+    public override ClassBalance? TrainBalance => data.Definition.Kind == TaskKind.Regression
+        ? null : ClassBalance.Of(_train!.Features.Select(f => f.LabelId!.Value), data.Definition.NumLabels);
+
+    public override IReadOnlyList<TokenSequence> TrainInputs() => _train!.Features.Select(f => new TokenSequence(f.Input.InputIds,
+        f.Input.TokenTypeIds)).ToArray();
 
     static IEnumerable<int[]> Rows(FeaturizedDataset d) => d.Features.Select(f => f.Input.InputIds.Concat(f.Input.TokenTypeIds)
         .Append(f.LabelId ?? -1).Append(BitConverter.SingleToInt32Bits(f.Target ?? float.NaN)).ToArray());
@@ -164,8 +178,8 @@ sealed class SquadFineTuneTask(SquadDataset train, SquadDataset? dev, bool v2) :
         return new TrainBatch(b.Input, rows, output =>
         {
             var ds = new float[rows * seq]; var de = new float[rows * seq];
-            double ls = Losses.CrossEntropy(output.QaStartLogits!, b.StartPositions, rows, seq, ds, scale: 0.5f);
-            double le = Losses.CrossEntropy(output.QaEndLogits!, b.EndPositions, rows, seq, de, scale: 0.5f);
+            double ls = Objective.Classification(output.QaStartLogits!, b.StartPositions, b.FeatureIndices, seq, ds, scale: 0.5f);
+            double le = Objective.Classification(output.QaEndLogits!, b.EndPositions, b.FeatureIndices, seq, de, scale: 0.5f, end: true);
             return new TrainLoss((ls + le) / 2, new OutputGradients { QaStartLogits = ds, QaEndLogits = de }, -1);
         });
     }
@@ -177,6 +191,9 @@ sealed class SquadFineTuneTask(SquadDataset train, SquadDataset? dev, bool v2) :
     }
 
     public override string DataHash() => Hash(Rows(_train!).Concat(_dev is null ? [] : Rows(_dev)));
+
+    public override IReadOnlyList<TokenSequence> TrainInputs() => _train!.Features.Select(f => new TokenSequence(f.Input.InputIds,
+        f.Input.TokenTypeIds)).ToArray();
 
     static IEnumerable<int[]> Rows(QaFeatureSet d) => d.Features.Select(f => f.Input.InputIds.Concat(f.Input.TokenTypeIds).Append(f.StartPosition).Append(f.EndPosition).ToArray());
 }

@@ -40,6 +40,17 @@ public static class FineTuningRun
         progress(new FineTuneProgress { Phase = "data", Message = "reading and encoding data" });
         foreach (var line in task.Prepare(tokenizer, o)) progress(new FineTuneProgress { Phase = "data", Message = line });
         if (!task.HasDev) progress(new FineTuneProgress { Phase = "data", Message = "no dev set: the last epoch's model is kept" });
+        void Say(string message) => progress(new FineTuneProgress { Phase = "data", Message = message });
+        var balance = task.TrainBalance;
+        if (balance is not null) Say($"training labels: {balance.Describe(info.Labels)}");
+        var selection = ModelSelection.Resolve(o.SelectBy, info, balance);
+        if (task.HasDev) Say($"best checkpoint by dev {selection}");
+        var weights = ClassWeights.Resolve(o.ClassWeight, info, balance);
+        if (weights is not null) Say($"class weights: {ClassWeights.Describe(weights, info.Labels)}");
+        else if (balance is { IsImbalanced: true })
+            Say("note: the training labels are imbalanced; a model that never predicts the minority class is likely — " +
+                "--class-weight balanced weights it up");
+        string? teacherId = o.TeacherDir is null ? null : FineTuneTeacher.ComputeIdentity(o.TeacherDir);
 
         // 2. Model and optimizer, fresh or from the latest checkpoint.
         var runDir = new RunDirectory(o.OutputDir, o.KeepCheckpoints);
@@ -47,6 +58,9 @@ public static class FineTuningRun
         if (latest is not null && !o.Resume)
             throw new ArgumentException($"{o.OutputDir} already has checkpoints (latest {Path.GetFileName(latest.Value.Path)}); pass --resume to continue it or choose another --out.");
         var fingerprint = Fingerprint(o, info, task);
+        fingerprint["select_by"] = selection.Metric;
+        fingerprint["class_weights"] = weights is null ? null : new JsonArray(weights.Select(w => (JsonNode?)JsonValue.Create(w)).ToArray());
+        fingerprint["teacher_sha256"] = teacherId;
         MobileBertModel model;
         long step = 0, bestStep = -1;
         EvalMetrics? best = null, last = null;
@@ -69,6 +83,11 @@ public static class FineTuningRun
         }
         else model = TaskModels.ForFineTuning(o.ModelDir, o.Config, info, (int)(o.Seed & int.MaxValue));
         model.Threads = o.Threads;
+        task.Objective = new TrainingObjective
+        {
+            ClassWeights = weights, KdAlpha = o.KdAlpha, KdTemperature = o.KdTemperature,
+            Teacher = o.TeacherDir is null ? null : TeacherTargets(o, info, task, vocabPath, teacherId!, progress),
+        };
         var optimizer = new AdamW(model.Store, new AdamWOptions { WeightDecay = o.WeightDecay, DecayBiasesAndNorms = false }) { Threads = o.Threads };
         if (latest is { } ck2 && o.Resume) optimizer.Load(Path.Combine(ck2.Path, OptimizerFile));
         long resumedFrom = step;
@@ -133,9 +152,9 @@ public static class FineTuningRun
                 if (eval)
                 {
                     progress(new FineTuneProgress { Phase = "eval", Step = step, Steps = total, Epoch = epoch + 1, Epochs = o.Epochs, Message = "evaluating on dev" });
-                    last = task.Evaluate(model, o.EvalBatch);
+                    last = task.Evaluate(model, o.EvalBatch) with { MainMetric = selection.Metric };
                     foreach (var (k, v) in last.Values) row["eval_" + k] = v;
-                    bool improved = best is null || Better(last.Main, best.Main, info.HigherIsBetter);
+                    bool improved = best is null || selection.Better(last.Main, best.Main);
                     history.Add(new JsonObject { ["step"] = step, ["epoch"] = (double)step / stepsPerEpoch, ["metrics"] = MetricsJson(last) });
                     if (improved)
                     {
@@ -162,7 +181,7 @@ public static class FineTuningRun
                     optimizer.Save(Path.Combine(dir, OptimizerFile));
                     File.WriteAllText(Path.Combine(dir, StateFile), state.ToJsonString(new JsonSerializerOptions { WriteIndented = true }));
                 });
-                SaveCurves(metrics, o.OutputDir, info);
+                SaveCurves(metrics, o.OutputDir, info, selection.Metric);
                 progress(new FineTuneProgress { Phase = "checkpoint", Step = step, Steps = total, Epoch = epoch + 1, Epochs = o.Epochs, Message = path });
                 window.Restart();
             }
@@ -176,21 +195,41 @@ public static class FineTuningRun
         else { ModelFolder.Save(model, o.OutputDir, vocabPath); info.Save(o.OutputDir); }
         var results = new JsonObject
         {
-            ["task"] = info.Task, ["main_metric"] = info.MainMetric, ["best_step"] = bestStep, ["steps"] = step,
+            ["task"] = info.Task, ["main_metric"] = info.MainMetric, ["selected_by"] = selection.Metric, ["best_step"] = bestStep, ["steps"] = step,
             ["best"] = best is null ? null : MetricsJson(best), ["last"] = last is null ? null : MetricsJson(last), ["history"] = history.DeepClone(),
         };
         WriteAtomic(Path.Combine(o.OutputDir, EvalResultsFile), results.ToJsonString(new JsonSerializerOptions { WriteIndented = true }));
-        SaveCurves(metrics, o.OutputDir, info);
+        SaveCurves(metrics, o.OutputDir, info, selection.Metric);
         long trained = step - resumedFrom;
         progress(new FineTuneProgress { Phase = "done", Step = step, Steps = total, Epoch = o.Epochs, Epochs = o.Epochs, Eval = best, Message = o.OutputDir });
         return new FineTuneResult(o.OutputDir, info, step, best, bestStep, last, trainSeconds, trained * o.Batch / Math.Max(1e-9, trainSeconds), resumedFrom > 0, resumedFrom, model.Store.Count);
     }
 
-    static bool Better(double candidate, double incumbent, bool higherIsBetter)
+    /// <summary>The teacher's logits of every training feature: read from the run directory when saved there for this
+    /// teacher and data, else computed on the engine (and saved).</summary>
+    static TeacherLogits TeacherTargets(FineTuneOptions o, TaskInfo info, FineTuneTask task, string vocabPath, string teacherId,
+        Action<FineTuneProgress> progress)
     {
-        if (double.IsNaN(candidate)) return false;
-        if (double.IsNaN(incumbent)) return true;
-        return higherIsBetter ? candidate > incumbent : candidate < incumbent;
+        string dataHash = task.DataHash();
+        if (TeacherLogits.TryLoad(o.OutputDir, teacherId, dataHash) is { } saved)
+        {
+            progress(new FineTuneProgress { Phase = "data",
+                Message = $"teacher logits of {saved.Rows} training features read from {Path.Combine(o.OutputDir, TeacherLogits.FileName)}" });
+            return saved;
+        }
+        using var teacher = FineTuneTeacher.Load(o.TeacherDir!, info, vocabPath, o.Seq, o.Threads, teacherId);
+        progress(new FineTuneProgress
+        {
+            Phase = "data", Message = string.Create(System.Globalization.CultureInfo.InvariantCulture,
+                $"teacher {o.TeacherDir} ({teacher.Model.Store.Count:N0} parameters{(teacher.Engine.IsQuantized ? ", int8" : "")}): " +
+                $"distillation α {o.KdAlpha}, T {o.KdTemperature}; computing its logits once"),
+        });
+        var sw = Stopwatch.StartNew();
+        var logits = TeacherLogits.Compute(teacher, task.TrainInputs(), info.Kind == TaskInfoKind.QuestionAnswering);
+        logits.Save(o.OutputDir, teacherId, dataHash);
+        progress(new FineTuneProgress { Phase = "data",
+            Message = $"teacher logits of {logits.Rows} training features in {sw.Elapsed.TotalSeconds:F1} s, saved to {TeacherLogits.FileName}" });
+        return logits;
     }
 
     /// <summary>Writes a complete model folder (weights, config with labels, vocab, task.json, eval_results.json) to a temporary folder and renames it into place.</summary>
@@ -247,13 +286,13 @@ public static class FineTuningRun
         File.Move(tmp, path, overwrite: true);
     }
 
-    static void SaveCurves(MetricsLog metrics, string dir, TaskInfo info)
+    static void SaveCurves(MetricsLog metrics, string dir, TaskInfo info, string selectedBy)
     {
         metrics.Save(Path.Combine(dir, MetricsFile));
         metrics.Plot(Path.Combine(dir, CurvesFile), $"Fine-tuning {info.Name}",
         [
             ("Loss", ["loss", "eval_loss"]),
-            ($"Dev {info.MainMetric}", ["train_acc", "eval_" + info.MainMetric]),
+            ($"Dev {selectedBy}", ["train_acc", "eval_" + selectedBy]),
         ]);
     }
 }

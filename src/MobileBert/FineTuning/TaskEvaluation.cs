@@ -15,12 +15,16 @@ public sealed record TaskEvaluationResult(TaskInfo Task, EvalMetrics Metrics, in
 public static class TaskEvaluation
 {
     public const string MetricsFile = "metrics.json";
+    static readonly JsonSerializerOptions Compact = new() { Encoder = System.Text.Encodings.Web.JavaScriptEncoder.UnsafeRelaxedJsonEscaping };
 
     /// <summary>
-    /// Sequence tasks: metrics.json + predictions.jsonl (id, predicted label/score, gold). SQuAD: metrics.json (official
-    /// evaluate-v1.1/v2.0 output) + predictions.json + nbest_predictions.json (+ null_odds.json for v2).
+    /// Sequence tasks: metrics.json + predictions.jsonl (one line per example: id, line, predicted label with its
+    /// probability and every label's probability, gold; regression: score, gold) — at <paramref name="predictionsPath"/>
+    /// when given. SQuAD: metrics.json (official evaluate-v1.1/v2.0 output) + predictions.json + nbest_predictions.json
+    /// (+ null_odds.json for v2).
     /// </summary>
-    public static TaskEvaluationResult Run(string modelDir, string dataPath, string outDir, TaskDataOptions? dataOptions = null, int batchSize = 64, int threads = 0, string? task = null)
+    public static TaskEvaluationResult Run(string modelDir, string dataPath, string outDir, TaskDataOptions? dataOptions = null, int batchSize = 64,
+        int threads = 0, string? task = null, string? predictionsPath = null)
     {
         var info = TaskInfo.Load(modelDir);
         if (task is not null && TaskData.Normalize(task) != info.Task)
@@ -33,6 +37,9 @@ public static class TaskEvaluation
         EvalMetrics metrics; int n;
         if (info.Kind == TaskInfoKind.QuestionAnswering)
         {
+            if (predictionsPath is not null)
+                throw new ArgumentException($"--output {predictionsPath}: a question-answering evaluation writes predictions.json and " +
+                    $"nbest_predictions.json (with probabilities) to --out.");
             var s = info.Squad!;
             var data = TaskData.LoadSquad(dataPath, s.VersionTwoWithNegative, dataOptions?.SkipBadRows ?? false);
             var features = new QaFeaturizer(tokenizer, new QaFeatureOptions { MaxSeqLength = info.MaxSeqLength, DocStride = s.DocStride, MaxQueryLength = s.MaxQueryLength }).CreateFeatures(data.Examples);
@@ -62,13 +69,18 @@ public static class TaskEvaluation
                 else
                 {
                     int k = def.NumLabels, pred = System.Numerics.Tensors.TensorPrimitives.IndexOfMax(logits.AsSpan(i * k, k));
-                    o["label"] = def.IdToLabel(pred); o["gold"] = ex.LabelId is int g ? def.IdToLabel(g) : null;
+                    var p = SequenceEvaluator.Softmax(logits.AsSpan(i * k, k), k);
+                    var probs = new JsonObject();
+                    for (int j = 0; j < k; j++) probs[def.IdToLabel(j)] = p[j];
+                    o["label"] = def.IdToLabel(pred); o["probability"] = p[pred]; o["probabilities"] = probs;
+                    o["gold"] = ex.LabelId is int g ? def.IdToLabel(g) : null;
                 }
-                sb.Append(o.ToJsonString()).Append('\n');
+                sb.Append(o.ToJsonString(Compact)).Append('\n');
             }
-            string p = Path.Combine(outDir, "predictions.jsonl");
-            File.WriteAllText(p, sb.ToString(), new UTF8Encoding(false));
-            files.Add(p);
+            string path = predictionsPath ?? Path.Combine(outDir, "predictions.jsonl");
+            if (Path.GetDirectoryName(Path.GetFullPath(path)) is { } parent) Directory.CreateDirectory(parent);
+            File.WriteAllText(path, sb.ToString(), new UTF8Encoding(false));
+            files.Add(path);
         }
         var json = new JsonObject { ["task"] = info.Task, ["data"] = Path.GetFullPath(dataPath), ["examples"] = n, ["main_metric"] = metrics.MainMetric };
         var values = new JsonObject();

@@ -36,6 +36,9 @@ public sealed record TaskInfo
     public required TaskInfoKind Kind { get; init; }
     /// <summary>Ordered labels (classification); empty otherwise.</summary>
     public IReadOnlyList<string> Labels { get; init; } = [];
+    /// <summary>Binary classification: the label whose F1 the "f1" metric reports (the minority class of a user task's
+    /// training labels, else label id 1); null otherwise.</summary>
+    public string? PositiveLabel { get; init; }
     public string TextColumn { get; init; } = "text";
     public string? PairColumn { get; init; }
     public string LabelColumn { get; init; } = "label";
@@ -53,7 +56,8 @@ public sealed record TaskInfo
     public static TaskInfo FromDefinition(string task, TaskDefinition def, int maxSeqLength) => new()
     {
         Task = task.ToLowerInvariant(), Name = def.Name, Kind = def.Kind == TaskKind.Regression ? TaskInfoKind.Regression : TaskInfoKind.Classification,
-        Labels = def.Labels, TextColumn = def.TextColumn, PairColumn = def.TextPairColumn, LabelColumn = def.LabelColumn,
+        Labels = def.Labels, PositiveLabel = def.Kind != TaskKind.Regression && def.Labels.Count == 2 ? def.Labels[def.PositiveLabelId] : null,
+            TextColumn = def.TextColumn, PairColumn = def.TextPairColumn, LabelColumn = def.LabelColumn,
         Metrics = def.Metrics, MainMetric = def.MainMetric, MaxSeqLength = maxSeqLength,
     };
 
@@ -71,14 +75,16 @@ public sealed record TaskInfo
         if (IsGlue(Task)) return GlueTasks.Get(Task);
         return Kind == TaskInfoKind.Regression
             ? TaskDefinition.Regression(Name, TextColumn, PairColumn, LabelColumn, Metrics.Count > 0 ? Metrics : null, MainMetric)
-            : TaskDefinition.Classification(Name, Labels, TextColumn, PairColumn, LabelColumn, Metrics.Count > 0 ? Metrics : null, MainMetric);
+            : TaskDefinition.Classification(Name, Labels, TextColumn, PairColumn, LabelColumn, Metrics.Count > 0 ? Metrics : null, MainMetric,
+                PositiveLabelId);
     }
+
+    /// <summary>Label id of <see cref="PositiveLabel"/> (1 when none is saved).</summary>
+    public int PositiveLabelId => PositiveLabel is null ? 1 : Labels.ToList().IndexOf(PositiveLabel) is var i and >= 0 ? i
+        : throw new InvalidDataException($"{FileName}: positive_label '{PositiveLabel}' is not one of the labels ({string.Join(", ", Labels)}).");
 
     /// <summary>"single_label_classification", "regression" or null (QA) — HF's config problem_type.</summary>
     public string? ProblemType => Kind switch { TaskInfoKind.Classification => "single_label_classification", TaskInfoKind.Regression => "regression", _ => null };
-
-    /// <summary>Higher is better for every main metric except MSE.</summary>
-    public bool HigherIsBetter => MainMetric != MetricNames.MeanSquaredError;
 
     public JsonObject ToJson()
     {
@@ -87,6 +93,7 @@ public sealed record TaskInfo
             ["task"] = Task, ["name"] = Name,
             ["kind"] = Kind switch { TaskInfoKind.Classification => "classification", TaskInfoKind.Regression => "regression", _ => "question_answering" },
             ["labels"] = new JsonArray(Labels.Select(l => (JsonNode?)JsonValue.Create(l)).ToArray()),
+            ["positive_label"] = PositiveLabel,
             ["text_column"] = TextColumn, ["pair_column"] = PairColumn, ["label_column"] = LabelColumn,
             ["metrics"] = new JsonArray(Metrics.Select(l => (JsonNode?)JsonValue.Create(l)).ToArray()),
             ["main_metric"] = MainMetric, ["max_seq_length"] = MaxSeqLength,
@@ -139,7 +146,8 @@ public sealed record TaskInfo
         if (kind == TaskInfoKind.QuestionAnswering && squad is null) throw new InvalidDataException($"{path}: a question_answering task needs a 'squad' object.");
         return new TaskInfo
         {
-            Task = Str("task"), Name = Str("name"), Kind = kind, Labels = List("labels"), TextColumn = OptStr("text_column") ?? "text", PairColumn = OptStr("pair_column"),
+            Task = Str("task"), Name = Str("name"), Kind = kind, Labels = List("labels"), PositiveLabel = OptStr("positive_label"),
+                TextColumn = OptStr("text_column") ?? "text", PairColumn = OptStr("pair_column"),
             LabelColumn = OptStr("label_column") ?? "label", Metrics = List("metrics"), MainMetric = Str("main_metric"), MaxSeqLength = Int(o, "max_seq_length", 128), Squad = squad,
         };
     }

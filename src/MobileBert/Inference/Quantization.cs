@@ -160,6 +160,9 @@ public static class QuantizedCheckpoint
     /// <summary>Whether <paramref name="dir"/> is a quantized model folder.</summary>
     public static bool IsQuantizedFolder(string dir) => File.Exists(Path.Combine(dir, WeightsFile));
 
+    /// <summary>The weights file of a model folder: model.int8.safetensors for a quantized folder, else model.safetensors.</summary>
+    public static string WeightsPath(string dir) => Path.Combine(dir, IsQuantizedFolder(dir) ? WeightsFile : ModelFolder.WeightsFile);
+
     /// <summary>Loads a quantized folder: the model and the int8 weights for <see cref="InferenceEngine"/>. With
     /// <paramref name="floatWeights"/> (default) the int8 Linears also hold their dequantized weights in the model, so
     /// <see cref="MobileBertModel.Forward"/> still runs; without, the model holds only what stays float (embeddings, norms,

@@ -23,10 +23,12 @@ public static class Losses
     /// reduction 'mean'): loss = (1/N)·Σ (logsumexp(x_r) − x_r[label_r]). Log-sum-exp is max-shifted with the sum in double.
     /// dLogits = scale·(softmax(x_r) − onehot(label_r))/N for counted rows, 0 for ignored rows. If every row is ignored
     /// the loss is 0 and the gradient 0 (PyTorch returns NaN). Labels outside [0, classes) other than the ignore index throw.
+    /// With <paramref name="classWeights"/> [classes] (PyTorch's <c>weight</c>): loss = Σ w[y_r]·ℓ_r / Σ w[y_r] and
+    /// dLogits = scale·w[y_r]·(softmax(x_r) − onehot(y_r)) / Σ w[y_r].
     /// Rows are processed in parallel on <paramref name="threads"/> threads; the result does not depend on the thread count.
     /// </summary>
     public static double CrossEntropy(ReadOnlySpan<float> logits, ReadOnlySpan<int> labels, int rows, int classes, Span<float> dLogits = default,
-        float scale = 1f, int ignoreIndex = IgnoreIndex, int threads = 1)
+        float scale = 1f, int ignoreIndex = IgnoreIndex, int threads = 1, ReadOnlySpan<float> classWeights = default)
     {
         if (rows < 0 || classes <= 0) throw new ArgumentException($"CrossEntropy: rows ({rows}) must be ≥ 0 and classes ({classes}) > 0.");
         long n = (long)rows * classes;
@@ -34,24 +36,27 @@ public static class Losses
         if (labels.Length < rows) throw new ArgumentException($"CrossEntropy: {labels.Length} labels for {rows} rows.");
         bool grad = !dLogits.IsEmpty;
         if (grad && dLogits.Length < n) throw new ArgumentException($"CrossEntropy: dLogits has {dLogits.Length} values; expected {n}.");
-        int count = 0;
+        bool weighted = !classWeights.IsEmpty;
+        if (weighted && classWeights.Length != classes)
+            throw new ArgumentException($"CrossEntropy: {classWeights.Length} class weights for {classes} classes.");
+        double weightSum = 0;
         for (int r = 0; r < rows; r++)
         {
             int y = labels[r];
             if (y == ignoreIndex) continue;
             if ((uint)y >= (uint)classes) throw new ArgumentOutOfRangeException(nameof(labels), y, $"CrossEntropy: label {y} at row {r} is outside [0, {classes}) and is not the ignore index {ignoreIndex}.");
-            count++;
+            weightSum += weighted ? classWeights[y] : 1;
         }
-        if (count == 0) { if (grad) dLogits[..(int)n].Clear(); return 0.0; }
+        if (weightSum == 0) { if (grad) dLogits[..(int)n].Clear(); return 0.0; }
         var rowLoss = new double[rows];
-        float g = scale / count;
+        float g = (float)(scale / weightSum);
         unsafe
         {
-            fixed (float* px = logits, pd = dLogits)
+            fixed (float* px = logits, pd = dLogits, pw = classWeights)
             fixed (int* py = labels)
             fixed (double* pl = rowLoss)
             {
-                nint ax = (nint)px, ad = (nint)pd, ay = (nint)py, al = (nint)pl;
+                nint ax = (nint)px, ad = (nint)pd, ay = (nint)py, al = (nint)pl, aw = weighted ? (nint)pw : 0;
                 int chunk = Math.Max(1, Math.Min(64, (rows + 4 * Math.Max(1, threads) - 1) / (4 * Math.Max(1, threads))));
                 int chunks = (rows + chunk - 1) / chunk;
                 ParallelFor.Run(chunks, threads, ci =>
@@ -68,11 +73,12 @@ public static class Losses
                         TensorPrimitives.Exp(d, d);
                         double sum = 0;
                         for (int j = 0; j < classes; j++) sum += d[j];
-                        ((double*)al)[r] = max + Math.Log(sum) - xy;
+                        float w = aw == 0 ? 1f : ((float*)aw)[y];
+                        ((double*)al)[r] = w * (max + Math.Log(sum) - xy);
                         if (grad)
                         {
-                            TensorPrimitives.Multiply(d, (float)(g / sum), d);
-                            d[y] -= g;
+                            TensorPrimitives.Multiply(d, (float)(g * w / sum), d);
+                            d[y] -= g * w;
                         }
                     }
                 });
@@ -80,7 +86,67 @@ public static class Losses
         }
         double total = 0;
         for (int r = 0; r < rows; r++) total += rowLoss[r];
-        return total / count;
+        return total / weightSum;
+    }
+
+    /// <summary>
+    /// The knowledge-distillation term of Hinton et al.: (T²/rows)·Σ_r KL(softmax(t_r/T) ‖ softmax(s_r/T)) for student
+    /// logits s and teacher logits t, both [rows, classes]. T² keeps the gradient's scale independent of T. A teacher logit
+    /// of −∞ is a class the teacher rules out (e.g. a padded position of a QA window): its probability is 0 and it adds
+    /// nothing. ADDS scale·T·(softmax(s_r/T) − softmax(t_r/T))/rows to <paramref name="dStudent"/> (when given).
+    /// </summary>
+    public static double SoftTargetKl(ReadOnlySpan<float> student, ReadOnlySpan<float> teacher, int rows, int classes, double temperature,
+        Span<float> dStudent = default, float scale = 1f)
+    {
+        long n = (long)rows * classes;
+        if (student.Length < n || teacher.Length < n)
+            throw new ArgumentException($"SoftTargetKl: logits need rows×classes = {rows}×{classes} values (student {student.Length}, teacher " +
+                $"{teacher.Length}).");
+        if (!dStudent.IsEmpty && dStudent.Length < n)
+            throw new ArgumentException($"SoftTargetKl: dStudent has {dStudent.Length} values; expected {n}.");
+        if (!(temperature > 0) || !double.IsFinite(temperature))
+            throw new ArgumentException($"SoftTargetKl: the temperature must be > 0, got {temperature}.");
+        if (rows == 0) return 0;
+        double total = 0, T = temperature;
+        var p = new float[classes]; var q = new float[classes];
+        float c = (float)(scale * T / rows);
+        for (int r = 0; r < rows; r++)
+        {
+            var s = student.Slice(r * classes, classes);
+            total += T * T * KlDivergenceRow(s, teacher.Slice(r * classes, classes), T, p, q);
+            if (dStudent.IsEmpty) continue;
+            var d = dStudent.Slice(r * classes, classes);
+            for (int k = 0; k < classes; k++) d[k] += c * (p[k] - q[k]);
+        }
+        return total / rows;
+    }
+
+    /// <summary>
+    /// KL(q ‖ p) of one row with q = softmax(t/T), p = softmax(s/T), which are left in <paramref name="q"/> and
+    /// <paramref name="p"/>: (1/T)·Σ_{q_k &gt; 0} q_k·(t_k − s_k) + lse(s/T) − lse(t/T) (Σ q = 1; sums in double; ≥ 0).
+    /// Teacher logits of −∞ have q = 0 and are skipped; at least one must be finite.
+    /// </summary>
+    public static double KlDivergenceRow(ReadOnlySpan<float> s, ReadOnlySpan<float> t, double T, Span<float> p, Span<float> q)
+    {
+        double lseS = TemperedSoftmax(s, T, p), lseT = TemperedSoftmax(t, T, q);
+        if (!double.IsFinite(lseT)) throw new ArgumentException("KlDivergenceRow: every teacher logit of a row is −∞ (or one is +∞/NaN).");
+        double dot = 0;
+        for (int k = 0; k < s.Length; k++) if (q[k] > 0) dot += (double)q[k] * ((double)t[k] - s[k]);
+        return Math.Max(0, dot / T + lseS - lseT);
+    }
+
+    /// <summary>output = softmax(x/T) (float, the sum in double); returns log Σ exp(x/T).</summary>
+    public static double TemperedSoftmax(ReadOnlySpan<float> x, double T, Span<float> output)
+    {
+        float max = TensorPrimitives.Max(x);
+        var o = output[..x.Length];
+        TensorPrimitives.Subtract(x, max, o);
+        if (T != 1) TensorPrimitives.Multiply(o, (float)(1 / T), o);
+        TensorPrimitives.Exp(o, o);
+        double sum = 0;
+        foreach (float v in o) sum += v;
+        TensorPrimitives.Multiply(o, (float)(1 / sum), o);
+        return max / T + Math.Log(sum);
     }
 
     /// <summary>

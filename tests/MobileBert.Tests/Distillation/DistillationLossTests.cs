@@ -8,10 +8,11 @@ namespace MobileBert.Tests.Distillation;
 /// docs/DISTILLATION.md), its gradient against central finite differences of that reference, masks and padding.</summary>
 public class DistillationLossTests
 {
-    static float[] Random(Random rng, int n, double scale, double offset = 0) => [.. Enumerable.Range(0, n).Select(_ => (float)(offset + scale * (2 * rng.NextDouble() - 1)))];
+    internal static float[] Random(Random rng, int n, double scale, double offset = 0) => [.. Enumerable.Range(0,
+        n).Select(_ => (float)(offset + scale * (2 * rng.NextDouble() - 1)))];
 
     /// <summary>Central differences of a double function at x (float inputs promoted to double).</summary>
-    static double[] NumericGradient(Func<double[], double> f, float[] x, double h)
+    internal static double[] NumericGradient(Func<double[], double> f, float[] x, double h)
     {
         var xd = x.Select(v => (double)v).ToArray();
         var g = new double[x.Length];
@@ -26,7 +27,7 @@ public class DistillationLossTests
         return g;
     }
 
-    static void AssertClose(double[] expected, float[] actual, double relTol, string what)
+    internal static void AssertClose(double[] expected, float[] actual, double relTol, string what)
     {
         double max = expected.Max(Math.Abs);
         for (int i = 0; i < expected.Length; i++)

@@ -9,7 +9,7 @@ namespace MobileBert.Tests.FineTuning;
 /// <summary>finetune → evaluate → predict through the command line (the commands as CliApp registers them).</summary>
 public class TaskCommandTests
 {
-    static int Cli(params string[] args)
+    internal static int Cli(params string[] args)
     {
         var root = new RootCommand { FinetuneCommand.Create(), EvaluateCommand.Create(), PredictCommand.Create() };
         return root.Parse(args).Invoke();

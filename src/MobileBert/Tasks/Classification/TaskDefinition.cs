@@ -115,6 +115,22 @@ public sealed class TaskDefinition
     /// <summary>Metric used for model selection (higher is better, except <see cref="MetricNames.MeanSquaredError"/>).</summary>
     public string MainMetric { get; }
 
+    /// <summary>
+    /// The class whose F1 the <see cref="MetricNames.F1"/> metric reports (sklearn's <c>pos_label</c>): label id 1 (GLUE),
+    /// or for a binary user task the minority class of its training labels (<see cref="InferClassification"/>).
+    /// </summary>
+    public int PositiveLabelId
+    {
+        get => _positiveLabelId;
+        init
+        {
+            if (Kind == TaskKind.SingleLabelClassification && (uint)value >= (uint)Labels.Count)
+                throw new ArgumentOutOfRangeException(nameof(PositiveLabelId), value, $"Task '{Name}' has {Labels.Count} labels.");
+            _positiveLabelId = value;
+        }
+    }
+    private readonly int _positiveLabelId = 1;
+
     /// <summary>File name of this task's predictions in a GLUE server submission (e.g. "MNLI-m.tsv"); null for non-GLUE tasks.</summary>
     public string? SubmissionFileName { get; init; }
 
@@ -135,18 +151,23 @@ public sealed class TaskDefinition
         $"{Name} ({Kind}{(Kind == TaskKind.Regression ? "" : ": " + string.Join("/", Labels))}{(IsSentencePair ? ", pair" : "")}; main metric {MainMetric})";
 
     /// <summary>
-    /// A user classification task. Default metrics: accuracy and macro-F1, plus binary F1 (positive = label id 1) when
-    /// there are exactly two labels; main metric accuracy.
+    /// A user classification task. Default metrics: accuracy, macro-F1 and MCC, plus binary F1 (of
+    /// <paramref name="positiveLabelId"/>, default label id 1) when there are exactly two labels; main metric accuracy.
     /// </summary>
     public static TaskDefinition Classification(string name, IEnumerable<string> labels, string textColumn = "text",
-        string? textPairColumn = null, string labelColumn = "label", IEnumerable<string>? metrics = null, string? mainMetric = null)
+        string? textPairColumn = null, string labelColumn = "label", IEnumerable<string>? metrics = null, string? mainMetric = null,
+            int positiveLabelId = 1)
     {
         ArgumentNullException.ThrowIfNull(labels);
         var list = labels.ToArray();
         metrics ??= list.Length == 2
-            ? [MetricNames.Accuracy, MetricNames.F1, MetricNames.MacroF1]
-            : [MetricNames.Accuracy, MetricNames.MacroF1];
-        return new TaskDefinition(name, TaskKind.SingleLabelClassification, list, textColumn, textPairColumn, labelColumn, metrics, mainMetric ?? MetricNames.Accuracy);
+            ? [MetricNames.Accuracy, MetricNames.F1, MetricNames.MacroF1, MetricNames.Matthews]
+            : [MetricNames.Accuracy, MetricNames.MacroF1, MetricNames.Matthews];
+        return new TaskDefinition(name, TaskKind.SingleLabelClassification, list, textColumn, textPairColumn, labelColumn, metrics,
+            mainMetric ?? MetricNames.Accuracy)
+        {
+            PositiveLabelId = list.Length == 2 ? positiveLabelId : 1 % list.Length,
+        };
     }
 
     /// <summary>A user regression task. Default metrics: Pearson, Spearman, their mean ("corr", the main metric) and MSE.</summary>
@@ -158,7 +179,8 @@ public sealed class TaskDefinition
 
     /// <summary>
     /// A classification task whose labels are the distinct labels of <paramref name="train"/> (rows without a label are
-    /// ignored), in <paramref name="order"/> (default <see cref="LabelOrder.Sorted"/>).
+    /// ignored), in <paramref name="order"/> (default <see cref="LabelOrder.Sorted"/>). A binary task whose training labels
+    /// have a minority class (<see cref="ClassBalance.IsImbalanced"/>) reports the F1 of that class; otherwise of label id 1.
     /// </summary>
     /// <exception cref="InvalidDataException">The training data has fewer than two distinct labels.</exception>
     public static TaskDefinition InferClassification(string name, RawDataset train, LabelOrder order = LabelOrder.Sorted,
@@ -168,7 +190,10 @@ public sealed class TaskDefinition
         var labels = InferLabels(train.Rows.Select(r => r.Label).OfType<string>(), order);
         if (labels.Count < 2)
             throw new InvalidDataException($"'{train.Source}' has {labels.Count} distinct label(s) ({string.Join(", ", labels)}); classification needs at least two.");
-        return Classification(name, labels, train.TextColumn, train.TextPairColumn, train.LabelColumn ?? "label", metrics, mainMetric);
+        var ids = labels.Select((l, i) => (l, i)).ToDictionary(x => x.l, x => x.i, StringComparer.Ordinal);
+        var balance = ClassBalance.Of(train.Rows.Select(r => r.Label).OfType<string>().Select(l => ids[l]), labels.Count);
+        int positive = labels.Count == 2 && balance.IsImbalanced ? balance.Smallest : 1;
+        return Classification(name, labels, train.TextColumn, train.TextPairColumn, train.LabelColumn ?? "label", metrics, mainMetric, positive);
     }
 
     /// <summary>Distinct labels in the given order (see <see cref="LabelOrder"/>).</summary>

@@ -55,8 +55,9 @@ public static class TaskMetrics
             values[name] = name switch
             {
                 MetricNames.Accuracy or MetricNames.MnliMatchedAccuracy or MetricNames.MnliMismatchedAccuracy => ClassificationMetrics.Accuracy(predictions, labels),
-                MetricNames.F1 => ClassificationMetrics.F1(predictions, labels),
-                MetricNames.AccuracyAndF1 => (ClassificationMetrics.Accuracy(predictions, labels) + ClassificationMetrics.F1(predictions, labels)) / 2,
+                MetricNames.F1 => ClassificationMetrics.F1(predictions, labels, task.PositiveLabelId),
+                MetricNames.AccuracyAndF1 => (ClassificationMetrics.Accuracy(predictions, labels) + ClassificationMetrics.F1(predictions, labels,
+                    task.PositiveLabelId)) / 2,
                 MetricNames.MacroF1 => ClassificationMetrics.MacroF1(predictions, labels),
                 MetricNames.Matthews => ClassificationMetrics.MatthewsCorrelation(predictions, labels),
                 _ => throw new ArgumentException($"Metric '{name}' of task '{task.Name}' is not a classification metric.", nameof(task)),

@@ -144,13 +144,14 @@ public class MetricsTests
     public void Compute_GenericMultiClass_HasMacroF1_AndLogits()
     {
         var task = TaskDefinition.Classification("topics", ["a", "b", "c"]);
-        Assert.Equal(["acc", "macro_f1"], task.Metrics);
+        Assert.Equal(["acc", "macro_f1", "mcc"], task.Metrics);
         // logits argmax: rows -> 0, 1, 1 (tie picks first), 2
         float[] logits = [3, 1, 0, 0, 2, 1, 0, 5, 5, 0, 0, 9];
         Assert.Equal([0, 1, 1, 2], ClassificationMetrics.Argmax(logits, 3));
         var r = TaskMetrics.FromLogits(task, logits, labelIds: [0, 1, 2, 2]);
         Assert.Equal(0.75, r.Values["acc"], Tol);
         Assert.Equal((1 + 2.0 / 3 + 2.0 / 3) / 3, r.Values["macro_f1"], Tol);
+        Assert.Equal(0.7, r.Values["mcc"], Tol);   // (c·s − Σ t_k p_k) / √((s² − Σ p_k²)(s² − Σ t_k²)) = (12 − 5) / 10
         Assert.Equal(0.75, r.Main, Tol);
     }
 }
