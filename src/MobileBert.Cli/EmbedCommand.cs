@@ -109,15 +109,13 @@ public static class EmbedCommand
             string where = $"{path}:{lineNo}";
             JsonNode? node;
             try { node = JsonNode.Parse(sanitizer.CleanJson(raw)); }
-            catch (JsonException e) { throw new InputException($"{where}: invalid JSON ({JsonError(e)})."); }
+            catch (JsonException e) { throw new InputException($"{where}: invalid JSON ({JsonKinds.Problem(e)})."); }
             if (node is not JsonObject o) throw new InputException($"{where}: each line must be a JSON object with a \"text\" field.");
             if (o["text"] is not JsonValue tv || !tv.TryGetValue(out string? text)) throw new InputException($"{where}: 'text' must be a string.");
             string? id = o["id"] switch { null => null, JsonValue v when v.TryGetValue(out string? s) => s, var v => v.ToJsonString() };
             yield return (id, text);
         }
     }
-
-    static string JsonError(JsonException e) => e.Message.Split(" LineNumber:")[0];
 
     /// <summary>Embeddings in input order, one batch at a time (memory stays flat with the number of lines).</summary>
     static IEnumerable<(string? Id, float[] Vector)> Embeddings(TextEmbedder embedder, IEnumerable<(string? Id, string Text)> inputs, int batchSize)

@@ -130,7 +130,7 @@ public static class TokenizeCommand
         }
         catch (JsonException ex)
         {
-            problem = $"invalid JSON: {ex.Message}";
+            problem = $"invalid JSON: {JsonKinds.Problem(ex)}";
             return false;
         }
 

@@ -67,6 +67,7 @@ public static class DistillationRun
         var plan = DistillPlan.Create(o.Strategy, o.StudentConfig.NumHiddenLayers, o.StepsPerLayer, o.PdSteps, o.Lr, o.WarmupFraction, o.FreezeLower);
         progress(new DistillProgress { Phase = "setup", Message = $"{o.Strategy.ToString().ToLowerInvariant()}: " + string.Join(", ", plan.Stages.Select(s => $"{s.Name} ({s.Steps} steps)")) + $" = {plan.TotalSteps} steps" });
         var runDir = new RunDirectory(o.OutputDir, o.KeepCheckpoints);
+        runDir.CleanStale();   // what a killed run left: trash, temporary folders and files
         var latest = runDir.Latest();
         if (latest is not null && !o.Resume)
             throw new ArgumentException($"{o.OutputDir} already has checkpoints (latest {Path.GetFileName(latest.Value.Path)}); pass --resume to continue it or choose another --out.");
@@ -84,8 +85,7 @@ public static class DistillationRun
             student = ModelFolder.Load(ck.Path, new LoadOptions { Heads = ModelHeads.Pretraining });
             step = state["step"]!.GetValue<long>();
             position = new DataPosition(state["epoch"]!.GetValue<int>(), state["index"]!.GetValue<int>());
-            var metricsPath = Path.Combine(o.OutputDir, MetricsFile);
-            if (File.Exists(metricsPath)) { metrics = MetricsLog.Load(metricsPath); metrics.TruncateAfter(step); }
+            metrics = runDir.LoadMetrics(ck.Path, step);
             resumeOptimizer = Path.Combine(ck.Path, OptimizerFile);
             progress(new DistillProgress { Phase = "setup", Message = $"resuming from {ck.Path} (step {step}, {position})" });
         }
@@ -186,7 +186,7 @@ public static class DistillationRun
                     optimizer.Save(Path.Combine(dir, OptimizerFile));
                     var state = new JsonObject { ["step"] = s, ["stage"] = stage.Index, ["epoch"] = pos.Epoch, ["index"] = pos.Index, ["fingerprint"] = fingerprint.DeepClone() };
                     File.WriteAllText(Path.Combine(dir, StateFile), state.ToJsonString(new JsonSerializerOptions { WriteIndented = true }));
-                });
+                }, metrics);
                 SaveCurves(metrics, o);
                 progress(new DistillProgress { Phase = "checkpoint", Step = step, Steps = plan.TotalSteps, Stage = stage, StageCount = plan.Stages.Count, Message = path });
                 window.Restart();

@@ -54,6 +54,7 @@ public static class FineTuningRun
 
         // 2. Model and optimizer, fresh or from the latest checkpoint.
         var runDir = new RunDirectory(o.OutputDir, o.KeepCheckpoints);
+        runDir.CleanStale();   // what a killed run left: trash, temporary folders and files
         var latest = runDir.Latest();
         if (latest is not null && !o.Resume)
             throw new ArgumentException($"{o.OutputDir} already has checkpoints (latest {Path.GetFileName(latest.Value.Path)}); pass --resume to continue it or choose another --out.");
@@ -77,8 +78,7 @@ public static class FineTuningRun
             best = ReadMetrics(state["best"]);
             last = ReadMetrics(state["last"]);
             history = state["history"]?.DeepClone().AsArray() ?? [];
-            var metricsPath = Path.Combine(o.OutputDir, MetricsFile);
-            if (File.Exists(metricsPath)) { metrics = MetricsLog.Load(metricsPath); metrics.TruncateAfter(step); }
+            metrics = runDir.LoadMetrics(ck.Path, step);
             progress(new FineTuneProgress { Phase = "data", Message = $"resuming from {ck.Path} (step {step})" });
         }
         else model = TaskModels.ForFineTuning(o.ModelDir, o.Config, info, (int)(o.Seed & int.MaxValue));
@@ -180,7 +180,7 @@ public static class FineTuningRun
                     info.Save(dir);
                     optimizer.Save(Path.Combine(dir, OptimizerFile));
                     File.WriteAllText(Path.Combine(dir, StateFile), state.ToJsonString(new JsonSerializerOptions { WriteIndented = true }));
-                });
+                }, metrics);
                 SaveCurves(metrics, o.OutputDir, info, selection.Metric);
                 progress(new FineTuneProgress { Phase = "checkpoint", Step = step, Steps = total, Epoch = epoch + 1, Epochs = o.Epochs, Message = path });
                 window.Restart();
@@ -239,7 +239,7 @@ public static class FineTuningRun
         ModelFolder.Save(model, tmp, vocabPath);
         info.Save(tmp);
         File.WriteAllText(Path.Combine(tmp, EvalResultsFile), new JsonObject { ["step"] = step, ["metrics"] = MetricsJson(metrics) }.ToJsonString(new JsonSerializerOptions { WriteIndented = true }));
-        if (Directory.Exists(dir)) Directory.Delete(dir, recursive: true);
+        if (Directory.Exists(dir)) RunDirectory.DeleteAtomically(dir);
         Directory.Move(tmp, dir);
     }
 

@@ -123,7 +123,8 @@ public sealed record TaskInfo
         if (!File.Exists(path))
             throw new FileNotFoundException($"{dir}: not a fine-tuned model folder: it has no {FileName} (the task, labels and columns that `mobilebert finetune` writes).", path);
         JsonObject o;
-        try { o = JsonNode.Parse(File.ReadAllText(path))?.AsObject() ?? throw new InvalidDataException($"{path}: not a JSON object."); }
+        var sanitizer = new MobileBert.Text.TextSanitizer();
+        try { o = JsonNode.Parse(sanitizer.CleanJson(sanitizer.ReadAllText(path)))?.AsObject() ?? throw new InvalidDataException($"{path}: not a JSON object."); }
         catch (Exception e) when (e is JsonException or InvalidOperationException) { throw new InvalidDataException($"{path}: invalid JSON: {e.Message}"); }
         string Str(string key) => o[key] is JsonValue v && v.TryGetValue(out string? s) ? s : throw new InvalidDataException($"{path}: field '{key}' must be a string.");
         string? OptStr(string key) => o[key] is null ? null : Str(key);

@@ -24,18 +24,17 @@ public static class AccuracyEvaluation
     public static List<LabelledExample> Read(string path, IReadOnlyList<string>? labelNames = null)
     {
         if (!File.Exists(path)) throw new FileNotFoundException($"{path}: labelled file not found.");
-        string text = File.ReadAllText(path).TrimStart();
+        var sanitizer = new MobileBert.Text.TextSanitizer();
+        string text = sanitizer.ReadAllText(path).TrimStart();
         var docs = new List<(JsonElement, int)>();
         if (text.StartsWith('['))
         {
-            using var d = JsonDocument.Parse(text);
+            using var d = sanitizer.ParseJson(text);
             int i = 0; foreach (var e in d.RootElement.EnumerateArray()) docs.Add((e.Clone(), ++i));
         }
         else
-        {
-            int line = 0;
-            foreach (var l in File.ReadLines(path)) { line++; if (l.Trim().Length > 0) { using var d = JsonDocument.Parse(l); docs.Add((d.RootElement.Clone(), line)); } }
-        }
+            foreach (var (line, l) in MobileBert.Text.LineReader.ReadFile(path, sanitizer))
+                if (l.Trim().Length > 0) { using var d = sanitizer.ParseJson(l); docs.Add((d.RootElement.Clone(), line)); }
         var res = new List<LabelledExample>();
         foreach (var (e, at) in docs)
         {

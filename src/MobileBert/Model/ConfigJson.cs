@@ -29,7 +29,7 @@ public static class ConfigJson
     public static MobileBertConfig Load(string path)
     {
         string text;
-        try { text = File.ReadAllText(path); }
+        try { text = new MobileBert.Text.TextSanitizer().ReadAllText(path); }
         catch (Exception e) when (e is IOException or UnauthorizedAccessException) { throw new ConfigException($"{path}: cannot read config: {e.Message}"); }
         return Parse(text, path, out _);
     }
@@ -38,13 +38,14 @@ public static class ConfigJson
     public static MobileBertConfig Parse(string json, string source, out List<string> warnings)
     {
         warnings = [];
+        json = new MobileBert.Text.TextSanitizer().CleanJson(json);   // an unpaired \uD800 escape reads as U+FFFD, never throws
         JsonObject obj;
         try
         {
             obj = JsonNode.Parse(json, documentOptions: new JsonDocumentOptions { AllowTrailingCommas = true, CommentHandling = JsonCommentHandling.Skip }) as JsonObject
                   ?? throw new ConfigException($"{source}: config must be a JSON object.");
         }
-        catch (JsonException e) { throw new ConfigException($"{source}: invalid JSON ({e.Message})."); }
+        catch (JsonException e) { throw new ConfigException($"{source}: invalid JSON ({MobileBert.Text.JsonKinds.Problem(e)})."); }
 
         string? modelType = GetString(obj, "model_type", source);
         if (modelType is not (null or "mobilebert" or "bert"))
@@ -158,6 +159,7 @@ public static class ConfigJson
         if (numLabels is int count)
         {
             if (count <= 0) throw new ConfigException($"{source}: 'num_labels' must be positive, got {count}.");
+            if (count > MobileBertConfig.MaxLabels) throw new ConfigException($"{source}: 'num_labels' = {count} is more than {MobileBertConfig.MaxLabels:N0} labels.");
             return Enumerable.Range(0, count).Select(i => $"LABEL_{i}").ToList();
         }
         return null;

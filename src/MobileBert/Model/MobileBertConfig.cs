@@ -93,6 +93,9 @@ public sealed class MobileBertConfig
     /// default 1e-5; BERT uses layer_norm_eps everywhere).</summary>
     public float EpsFor(NormSite site) => !IsBert && site is NormSite.Embeddings or NormSite.LayerOutput ? 1e-5f : LayerNormEps;
 
+    /// <summary>Upper bounds of the count fields whose value is a number of objects, not of weights (checked before any is built).</summary>
+    public const int MaxFeedforwardNetworks = 64, MaxLabels = 1_000_000;
+
     /// <summary>Throws <see cref="ConfigException"/> naming the first inconsistent field.</summary>
     public void Validate(string source = "config")
     {
@@ -102,6 +105,8 @@ public sealed class MobileBertConfig
         Positive(NumAttentionHeads, "num_attention_heads"); Positive(IntermediateSize, "intermediate_size");
         Positive(NumFeedforwardNetworks, "num_feedforward_networks"); Positive(TypeVocabSize, "type_vocab_size");
         Positive(MaxPositionEmbeddings, "max_position_embeddings");
+        if (NumFeedforwardNetworks > MaxFeedforwardNetworks)
+            throw new ConfigException($"{source}: 'num_feedforward_networks' = {NumFeedforwardNetworks} is more than {MaxFeedforwardNetworks} (MobileBERT stacks 4).");
         if (TrueHiddenSize % NumAttentionHeads != 0)
             throw new ConfigException($"{source}: the attention width ({(UseBottleneck ? "intra_bottleneck_size" : "hidden_size")} = {TrueHiddenSize}) must be divisible by num_attention_heads = {NumAttentionHeads}.");
         if (EmbeddingSize > HiddenSize)

@@ -103,6 +103,7 @@ public sealed partial class MobileBertModel
     public MobileBertModel(MobileBertConfig config, ModelHeads heads = ModelHeads.None, bool allocate = true, bool? pooler = null)
     {
         config.Validate();
+        if (allocate && config.NumHiddenLayers > 2) RequireMemory(config, heads, pooler);   // before building millions of layer objects
         Config = config; Heads = heads;
         HasPooler = pooler ?? (heads == ModelHeads.None || (heads & (ModelHeads.NextSentence | ModelHeads.SequenceClassification)) != 0);
         if (!HasPooler && (heads & (ModelHeads.NextSentence | ModelHeads.SequenceClassification)) != 0)
@@ -134,6 +135,33 @@ public sealed partial class MobileBertModel
 
     /// <summary>Threads used by the kernels (default: all cores).</summary>
     public int Threads { get; set; } = Environment.ProcessorCount;
+
+    /// <summary>Bytes of float32 weights a model of <paramref name="config"/> holds, from one- and two-layer models (the full
+    /// one is never built, so a config with a million layers is measured in microseconds).</summary>
+    public static long WeightBytes(MobileBertConfig config, ModelHeads heads = ModelHeads.None, bool? pooler = null)
+    {
+        var one = config.Clone(); one.NumHiddenLayers = 1;
+        var two = config.Clone(); two.NumHiddenLayers = 2;
+        long c1 = CountParameters(one, heads, pooler), c2 = CountParameters(two, heads, pooler);
+        double total = (c1 + (double)(c2 - c1) * (config.NumHiddenLayers - 1)) * sizeof(float);
+        return total > long.MaxValue / 2 ? long.MaxValue / 2 : (long)total;
+    }
+
+    /// <summary>Memory the process may use (the GC's view: physical memory or the container limit).</summary>
+    public static long AvailableMemoryBytes() => GC.GetGCMemoryInfo().TotalAvailableMemoryBytes;
+
+    /// <summary>"1.234 GB (1,234,000,000 bytes)".</summary>
+    public static string FormatBytes(long bytes) => string.Create(System.Globalization.CultureInfo.InvariantCulture, $"{bytes / 1e9:0.###} GB ({bytes:N0} bytes)");
+
+    static void RequireMemory(MobileBertConfig config, ModelHeads heads, bool? pooler)
+    {
+        long need;
+        try { need = WeightBytes(config, heads, pooler); }
+        catch (ArgumentException e) { throw new ConfigException($"config describes a model that cannot be built: {e.Message}"); }
+        long available = AvailableMemoryBytes();
+        if (need > available)
+            throw new ConfigException($"config describes a model whose weights need {FormatBytes(need)}, but only {FormatBytes(available)} of memory is available.");
+    }
 
     /// <summary>Parameter count of a config with the given heads, without allocating (tied decoder counted once, as HF).</summary>
     public static long CountParameters(MobileBertConfig config, ModelHeads heads = ModelHeads.None, bool? pooler = null) => new MobileBertModel(config, heads, allocate: false, pooler).Store.Count;

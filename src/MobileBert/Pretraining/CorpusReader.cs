@@ -8,7 +8,7 @@ namespace MobileBert.Pretraining;
 /// <summary>How raw files become documents.</summary>
 public sealed record CorpusReadOptions
 {
-    /// <summary>Skip (and report) unreadable, non-UTF-8 or malformed files instead of throwing.</summary>
+    /// <summary>Skip (and report) unreadable or malformed files instead of throwing.</summary>
     public bool SkipBadFiles { get; init; }
 
     /// <summary>
@@ -44,6 +44,8 @@ public sealed class CorpusReadResult
     public required IReadOnlyList<CorpusDocument> Documents { get; init; }
     public required IReadOnlyList<CorpusFile> Files { get; init; }
     public required IReadOnlyList<SkippedFile> SkippedFiles { get; init; }
+    /// <summary>Invalid UTF-8 sequences and unpaired surrogates replaced with U+FFFD (<see cref="MobileBert.Text.TextSanitizer"/>).</summary>
+    public long Replaced { get; init; }
 }
 
 /// <summary>
@@ -58,11 +60,11 @@ public sealed class CorpusReadResult
 /// <item><c>.jsonl</c>: one such object per non-blank line.</item>
 /// </list>
 /// <para>A file named explicitly is read whatever its extension (non-JSON extensions as text); folders contribute only
-/// the three extensions, in ordinal order of their relative paths. Bytes must be valid UTF-8 (a BOM is allowed).</para>
+/// the three extensions, in ordinal order of their relative paths. Text is UTF-8 (a BOM is allowed); invalid bytes and
+/// unpaired surrogates (also as JSON escapes) become U+FFFD, counted in <see cref="CorpusReadResult.Replaced"/>.</para>
 /// </remarks>
 public static class CorpusReader
 {
-    private static readonly UTF8Encoding StrictUtf8 = new(encoderShouldEmitUTF8Identifier: false, throwOnInvalidBytes: true);
     private static readonly Regex VerseNumber = new(@"^\s+\d+\s+", RegexOptions.Compiled | RegexOptions.CultureInvariant);
     private static readonly Regex BlankLines = new(@"\n[ \t\r\f\v]*\n", RegexOptions.Compiled | RegexOptions.CultureInvariant);
 
@@ -124,13 +126,15 @@ public static class CorpusReader
         var docs = new List<CorpusDocument>();
         var skipped = new List<SkippedFile>();
         var hashes = new List<CorpusFile>();
+        var sanitizer = new MobileBert.Text.TextSanitizer();
         foreach (string file in files)
         {
             try
             {
                 byte[] bytes = ReadBytes(file);
                 hashes.Add(new CorpusFile(file, bytes.Length, Convert.ToHexStringLower(SHA256.HashData(bytes))));
-                string text = Decode(file, bytes);
+                string text = sanitizer.Decode(bytes);
+                if (Extension(file) is ".json" or ".jsonl") text = sanitizer.CleanJson(text);
                 List<CorpusDocument> fileDocs = Extension(file) switch
                 {
                     ".json" => ParseJson(file, text),
@@ -152,7 +156,7 @@ public static class CorpusReader
             throw new PretrainingDataException($"The corpus is empty: no document with text in {what}{skip}.", files.Count == 1 ? files[0] : null);
         }
 
-        return new CorpusReadResult { Documents = docs, Files = hashes, SkippedFiles = skipped };
+        return new CorpusReadResult { Documents = docs, Files = hashes, SkippedFiles = skipped, Replaced = sanitizer.Replaced };
     }
 
     private static string Extension(string path) => Path.GetExtension(path).ToLowerInvariant();
@@ -166,25 +170,6 @@ public static class CorpusReader
         catch (Exception ex) when (ex is IOException or UnauthorizedAccessException or NotSupportedException)
         {
             throw new PretrainingDataException($"Cannot read corpus file '{file}': {ex.Message}", file, inner: ex);
-        }
-    }
-
-    /// <summary>Strict UTF-8 decoding; the error names the byte offset and line of the first invalid byte.</summary>
-    internal static string Decode(string file, byte[] bytes)
-    {
-        int skip = bytes.Length >= 3 && bytes[0] == 0xEF && bytes[1] == 0xBB && bytes[2] == 0xBF ? 3 : 0;
-        try
-        {
-            return StrictUtf8.GetString(bytes, skip, bytes.Length - skip);
-        }
-        catch (DecoderFallbackException ex)
-        {
-            int at = Math.Clamp(skip + Math.Max(ex.Index, 0), 0, bytes.Length);
-            long line = 1;
-            for (int i = 0; i < at; i++) if (bytes[i] == (byte)'\n') line++;
-            throw new PretrainingDataException(
-                $"Corpus file '{file}' is not valid UTF-8: invalid byte 0x{(at < bytes.Length ? bytes[at] : 0):X2} at offset {at} (line {line}). Convert it to UTF-8.",
-                file, line, ex);
         }
     }
 

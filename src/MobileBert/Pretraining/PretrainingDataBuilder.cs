@@ -222,6 +222,7 @@ public static class PretrainingDataBuilder
         var clock = Stopwatch.StartNew();
         string outDir = Path.GetFullPath(outputDirectory);
         string manifestPath = Path.Combine(outDir, PretrainingManifest.FileName);
+        MobileBert.Training.StaleTemp.Clean(outDir);   // shard and manifest temp files of a killed build
 
         IReadOnlyList<string> files = CorpusReader.EnumerateFiles(inputs);
         progress?.Invoke(new PretrainingProgress(PretrainingStage.Hashing, 0, 0, 0));
@@ -305,6 +306,7 @@ public static class PretrainingDataBuilder
                 MaxPredictionsPerSeq = options.MaxPredictionsPerSeq,
                 Inputs = corpus.Files,
                 SkippedFiles = corpus.SkippedFiles,
+                ReplacedCharacters = corpus.Replaced,
                 Splits = splits,
                 BuildSeconds = clock.Elapsed.TotalSeconds,
             };

@@ -44,6 +44,8 @@ public sealed class PretrainingManifest
     public required IReadOnlyList<SkippedFile> SkippedFiles { get; init; }
     public required IReadOnlyDictionary<string, SplitInfo> Splits { get; init; }
     public double BuildSeconds { get; init; }
+    /// <summary>Invalid UTF-8 sequences and unpaired surrogates of the inputs replaced with U+FFFD.</summary>
+    public long ReplacedCharacters { get; init; }
 
     public JsonObject ToJson()
     {
@@ -79,6 +81,7 @@ public sealed class PretrainingManifest
             ["maxSeqLength"] = MaxSeqLength,
             ["maxPredictionsPerSeq"] = MaxPredictionsPerSeq,
             ["buildSeconds"] = Math.Round(BuildSeconds, 3),
+            ["replacedCharacters"] = ReplacedCharacters,
             ["inputs"] = new JsonArray(Inputs.Select(f => (JsonNode)new JsonObject { ["path"] = f.Path, ["bytes"] = f.Bytes, ["sha256"] = f.Sha256 }).ToArray()),
             ["skippedFiles"] = new JsonArray(SkippedFiles.Select(f => (JsonNode)new JsonObject { ["path"] = f.Path, ["reason"] = f.Reason }).ToArray()),
             ["splits"] = splits,
@@ -117,6 +120,7 @@ public sealed class PretrainingManifest
                 MaxSeqLength = (int)o["maxSeqLength"]!,
                 MaxPredictionsPerSeq = (int)o["maxPredictionsPerSeq"]!,
                 BuildSeconds = (double?)o["buildSeconds"] ?? 0,
+                ReplacedCharacters = (long?)o["replacedCharacters"] ?? 0,
                 Inputs = o["inputs"]!.AsArray().Select(x => new CorpusFile((string)x!["path"]!, (long)x["bytes"]!, (string)x["sha256"]!)).ToArray(),
                 SkippedFiles = o["skippedFiles"]!.AsArray().Select(x => new SkippedFile((string)x!["path"]!, (string)x["reason"]!)).ToArray(),
                 Splits = splits,

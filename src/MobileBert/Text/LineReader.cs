@@ -36,7 +36,7 @@ public sealed class LineReader : IDisposable
         {
             if (_pos == _len)
             {
-                if (_eof || (_len = _reader.Read(_buffer, 0, _buffer.Length)) == 0) { _eof = true; _len = 0; break; }
+                if (_eof || (_len = _reader.Read(_buffer, 0, _buffer.Length)) == 0) { _eof = true; _pos = _len = 0; break; }
                 _pos = 0;
                 if (_first && _buffer[0] == '\uFEFF') _pos = 1;
                 _first = false;

@@ -117,7 +117,10 @@ public sealed class TextSanitizer
     public string Decode(ReadOnlySpan<byte> bytes)
     {
         if (bytes.StartsWith((ReadOnlySpan<byte>)[0xEF, 0xBB, 0xBF])) bytes = bytes[3..];
-        return Utf8.GetString(bytes);
+        // One decoding pass: Encoding.GetString counts characters first and would run the fallback (and count) twice.
+        var chars = new char[Utf8.GetMaxCharCount(bytes.Length)];
+        int n = Utf8.GetDecoder().GetChars(bytes, chars, flush: true);
+        return new string(chars, 0, n);
     }
 
     /// <summary>A whole UTF-8 file decoded with this policy (BOM dropped).</summary>

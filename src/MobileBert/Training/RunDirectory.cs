@@ -6,7 +6,10 @@ namespace MobileBert.Training;
 /// <summary>
 /// A training run's checkpoints: <c>checkpoints/step-0000500/</c> folders, each written into a temporary folder and
 /// renamed into place (a checkpoint either exists whole or not at all, so a run killed at any moment resumes from the
-/// last complete one), keeping the newest <see cref="Keep"/>.
+/// last complete one), keeping the newest <see cref="Keep"/>. Old checkpoints are renamed to a trash name before they
+/// are deleted, so a kill mid-deletion never leaves a half-deleted <c>step-N</c>; <see cref="CleanStale"/> removes what
+/// a killed run left (trash, temporary folders and <c>*.tmp-*</c> files). Each checkpoint carries the metrics.csv rows
+/// up to its step, written before it is published, so a resumed run continues on the same loss curve.
 /// </summary>
 public sealed class RunDirectory
 {
@@ -46,8 +49,10 @@ public sealed class RunDirectory
 
     public static string Name(long step) => Prefix + step.ToString("D7", CultureInfo.InvariantCulture);
 
-    /// <summary>Writes a checkpoint: <paramref name="write"/> fills a temporary folder, which is then renamed to step-N.</summary>
-    public string Save(long step, Action<string> write)
+    /// <summary>Writes a checkpoint: <paramref name="write"/> fills a temporary folder, which is then renamed to step-N.
+    /// <paramref name="metrics"/> (the curve up to <paramref name="step"/>) is saved into the checkpoint and to
+    /// ROOT/metrics.csv before the rename, so no published checkpoint is ever ahead of its curve.</summary>
+    public string Save(long step, Action<string> write, MetricsLog? metrics = null)
     {
         Directory.CreateDirectory(CheckpointsDir);
         string final = Path.Combine(CheckpointsDir, Name(step));
@@ -56,7 +61,12 @@ public sealed class RunDirectory
         try
         {
             write(tmp);
-            if (Directory.Exists(final)) Directory.Delete(final, recursive: true);
+            if (metrics is not null)
+            {
+                metrics.Save(Path.Combine(tmp, MetricsFile));
+                metrics.Save(Path.Combine(Root, MetricsFile));
+            }
+            if (Directory.Exists(final)) DeleteAtomically(final);
             Directory.Move(tmp, final);
         }
         catch
@@ -84,11 +94,41 @@ public sealed class RunDirectory
 
     public (long Step, string Path)? Latest() { var l = List(); return l.Count == 0 ? null : l[^1]; }
 
+    /// <summary>The curve of a resumed run: the checkpoint's own metrics.csv (exactly its rows), else ROOT/metrics.csv, cut after <paramref name="step"/>.</summary>
+    public MetricsLog LoadMetrics(string checkpointPath, long step)
+    {
+        string own = Path.Combine(checkpointPath, MetricsFile), shared = Path.Combine(Root, MetricsFile);
+        var log = File.Exists(own) ? MetricsLog.Load(own) : File.Exists(shared) ? MetricsLog.Load(shared) : new MetricsLog();
+        log.TruncateAfter(step);
+        return log;
+    }
+
+    /// <summary>Deletes what a killed run left: trash and temporary checkpoint folders, and <c>*.tmp-*</c> files and
+    /// folders (metrics.csv, best/, model files) in the run folder. Call at start and resume, before writing.</summary>
+    public void CleanStale()
+    {
+        StaleTemp.Clean(CheckpointsDir);
+        StaleTemp.Clean(Root);
+    }
+
+    /// <summary>Renames <paramref name="dir"/> to a trash name in the same folder, then deletes it: a kill in between leaves
+    /// trash (removed by <see cref="CleanStale"/>), never a half-deleted folder under its real name.</summary>
+    public static void DeleteAtomically(string dir)
+    {
+        string trash = Path.Combine(Path.GetDirectoryName(Path.GetFullPath(dir))!, StaleTemp.TrashPrefix + Path.GetFileName(Path.GetFullPath(dir)) + "-" + Guid.NewGuid().ToString("N"));
+        Directory.Move(dir, trash);
+        TryDelete(trash);
+    }
+
+    static void TryDelete(string dir)
+    {
+        try { Directory.Delete(dir, recursive: true); } catch (IOException) { } catch (UnauthorizedAccessException) { }
+    }
+
     void Prune()
     {
         var all = List();
-        for (int i = 0; i < all.Count - Keep; i++) Directory.Delete(all[i].Path, recursive: true);
-        foreach (var d in Directory.GetDirectories(CheckpointsDir, ".tmp-*"))   // left by a killed run
-            try { Directory.Delete(d, recursive: true); } catch (IOException) { }
+        for (int i = 0; i < all.Count - Keep; i++) DeleteAtomically(all[i].Path);
+        CleanStale();
     }
 }

@@ -7,6 +7,7 @@ using Xunit;
 
 namespace MobileBert.Tests.Cli;
 
+[Collection("Console")]   // redirects the process-wide Console.Error
 public class EncodeCommandTests
 {
     /// <summary>The golden `tiny` checkpoint as a HF model folder (config with its 3-label classifier).</summary>
@@ -63,7 +64,7 @@ public class EncodeCommandTests
         var dir = TestPaths.NewTempDir();
         ModelFolder.Save(model, dir, TestPaths.Vocab);
         var input = Path.Combine(dir, "in.jsonl");
-        File.WriteAllLines(input, ["{\"text\":\"Hello world!\"}", "", "{\"text\":\"Is it good?\",\"text_pair\":\"It was very good indeed.\"}"]);
+        File.WriteAllLines(input, ["{\"text\":\"Hello world!\"}", "{\"text\":\"Is it good?\",\"text_pair\":\"It was very good indeed.\"}"]);
         var output = Path.Combine(dir, "out.safetensors");
         var r = EncodeCommand.Run(dir, input, output, false, false, 1);
         Assert.Equal(2, r.Batch);
@@ -97,7 +98,8 @@ public class EncodeCommandTests
     [InlineData("{\"text\":5}", "in.jsonl:1", "'text' must be a string")]
     [InlineData("{\"txt\":\"a\"}", "in.jsonl:1", "either 'input_ids' or 'text'")]
     [InlineData("{\"text\":\"a\"", "in.jsonl:1", "invalid JSON")]
-    [InlineData("\n\n", "in.jsonl", "no input lines")]
+    [InlineData("\n\n", "in.jsonl:1", "blank line")]
+    [InlineData("", "in.jsonl", "no input lines")]
     public void BadInputLinesNameFileLineAndField(string content, string where, string what)
     {
         var model = new MobileBertModel(Presets.MobileBertMicro());

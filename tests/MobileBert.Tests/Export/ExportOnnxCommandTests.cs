@@ -8,6 +8,7 @@ using Xunit;
 namespace MobileBert.Tests.Export;
 
 /// <summary>`mobilebert export-onnx` end to end (the command is invoked directly, as CliApp would).</summary>
+[Collection("Console")]   // redirects the process-wide Console.Error
 public class ExportOnnxCommandTests
 {
     static int Invoke(params string[] args) => new RootCommand { ExportOnnxCommand.Create() }.Parse(args).Invoke();

@@ -83,16 +83,16 @@ public sealed class CorpusReaderTests
     }
 
     [Fact]
-    public void NonUtf8FileIsRejectedWithPathAndLine()
+    public void InvalidUtf8AndUnpairedSurrogatesBecomeReplacementCharactersAndAreCounted()
     {
         string dir = TestPaths.NewTempDir();
-        string f = Path.Combine(dir, "latin1.txt");
-        File.WriteAllBytes(f, [.. "Line one.\nCaf"u8.ToArray(), 0xE9, .. " au lait.\n"u8.ToArray()]);
-        var ex = Assert.Throws<PretrainingDataException>(() => CorpusReader.Read([dir]));
-        Assert.Equal(f, ex.Path);
-        Assert.Equal(2, ex.Line);
-        Assert.Contains("UTF-8", ex.Message);
-        Assert.Contains(f, ex.Message);
+        File.WriteAllBytes(Path.Combine(dir, "latin1.txt"), [.. "Line one.\nCaf"u8.ToArray(), 0xE9, .. " au lait.\n"u8.ToArray()]);
+        File.WriteAllText(Path.Combine(dir, "emoji.jsonl"), "{\"text\":\"Broken \\ud83d emoji. Second sentence.\"}\n");
+        var r = CorpusReader.Read([dir]);
+        Assert.Equal(2, r.Replaced);
+        var all = string.Join(" ", r.Documents.SelectMany(d => d.Sentences));
+        Assert.Contains("Caf\uFFFD au lait.", all);
+        Assert.Contains("Broken \uFFFD emoji.", all);
     }
 
     [Fact]
@@ -141,13 +141,13 @@ public sealed class CorpusReaderTests
     {
         string dir = TestPaths.NewTempDir();
         Write(dir, "good.txt", "A good document. It has two sentences.");
-        File.WriteAllBytes(Path.Combine(dir, "bad.txt"), [0x41, 0xFF, 0xFE, 0x0A]);
         Write(dir, "broken.json", "{\"text\": ");
+        Write(dir, "wrong.json", "{\"text\": 5}");
         Assert.Throws<PretrainingDataException>(() => CorpusReader.Read([dir]));
         var r = CorpusReader.Read([dir], new CorpusReadOptions { SkipBadFiles = true });
         Assert.Single(r.Documents);
         Assert.Equal(2, r.SkippedFiles.Count);
-        Assert.Contains(r.SkippedFiles, s => s.Path.EndsWith("bad.txt") && s.Reason.Contains("UTF-8"));
+        Assert.Contains(r.SkippedFiles, s => s.Path.EndsWith("wrong.json"));
         Assert.Contains(r.SkippedFiles, s => s.Path.EndsWith("broken.json") && s.Reason.Contains("Malformed JSON"));
     }
 }

@@ -187,12 +187,12 @@ public sealed class ShardTests
     {
         var tok = PretrainingTestData.Tok;
         var (dir, inputs) = SmallCorpus();
-        File.WriteAllBytes(Path.Combine(inputs[0], "zz-bad.txt"), [0x48, 0x69, 0xC3, 0x28, 0x0A]);
+        File.WriteAllText(Path.Combine(inputs[0], "zz-bad.json"), "{\"text\": ");   // malformed (invalid UTF-8 is replaced, not skipped)
         var ex = Assert.Throws<PretrainingDataException>(() => PretrainingDataBuilder.Build(inputs, tok, Path.Combine(dir, "x"), Opts()));
-        Assert.EndsWith("zz-bad.txt", ex.Path);
+        Assert.EndsWith("zz-bad.json", ex.Path);
         var r = PretrainingDataBuilder.Build(inputs, tok, Path.Combine(dir, "y"), Opts() with { Corpus = new CorpusReadOptions { SkipBadFiles = true, MinSentencesPerDocument = 2 } });
         var skipped = Assert.Single(r.Manifest.SkippedFiles);
-        Assert.EndsWith("zz-bad.txt", skipped.Path);
+        Assert.EndsWith("zz-bad.json", skipped.Path);
         Assert.Single(PretrainingManifest.Load(r.ManifestPath).SkippedFiles);
     }
 

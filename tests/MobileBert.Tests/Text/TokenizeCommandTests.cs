@@ -18,9 +18,9 @@ public sealed class TokenizeCommandTests
     private static string[] Lines(string s) => s.Split('\n', StringSplitOptions.RemoveEmptyEntries);
 
     [Fact]
-    public void WritesOneCompactJsonLinePerInputAndSkipsBlankLines()
+    public void WritesOneCompactJsonLinePerInput()
     {
-        string input = "{\"text\":\"Héllo, wörld!\"}\n\n   \n{\"text\":\"Hi there\",\"text_pair\":\"Who?\"}\n{\"text\":\"x\",\"text_pair\":null}\n";
+        string input = "{\"text\":\"Héllo, wörld!\"}\n{\"text\":\"Hi there\",\"text_pair\":\"Who?\"}\n{\"text\":\"x\",\"text_pair\":null}\n";
         (int code, string stdout, string stderr) = Run(input);
 
         Assert.Equal(0, code);
@@ -63,10 +63,10 @@ public sealed class TokenizeCommandTests
     [Fact]
     public void BadJsonStopsAtThatLineAfterWritingPreviousOnes()
     {
-        (int code, string stdout, string stderr) = Run("{\"text\":\"a\"}\n\n{\"text\": oops}\n{\"text\":\"b\"}\n");
+        (int code, string stdout, string stderr) = Run("{\"text\":\"a\"}\n{\"text\": oops}\n{\"text\":\"b\"}\n");
         Assert.Equal(1, code);
         Assert.Single(Lines(stdout));
-        Assert.Contains("line 3", stderr);
+        Assert.Contains("line 2", stderr);
         Assert.Contains("invalid JSON", stderr);
     }
 
@@ -108,6 +108,6 @@ public sealed class TokenizeCommandTests
     {
         (int code, _, string stderr) = Run("{\"text\":\"a\"}", maxLength: 1);
         Assert.Equal(1, code);
-        Assert.Contains("max length", stderr);
+        Assert.Contains("--max-length must be at least 2", stderr);
     }
 }

@@ -9,7 +9,7 @@ namespace MobileBert.Tests.Training;
 public class PretrainingRunTests
 {
     /// <summary>A ~60 KB slice of a bundled novel: enough documents for NSP and a held-out split, fast to shard.</summary>
-    static string SmallCorpus()
+    internal static string SmallCorpus()
     {
         var dir = TestPaths.NewTempDir();
         var text = File.ReadAllText(Path.Combine(TestPaths.RepoRoot, "data", "corpus", "austen", "persuasion.txt"));
@@ -17,7 +17,7 @@ public class PretrainingRunTests
         return dir;
     }
 
-    static PretrainOptions Options(string corpus, string outDir, bool resume = false) => new()
+    internal static PretrainOptions Options(string corpus, string outDir, bool resume = false) => new()
     {
         Config = Presets.MobileBertMicro(), Data = [corpus], OutputDir = outDir, VocabPath = TestPaths.Vocab,
         Steps = 24, Batch = 4, Seq = 32, Lr = 2e-3, Warmup = 4, Seed = 7, Threads = 2,

@@ -45,6 +45,7 @@ public static class PretrainingRun
 
         // 2. Model, optimizer, schedule — fresh or from the latest checkpoint.
         var runDir = new RunDirectory(o.OutputDir, o.KeepCheckpoints);
+        runDir.CleanStale();   // what a killed run left: trash, temporary folders and files
         var latest = runDir.Latest();
         if (latest is not null && !o.Resume)
             throw new ArgumentException($"{o.OutputDir} already has checkpoints (latest {Path.GetFileName(latest.Value.Path)}); pass --resume to continue it or choose another --out.");
@@ -59,8 +60,7 @@ public static class PretrainingRun
             model = ModelFolder.Load(ck.Path, new LoadOptions { Heads = ModelHeads.Pretraining });
             step = state["step"]!.GetValue<long>();
             position = new DataPosition(state["epoch"]!.GetValue<int>(), state["index"]!.GetValue<int>());
-            var metricsPath = Path.Combine(o.OutputDir, MetricsFile);
-            if (File.Exists(metricsPath)) { metrics = MetricsLog.Load(metricsPath); metrics.TruncateAfter(step); }
+            metrics = runDir.LoadMetrics(ck.Path, step);
             progress(new PretrainProgress { Phase = "data", Message = $"resuming from {ck.Path} (step {step}, {position})" });
         }
         else
@@ -133,7 +133,7 @@ public static class PretrainingRun
                     optimizer.Save(Path.Combine(dir, OptimizerFile));
                     var state = new JsonObject { ["step"] = step, ["epoch"] = pos.Epoch, ["index"] = pos.Index, ["fingerprint"] = fingerprint };
                     File.WriteAllText(Path.Combine(dir, StateFile), state.ToJsonString(new JsonSerializerOptions { WriteIndented = true }));
-                });
+                }, metrics);
                 SaveCurves(metrics, o);
                 progress(new PretrainProgress { Phase = "checkpoint", Step = step, Steps = o.Steps, Message = path });
                 window.Restart();
