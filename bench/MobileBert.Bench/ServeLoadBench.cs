@@ -19,7 +19,8 @@ namespace MobileBert.Bench;
 /// </summary>
 public static partial class ServeLoadBench
 {
-    sealed record Cell(string Texts, int Clients, string Batching, int Requests, double Seconds, double P50, double P99, double MeanBatch, double RssMb, int Errors)
+    sealed record Cell(string Texts, int Clients, string Batching, int Requests, double Seconds, double P50, double P99, double MeanBatch,
+        double RssMb, int Errors)
     {
         public double Throughput => Requests / Seconds;
     }
@@ -44,14 +45,20 @@ public static partial class ServeLoadBench
                 default: Console.Error.WriteLine($"serve-load: unknown option {args[i]}"); return 2;
             }
         }
-        if (!File.Exists(cli)) { Console.Error.WriteLine($"error: {cli}: not found; build the CLI first (dotnet build -c Release) or pass --cli."); return 1; }
+        if (!File.Exists(cli))
+        {
+            Console.Error.WriteLine($"error: {cli}: not found; build the CLI first (dotnet build -c Release) or pass --cli.");
+            return 1;
+        }
 
         string dir = CreateModelFolder(preset);
         var tokenizer = WordPieceTokenizer.FromVocabFile(Path.Combine(dir, ModelFolder.VocabFile));
         var textSets = new (string Name, string[] Texts)[] { ("short", Texts(tokenizer, 16)), ("long", Texts(tokenizer, 126)) };
-        Console.WriteLine($"serve-load: preset {preset}, {threads} engine threads, {seconds:0.#} s or {maxRequests} requests per cell, clients {string.Join(",", clientCounts)}");
+        Console.WriteLine($"serve-load: preset {preset}, {threads} engine threads, {seconds:0.#} s or {maxRequests} requests per cell, clients " +
+            $"{string.Join(",", clientCounts)}");
         foreach (var (name, texts) in textSets)
-            Console.WriteLine($"  {name} texts: {texts.Average(t => tokenizer.Encode(t, null, 512).Length):0.0} tokens on average ([CLS] and [SEP] included)");
+            Console.WriteLine($"  {name} texts: {texts.Average(t => tokenizer.Encode(t, null, 512).Length):0.0} tokens on average ([CLS] and " +
+                $"[SEP] included)");
 
         // Both servers run side by side (only one is under load at a time); each (texts, clients) pair of cells runs
         // batching on then off back to back, and the offline engine is timed right before the 32-client pair, so the
@@ -75,7 +82,8 @@ public static partial class ServeLoadBench
                 {
                     var cell = RunCell(client, server, texts, n, seconds, maxRequests) with { Texts = name, Batching = mode };
                     cells.Add(cell);
-                    Console.WriteLine(Inv($"  batching {mode,-3} {name,-5} {n,3} clients: {cell.Throughput,7:0.0} req/s  p50 {cell.P50,7:0.0} ms  p99 {cell.P99,7:0.0} ms  batch {cell.MeanBatch,5:0.0}  RSS {cell.RssMb:0} MB  errors {cell.Errors}"));
+                    Console.WriteLine(Inv($"  batching {mode,-3} {name,-5} {n,3} clients: {cell.Throughput,7:0.0} req/s  p50 {cell.P50,7:0.0} ms  ")
+                        + Inv($"p99 {cell.P99,7:0.0} ms  batch {cell.MeanBatch,5:0.0}  RSS {cell.RssMb:0} MB  errors {cell.Errors}"));
                 }
             }
         }
@@ -93,7 +101,8 @@ public static partial class ServeLoadBench
     {
         string dir = Path.Combine(Path.GetTempPath(), $"mobilebert-serve-load-{Environment.ProcessId}");
         Directory.CreateDirectory(dir);
-        var info = new TaskInfo { Task = "csv", Name = "bench", Kind = TaskInfoKind.Classification, Labels = ["negative", "positive"], Metrics = ["acc"], MainMetric = "acc", MaxSeqLength = 128 };
+        var info = new TaskInfo { Task = "csv", Name = "bench", Kind = TaskInfoKind.Classification, Labels = ["negative", "positive"],
+            Metrics = ["acc"], MainMetric = "acc", MaxSeqLength = 128 };
         var model = TaskModels.ForFineTuning(null, Presets.Resolve(preset), info, seed: 1);
         ModelFolder.Save(model, dir, Path.Combine(RepoRoot(), "data", "vocab", "bert-base-uncased-vocab.txt"));
         info.Save(dir);
@@ -148,7 +157,8 @@ public static partial class ServeLoadBench
                 int k = Interlocked.Increment(ref issued);
                 if (k > maxRequests) break;
                 var start = Stopwatch.GetTimestamp();
-                using var r = await client.PostAsJsonAsync(new Uri(baseAddress, "/v1/models/m/classify"), new { texts = new[] { texts[k % texts.Length] } });
+                using var r = await client.PostAsJsonAsync(new Uri(baseAddress, "/v1/models/m/classify"),
+                    new { texts = new[] { texts[k % texts.Length] } });
                 await r.Content.ReadAsByteArrayAsync();
                 if (!r.IsSuccessStatusCode) Interlocked.Increment(ref errors);
                 mine.Add(Stopwatch.GetElapsedTime(start).TotalMilliseconds);
@@ -166,14 +176,17 @@ public static partial class ServeLoadBench
     static string Report(string preset, int threads, double seconds, int maxRequests, Dictionary<string, double> offline, List<Cell> cells)
     {
         var sb = new StringBuilder();
-        sb.AppendLine(Inv($"`serve-load --preset {preset} --threads {threads} --seconds {seconds:0.#} --max-requests {maxRequests}` — one text per request, closed-loop clients on 127.0.0.1"));
+        sb.AppendLine(Inv($"`serve-load --preset {preset} --threads {threads} --seconds {seconds:0.#} --max-requests {maxRequests}`")
+            + " — one text per request, closed-loop clients on 127.0.0.1");
         sb.AppendLine();
         sb.AppendLine("| texts | clients | batching | req/s | p50 ms | p99 ms | mean batch | server RSS MB | errors |");
         sb.AppendLine("|---|---|---|---|---|---|---|---|---|");
         foreach (var c in cells.OrderBy(c => c.Texts == "long").ThenBy(c => c.Clients).ThenBy(c => c.Batching == "off"))
-            sb.AppendLine(Inv($"| {c.Texts} | {c.Clients} | {c.Batching} | {c.Throughput:0.0} | {c.P50:0.0} | {c.P99:0.0} | {c.MeanBatch:0.0} | {c.RssMb:0} | {c.Errors} |"));
+            sb.AppendLine(Inv($"| {c.Texts} | {c.Clients} | {c.Batching} | {c.Throughput:0.0} | {c.P50:0.0} | {c.P99:0.0} | {c.MeanBatch:0.0} | ")
+                + Inv($"{c.RssMb:0} | {c.Errors} |"));
         sb.AppendLine();
-        sb.AppendLine("| texts | offline engine, batch 32 (texts/s) | served, 32 clients, batching on | of offline | batching on / off at 32 clients |");
+        sb.AppendLine("| texts | offline engine, batch 32 (texts/s) | served, 32 clients, batching on | of offline | batching on / off at 32 " +
+            "clients |");
         sb.AppendLine("|---|---|---|---|---|");
         foreach (var (name, rate) in offline)
         {
@@ -197,7 +210,8 @@ public static partial class ServeLoadBench
     static string DefaultCli() => Path.Combine(RepoRoot(), "src", "MobileBert.Cli", "bin", "Release", "net10.0", "MobileBert.Cli.dll");
 
     static ServerProcess StartServer(string cli, string dir, int threads, int maxBatch) => new(cli,
-        ["serve", "--model", $"m={dir}", "--urls", "http://127.0.0.1:0", "--threads", $"{threads}", "--max-batch", $"{maxBatch}", "--max-queue", "4096"]);
+        ["serve", "--model", $"m={dir}", "--urls", "http://127.0.0.1:0", "--threads", $"{threads}", "--max-batch", $"{maxBatch}", "--max-queue",
+            "4096"]);
 
     /// <summary>The server process: its address, batch counters from /metrics, RSS from /proc.</summary>
     sealed partial class ServerProcess : IDisposable
@@ -234,7 +248,8 @@ public static partial class ServeLoadBench
         public double RssMb()
         {
             var line = File.ReadLines($"/proc/{_process.Id}/status").FirstOrDefault(l => l.StartsWith("VmRSS:", StringComparison.Ordinal));
-            return line is null ? double.NaN : double.Parse(line.Split(' ', StringSplitOptions.RemoveEmptyEntries)[1], CultureInfo.InvariantCulture) / 1024;
+            return line is null ? double.NaN : double.Parse(line.Split(' ', StringSplitOptions.RemoveEmptyEntries)[1],
+                CultureInfo.InvariantCulture) / 1024;
         }
 
         public void Stop()

@@ -1,5 +1,5 @@
 // A minimal-API app that hosts MobileBert models the .NET way: registered with DI, injected where needed.
-//   dotnet run --project samples/MobileBert.Serving.Sample -- --Models:Sentiment=DIR [--Models:Qa=DIR] [--Models:Embedder=DIR] [--Models:FillMask=DIR]
+// dotnet run --project samples/MobileBert.Serving.Sample -- --Models:Sentiment=DIR [--Models:Qa=DIR] [--Models:Embedder=DIR] [--Models:FillMask=DIR]
 // then: curl -s localhost:5000/review -H 'content-type: application/json' -d '{"text":"Great phone, lousy battery."}'
 using Microsoft.AspNetCore.Mvc;
 using MobileBert;

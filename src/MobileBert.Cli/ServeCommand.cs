@@ -12,26 +12,39 @@ public static class ServeCommand
 {
     public static Command Create()
     {
-        var model = new Option<string[]>("--model") { Description = "NAME=DIR: serve the model folder DIR as NAME (repeatable). The task comes from the folder: task.json, else config.json (…ForSequenceClassification, …ForQuestionAnswering, …ForMaskedLM/ForPreTraining: fill-mask, a bare backbone: embedding)." };
-        var embedder = new Option<string[]>("--embedder") { Description = "NAME=DIR: serve any model folder's backbone as a sentence embedder (repeatable)." };
-        var pooling = new Option<Pooling?>("--pooling") { Description = "Embedders: mean or cls pooling (default: a sentence-transformers folder's own, else mean)." };
-        var normalize = new Option<bool?>("--normalize") { Description = "Embedders: true for unit-length vectors, false for raw ones (default: a sentence-transformers folder's own, else false)." };
-        var urls = new Option<string>("--urls") { DefaultValueFactory = _ => "http://127.0.0.1:8080", Description = "Addresses to listen on, ';'-separated (loopback unless told otherwise; port 0: any free port)." };
-        var maxBatch = new Option<int>("--max-batch") { DefaultValueFactory = _ => 32, Description = "Most inputs per engine batch (1: batching off)." };
-        var maxWait = new Option<double>("--max-wait-ms") { DefaultValueFactory = _ => 5, Description = "Longest wait of the first input for others to join its batch." };
-        var maxQueue = new Option<int>("--max-queue") { DefaultValueFactory = _ => 1024, Description = "Most inputs waiting per model; beyond: 503 with Retry-After." };
-        var threads = new Option<int>("--threads") { DefaultValueFactory = _ => Environment.ProcessorCount, Description = "Kernel threads of each model's engine." };
-        var apiKeyFile = new Option<string?>("--api-key-file") { Description = "File holding a bearer key required on /v1/* (Authorization: Bearer KEY)." };
+        var model = new Option<string[]>("--model") { Description = "NAME=DIR: serve the model folder DIR as NAME (repeatable). The task comes " +
+            "from the folder: task.json, else config.json (…ForSequenceClassification, …ForQuestionAnswering, …ForMaskedLM/ForPreTraining: " +
+                "fill-mask, a bare backbone: embedding)." };
+        var embedder = new Option<string[]>("--embedder") { Description = "NAME=DIR: serve any model folder's backbone as a sentence embedder " +
+            "(repeatable)." };
+        var pooling = new Option<Pooling?>("--pooling") { Description = "Embedders: mean or cls pooling (default: a sentence-transformers " +
+            "folder's own, else mean)." };
+        var normalize = new Option<bool?>("--normalize") { Description = "Embedders: true for unit-length vectors, false for raw ones (default: a " +
+            "sentence-transformers folder's own, else false)." };
+        var urls = new Option<string>("--urls") { DefaultValueFactory = _ => "http://127.0.0.1:8080",
+            Description = "Addresses to listen on, ';'-separated (loopback unless told otherwise; port 0: any free port)." };
+        var maxBatch = new Option<int>("--max-batch") { DefaultValueFactory = _ => 32,
+            Description = "Most inputs per engine batch (1: batching off)." };
+        var maxWait = new Option<double>("--max-wait-ms") { DefaultValueFactory = _ => 5,
+            Description = "Longest wait of the first input for others to join its batch." };
+        var maxQueue = new Option<int>("--max-queue") { DefaultValueFactory = _ => 1024,
+            Description = "Most inputs waiting per model; beyond: 503 with Retry-After." };
+        var threads = new Option<int>("--threads") { DefaultValueFactory = _ => Environment.ProcessorCount,
+            Description = "Kernel threads of each model's engine." };
+        var apiKeyFile = new Option<string?>("--api-key-file") { Description = "File holding a bearer key required on /v1/* (Authorization: " +
+            "Bearer KEY)." };
         var maxTexts = new Option<int>("--max-texts") { DefaultValueFactory = _ => 256, Description = "Most texts per classify request." };
         var maxBody = new Option<int>("--max-body-bytes") { DefaultValueFactory = _ => 1 << 20, Description = "Largest request body." };
         var log = new Option<LogLevel>("--log-level") { DefaultValueFactory = _ => LogLevel.Warning, Description = "ASP.NET Core log level." };
-        var cmd = new Command("serve", "Serve fine-tuned models over HTTP: /v1/models/NAME/classify|qa|tokenize, a web page at /, /metrics, /openapi/v1.json.")
+        var cmd = new Command("serve",
+            "Serve fine-tuned models over HTTP: /v1/models/NAME/classify|qa|embed|fill-mask|tokenize, a web page at /, /metrics, /openapi/v1.json.")
         { model, embedder, pooling, normalize, urls, maxBatch, maxWait, maxQueue, threads, apiKeyFile, maxTexts, maxBody, log };
         cmd.SetAction(r => CliApp.Guard(() =>
         {
             var models = (r.GetValue(model) ?? []).Select(ParseModel).ToArray();
             var embedders = (r.GetValue(embedder) ?? []).Select(ParseModel).ToArray();
-            if (models.Length + embedders.Length == 0) throw new ArgumentException("nothing to serve: give --model NAME=DIR (or --embedder NAME=DIR).");
+            if (models.Length + embedders.Length == 0)
+                throw new ArgumentException("nothing to serve: give --model NAME=DIR (or --embedder NAME=DIR).");
             string? key = r.GetValue(apiKeyFile) is { } f ? ReadKey(f) : null;
             void Configure(MobileBertServingOptions o)
             {
@@ -57,7 +70,8 @@ public static class ServeCommand
         catch (IOException e) { Console.Error.WriteLine($"error: cannot listen on {string.Join(", ", urls)}: {e.Message}"); return 1; }
         var served = (MobileBertModels)app.Services.GetService(typeof(MobileBertModels))!;
         foreach (var m in served.All)
-            Console.WriteLine($"model {m.Name}: {ServedModel.TaskName(m.Task)}, {(m.IsQuantized ? "int8" : "fp32")}, max {m.MaxSeqLength} tokens ({m.Directory})");
+            Console.WriteLine($"model {m.Name}: {ServedModel.TaskName(m.Task)}, {(m.IsQuantized ? "int8" : "fp32")}, max {m.MaxSeqLength} tokens " +
+                $"({m.Directory})");
         foreach (var a in MobileBertServer.Addresses(app)) Console.WriteLine($"listening on {a}");
         Console.Out.Flush();
         app.WaitForShutdownAsync().GetAwaiter().GetResult();

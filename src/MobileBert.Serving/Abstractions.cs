@@ -23,7 +23,8 @@ public interface IClassifier
     /// <summary>Classifies the inputs (results in input order). Without <paramref name="truncate"/> an input longer than
     /// <see cref="MaxSeqLength"/> throws <see cref="Batching.InputTooLongException"/>; a full queue throws
     /// <see cref="Batching.ServerBusyException"/>.</summary>
-    Task<IReadOnlyList<Classification>> ClassifyAsync(IReadOnlyList<ClassifierInput> inputs, bool truncate = false, CancellationToken cancellationToken = default);
+    Task<IReadOnlyList<Classification>> ClassifyAsync(IReadOnlyList<ClassifierInput> inputs, bool truncate = false,
+        CancellationToken cancellationToken = default);
 
     /// <summary>Classifies one text (pair), cutting it to <see cref="MaxSeqLength"/> if needed.</summary>
     async Task<Classification> ClassifyAsync(string text, string? textPair = null, CancellationToken cancellationToken = default) =>
@@ -44,7 +45,8 @@ public interface IQuestionAnswerer
 
     /// <summary>The best answers, best first (at most <paramref name="topK"/>). Without <paramref name="truncate"/> a question
     /// longer than <see cref="MaxQueryLength"/> throws <see cref="Batching.InputTooLongException"/>.</summary>
-    Task<IReadOnlyList<Answer>> AnswerAsync(string context, string question, int topK = 5, bool truncate = false, CancellationToken cancellationToken = default);
+    Task<IReadOnlyList<Answer>> AnswerAsync(string context, string question, int topK = 5, bool truncate = false,
+        CancellationToken cancellationToken = default);
 }
 
 /// <summary>A served sentence embedder (injectable); concurrent callers share engine batches. Thread-safe.</summary>
@@ -72,7 +74,8 @@ public interface IMaskFiller
     WordPieceTokenizer Tokenizer { get; }
 
     /// <summary>For each [MASK] of <paramref name="text"/> (in order) its <paramref name="topK"/> most probable tokens.</summary>
-    Task<IReadOnlyList<IReadOnlyList<MaskPrediction>>> FillAsync(string text, int topK = 5, bool truncate = false, CancellationToken cancellationToken = default);
+    Task<IReadOnlyList<IReadOnlyList<MaskPrediction>>> FillAsync(string text, int topK = 5, bool truncate = false,
+        CancellationToken cancellationToken = default);
 }
 
 /// <summary>What the server needs of every served model: its batcher's state, shutdown, and its tokenizer.</summary>

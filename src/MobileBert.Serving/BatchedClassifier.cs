@@ -35,7 +35,8 @@ public sealed class BatchedClassifier : IClassifier, IBatchedModel
     public Task StopAsync() => Batcher.StopAsync();
     public void Dispose() => _classifier.Dispose();
 
-    public async Task<IReadOnlyList<Classification>> ClassifyAsync(IReadOnlyList<ClassifierInput> inputs, bool truncate = false, CancellationToken cancellationToken = default)
+    public async Task<IReadOnlyList<Classification>> ClassifyAsync(IReadOnlyList<ClassifierInput> inputs, bool truncate = false,
+        CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(inputs);
         if (inputs.Count == 0) return [];

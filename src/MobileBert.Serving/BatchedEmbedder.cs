@@ -34,7 +34,8 @@ public sealed class BatchedEmbedder : IEmbedder, IBatchedModel
     public Task StopAsync() => Batcher.StopAsync();
     public void Dispose() => _embedder.Dispose();
 
-    public async Task<IReadOnlyList<float[]>> EmbedAsync(IReadOnlyList<string> texts, bool truncate = false, CancellationToken cancellationToken = default)
+    public async Task<IReadOnlyList<float[]>> EmbedAsync(IReadOnlyList<string> texts, bool truncate = false,
+        CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(texts);
         if (texts.Count == 0) return [];
@@ -44,7 +45,8 @@ public sealed class BatchedEmbedder : IEmbedder, IBatchedModel
         {
             ArgumentNullException.ThrowIfNull(texts[i], $"texts[{i}]");
             var encoded = _embedder.Encode(texts[i], out bool cut);
-            if (cut && !truncate) throw new InputTooLongException(i, $"texts[{i}]", Tokenizer.Encode(texts[i], null, int.MaxValue).Length, MaxSeqLength);
+            if (cut && !truncate) throw new InputTooLongException(i, $"texts[{i}]", Tokenizer.Encode(texts[i], null, int.MaxValue).Length,
+                MaxSeqLength);
             items[i] = new Item(encoded, request, i, cancellationToken);
         }
         cancellationToken.ThrowIfCancellationRequested();

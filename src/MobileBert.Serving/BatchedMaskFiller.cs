@@ -7,7 +7,8 @@ namespace MobileBert.Serving;
 /// dropped when the client leaves, drained at shutdown); the fill-mask API runs one text per engine pass.</summary>
 public sealed class BatchedMaskFiller : IMaskFiller, IBatchedModel
 {
-    internal sealed record Item(string Text, int TopK, PendingRequest<IReadOnlyList<IReadOnlyList<MaskPrediction>>> Request, CancellationToken Cancellation) : IBatchItem
+    internal sealed record Item(string Text, int TopK, PendingRequest<IReadOnlyList<IReadOnlyList<MaskPrediction>>> Request,
+        CancellationToken Cancellation) : IBatchItem
     {
         public int Length => Text.Length;
         public void Fail(Exception error) => Request.Fail(error);
@@ -31,14 +32,16 @@ public sealed class BatchedMaskFiller : IMaskFiller, IBatchedModel
     public Task StopAsync() => Batcher.StopAsync();
     public void Dispose() => _filler.Dispose();
 
-    public async Task<IReadOnlyList<IReadOnlyList<MaskPrediction>>> FillAsync(string text, int topK = 5, bool truncate = false, CancellationToken cancellationToken = default)
+    public async Task<IReadOnlyList<IReadOnlyList<MaskPrediction>>> FillAsync(string text, int topK = 5, bool truncate = false,
+        CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(text);
         ArgumentOutOfRangeException.ThrowIfLessThan(topK, 1);
         var full = Tokenizer.Encode(text, null, int.MaxValue);
         if (full.Length > MaxSeqLength && !truncate) throw new InputTooLongException(0, "text", full.Length, MaxSeqLength);
         if (!full.InputIds.Take(MaxSeqLength).Contains(Tokenizer.MaskId))
-            throw new ArgumentException($"text: no {MaskFiller.MaskToken} token{(full.Length > MaxSeqLength ? $" within the first {MaxSeqLength} tokens" : "")}.");
+            throw new ArgumentException($"text: no {MaskFiller.MaskToken} " +
+                $"token{(full.Length > MaxSeqLength ? $" within the first {MaxSeqLength} tokens" : "")}.");
         var request = new PendingRequest<IReadOnlyList<IReadOnlyList<MaskPrediction>>>(1);
         cancellationToken.ThrowIfCancellationRequested();
         Batcher.Enqueue([new Item(text, topK, request, cancellationToken)]);

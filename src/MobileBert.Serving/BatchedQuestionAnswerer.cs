@@ -7,7 +7,8 @@ namespace MobileBert.Serving;
 /// the model's dynamic batches (all their context windows in one engine run), grouped by context length.</summary>
 public sealed class BatchedQuestionAnswerer : IQuestionAnswerer, IBatchedModel
 {
-    internal sealed record Item(string Context, string Question, int TopK, PendingRequest<IReadOnlyList<Answer>> Request, CancellationToken Cancellation) : IBatchItem
+    internal sealed record Item(string Context, string Question, int TopK, PendingRequest<IReadOnlyList<Answer>> Request,
+        CancellationToken Cancellation) : IBatchItem
     {
         public int Length => Context.Length;
         public void Fail(Exception error) => Request.Fail(error);
@@ -34,7 +35,8 @@ public sealed class BatchedQuestionAnswerer : IQuestionAnswerer, IBatchedModel
     public Task StopAsync() => Batcher.StopAsync();
     public void Dispose() => _answerer.Dispose();
 
-    public async Task<IReadOnlyList<Answer>> AnswerAsync(string context, string question, int topK = 5, bool truncate = false, CancellationToken cancellationToken = default)
+    public async Task<IReadOnlyList<Answer>> AnswerAsync(string context, string question, int topK = 5, bool truncate = false,
+        CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(context);
         ArgumentNullException.ThrowIfNull(question);

@@ -14,7 +14,8 @@ namespace MobileBert.Serving;
 /// <summary>The `mobilebert serve` application: Kestrel, the models, dynamic batching, the API, /metrics and OpenAPI.</summary>
 public static class MobileBertServer
 {
-    /// <summary>Builds (does not start) the server listening on <paramref name="urls"/> (e.g. http://127.0.0.1:8080; port 0: any free port).</summary>
+    /// <summary>Builds (does not start) the server listening on <paramref name="urls"/> (e.g. http://127.0.0.1:8080; port 0: any free
+    /// port).</summary>
     public static WebApplication Build(Action<MobileBertServingOptions> configure, IReadOnlyList<string> urls, LogLevel logLevel = LogLevel.Warning)
     {
         var probe = new MobileBertServingOptions();

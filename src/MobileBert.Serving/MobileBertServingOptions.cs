@@ -23,7 +23,8 @@ public sealed class ServingLimits
 }
 
 /// <summary>
-/// Settings of <see cref="ServiceCollectionExtensions.AddMobileBert(Microsoft.Extensions.DependencyInjection.IServiceCollection, Action{MobileBertServingOptions})"/>:
+/// Settings of <see cref="ServiceCollectionExtensions.AddMobileBert(Microsoft.Extensions.DependencyInjection.IServiceCollection,
+/// Action{MobileBertServingOptions})"/>:
 /// the models (names are fixed once the host starts) and how requests are batched onto each model's engine.
 /// </summary>
 public sealed partial class MobileBertServingOptions

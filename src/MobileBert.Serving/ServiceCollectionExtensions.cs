@@ -19,14 +19,18 @@ public static class ServiceCollectionExtensions
         services.AddOptions<MobileBertServingOptions>().Configure(configure);
         services.AddSingleton<MobileBertModels>();
         services.AddHostedService<MobileBertHostedService>();
-        services.AddKeyedSingleton<IClassifier>(KeyedService.AnyKey, (sp, key) => sp.GetRequiredService<MobileBertModels>().GetClassifier(KeyName(key)));
-        services.AddKeyedSingleton<IQuestionAnswerer>(KeyedService.AnyKey, (sp, key) => sp.GetRequiredService<MobileBertModels>().GetQuestionAnswerer(KeyName(key)));
+        services.AddKeyedSingleton<IClassifier>(KeyedService.AnyKey, (sp, key) =>
+            sp.GetRequiredService<MobileBertModels>().GetClassifier(KeyName(key)));
+        services.AddKeyedSingleton<IQuestionAnswerer>(KeyedService.AnyKey, (sp, key) =>
+            sp.GetRequiredService<MobileBertModels>().GetQuestionAnswerer(KeyName(key)));
         services.AddKeyedSingleton<IEmbedder>(KeyedService.AnyKey, (sp, key) => sp.GetRequiredService<MobileBertModels>().GetEmbedder(KeyName(key)));
-        services.AddKeyedSingleton<IMaskFiller>(KeyedService.AnyKey, (sp, key) => sp.GetRequiredService<MobileBertModels>().GetMaskFiller(KeyName(key)));
+        services.AddKeyedSingleton<IMaskFiller>(KeyedService.AnyKey, (sp, key) =>
+            sp.GetRequiredService<MobileBertModels>().GetMaskFiller(KeyName(key)));
         return services;
     }
 
-    static string KeyName(object? key) => key as string ?? throw new InvalidOperationException($"a model is looked up by its name (a string), got {key ?? "null"}.");
+    static string KeyName(object? key) =>
+        key as string ?? throw new InvalidOperationException($"a model is looked up by its name (a string), got {key ?? "null"}.");
 }
 
 /// <summary>Loads the models when the host starts (before the server listens) and drains their batches when it stops

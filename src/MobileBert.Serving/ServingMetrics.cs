@@ -24,7 +24,8 @@ public static class ServingMetrics
         "Inputs not computed because their client went away.", "model");
 
     /// <summary>A batcher for the model <paramref name="name"/> that reports its queue depth, batch sizes and dropped inputs here.</summary>
-    internal static DynamicBatcher<T> NewBatcher<T>(string name, BatchingSettings settings, Action<IReadOnlyList<T>> run) where T : class, IBatchItem =>
+    internal static DynamicBatcher<T> NewBatcher<T>(string name, BatchingSettings settings,
+        Action<IReadOnlyList<T>> run) where T : class, IBatchItem =>
         new(name, settings, run,
             depth => QueueDepth.WithLabels(name).Set(depth),
             size => BatchSize.WithLabels(name).Observe(size),

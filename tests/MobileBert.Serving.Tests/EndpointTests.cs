@@ -47,7 +47,8 @@ public class EndpointTests(SampleAppFactory factory) : IClassFixture<SampleAppFa
             foreach (var c in expected.Categories) Assert.Equal(c.Probability, (float)results[i]!["probabilities"]![c.Label]!, 5);
             Assert.False((bool)results[i]!["truncated"]!);
         }
-        var pairs = await Http.PostOk(_client, "/v1/models/sentiment/classify", new { texts = new[] { "a cat", "a dog" }, text_pairs = new[] { "sat on a mat", null } });
+        var pairs = await Http.PostOk(_client, "/v1/models/sentiment/classify", new { texts = new[] { "a cat", "a dog" },
+            text_pairs = new[] { "sat on a mat", null } });
         Assert.Equal(reference.Classify("a cat", "sat on a mat").Probability, (float)pairs["results"]![0]!["probability"]!, 5);
         Assert.Equal(reference.Classify("a dog").Probability, (float)pairs["results"]![1]!["probability"]!, 5);
     }
@@ -56,7 +57,8 @@ public class EndpointTests(SampleAppFactory factory) : IClassFixture<SampleAppFa
     public async Task InputsOverTheModelsMaximumAreRefusedUnlessTruncationIsAsked()
     {
         string longText = string.Join(' ', Enumerable.Repeat("word", 40));   // 42 tokens > 32
-        string detail = await Http.PostProblem(_client, "/v1/models/sentiment/classify", Http.Json(new { texts = new[] { "short", longText } }), 400, "texts[1]");
+        string detail = await Http.PostProblem(_client, "/v1/models/sentiment/classify", Http.Json(new { texts = new[] { "short", longText } }), 400,
+            "texts[1]");
         Assert.Contains("42 tokens", detail);
         Assert.Contains("32", detail);
         var r = await Http.PostOk(_client, "/v1/models/sentiment/classify", new { texts = new[] { "short", longText }, truncate = true });
@@ -69,7 +71,8 @@ public class EndpointTests(SampleAppFactory factory) : IClassFixture<SampleAppFa
     [Fact]
     public async Task QaReturnsSpansOfTheContextAndTheNoAnswerCandidate()
     {
-        var r = await Http.PostOk(_client, "/v1/models/qa/qa", new { question = "What is the capital of Germany?", context = TestModels.Context, top_k = 20 });
+        var r = await Http.PostOk(_client, "/v1/models/qa/qa", new { question = "What is the capital of Germany?", context = TestModels.Context,
+            top_k = 20 });
         var answers = r["answers"]!.AsArray();
         Assert.InRange(answers.Count, 2, 20);
         double previous = double.MaxValue;
@@ -113,7 +116,8 @@ public class EndpointTests(SampleAppFactory factory) : IClassFixture<SampleAppFa
         }
         string longText = string.Join(' ', Enumerable.Repeat("word", 200));   // > 128 positions
         await Http.PostProblem(_client, "/v1/models/embedder/embed", Http.Json(new { texts = new[] { longText } }), 400, "texts[0]");
-        Assert.Single((await Http.PostOk(_client, "/v1/models/embedder/embed", new { texts = new[] { longText }, truncate = true }))["embeddings"]!.AsArray());
+        Assert.Single((await Http.PostOk(_client, "/v1/models/embedder/embed", new { texts = new[] { longText },
+            truncate = true }))["embeddings"]!.AsArray());
     }
 
     [Fact]
@@ -179,7 +183,8 @@ public class EndpointTests(SampleAppFactory factory) : IClassFixture<SampleAppFa
         var many = Enumerable.Repeat("a", 257).ToArray();
         Assert.Contains("256", await Http.PostProblem(_client, "/v1/models/sentiment/classify", Http.Json(new { texts = many }), 400, "texts"));
         string huge = new('x', 20_001);
-        Assert.Contains("20000", await Http.PostProblem(_client, "/v1/models/sentiment/classify", Http.Json(new { texts = new[] { "a", huge } }), 400, "texts[1]"));
+        Assert.Contains("20000", await Http.PostProblem(_client, "/v1/models/sentiment/classify", Http.Json(new { texts = new[] { "a", huge } }),
+            400, "texts[1]"));
         await Http.PostProblem(_client, "/v1/models/qa/qa", Http.Json(new { question = "a", context = huge }), 400, "context");
         string body = "{\"texts\":[\"" + new string('y', (1 << 20) + 10) + "\"]}";
         Assert.Contains("1048576", await Http.PostProblem(_client, "/v1/models/sentiment/classify", Http.Json(body), 413, "body"));
@@ -194,7 +199,8 @@ public class EndpointTests(SampleAppFactory factory) : IClassFixture<SampleAppFa
         Assert.Equal("ready", (string?)JsonNode.Parse(await _client.GetStringAsync("/readyz"))!["status"]);
         await Http.PostOk(_client, "/v1/models/sentiment/classify", new { texts = new[] { "metrics please" } });
         string metrics = await _client.GetStringAsync("/metrics");
-        foreach (var name in new[] { "mobilebert_requests_total{model=\"sentiment\",endpoint=\"classify\",code=\"200\"}", "mobilebert_request_duration_seconds_bucket",
+        foreach (var name in new[] { "mobilebert_requests_total{model=\"sentiment\",endpoint=\"classify\",code=\"200\"}",
+            "mobilebert_request_duration_seconds_bucket",
                      "mobilebert_batch_size_bucket", "mobilebert_queue_depth", "mobilebert_request_errors_total", "http_request_duration_seconds" })
             Assert.Contains(name, metrics);
         var openApi = JsonNode.Parse(await _client.GetStringAsync("/openapi/v1.json"))!;
@@ -258,11 +264,13 @@ public class ApiKeyTests(KeyedSampleAppFactory factory) : IClassFixture<KeyedSam
         Assert.Equal("Bearer", none.Headers.WwwAuthenticate.ToString());
         foreach (var wrong in new[] { "nope", KeyedSampleAppFactory.Key + "x", KeyedSampleAppFactory.Key[..^1] })
         {
-            using var bad = new HttpRequestMessage(HttpMethod.Post, "/v1/models/sentiment/classify") { Content = Http.Json(new { texts = new[] { "a" } }) };
+            using var bad = new HttpRequestMessage(HttpMethod.Post,
+                "/v1/models/sentiment/classify") { Content = Http.Json(new { texts = new[] { "a" } }) };
             Http.Bearer(bad, wrong);
             await Http.AssertProblem(await _client.SendAsync(bad), 401, "Authorization");
         }
-        using var ok = new HttpRequestMessage(HttpMethod.Post, "/v1/models/sentiment/classify") { Content = Http.Json(new { texts = new[] { "a" } }) };
+        using var ok = new HttpRequestMessage(HttpMethod.Post,
+            "/v1/models/sentiment/classify") { Content = Http.Json(new { texts = new[] { "a" } }) };
         Http.Bearer(ok, KeyedSampleAppFactory.Key);
         Assert.True((await _client.SendAsync(ok)).IsSuccessStatusCode);
         Assert.True((await _client.GetAsync("/healthz")).IsSuccessStatusCode);

@@ -15,7 +15,8 @@ public class FaultTests
     [Fact]
     public async Task AThousandConcurrentConnectionsAreAllAnswered()
     {
-        await using var server = await LoopbackServer.StartAsync(o => { o.AddClassifier("m", TestModels.Classifier); o.MaxQueue = 4096; o.Threads = 1; });
+        await using var server = await LoopbackServer.StartAsync(o => { o.AddClassifier("m",
+            TestModels.Classifier); o.MaxQueue = 4096; o.Threads = 1; });
         using var cancel = new CancellationTokenSource(Bound);
         const int n = 1000;
         var streams = new Stream[n];
@@ -44,7 +45,8 @@ public class FaultTests
         // Inputs wait up to 3 s for a batch of 64 that never fills: the queue of 8 stays full meanwhile.
         await using var server = await LoopbackServer.StartAsync(o =>
         {
-            o.AddClassifier("m", TestModels.Classifier); o.MaxQueue = 8; o.Limits.MaxTextsPerRequest = 8; o.MaxBatch = 64; o.MaxWait = TimeSpan.FromSeconds(3);
+            o.AddClassifier("m",
+                TestModels.Classifier); o.MaxQueue = 8; o.Limits.MaxTextsPerRequest = 8; o.MaxBatch = 64; o.MaxWait = TimeSpan.FromSeconds(3);
         });
         using var client = server.Client();
         var four = new { texts = TestModels.Texts[..4] };
@@ -61,7 +63,8 @@ public class FaultTests
     [Fact]
     public async Task OversizedAndMalformedBodiesAreRefusedOnTheWire()
     {
-        await using var server = await LoopbackServer.StartAsync(o => { o.AddClassifier("m", TestModels.Classifier); o.Limits.MaxBodyBytes = 64 * 1024; });
+        await using var server = await LoopbackServer.StartAsync(o => { o.AddClassifier("m",
+            TestModels.Classifier); o.Limits.MaxBodyBytes = 64 * 1024; });
         using var cancel = new CancellationTokenSource(Bound);
         // Declared too large: refused before the body is read.
         await using (var s = await server.ConnectAsync())
@@ -135,7 +138,8 @@ public class FaultTests
     public async Task ADisconnectedClientsInputsAreDropped()
     {
         // Inputs wait up to 2 s for a batch that never fills; the client goes away first.
-        await using var server = await LoopbackServer.StartAsync(o => { o.AddClassifier("m", TestModels.Classifier); o.MaxBatch = 64; o.MaxWait = TimeSpan.FromSeconds(2); });
+        await using var server = await LoopbackServer.StartAsync(o => { o.AddClassifier("m",
+            TestModels.Classifier); o.MaxBatch = 64; o.MaxWait = TimeSpan.FromSeconds(2); });
         using var client = server.Client();
         var stats = server.Classifier("m").Stats;
         using (var gone = new CancellationTokenSource())

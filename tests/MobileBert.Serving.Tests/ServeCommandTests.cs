@@ -44,7 +44,8 @@ public class ServeCommandTests
     [Fact]
     public async Task SigtermUnderLoadDrainsEveryAcceptedRequest()
     {
-        using var server = new ServeProcess("--model", $"m={TestModels.Classifier}", "--urls", "http://127.0.0.1:0", "--threads", "1", "--max-batch", "4");
+        using var server = new ServeProcess("--model", $"m={TestModels.Classifier}", "--urls", "http://127.0.0.1:0", "--threads", "1", "--max-batch",
+            "4");
         var address = await server.Listening(Bound);
         using var client = new HttpClient(new SocketsHttpHandler { MaxConnectionsPerServer = 16 }) { BaseAddress = address, Timeout = Bound };
         var outcomes = new ConcurrentBag<(long Sent, long Done, int Status, string? Error)>();

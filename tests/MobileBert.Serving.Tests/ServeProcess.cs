@@ -44,7 +44,8 @@ public sealed partial class ServeProcess : IDisposable
     {
         using var cancel = new CancellationTokenSource(timeout);
         try { await _process.WaitForExitAsync(cancel.Token); }
-        catch (OperationCanceledException) { _process.Kill(entireProcessTree: true); throw new TimeoutException($"serve did not exit within {timeout}: {StdOut}{StdErr}"); }
+        catch (OperationCanceledException) { _process.Kill(entireProcessTree: true); throw new TimeoutException($"serve did not exit within " +
+            $"{timeout}: {StdOut}{StdErr}"); }
         _process.WaitForExit();   // flushes the redirected output
         return _process.ExitCode;
     }

@@ -9,7 +9,8 @@ public static class TestModels
 {
     public static readonly TaskInfo MoodsTask = new()
     {
-        Task = "csv", Name = "moods", Kind = TaskInfoKind.Classification, Labels = ["calm", "happy", "sad"], Metrics = ["acc"], MainMetric = "acc", MaxSeqLength = 32,
+        Task = "csv", Name = "moods", Kind = TaskInfoKind.Classification, Labels = ["calm", "happy",
+            "sad"], Metrics = ["acc"], MainMetric = "acc", MaxSeqLength = 32,
     };
 
     /// <summary>Three-label classifier, at most 32 tokens per input.</summary>
@@ -43,7 +44,8 @@ public static class TestModels
     public static readonly string[] Texts =
     [
         "The movie was wonderful.", "I hated every minute of it.", "Not bad at all, honestly.", "Battery died after two days!",
-        "Service was slow but the food was great.", "Meh.", "An absolute masterpiece of modern cinema, with a score to remember.", "Would not buy again.",
+        "Service was slow but the food was great.", "Meh.", "An absolute masterpiece of modern cinema, with a score to remember.",
+        "Would not buy again.",
     ];
 
     public const string Context = "Paris is the capital of France. Berlin is the capital of Germany. The Rhine flows through both countries.";

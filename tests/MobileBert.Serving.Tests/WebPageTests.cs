@@ -22,7 +22,8 @@ public class WebPageTests
             $"{Chromium} and {ChromeDriver} are needed: apt-get install chromium chromium-driver (.ci/run does).");
         var options = new ChromeOptions { BinaryLocation = Chromium };
         options.AddArguments("--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
-            "--disable-sync", "--no-first-run", "--disable-dev-shm-usage", "--window-size=900,900", $"--user-data-dir={MobileBert.Tests.TestPaths.NewTempDir()}");
+            "--disable-sync", "--no-first-run", "--disable-dev-shm-usage", "--window-size=900,900",
+            $"--user-data-dir={MobileBert.Tests.TestPaths.NewTempDir()}");
         var service = ChromeDriverService.CreateDefaultService(Path.GetDirectoryName(ChromeDriver)!, Path.GetFileName(ChromeDriver));
         service.SuppressInitialDiagnosticInformation = true;
         service.HideCommandPromptWindow = true;
@@ -61,7 +62,8 @@ public class WebPageTests
         new SelectElement(browser.FindElement(By.Id("model"))).SelectByValue("qa");
         wait.Until(d => d.FindElement(By.Id("qa-form")).Displayed);
         const string question = "What is a lexicographer?";
-        const string context = "A secularist is an advocate of secularism. A lexicographer is a person who writes dictionaries. A saw set is a tool used to bend each alternate sawtooth.";
+        const string context = "A secularist is an advocate of secularism. A lexicographer is a person who writes dictionaries. A saw set is a " +
+            "tool used to bend each alternate sawtooth.";
         browser.FindElement(By.Id("question")).SendKeys(question);
         browser.FindElement(By.Id("context")).SendKeys(context);
         browser.FindElement(By.Id("answer")).Click();
@@ -77,7 +79,8 @@ public class WebPageTests
         wait.Until(d => d.FindElement(By.Id("fill-form")).Displayed);
         browser.FindElement(By.Id("fill")).Click();
         wait.Until(d => d.FindElements(By.CssSelector("#fills .bar")).Count == 5);
-        var fills = (await Http.PostOk(client, "/v1/models/fill/fill-mask", new { text = "The capital of France is [MASK].", top_k = 5 }))["masks"]![0]!;
+        var fills = (await Http.PostOk(client, "/v1/models/fill/fill-mask", new { text = "The capital of France is [MASK].",
+            top_k = 5 }))["masks"]![0]!;
         Assert.Equal((string?)fills[0]!["token"], browser.FindElements(By.CssSelector("#fills .bar"))[0].GetDomAttribute("data-label"));
         new SelectElement(browser.FindElement(By.Id("model"))).SelectByValue("embedder");
         wait.Until(d => d.FindElement(By.Id("embed-form")).Displayed);

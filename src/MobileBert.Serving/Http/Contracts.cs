@@ -19,7 +19,8 @@ public sealed class ClassifyRequest
 /// <param name="Probabilities">Every label's probability (classification).</param>
 /// <param name="Score">Predicted value (regression).</param>
 /// <param name="Truncated">The input was cut to the model's maximum length.</param>
-public sealed record ClassifyResult(string? Label, float? Probability, IReadOnlyDictionary<string, float>? Probabilities, float? Score, bool Truncated);
+public sealed record ClassifyResult(string? Label, float? Probability, IReadOnlyDictionary<string, float>? Probabilities, float? Score,
+    bool Truncated);
 
 public sealed record ClassifyResponse(string Model, IReadOnlyList<ClassifyResult> Results);
 
@@ -37,7 +38,8 @@ public sealed class QaRequest
 /// <param name="Start">UTF-16 index of the answer's first character in the context.</param>
 /// <param name="End">UTF-16 index just past the answer (context[start..end] is the text).</param>
 /// <param name="IsNoAnswer">The SQuAD v2 "no answer" candidate (empty text, span 0..0).</param>
-public sealed record QaAnswer(string Text, int Start, int End, double Score, double Probability, [property: JsonPropertyName("is_no_answer")] bool IsNoAnswer);
+public sealed record QaAnswer(string Text, int Start, int End, double Score, double Probability,
+    [property: JsonPropertyName("is_no_answer")] bool IsNoAnswer);
 
 public sealed record QaResponse(string Model, IReadOnlyList<QaAnswer> Answers);
 
@@ -50,11 +52,13 @@ public sealed class TokenizeRequest
 }
 
 /// <param name="Offsets">[start, end) UTF-16 range of each token in its text; special tokens [0, 0].</param>
-public sealed record TokenizeResponse(string Model, IReadOnlyList<string> Tokens, [property: JsonPropertyName("input_ids")] IReadOnlyList<int> InputIds,
+public sealed record TokenizeResponse(string Model, IReadOnlyList<string> Tokens,
+    [property: JsonPropertyName("input_ids")] IReadOnlyList<int> InputIds,
     [property: JsonPropertyName("token_type_ids")] IReadOnlyList<int> TokenTypeIds, IReadOnlyList<int[]> Offsets, bool Truncated);
 
 /// <summary>A model's architecture in GET /v1/models.</summary>
-public sealed record ConfigSummary([property: JsonPropertyName("model_type")] string ModelType, [property: JsonPropertyName("hidden_size")] int HiddenSize, [property: JsonPropertyName("num_hidden_layers")] int NumHiddenLayers,
+public sealed record ConfigSummary([property: JsonPropertyName("model_type")] string ModelType,
+    [property: JsonPropertyName("hidden_size")] int HiddenSize, [property: JsonPropertyName("num_hidden_layers")] int NumHiddenLayers,
     [property: JsonPropertyName("num_attention_heads")] int NumAttentionHeads, [property: JsonPropertyName("intermediate_size")] int IntermediateSize,
     [property: JsonPropertyName("embedding_size")] int EmbeddingSize, [property: JsonPropertyName("vocab_size")] int VocabSize,
     [property: JsonPropertyName("max_position_embeddings")] int MaxPositionEmbeddings);
@@ -64,7 +68,8 @@ public sealed record EmbeddingInfo(int Dimension, string Pooling, bool Normalize
 
 /// <param name="Task">classification, regression, question-answering, embedding or fill-mask.</param>
 /// <param name="Precision">int8 (a quantized folder) or fp32.</param>
-public sealed record ModelInfo(string Name, string Task, IReadOnlyList<string> Labels, [property: JsonPropertyName("max_seq_length")] int MaxSeqLength,
+public sealed record ModelInfo(string Name, string Task, IReadOnlyList<string> Labels,
+    [property: JsonPropertyName("max_seq_length")] int MaxSeqLength,
     string Precision, ConfigSummary Config, EmbeddingInfo? Embedding);
 
 public sealed record ModelList(IReadOnlyList<ModelInfo> Models);

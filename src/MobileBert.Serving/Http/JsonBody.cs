@@ -49,7 +49,8 @@ public static class JsonBody
             try
             {
                 var value = JsonSerializer.Deserialize<T>(buffer.AsSpan(0, length), Options);
-                return value is null ? (null, Problems.Field(StatusCodes.Status400BadRequest, "body", "the body must be a JSON object.")) : (value, null);
+                return value is null ? (null, Problems.Field(StatusCodes.Status400BadRequest, "body", "the body must be a JSON object.")) : (value,
+                    null);
             }
             catch (JsonException e)
             {

@@ -41,7 +41,8 @@ public static class MobileBertEndpoints
         app.MapGet("/healthz", () => Results.Json(new { status = "ok" })).WithTags("health").ExcludeFromDescription();
         app.MapGet("/readyz", (MobileBertModels models) => models.IsReady
             ? Results.Json(new { status = "ready" })
-            : Problems.Status(StatusCodes.Status503ServiceUnavailable, "not ready (starting or shutting down).")).WithTags("health").ExcludeFromDescription();
+            : Problems.Status(StatusCodes.Status503ServiceUnavailable,
+                "not ready (starting or shutting down).")).WithTags("health").ExcludeFromDescription();
         app.MapGet("/", () => Results.Content(Page.Value, "text/html; charset=utf-8")).ExcludeFromDescription();
         return app;
     }
@@ -57,7 +58,8 @@ public static class MobileBertEndpoints
     {
         var c = m.Config;
         return new ModelInfo(m.Name, ServedModel.TaskName(m.Task), m.Classifier?.Labels ?? [], m.MaxSeqLength, m.IsQuantized ? "int8" : "fp32",
-            new ConfigSummary(c.ModelType.ToString().ToLowerInvariant(), c.HiddenSize, c.NumHiddenLayers, c.NumAttentionHeads, c.IntermediateSize, c.EmbeddingSize,
+            new ConfigSummary(c.ModelType.ToString().ToLowerInvariant(), c.HiddenSize, c.NumHiddenLayers, c.NumAttentionHeads, c.IntermediateSize,
+                c.EmbeddingSize,
                 c.VocabSize, c.MaxPositionEmbeddings),
             m.Embedder is { } e ? new EmbeddingInfo(e.Dimension, e.Pooling.ToString().ToLowerInvariant(), e.Normalize) : null);
     }

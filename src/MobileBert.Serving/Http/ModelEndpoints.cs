@@ -16,10 +16,12 @@ static class ClassifyEndpoint
             for (int i = 0; i < items.Length; i++)
             {
                 var r = results[i];
-                bool truncated = request.Truncate && classifier.Tokenizer.Encode(inputs[i].Text, inputs[i].TextPair, int.MaxValue).Length > classifier.MaxSeqLength;
+                bool truncated = request.Truncate && classifier.Tokenizer.Encode(inputs[i].Text, inputs[i].TextPair,
+                    int.MaxValue).Length > classifier.MaxSeqLength;
                 items[i] = r.Score is float score
                     ? new ClassifyResult(null, null, null, score, truncated)
-                    : new ClassifyResult(r.Label, r.Probability, classifier.Labels.ToDictionary(l => l, l => r.Categories.First(c => c.Label == l).Probability), null, truncated);
+                    : new ClassifyResult(r.Label, r.Probability, classifier.Labels.ToDictionary(l => l, l => r.Categories.First(c =>
+                        c.Label == l).Probability), null, truncated);
             }
             return Results.Json(new ClassifyResponse(name, items), JsonBody.Options);
         });
@@ -57,8 +59,10 @@ static class QaEndpoint
             if (MobileBertEndpoints.CheckText(request.Question, "question", limits.MaxCharsPerText) is { } q) return q;
             if (MobileBertEndpoints.CheckText(request.Context, "context", limits.MaxCharsPerText) is { } c) return c;
             if (CheckTopK(request.TopK ?? 3, limits) is { } k) return k;
-            var answers = await model.QuestionAnswerer!.AnswerAsync(request.Context!, request.Question!, request.TopK ?? 3, request.Truncate, http.RequestAborted);
-            return Results.Json(new QaResponse(name, answers.Select(a => new QaAnswer(a.Text, a.Start, a.End, a.Score, a.Probability, a.IsNoAnswer)).ToArray()),
+            var answers = await model.QuestionAnswerer!.AnswerAsync(request.Context!, request.Question!, request.TopK ?? 3, request.Truncate,
+                http.RequestAborted);
+            return Results.Json(new QaResponse(name, answers.Select(a => new QaAnswer(a.Text, a.Start, a.End, a.Score, a.Probability,
+                a.IsNoAnswer)).ToArray()),
                 JsonBody.Options);
         });
 
@@ -73,7 +77,8 @@ static class TokenizeEndpoint
         MobileBertEndpoints.Handle<TokenizeRequest>(http, models, name, endpoint: null, (model, request, limits) =>
         {
             if (MobileBertEndpoints.CheckText(request.Text, "text", limits.MaxCharsPerText) is { } t) return Task.FromResult(t);
-            if (MobileBertEndpoints.CheckText(request.TextPair, "text_pair", limits.MaxCharsPerText, optional: true) is { } p) return Task.FromResult(p);
+            if (MobileBertEndpoints.CheckText(request.TextPair, "text_pair", limits.MaxCharsPerText,
+                optional: true) is { } p) return Task.FromResult(p);
             var full = model.Tokenizer.Encode(request.Text!, request.TextPair, int.MaxValue);
             bool truncated = full.Length > model.MaxSeqLength;
             if (truncated && !request.Truncate)
@@ -94,7 +99,8 @@ static class EmbedEndpoint
             if (ClassifyEndpoint.ValidateTexts(request.Texts, limits) is { } invalid) return invalid;
             var embedder = model.Embedder!;
             var vectors = await embedder.EmbedAsync(request.Texts!.Select(t => t!).ToArray(), request.Truncate, http.RequestAborted);
-            return Results.Json(new EmbedResponse(name, embedder.Dimension, embedder.Pooling.ToString().ToLowerInvariant(), embedder.Normalize, vectors),
+            return Results.Json(new EmbedResponse(name, embedder.Dimension, embedder.Pooling.ToString().ToLowerInvariant(), embedder.Normalize,
+                vectors),
                 JsonBody.Options);
         });
 }

@@ -6,7 +6,8 @@ namespace MobileBert.Serving.Http;
 public static class Problems
 {
     public static IResult Field(int status, string field, string detail) =>
-        Results.Problem(detail: detail, statusCode: status, title: TitleOf(status), extensions: new Dictionary<string, object?> { ["field"] = field });
+        Results.Problem(detail: detail, statusCode: status, title: TitleOf(status), extensions: new Dictionary<string,
+            object?> { ["field"] = field });
 
     public static IResult Status(int status, string detail) => Results.Problem(detail: detail, statusCode: status, title: TitleOf(status));
 

@@ -9,7 +9,8 @@ internal static class EncodedBatches
 {
     /// <summary>Calls <paramref name="onRow"/>(input index, row in the run, run result) for every input; the result is valid
     /// only during the call.</summary>
-    public static void Run(InferenceEngine engine, object engineLock, IReadOnlyList<EncodedInput> encoded, int batchSize, Action<int, int, InferenceResult> onRow)
+    public static void Run(InferenceEngine engine, object engineLock, IReadOnlyList<EncodedInput> encoded, int batchSize, Action<int, int,
+        InferenceResult> onRow)
     {
         var order = Enumerable.Range(0, encoded.Count).OrderBy(i => encoded[i].Length).ToArray();
         int bs = Math.Max(1, batchSize);
