@@ -1,1 +1,6 @@
-return MobileBert.Cli.CliApp.Run(args);
+namespace MobileBert.Cli;
+
+static class Program
+{
+    static int Main(string[] args) => CliApp.Run(args);
+}

@@ -41,6 +41,10 @@ public sealed class MaskFiller : IDisposable
     }
 
     public int MaxSeqLength { get; }
+    /// <summary>The WordPiece tokenizer of the folder (vocab.txt).</summary>
+    public WordPieceTokenizer Tokenizer => _folder.Tokenizer;
+    /// <summary>Whether the backbone runs int8 weights (a folder written by `mobilebert quantize`).</summary>
+    public bool IsQuantized => _folder.Int8 is not null;
 
     public void Dispose() { lock (_lock) _engine.Dispose(); }
 

@@ -57,6 +57,8 @@ public sealed class QuestionAnswerer : IDisposable
     public int MaxSeqLength { get; }
     public PredictorOptions Options { get; }
     public MobileBertModel Model => _model;
+    /// <summary>The WordPiece tokenizer of the folder (vocab.txt).</summary>
+    public WordPieceTokenizer Tokenizer => _tokenizer;
 
     /// <summary>Releases the engine's pinned buffers.</summary>
     public void Dispose() { lock (_engineLock) _engine.Dispose(); }

@@ -50,6 +50,7 @@ public sealed class TextClassifier : IDisposable
 {
     readonly MobileBertModel _model;
     readonly Featurizer _featurizer;
+    readonly WordPieceTokenizer _tokenizer;
     readonly InferenceEngine _engine;
     readonly object _tokenizerLock = new(), _engineLock = new();
 
@@ -61,7 +62,8 @@ public sealed class TextClassifier : IDisposable
         IsRegression = task?.Kind == TaskInfoKind.Regression || model.Config.ProblemType == "regression";
         Labels = IsRegression ? [] : model.Config.Labels;
         MaxSeqLength = options.MaxSeqLength ?? task?.MaxSeqLength ?? 128;
-        _featurizer = new Featurizer(folder.Tokenizer, MaxSeqLength);
+        _tokenizer = folder.Tokenizer;
+        _featurizer = new Featurizer(_tokenizer, MaxSeqLength);
     }
 
     /// <summary>Loads a model folder with a sequence-classification head (fp32, or int8 if the folder holds model.int8.safetensors).</summary>
@@ -110,22 +112,29 @@ public sealed class TextClassifier : IDisposable
                 ArgumentNullException.ThrowIfNull(inputs[i].Text);
                 encoded[i] = _featurizer.Encode(inputs[i].Text, inputs[i].TextPair, out _);
             }
-        var results = new Classification[inputs.Count];
-        var order = Enumerable.Range(0, inputs.Count).OrderBy(i => encoded[i].Length).ToArray();
-        int k = _model.Config.NumLabels, bs = Math.Max(1, Options.BatchSize);
-        var batch = new List<TokenSequence>(Math.Min(bs, order.Length));
-        for (int s = 0; s < order.Length; s += bs)
-        {
-            var idx = order[s..Math.Min(order.Length, s + bs)];
-            batch.Clear();
-            foreach (int i in idx) batch.Add(new TokenSequence(encoded[i].InputIds, encoded[i].TokenTypeIds));
-            lock (_engineLock)
-            {
-                var logits = _engine.Run(batch).Logits;   // valid until the engine's next run
-                for (int r = 0; r < idx.Length; r++)
-                    results[idx[r]] = IsRegression ? new Classification([], logits[r * k]) : ToClassification(logits.Slice(r * k, k));
-            }
-        }
+        return Classify(encoded);
+    }
+
+    /// <summary>Encodes one input as <see cref="Classify(IReadOnlyList{EncodedInput})"/> takes it (<c>[CLS] A [SEP] (B [SEP])</c>,
+    /// cut to <see cref="MaxSeqLength"/>); <paramref name="truncated"/> tells whether it was longer. Thread-safe.</summary>
+    public EncodedInput Encode(string text, string? textPair, out bool truncated)
+    {
+        ArgumentNullException.ThrowIfNull(text);
+        return _featurizer.Encode(text, textPair, out truncated);
+    }
+
+    /// <summary>The WordPiece tokenizer of the folder (vocab.txt).</summary>
+    public WordPieceTokenizer Tokenizer => _tokenizer;
+
+    /// <summary>Classifies encoded inputs (<see cref="Encode"/>), <see cref="PredictorOptions.BatchSize"/> per forward pass
+    /// (length-sorted, no padding computed; results in input order).</summary>
+    public IReadOnlyList<Classification> Classify(IReadOnlyList<EncodedInput> encoded)
+    {
+        ArgumentNullException.ThrowIfNull(encoded);
+        var results = new Classification[encoded.Count];
+        int k = _model.Config.NumLabels;
+        EncodedBatches.Run(_engine, _engineLock, encoded, Options.BatchSize, (i, r, run) =>
+            results[i] = IsRegression ? new Classification([], run.Logits[r * k]) : ToClassification(run.Logits.Slice(r * k, k)));
         return results;
     }
 

@@ -50,6 +50,7 @@ public sealed class TextEmbedder : IDisposable
         MaxSeqLength = options.Predictor.MaxSeqLength ?? Math.Min(st.MaxSeqLength ?? max, max);
         if (MaxSeqLength < 3 || MaxSeqLength > max)
             throw new ArgumentOutOfRangeException(nameof(options), $"MaxSeqLength {MaxSeqLength} must be in [3, {max}] (max_position_embeddings).");
+        Tokenizer = folder.Tokenizer;
         _featurizer = new Featurizer(folder.Tokenizer, MaxSeqLength);
         _engine = folder.NewEngine(options.Predictor);
     }
@@ -84,21 +85,27 @@ public sealed class TextEmbedder : IDisposable
         var encoded = new EncodedInput[texts.Count];
         lock (_tokenizerLock)
             for (int i = 0; i < texts.Count; i++) encoded[i] = _featurizer.Encode(texts[i] ?? throw new ArgumentNullException(nameof(texts)), null, out _);
-        var results = new float[texts.Count][];
-        var order = Enumerable.Range(0, texts.Count).OrderBy(i => encoded[i].Length).ToArray();
-        int bs = Math.Max(1, Options.Predictor.BatchSize);
-        var batch = new List<TokenSequence>(Math.Min(bs, order.Length));
-        for (int s = 0; s < order.Length; s += bs)
-        {
-            var idx = order[s..Math.Min(order.Length, s + bs)];
-            batch.Clear();
-            foreach (int i in idx) batch.Add(new TokenSequence(encoded[i].InputIds, encoded[i].TokenTypeIds));
-            lock (_engineLock)
-            {
-                var run = _engine.Run(batch);   // valid until the engine's next run
-                for (int r = 0; r < idx.Length; r++) results[idx[r]] = Pool(run.HiddenState(r), Pooling, Normalize, Dimension);
-            }
-        }
+        return Embed(encoded);
+    }
+
+    /// <summary>Encodes one text as <see cref="Embed(IReadOnlyList{EncodedInput})"/> takes it (cut to <see cref="MaxSeqLength"/>);
+    /// <paramref name="truncated"/> tells whether it was longer. Thread-safe.</summary>
+    public EncodedInput Encode(string text, out bool truncated)
+    {
+        ArgumentNullException.ThrowIfNull(text);
+        return _featurizer.Encode(text, null, out truncated);
+    }
+
+    /// <summary>The WordPiece tokenizer of the folder (vocab.txt).</summary>
+    public WordPieceTokenizer Tokenizer { get; }
+
+    /// <summary>Embeddings of encoded texts (<see cref="Encode"/>), <see cref="PredictorOptions.BatchSize"/> per forward pass.</summary>
+    public IReadOnlyList<float[]> Embed(IReadOnlyList<EncodedInput> encoded)
+    {
+        ArgumentNullException.ThrowIfNull(encoded);
+        var results = new float[encoded.Count][];
+        EncodedBatches.Run(_engine, _engineLock, encoded, Options.Predictor.BatchSize, (i, r, run) =>
+            results[i] = Pool(run.HiddenState(r), Pooling, Normalize, Dimension));
         return results;
     }
 

@@ -1,0 +1,267 @@
+using System.Diagnostics;
+using System.Globalization;
+using System.Net.Http.Json;
+using System.Text;
+using System.Text.Json;
+using System.Text.RegularExpressions;
+using MobileBert.Checkpoints;
+using MobileBert.FineTuning;
+using MobileBert.Model;
+using MobileBert.Text;
+
+namespace MobileBert.Bench;
+
+/// <summary>
+/// `serve-load`: `mobilebert serve` (its own process, 127.0.0.1) under N closed-loop clients, each sending one text per
+/// request for a fixed time (or request count), with dynamic batching on (--max-batch 32) and off (--max-batch 1), short
+/// (~16 tokens) and long (~128 tokens) texts. Reports throughput, p50/p99 latency, the server's mean batch size (from
+/// /metrics) and RSS, next to the offline engine's batch-32 throughput on the same texts.
+/// </summary>
+public static partial class ServeLoadBench
+{
+    sealed record Cell(string Texts, int Clients, string Batching, int Requests, double Seconds, double P50, double P99, double MeanBatch,
+        double RssMb, int Errors)
+    {
+        public double Throughput => Requests / Seconds;
+    }
+
+    public static int Run(string[] args)
+    {
+        string preset = "mobilebert", cli = DefaultCli(), outPath = "";
+        int threads = 2, maxRequests = 4000;
+        double seconds = 8;
+        int[] clientCounts = [1, 8, 32, 128];
+        for (int i = 0; i < args.Length; i++)
+        {
+            switch (args[i])
+            {
+                case "--preset": preset = args[++i]; break;
+                case "--threads": threads = int.Parse(args[++i], CultureInfo.InvariantCulture); break;
+                case "--seconds": seconds = double.Parse(args[++i], CultureInfo.InvariantCulture); break;
+                case "--max-requests": maxRequests = int.Parse(args[++i], CultureInfo.InvariantCulture); break;
+                case "--clients": clientCounts = args[++i].Split(',').Select(s => int.Parse(s, CultureInfo.InvariantCulture)).ToArray(); break;
+                case "--cli": cli = args[++i]; break;
+                case "--out": outPath = args[++i]; break;
+                default: Console.Error.WriteLine($"serve-load: unknown option {args[i]}"); return 2;
+            }
+        }
+        if (!File.Exists(cli))
+        {
+            Console.Error.WriteLine($"error: {cli}: not found; build the CLI first (dotnet build -c Release) or pass --cli.");
+            return 1;
+        }
+
+        string dir = CreateModelFolder(preset);
+        var tokenizer = WordPieceTokenizer.FromVocabFile(Path.Combine(dir, ModelFolder.VocabFile));
+        var textSets = new (string Name, string[] Texts)[] { ("short", Texts(tokenizer, 16)), ("long", Texts(tokenizer, 126)) };
+        Console.WriteLine($"serve-load: preset {preset}, {threads} engine threads, {seconds:0.#} s or {maxRequests} requests per cell, clients " +
+            $"{string.Join(",", clientCounts)}");
+        foreach (var (name, texts) in textSets)
+            Console.WriteLine($"  {name} texts: {texts.Average(t => tokenizer.Encode(t, null, 512).Length):0.0} tokens on average ([CLS] and " +
+                $"[SEP] included)");
+
+        // Both servers run side by side (only one is under load at a time); each (texts, clients) pair of cells runs
+        // batching on then off back to back, and the offline engine is timed right before the 32-client pair, so the
+        // numbers compared were taken minutes, not hours, apart on a shared host.
+        var cells = new List<Cell>();
+        var offline = new Dictionary<string, double>();
+        using var on = StartServer(cli, dir, threads, maxBatch: 32);
+        using var off = StartServer(cli, dir, threads, maxBatch: 1);
+        using var client = new HttpClient(new SocketsHttpHandler { MaxConnectionsPerServer = 1024 }) { Timeout = TimeSpan.FromSeconds(120) };
+        foreach (var (name, texts) in textSets)
+        {
+            foreach (var server in new[] { on, off }) RunCell(client, server, texts, 4, 1, 64);   // warm-up: JIT, engine buffers
+            foreach (int n in clientCounts)
+            {
+                if (n == 32)
+                {
+                    offline[name] = Offline(dir, texts, threads, seconds);
+                    Console.WriteLine(Inv($"  offline engine, batch 32, {name}: {offline[name]:0.0} texts/s"));
+                }
+                foreach (var (server, mode) in new[] { (on, "on"), (off, "off") })
+                {
+                    var cell = RunCell(client, server, texts, n, seconds, maxRequests) with { Texts = name, Batching = mode };
+                    cells.Add(cell);
+                    Console.WriteLine(Inv($"  batching {mode,-3} {name,-5} {n,3} clients: {cell.Throughput,7:0.0} req/s  p50 {cell.P50,7:0.0} ms  ")
+                        + Inv($"p99 {cell.P99,7:0.0} ms  batch {cell.MeanBatch,5:0.0}  RSS {cell.RssMb:0} MB  errors {cell.Errors}"));
+                }
+            }
+        }
+        on.Stop(); off.Stop();
+        var report = Report(preset, threads, seconds, maxRequests, offline, cells);
+        Console.WriteLine();
+        Console.WriteLine(report);
+        if (outPath.Length > 0) File.WriteAllText(outPath, report);
+        try { Directory.Delete(dir, recursive: true); } catch (IOException) { }
+        return 0;
+    }
+
+    /// <summary>A random-weight classifier folder of the preset's shape (2 labels, 128 tokens), as `finetune` writes it.</summary>
+    static string CreateModelFolder(string preset)
+    {
+        string dir = Path.Combine(Path.GetTempPath(), $"mobilebert-serve-load-{Environment.ProcessId}");
+        Directory.CreateDirectory(dir);
+        var info = new TaskInfo { Task = "csv", Name = "bench", Kind = TaskInfoKind.Classification, Labels = ["negative", "positive"],
+            Metrics = ["acc"], MainMetric = "acc", MaxSeqLength = 128 };
+        var model = TaskModels.ForFineTuning(null, Presets.Resolve(preset), info, seed: 1);
+        ModelFolder.Save(model, dir, Path.Combine(RepoRoot(), "data", "vocab", "bert-base-uncased-vocab.txt"));
+        info.Save(dir);
+        return dir;
+    }
+
+    /// <summary>64 distinct texts of about <paramref name="tokens"/> tokens, cut from the bundled sentiment sentences.</summary>
+    static string[] Texts(WordPieceTokenizer tokenizer, int tokens)
+    {
+        var sentences = JsonSerializer.Deserialize<JsonElement[]>(File.ReadAllText(Path.Combine(RepoRoot(), "data", "sentiment", "yelp.json")))!
+            .Select(e => e.GetProperty("text").GetString()!).ToArray();
+        var words = sentences.SelectMany(s => s.Split(' ', StringSplitOptions.RemoveEmptyEntries)).ToArray();
+        var texts = new string[64];
+        int w = 0;
+        for (int i = 0; i < texts.Length; i++)
+        {
+            var sb = new StringBuilder();
+            while (tokenizer.Encode(sb.ToString(), null, 1024).Length < tokens)
+            {
+                string word = words[w++ % words.Length];
+                if (tokenizer.Encode(sb + word, null, 1024).Length <= tokens + 2) sb.Append(word).Append(' ');
+            }
+            texts[i] = sb.ToString().Trim();
+        }
+        return texts;
+    }
+
+    /// <summary>Texts per second of TextClassifier.Classify in batches of 32 (the engine without HTTP), same texts.</summary>
+    static double Offline(string dir, string[] texts, int threads, double seconds)
+    {
+        using var classifier = TextClassifier.Load(dir, new PredictorOptions { Threads = threads, BatchSize = 32 });
+        var batch = texts.Take(32).ToArray();
+        classifier.Classify(batch);
+        int done = 0;
+        var sw = Stopwatch.StartNew();
+        while (sw.Elapsed.TotalSeconds < seconds || done == 0) { classifier.Classify(batch); done += batch.Length; }
+        return done / sw.Elapsed.TotalSeconds;
+    }
+
+    static Cell RunCell(HttpClient client, ServerProcess server, string[] texts, int clients, double seconds, int maxRequests)
+    {
+        var before = server.BatchTotals(client);
+        var baseAddress = server.Address;
+        var latencies = new List<double>[clients];
+        int issued = 0, errors = 0;
+        var sw = Stopwatch.StartNew();
+        var tasks = Enumerable.Range(0, clients).Select(c => Task.Run(async () =>
+        {
+            var mine = latencies[c] = [];
+            while (sw.Elapsed.TotalSeconds < seconds)
+            {
+                int k = Interlocked.Increment(ref issued);
+                if (k > maxRequests) break;
+                var start = Stopwatch.GetTimestamp();
+                using var r = await client.PostAsJsonAsync(new Uri(baseAddress, "/v1/models/m/classify"),
+                    new { texts = new[] { texts[k % texts.Length] } });
+                await r.Content.ReadAsByteArrayAsync();
+                if (!r.IsSuccessStatusCode) Interlocked.Increment(ref errors);
+                mine.Add(Stopwatch.GetElapsedTime(start).TotalMilliseconds);
+            }
+        })).ToArray();
+        Task.WaitAll(tasks);
+        double elapsed = sw.Elapsed.TotalSeconds;
+        var after = server.BatchTotals(client);
+        var all = latencies.SelectMany(l => l).Order().ToArray();
+        double P(double q) => all.Length == 0 ? double.NaN : all[Math.Min(all.Length - 1, (int)(q * all.Length))];
+        double meanBatch = (after.Sum - before.Sum) / Math.Max(1, after.Count - before.Count);
+        return new Cell("", clients, "", all.Length, elapsed, P(0.5), P(0.99), meanBatch, server.RssMb(), errors);
+    }
+
+    static string Report(string preset, int threads, double seconds, int maxRequests, Dictionary<string, double> offline, List<Cell> cells)
+    {
+        var sb = new StringBuilder();
+        sb.AppendLine(Inv($"`serve-load --preset {preset} --threads {threads} --seconds {seconds:0.#} --max-requests {maxRequests}`")
+            + " — one text per request, closed-loop clients on 127.0.0.1");
+        sb.AppendLine();
+        sb.AppendLine("| texts | clients | batching | req/s | p50 ms | p99 ms | mean batch | server RSS MB | errors |");
+        sb.AppendLine("|---|---|---|---|---|---|---|---|---|");
+        foreach (var c in cells.OrderBy(c => c.Texts == "long").ThenBy(c => c.Clients).ThenBy(c => c.Batching == "off"))
+            sb.AppendLine(Inv($"| {c.Texts} | {c.Clients} | {c.Batching} | {c.Throughput:0.0} | {c.P50:0.0} | {c.P99:0.0} | {c.MeanBatch:0.0} | ")
+                + Inv($"{c.RssMb:0} | {c.Errors} |"));
+        sb.AppendLine();
+        sb.AppendLine("| texts | offline engine, batch 32 (texts/s) | served, 32 clients, batching on | of offline | batching on / off at 32 " +
+            "clients |");
+        sb.AppendLine("|---|---|---|---|---|");
+        foreach (var (name, rate) in offline)
+        {
+            var on = cells.FirstOrDefault(c => c.Texts == name && c.Clients == 32 && c.Batching == "on");
+            var off = cells.FirstOrDefault(c => c.Texts == name && c.Clients == 32 && c.Batching == "off");
+            if (on is null || off is null) continue;
+            sb.AppendLine(Inv($"| {name} | {rate:0.0} | {on.Throughput:0.0} | {on.Throughput / rate:P0} | {on.Throughput / off.Throughput:0.0}× |"));
+        }
+        return sb.ToString();
+    }
+
+    static string Inv(FormattableString s) => s.ToString(CultureInfo.InvariantCulture);
+
+    static string RepoRoot()
+    {
+        for (var d = new DirectoryInfo(AppContext.BaseDirectory); d is not null; d = d.Parent)
+            if (File.Exists(Path.Combine(d.FullName, "MobileBert.slnx"))) return d.FullName;
+        throw new DirectoryNotFoundException("repository root (MobileBert.slnx) not found above " + AppContext.BaseDirectory);
+    }
+
+    static string DefaultCli() => Path.Combine(RepoRoot(), "src", "MobileBert.Cli", "bin", "Release", "net10.0", "MobileBert.Cli.dll");
+
+    static ServerProcess StartServer(string cli, string dir, int threads, int maxBatch) => new(cli,
+        ["serve", "--model", $"m={dir}", "--urls", "http://127.0.0.1:0", "--threads", $"{threads}", "--max-batch", $"{maxBatch}", "--max-queue",
+            "4096"]);
+
+    /// <summary>The server process: its address, batch counters from /metrics, RSS from /proc.</summary>
+    sealed partial class ServerProcess : IDisposable
+    {
+        readonly Process _process;
+
+        public ServerProcess(string cli, string[] args)
+        {
+            var start = new ProcessStartInfo("dotnet", [cli, .. args]) { RedirectStandardOutput = true, RedirectStandardError = true };
+            _process = Process.Start(start)!;
+            _process.ErrorDataReceived += (_, e) => { if (e.Data is not null) Console.Error.WriteLine($"  server: {e.Data}"); };
+            _process.BeginErrorReadLine();
+            var deadline = Stopwatch.StartNew();
+            while (_process.StandardOutput.ReadLine() is { } line)
+            {
+                if (Listening().Match(line) is { Success: true } m) { Address = new Uri(m.Groups[1].Value); break; }
+                if (deadline.Elapsed > TimeSpan.FromMinutes(2)) break;
+            }
+            if (Address is null) throw new InvalidOperationException("the server did not start");
+            _ = _process.StandardOutput.ReadToEndAsync();
+        }
+
+        public Uri Address { get; } = null!;
+
+        /// <summary>mobilebert_batch_size histogram sum and count.</summary>
+        public (double Sum, double Count) BatchTotals(HttpClient client)
+        {
+            string metrics = client.GetStringAsync(new Uri(Address, "/metrics")).GetAwaiter().GetResult();
+            double Value(string name) => Regex.Match(metrics, $@"^{name}\{{model=""m""\}} (\S+)$", RegexOptions.Multiline) is { Success: true } m
+                ? double.Parse(m.Groups[1].Value, CultureInfo.InvariantCulture) : 0;
+            return (Value("mobilebert_batch_size_sum"), Value("mobilebert_batch_size_count"));
+        }
+
+        public double RssMb()
+        {
+            var line = File.ReadLines($"/proc/{_process.Id}/status").FirstOrDefault(l => l.StartsWith("VmRSS:", StringComparison.Ordinal));
+            return line is null ? double.NaN : double.Parse(line.Split(' ', StringSplitOptions.RemoveEmptyEntries)[1],
+                CultureInfo.InvariantCulture) / 1024;
+        }
+
+        public void Stop()
+        {
+            if (_process.HasExited) return;
+            _process.Kill();   // the bench's own child, by its id
+            _process.WaitForExit();
+        }
+
+        public void Dispose() { Stop(); _process.Dispose(); }
+
+        [GeneratedRegex(@"^listening on (http://\S+)")]
+        private static partial Regex Listening();
+    }
+}
