@@ -30,7 +30,9 @@ public static class CliApp
         root.Subcommands.Add(DemoCommand.Create());
         root.Subcommands.Add(QuantizeCommand.Create());
         root.Subcommands.Add(InfoCommand.Create());
+#if !NO_SERVE
         root.Subcommands.Add(ServeCommand.Create());
+#endif
         return root.Parse(args).Invoke();
     }
 
