@@ -84,7 +84,7 @@ public sealed class TextEmbedder : IDisposable
         ArgumentNullException.ThrowIfNull(texts);
         var encoded = new EncodedInput[texts.Count];
         lock (_tokenizerLock)
-            for (int i = 0; i < texts.Count; i++) encoded[i] = _featurizer.Encode(texts[i] ?? throw new ArgumentNullException(nameof(texts)), null, out _);
+            for (int i = 0; i < texts.Count; i++) encoded[i] = Encode(texts[i], out _);
         return Embed(encoded);
     }
 

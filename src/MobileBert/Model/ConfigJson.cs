@@ -199,38 +199,42 @@ public static class ConfigJson
     }
 
     /// <summary>Serialises to HF config.json (every MobileBertConfig field, so HF transformers can load it when it can express
-    /// the model; a BERT config as HF BertConfig).</summary>
+    /// the model; a BERT config as HF BertConfig: the fields the two share, without MobileBERT's own).</summary>
     public static string ToJson(MobileBertConfig c)
     {
-        var o = c.IsBert ? BertJson(c) : new JsonObject
+        var o = new JsonObject
         {
             ["architectures"] = new JsonArray(c.Architectures.Select(a => (JsonNode?)JsonValue.Create(a)).ToArray()),
-            ["model_type"] = "mobilebert",
+            ["model_type"] = c.IsBert ? "bert" : "mobilebert",
             ["vocab_size"] = c.VocabSize,
             ["hidden_size"] = c.HiddenSize,
-            ["embedding_size"] = c.EmbeddingSize,
-            ["intra_bottleneck_size"] = c.IntraBottleneckSize,
-            ["true_hidden_size"] = c.TrueHiddenSize,
             ["num_hidden_layers"] = c.NumHiddenLayers,
             ["num_attention_heads"] = c.NumAttentionHeads,
             ["intermediate_size"] = c.IntermediateSize,
-            ["num_feedforward_networks"] = c.NumFeedforwardNetworks,
-            ["normalization_type"] = c.NormalizationType == NormalizationType.NoNorm ? "no_norm" : "layer_norm",
             ["hidden_act"] = ActName(c.HiddenAct),
-            ["trigram_input"] = c.TrigramInput,
-            ["use_bottleneck"] = c.UseBottleneck,
-            ["use_bottleneck_attention"] = c.UseBottleneckAttention,
-            ["key_query_shared_bottleneck"] = c.KeyQuerySharedBottleneck,
-            ["classifier_activation"] = c.ClassifierActivation,
-            ["layer_norm_eps"] = c.LayerNormEps,
             ["hidden_dropout_prob"] = c.HiddenDropoutProb,
             ["attention_probs_dropout_prob"] = c.AttentionProbsDropoutProb,
-            ["initializer_range"] = c.InitializerRange,
             ["max_position_embeddings"] = c.MaxPositionEmbeddings,
             ["type_vocab_size"] = c.TypeVocabSize,
+            ["initializer_range"] = c.InitializerRange,
+            ["layer_norm_eps"] = c.LayerNormEps,
             ["pad_token_id"] = c.PadTokenId,
             ["tie_word_embeddings"] = true,
         };
+        if (c.IsBert) o["position_embedding_type"] = "absolute";
+        else
+        {
+            o["embedding_size"] = c.EmbeddingSize;
+            o["intra_bottleneck_size"] = c.IntraBottleneckSize;
+            o["true_hidden_size"] = c.TrueHiddenSize;
+            o["num_feedforward_networks"] = c.NumFeedforwardNetworks;
+            o["normalization_type"] = c.NormalizationType == NormalizationType.NoNorm ? "no_norm" : "layer_norm";
+            o["trigram_input"] = c.TrigramInput;
+            o["use_bottleneck"] = c.UseBottleneck;
+            o["use_bottleneck_attention"] = c.UseBottleneckAttention;
+            o["key_query_shared_bottleneck"] = c.KeyQuerySharedBottleneck;
+            o["classifier_activation"] = c.ClassifierActivation;
+        }
         o["num_labels"] = c.NumLabels;
         var id2label = new JsonObject(); var label2id = new JsonObject();
         for (int i = 0; i < c.Labels.Count; i++) { id2label[i.ToString(CultureInfo.InvariantCulture)] = c.Labels[i]; label2id[c.Labels[i]] = i; }
@@ -240,27 +244,6 @@ public static class ConfigJson
     }
 
     internal static string ActName(Activation a) => a switch { Activation.Relu => "relu", Activation.Gelu => "gelu", Activation.GeluNew => "gelu_new", _ => "tanh" };
-
-    static JsonObject BertJson(MobileBertConfig c) => new()
-    {
-        ["architectures"] = new JsonArray(c.Architectures.Select(a => (JsonNode?)JsonValue.Create(a)).ToArray()),
-        ["model_type"] = "bert",
-        ["vocab_size"] = c.VocabSize,
-        ["hidden_size"] = c.HiddenSize,
-        ["num_hidden_layers"] = c.NumHiddenLayers,
-        ["num_attention_heads"] = c.NumAttentionHeads,
-        ["intermediate_size"] = c.IntermediateSize,
-        ["hidden_act"] = ActName(c.HiddenAct),
-        ["hidden_dropout_prob"] = c.HiddenDropoutProb,
-        ["attention_probs_dropout_prob"] = c.AttentionProbsDropoutProb,
-        ["max_position_embeddings"] = c.MaxPositionEmbeddings,
-        ["type_vocab_size"] = c.TypeVocabSize,
-        ["initializer_range"] = c.InitializerRange,
-        ["layer_norm_eps"] = c.LayerNormEps,
-        ["pad_token_id"] = c.PadTokenId,
-        ["position_embedding_type"] = "absolute",
-        ["tie_word_embeddings"] = true,
-    };
 
     /// <summary>Writes config.json atomically (temporary file, then rename).</summary>
     public static void Save(MobileBertConfig c, string path)
