@@ -29,7 +29,7 @@ public static partial class ServeLoadBench
     {
         string preset = "mobilebert", cli = DefaultCli(), outPath = "";
         int threads = 2, maxRequests = 4000;
-        double seconds = 8;
+        double seconds = 8, soakMinutes = 0, sampleSeconds = 10;
         int[] clientCounts = [1, 8, 32, 128];
         for (int i = 0; i < args.Length; i++)
         {
@@ -42,6 +42,8 @@ public static partial class ServeLoadBench
                 case "--clients": clientCounts = args[++i].Split(',').Select(s => int.Parse(s, CultureInfo.InvariantCulture)).ToArray(); break;
                 case "--cli": cli = args[++i]; break;
                 case "--out": outPath = args[++i]; break;
+                case "--soak-minutes": soakMinutes = double.Parse(args[++i], CultureInfo.InvariantCulture); break;
+                case "--sample-seconds": sampleSeconds = double.Parse(args[++i], CultureInfo.InvariantCulture); break;
                 default: Console.Error.WriteLine($"serve-load: unknown option {args[i]}"); return 2;
             }
         }
@@ -50,6 +52,7 @@ public static partial class ServeLoadBench
             Console.Error.WriteLine($"error: {cli}: not found; build the CLI first (dotnet build -c Release) or pass --cli.");
             return 1;
         }
+        if (soakMinutes > 0) return Soak(cli, preset, threads, clientCounts[0], soakMinutes, sampleSeconds, outPath);
 
         string dir = CreateModelFolder(preset);
         var tokenizer = WordPieceTokenizer.FromVocabFile(Path.Combine(dir, ModelFolder.VocabFile));
@@ -200,7 +203,7 @@ public static partial class ServeLoadBench
 
     static string Inv(FormattableString s) => s.ToString(CultureInfo.InvariantCulture);
 
-    static string RepoRoot()
+    internal static string RepoRoot()
     {
         for (var d = new DirectoryInfo(AppContext.BaseDirectory); d is not null; d = d.Parent)
             if (File.Exists(Path.Combine(d.FullName, "MobileBert.slnx"))) return d.FullName;
