@@ -10,14 +10,14 @@ namespace MobileBert.Bench;
 
 /// <summary>
 /// `serve-load --soak-minutes M`: one `serve` process with batching on (--max-batch 32) under N closed-loop clients for M
-/// minutes, short and long texts alternating, sampling the server's RSS (/proc) and managed heap (/metrics
-/// <c>dotnet_total_memory_bytes</c>) every few seconds. Reports each sample, the least-squares slope (MB/min) over the
+/// minutes, short and long texts alternating, sampling the server's RSS (/proc), managed heap after its last GC, GC
+/// committed memory and thread count (/metrics) every few seconds. Reports each sample, the least-squares slope (MB/min) over the
 /// last 8 minutes and the maximum; memory is flat when the slopes stay near zero.
 /// </summary>
 public static partial class ServeLoadBench
 {
     /// <summary>One memory sample of the server.</summary>
-    sealed record MemorySample(double Minutes, double RssMb, double HeapMb, long Requests, int Errors);
+    sealed record MemorySample(double Minutes, double RssMb, double HeapMb, double CommittedMb, int Threads, long Requests, int Errors);
 
     const double SlopeWindowMinutes = 8;
 
@@ -53,11 +53,12 @@ public static partial class ServeLoadBench
         {
             var wait = TimeSpan.FromSeconds(next) - sw.Elapsed;
             if (wait > TimeSpan.Zero) Thread.Sleep(wait);
-            var s = new MemorySample(sw.Elapsed.TotalMinutes, server.RssMb(), server.ManagedHeapMb(client), Interlocked.Read(ref requests),
+            var (heap, committed, threadCount) = server.GcMemory(client);
+            var s = new MemorySample(sw.Elapsed.TotalMinutes, server.RssMb(), heap, committed, threadCount, Interlocked.Read(ref requests),
                 Volatile.Read(ref errors));
             samples.Add(s);
-            Console.WriteLine(Inv($"  {s.Minutes,5:0.00} min  RSS {s.RssMb,6:0.0} MB  managed heap {s.HeapMb,6:0.0} MB  requests {s.Requests}  ")
-                + Inv($"errors {s.Errors}"));
+            Console.WriteLine(Inv($"  {s.Minutes,5:0.00} min  RSS {s.RssMb,6:0.0} MB  heap after GC {s.HeapMb,6:0.0} MB  GC committed ")
+                + Inv($"{s.CommittedMb,6:0.0} MB  threads {s.Threads}  requests {s.Requests}  errors {s.Errors}"));
         }
         Task.WaitAll(load);
         server.Stop();
@@ -84,9 +85,12 @@ public static partial class ServeLoadBench
         sb.AppendLine();
         sb.AppendLine($"| server memory | first sample MB | last MB | max MB | slope over the last {SlopeWindowMinutes:0} min (MB/min) |");
         sb.AppendLine("|---|---|---|---|---|");
-        foreach (var (name, value) in new (string, Func<MemorySample, double>)[] { ("RSS", s => s.RssMb), ("managed heap", s => s.HeapMb) })
+        foreach (var (name, value) in new (string, Func<MemorySample, double>)[]
+            { ("RSS", s => s.RssMb), ("managed heap after GC", s => s.HeapMb), ("GC committed", s => s.CommittedMb) })
             sb.AppendLine(Inv($"| {name} | {value(samples[0]):0.0} | {value(last):0.0} | {samples.Max(value):0.0} | ")
                 + Inv($"{Slope(window, value):+0.00;-0.00} |"));
+        sb.AppendLine();
+        sb.AppendLine(Inv($"Threads: {samples[0].Threads} at the first sample, {last.Threads} at the last, {samples.Max(s => s.Threads)} at most."));
         return sb.ToString();
     }
 
@@ -100,15 +104,28 @@ public static partial class ServeLoadBench
 
     sealed partial class ServerProcess
     {
-        /// <summary>The server's managed heap (prometheus-net's <c>dotnet_total_memory_bytes</c>, GC.GetTotalMemory) in MB.</summary>
-        public double ManagedHeapMb(HttpClient client)
+        /// <summary>
+        /// From /metrics (the System.Runtime meter): the managed heap after the server's last GC (all generations: live
+        /// objects plus fragmentation, without the garbage allocated since, so a sample does not depend on when the GC
+        /// last ran) and the memory the GC had committed then, in MB, and the process's thread count.
+        /// </summary>
+        public (double HeapMb, double CommittedMb, int Threads) GcMemory(HttpClient client)
         {
             string metrics = client.GetStringAsync(new Uri(Address, "/metrics")).GetAwaiter().GetResult();
-            return TotalMemory().Match(metrics) is { Success: true } m
-                ? double.Parse(m.Groups[1].Value, CultureInfo.InvariantCulture) / (1024 * 1024) : double.NaN;
+            var sizes = HeapAfterGc().Matches(metrics);
+            double heap = sizes.Count == 0 ? double.NaN : sizes.Sum(m => double.Parse(m.Groups[1].Value, CultureInfo.InvariantCulture));
+            double Value(Regex r) => r.Match(metrics) is { Success: true } m ? double.Parse(m.Groups[1].Value, CultureInfo.InvariantCulture) : double.NaN;
+            const double Mb = 1024 * 1024;
+            return (heap / Mb, Value(Committed()) / Mb, (int)Value(ThreadCount()));
         }
 
-        [GeneratedRegex(@"^dotnet_total_memory_bytes (\S+)$", RegexOptions.Multiline)]
-        private static partial Regex TotalMemory();
+        [GeneratedRegex(@"^system_runtime_dotnet_gc_last_collection_heap_size\{gc_heap_generation=""\w+""\} (\S+)$", RegexOptions.Multiline)]
+        private static partial Regex HeapAfterGc();
+
+        [GeneratedRegex(@"^system_runtime_dotnet_gc_last_collection_memory_committed_size (\S+)$", RegexOptions.Multiline)]
+        private static partial Regex Committed();
+
+        [GeneratedRegex(@"^process_num_threads (\S+)$", RegexOptions.Multiline)]
+        private static partial Regex ThreadCount();
     }
 }

@@ -1,5 +1,5 @@
-using Microsoft.ML.Tokenizers;
-using MlWordPieceTokenizer = Microsoft.ML.Tokenizers.WordPieceTokenizer;
+using System.Collections.Frozen;
+using System.Runtime.InteropServices;
 
 namespace MobileBert.Text;
 
@@ -9,31 +9,48 @@ namespace MobileBert.Text;
 /// <remarks>
 /// <para>Basic tokenization (special-token split, text cleaning, CJK split, NFC, lowercasing, accent stripping,
 /// punctuation split) is a C# port of HF's <c>BasicTokenizer</c> (<see cref="BertPreTokenizer"/>), because
-/// Microsoft.ML.Tokenizers' <c>BertTokenizer</c> differs from HF on several inputs (see the tests in
-/// <c>MlTokenizersDifferenceTests</c>). The greedy longest-match-first WordPiece step of each word uses
-/// Microsoft.ML.Tokenizers' <see cref="MlWordPieceTokenizer"/>, which matches HF's <c>WordpieceTokenizer</c> for
-/// words up to <see cref="MaxInputCharsPerWord"/> code points (longer words become <c>[UNK]</c> here, counting
-/// code points as Python does rather than UTF-16 chars).</para>
+/// Microsoft.ML.Tokenizers' <c>BertTokenizer</c> differs from HF on several inputs (the <c>HfDiffers_*</c> tests).
+/// Whitespace-separated words made only of ASCII take a fast path (table lookups for kind and lower case, no string
+/// per word) that gives the same tokens; other words go through the general port. The WordPiece step is HF's greedy
+/// longest-match-first <c>WordpieceTokenizer</c>, looking spans up in the vocabulary without allocating, for words up to
+/// <see cref="MaxInputCharsPerWord"/> code points (longer words become <c>[UNK]</c>, counting code points as Python
+/// does rather than UTF-16 chars).</para>
 /// <para>Offsets are UTF-16 indices into the original string, so <c>text[Start..End]</c> is the source of a token.</para>
 /// <para>Instances are immutable and thread-safe.</para>
 /// </remarks>
-public sealed class WordPieceTokenizer
+public sealed partial class WordPieceTokenizer
 {
     /// <summary>HF's <c>max_input_chars_per_word</c>.</summary>
     public const int MaxInputCharsPerWord = 100;
 
+    private const string ContinuingPrefix = "##";
     private const string Unk = "[UNK]", Sep = "[SEP]", Pad = "[PAD]", Cls = "[CLS]", Mask = "[MASK]";
 
     private readonly Dictionary<string, int> _tokenToId;
     private readonly string[] _idToToken;
-    private readonly MlWordPieceTokenizer _wordPiece;
+    private readonly FrozenDictionary<string, int>.AlternateLookup<ReadOnlySpan<char>> _wholeWords;
+    private readonly FrozenDictionary<string, int>.AlternateLookup<ReadOnlySpan<char>> _continuations;
+    private readonly int _maxWholeLength, _maxContinuationLength; // longer spans cannot be in the vocabulary
     private readonly BertPreTokenizer _preTokenizer;
 
-    private WordPieceTokenizer(Dictionary<string, int> tokenToId, string[] idToToken, MlWordPieceTokenizer wordPiece, bool lowerCase)
+    private WordPieceTokenizer(Dictionary<string, int> tokenToId, string[] idToToken, bool lowerCase)
     {
         _tokenToId = tokenToId;
         _idToToken = idToToken;
-        _wordPiece = wordPiece;
+        _wholeWords = tokenToId.ToFrozenDictionary(StringComparer.Ordinal).GetAlternateLookup<ReadOnlySpan<char>>();
+        // "##ing" is looked up as "ing" after the first piece of a word, so no "##" + span string is built.
+        var continuations = new Dictionary<string, int>(StringComparer.Ordinal);
+        foreach (var (token, id) in tokenToId)
+        {
+            if (token.StartsWith(ContinuingPrefix, StringComparison.Ordinal))
+            {
+                continuations[token[ContinuingPrefix.Length..]] = id;
+            }
+        }
+
+        _continuations = continuations.ToFrozenDictionary(StringComparer.Ordinal).GetAlternateLookup<ReadOnlySpan<char>>();
+        _maxWholeLength = tokenToId.Keys.Max(t => t.Length);
+        _maxContinuationLength = continuations.Count == 0 ? 0 : continuations.Keys.Max(t => t.Length);
         LowerCase = lowerCase;
         PadId = tokenToId[Pad];
         UnkId = tokenToId[Unk];
@@ -96,24 +113,7 @@ public sealed class WordPieceTokenizer
             }
         }
 
-        MlWordPieceTokenizer wordPiece;
-        try
-        {
-            wordPiece = MlWordPieceTokenizer.Create(new MemoryStream(bytes), new WordPieceOptions
-            {
-                UnknownToken = Unk,
-                ContinuingSubwordPrefix = "##",
-                // Our own code-point based limit (HF semantics) is applied before calling the library; a word of
-                // <= 100 code points has <= 200 UTF-16 chars, so the library never applies its char-based limit.
-                MaxInputCharsPerWord = 2 * MaxInputCharsPerWord,
-            });
-        }
-        catch (Exception ex) when (ex is ArgumentException or IOException or FormatException)
-        {
-            throw new InvalidDataException($"BERT vocabulary file '{path}' could not be loaded: {ex.Message}", ex);
-        }
-
-        return new WordPieceTokenizer(tokenToId, idToToken.ToArray(), wordPiece, lowerCase);
+        return new WordPieceTokenizer(tokenToId, idToToken.ToArray(), lowerCase);
     }
 
     /// <summary>Whether text is lowercased and accent-stripped (uncased model).</summary>
@@ -160,9 +160,47 @@ public sealed class WordPieceTokenizer
     public IReadOnlyList<string> Tokenize(string text)
     {
         ArgumentNullException.ThrowIfNull(text);
-        var tokens = new List<Piece>();
-        TokenizeWithOffsets(text, tokens);
-        return tokens.Select(t => t.Token).ToArray();
+        var pieces = new List<Piece>();
+        TokenizeWithOffsets(text, pieces, int.MaxValue, Scratch.ForThread);
+        return Tokens(pieces);
+    }
+
+    /// <summary>The tokens of <paramref name="text"/> through the general path only (no ASCII fast path), for tests.</summary>
+    internal IReadOnlyList<(string Token, int Start, int End)> TokenizeGeneral(string text)
+    {
+        var pieces = new List<Piece>();
+        foreach (PreToken word in _preTokenizer.PreTokenize(text))
+        {
+            if (word.IsSpecial)
+            {
+                pieces.Add(new Piece(word.Text, _tokenToId[word.Text], word.CharStarts[0], word.CharEnds[0]));
+            }
+            else
+            {
+                AppendPieces(word.Text, word.CharStarts, word.CharEnds, word.CodePointCount, pieces);
+            }
+        }
+
+        return pieces.Select(p => (p.Token, p.Start, p.End)).ToArray();
+    }
+
+    /// <summary><see cref="Tokenize"/> with each token's offsets (the path <see cref="Encode"/> takes), for tests.</summary>
+    internal IReadOnlyList<(string Token, int Start, int End)> TokenizeWithOffsets(string text)
+    {
+        var pieces = new List<Piece>();
+        TokenizeWithOffsets(text, pieces, int.MaxValue, Scratch.ForThread);
+        return pieces.Select(p => (p.Token, p.Start, p.End)).ToArray();
+    }
+
+    private static string[] Tokens(List<Piece> pieces)
+    {
+        var tokens = new string[pieces.Count];
+        for (int i = 0; i < tokens.Length; i++)
+        {
+            tokens[i] = pieces[i].Token;
+        }
+
+        return tokens;
     }
 
     /// <summary>
@@ -189,21 +227,28 @@ public sealed class WordPieceTokenizer
                 nameof(maxLength));
         }
 
-        if (!Enum.IsDefined(truncation))
+        if ((uint)truncation > (uint)TruncationStrategy.OnlySecond)
         {
             throw new ArgumentOutOfRangeException(nameof(truncation), truncation, "Unknown truncation strategy.");
         }
 
-        var first = new List<Piece>();
-        TokenizeWithOffsets(text, first);
+        // A single sequence keeps its first tokens, so tokenizing stops once it has as many as fit (OnlySecond reports how
+        // many tokens too many there are, so it tokenizes everything).
+        int budget = maxLength - specialCount;
+        int limit = textPair is null && truncation != TruncationStrategy.OnlySecond ? budget : int.MaxValue;
+        Scratch scratch = Scratch.ForThread;
+        List<Piece> first = scratch.First;
+        first.Clear();
+        TokenizeWithOffsets(text, first, limit, scratch);
         List<Piece>? second = null;
         if (textPair is not null)
         {
-            second = new List<Piece>();
-            TokenizeWithOffsets(textPair, second);
+            second = scratch.Second;
+            second.Clear();
+            TokenizeWithOffsets(textPair, second, int.MaxValue, scratch);
         }
 
-        Truncate(first, second, maxLength - specialCount, truncation);
+        Truncate(first, second, budget, truncation);
 
         int total = first.Count + (second?.Count ?? 0) + specialCount;
         var tokens = new string[total];
@@ -212,36 +257,32 @@ public sealed class WordPieceTokenizer
         var mask = new int[total];
         var offsets = new (int, int)[total];
         var seqIds = new int[total];
-        int n = 0;
-
-        void Add(string token, int id, int type, (int, int) offset, int seq)
+        Array.Fill(mask, 1);
+        tokens[0] = Cls;
+        ids[0] = ClsId;
+        seqIds[0] = -1;
+        int n = 1;
+        for (int type = 0; type < (second is null ? 1 : 2); type++)
         {
-            tokens[n] = token;
-            ids[n] = id;
+            List<Piece> segment = type == 0 ? first : second!;
+            foreach (Piece p in CollectionsMarshal.AsSpan(segment))
+            {
+                tokens[n] = p.Token;
+                ids[n] = p.Id;
+                types[n] = type;
+                offsets[n] = (p.Start, p.End);
+                seqIds[n] = type;
+                n++;
+            }
+
+            tokens[n] = Sep;
+            ids[n] = SepId;
             types[n] = type;
-            mask[n] = 1;
-            offsets[n] = offset;
-            seqIds[n] = seq;
+            seqIds[n] = -1;
             n++;
         }
 
-        Add(Cls, ClsId, 0, (0, 0), -1);
-        foreach (Piece p in first)
-        {
-            Add(p.Token, p.Id, 0, (p.Start, p.End), 0);
-        }
-
-        Add(Sep, SepId, 0, (0, 0), -1);
-        if (second is not null)
-        {
-            foreach (Piece p in second)
-            {
-                Add(p.Token, p.Id, 1, (p.Start, p.End), 1);
-            }
-
-            Add(Sep, SepId, 1, (0, 0), -1);
-        }
-
+        scratch.Release();
         return new EncodedInput(tokens, ids, types, mask, offsets) { SequenceIds = seqIds };
     }
 
@@ -306,35 +347,36 @@ public sealed class WordPieceTokenizer
 
     private readonly record struct Piece(string Token, int Id, int Start, int End);
 
-    private void TokenizeWithOffsets(string text, List<Piece> output)
+    /// <summary>Per-thread buffers of <see cref="Encode"/> (the tokenizer itself stays immutable and thread-safe).</summary>
+    private sealed class Scratch
     {
-        foreach (PreToken word in _preTokenizer.PreTokenize(text))
+        [ThreadStatic]
+        private static Scratch? t_current;
+
+        public static Scratch ForThread => t_current ??= new Scratch();
+
+        public List<Piece> First { get; } = [];
+
+        public List<Piece> Second { get; } = [];
+
+        public List<PreToken> Words { get; } = [];
+
+        /// <summary>One lower-cased ASCII run of letters and digits (up to <see cref="MaxInputCharsPerWord"/> chars).</summary>
+        public readonly char[] Chars = new char[MaxInputCharsPerWord];
+
+        /// <summary>Empties the lists, dropping the storage a very long text made them grow to (a thread keeps the rest).</summary>
+        public void Release()
         {
-            if (word.IsSpecial)
+            foreach (List<Piece> list in (ReadOnlySpan<List<Piece>>)[First, Second])
             {
-                output.Add(new Piece(word.Text, _tokenToId[word.Text], word.CharStarts[0], word.CharEnds[0]));
-                continue;
-            }
-
-            if (word.CodePointCount > MaxInputCharsPerWord)
-            {
-                output.Add(new Piece(Unk, UnkId, word.CharStarts[0], word.CharEnds[^1]));
-                continue;
-            }
-
-            IReadOnlyList<EncodedToken> pieces = _wordPiece.EncodeToTokens(word.Text, out _, considerPreTokenization: false, considerNormalization: false);
-            foreach (EncodedToken piece in pieces)
-            {
-                (int offset, int length) = piece.Offset.GetOffsetAndLength(word.Text.Length);
-                int start = int.MaxValue, end = int.MinValue;
-                for (int c = offset; c < offset + length; c++)
+                list.Clear();
+                if (list.Capacity > KeptCapacity)
                 {
-                    start = Math.Min(start, word.CharStarts[c]);
-                    end = Math.Max(end, word.CharEnds[c]);
+                    list.Capacity = KeptCapacity;
                 }
-
-                output.Add(new Piece(piece.Value, piece.Id, start, end));
             }
         }
+
+        private const int KeptCapacity = 1024;
     }
 }

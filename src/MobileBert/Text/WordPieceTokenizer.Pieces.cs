@@ -1,0 +1,210 @@
+using static MobileBert.Text.BertPreTokenizer;
+
+namespace MobileBert.Text;
+
+/// <summary>Text → WordPiece pieces with offsets: special-token split, the ASCII fast path, the general path, greedy matching.</summary>
+public sealed partial class WordPieceTokenizer
+{
+    /// <summary>Appends the pieces of <paramref name="text"/>, stopping after the word that reaches <paramref name="limit"/> pieces.</summary>
+    private void TokenizeWithOffsets(string text, List<Piece> output, int limit, Scratch scratch)
+    {
+        int at = 0;
+        while (output.Count < limit)
+        {
+            int special = _preTokenizer.NextSpecial(text, at, out string? token);
+            TokenizeSegment(text, at, special, output, limit, scratch);
+            if (token is null || output.Count >= limit)
+            {
+                return;
+            }
+
+            output.Add(new Piece(token, _tokenToId[token], special, special + token.Length));
+            at = special + token.Length;
+        }
+    }
+
+    /// <summary>
+    /// <c>text[start..end)</c> (no special token inside) in one pass. A whitespace-separated word of printable ASCII takes
+    /// the fast path: each run of letters and digits is normalized by table (lower-cased for uncased models) and matched,
+    /// each punctuation char is its own word; offsets are the chars' own indices. The first non-ASCII or control char sends
+    /// its whole word (from its start up to the next ASCII whitespace) through <see cref="BertPreTokenizer"/> instead,
+    /// replacing the pieces the fast path gave that word so far.
+    /// </summary>
+    private void TokenizeSegment(string text, int start, int end, List<Piece> output, int limit, Scratch scratch)
+    {
+        ReadOnlySpan<AsciiKind> kinds = _preTokenizer.AsciiKinds;
+        ReadOnlySpan<char> normalized = _preTokenizer.AsciiNormalized;
+        Span<char> run = scratch.Chars;
+        int wordStart = -1, wordPieces = 0; // the whitespace-separated word being read: its start, output.Count before it
+        int i = start;
+        while (i < end)
+        {
+            char c = text[i];
+            AsciiKind kind = c < 128 ? kinds[c] : AsciiKind.Removed;
+            if (kind == AsciiKind.Space)
+            {
+                wordStart = -1;
+                if (output.Count >= limit)
+                {
+                    return;
+                }
+
+                i++;
+                continue;
+            }
+
+            if (wordStart < 0)
+            {
+                wordStart = i;
+                wordPieces = output.Count;
+            }
+
+            if (kind == AsciiKind.Removed)
+            {
+                // Non-ASCII, or an ASCII control char that HF's _clean_text drops (joining its neighbours).
+                output.RemoveRange(wordPieces, output.Count - wordPieces);
+                int to = i + 1;
+                while (to < end && !(text[to] < 128 && kinds[text[to]] == AsciiKind.Space))
+                {
+                    to++;
+                }
+
+                AppendGeneral(text, wordStart, to, output, scratch);
+                i = to;
+                continue;
+            }
+
+            if (kind == AsciiKind.Punctuation)
+            {
+                run[0] = normalized[c];
+                AppendPieces(run[..1], i, output);
+                i++;
+                continue;
+            }
+
+            // A run of letters and digits, normalized by table (lower case for uncased models) into the scratch buffer.
+            int j = i;
+            for (; j < end && text[j] is var w && w < 128 && kinds[w] == AsciiKind.Word; j++)
+            {
+                if (j - i < run.Length)
+                {
+                    run[j - i] = normalized[w];
+                }
+            }
+
+            int length = j - i;
+            if (length > MaxInputCharsPerWord)
+            {
+                output.Add(new Piece(Unk, UnkId, i, j));
+            }
+            else
+            {
+                AppendPieces(run[..length], i, output);
+            }
+
+            i += length;
+        }
+    }
+
+    /// <summary>Words with non-ASCII or control chars: HF's <c>BasicTokenizer</c> port, then the same matching.</summary>
+    private void AppendGeneral(string text, int start, int end, List<Piece> output, Scratch scratch)
+    {
+        List<PreToken> words = scratch.Words;
+        words.Clear();
+        _preTokenizer.BasicTokenize(text, start, end, words);
+        foreach (PreToken word in words)
+        {
+            AppendPieces(word.Text, word.CharStarts, word.CharEnds, word.CodePointCount, output);
+        }
+
+        words.Clear();
+    }
+
+    /// <summary>
+    /// HF <c>WordpieceTokenizer</c> on one basic token of the general path: <paramref name="starts"/> /
+    /// <paramref name="ends"/> give each char's original range; a piece covers the union of its chars' ranges.
+    /// </summary>
+    private void AppendPieces(ReadOnlySpan<char> word, ReadOnlySpan<int> starts, ReadOnlySpan<int> ends, int codePoints, List<Piece> output)
+    {
+        if (codePoints > MaxInputCharsPerWord)
+        {
+            output.Add(new Piece(Unk, UnkId, starts[0], ends[word.Length - 1]));
+            return;
+        }
+
+        int firstPiece = output.Count;
+        for (int s = 0; s < word.Length;)
+        {
+            int e = NextPiece(word, s, out int id);
+            if (e == s)
+            {
+                output.RemoveRange(firstPiece, output.Count - firstPiece);
+                output.Add(new Piece(Unk, UnkId, Min(starts[..word.Length]), Max(ends[..word.Length])));
+                return;
+            }
+
+            output.Add(new Piece(_idToToken[id], id, Min(starts[s..e]), Max(ends[s..e])));
+            s = e;
+        }
+    }
+
+    /// <summary>The same on a fast-path word (at most <see cref="MaxInputCharsPerWord"/> chars) whose char k came from text[at + k].</summary>
+    private void AppendPieces(ReadOnlySpan<char> word, int at, List<Piece> output)
+    {
+        int firstPiece = output.Count;
+        for (int s = 0; s < word.Length;)
+        {
+            int e = NextPiece(word, s, out int id);
+            if (e == s)
+            {
+                output.RemoveRange(firstPiece, output.Count - firstPiece);
+                output.Add(new Piece(Unk, UnkId, at, at + word.Length));
+                return;
+            }
+
+            output.Add(new Piece(_idToToken[id], id, at + s, at + e));
+            s = e;
+        }
+    }
+
+    /// <summary>
+    /// Greedy longest match: the end of the longest vocabulary piece starting at <paramref name="s"/> (a <c>##</c> piece
+    /// when s &gt; 0) and its id, or <paramref name="s"/> when there is none (the word is then [UNK]).
+    /// </summary>
+    private int NextPiece(ReadOnlySpan<char> word, int s, out int id)
+    {
+        int e = Math.Min(word.Length, s + (s == 0 ? _maxWholeLength : _maxContinuationLength));
+        for (; e > s; e--)
+        {
+            if (s == 0 ? _wholeWords.TryGetValue(word[..e], out id) : _continuations.TryGetValue(word[s..e], out id))
+            {
+                return e;
+            }
+        }
+
+        id = -1;
+        return s;
+    }
+
+    private static int Min(ReadOnlySpan<int> values)
+    {
+        int min = values[0];
+        foreach (int v in values)
+        {
+            min = Math.Min(min, v);
+        }
+
+        return min;
+    }
+
+    private static int Max(ReadOnlySpan<int> values)
+    {
+        int max = values[0];
+        foreach (int v in values)
+        {
+            max = Math.Max(max, v);
+        }
+
+        return max;
+    }
+}
