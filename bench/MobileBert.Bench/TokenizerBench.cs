@@ -30,7 +30,7 @@ public static class TokenizerBench
     {
         int rounds = 7, processes = 1, maxShort = 4000, maxLong = 600;
         double roundSeconds = 0.4;
-        string outPath = "";
+        string outPath = "", only = "";
         bool child = false;
         for (int i = 0; i < args.Length; i++)
         {
@@ -43,6 +43,7 @@ public static class TokenizerBench
                 case "--max-long": maxLong = int.Parse(args[++i], CultureInfo.InvariantCulture); break;
                 case "--out": outPath = args[++i]; break;
                 case "--child": child = true; break;
+                case "--only": only = args[++i]; break;
                 default: Console.Error.WriteLine($"tokenizers: unknown option {args[i]}"); return 2;
             }
         }
@@ -51,6 +52,7 @@ public static class TokenizerBench
         var ours = WordPieceTokenizer.FromVocabFile(vocab);
         var sets = BuildSets(root, ours, maxShort, maxLong);
         var contenders = Contenders(vocab, ours);
+        if (only.Length > 0) return Profile(sets, contenders, only, roundSeconds * rounds);
         if (!child) Console.WriteLine(Agreement(sets, contenders));
         var agreed = sets.Select(s => s with { Texts = s.Texts.Where(t => AllAgree(contenders, t, s.MaxTokens)).ToArray() }).ToArray();
 
@@ -224,6 +226,25 @@ public static class TokenizerBench
             }
         }
         return results.ToArray();
+    }
+
+    /// <summary>`--only NAME`: one tokenizer (name prefix: ours, Microsoft, Fast) on every set for a while, for a profiler.</summary>
+    static int Profile(TextSet[] sets, Contender[] contenders, string only, double seconds)
+    {
+        var c = contenders.FirstOrDefault(c => c.Name.StartsWith(only, StringComparison.OrdinalIgnoreCase));
+        if (c is null)
+        {
+            Console.Error.WriteLine($"error: --only {only}: no tokenizer named so (ours, Microsoft, Fast).");
+            return 1;
+        }
+        foreach (var set in sets)
+        {
+            var sw = Stopwatch.StartNew();
+            int passes = 0;
+            for (; sw.Elapsed.TotalSeconds < seconds; passes++) Pass(c, set);
+            Console.WriteLine(Inv($"  {set.Name}: {c.Name}: {passes} passes in {sw.Elapsed.TotalSeconds:0.0} s"));
+        }
+        return 0;
     }
 
     static void Pass(Contender c, TextSet set)

@@ -18,7 +18,7 @@ public sealed partial class WordPieceTokenizer
                 return;
             }
 
-            output.Add(new Piece(token, _tokenToId[token], special, special + token.Length));
+            output.Add(new Piece(_tokenToId[token], special, special + token.Length));
             at = special + token.Length;
         }
     }
@@ -34,12 +34,14 @@ public sealed partial class WordPieceTokenizer
     {
         ReadOnlySpan<AsciiKind> kinds = _preTokenizer.AsciiKinds;
         ReadOnlySpan<char> normalized = _preTokenizer.AsciiNormalized;
+        ReadOnlySpan<int> punctuationIds = _asciiPunctuationIds;
+        ReadOnlySpan<char> chars = text.AsSpan(0, end);
         Span<char> run = scratch.Chars;
         int wordStart = -1, wordPieces = 0; // the whitespace-separated word being read: its start, output.Count before it
         int i = start;
-        while (i < end)
+        while ((uint)i < (uint)chars.Length)
         {
-            char c = text[i];
+            char c = chars[i];
             AsciiKind kind = c < 128 ? kinds[c] : AsciiKind.Removed;
             if (kind == AsciiKind.Space)
             {
@@ -64,7 +66,7 @@ public sealed partial class WordPieceTokenizer
                 // Non-ASCII, or an ASCII control char that HF's _clean_text drops (joining its neighbours).
                 output.RemoveRange(wordPieces, output.Count - wordPieces);
                 int to = i + 1;
-                while (to < end && !(text[to] < 128 && kinds[text[to]] == AsciiKind.Space))
+                while (to < chars.Length && !(chars[to] < 128 && kinds[chars[to]] == AsciiKind.Space))
                 {
                     to++;
                 }
@@ -76,33 +78,37 @@ public sealed partial class WordPieceTokenizer
 
             if (kind == AsciiKind.Punctuation)
             {
-                run[0] = normalized[c];
-                AppendPieces(run[..1], i, output);
+                output.Add(new Piece(punctuationIds[c], i, i + 1)); // one char: its own token, or [UNK]
                 i++;
                 continue;
             }
 
             // A run of letters and digits, normalized by table (lower case for uncased models) into the scratch buffer.
-            int j = i;
-            for (; j < end && text[j] is var w && w < 128 && kinds[w] == AsciiKind.Word; j++)
+            int j = i, k = 0;
+            for (; (uint)j < (uint)chars.Length; j++)
             {
-                if (j - i < run.Length)
+                char w = chars[j];
+                if (w >= 128 || kinds[w] != AsciiKind.Word)
                 {
-                    run[j - i] = normalized[w];
+                    break;
+                }
+
+                if ((uint)k < (uint)run.Length)
+                {
+                    run[k++] = normalized[w];
                 }
             }
 
-            int length = j - i;
-            if (length > MaxInputCharsPerWord)
+            if (j - i > MaxInputCharsPerWord)
             {
-                output.Add(new Piece(Unk, UnkId, i, j));
+                output.Add(new Piece(UnkId, i, j));
             }
             else
             {
-                AppendPieces(run[..length], i, output);
+                AppendPieces(run[..k], i, output);
             }
 
-            i += length;
+            i = j;
         }
     }
 
@@ -128,7 +134,7 @@ public sealed partial class WordPieceTokenizer
     {
         if (codePoints > MaxInputCharsPerWord)
         {
-            output.Add(new Piece(Unk, UnkId, starts[0], ends[word.Length - 1]));
+            output.Add(new Piece(UnkId, starts[0], ends[word.Length - 1]));
             return;
         }
 
@@ -139,11 +145,11 @@ public sealed partial class WordPieceTokenizer
             if (e == s)
             {
                 output.RemoveRange(firstPiece, output.Count - firstPiece);
-                output.Add(new Piece(Unk, UnkId, Min(starts[..word.Length]), Max(ends[..word.Length])));
+                output.Add(new Piece(UnkId, Min(starts[..word.Length]), Max(ends[..word.Length])));
                 return;
             }
 
-            output.Add(new Piece(_idToToken[id], id, Min(starts[s..e]), Max(ends[s..e])));
+            output.Add(new Piece(id, Min(starts[s..e]), Max(ends[s..e])));
             s = e;
         }
     }
@@ -158,11 +164,11 @@ public sealed partial class WordPieceTokenizer
             if (e == s)
             {
                 output.RemoveRange(firstPiece, output.Count - firstPiece);
-                output.Add(new Piece(Unk, UnkId, at, at + word.Length));
+                output.Add(new Piece(UnkId, at, at + word.Length));
                 return;
             }
 
-            output.Add(new Piece(_idToToken[id], id, at + s, at + e));
+            output.Add(new Piece(id, at + s, at + e));
             s = e;
         }
     }
@@ -171,20 +177,8 @@ public sealed partial class WordPieceTokenizer
     /// Greedy longest match: the end of the longest vocabulary piece starting at <paramref name="s"/> (a <c>##</c> piece
     /// when s &gt; 0) and its id, or <paramref name="s"/> when there is none (the word is then [UNK]).
     /// </summary>
-    private int NextPiece(ReadOnlySpan<char> word, int s, out int id)
-    {
-        int e = Math.Min(word.Length, s + (s == 0 ? _maxWholeLength : _maxContinuationLength));
-        for (; e > s; e--)
-        {
-            if (s == 0 ? _wholeWords.TryGetValue(word[..e], out id) : _continuations.TryGetValue(word[s..e], out id))
-            {
-                return e;
-            }
-        }
-
-        id = -1;
-        return s;
-    }
+    private int NextPiece(ReadOnlySpan<char> word, int s, out int id) =>
+        s + (s == 0 ? _wholeWords : _continuations).LongestPrefix(word[s..], out id);
 
     private static int Min(ReadOnlySpan<int> values)
     {

@@ -1,4 +1,3 @@
-using System.Collections.Frozen;
 using System.Runtime.InteropServices;
 
 namespace MobileBert.Text;
@@ -28,16 +27,16 @@ public sealed partial class WordPieceTokenizer
 
     private readonly Dictionary<string, int> _tokenToId;
     private readonly string[] _idToToken;
-    private readonly FrozenDictionary<string, int>.AlternateLookup<ReadOnlySpan<char>> _wholeWords;
-    private readonly FrozenDictionary<string, int>.AlternateLookup<ReadOnlySpan<char>> _continuations;
-    private readonly int _maxWholeLength, _maxContinuationLength; // longer spans cannot be in the vocabulary
+    private readonly VocabTable _wholeWords;
+    private readonly VocabTable _continuations; // "##ing" as "ing"
+    private readonly int[] _asciiPunctuationIds; // per ASCII char: the id of the one-char word it makes, or [UNK]
     private readonly BertPreTokenizer _preTokenizer;
 
     private WordPieceTokenizer(Dictionary<string, int> tokenToId, string[] idToToken, bool lowerCase)
     {
         _tokenToId = tokenToId;
         _idToToken = idToToken;
-        _wholeWords = tokenToId.ToFrozenDictionary(StringComparer.Ordinal).GetAlternateLookup<ReadOnlySpan<char>>();
+        _wholeWords = new VocabTable(tokenToId);
         // "##ing" is looked up as "ing" after the first piece of a word, so no "##" + span string is built.
         var continuations = new Dictionary<string, int>(StringComparer.Ordinal);
         foreach (var (token, id) in tokenToId)
@@ -48,9 +47,7 @@ public sealed partial class WordPieceTokenizer
             }
         }
 
-        _continuations = continuations.ToFrozenDictionary(StringComparer.Ordinal).GetAlternateLookup<ReadOnlySpan<char>>();
-        _maxWholeLength = tokenToId.Keys.Max(t => t.Length);
-        _maxContinuationLength = continuations.Count == 0 ? 0 : continuations.Keys.Max(t => t.Length);
+        _continuations = new VocabTable(continuations);
         LowerCase = lowerCase;
         PadId = tokenToId[Pad];
         UnkId = tokenToId[Unk];
@@ -58,6 +55,12 @@ public sealed partial class WordPieceTokenizer
         SepId = tokenToId[Sep];
         MaskId = tokenToId[Mask];
         _preTokenizer = new BertPreTokenizer([Unk, Sep, Pad, Cls, Mask], lowerCase);
+        _asciiPunctuationIds = new int[128];
+        for (int c = 0; c < 128; c++)
+        {
+            ReadOnlySpan<char> single = [_preTokenizer.AsciiNormalized[c]];
+            _asciiPunctuationIds[c] = NextPiece(single, 0, out int id) == 1 ? id : UnkId;
+        }
     }
 
     /// <summary>
@@ -173,7 +176,7 @@ public sealed partial class WordPieceTokenizer
         {
             if (word.IsSpecial)
             {
-                pieces.Add(new Piece(word.Text, _tokenToId[word.Text], word.CharStarts[0], word.CharEnds[0]));
+                pieces.Add(new Piece(_tokenToId[word.Text], word.CharStarts[0], word.CharEnds[0]));
             }
             else
             {
@@ -181,7 +184,7 @@ public sealed partial class WordPieceTokenizer
             }
         }
 
-        return pieces.Select(p => (p.Token, p.Start, p.End)).ToArray();
+        return pieces.Select(p => (_idToToken[p.Id], p.Start, p.End)).ToArray();
     }
 
     /// <summary><see cref="Tokenize"/> with each token's offsets (the path <see cref="Encode"/> takes), for tests.</summary>
@@ -189,15 +192,15 @@ public sealed partial class WordPieceTokenizer
     {
         var pieces = new List<Piece>();
         TokenizeWithOffsets(text, pieces, int.MaxValue, Scratch.ForThread);
-        return pieces.Select(p => (p.Token, p.Start, p.End)).ToArray();
+        return pieces.Select(p => (_idToToken[p.Id], p.Start, p.End)).ToArray();
     }
 
-    private static string[] Tokens(List<Piece> pieces)
+    private string[] Tokens(List<Piece> pieces)
     {
         var tokens = new string[pieces.Count];
         for (int i = 0; i < tokens.Length; i++)
         {
-            tokens[i] = pieces[i].Token;
+            tokens[i] = _idToToken[pieces[i].Id];
         }
 
         return tokens;
@@ -267,7 +270,7 @@ public sealed partial class WordPieceTokenizer
             List<Piece> segment = type == 0 ? first : second!;
             foreach (Piece p in CollectionsMarshal.AsSpan(segment))
             {
-                tokens[n] = p.Token;
+                tokens[n] = _idToToken[p.Id];
                 ids[n] = p.Id;
                 types[n] = type;
                 offsets[n] = (p.Start, p.End);
@@ -345,7 +348,8 @@ public sealed partial class WordPieceTokenizer
         }
     }
 
-    private readonly record struct Piece(string Token, int Id, int Start, int End);
+    /// <summary>A token (its id; the text is the vocabulary entry) and its original [Start, End).</summary>
+    private readonly record struct Piece(int Id, int Start, int End);
 
     /// <summary>Per-thread buffers of <see cref="Encode"/> (the tokenizer itself stays immutable and thread-safe).</summary>
     private sealed class Scratch
