@@ -9,7 +9,6 @@ public static class CliApp
 {
     public static int Run(string[] args)
     {
-        DemoCommand.Distill ??= DemoDistill.Run;   // the demo's knowledge-transfer stage
         var root = new RootCommand("MobileBert.NET — pure managed MobileBERT: pre-train, distill, fine-tune, quantize, export and serve.");
         NameRoot(root, "mobilebert");   // help and errors say `mobilebert` (the tool's command), not the assembly name
         root.Subcommands.Add(EncodeCommand.Create());

@@ -22,7 +22,7 @@ public class DemoTests(ITestOutputHelper output)
         Assert.True(File.Exists(report.ReportPath));
         Assert.Contains("| Teacher (IB-BERT-style)", report.Markdown);
         Assert.Contains("| Baseline (student config)", report.Markdown);
-        Assert.Contains(lines, l => l.Contains(Demo.KtUnavailable));
+
         Assert.Equal(3, report.Rows.Count);
         Assert.NotNull(report.Rows[0].TestAccuracy);
         Assert.NotNull(report.Rows[2].TestAccuracy);
