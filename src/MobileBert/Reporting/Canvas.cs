@@ -26,7 +26,10 @@ internal sealed class Canvas(int width, int height)
         return false;
     }
 
-    public void Fill(PixelRect r, (byte, byte, byte) c) { for (int y = r.Top; y <= r.Bottom; y++) for (int x = r.Left; x <= r.Right; x++) Set(x, y, c); }
+    public void Fill(PixelRect r, (byte, byte, byte) c)
+    {
+        for (int y = r.Top; y <= r.Bottom; y++) for (int x = r.Left; x <= r.Right; x++) Set(x, y, c);
+    }
 
     public void Frame(PixelRect r, (byte, byte, byte) c)
     {

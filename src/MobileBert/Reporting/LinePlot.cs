@@ -31,7 +31,8 @@ public static class LinePlot
     {
         var o = options ?? new PlotOptions();
         if (panels.Count == 0) throw new ArgumentException("LinePlot: nothing to draw.");
-        if (o.Width < 300 || o.PanelHeight < 140) throw new ArgumentException($"LinePlot: {o.Width}×{o.PanelHeight} is too small (width ≥ 300, panel height ≥ 140).");
+        if (o.Width < 300 || o.PanelHeight < 140)
+            throw new ArgumentException($"LinePlot: {o.Width}×{o.PanelHeight} is too small (width ≥ 300, panel height ≥ 140).");
         var stages = (o.Stages ?? []).Where(s => double.IsFinite(s.Start)).OrderBy(s => s.Start).ToList();
         bool stageStrip = stages.Any(s => s.Name is not null);
 
@@ -50,12 +51,9 @@ public static class LinePlot
         var legendSizes = panels.Select(p => LegendSize(p.Series)).ToList();
 
         // Legends inside a free corner of every panel if each has one, else in a column right of all plot areas.
-        var layouts = Layout(panels, stages, xAxis, yAxes, legendSizes, header, o.PanelHeight, stageStrip, left, o.Width - Margin, height, o.Width, outside: false);
-        if (layouts is null)
-        {
-            int column = legendSizes.Max(s => s.W) + Gap;
-            layouts = Layout(panels, stages, xAxis, yAxes, legendSizes, header, o.PanelHeight, stageStrip, left, o.Width - Margin - column, height, o.Width, outside: true)!;
-        }
+        var sheet = new Sheet(o.Width, height, header, o.PanelHeight, stageStrip, left);
+        var layouts = Layout(panels, stages, xAxis, yAxes, legendSizes, sheet, o.Width - Margin, outside: false)
+                      ?? Layout(panels, stages, xAxis, yAxes, legendSizes, sheet, o.Width - Margin - legendSizes.Max(s => s.W) - Gap, outside: true)!;
 
         var img = new Canvas(o.Width, height);
         int y = Margin;
@@ -72,17 +70,21 @@ public static class LinePlot
         return PlotAxis.ForY(ys, scale, Math.Clamp(plotHeight / 40, 3, 8));
     }
 
-    /// <summary>Places every panel's plot area and legend; null when a legend inside the plot area would cover data.</summary>
+    /// <summary>Image size, heading height, panel height, whether panels have a stage-name strip, and the plot areas' left edge.</summary>
+    readonly record struct Sheet(int Width, int Height, int Header, int PanelHeight, bool StageStrip, int Left);
+
+    /// <summary>Places every panel's plot area (right edge <paramref name="right"/>) and legend; null when a legend inside
+    /// the plot area would cover data.</summary>
     static List<PanelLayout>? Layout(IReadOnlyList<(string Title, IReadOnlyList<PlotSeries> Series)> panels, List<StageMark> stages,
-        PlotAxis xAxis, List<PlotAxis> yAxes, List<(int W, int H)> legendSizes, int header, int panelHeight, bool stageStrip,
-        int left, int right, int height, int width, bool outside)
+        PlotAxis xAxis, List<PlotAxis> yAxes, List<(int W, int H)> legendSizes, Sheet sheet, int right, bool outside)
     {
         var layouts = new List<PanelLayout>();
-        var scratch = outside ? null : new Canvas(width, height);
+        var scratch = outside ? null : new Canvas(sheet.Width, sheet.Height);
+        int left = sheet.Left;
         for (int p = 0; p < panels.Count; p++)
         {
-            int oy = header + p * panelHeight;
-            int top = oy + Gap + RowHeight + (stageStrip ? RowHeight : 0) + 4, bottom = oy + panelHeight - (6 + 2 * RowHeight + Gap);
+            int oy = sheet.Header + p * sheet.PanelHeight;
+            int top = oy + Gap + RowHeight + (sheet.StageStrip ? RowHeight : 0) + 4, bottom = oy + sheet.PanelHeight - (6 + 2 * RowHeight + Gap);
             var plot = new PixelRect(left, top, right, bottom);
             var yAxis = yAxes[p];
             int X(double x) => left + (int)Math.Round(xAxis.Fraction(x) * (right - left));
@@ -142,7 +144,8 @@ public static class LinePlot
         DrawLegend(img, panel.Series, lay.Legend);
     }
 
-    static void DrawData(Canvas img, IReadOnlyList<IReadOnlyList<(int X, int Y)>> polylines, List<int> seriesOf, IReadOnlyList<int> boundaries, int top, int bottom)
+    static void DrawData(Canvas img, IReadOnlyList<IReadOnlyList<(int X, int Y)>> polylines, List<int> seriesOf, IReadOnlyList<int> boundaries,
+        int top, int bottom)
     {
         foreach (int x in boundaries) img.DashedVLine(x, top, bottom, Boundary);
         for (int i = 0; i < polylines.Count; i++)
@@ -204,7 +207,8 @@ public static class LinePlot
         if (run.Count > 0) yield return run;
     }
 
-    /// <summary><paramref name="s"/>, cut and ended with '…' when wider than <paramref name="pixels"/>; empty when not even two characters fit.</summary>
+    /// <summary><paramref name="s"/>, cut and ended with '…' when wider than <paramref name="pixels"/>; empty when not even two
+    /// characters fit.</summary>
     static string Fit(string s, int pixels)
     {
         if (BitmapFont.TextWidth(s) <= pixels) return s;

@@ -4,7 +4,7 @@ namespace MobileBert.Reporting;
 
 /// <summary>
 /// One axis of a panel: the range it shows (in log10 units when <see cref="Log"/>) and round tick values with their
-/// labels (1, 2, 5 × 10^k steps; decades, with 2 and 5 between them over short spans, on a log axis).
+/// labels (1, 2, 5 × 10^k steps; on a log axis decades, with 2 and 5 or 3 between them over spans of few decades).
 /// </summary>
 internal sealed class PlotAxis
 {
@@ -64,7 +64,7 @@ internal sealed class PlotAxis
 
     static List<(double, string)> LogTicks(double lo, double hi, int count)
     {
-        double[] multiples = hi - lo < 3 ? [1, 2, 5] : [1];
+        double[] multiples = hi - lo < 2.5 ? [1, 2, 5] : hi - lo < 5 ? [1, 3] : [1];
         var ticks = new List<(double, string)>();
         for (int d = (int)Math.Floor(lo); d <= (int)Math.Ceiling(hi); d++)
             foreach (double m in multiples)

@@ -50,14 +50,16 @@ public class LinePlotTests
                     Assert.False(box.Contains(x, y), $"line point ({x}, {y}) under the legend {lay.Legend}");
                 }
         }
-        foreach (int x in lay.BoundaryX) Assert.False(x >= box.Left && x <= box.Right && box.Bottom >= lay.Plot.Top, $"boundary at x={x} under the legend");
+        foreach (int x in lay.BoundaryX)
+            Assert.False(x >= box.Left && x <= box.Right && box.Bottom >= lay.Plot.Top, $"boundary at x={x} under the legend");
     }
 
     [Fact]
     public void StageMarksStartAtTheLastStepOfThePreviousStage()
     {
         var log = StagedLog();
-        Assert.Equal([new StageMark(0, "layer 0"), new StageMark(100, "layer 1"), new StageMark(200, "pd")], log.StageMarks(["layer 0", "layer 1", "pd"]));
+        Assert.Equal([new StageMark(0, "layer 0"), new StageMark(100, "layer 1"), new StageMark(200, "pd")],
+            log.StageMarks(["layer 0", "layer 1", "pd"]));
         Assert.Equal([new StageMark(0), new StageMark(100), new StageMark(200)], log.StageMarks());
         // Rows without the column are passed over; an index without a name gets a generic one.
         var gaps = new MetricsLog();
@@ -106,7 +108,8 @@ public class LinePlotTests
     public void EveryPanelHasTickLabelsAndTheStepLabel()
     {
         double[] x = [0, 100, 200, 300];
-        var img = LinePlot.Render("Pre-training", [("Loss", [new PlotSeries("loss", x, [4, 3, 2, 1])]), ("Accuracy", [new PlotSeries("acc", x, [.1, .2, .3, .4])])]);
+        var img = LinePlot.Render("Pre-training",
+            [("Loss", [new PlotSeries("loss", x, [4, 3, 2, 1])]), ("Accuracy", [new PlotSeries("acc", x, [.1, .2, .3, .4])])]);
         Assert.Equal(2, img.Panels.Count);
         foreach (var lay in img.Panels)
         {
@@ -186,7 +189,9 @@ public class LinePlotTests
         // Equal ratios are equal distances on a log axis.
         var even = Lay([10, 1, 0.1, 0.01], YScale.Auto).Polylines[0];
         Assert.InRange(even[1].Y - even[0].Y - (even[3].Y - even[2].Y), -1, 1);
-        Assert.Equal(["0.01", "0.1", "1", "10"], PlotAxis.ForY([10, 1, 0.1, 0.01], YScale.Log, 5).Ticks.Select(t => t.Label));   // decades
+        var ticks = PlotAxis.ForY([10, 1, 0.1, 0.01], YScale.Log, 5).Ticks;      // 3.3 decades with the head room: 1 and 3 × 10^k
+        Assert.Equal(["0.01", "0.03", "0.1", "0.3", "1", "3", "10"], ticks.Select(t => t.Label));
+        Assert.All(ticks, t => Assert.Equal(Math.Log10(double.Parse(t.Label, System.Globalization.CultureInfo.InvariantCulture)), t.Value, 1e-12));
     }
 
     [Theory]
@@ -202,7 +207,8 @@ public class LinePlotTests
     public void TitlesKeepEveryCharacterAndWrapWhenLong()
     {
         var unknown = BitmapFont.Glyph('?');
-        Assert.All("student (MobileBERT, 6 layers, hidden 384) — knowledge transfer".Where(c => c != ' '), c => Assert.NotSame(unknown, BitmapFont.Glyph(c)));
+        Assert.All("student (MobileBERT, 6 layers, hidden 384) — knowledge transfer".Where(c => c != ' '),
+            c => Assert.NotSame(unknown, BitmapFont.Glyph(c)));
         Assert.Same(unknown, BitmapFont.Glyph('€'));                // a missing glyph shows as '?', never as nothing
         PlotSeries[] s = [new("s", [0, 1], [0, 1])];
         var shortTitle = LinePlot.Render("short", [("p", s)]);
