@@ -172,6 +172,7 @@ public static class LinePlot
 
     static void DrawLegend(Canvas img, IReadOnlyList<PlotSeries> series, PixelRect box)
     {
+        if (series.Count == 0) return;
         img.Fill(box, (255, 255, 255));
         img.Frame(box, (200, 200, 200));
         for (int s = 0; s < series.Count; s++)
