@@ -19,7 +19,8 @@ public class PngTests
             var data = png.AsSpan(pos + 8, len);
             uint crc = BinaryPrimitives.ReadUInt32BigEndian(png.AsSpan(pos + 8 + len));
             Assert.Equal(Crc32Reference(png.AsSpan(pos + 4, len + 4)), crc);
-            if (type == "IHDR") { w = BinaryPrimitives.ReadInt32BigEndian(data); h = BinaryPrimitives.ReadInt32BigEndian(data[4..]); Assert.Equal(8, data[8]); Assert.Equal(2, data[9]); }
+            if (type == "IHDR") { w = BinaryPrimitives.ReadInt32BigEndian(data); h = BinaryPrimitives.ReadInt32BigEndian(data[4..]);
+                Assert.Equal(8, data[8]); Assert.Equal(2, data[9]); }
             if (type == "IDAT") idat.Write(data);
             pos += 12 + len;
         }
