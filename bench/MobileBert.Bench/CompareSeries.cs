@@ -6,7 +6,7 @@ namespace MobileBert.Bench;
 
 /// <summary>
 /// `compare-series --runs K [compare options]`: runs `compare` K times, each in a fresh process (ONNX Runtime's 2-thread
-/// speed on a shared VM switches between modes from one process to the next — see bench/README.md), and prints per
+/// speed on a shared VM switches between modes from one process to the next — see docs/results/LOG.md), and prints per
 /// case the spread of the runs' medians and of the ratios ours/ORT: one run's ratio is not a result on such a machine.
 /// </summary>
 static class CompareSeries
