@@ -258,7 +258,7 @@ static class CompareBench
                         long allocated8 = engine8 is null ? 0 : Alloc(() => engine8.Run(input));
                         long allocatedF = withForward ? Alloc(() => model.Forward(input, forward)) : 0;
                         var ours = new List<double>(); var ort = new List<double>(); var ort8 = new List<double>(); var ours8 = new List<double>();
-                            var fwd = new List<double>();
+                        var fwd = new List<double>();
                         var total = Stopwatch.StartNew();
                         while (ours.Count < repeats * block || total.Elapsed.TotalSeconds < minSeconds)
                         {

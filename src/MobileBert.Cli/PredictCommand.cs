@@ -88,7 +88,7 @@ public static class PredictCommand
                     var o = new JsonObject();
                     if (pending[i].Id is { } id) o["id"] = id;
                     o["answer"] = best?.Text ?? ""; o["start"] = best?.Start ?? 0; o["end"] = best?.End ?? 0; o["score"] = best?.Score ?? 0;
-                        o["probability"] = best?.Probability ?? 0;
+                    o["probability"] = best?.Probability ?? 0;
                     o["answers"] = new JsonArray(list.Select(a => (JsonNode)new JsonObject {
                         ["text"] = a.Text, ["start"] = a.Start, ["end"] = a.End, ["score"] = a.Score, ["probability"] = a.Probability }).ToArray());
                     output.WriteLine(o.ToJsonString(TaskCli.Compact));

@@ -354,7 +354,7 @@ public static unsafe class Int8Gemm
         var k0 = Vector256.Load(colSum) * 128; var k1 = Vector256.Load(colSum + 8) * 128;
         var w0 = Vector256.Load(ws); var w1 = Vector256.Load(ws + 8);
         var z0 = bias != null ? Vector256.Load(bias) : Vector256<float>.Zero;
-            var z1 = bias != null ? Vector256.Load(bias + 8) : Vector256<float>.Zero;
+        var z1 = bias != null ? Vector256.Load(bias + 8) : Vector256<float>.Zero;
         bool hasBias = bias != null;
         DequantRow(c00, c01, k0, k1, w0, w1, z0, z1, hasBias, sa[0], c);
         if (mr > 1) DequantRow(c10, c11, k0, k1, w0, w1, z0, z1, hasBias, sa[1], c + ldc);

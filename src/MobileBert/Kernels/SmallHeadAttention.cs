@@ -85,16 +85,16 @@ public static unsafe class SmallHeadAttention
                     var k0 = Vector512.Load(kp); var k1 = Vector512.Load(kp + 16); var k2 = Vector512.Load(kp + 32); var k3 = Vector512.Load(kp + 48);
                     var b = Vector512.Create(q0[p]);
                     a00 = Avx512F.FusedMultiplyAdd(k0, b, a00); a01 = Avx512F.FusedMultiplyAdd(k1, b, a01);
-                        a02 = Avx512F.FusedMultiplyAdd(k2, b, a02); a03 = Avx512F.FusedMultiplyAdd(k3, b, a03);
+                    a02 = Avx512F.FusedMultiplyAdd(k2, b, a02); a03 = Avx512F.FusedMultiplyAdd(k3, b, a03);
                     b = Vector512.Create(q1[p]);
                     a10 = Avx512F.FusedMultiplyAdd(k0, b, a10); a11 = Avx512F.FusedMultiplyAdd(k1, b, a11);
-                        a12 = Avx512F.FusedMultiplyAdd(k2, b, a12); a13 = Avx512F.FusedMultiplyAdd(k3, b, a13);
+                    a12 = Avx512F.FusedMultiplyAdd(k2, b, a12); a13 = Avx512F.FusedMultiplyAdd(k3, b, a13);
                     b = Vector512.Create(q2[p]);
                     a20 = Avx512F.FusedMultiplyAdd(k0, b, a20); a21 = Avx512F.FusedMultiplyAdd(k1, b, a21);
-                        a22 = Avx512F.FusedMultiplyAdd(k2, b, a22); a23 = Avx512F.FusedMultiplyAdd(k3, b, a23);
+                    a22 = Avx512F.FusedMultiplyAdd(k2, b, a22); a23 = Avx512F.FusedMultiplyAdd(k3, b, a23);
                     b = Vector512.Create(q3[p]);
                     a30 = Avx512F.FusedMultiplyAdd(k0, b, a30); a31 = Avx512F.FusedMultiplyAdd(k1, b, a31);
-                        a32 = Avx512F.FusedMultiplyAdd(k2, b, a32); a33 = Avx512F.FusedMultiplyAdd(k3, b, a33);
+                    a32 = Avx512F.FusedMultiplyAdd(k2, b, a32); a33 = Avx512F.FusedMultiplyAdd(k3, b, a33);
                 }
                 var mk0 = Vector512.Load(madd + jk); var mk1 = Vector512.Load(madd + jk + 16);
                 var pd0 = Vector512.Load(pad + jk); var pd1 = Vector512.Load(pad + jk + 16);
@@ -159,13 +159,13 @@ public static unsafe class SmallHeadAttention
                     {
                         var v0 = Vector512.Load(vp); var v1 = Vector512.Load(vp + vs);
                         a00 = Avx512F.FusedMultiplyAdd(v0, Vector512.Create(s0[j]), a00);
-                            a01 = Avx512F.FusedMultiplyAdd(v1, Vector512.Create(s0[j + 1]), a01);
+                        a01 = Avx512F.FusedMultiplyAdd(v1, Vector512.Create(s0[j + 1]), a01);
                         a10 = Avx512F.FusedMultiplyAdd(v0, Vector512.Create(s1[j]), a10);
-                            a11 = Avx512F.FusedMultiplyAdd(v1, Vector512.Create(s1[j + 1]), a11);
+                        a11 = Avx512F.FusedMultiplyAdd(v1, Vector512.Create(s1[j + 1]), a11);
                         a20 = Avx512F.FusedMultiplyAdd(v0, Vector512.Create(s2[j]), a20);
-                            a21 = Avx512F.FusedMultiplyAdd(v1, Vector512.Create(s2[j + 1]), a21);
+                        a21 = Avx512F.FusedMultiplyAdd(v1, Vector512.Create(s2[j + 1]), a21);
                         a30 = Avx512F.FusedMultiplyAdd(v0, Vector512.Create(s3[j]), a30);
-                            a31 = Avx512F.FusedMultiplyAdd(v1, Vector512.Create(s3[j + 1]), a31);
+                        a31 = Avx512F.FusedMultiplyAdd(v1, Vector512.Create(s3[j + 1]), a31);
                     }
                     if (j < len)
                     {

@@ -29,7 +29,7 @@ public static class AttentionCore
                     int b = bh / heads, h = bh % heads, sd = seq * headDim;
                     var scratch = Scratch(4 * sd + seq * seq);                  // per-thread: Q_h, K_h, V_h, ctx_h [S,d], scores [S,S]
                     var qh = scratch.AsSpan(0, sd); var kh = scratch.AsSpan(sd, sd); var vh = scratch.AsSpan(2 * sd, sd);
-                        var ch = scratch.AsSpan(3 * sd, sd);
+                    var ch = scratch.AsSpan(3 * sd, sd);
                     var scores = keepProbs ? new Span<float>((float*)ap + (long)bh * seq * seq, seq * seq) : scratch.AsSpan(4 * sd, seq * seq);
                     for (int t = 0; t < seq; t++)                              // gather head h: [S, d]
                     {
@@ -82,7 +82,7 @@ public static class AttentionCore
                     int b = bh / heads, h = bh % heads, sd = seq * headDim, ss = seq * seq;
                     var scratch = Scratch(4 * sd + ss);
                     var qh = scratch.AsSpan(0, sd); var kh = scratch.AsSpan(sd, sd); var vh = scratch.AsSpan(2 * sd, sd);
-                        var ch = scratch.AsSpan(3 * sd, sd);
+                    var ch = scratch.AsSpan(3 * sd, sd);
                     var dropped = scratch.AsSpan(4 * sd, ss);
                     var scores = new Span<float>((float*)ap + (long)bh * ss, ss);
                     Gather(aq, ak, av, b, h, seq, headDim, width, qh, kh, vh);
@@ -140,7 +140,7 @@ public static class AttentionCore
                     var scratch = Scratch(7 * sd + 2 * ss);
                     var qh = scratch.AsSpan(0, sd); var kh = scratch.AsSpan(sd, sd); var vh = scratch.AsSpan(2 * sd, sd);
                     var dch = scratch.AsSpan(3 * sd, sd); var dqh = scratch.AsSpan(4 * sd, sd); var dkh = scratch.AsSpan(5 * sd, sd);
-                        var dvh = scratch.AsSpan(6 * sd, sd);
+                    var dvh = scratch.AsSpan(6 * sd, sd);
                     var pd = scratch.AsSpan(7 * sd, ss); var dP = scratch.AsSpan(7 * sd + ss, ss);
                     var p = new ReadOnlySpan<float>((float*)ap + (long)bh * ss, ss);
                     uint* bits = (uint*)akm + (long)bh * wordsPerItem;

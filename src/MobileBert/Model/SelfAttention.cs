@@ -37,7 +37,7 @@ public sealed class SelfAttention
     {
         int rows = batch * seq, t = _c.TrueHiddenSize;
         var q = ws.Array("attn.q", rows * t); var k = ws.Array("attn.k", rows * t); var v = ws.Array("attn.v", rows * t);
-            var ctx = ws.Array("attn.ctx", rows * t);
+        var ctx = ws.Array("attn.ctx", rows * t);
         Query.Forward(queryKeyInput, q, rows, threads);
         Key.Forward(queryKeyInput, k, rows, threads);
         Value.Forward(valueInput, v, rows, threads);

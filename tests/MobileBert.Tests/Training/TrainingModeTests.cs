@@ -37,7 +37,7 @@ public class TrainingModeTests(ITestOutputHelper log)
         double s = 0;
         void Add(float[] a, float[] b) { for (int i = 0; i < a.Length; i++) s += (double)a[i] * b[i]; }
         Add(o.MlmLogits!, w.Mlm); Add(o.NspLogits!, w.Nsp); Add(o.SequenceClassificationLogits!, w.Cls); Add(o.QaStartLogits!, w.QaS);
-            Add(o.QaEndLogits!, w.QaE);
+        Add(o.QaEndLogits!, w.QaE);
         return s;
     }
 
@@ -47,7 +47,7 @@ public class TrainingModeTests(ITestOutputHelper log)
         double s = 0;
         void Add(float[] a, float[] b) { for (int i = 0; i < a.Length; i++) s += Math.Abs((double)a[i] * b[i]); }
         Add(o.MlmLogits!, w.Mlm); Add(o.NspLogits!, w.Nsp); Add(o.SequenceClassificationLogits!, w.Cls); Add(o.QaStartLogits!, w.QaS);
-            Add(o.QaEndLogits!, w.QaE);
+        Add(o.QaEndLogits!, w.QaE);
         return s;
     }
 

@@ -81,7 +81,7 @@ public sealed class CorpusShards : IDisposable
     public static void AddFingerprint(ICorpusShardSettings s, JsonObject fingerprint)
     {
         fingerprint["max_predictions"] = s.MaxPredictions; fingerprint["dupe_factor"] = s.DupeFactor;
-            fingerprint["held_out_fraction"] = s.HeldOutFraction;
+        fingerprint["held_out_fraction"] = s.HeldOutFraction;
         fingerprint["whole_word_masking"] = s.WholeWordMasking; fingerprint["blank_lines_between_documents"] = s.BlankLinesBetweenDocuments;
     }
 }

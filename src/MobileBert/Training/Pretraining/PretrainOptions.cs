@@ -44,7 +44,7 @@ public sealed record PretrainOptions : ICorpusShardSettings
         void Positive(long v, string name) { if (v <= 0) throw new ArgumentException($"--{name} must be positive, got {v}."); }
         Positive(Steps, "steps"); Positive(Batch, "batch"); Positive(Seq, "seq"); Positive(LogEvery, "log-every");
         Positive(EvalEvery, "eval-every"); Positive(EvalBatches, "eval-batches"); Positive(CheckpointEvery, "checkpoint-every");
-            Positive(KeepCheckpoints, "keep-checkpoints");
+        Positive(KeepCheckpoints, "keep-checkpoints");
         if (!(Lr > 0) || !double.IsFinite(Lr)) throw new ArgumentException($"--lr must be a positive number, got {Lr}.");
         if (Warmup < 0) throw new ArgumentException($"--warmup must be ≥ 0, got {Warmup}.");
         if (Optimizer is not ("lamb" or "adamw")) throw new ArgumentException($"--optimizer must be lamb or adamw, got '{Optimizer}'.");
