@@ -307,6 +307,11 @@ static class CompareBench
             }
             return 0;
         }
+        catch (OrtWorkerException e)
+        {
+            Console.Error.WriteLine($"compare: {e.Message}");
+            return 1;
+        }
         finally { try { Directory.Delete(dir, recursive: true); } catch (IOException) { } }
     }
 

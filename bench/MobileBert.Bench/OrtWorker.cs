@@ -37,7 +37,10 @@ static class OrtWorker
             }
         }
         if (model is null) { Console.Error.WriteLine("ort-worker: --model FILE.onnx is required"); return 2; }
-        using var session = CompareBench.Session(model, threads, spin);
+        InferenceSession session;
+        try { session = CompareBench.Session(model, threads, spin); }
+        catch (OnnxRuntimeException e) { return Fail($"{model}: ONNX Runtime cannot load it: {e.Message}"); }
+        using var _ = session;
         var inputs = new Dictionary<string, ModelInput>();
         var proc = Process.GetCurrentProcess();
         Reply(Inv($"{{\"ready\":true,\"ort\":\"{OrtEnv.Instance().GetVersionString()}\"}}"));
@@ -137,8 +140,12 @@ sealed class OrtChild : IOrtSide
 
     JsonElement Read()
     {
-        string reply = process.StandardOutput.ReadLine()
-            ?? throw new InvalidOperationException($"ort-worker exited (code {(process.HasExited ? process.ExitCode : -1)}) without a reply");
+        string? reply = process.StandardOutput.ReadLine();
+        if (reply is null)
+        {
+            process.WaitForExit();
+            throw new OrtWorkerException($"the ort-worker process exited (code {process.ExitCode}) without a reply; its error is above");
+        }
         using var doc = JsonDocument.Parse(reply);
         return doc.RootElement.Clone();
     }
@@ -151,3 +158,6 @@ sealed class OrtChild : IOrtSide
 
     static string Inv(FormattableString s) => s.ToString(CultureInfo.InvariantCulture);
 }
+
+/// <summary>An `ort-worker` child failed (its own message went to stderr); `compare` reports it in one line.</summary>
+sealed class OrtWorkerException(string message) : Exception(message);
