@@ -5,7 +5,8 @@ namespace MobileBert.Model;
 /// <summary>Named configurations of the model family (paper Table 1 plus small CPU-scale variants for the bundled demo).</summary>
 public static class Presets
 {
-    /// <summary>MobileBERT (paper: 25.3M; 24.8M counted as HF counts MobileBertModel, pooler included): 24 layers, inter-block 512, intra-block 128, 4 heads, 4 stacked FFNs of 512,
+    /// <summary>MobileBERT (paper: 25.3M; 24.8M counted as HF counts MobileBertModel, pooler included): 24 layers, inter-block 512, intra-block 128,
+    /// 4 heads, 4 stacked FFNs of 512,
     /// NoNorm + ReLU, trigram embedding 128→512, shared query/key bottleneck. Equals google/mobilebert-uncased's config,
     /// including classifier_activation = false (the pooled output is the raw [CLS] vector: no pooler dense + tanh, which
     /// MobileBertConfig's own default would add).</summary>
@@ -13,7 +14,8 @@ public static class Presets
 
     /// <summary>MobileBERT-TINY (paper: 15.1M; 15.7M counted as HF counts MobileBertModel): 2 stacked FFNs, bottleneck
     /// attention (Q = K = V = the 128-wide bottleneck). No separate query/key bottleneck: with bottleneck attention it would be unused.</summary>
-    public static MobileBertConfig MobileBertTiny() => new() { NumFeedforwardNetworks = 2, UseBottleneckAttention = true, KeyQuerySharedBottleneck = false };
+    public static MobileBertConfig MobileBertTiny() => new() { NumFeedforwardNetworks = 2, UseBottleneckAttention = true,
+        KeyQuerySharedBottleneck = false };
 
     /// <summary>MobileBERT without the operational optimisations: LayerNorm + GELU (paper Table 8 baseline).</summary>
     public static MobileBertConfig MobileBertNoOpt() => new() { NormalizationType = NormalizationType.LayerNorm, HiddenAct = Activation.Gelu };
@@ -120,7 +122,8 @@ public static class Presets
     {
         if (All.TryGetValue(nameOrPath, out var make)) return make();
         if (File.Exists(nameOrPath)) return ConfigJson.Load(nameOrPath);
-        if (Directory.Exists(nameOrPath) && File.Exists(Path.Combine(nameOrPath, "config.json"))) return ConfigJson.Load(Path.Combine(nameOrPath, "config.json"));
+        if (Directory.Exists(nameOrPath) && File.Exists(Path.Combine(nameOrPath, "config.json"))) return ConfigJson.Load(
+            Path.Combine(nameOrPath, "config.json"));
         throw new ConfigException($"'{nameOrPath}' is neither a preset ({string.Join(", ", All.Keys)}) nor a config.json file.");
     }
 }

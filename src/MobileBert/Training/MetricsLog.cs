@@ -42,7 +42,8 @@ public sealed class MetricsLog
         var sb = new StringBuilder();
         sb.AppendLine(string.Join(",", _columns));
         foreach (var r in _rows)
-            sb.AppendLine(string.Join(",", _columns.Select(c => r.TryGetValue(c, out double v) ? v.ToString("R", CultureInfo.InvariantCulture) : "")));
+            sb.AppendLine(string.Join(",", _columns.Select(c => r.TryGetValue(c, out double v) ? v.ToString("R", CultureInfo.InvariantCulture)
+                : "")));
         string tmp = path + ".tmp-" + Guid.NewGuid().ToString("N");
         File.WriteAllText(tmp, sb.ToString());
         File.Move(tmp, path, overwrite: true);

@@ -31,7 +31,8 @@ public class DistillationLossTests
     {
         double max = expected.Max(Math.Abs);
         for (int i = 0; i < expected.Length; i++)
-            Assert.True(Math.Abs(expected[i] - actual[i]) <= relTol * max + 1e-9, $"{what}[{i}]: expected {expected[i]:G6}, got {actual[i]:G6} (max |ref| {max:G4})");
+            Assert.True(Math.Abs(expected[i] - actual[i]) <= relTol * max + 1e-9,
+                $"{what}[{i}]: expected {expected[i]:G6}, got {actual[i]:G6} (max |ref| {max:G4})");
     }
 
     // ---------- feature-map transfer ----------
@@ -48,7 +49,8 @@ public class DistillationLossTests
             double vt = tr.Select(x => (x - mt) * (x - mt)).Average(), vs = sr.Select(x => (x - ms) * (x - ms)).Average();
             for (int k = 0; k < hidden; k++)
             {
-                double a = (sr[k] - ms) / Math.Sqrt(vs + DistillationLosses.FeatureNormEps), b = (tr[k] - mt) / Math.Sqrt(vt + DistillationLosses.FeatureNormEps);
+                double a = (sr[k] - ms) / Math.Sqrt(vs + DistillationLosses.FeatureNormEps),
+                    b = (tr[k] - mt) / Math.Sqrt(vt + DistillationLosses.FeatureNormEps);
                 mse += (a - b) * (a - b);
             }
             mean += (mt - ms) * (mt - ms); vr += Math.Abs(vt - vs);
@@ -103,7 +105,8 @@ public class DistillationLossTests
             for (int h = 0; h < heads; h++)
                 for (int i = 0; i < s; i++)
                 {
-                    var logits = Enumerable.Range(0, s).Select(j => mask[bi * s + j] == 0 ? double.NegativeInfinity : scale * (2 * rng.NextDouble() - 1)).ToArray();
+                    var logits = Enumerable.Range(0, s).Select(j => mask[bi * s + j] == 0 ? double.NegativeInfinity
+                        : scale * (2 * rng.NextDouble() - 1)).ToArray();
                     double max = logits.Max(), z = logits.Sum(x => Math.Exp(x - max));
                     for (int j = 0; j < s; j++) p[((bi * heads + h) * s + i) * s + j] = (float)(Math.Exp(logits[j] - max) / z);
                 }
