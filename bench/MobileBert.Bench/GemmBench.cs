@@ -28,7 +28,8 @@ static class GemmBench
         int[] threadCounts = maxThreads > 1 ? [1, maxThreads] : [1];
 
         Console.WriteLine($"CPU: {Environment.ProcessorCount} logical cores, Vector512={Vector512.IsHardwareAccelerated}, " +
-                          $"Vector256={Vector256.IsHardwareAccelerated}, FMA={System.Runtime.Intrinsics.X86.Fma.IsSupported}; GEMM path {GemmKernels.Best}");
+                          $"Vector256={Vector256.IsHardwareAccelerated}, FMA={System.Runtime.Intrinsics.X86.Fma.IsSupported}; GEMM " +
+                          $"path {GemmKernels.Best}");
         Console.WriteLine();
         Console.WriteLine("FMA peak (register-only loop, 16 independent accumulators):");
         var peak = new Dictionary<int, double>();
@@ -106,13 +107,15 @@ static class GemmBench
 
     struct NopBody : IParallelBody { public readonly void Invoke(int index) { } }
 
-    static float[] Rand(Random rng, int len) { var x = new float[len]; for (int i = 0; i < len; i++) x[i] = (float)(rng.NextDouble() * 2 - 1); return x; }
+    static float[] Rand(Random rng, int len) { var x = new float[len]; for (int i = 0; i < len;
+        i++) x[i] = (float)(rng.NextDouble() * 2 - 1); return x; }
 
     static void Report(string name, int m, int n, int k, string layout, int threads, double peak, bool quick, Action call)
     {
         var (median, min, max) = Time(call, quick);
         double gflops = 2.0 * m * n * k / median / 1e3;
-        Console.WriteLine($"{name,-10} {m,5} {n,4} {k,4} {layout,-6} {threads,3} {median,10:F1} {min,6:F1}–{max,-6:F1} {gflops,8:F1} {100 * gflops / peak,6:F0}%");
+        Console.WriteLine(
+            $"{name,-10} {m,5} {n,4} {k,4} {layout,-6} {threads,3} {median,10:F1} {min,6:F1}–{max,-6:F1} {gflops,8:F1} {100 * gflops / peak,6:F0}%");
     }
 
     /// <summary>Warm up, then time `repeats` batches of calls; returns per-call µs (median, min, max).</summary>
@@ -141,7 +144,8 @@ static class GemmBench
     /// <summary>GFLOP/s of a register-only FMA loop on `threads` threads (best of 9 runs: on a shared machine
     /// interference only ever lowers the rate).</summary>
     /// <summary>The fp32 FMA peak of <paramref name="threads"/> threads (the wider of the Vector512 and Vector256 probes).</summary>
-    internal static double PeakGflops(int threads) => Math.Max(Vector512.IsHardwareAccelerated ? MeasurePeak(threads, wide: true) : 0, MeasurePeak(threads, wide: false));
+    internal static double PeakGflops(int threads) => Math.Max(Vector512.IsHardwareAccelerated ? MeasurePeak(threads, wide: true) : 0,
+        MeasurePeak(threads, wide: false));
 
     static double MeasurePeak(int threads, bool wide)
     {

@@ -19,7 +19,8 @@ internal static unsafe class Int8GemmBench
                 case "--rounds": rounds = int.Parse(args[++i], CultureInfo.InvariantCulture); break;
                 default: Console.Error.WriteLine($"int8-gemm: unknown option {args[i]}"); return 2;
             }
-        Console.WriteLine($"int8 path {Int8Gemm.Resolve(Int8Path.Auto)}, m = {m}, 1 thread; µs per call: median (best) over {rounds} rounds of ≥ 2 ms");
+        Console.WriteLine($"int8 path {Int8Gemm.Resolve(Int8Path.Auto)}, m = {m}, 1 thread; µs per call: median (best) over {rounds} rounds of ≥ 2 " +
+            $"ms");
         Console.WriteLine("   n     k | quantize µs  ns/value | int8 GEMM µs   GOP/s | int8 stack-tile epilogue | fp32 GEMM µs  GFLOP/s");
         var rng = new Random(1);
         foreach (var (n, k) in new[] { (128, 512), (512, 128), (384, 512), (256, 128), (128, 128) })
@@ -47,7 +48,9 @@ internal static unsafe class Int8GemmBench
                 var t32 = Time(() => Gemm.Multiply(x, p32, y, m, Transpose.No, bias), rounds);
                 double ops = 2.0 * m * n * k;
                 Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
-                    $"{n,4} {k,5} | {tq.Med,6:F1} ({tq.Best,5:F1}) {tq.Best * 1000 / (m * k),5:F2} (avx2 {tq2.Best * 1000 / (m * k),5:F2}) | {t8.Med,6:F1} ({t8.Best,5:F1}) {ops / t8.Best / 1e3,6:F0} | {t8s.Med,6:F1} ({t8s.Best,5:F1}) {ops / t8s.Best / 1e3,6:F0} | {t32.Med,6:F1} ({t32.Best,5:F1}) {ops / t32.Best / 1e3,6:F0}"));
+                    $"{n,4} {k,5} | {tq.Med,6:F1} ({tq.Best,5:F1}) {tq.Best * 1000 / (m * k),5:F2} (avx2 {tq2.Best * 1000 / (m * k),5:F2}) " +
+                    $"| {t8.Med,6:F1} ({t8.Best,5:F1}) {ops / t8.Best / 1e3,6:F0} | {t8s.Med,6:F1} ({t8s.Best,5:F1}) {ops / t8s.Best / 1e3,6:F0} " +
+                    $"| {t32.Med,6:F1} ({t32.Best,5:F1}) {ops / t32.Best / 1e3,6:F0}"));
             }
         }
         // Element-wise helpers of the same forward (TensorPrimitives vs hand-written), per 128×512 floats.
@@ -64,10 +67,14 @@ internal static unsafe class Int8GemmBench
         var tScalarExp = Time(() => { for (int i = 0; i < src.Length; i++) scores[i] = MathF.Exp(src[i]); }, rounds);
         var zeros = new float[8192]; var outz = new float[8192];
         var tExpZero = Time(() => System.Numerics.Tensors.TensorPrimitives.Exp(zeros, outz), rounds);
-        Console.WriteLine($"Avx512F {System.Runtime.Intrinsics.X86.Avx512F.IsSupported} BW {System.Runtime.Intrinsics.X86.Avx512BW.IsSupported} CD {System.Runtime.Intrinsics.X86.Avx512CD.IsSupported} DQ {System.Runtime.Intrinsics.X86.Avx512DQ.IsSupported} V512 {System.Runtime.Intrinsics.Vector512.IsHardwareAccelerated}; exp(0) ×8192 {tExpZero.Best:F2} µs");
-        Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"8192 floats: copy {tCopy.Best:F2} µs, copy + TensorPrimitives.Exp {tExpOnly.Best:F2} µs, scalar MathF.Exp {tScalarExp.Best:F2} µs"));
+        Console.WriteLine($"Avx512F {System.Runtime.Intrinsics.X86.Avx512F.IsSupported} BW {System.Runtime.Intrinsics.X86.Avx512BW.IsSupported} " +
+            $"CD {System.Runtime.Intrinsics.X86.Avx512CD.IsSupported} DQ {System.Runtime.Intrinsics.X86.Avx512DQ.IsSupported} " +
+            $"V512 {System.Runtime.Intrinsics.Vector512.IsHardwareAccelerated}; exp(0) ×8192 {tExpZero.Best:F2} µs");
+        Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"8192 floats: copy {tCopy.Best:F2} µs, copy + " +
+            $"TensorPrimitives.Exp {tExpOnly.Best:F2} µs, scalar MathF.Exp {tScalarExp.Best:F2} µs"));
         Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
-            $"64K floats as 512 rows of 128: TensorPrimitives.Max per row {tMax.Best:F1} µs, AbsMax per row {tAbsMax.Best:F1} µs; Relu (TensorPrimitives.Max(x, 0)) {tRelu.Best:F1} µs; softmax 64×128 (one attention item) {tExp.Best - tCopy.Best:F1} µs"));
+            $"64K floats as 512 rows of 128: TensorPrimitives.Max per row {tMax.Best:F1} µs, AbsMax per row {tAbsMax.Best:F1} µs; Relu " +
+            $"(TensorPrimitives.Max(x, 0)) {tRelu.Best:F1} µs; softmax 64×128 (one attention item) {tExp.Best - tCopy.Best:F1} µs"));
         return 0;
     }
 

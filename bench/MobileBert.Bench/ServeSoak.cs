@@ -114,7 +114,8 @@ public static partial class ServeLoadBench
             string metrics = client.GetStringAsync(new Uri(Address, "/metrics")).GetAwaiter().GetResult();
             var sizes = HeapAfterGc().Matches(metrics);
             double heap = sizes.Count == 0 ? double.NaN : sizes.Sum(m => double.Parse(m.Groups[1].Value, CultureInfo.InvariantCulture));
-            double Value(Regex r) => r.Match(metrics) is { Success: true } m ? double.Parse(m.Groups[1].Value, CultureInfo.InvariantCulture) : double.NaN;
+            double Value(Regex r) =>
+                r.Match(metrics) is { Success: true } m ? double.Parse(m.Groups[1].Value, CultureInfo.InvariantCulture) : double.NaN;
             const double Mb = 1024 * 1024;
             return (heap / Mb, Value(Committed()) / Mb, (int)Value(ThreadCount()));
         }

@@ -100,7 +100,8 @@ public static class TokenizerBench
             // The span overload: Encode(text, maximumTokens) keeps the largest buffer it was given and stops truncating at a
             // smaller limit afterwards.
             new("FastBertTokenizer",
-                (t, max) => fastIds.AsSpan(0, fast.Encode(t, fastIds.AsSpan(0, max), fastMask.AsSpan(0, max))).ToArray().Select(id => (int)id).ToArray(),
+                (t, max) => fastIds.AsSpan(0, fast.Encode(t, fastIds.AsSpan(0, max), fastMask.AsSpan(0, max))).ToArray()
+                    .Select(id => (int)id).ToArray(),
                 (t, max) => fast.Encode(t, fastIds.AsSpan(0, max), fastMask.AsSpan(0, max))),
         ];
     }

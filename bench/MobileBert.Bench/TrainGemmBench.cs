@@ -35,7 +35,8 @@ static class TrainGemmBench
             ("mlm dW", 384, 30522, 160, Y, N, true), ("mlm dX", 160, 384, 30522, N, Y, false),
         };
         Console.WriteLine($"threads {threads}; load average {File.ReadAllText("/proc/loadavg").Split(' ')[0]}; rounds {rounds}");
-        Console.WriteLine($"{"shape",-8} {"m",6} {"n",6} {"k",6} op   " + string.Join("", variants.Select(v => $"{"v" + v + " min µs",11}")) + " |" + string.Join("", variants.Select(v => $"{"v" + v + " cpu µs",11}")) + "   GFLOP/s (min wall)");
+        Console.WriteLine($"{"shape",-8} {"m",6} {"n",6} {"k",6} op   " + string.Join("", variants.Select(v => $"{"v" + v + " min µs",11}")) + " |"
+            + string.Join("", variants.Select(v => $"{"v" + v + " cpu µs",11}")) + "   GFLOP/s (min wall)");
         var totals = new double[variants.Length]; var totalsCpu = new double[variants.Length];
         foreach (var (name, m, n, k, ta, tb, acc) in shapes)
         {
@@ -64,11 +65,14 @@ static class TrainGemmBench
             var medCpu = cpu.Select(Median).ToArray();
             for (int i = 0; i < med.Length; i++) totals[i] += med[i];
             string op = $"{(ta == Y ? "T" : "N")}{(tb == Y ? "T" : "N")}";
-            Console.WriteLine($"{name,-8} {m,6} {n,6} {k,6} {op,-4} " + string.Join("", med.Select(x => $"{x,11:F1}")) + " |" + string.Join("", medCpu.Select(x => $"{x,11:F1}")) + "   " + string.Join(" → ", med.Select(x => $"{flop / x / 1e3:F1}")));
+            Console.WriteLine($"{name,-8} {m,6} {n,6} {k,6} {op,-4} " + string.Join("", med.Select(x => $"{x,11:F1}")) + " |"
+                + string.Join("", medCpu.Select(x => $"{x,11:F1}")) + "   " + string.Join(" → ", med.Select(x => $"{flop / x / 1e3:F1}")));
             for (int i = 0; i < medCpu.Length; i++) totalsCpu[i] += medCpu[i];
         }
-        Console.WriteLine("total min wall µs: " + string.Join("  ", variants.Select((v, i) => $"v{v} {totals[i]:F0} ({100 * (totals[i] / totals[0] - 1):+0;-0}%)")));
-        Console.WriteLine("total median process-CPU µs: " + string.Join("  ", variants.Select((v, i) => $"v{v} {totalsCpu[i]:F0} ({100 * (totalsCpu[i] / totalsCpu[0] - 1):+0;-0}%)")));
+        Console.WriteLine("total min wall µs: " + string.Join("  ", variants.Select(
+            (v, i) => $"v{v} {totals[i]:F0} ({100 * (totals[i] / totals[0] - 1):+0;-0}%)")));
+        Console.WriteLine("total median process-CPU µs: " + string.Join("  ",
+            variants.Select((v, i) => $"v{v} {totalsCpu[i]:F0} ({100 * (totalsCpu[i] / totalsCpu[0] - 1):+0;-0}%)")));
         return 0;
     }
 
@@ -76,5 +80,6 @@ static class TrainGemmBench
 
     static double Median(List<double> x) { var s = x.OrderBy(v => v).ToList(); return s[s.Count / 2]; }
 
-    static float[] Rand(Random rng, int len) { var x = new float[len]; for (int i = 0; i < len; i++) x[i] = (float)(rng.NextDouble() * 2 - 1); return x; }
+    static float[] Rand(Random rng, int len) { var x = new float[len]; for (int i = 0; i < len;
+        i++) x[i] = (float)(rng.NextDouble() * 2 - 1); return x; }
 }

@@ -39,7 +39,8 @@ static class TrainStepBench
         var opt = new AdamW(model.Store, new AdamWOptions { DecayBiasesAndNorms = false }) { Threads = threads };
         var rng = new Random(11);
         var (input, labels, nsp, positions) = RandomBatch(rng, batch, seq, model.Config.VocabSize);
-        Console.WriteLine($"train-step: {preset} batch {batch} seq {seq} threads {threads}; {positions.Length} masked positions; load average {Load()}");
+        Console.WriteLine($"train-step: {preset} batch {batch} seq {seq} threads {threads}; {positions.Length} masked positions; load " +
+            $"average {Load()}");
 
         int nv = variants.Length;
         var wall = new List<double[]>[nv]; var cpu = new List<double[]>[nv];
@@ -54,8 +55,10 @@ static class TrainStepBench
             long a0 = GC.GetTotalAllocatedBytes(false);
             int ph = 0;
             long t = Stopwatch.GetTimestamp(); double ct = CpuTime.ProcessSeconds();
-            void Mark() { long t1 = Stopwatch.GetTimestamp(); double c1 = CpuTime.ProcessSeconds(); w[ph] = (t1 - t) / (double)Stopwatch.Frequency; c[ph] = c1 - ct; ph++; t = t1; ct = c1; }
-            var output = model.Forward(input, new ForwardOptions { Training = true, KeepForBackward = true, Seed = (ulong)s, MlmPositions = positions, Heads = ModelHeads.Pretraining });
+            void Mark() { long t1 = Stopwatch.GetTimestamp(); double c1 = CpuTime.ProcessSeconds(); w[ph] = (t1 - t) / (double)Stopwatch.Frequency;
+                c[ph] = c1 - ct; ph++; t = t1; ct = c1; }
+            var output = model.Forward(input, new ForwardOptions { Training = true, KeepForBackward = true, Seed = (ulong)s, MlmPositions = positions,
+                Heads = ModelHeads.Pretraining });
             Mark();
             var loss = Losses.Pretraining(output, labels, nsp, overwriteLogits: true, threads: threads);
             Mark();
@@ -70,7 +73,8 @@ static class TrainStepBench
             if (s < warmup) continue;
             wall[vi].Add(w); cpu[vi].Add(c); alloc[vi].Add(GC.GetTotalAllocatedBytes(false) - a0);
         }
-        Console.WriteLine($"GCs during timed steps: gen0 {GC.CollectionCount(0) - gc0}, gen1 {GC.CollectionCount(1) - gc1}, gen2 {GC.CollectionCount(2) - gc2}; load average {Load()}");
+        Console.WriteLine($"GCs during timed steps: gen0 {GC.CollectionCount(0) - gc0}, gen1 {GC.CollectionCount(1) - gc1}, " +
+            $"gen2 {GC.CollectionCount(2) - gc2}; load average {Load()}");
         Console.WriteLine();
         Console.WriteLine($"{"",-10}" + string.Join("", variants.Select(v => $"{"v" + v + " wall ms",14}{"(min)",8}{"cpu ms",10}")));
         for (int p = 0; p <= Phases.Length; p++)
@@ -88,7 +92,9 @@ static class TrainStepBench
         for (int v = 0; v < nv; v++)
         {
             double med = Median(wall[v].Select(x => x.Sum()).ToList());
-            Console.WriteLine($"v{variants[v]}: median {med:F3} s/step = {batch / med:F2} seq/s (min {wall[v].Min(x => x.Sum()):F3} s); median CPU {Median(cpu[v].Select(x => x.Sum()).ToList()):F3} s/step; allocated {Median(alloc[v].Select(x => (double)x).ToList()) / 1e6:F2} MB/step");
+            Console.WriteLine($"v{variants[v]}: median {med:F3} s/step = {batch / med:F2} seq/s (min {wall[v].Min(x => x.Sum()):F3} s); median " +
+                $"CPU {Median(cpu[v].Select(x => x.Sum()).ToList()):F3} s/step; " +
+                $"allocated {Median(alloc[v].Select(x => (double)x).ToList()) / 1e6:F2} MB/step");
         }
         return 0;
     }

@@ -15,14 +15,18 @@ public static class BenchCommand
         var modelDir = new Option<string?>("--model") { Description = "Model folder instead of a preset (fp32, or int8 as written by quantize)." };
         var batch = new Option<string>("--batch") { Description = "Comma-separated batch sizes.", DefaultValueFactory = _ => "1,32" };
         var seq = new Option<string>("--seq") { Description = "Comma-separated sequence lengths.", DefaultValueFactory = _ => "128" };
-        var threads = new Option<string>("--threads") { Description = "Comma-separated thread counts.", DefaultValueFactory = _ => Environment.ProcessorCount.ToString(CultureInfo.InvariantCulture) };
+        var threads = new Option<string>("--threads") { Description = "Comma-separated thread counts.",
+            DefaultValueFactory = _ => Environment.ProcessorCount.ToString(CultureInfo.InvariantCulture) };
         var warmup = new Option<int>("--warmup") { Description = "Warm-up runs per case.", DefaultValueFactory = _ => 2 };
         var iterations = new Option<int>("--iterations") { Description = "Timed runs per case (at least).", DefaultValueFactory = _ => 10 };
-        var minSeconds = new Option<double>("--min-seconds") { Description = "Keep timing a case until this much time has passed.", DefaultValueFactory = _ => 2.0 };
+        var minSeconds = new Option<double>("--min-seconds") { Description = "Keep timing a case until this much time has passed.",
+            DefaultValueFactory = _ => 2.0 };
         var train = new Option<bool>("--train") { Description = "Time training steps (forward + backward + optimizer) instead of inference." };
         var optimizer = new Option<string>("--optimizer") { Description = "With --train: adamw | lamb.", DefaultValueFactory = _ => "adamw" };
-        var engine = new Option<string>("--engine") { Description = "Inference path: fast (fused, pre-packed InferenceEngine) | reference (model.Forward).", DefaultValueFactory = _ => "fast" };
-        var cmd = new Command("bench", "Benchmark forward-pass latency (median, spread), sequences/s and GFLOP/s; with --train, training-step throughput.") { preset, modelDir, batch, seq, threads, warmup, iterations, minSeconds, train, optimizer, engine };
+        var engine = new Option<string>("--engine") { Description = "Inference path: fast (fused, pre-packed InferenceEngine) | reference " +
+            "(model.Forward).", DefaultValueFactory = _ => "fast" };
+        var cmd = new Command("bench", "Benchmark forward-pass latency (median, spread), sequences/s and GFLOP/s; with --train, training-step " +
+            "throughput.") { preset, modelDir, batch, seq, threads, warmup, iterations, minSeconds, train, optimizer, engine };
         cmd.SetAction(r => CliApp.Guard(() =>
         {
             string? p = r.GetValue(preset), m = r.GetValue(modelDir);
@@ -32,19 +36,24 @@ public static class BenchCommand
             if (m is not null && MobileBert.Inference.QuantizedCheckpoint.IsQuantizedFolder(m))
             {
                 if (r.GetValue(train) || r.GetValue(engine) != "fast")
-                    throw new InputException($"{m}: an int8 folder (written by quantize) runs only on the fast engine; --train and --engine reference need an fp32 folder.");
+                    throw new InputException($"{m}: an int8 folder (written by quantize) runs only on the fast engine; --train and --engine " +
+                        $"reference need an fp32 folder.");
                 (model, int8, _) = MobileBert.Inference.QuantizedCheckpoint.Load(m, floatWeights: false);
             }
-            else model = m is not null ? ModelFolder.Load(m, new LoadOptions { Heads = r.GetValue(train) ? ModelHeads.Pretraining : null, InitializeMissingHeads = r.GetValue(train) }) : CreatePreset(p!, r.GetValue(train));
+            else model = m is not null ? ModelFolder.Load(m, new LoadOptions {
+            Heads = r.GetValue(train) ? ModelHeads.Pretraining : null, InitializeMissingHeads = r.GetValue(train) })
+            : CreatePreset(p!, r.GetValue(train));
             if (r.GetValue(train))
             {
-                TrainBench.Run(model, p ?? m!, ParseList(r.GetValue(batch)!, "--batch"), ParseList(r.GetValue(seq)!, "--seq"), ParseList(r.GetValue(threads)!, "--threads"),
+                TrainBench.Run(model, p ?? m!, ParseList(r.GetValue(batch)!, "--batch"), ParseList(r.GetValue(seq)!, "--seq"),
+                    ParseList(r.GetValue(threads)!, "--threads"),
                     r.GetValue(warmup), r.GetValue(iterations), r.GetValue(minSeconds), r.GetValue(optimizer)!, Console.Out);
                 return 0;
             }
             string eng = r.GetValue(engine)!;
             if (eng is not ("fast" or "reference")) throw new InputException($"--engine must be fast or reference, got '{eng}'.");
-            Run(model, p ?? m!, ParseList(r.GetValue(batch)!, "--batch"), ParseList(r.GetValue(seq)!, "--seq"), ParseList(r.GetValue(threads)!, "--threads"),
+            Run(model, p ?? m!, ParseList(r.GetValue(batch)!, "--batch"), ParseList(r.GetValue(seq)!, "--seq"),
+                ParseList(r.GetValue(threads)!, "--threads"),
                 r.GetValue(warmup), r.GetValue(iterations), r.GetValue(minSeconds), Console.Out, fast: eng == "fast", int8);
             return 0;
         }));
@@ -53,7 +62,8 @@ public static class BenchCommand
 
     static MobileBertModel CreatePreset(string name, bool pretrainingHeads)
     {
-        if (!Presets.All.TryGetValue(name, out var make)) throw new InputException($"bench: unknown preset '{name}'; presets: {string.Join(", ", Presets.All.Keys)}.");
+        if (!Presets.All.TryGetValue(name, out var make)) throw new InputException(
+            $"bench: unknown preset '{name}'; presets: {string.Join(", ", Presets.All.Keys)}.");
         var model = new MobileBertModel(make(), pretrainingHeads ? ModelHeads.Pretraining : ModelHeads.None);
         model.InitializeWeights(seed: 1234);
         return model;
@@ -70,9 +80,11 @@ public static class BenchCommand
         return values;
     }
 
-    public sealed record Case(int Batch, int Seq, int Threads, double MedianMs, double P10Ms, double P90Ms, double MinMs, double MaxMs, int Runs, double SequencesPerSecond, double GflopPerSecond);
+    public sealed record Case(int Batch, int Seq, int Threads, double MedianMs, double P10Ms, double P90Ms, double MinMs, double MaxMs, int Runs,
+        double SequencesPerSecond, double GflopPerSecond);
 
-    public static List<Case> Run(MobileBertModel model, string name, int[] batches, int[] seqs, int[] threadCounts, int warmup, int iterations, double minSeconds,
+    public static List<Case> Run(MobileBertModel model, string name, int[] batches, int[] seqs, int[] threadCounts, int warmup, int iterations,
+        double minSeconds,
         TextWriter output, bool fast = true, MobileBert.Inference.QuantizedWeights? int8 = null)
     {
         var c = model.Config;
@@ -82,9 +94,12 @@ public static class BenchCommand
             if (engine is not null) engine.Run(input);
             else model.Forward(input, new ForwardOptions { Heads = ModelHeads.None });
         }
-        output.WriteLine($"model: {name} ({MobileBertModel.CountParameters(c) / 1e6:F1}M backbone parameters, {c.NumHiddenLayers} layers, hidden {c.HiddenSize}, intra {c.IntraBottleneckSize}, {c.NormalizationType}/{c.HiddenAct})");
-        output.WriteLine($"engine: {(fast ? "fast (InferenceEngine: pre-packed weights, fused epilogues)" : "reference (MobileBertModel.Forward)")}{(int8 is null ? "" : ", int8")}");
-        output.WriteLine($"machine: {Environment.ProcessorCount} logical cores, .NET {Environment.Version}, {MobileBert.Kernels.SimdSupport.Describe()}");
+        output.WriteLine($"model: {name} ({MobileBertModel.CountParameters(c) / 1e6:F1}M backbone parameters, {c.NumHiddenLayers} layers, " +
+            $"hidden {c.HiddenSize}, intra {c.IntraBottleneckSize}, {c.NormalizationType}/{c.HiddenAct})");
+        string engineKind = fast ? "fast (InferenceEngine: pre-packed weights, fused epilogues)" : "reference (MobileBertModel.Forward)";
+        output.WriteLine($"engine: {engineKind}{(int8 is null ? "" : ", int8")}");
+        output.WriteLine($"machine: {Environment.ProcessorCount} logical cores, " +
+            $".NET {Environment.Version}, {MobileBert.Kernels.SimdSupport.Describe()}");
         output.WriteLine();
         output.WriteLine("batch   seq  threads   median ms   p10–p90 ms        min–max ms        runs    seq/s   GFLOP/s");
         var rng = new Random(7);
@@ -114,10 +129,12 @@ public static class BenchCommand
                     }
                     times.Sort();
                     double median = Percentile(times, 0.5);
-                    var r = new Case(b, s, t, median, Percentile(times, 0.1), Percentile(times, 0.9), times[0], times[^1], times.Count, b / (median / 1000), flops / (median / 1000) / 1e9);
+                    var r = new Case(b, s, t, median, Percentile(times, 0.1), Percentile(times, 0.9), times[0], times[^1], times.Count,
+                        b / (median / 1000), flops / (median / 1000) / 1e9);
                     results.Add(r);
                     output.WriteLine(string.Create(CultureInfo.InvariantCulture,
-                        $"{b,5} {s,5} {t,8} {median,11:F2}   {r.P10Ms,7:F2}–{r.P90Ms,-9:F2} {r.MinMs,7:F2}–{r.MaxMs,-9:F2} {r.Runs,5} {r.SequencesPerSecond,8:F1} {r.GflopPerSecond,9:F1}"));
+                        $"{b,5} {s,5} {t,8} {median,11:F2}   {r.P10Ms,7:F2}–{r.P90Ms,-9:F2} {r.MinMs,7:F2}–{r.MaxMs,-9:F2} " +
+                        $"{r.Runs,5} {r.SequencesPerSecond,8:F1} {r.GflopPerSecond,9:F1}"));
                 }
             }
         }

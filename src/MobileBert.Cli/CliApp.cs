@@ -9,7 +9,6 @@ public static class CliApp
 {
     public static int Run(string[] args)
     {
-        DemoCommand.Distill ??= DemoDistill.Run;   // the demo's knowledge-transfer stage
         var root = new RootCommand("MobileBert.NET — pure managed MobileBERT: pre-train, distill, fine-tune, quantize, export and serve.");
         NameRoot(root, "mobilebert");   // help and errors say `mobilebert` (the tool's command), not the assembly name
         root.Subcommands.Add(EncodeCommand.Create());
@@ -59,10 +58,11 @@ public static class CliApp
     /// <summary>The library's documented exceptions for bad input, settings or files: the CLI prints them as one `error:`
     /// line. Anything else is a defect (the fuzz tests hold every input path to this set).</summary>
     public static bool IsUserError(Exception e) => e is ConfigException or CheckpointException or InputException or ArgumentException or IOException
-        or UnauthorizedAccessException or InvalidDataException or FormatException or System.Text.Json.JsonException or MobileBert.Pretraining.PretrainingDataException
+        or UnauthorizedAccessException or InvalidDataException or FormatException or System.Text.Json.JsonException
+        or MobileBert.Pretraining.PretrainingDataException
         or MobileBert.Training.Pretraining.TrainingDivergedException or MobileBert.Tasks.QuestionAnswering.SquadFormatException
-        or MobileBert.Distillation.DistillationException or MobileBert.Training.Optimizers.OptimizerStateException or MobileBert.Export.OnnxExportException
-        or MobileBert.Import.OnnxImportException;
+        or MobileBert.Distillation.DistillationException or MobileBert.Training.Optimizers.OptimizerStateException
+        or MobileBert.Export.OnnxExportException or MobileBert.Import.OnnxImportException;
 }
 
 /// <summary>A user input file is malformed; the message names the file and line.</summary>

@@ -18,6 +18,11 @@ public static class DistillCommand
         var output = new Option<string>("--out") { Description = "Run folder: checkpoints, metrics.csv, curves.png and the final student model folder.", Required = true };
         var vocab = new Option<string>("--vocab") { Description = "WordPiece vocab.txt (default: the teacher's).", };
         var stepsPerLayer = new Option<int>("--steps-per-layer") { DefaultValueFactory = _ => 100, Description = "Progressive: steps per layer stage; joint: the layer-wise stage has L× this; auxiliary/scratch: L× this + --pd-steps in one stage." };
+        var embeddingSteps = new Option<int?>("--embedding-steps")
+        {
+            Description = "Steps of the embedding stage, which runs first when the student's embedding cannot be copied from the teacher " +
+                "(a plain BERT teacher); default: --steps-per-layer.",
+        };
         var pdSteps = new Option<int>("--pd-steps") { DefaultValueFactory = _ => 100, Description = "Pre-training distillation steps after layer-wise transfer." };
         var batch = new Option<int>("--batch") { DefaultValueFactory = _ => 8 };
         var seq = new Option<int>("--seq") { DefaultValueFactory = _ => 128 };
@@ -50,7 +55,7 @@ public static class DistillCommand
         var blankLines = new Option<int>("--blank-lines-between-documents") { DefaultValueFactory = _ => 1 };
         var cmd = new Command("distill", "Knowledge transfer (MobileBERT §3.3–3.5): IB-BERT teacher → MobileBERT student, progressive / joint / auxiliary.")
         {
-            teacher, student, strategy, data, output, vocab, stepsPerLayer, pdSteps, batch, seq, lr, optimizer, warmup, seed, dataSeed, dataDir, threads, resume,
+            teacher, student, strategy, data, output, vocab, stepsPerLayer, embeddingSteps, pdSteps, batch, seq, lr, optimizer, warmup, seed, dataSeed, dataDir, threads, resume,
             freezeLower, noNormFit, layerMap, fmtW, meanW, varW, atW, alpha, temperature, dropout, logEvery, evalEvery, evalBatches, ckptEvery, keep, dupe, maxPred, heldOut, blankLines,
         };
         cmd.SetAction(r => CliApp.Guard(() =>
@@ -68,7 +73,7 @@ public static class DistillCommand
                 var o = new DistillOptions
                 {
                     TeacherDir = t, StudentConfig = Presets.Resolve(r.GetValue(student)!), Strategy = strat, Data = r.GetValue(data)!, OutputDir = r.GetValue(output)!, VocabPath = v,
-                    StepsPerLayer = r.GetValue(stepsPerLayer), PdSteps = r.GetValue(pdSteps), Batch = r.GetValue(batch), Seq = r.GetValue(seq), Lr = r.GetValue(lr),
+                    StepsPerLayer = r.GetValue(stepsPerLayer), EmbeddingSteps = r.GetValue(embeddingSteps), PdSteps = r.GetValue(pdSteps), Batch = r.GetValue(batch), Seq = r.GetValue(seq), Lr = r.GetValue(lr),
                     Optimizer = r.GetValue(optimizer)!, WarmupFraction = r.GetValue(warmup), Seed = r.GetValue(seed), DataSeed = r.GetValue(dataSeed), DataDir = r.GetValue(dataDir),
                     Threads = r.GetValue(threads), Resume = r.GetValue(resume), FreezeLower = r.GetValue(freezeLower), FitEmbeddingNorm = !r.GetValue(noNormFit), LayerMapSpec = r.GetValue(layerMap), Dropout = r.GetValue(dropout),
                     Weights = new LossWeights
@@ -81,9 +86,7 @@ public static class DistillCommand
                     BlankLinesBetweenDocuments = r.GetValue(blankLines),
                 };
                 var result = DistillationRun.Run(o, Report);
-                var e = result.FinalEval;
-                Console.Error.WriteLine(string.Create(CultureInfo.InvariantCulture,
-                    $"done: {result.Steps} steps in {result.SecondsTraining:F0} s; student {result.StudentParameters:N0} parameters; held-out MLM acc {e.MlmAccuracy:P1} (unigram {e.UnigramBaselineAccuracy:P1}), NSP acc {e.NspAccuracy:P1}, loss {e.Loss:F3}; model folder: {result.OutputDir}"));
+                Console.Error.WriteLine(Summary(result));
                 return 0;
             }
             catch (DistillationException e) { throw new ArgumentException(e.Message, e); }
@@ -92,13 +95,29 @@ public static class DistillCommand
         return cmd;
     }
 
+    /// <summary>The closing line of a run: steps, time, size and the held-out scores it has.</summary>
+    public static string Summary(DistillResult result)
+    {
+        var inv = CultureInfo.InvariantCulture;
+        var sb = new System.Text.StringBuilder(string.Create(inv,
+            $"done: {result.Steps} steps in {result.SecondsTraining:F0} s; student {result.StudentParameters:N0} parameters"));
+        if (result.FinalEval is { } e)
+            sb.Append(inv, $"; held-out MLM acc {e.MlmAccuracy:P1} (unigram {e.UnigramBaselineAccuracy:P1}), NSP acc {e.NspAccuracy:P1}, loss {e.Loss:F3}");
+        if (result.FinalTransfer is { } t)
+            sb.Append(inv, $"; held-out feature-map MSE {t.FeatureMapMse:F4} (embedding {t.EmbeddingMse:F4}), attention KL {t.Attention:F4}");
+        if (!result.PredictionDistillation) sb.Append("; no pre-training distillation (the teacher has no MLM head)");
+        return sb.Append("; model folder: ").Append(result.OutputDir).ToString();
+    }
+
     /// <summary>One line per report: stage, layer, every loss term, learning rate, tokens/s, ETA (and held-out metrics).</summary>
     public static void Report(DistillProgress p)
     {
         string line = p.Phase switch
         {
             "train" or "eval" => Line(p) + (p.Eval is { } e ? string.Create(CultureInfo.InvariantCulture,
-                $"\n  held-out: loss {e.Loss:F4}  mlm {e.MlmAccuracy:P1} (unigram {e.UnigramBaselineAccuracy:P1})  nsp {e.NspAccuracy:P1}") : ""),
+                $"\n  held-out: loss {e.Loss:F4}  mlm {e.MlmAccuracy:P1} (unigram {e.UnigramBaselineAccuracy:P1})  nsp {e.NspAccuracy:P1}") : "")
+                + (p.Transfer is { } t ? string.Create(CultureInfo.InvariantCulture,
+                    $"\n  held-out transfer: feature-map MSE {t.FeatureMapMse:F4}  embedding {t.EmbeddingMse:F4}  attention KL {t.Attention:F4}") : ""),
             "checkpoint" => $"  checkpoint: {p.Message}",
             _ => $"[{p.Phase}] {p.Message}",
         };
@@ -111,7 +130,7 @@ public static class DistillCommand
         var sb = new System.Text.StringBuilder();
         sb.Append(CultureInfo.InvariantCulture, $"step {p.Step,6}/{p.Steps}  stage {st.Index + 1}/{p.StageCount} {st.Name,-16} {p.StageStep,5}/{st.Steps}");
         var t = p.Terms!;
-        foreach (var (key, label, fmt) in new[] { ("loss", "loss", "F4"), ("fmt_mse", "fmt", "F4"), ("fmt_mean", "mean", "E2"), ("fmt_var", "var", "F4"), ("at", "at", "F4"), ("mlm", "mlm", "F3"), ("kd", "kd", "F3"), ("nsp", "nsp", "F3"), ("mlm_acc", "acc", "P1") })
+        foreach (var (key, label, fmt) in new[] { ("loss", "loss", "F4"), ("fmt_emb", "emb", "F4"), ("fmt_mse", "fmt", "F4"), ("fmt_mean", "mean", "E2"), ("fmt_var", "var", "F4"), ("at", "at", "F4"), ("mlm", "mlm", "F3"), ("kd", "kd", "F3"), ("nsp", "nsp", "F3"), ("mlm_acc", "acc", "P1") })
             if (t.TryGetValue(key, out double v)) sb.Append(CultureInfo.InvariantCulture, $"  {label} {v.ToString(fmt, CultureInfo.InvariantCulture)}");
         sb.Append(CultureInfo.InvariantCulture, $"  lr {p.LearningRate:0.###e0}  {p.TokensPerSecond,6:F0} tok/s  eta {Eta(p.Eta)}");
         return sb.ToString();

@@ -17,18 +17,24 @@ public static class EmbedCommand
     public static Command Create()
     {
         var model = new Option<string>("--model") { Description = "Model folder (any BERT / MobileBERT checkpoint, fp32 or int8).", Required = true };
-        var input = new Option<string>("--input") { Description = "Input: .jsonl ({\"text\", optional \"id\"} per line) or plain text, one text per line.", Required = true };
+        var input = new Option<string>("--input") { Description = "Input: .jsonl ({\"text\", optional \"id\"} per line) or plain text, one text " +
+            "per line.", Required = true };
         var output = new Option<string>("--output") { Description = "Output: .jsonl, .npy or .safetensors.", Required = true };
-        var pooling = new Option<string?>("--pooling") { Description = "mean or cls (default: a sentence-transformers folder's own pooling, else mean)." };
-        var normalize = new Option<bool>("--normalize") { Description = "Scale every vector to unit L2 norm (cosine = dot product); on by default for a sentence-transformers folder with a Normalize module." };
-        var maxLength = new Option<int>("--max-length") { Description = "Maximum tokens per text (default: a sentence-transformers folder's max_seq_length, else the model's max_position_embeddings).", DefaultValueFactory = _ => 0 };
+        var pooling = new Option<string?>("--pooling") { Description = "mean or cls (default: a sentence-transformers folder's own pooling, else " +
+            "mean)." };
+        var normalize = new Option<bool>("--normalize") { Description = "Scale every vector to unit L2 norm (cosine = dot product); on by default " +
+            "for a sentence-transformers folder with a Normalize module." };
+        var maxLength = new Option<int>("--max-length") { Description = "Maximum tokens per text (default: a sentence-transformers folder's " +
+            "max_seq_length, else the model's max_position_embeddings).", DefaultValueFactory = _ => 0 };
         var batch = new Option<int>("--batch-size") { Description = "Texts per forward pass.", DefaultValueFactory = _ => 32 };
-        var threads = new Option<int>("--threads") { Description = "Kernel threads (default: all cores).", DefaultValueFactory = _ => Environment.ProcessorCount };
+        var threads = new Option<int>("--threads") { Description = "Kernel threads (default: all cores).",
+            DefaultValueFactory = _ => Environment.ProcessorCount };
         var cmd = new Command("embed", "Sentence embeddings: one vector per input line (mean or [CLS] pooling, optionally L2-normalised).")
         { model, input, output, pooling, normalize, maxLength, batch, threads };
         cmd.SetAction(r => CliApp.Guard(() =>
         {
-            var options = Options(r.GetValue(pooling), r.GetValue(normalize) ? true : null, r.GetValue(maxLength), r.GetValue(batch), r.GetValue(threads));
+            var options = Options(r.GetValue(pooling), r.GetValue(normalize) ? true : null, r.GetValue(maxLength), r.GetValue(batch),
+                r.GetValue(threads));
             int n = Run(r.GetValue(model)!, r.GetValue(input)!, r.GetValue(output)!, options, Console.Error);
             Console.Error.WriteLine($"embedded {n} lines → {r.GetValue(output)}");
             return 0;
@@ -50,7 +56,8 @@ public static class EmbedCommand
         return new EmbedderOptions
         {
             Pooling = p, Normalize = normalize,
-            Predictor = new PredictorOptions { BatchSize = batchSize, Threads = threads > 0 ? threads : Environment.ProcessorCount, MaxSeqLength = maxLength > 0 ? maxLength : null },
+            Predictor = new PredictorOptions { BatchSize = batchSize, Threads = threads > 0 ? threads : Environment.ProcessorCount,
+                MaxSeqLength = maxLength > 0 ? maxLength : null },
         };
     }
 
@@ -81,7 +88,8 @@ public static class EmbedCommand
                 });
                 break;
             case ".npy":
-                Npy.WriteStreaming(outputPath, [lines, h], s => { foreach (var (_, v) in vectors) { s.Write(MemoryMarshal.AsBytes(v.AsSpan())); written++; } });
+                Npy.WriteStreaming(outputPath, [lines, h], s => { foreach (var (_, v) in vectors) { s.Write(MemoryMarshal.AsBytes(v.AsSpan()));
+                    written++; } });
                 break;
             default:
                 using (var st = new SafeTensorsStreamWriter(outputPath, [("embeddings", [lines, h])]))

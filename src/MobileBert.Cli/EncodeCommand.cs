@@ -20,14 +20,20 @@ public static class EncodeCommand
         var output = new Option<string>("--output") { Description = "Output .safetensors file.", Required = true };
         var hidden = new Option<bool>("--hidden-states") { Description = "Also write hidden_states [L+1,B,S,H]." };
         var attn = new Option<bool>("--attentions") { Description = "Also write attentions [L,B,heads,S,S]." };
-        var threads = new Option<int>("--threads") { Description = "Kernel threads (default: all cores).", DefaultValueFactory = _ => Environment.ProcessorCount };
-        var maxLength = new Option<int>("--max-length") { Description = "Text inputs: maximum tokens (default: the model's max_position_embeddings).", DefaultValueFactory = _ => 0 };
-        var batchSize = new Option<int>("--batch-size") { Description = "Sequences per forward pass (outputs are concatenated).", DefaultValueFactory = _ => 32 };
-        var cmd = new Command("encode", "Run the model on a JSONL file and write its outputs as float32 safetensors.") { model, input, output, hidden, attn, threads, maxLength, batchSize };
+        var threads = new Option<int>("--threads") { Description = "Kernel threads (default: all cores).",
+            DefaultValueFactory = _ => Environment.ProcessorCount };
+        var maxLength = new Option<int>("--max-length") { Description = "Text inputs: maximum tokens (default: the model's max_position_embeddings).",
+            DefaultValueFactory = _ => 0 };
+        var batchSize = new Option<int>("--batch-size") { Description = "Sequences per forward pass (outputs are concatenated).",
+            DefaultValueFactory = _ => 32 };
+        var cmd = new Command("encode", "Run the model on a JSONL file and write its outputs as float32 safetensors.") {
+            model, input, output, hidden, attn, threads, maxLength, batchSize };
         cmd.SetAction(r => CliApp.Guard(() =>
         {
-            var result = Run(r.GetValue(model)!, r.GetValue(input)!, r.GetValue(output)!, r.GetValue(hidden), r.GetValue(attn), r.GetValue(threads), r.GetValue(maxLength), r.GetValue(batchSize));
-            Console.Error.WriteLine($"encoded {result.Batch} sequences × {result.Seq} tokens → {r.GetValue(output)} ({string.Join(", ", result.Tensors)})");
+            var result = Run(r.GetValue(model)!, r.GetValue(input)!, r.GetValue(output)!, r.GetValue(hidden), r.GetValue(attn), r.GetValue(threads),
+                r.GetValue(maxLength), r.GetValue(batchSize));
+            Console.Error.WriteLine($"encoded {result.Batch} sequences × {result.Seq} tokens → {r.GetValue(output)} " +
+                $"({string.Join(", ", result.Tensors)})");
             return 0;
         }));
         return cmd;
@@ -35,16 +41,19 @@ public static class EncodeCommand
 
     public sealed record Result(int Batch, int Seq, IReadOnlyList<string> Tensors);
 
-    public static Result Run(string modelDir, string inputPath, string outputPath, bool hiddenStates, bool attentions, int threads, int maxLength = 0, int batchSize = 32)
+    public static Result Run(string modelDir, string inputPath, string outputPath, bool hiddenStates, bool attentions, int threads, int maxLength = 0,
+        int batchSize = 32)
         => Run(modelDir, inputPath, outputPath, hiddenStates, attentions, threads, maxLength, batchSize, Console.Error);
 
     /// <summary>Encodes every input line; outputs stream to a temporary file renamed into place at the end (memory stays
     /// flat in the number of lines; a failure leaves no output file). Replacement characters are reported on <paramref name="log"/>.</summary>
-    public static Result Run(string modelDir, string inputPath, string outputPath, bool hiddenStates, bool attentions, int threads, int maxLength, int batchSize,
+    public static Result Run(string modelDir, string inputPath, string outputPath, bool hiddenStates, bool attentions, int threads, int maxLength,
+        int batchSize,
         TextWriter log)
     {
         if (batchSize <= 0) throw new InputException($"--batch-size must be positive, got {batchSize}.");
-        if (maxLength < 0 || maxLength == 1) throw new InputException($"--max-length must be at least 2 ([CLS] and [SEP]), or 0 for the model's maximum; got {maxLength}.");
+        if (maxLength < 0 || maxLength == 1) throw new InputException($"--max-length must be at least 2 ([CLS] and [SEP]), or 0 for the model's " +
+            $"maximum; got {maxLength}.");
         var model = ModelFolder.Load(modelDir);
         model.Threads = threads > 0 ? threads : Environment.ProcessorCount;
         var c = model.Config;
@@ -69,7 +78,8 @@ public static class EncodeCommand
         {
             if (chunk is null) return;
             for (int i = 0; i < chunk.Length; i++)
-                if (!float.IsFinite(chunk[i])) throw new InputException($"{inputPath}: the model's '{name}' is {chunk[i]} for the batch from line {firstLine}; nothing was written.");
+                if (!float.IsFinite(chunk[i])) throw new InputException($"{inputPath}: the model's '{name}' is {chunk[i]} for the batch from " +
+                    $"line {firstLine}; nothing was written.");
             file.Write(name, offset, chunk);
             written[name] = true;
         }
@@ -81,7 +91,8 @@ public static class EncodeCommand
         foreach (var (input, line) in all.Batches(batchSize))
         {
             firstLine = line;
-            var o = engine is null ? model.Forward(input, new ForwardOptions { OutputHiddenStates = hiddenStates, OutputAttentions = attentions }) : EngineOutput(engine.Run(input), model);
+            var o = engine is null ? model.Forward(input, new ForwardOptions { OutputHiddenStates = hiddenStates, OutputAttentions = attentions })
+                : EngineOutput(engine.Run(input), model);
             Put("last_hidden_state", o.LastHiddenState, (long)start * s * h);
             Put("pooler_output", o.PooledOutput, (long)start * h);
             Put("mlm_logits", o.MlmLogits, (long)start * s * c.VocabSize);
@@ -95,9 +106,11 @@ public static class EncodeCommand
                 Put("attentions", o.Attentions[l], ((long)l * b + start) * heads * s * s);
             start += input.Batch;
         }
-        if (written.FirstOrDefault(x => !x.Value) is { Key: { } never }) throw new InvalidOperationException($"encode: the model produced no '{never}'.");
+        if (written.FirstOrDefault(x => !x.Value) is { Key: { } never }) throw new InvalidOperationException(
+            $"encode: the model produced no '{never}'.");
         file.Commit();
-        string[] order = ["last_hidden_state", "pooler_output", "mlm_logits", "nsp_logits", "seqcls_logits", "qa_start_logits", "qa_end_logits", "hidden_states", "attentions"];
+        string[] order = ["last_hidden_state", "pooler_output", "mlm_logits", "nsp_logits", "seqcls_logits", "qa_start_logits", "qa_end_logits",
+            "hidden_states", "attentions"];
         return new Result(b, s, order.Where(written.ContainsKey).ToList());
     }
 

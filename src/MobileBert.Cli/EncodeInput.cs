@@ -47,7 +47,8 @@ public sealed class EncodeInput
         return input;
     }
 
-    /// <summary>The rows again, <paramref name="batchSize"/> at a time, right-padded to <see cref="Seq"/> ([n, Seq]), with their first line.</summary>
+    /// <summary>The rows again, <paramref name="batchSize"/> at a time, right-padded to <see cref="Seq"/> ([n, Seq]), with their first
+    /// line.</summary>
     public IEnumerable<(ModelInput Input, int FirstLine)> Batches(int batchSize)
     {
         var pending = new List<EncodedInput>(batchSize);
@@ -82,7 +83,8 @@ public sealed class EncodeInput
                 bool isIds = e.TryGetProperty("input_ids", out var idsEl);
                 if (!isIds && !e.TryGetProperty("text", out _)) throw new InputException($"{where}: a line needs either 'input_ids' or 'text'.");
                 if (idLines is bool seen && seen != isIds)
-                    throw new InputException(isIds ? $"{where}: mixes token-id lines and text lines." : $"{where}: mixes text lines and token-id lines.");
+                    throw new InputException(isIds ? $"{where}: mixes token-id lines and text lines."
+                        : $"{where}: mixes text lines and token-id lines.");
                 idLines = isIds;
                 row = isIds ? IdRow(e, idsEl, where, lineNo, ref idLength) : TextRow(e, where, lineNo);
             }
@@ -98,16 +100,20 @@ public sealed class EncodeInput
         var types = e.TryGetProperty("token_type_ids", out var t) ? IntArray(t, where, "token_type_ids") : new int[ids.Length];
         if (ids.Length == 0) throw new InputException($"{where}: 'input_ids' is empty.");
         if (mask.Length != ids.Length || types.Length != ids.Length)
-            throw new InputException($"{where}: 'input_ids' ({ids.Length}), 'attention_mask' ({mask.Length}) and 'token_type_ids' ({types.Length}) must have the same length.");
+            throw new InputException($"{where}: 'input_ids' ({ids.Length}), 'attention_mask' ({mask.Length}) and 'token_type_ids' ({types.Length}) " +
+                $"must have the same length.");
         if (idLength >= 0 && ids.Length != idLength)
-            throw new InputException($"{where}: has {ids.Length} tokens but earlier lines have {idLength}; token-id lines must all be the same length (pad them).");
+            throw new InputException($"{where}: has {ids.Length} tokens but earlier lines have {idLength}; token-id lines must all be the same " +
+                $"length (pad them).");
         idLength = ids.Length;
         if (ids.Length > c.MaxPositionEmbeddings)
             throw new InputException($"{where}: {ids.Length} tokens exceed the model's max_position_embeddings = {c.MaxPositionEmbeddings}.");
         for (int i = 0; i < ids.Length; i++)
         {
-            if (ids[i] < 0 || ids[i] >= c.VocabSize) throw new InputException($"{where}: input_ids[{i}] = {ids[i]} is outside the vocabulary [0, {c.VocabSize}).");
-            if (types[i] < 0 || types[i] >= c.TypeVocabSize) throw new InputException($"{where}: token_type_ids[{i}] = {types[i]} is outside [0, {c.TypeVocabSize}).");
+            if (ids[i] < 0 || ids[i] >= c.VocabSize) throw new InputException(
+                $"{where}: input_ids[{i}] = {ids[i]} is outside the vocabulary [0, {c.VocabSize}).");
+            if (types[i] < 0 || types[i] >= c.TypeVocabSize) throw new InputException(
+                $"{where}: token_type_ids[{i}] = {types[i]} is outside [0, {c.TypeVocabSize}).");
             if (mask[i] is not (0 or 1)) throw new InputException($"{where}: attention_mask[{i}] = {mask[i]} must be 0 or 1.");
         }
         return new Row(lineNo, ids, mask, types);
@@ -132,7 +138,8 @@ public sealed class EncodeInput
         string vocab = Path.Combine(_modelDir, ModelFolder.VocabFile);
         if (!File.Exists(vocab)) throw new InputException($"{vocab}: missing; text input needs the model folder's vocab.txt.");
         var tok = WordPieceTokenizer.FromVocabFile(vocab);
-        if (tok.VocabSize > _config.VocabSize) throw new InputException($"{vocab}: has {tok.VocabSize} tokens but the model's vocab_size is {_config.VocabSize}.");
+        if (tok.VocabSize > _config.VocabSize) throw new InputException($"{vocab}: has {tok.VocabSize} tokens but the model's vocab_size " +
+            $"is {_config.VocabSize}.");
         return _tokenizer = tok;
     }
 
@@ -143,7 +150,8 @@ public sealed class EncodeInput
         int i = 0;
         foreach (var v in e.EnumerateArray())
         {
-            if (v.ValueKind != JsonValueKind.Number || !v.TryGetInt32(out a[i])) throw new InputException($"{where}: '{field}[{i}]' must be an integer, got {v.GetRawText()}.");
+            if (v.ValueKind != JsonValueKind.Number || !v.TryGetInt32(out a[i])) throw new InputException(
+                $"{where}: '{field}[{i}]' must be an integer, got {v.GetRawText()}.");
             i++;
         }
         return a;

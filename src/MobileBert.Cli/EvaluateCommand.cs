@@ -20,7 +20,8 @@ public static class EvaluateCommand
         var textCol = new Option<string?>("--text-column") { Description = "Override the text column saved in task.json." };
         var pairCol = new Option<string?>("--pair-column");
         var labelCol = new Option<string?>("--label-column");
-        var cmd = new Command("evaluate", "Evaluate a fine-tuned model: prints and writes metrics.json (SQuAD: also predictions.json, null_odds.json).")
+        var cmd = new Command("evaluate", "Evaluate a fine-tuned model: prints and writes metrics.json (SQuAD: also predictions.json, " +
+            "null_odds.json).")
         { model, task, data, output, predictions, batch, threads, skipBad, textCol, pairCol, labelCol };
         cmd.SetAction(r => TaskCli.Guard(() =>
         {
@@ -28,7 +29,8 @@ public static class EvaluateCommand
             string outDir = r.GetValue(output) ?? Path.Combine(dir, "eval-" + Path.GetFileNameWithoutExtension(file));
             var result = TaskEvaluation.Run(dir, file, outDir, new TaskDataOptions
             {
-                SkipBadRows = r.GetValue(skipBad), TextColumn = r.GetValue(textCol), PairColumn = r.GetValue(pairCol), LabelColumn = r.GetValue(labelCol),
+                SkipBadRows = r.GetValue(skipBad), TextColumn = r.GetValue(textCol), PairColumn = r.GetValue(pairCol),
+                    LabelColumn = r.GetValue(labelCol),
             }, r.GetValue(batch), r.GetValue(threads), r.GetValue(task), r.GetValue(predictions));
             foreach (var n in result.Notes) Console.Error.WriteLine($"note: {n}");
             Console.WriteLine($"{result.Task.Name} on {file} ({result.Examples} examples): {result.Metrics}");

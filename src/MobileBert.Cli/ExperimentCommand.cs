@@ -153,7 +153,7 @@ public static class ExperimentCommand
                     CheckpointEvery = 1_000_000, BlankLinesBetweenDocuments = BlankLines, Resume = resume,
                 };
                 var dr = DistillationRun.Run(o, p => { if (p.Phase is not "train" || p.Step % 100 == 0) DistillCommand.Report(p); });
-                WriteJson(result, Eval(dr.FinalEval, dr.StudentParameters, (DateTime.UtcNow - t0).TotalSeconds, dr.Steps));
+                WriteJson(result, Eval(dr.FinalEval!, dr.StudentParameters, (DateTime.UtcNow - t0).TotalSeconds, dr.Steps));
             }
 
         // 3. Downstream: every model (and the student architecture with no pre-training at all) fine-tuned on sentiment with the demo's recipe.

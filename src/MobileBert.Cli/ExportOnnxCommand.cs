@@ -13,8 +13,10 @@ public static class ExportOnnxCommand
         var output = new Option<string>("--out") { Description = "Output .onnx file.", Required = true };
         var int8 = new Option<bool>("--int8") { Description = "Dynamically quantized int8 weights (ONNX Runtime quantize_dynamic style)." };
         var perColumn = new Option<bool>("--per-column") { Description = "With --int8: one weight scale per output column instead of per tensor." };
-        var opset = new Option<int>("--opset") { Description = $"ONNX opset ({OnnxExporter.MinOpset}–{OnnxExporter.MaxOpset}).", DefaultValueFactory = _ => 17 };
-        var cmd = new Command("export-onnx", "Export a model folder to ONNX (inputs input_ids/attention_mask/token_type_ids; outputs last_hidden_state, pooler_output and one per head).")
+        var opset = new Option<int>("--opset") { Description = $"ONNX opset ({OnnxExporter.MinOpset}–{OnnxExporter.MaxOpset}).",
+            DefaultValueFactory = _ => 17 };
+        var cmd = new Command("export-onnx", "Export a model folder to ONNX (inputs input_ids/attention_mask/token_type_ids; outputs " +
+            "last_hidden_state, pooler_output and one per head).")
             { modelDir, output, int8, perColumn, opset };
         cmd.SetAction(r => CliApp.Guard(() =>
         {
@@ -24,10 +26,12 @@ public static class ExportOnnxCommand
             string path = r.GetValue(output)!;
             try
             {
-                OnnxExporter.Export(model, path, new OnnxExportOptions { Int8 = q, Int8PerColumn = r.GetValue(perColumn), Opset = r.GetValue(opset) });
+                OnnxExporter.Export(model, path, new OnnxExportOptions { Int8 = q, Int8PerColumn = r.GetValue(perColumn),
+                    Opset = r.GetValue(opset) });
             }
             catch (OnnxExportException e) { throw new InputException($"export-onnx: {e.Message}"); }
-            Console.Error.WriteLine($"wrote {path} ({new FileInfo(path).Length / 1e6:F1} MB, opset {r.GetValue(opset)}, {(q ? "int8" : "fp32")}, heads: {model.Heads})");
+            Console.Error.WriteLine($"wrote {path} ({new FileInfo(path).Length / 1e6:F1} MB, opset {r.GetValue(opset)}, {(q ? "int8" : "fp32")}, " +
+                $"heads: {model.Heads})");
             return 0;
         }));
         return cmd;

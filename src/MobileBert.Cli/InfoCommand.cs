@@ -11,7 +11,8 @@ public static class InfoCommand
         var cmd = new Command("info", "Print the version, the runtime and the SIMD paths the kernels take on this machine (ISA level).");
         cmd.SetAction(_ =>
         {
-            Console.WriteLine($"mobilebert {typeof(InfoCommand).Assembly.GetName().Version}, .NET {Environment.Version}, {Environment.ProcessorCount} logical cores");
+            Console.WriteLine($"mobilebert {typeof(InfoCommand).Assembly.GetName().Version}, " +
+                $".NET {Environment.Version}, {Environment.ProcessorCount} logical cores");
             Console.WriteLine($"simd: {SimdSupport.Describe()}");
             return 0;
         });

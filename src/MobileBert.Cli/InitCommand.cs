@@ -4,17 +4,21 @@ using MobileBert.Model;
 
 namespace MobileBert.Cli;
 
-/// <summary>`mobilebert init --preset NAME|config.json --out DIR [--heads …] [--seed N] [--vocab FILE]`: a new model folder with HF's random initialisation.</summary>
+/// <summary>`mobilebert init --preset NAME|config.json --out DIR [--heads …] [--seed N] [--vocab FILE]`: a new model folder with HF's random
+/// initialisation.</summary>
 public static class InitCommand
 {
     public static Command Create()
     {
-        var config = new Option<string>("--config", "--preset") { Description = $"Preset ({string.Join(", ", Presets.All.Keys)}) or a config.json path.", Required = true };
+        var config = new Option<string>("--config", "--preset") { Description =
+            $"Preset ({string.Join(", ", Presets.All.Keys)}) or a config.json path.", Required = true };
         var output = new Option<string>("--out") { Description = "Output model folder.", Required = true };
-        var heads = new Option<string>("--heads") { Description = "none | pretraining | mlm | classification | qa (comma-separated to combine).", DefaultValueFactory = _ => "pretraining" };
+        var heads = new Option<string>("--heads") { Description = "none | pretraining | mlm | classification | qa (comma-separated to combine).",
+            DefaultValueFactory = _ => "pretraining" };
         var seed = new Option<int>("--seed") { Description = "Random seed.", DefaultValueFactory = _ => 42 };
         var vocab = new Option<string?>("--vocab") { Description = "vocab.txt to copy into the folder." };
-        var cmd = new Command("init", "Create a randomly initialised model folder (config.json + model.safetensors [+ vocab.txt]).") { config, output, heads, seed, vocab };
+        var cmd = new Command("init", "Create a randomly initialised model folder (config.json + model.safetensors [+ vocab.txt]).") {
+            config, output, heads, seed, vocab };
         cmd.SetAction(r => CliApp.Guard(() =>
         {
             var c = Presets.Resolve(r.GetValue(config)!);

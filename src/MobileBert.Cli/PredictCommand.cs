@@ -14,12 +14,15 @@ public static class PredictCommand
     public static Command Create()
     {
         var model = new Option<string>("--model") { Description = "Fine-tuned model folder.", Required = true };
-        var input = new Option<string>("--input") { DefaultValueFactory = _ => "-", Description = "Input file or - (stdin). One input per line: text; text<TAB>pair; {\"text\",\"text_pair\"}; {\"question\",\"context\"}." };
-        var output = new Option<string>("--output") { DefaultValueFactory = _ => "-", Description = "JSONL output file or - (stdout); with --glue-test: the submission folder." };
+        var input = new Option<string>("--input") { DefaultValueFactory = _ => "-",
+            Description = "Input file or - (stdin). One input per line: text; text<TAB>pair; {\"text\",\"text_pair\"}; {\"question\",\"context\"}." };
+        var output = new Option<string>("--output") { DefaultValueFactory = _ => "-",
+            Description = "JSONL output file or - (stdout); with --glue-test: the submission folder." };
         var batch = new Option<int>("--batch") { DefaultValueFactory = _ => 32, Description = "Inputs per forward pass." };
         var threads = new Option<int>("--threads") { DefaultValueFactory = _ => Environment.ProcessorCount };
         var topK = new Option<int>("--top-k") { DefaultValueFactory = _ => 3, Description = "Question answering: answers per question." };
-        var glueTest = new Option<string?>("--glue-test") { Description = "GLUE task folder (e.g. glue_data/SST-2): write the test-set submission file (MNLI: also MNLI-mm and AX when present) to --output." };
+        var glueTest = new Option<string?>("--glue-test") { Description = "GLUE task folder (e.g. glue_data/SST-2): write the test-set submission " +
+            "file (MNLI: also MNLI-mm and AX when present) to --output." };
         var cmd = new Command("predict", "Predict with a fine-tuned model: labels + probabilities, scores, or answers with character spans (JSONL).")
         { model, input, output, batch, threads, topK, glueTest };
         cmd.SetAction(r => TaskCli.Guard(() =>
@@ -44,7 +47,8 @@ public static class PredictCommand
                 n = Run(r.GetValue(model)!, reader, inName, writer, options, r.GetValue(topK), sanitizer);
                 writer.Flush();
             }
-            else n = MobileBert.Checkpoints.AtomicFile.WriteText(outPath, w => Run(r.GetValue(model)!, reader, inName, w, options, r.GetValue(topK), sanitizer));
+            else n = MobileBert.Checkpoints.AtomicFile.WriteText(outPath, w =>
+            Run(r.GetValue(model)!, reader, inName, w, options, r.GetValue(topK), sanitizer));
             sanitizer.Report(Console.Error, inName);
             Console.Error.WriteLine($"{n} predictions");
             return 0;
@@ -52,15 +56,18 @@ public static class PredictCommand
         return cmd;
     }
 
-    /// <summary>Reads inputs line by line, predicts in batches of <see cref="PredictorOptions.BatchSize"/>, writes one JSON line per input. Returns the count.</summary>
+    /// <summary>Reads inputs line by line, predicts in batches of <see cref="PredictorOptions.BatchSize"/>, writes one JSON line per input. Returns
+    /// the count.</summary>
     public static int Run(string modelDir, TextReader input, string inputName, TextWriter output, PredictorOptions options, int topK = 3)
     {
         using var lines = new LineReader(input);
         return Run(modelDir, lines, inputName, output, options, topK, new TextSanitizer());
     }
 
-    /// <summary>As above, reading lines from <paramref name="input"/> (only \n and \r\n end a line) with <paramref name="sanitizer"/>'s policy.</summary>
-    public static int Run(string modelDir, LineReader input, string inputName, TextWriter output, PredictorOptions options, int topK, TextSanitizer sanitizer)
+    /// <summary>As above, reading lines from <paramref name="input"/> (only \n and \r\n end a line) with <paramref name="sanitizer"/>'s
+    /// policy.</summary>
+    public static int Run(string modelDir, LineReader input, string inputName, TextWriter output, PredictorOptions options, int topK,
+        TextSanitizer sanitizer)
     {
         var info = File.Exists(Path.Combine(modelDir, TaskInfo.FileName)) ? TaskInfo.Load(modelDir) : null;
         bool qa = info?.Kind == TaskInfoKind.QuestionAnswering;
@@ -80,8 +87,10 @@ public static class PredictCommand
                     var best = list.Count > 0 ? list[0] : null;
                     var o = new JsonObject();
                     if (pending[i].Id is { } id) o["id"] = id;
-                    o["answer"] = best?.Text ?? ""; o["start"] = best?.Start ?? 0; o["end"] = best?.End ?? 0; o["score"] = best?.Score ?? 0; o["probability"] = best?.Probability ?? 0;
-                    o["answers"] = new JsonArray(list.Select(a => (JsonNode)new JsonObject { ["text"] = a.Text, ["start"] = a.Start, ["end"] = a.End, ["score"] = a.Score, ["probability"] = a.Probability }).ToArray());
+                    o["answer"] = best?.Text ?? ""; o["start"] = best?.Start ?? 0; o["end"] = best?.End ?? 0; o["score"] = best?.Score ?? 0;
+                    o["probability"] = best?.Probability ?? 0;
+                    o["answers"] = new JsonArray(list.Select(a => (JsonNode)new JsonObject {
+                        ["text"] = a.Text, ["start"] = a.Start, ["end"] = a.End, ["score"] = a.Score, ["probability"] = a.Probability }).ToArray());
                     output.WriteLine(o.ToJsonString(TaskCli.Compact));
                 }
             }
@@ -110,8 +119,10 @@ public static class PredictCommand
         while (input.ReadLine() is { } line)
         {
             lineNo = input.LineNumber;
-            if (line.Trim().Length == 0) throw new InputException($"{inputName}:{lineNo}: empty input line (every line is one input; nothing is skipped silently).");
-            pending.Add(Parse(line.TrimStart().StartsWith('{') ? sanitizer.CleanJson(line) : sanitizer.Clean(line), lineNo, inputName, qa, info?.IsPair ?? false));
+            if (line.Trim().Length == 0) throw new InputException($"{inputName}:{lineNo}: empty input line (every line is one input; nothing is " +
+                $"skipped silently).");
+            pending.Add(Parse(line.TrimStart().StartsWith('{') ? sanitizer.CleanJson(line) : sanitizer.Clean(line), lineNo, inputName, qa,
+                info?.IsPair ?? false));
             if (pending.Count >= options.BatchSize) Flush();
         }
         Flush();
@@ -144,7 +155,8 @@ public static class PredictCommand
         int tab = line.IndexOf('\t');
         if (pairTask)
         {
-            if (tab < 0) throw new InputException($"{name}:{lineNo}: the model was trained on text pairs: give text<TAB>pair or {{\"text\",\"text_pair\"}}.");
+            if (tab < 0) throw new InputException($"{name}:{lineNo}: the model was trained on text pairs: give text<TAB>pair or " +
+                $"{{\"text\",\"text_pair\"}}.");
             return (lineNo, null, line[..tab], line[(tab + 1)..]);
         }
         return (lineNo, null, line, null);
@@ -154,13 +166,15 @@ public static class PredictCommand
     public static IReadOnlyList<string> GlueTest(string modelDir, string glueTaskDir, string outDir, PredictorOptions options)
     {
         var info = TaskInfo.Load(modelDir);
-        if (!TaskInfo.IsGlue(info.Task)) throw new ArgumentException($"--glue-test needs a model fine-tuned on a GLUE task; {modelDir} is '{info.Task}'.");
+        if (!TaskInfo.IsGlue(info.Task)) throw new ArgumentException($"--glue-test needs a model fine-tuned on a GLUE task; {modelDir} is " +
+            $"'{info.Task}'.");
         var classifier = TextClassifier.Load(modelDir, options);
         var def = info.ToDefinition();
         var sets = new List<TaskDataset> { GlueReader.Load(def, glueTaskDir, GlueSplit.Test) };
         if (def == GlueTasks.Mnli)
         {
-            if (File.Exists(Path.Combine(glueTaskDir, "test_mismatched.tsv"))) sets.Add(GlueReader.Load(GlueTasks.MnliMismatched, glueTaskDir, GlueSplit.Test));
+            if (File.Exists(Path.Combine(glueTaskDir, "test_mismatched.tsv"))) sets.Add(
+                GlueReader.Load(GlueTasks.MnliMismatched, glueTaskDir, GlueSplit.Test));
             var ax = Path.Combine(Path.GetDirectoryName(Path.GetFullPath(glueTaskDir))!, "AX");
             if (Directory.Exists(ax)) sets.Add(GlueReader.Load(GlueTasks.Ax, ax, GlueSplit.Test));
         }

@@ -16,33 +16,45 @@ public static class QuantizeCommand
 {
     public static Command Create()
     {
-        var model = new Option<string>("--model") { Description = "fp32 model folder (config.json + model.safetensors [+ vocab.txt]).", Required = true };
-        var output = new Option<string?>("--out") { Description = "Output folder (config.json + model.int8.safetensors [+ vocab.txt]). Omit with --eval to only measure." };
-        var keep = new Option<string?>("--keep-fp32") { Description = "Comma-separated substrings of weight names to keep fp32 (e.g. attention.self,output.bottleneck)." };
+        var model = new Option<string>("--model") { Description = "fp32 model folder (config.json + model.safetensors [+ vocab.txt]).",
+            Required = true };
+        var output = new Option<string?>("--out") { Description = "Output folder (config.json + model.int8.safetensors [+ vocab.txt]). Omit with " +
+            "--eval to only measure." };
+        var keep = new Option<string?>("--keep-fp32") { Description = "Comma-separated substrings of weight names to keep fp32 (e.g. " +
+            "attention.self,output.bottleneck)." };
         var keepLayers = new Option<string?>("--keep-layers") { Description = "Comma-separated layer indices kept fp32." };
-        var maxError = new Option<double?>("--max-error") { Description = "Keep the most sensitive layers fp32 until the calibration error (logits if a classifier exists, else last hidden state; relative to max|fp32|) is ≤ this." };
-        var maxKept = new Option<int>("--max-kept-layers") { Description = "Upper bound of layers --max-error may keep fp32.", DefaultValueFactory = _ => 4 };
-        var embT = new Option<bool>("--quantize-embedding-transformation") { Description = "Also quantize the embedding transformation (default: fp32)." };
-        var calib = new Option<int>("--calibration") { Description = "Random calibration sequences for the error report.", DefaultValueFactory = _ => 8 };
+        var maxError = new Option<double?>("--max-error") { Description = "Keep the most sensitive layers fp32 until the calibration error (logits " +
+            "if a classifier exists, else last hidden state; relative to max|fp32|) is ≤ this." };
+        var maxKept = new Option<int>("--max-kept-layers") { Description = "Upper bound of layers --max-error may keep fp32.",
+            DefaultValueFactory = _ => 4 };
+        var embT = new Option<bool>("--quantize-embedding-transformation") {
+            Description = "Also quantize the embedding transformation (default: fp32)." };
+        var calib = new Option<int>("--calibration") { Description = "Random calibration sequences for the error report.",
+            DefaultValueFactory = _ => 8 };
         var seq = new Option<int>("--seq") { Description = "Length of the calibration sequences.", DefaultValueFactory = _ => 128 };
         var perLayer = new Option<bool>("--per-layer") { Description = "Print every layer's error (quantizing that layer alone) and every role's." };
-        var eval = new Option<string?>("--eval") { Description = "Labelled JSON ([{\"text\":…,\"class\":0|1}] or JSON lines with \"label\") to report fp32 vs int8 accuracy (needs vocab.txt)." };
+        var eval = new Option<string?>("--eval") { Description = "Labelled JSON ([{\"text\":…,\"class\":0|1}] or JSON lines with \"label\") to " +
+            "report fp32 vs int8 accuracy (needs vocab.txt)." };
         var threads = new Option<int>("--threads") { Description = "Threads (0: all cores).", DefaultValueFactory = _ => 0 };
-        var cmd = new Command("quantize", "Int8 post-training quantization of a model folder, with an error report.") { model, output, keep, keepLayers, maxError, maxKept, embT, calib, seq, perLayer, eval, threads };
+        var cmd = new Command("quantize", "Int8 post-training quantization of a model folder, with an error report.") {
+            model, output, keep, keepLayers, maxError, maxKept, embT, calib, seq, perLayer, eval, threads };
         cmd.SetAction(r => CliApp.Guard(() =>
         {
             string dir = r.GetValue(model)!; string? outDir = r.GetValue(output); string? evalPath = r.GetValue(eval);
             if (outDir is null && evalPath is null) throw new InputException("--out is required (or --eval to only measure).");
             ModelFolder.RequireFolder(dir);
             if (outDir is not null && !File.Exists(Path.Combine(dir, ModelFolder.VocabFile)))
-                throw new InputException($"{Path.Combine(dir, ModelFolder.VocabFile)}: missing; the quantized folder needs the model's vocab.txt so predict and TextClassifier can use it (copy it into {dir}).");
+                throw new InputException($"{Path.Combine(dir, ModelFolder.VocabFile)}: missing; the quantized folder needs the model's vocab.txt " +
+                    $"so predict and TextClassifier can use it (copy it into {dir}).");
             var m = ModelFolder.Load(dir);
             int t = r.GetValue(threads);
             var policy = new QuantizationPolicy { QuantizeEmbeddingTransformation = r.GetValue(embT) };
-            if (r.GetValue(keep) is { } k) policy.KeepFp32 = [.. k.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries)];
+            if (r.GetValue(keep) is { } k) policy.KeepFp32 = [.. k.Split(',',
+                StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries)];
             if (r.GetValue(keepLayers) is { } kl)
                 foreach (var part in kl.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries))
-                    policy.KeepLayersFp32.Add(int.TryParse(part, NumberStyles.None, CultureInfo.InvariantCulture, out int v) && v < m.Config.NumHiddenLayers ? v
+                    policy.KeepLayersFp32.Add(int.TryParse(part, NumberStyles.None, CultureInfo.InvariantCulture, out int v)
+                        && v < m.Config.NumHiddenLayers ? v
                         : throw new InputException($"--keep-layers: '{part}' is not a layer index (0…{m.Config.NumHiddenLayers - 1})."));
             int n = r.GetValue(calib), s = Math.Min(r.GetValue(seq), m.Config.MaxPositionEmbeddings);
             if (n < 1 || s < 2) throw new InputException("--calibration and --seq must be positive (seq ≥ 2).");
@@ -70,7 +82,9 @@ public static class QuantizeCommand
             else err = analysis.Measure(QuantizedWeights.Quantize(m, policy));
             var q = QuantizedWeights.Quantize(m, policy);
             int total = QuantizedWeights.AllLinears(m).Count();
-            Console.WriteLine($"int8: {q.Count} of {total} Linears; fp32 layers: {(policy.KeepLayersFp32.Count == 0 ? "none" : string.Join(",", policy.KeepLayersFp32.Order()))}; calibration error ({n}×{s} random tokens): {err}");
+            Console.WriteLine($"int8: {q.Count} of {total} Linears; fp32 " +
+                $"layers: {(policy.KeepLayersFp32.Count == 0 ? "none" : string.Join(",", policy.KeepLayersFp32.Order()))}; calibration error " +
+                $"({n}×{s} random tokens): {err}");
             if (evalPath is not null)
             {
                 string vocab = Path.Combine(dir, ModelFolder.VocabFile);
@@ -91,9 +105,11 @@ public static class QuantizeCommand
                     ["calibration_error"] = err.ToString(),
                 };
                 QuantizedCheckpoint.Save(m, q, outDir, File.Exists(vocab) ? vocab : null, meta);
-                // The task description (labels, max length) travels with the model, so TextClassifier/`predict` load the int8 folder like the fp32 one.
+                // The task description (labels, max length) travels with the model, so TextClassifier/`predict` load the int8 folder like the fp32
+                // one.
                 string taskJson = Path.Combine(dir, FineTuning.TaskInfo.FileName);
-                if (File.Exists(taskJson) && Path.GetFullPath(dir) != Path.GetFullPath(outDir)) File.Copy(taskJson, Path.Combine(outDir, FineTuning.TaskInfo.FileName), overwrite: true);
+                if (File.Exists(taskJson) && Path.GetFullPath(dir) != Path.GetFullPath(outDir)) File.Copy(
+                    taskJson, Path.Combine(outDir, FineTuning.TaskInfo.FileName), overwrite: true);
                 Console.Error.WriteLine($"wrote {outDir}");
             }
             return 0;

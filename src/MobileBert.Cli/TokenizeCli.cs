@@ -9,8 +9,10 @@ public static class TokenizeCli
     public static Command Create()
     {
         var vocab = new Option<string>("--vocab") { Description = "WordPiece vocabulary (vocab.txt, one token a line).", Required = true };
-        var maxLength = new Option<int>("--max-length") { Description = "Maximum tokens including [CLS]/[SEP] (longest-first truncation).", DefaultValueFactory = _ => 512 };
-        var cmd = new Command("tokenize", "Tokenize JSONL lines {\"text\":…,\"text_pair\":…} from stdin with BERT uncased WordPiece.") { vocab, maxLength };
+        var maxLength = new Option<int>("--max-length") { Description = "Maximum tokens including [CLS]/[SEP] (longest-first truncation).",
+            DefaultValueFactory = _ => 512 };
+        var cmd = new Command("tokenize", "Tokenize JSONL lines {\"text\":…,\"text_pair\":…} from stdin with BERT uncased WordPiece.") {
+            vocab, maxLength };
         cmd.SetAction(r => CliApp.Guard(() =>
         {
             using var stdout = new StreamWriter(Console.OpenStandardOutput(), new System.Text.UTF8Encoding(false)) { AutoFlush = false };

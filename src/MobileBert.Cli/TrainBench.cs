@@ -11,7 +11,8 @@ namespace MobileBert.Cli;
 /// shaped like real ones (15 % masked, at most 20 predictions per sequence; NSP labels 50/50). Reports where the time goes.</summary>
 public static class TrainBench
 {
-    public static void Run(MobileBertModel model, string name, int[] batches, int[] seqs, int[] threadCounts, int warmup, int iterations, double minSeconds, string optimizerName, TextWriter output)
+    public static void Run(MobileBertModel model, string name, int[] batches, int[] seqs, int[] threadCounts, int warmup, int iterations,
+        double minSeconds, string optimizerName, TextWriter output)
     {
         var c = model.Config;
         Optimizer opt = optimizerName switch
@@ -20,7 +21,8 @@ public static class TrainBench
             "lamb" => new Lamb(model.Store),
             _ => throw new InputException($"--optimizer must be adamw or lamb, got '{optimizerName}'."),
         };
-        output.WriteLine($"train: {name} ({model.Store.Count / 1e6:F1}M parameters with MLM+NSP heads, {c.NumHiddenLayers} layers), optimizer {optimizerName}, masked LM decoded at masked positions only");
+        output.WriteLine($"train: {name} ({model.Store.Count / 1e6:F1}M parameters with MLM+NSP heads, {c.NumHiddenLayers} layers), " +
+            $"optimizer {optimizerName}, masked LM decoded at masked positions only");
         output.WriteLine($"machine: {Environment.ProcessorCount} logical cores; load average {LoadAverage()}");
         output.WriteLine();
         output.WriteLine("batch   seq  threads   median s/step   p10–p90            seq/s   fwd+bwd GFLOP/s   (fwd ms / loss+bwd ms / clip+opt ms)");
@@ -46,7 +48,10 @@ public static class TrainBench
                     double median = BenchCommand.Percentile(times, 0.5);
                     double flops = 3 * FlopCount.Forward(c, b, s);          // backward ≈ 2× forward
                     output.WriteLine(string.Create(CultureInfo.InvariantCulture,
-                        $"{b,5} {s,5} {t,8} {median,15:F3}   {BenchCommand.Percentile(times, 0.1),7:F3}–{BenchCommand.Percentile(times, 0.9),-9:F3} {b / median,8:F2} {flops / median / 1e9,17:F1}   ({fwd / timed * 1000:F0} / {bwd / timed * 1000:F0} / {upd / timed * 1000:F0})"));
+                        $"{b,5} {s,5} {t,8} {median,15:F3}   " +
+                        $"{BenchCommand.Percentile(times, 0.1),7:F3}–{BenchCommand.Percentile(times, 0.9),-9:F3} " +
+                        $"{b / median,8:F2} {flops / median / 1e9,17:F1}   " +
+                        $"({fwd / timed * 1000:F0} / {bwd / timed * 1000:F0} / {upd / timed * 1000:F0})"));
                 }
             }
     }
@@ -57,9 +62,11 @@ public static class TrainBench
         int n = 0; foreach (int y in batch.MlmLabels) if (y != -100) n++;
         var positions = new int[n]; n = 0;
         for (int i = 0; i < batch.MlmLabels.Length; i++) if (batch.MlmLabels[i] != -100) positions[n++] = i;
-        var output = model.Forward(batch.Input, new ForwardOptions { Training = true, KeepForBackward = true, Seed = seed, MlmPositions = positions, Heads = ModelHeads.Pretraining });
+        var output = model.Forward(batch.Input, new ForwardOptions { Training = true, KeepForBackward = true, Seed = seed, MlmPositions = positions,
+            Heads = ModelHeads.Pretraining });
         double f = sw.Elapsed.TotalSeconds; sw.Restart();
-        var loss = MobileBert.Training.Losses.Pretraining(output, batch.MlmLabels, batch.NextSentenceLabels, overwriteLogits: true, threads: model.Threads);
+        var loss = MobileBert.Training.Losses.Pretraining(output, batch.MlmLabels, batch.NextSentenceLabels, overwriteLogits: true,
+            threads: model.Threads);
         model.ZeroGrad();
         model.Backward(output, loss.Gradients);
         double b = sw.Elapsed.TotalSeconds; sw.Restart();

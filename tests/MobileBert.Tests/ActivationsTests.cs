@@ -92,7 +92,8 @@ public class ActivationsTests
     {
         var x = KernelTestUtil.Uniform(rng, n, -10, 10);
         // Sprinkle large magnitudes and specials.
-        float[] specials = [0f, -0f, 1e-30f, -1e-30f, 1e-3f, -1e-3f, 13f, -13f, -14f, 20f, -20f, 1e4f, -1e4f, 1e30f, -1e30f, float.MaxValue, float.MinValue];
+        float[] specials = [0f, -0f, 1e-30f, -1e-30f, 1e-3f, -1e-3f, 13f, -13f, -14f, 20f, -20f, 1e4f, -1e4f, 1e30f, -1e30f, float.MaxValue,
+            float.MinValue];
         for (int i = 0; i < n; i += 5) x[i] = specials[(i / 5) % specials.Length];
         return x;
     }
@@ -182,7 +183,8 @@ public class ActivationsTests
     public void Relu_EqualsTensorPrimitivesMaxBitForBit()
     {
         // The SIMD path must be the same function as TensorPrimitives.Max(x, 0): NaN propagates, relu(−0) = +0.
-        float[] specials = [0f, -0f, float.NaN, -float.NaN, float.PositiveInfinity, float.NegativeInfinity, float.Epsilon, -float.Epsilon, 1f, -1f, float.MaxValue, float.MinValue];
+        float[] specials = [0f, -0f, float.NaN, -float.NaN, float.PositiveInfinity, float.NegativeInfinity, float.Epsilon, -float.Epsilon, 1f, -1f,
+            float.MaxValue, float.MinValue];
         var rng = new Random(5);
         foreach (int n in new[] { 1, 7, 15, 16, 17, 33, 100, 515 })
         {
@@ -193,7 +195,8 @@ public class ActivationsTests
             var r = (float[])x.Clone();
             Activations.Relu(r);
             for (int i = 0; i < n; i++)
-                Assert.True(BitConverter.SingleToInt32Bits(expected[i]) == BitConverter.SingleToInt32Bits(r[i]) || (float.IsNaN(expected[i]) && float.IsNaN(r[i])),
+                Assert.True(BitConverter.SingleToInt32Bits(expected[i]) == BitConverter.SingleToInt32Bits(r[i])
+                    || (float.IsNaN(expected[i]) && float.IsNaN(r[i])),
                     $"n={n} relu({x[i]:R}) = {r[i]:R}, expected {expected[i]:R}");
         }
     }
@@ -211,7 +214,8 @@ public class ActivationsTests
             for (int i = 0; i < n; i++) Assert.Equal(Math.Max(x[i], 0f), r[i]);
 
             // Include tiny magnitudes (relative accuracy near 0 matters: tanh(x) ≈ x) and saturation.
-            float[] specials = [0f, -0f, 1e-30f, -1e-12f, 1e-8f, 1e-5f, -3e-3f, 0.004f, -0.00401f, 0.01f, 0.55f, 9f, -10f, 30f, -1e4f, float.MaxValue];
+            float[] specials = [0f, -0f, 1e-30f, -1e-12f, 1e-8f, 1e-5f, -3e-3f, 0.004f, -0.00401f, 0.01f, 0.55f, 9f, -10f, 30f, -1e4f,
+                float.MaxValue];
             for (int i = 1; i < n; i += 3) x[i] = specials[(i / 3) % specials.Length];
             var t = (float[])x.Clone();
             Activations.Tanh(t);

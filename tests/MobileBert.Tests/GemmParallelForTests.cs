@@ -29,7 +29,8 @@ public class GemmParallelForTests
     }
 
     [Theory]
-    [InlineData(1, 1)] [InlineData(2, 2)] [InlineData(7, 2)] [InlineData(1000, 2)] [InlineData(1000, 3)] [InlineData(5, 4)] [InlineData(0, 2)] [InlineData(3, 8)]
+    [InlineData(1, 1)] [InlineData(2, 2)] [InlineData(7, 2)] [InlineData(1000, 2)] [InlineData(1000, 3)] [InlineData(5, 4)] [InlineData(
+    0, 2)] [InlineData(3, 8)]
     public unsafe void RunAffine_VisitsEveryIndexOnce(int count, int threads)
     {
         var hits = new int[Math.Max(count, 1)];
@@ -75,7 +76,8 @@ public class GemmParallelForTests
         });
         Assert.All(sums, s => Assert.Equal(45, s));
 
-        var e = Assert.Throws<InvalidOperationException>(() => ParallelFor.Run(100, 2, i => { if (i == 37) throw new InvalidOperationException("boom"); }));
+        var e = Assert.Throws<InvalidOperationException>(() => ParallelFor.Run(100, 2, i => { if (i == 37) throw new InvalidOperationException(
+            "boom"); }));
         Assert.Equal("boom", e.Message);
         // The pool still works after an exception.
         int n = 0;

@@ -14,7 +14,8 @@ public class GemmTests
 
     static GemmPath P(string name) => Enum.Parse<GemmPath>(name);
 
-    static float[] Rand(Random rng, int len) { var x = new float[len]; for (int i = 0; i < len; i++) x[i] = (float)(rng.NextDouble() * 2 - 1); return x; }
+    static float[] Rand(Random rng, int len) { var x = new float[len]; for (int i = 0; i < len;
+        i++) x[i] = (float)(rng.NextDouble() * 2 - 1); return x; }
     static float[] Abs(float[] x) => x.Select(MathF.Abs).ToArray();
 
     const float Sentinel = 12345.5f;
@@ -127,7 +128,8 @@ public class GemmTests
     public void PackedMultiply_MatchesReference(string path)
     {
         var rng = new Random(11);
-        foreach (var (m, n, k) in new[] { (1, 1, 1), (1, 129, 127), (17, 33, 3), (129, 127, 65), (9, 31, 600), (16, 64, 600), (128, 64, 128), (5, 40, 0) })
+        foreach (var (m, n, k) in new[] { (1, 1, 1), (1, 129, 127), (17, 33, 3), (129, 127, 65), (9, 31, 600), (16, 64, 600), (128, 64, 128),
+            (5, 40, 0) })
             foreach (var tb in new[] { Transpose.No, Transpose.Yes })
             {
                 var b = Rand(rng, k * n);
@@ -188,6 +190,7 @@ public class GemmTests
     public void UnsupportedPath_Throws()
     {
         foreach (var p in new[] { GemmPath.Vector128, GemmPath.Vector256, GemmPath.Vector512 }.Where(p => !GemmKernels.IsSupported(p)))
-            Assert.Throws<PlatformNotSupportedException>(() => Gemm.MultiplyCore(new float[1], new float[1], new float[1], 1, 1, 1, Transpose.No, Transpose.No, default, false, 1, p));
+            Assert.Throws<PlatformNotSupportedException>(() => Gemm.MultiplyCore(
+                new float[1], new float[1], new float[1], 1, 1, 1, Transpose.No, Transpose.No, default, false, 1, p));
     }
 }

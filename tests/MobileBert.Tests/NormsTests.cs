@@ -8,7 +8,8 @@ public class NormsTests
     private const float Eps = 1e-12f;
 
     /// <summary>Two-pass double LayerNorm of v (already the float sum x+res). Returns y plus mean/rstd per row.</summary>
-    private static (double[] y, double[] mean, double[] rstd, double[] scale) RefLayerNorm(float[] v, float[] g, float[] b, int rows, int dim, double eps)
+    private static (double[] y, double[] mean, double[] rstd, double[] scale) RefLayerNorm(
+        float[] v, float[] g, float[] b, int rows, int dim, double eps)
     {
         var y = new double[rows * dim];
         var scale = new double[rows * dim]; // |n·γ| + |β|: magnitude of the terms, for a relative tolerance
@@ -158,7 +159,8 @@ public class NormsTests
                     float s = x[i] + res[i];
                     float q = s * g[j];
                     Assert.Equal(q + b[j], y2[i]);
-                    KernelTestUtil.Close((double)x[i] * g[j] + b[j], y[i], 2e-7 * (Math.Abs((double)x[i] * g[j]) + Math.Abs(b[j])), "NoNorm vs double");
+                    KernelTestUtil.Close((double)x[i] * g[j] + b[j], y[i], 2e-7 * (Math.Abs((double)x[i] * g[j]) + Math.Abs(b[j])),
+                        "NoNorm vs double");
                 }
 
             var xa = (float[])x.Clone();

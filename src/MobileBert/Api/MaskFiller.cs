@@ -36,7 +36,8 @@ public sealed class MaskFiller : IDisposable
         options ??= new PredictorOptions();
         var folder = InferenceFolder.Load(dir, options);
         if (folder.Model.Mlm is null)
-            throw new CheckpointException($"{dir}: the model has no masked-LM head (cls.predictions.*); fill-mask needs a pre-training or MaskedLM checkpoint.");
+            throw new CheckpointException($"{dir}: the model has no masked-LM head (cls.predictions.*); fill-mask needs a pre-training or MaskedLM " +
+                $"checkpoint.");
         return new MaskFiller(folder, options);
     }
 
@@ -62,7 +63,8 @@ public sealed class MaskFiller : IDisposable
         {
             var enc = _featurizer.Encode(text, null, out _);
             var masks = Enumerable.Range(0, enc.Length).Where(i => enc.InputIds[i] == tok.MaskId).ToArray();
-            if (masks.Length == 0) throw new ArgumentException($"the text has no {MaskToken} token (within the first {MaxSeqLength} tokens).", nameof(text));
+            if (masks.Length == 0) throw new ArgumentException($"the text has no {MaskToken} token (within the first {MaxSeqLength} tokens).",
+                nameof(text));
             var run = _engine.Run([new TokenSequence(enc.InputIds, enc.TokenTypeIds)]);
             var rows = new float[masks.Length * h];                                            // [M, H]
             for (int m = 0; m < masks.Length; m++) run.HiddenState(0).Slice(masks[m] * h, h).CopyTo(rows.AsSpan(m * h));

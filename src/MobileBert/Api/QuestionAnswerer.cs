@@ -37,7 +37,8 @@ public sealed class QuestionAnswerer : IDisposable
         _model = folder.Model; var tokenizer = _tokenizer = folder.Tokenizer; Settings = settings; MaxSeqLength = maxSeq; Options = options;
         IsQuantized = folder.Int8 is not null;
         _engine = folder.NewEngine(options);
-        _featurizer = new QaFeaturizer(tokenizer, new QaFeatureOptions { MaxSeqLength = maxSeq, DocStride = settings.DocStride, MaxQueryLength = settings.MaxQueryLength });
+        _featurizer = new QaFeaturizer(tokenizer, new QaFeatureOptions { MaxSeqLength = maxSeq, DocStride = settings.DocStride,
+            MaxQueryLength = settings.MaxQueryLength });
     }
 
     /// <summary>Loads a model folder with a question-answering head (task.json settings, or HF run_qa defaults: 384/128/64).</summary>
@@ -46,7 +47,8 @@ public sealed class QuestionAnswerer : IDisposable
         options ??= new PredictorOptions();
         var folder = InferenceFolder.Load(dir, options);
         var task = folder.Task;
-        if (task is not null && task.Kind != TaskInfoKind.QuestionAnswering) throw new ArgumentException($"{dir}: a {task.Kind} model; use TextClassifier.");
+        if (task is not null && task.Kind != TaskInfoKind.QuestionAnswering) throw new ArgumentException(
+            $"{dir}: a {task.Kind} model; use TextClassifier.");
         if (folder.Model.Qa is null) throw new CheckpointException($"{dir}: the model has no question-answering head (qa_outputs.*).");
         return new QuestionAnswerer(folder, task?.Squad ?? new SquadSettings(), options.MaxSeqLength ?? task?.MaxSeqLength ?? 384, options);
     }
@@ -63,7 +65,8 @@ public sealed class QuestionAnswerer : IDisposable
     /// <summary>Releases the engine's pinned buffers.</summary>
     public void Dispose() { lock (_engineLock) _engine.Dispose(); }
 
-    /// <summary>The best answers to <paramref name="question"/> in <paramref name="context"/>, best first (at most <paramref name="topK"/>).</summary>
+    /// <summary>The best answers to <paramref name="question"/> in <paramref name="context"/>, best first (at most <paramref
+    /// name="topK"/>).</summary>
     public IReadOnlyList<Answer> Answer(string context, string question, int topK = 5) => Answer([(context, question)], topK)[0];
 
     /// <summary>Answers many (context, question) pairs, windows of all of them batched together.</summary>
@@ -73,7 +76,8 @@ public sealed class QuestionAnswerer : IDisposable
         if (topK < 1) throw new ArgumentOutOfRangeException(nameof(topK), topK, "Must be positive.");
         if (items.Count == 0) return [];
         long first = Interlocked.Add(ref _ids, items.Count) - items.Count;
-        var examples = items.Select((x, i) => new SquadExample($"q{first + i}", "", x.Context ?? throw new ArgumentNullException(nameof(items), "A context is null."),
+        var examples = items.Select((x, i) => new SquadExample($"q{first + i}", "",
+            x.Context ?? throw new ArgumentNullException(nameof(items), "A context is null."),
             x.Question ?? throw new ArgumentNullException(nameof(items), "A question is null."), [], false)).ToArray();
         QaFeatureSet features;
         lock (_tokenizerLock) features = _featurizer.CreateFeatures(examples);

@@ -31,7 +31,8 @@ public sealed record SentenceTransformersFolder(Pooling? Pooling, bool? Normaliz
             {
                 string type = m["type"]?.GetValueKind() == JsonValueKind.String ? m["type"]!.GetValue<string>() : "";
                 if (type.EndsWith(".Normalize", StringComparison.Ordinal)) normalize = true;
-                if (type.EndsWith(".Pooling", StringComparison.Ordinal) && m["path"]?.GetValueKind() == JsonValueKind.String) poolingDir = m["path"]!.GetValue<string>();
+                if (type.EndsWith(".Pooling", StringComparison.Ordinal) && m["path"]?.GetValueKind() == JsonValueKind.String) poolingDir =
+                    m["path"]!.GetValue<string>();
             }
         }
         Pooling? pooling = null;
@@ -42,7 +43,8 @@ public sealed record SentenceTransformersFolder(Pooling? Pooling, bool? Normaliz
             else if (Flag("pooling_mode_cls_token")) pooling = MobileBert.Pooling.Cls;
             else throw new CheckpointException($"{Path.Combine(dir, poolingDir, "config.json")}: only mean-token or CLS-token pooling is supported.");
         }
-        int? max = Load("sentence_bert_config.json") is JsonObject sb && sb["max_seq_length"] is JsonValue v && v.TryGetValue(out int len) ? len : null;
+        int? max = Load("sentence_bert_config.json") is JsonObject sb && sb["max_seq_length"] is JsonValue v
+            && v.TryGetValue(out int len) ? len : null;
         return new SentenceTransformersFolder(pooling, normalize, max);
     }
 
@@ -61,7 +63,8 @@ public sealed record SentenceTransformersFolder(Pooling? Pooling, bool? Normaliz
             new JsonObject { ["idx"] = 1, ["name"] = "1", ["path"] = "1_Pooling", ["type"] = "sentence_transformers.models.Pooling" });
         if (normalize)
         {
-            modules.Add((JsonNode)new JsonObject { ["idx"] = 2, ["name"] = "2", ["path"] = "2_Normalize", ["type"] = "sentence_transformers.models.Normalize" });
+            modules.Add((JsonNode)new JsonObject { ["idx"] = 2, ["name"] = "2", ["path"] = "2_Normalize",
+                ["type"] = "sentence_transformers.models.Normalize" });
             Directory.CreateDirectory(Path.Combine(dir, "2_Normalize"));   // the module has no files; its folder exists
         }
         File.WriteAllText(Path.Combine(dir, "modules.json"), modules.ToJsonString(options));

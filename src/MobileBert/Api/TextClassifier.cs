@@ -71,7 +71,8 @@ public sealed class TextClassifier : IDisposable
     {
         options ??= new PredictorOptions();
         var folder = InferenceFolder.Load(dir, options);
-        if (folder.Task?.Kind == TaskInfoKind.QuestionAnswering) throw new ArgumentException($"{dir}: a question-answering model; use QuestionAnswerer.");
+        if (folder.Task?.Kind == TaskInfoKind.QuestionAnswering) throw new ArgumentException(
+            $"{dir}: a question-answering model; use QuestionAnswerer.");
         if (folder.Model.Classifier is null) throw new CheckpointException($"{dir}: the model has no sequence-classification head (classifier.*).");
         return new TextClassifier(folder, options);
     }

@@ -9,7 +9,8 @@ namespace MobileBert.Checkpoints;
 /// config's <c>num_hidden_layers</c> encoder layers, and the model the config describes must fit in the memory
 /// available to the process. A config that disagrees with its checkpoint (say num_hidden_layers: 1000000 beside a
 /// 2-layer file) fails in milliseconds, naming both numbers, instead of building a model for minutes and gigabytes.
-/// Names and shapes are compared afterwards, still before the weight buffer exists (<see cref="ModelFolder.Load(MobileBertConfig, SafeTensorsFile, LoadOptions?)"/>).
+/// Names and shapes are compared afterwards, still before the weight buffer exists (<see cref="ModelFolder.Load(MobileBertConfig, SafeTensorsFile,
+/// LoadOptions?)"/>).
 /// </summary>
 public static partial class CheckpointPreflight
 {
@@ -21,7 +22,8 @@ public static partial class CheckpointPreflight
     {
         int max = -1;
         foreach (var n in names)
-            if (LayerName().Match(n) is { Success: true } m && int.TryParse(m.Groups[1].ValueSpan, NumberStyles.None, CultureInfo.InvariantCulture, out int l))
+            if (LayerName().Match(n) is { Success: true } m && int.TryParse(
+                m.Groups[1].ValueSpan, NumberStyles.None, CultureInfo.InvariantCulture, out int l))
                 max = Math.Max(max, l);
         return max + 1;
     }
@@ -38,11 +40,14 @@ public static partial class CheckpointPreflight
                 + (inFile == 0 ? "no encoder layers" : $"{inFile} (encoder.layer.0 … encoder.layer.{inFile - 1})")
                 + $": {config.BackbonePrefix}encoder.layer.{inFile}.* and later are missing; they must match.");
         long need;
-        try { need = floatWeights ? MobileBertModel.WeightBytes(config, heads, pooler) : file.Entries.Sum(e => e.ElementCount * DTypeInfo.SizeOf(e.DType)); }
-        catch (ArgumentException e) { throw new CheckpointException($"{file.Path}: config.json describes a model that cannot be built: {e.Message}"); }
+        try { need = floatWeights ? MobileBertModel.WeightBytes(config, heads, pooler)
+            : file.Entries.Sum(e => e.ElementCount * DTypeInfo.SizeOf(e.DType)); }
+        catch (ArgumentException e) { throw new CheckpointException($"{file.Path}: config.json describes a model that cannot be " +
+        $"built: {e.Message}"); }
         long available = MobileBertModel.AvailableMemoryBytes();
         if (need > available)
-            throw new CheckpointException($"{file.Path}: config.json describes a model whose weights need {MobileBertModel.FormatBytes(need)}, but only {MobileBertModel.FormatBytes(available)} of memory is available.");
+            throw new CheckpointException($"{file.Path}: config.json describes a model whose weights need {MobileBertModel.FormatBytes(need)}, but " +
+                $"only {MobileBertModel.FormatBytes(available)} of memory is available.");
     }
 
     /// <summary>Throws <see cref="CheckpointException"/> naming <paramref name="tensor"/> and the first non-finite value's index.</summary>
@@ -50,6 +55,7 @@ public static partial class CheckpointPreflight
     {
         for (int i = 0; i < values.Length; i++)
             if (!float.IsFinite(values[i]))
-                throw new CheckpointException($"{path}: tensor '{tensor}' holds a non-finite value ({values[i].ToString(CultureInfo.InvariantCulture)} at element {i}); the checkpoint is corrupt or the run diverged.");
+                throw new CheckpointException($"{path}: tensor '{tensor}' holds a non-finite value " +
+                    $"({values[i].ToString(CultureInfo.InvariantCulture)} at element {i}); the checkpoint is corrupt or the run diverged.");
     }
 }

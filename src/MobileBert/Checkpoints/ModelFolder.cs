@@ -35,7 +35,8 @@ public static class ModelFolder
     {
         if (!Directory.Exists(dir)) throw new CheckpointException($"{dir}: model folder does not exist.");
         foreach (var f in new[] { ConfigFile, WeightsFile })
-            if (!File.Exists(Path.Combine(dir, f))) throw new CheckpointException($"{Path.Combine(dir, f)}: missing (a model folder needs {ConfigFile} and {WeightsFile}).");
+            if (!File.Exists(Path.Combine(dir, f))) throw new CheckpointException(
+                $"{Path.Combine(dir, f)}: missing (a model folder needs {ConfigFile} and {WeightsFile}).");
     }
 
     public static MobileBertModel Load(string dir, LoadOptions? options = null)
@@ -68,7 +69,8 @@ public static class ModelFolder
         {
             if (!names.TryGetValue(p.Name, out var stored)) { if (!InitializesMissing(p.Name)) missing.Add(p.Name); continue; }
             var entry = file[stored];
-            if (!entry.Shape.SequenceEqual(p.Shape)) wrongShape.Add($"{stored}: file has [{string.Join(",", entry.Shape)}], model needs [{string.Join(",", p.Shape)}]");
+            if (!entry.Shape.SequenceEqual(p.Shape)) wrongShape.Add($"{stored}: file has [{string.Join(",", entry.Shape)}], model needs " +
+                $"[{string.Join(",", p.Shape)}]");
         }
         foreach (var (canonical, stored) in names)
         {
@@ -78,23 +80,29 @@ public static class ModelFolder
         }
         if (missing.Count + wrongShape.Count + unexpected.Count > 0)
         {
-            var msg = new System.Text.StringBuilder($"{file.Path}: checkpoint does not match the config ({config.NumHiddenLayers} layers, hidden {config.HiddenSize}, intra {config.IntraBottleneckSize}, heads {heads}).");
-            if (missing.Count > 0) msg.Append($"\n  missing ({missing.Count}): ").AppendJoin(", ", missing.Take(20)).Append(missing.Count > 20 ? ", …" : "");
-            if (wrongShape.Count > 0) msg.Append($"\n  wrong shape ({wrongShape.Count}): ").AppendJoin("; ", wrongShape.Take(20)).Append(wrongShape.Count > 20 ? "; …" : "");
-            if (unexpected.Count > 0) msg.Append($"\n  unexpected ({unexpected.Count}): ").AppendJoin(", ", unexpected.Take(20)).Append(unexpected.Count > 20 ? ", …" : "");
+            var msg = new System.Text.StringBuilder($"{file.Path}: checkpoint does not match the config ({config.NumHiddenLayers} layers, " +
+                $"hidden {config.HiddenSize}, intra {config.IntraBottleneckSize}, heads {heads}).");
+            if (missing.Count > 0) msg.Append($"\n  missing ({missing.Count}): ").AppendJoin(", ", missing.Take(20)).Append(
+                missing.Count > 20 ? ", …" : "");
+            if (wrongShape.Count > 0) msg.Append($"\n  wrong shape ({wrongShape.Count}): ").AppendJoin("; ", wrongShape.Take(20)).Append(
+                wrongShape.Count > 20 ? "; …" : "");
+            if (unexpected.Count > 0) msg.Append($"\n  unexpected ({unexpected.Count}): ").AppendJoin(", ", unexpected.Take(20)).Append(
+                unexpected.Count > 20 ? ", …" : "");
             throw new CheckpointException(msg.ToString());
         }
         if (names.TryGetValue(TiedDecoder, out var decoderName) && model.Mlm is not null)
         {
             var decoder = file[decoderName];
             if (!decoder.Shape.SequenceEqual(model.Embeddings.WordEmbeddings.Shape))
-                throw new CheckpointException($"{file.Path}: '{decoderName}' has shape [{string.Join(",", decoder.Shape)}]; it is tied to the word embeddings [{string.Join(",", model.Embeddings.WordEmbeddings.Shape)}].");
+                throw new CheckpointException($"{file.Path}: '{decoderName}' has shape [{string.Join(",", decoder.Shape)}]; it is tied to the word " +
+                    $"embeddings [{string.Join(",", model.Embeddings.WordEmbeddings.Shape)}].");
         }
         model.Store.Allocate();
         var initRng = new Random(options.Seed);
         foreach (var p in model.Store.Parameters)
         {
-            if (!names.TryGetValue(p.Name, out var stored)) { model.InitializeParameter(p, initRng); continue; }   // only missing head tensors; loaded weights stay
+            // only missing head tensors; loaded weights stay
+            if (!names.TryGetValue(p.Name, out var stored)) { model.InitializeParameter(p, initRng); continue; }
             var values = model.Store.Span(p);
             file[stored].CopyTo(values);
             CheckpointPreflight.RequireFinite(values, stored, file.Path);
@@ -111,7 +119,8 @@ public static class ModelFolder
         var config = model.Config.Clone();
         config.Architectures = [ArchitectureName(model.Heads, config.ModelType)];
         ConfigJson.Save(config, Path.Combine(dir, ConfigFile));
-        var tensors = model.Store.Parameters.Select(p => (p.Name, p.Shape, (ReadOnlyMemory<float>)model.Store.Data.AsMemory((int)p.Offset, p.Length)));
+        var tensors = model.Store.Parameters.Select(p => (p.Name, p.Shape, (ReadOnlyMemory<float>)model.Store.Data.AsMemory(
+            (int)p.Offset, p.Length)));
         SafeTensorsWriter.Write(Path.Combine(dir, WeightsFile), tensors, new Dictionary<string, string> { ["format"] = "pt" });
         if (vocabPath is not null && Path.GetFullPath(vocabPath) != Path.GetFullPath(Path.Combine(dir, VocabFile)))
         {
@@ -146,7 +155,8 @@ public static class ModelFolder
         return h;
     }
 
-    static bool IsHeadTensor(string n) => n.StartsWith("cls.", StringComparison.Ordinal) || n.StartsWith("classifier.", StringComparison.Ordinal) || n.StartsWith("qa_outputs.", StringComparison.Ordinal);
+    static bool IsHeadTensor(string n) => n.StartsWith("cls.", StringComparison.Ordinal) || n.StartsWith("classifier.", StringComparison.Ordinal)
+        || n.StartsWith("qa_outputs.", StringComparison.Ordinal);
     static bool IsRequestedHead(string n, ModelHeads heads) => (DetectHeads([n]) & heads) != 0;
 
     /// <summary>canonical (our) name → name in the file. Adds the backbone prefix (`mobilebert.` / `bert.`) to bare

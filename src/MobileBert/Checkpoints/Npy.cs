@@ -131,7 +131,8 @@ public static class Npy
             catch (OverflowException) { throw Error(path, $"field 'shape' {DTypeInfo.FormatShape(shape)} byte size overflows"); }
             long available = fileLength - prefixLen - headerLen;
             if (available < expectedBytes)
-                throw Error(path, $"data truncated: shape {DTypeInfo.FormatShape(shape)} of {dtype} needs {expectedBytes} bytes but only {available} are present");
+                throw Error(path, $"data truncated: shape {DTypeInfo.FormatShape(shape)} of {dtype} needs {expectedBytes} bytes but " +
+                    $"only {available} are present");
             if (available > expectedBytes)
                 throw Error(path, $"{available - expectedBytes} unexpected trailing bytes after the data of shape {DTypeInfo.FormatShape(shape)}");
             if (expectedBytes > Array.MaxLength)

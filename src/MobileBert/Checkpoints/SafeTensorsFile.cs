@@ -38,9 +38,11 @@ public sealed class SafeTensorsFile : IDisposable
         ReadExactly(prefix, 0, null);
         ulong headerLen = BinaryPrimitives.ReadUInt64LittleEndian(prefix);
         if (headerLen > MaxHeaderBytes)
-            throw Error($"header length field is {headerLen} bytes, which exceeds the {MaxHeaderBytes}-byte limit (corrupt or not a safetensors file)");
+            throw Error($"header length field is {headerLen} bytes, which exceeds the {MaxHeaderBytes}-byte limit (corrupt or not a safetensors " +
+                $"file)");
         if ((long)headerLen > fileLength - 8)
-            throw Error($"header length field says {headerLen} bytes but only {fileLength - 8} bytes follow the prefix (truncated or not a safetensors file)");
+            throw Error($"header length field says {headerLen} bytes but only {fileLength - 8} bytes follow the prefix (truncated or not a " +
+                $"safetensors file)");
 
         var headerBytes = new byte[(int)headerLen];
         ReadExactly(headerBytes, 8, null);
@@ -258,7 +260,8 @@ public sealed class SafeTensorsFile : IDisposable
         try { expectedBytes = checked(count * DTypeInfo.SizeOf(dtype)); }
         catch (OverflowException) { throw Error($"field 'shape' {DTypeInfo.FormatShape(shape)} byte size overflows", name); }
         if (end - begin != expectedBytes)
-            throw Error($"field 'data_offsets' [{begin},{end}] spans {end - begin} bytes but shape {DTypeInfo.FormatShape(shape)} of {dtypeName} needs {expectedBytes} bytes", name);
+            throw Error($"field 'data_offsets' [{begin},{end}] spans {end - begin} bytes but shape {DTypeInfo.FormatShape(shape)} of {dtypeName} " +
+                $"needs {expectedBytes} bytes", name);
 
         return new TensorEntry(this, name, dtype, shape, count, begin, end - begin);
     }
@@ -279,9 +282,11 @@ public sealed class SafeTensorsFile : IDisposable
         foreach (var e in sorted)
         {
             if (e.DataBegin < expected)
-                throw Error($"field 'data_offsets' [{e.DataBegin},{e.DataBegin + e.ByteLength}] overlaps tensor '{previous!.Name}' [{previous.DataBegin},{expected}]", e.Name);
+                throw Error($"field 'data_offsets' [{e.DataBegin},{e.DataBegin + e.ByteLength}] overlaps tensor '{previous!.Name}' " +
+                    $"[{previous.DataBegin},{expected}]", e.Name);
             if (e.DataBegin > expected)
-                throw Error($"field 'data_offsets' begins at {e.DataBegin}, leaving a gap of {e.DataBegin - expected} unused bytes after offset {expected}", e.Name);
+                throw Error($"field 'data_offsets' begins at {e.DataBegin}, leaving a gap of {e.DataBegin - expected} unused bytes after " +
+                    $"offset {expected}", e.Name);
             expected = e.DataBegin + e.ByteLength;
             previous = e;
         }

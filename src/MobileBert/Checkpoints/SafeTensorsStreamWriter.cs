@@ -17,15 +17,18 @@ public sealed class SafeTensorsStreamWriter : IDisposable
     readonly long _dataStart;
     bool _committed;
 
-    public SafeTensorsStreamWriter(string path, IReadOnlyList<(string Name, int[] Shape)> tensors, IReadOnlyDictionary<string, string>? metadata = null)
+    public SafeTensorsStreamWriter(string path, IReadOnlyList<(string Name, int[] Shape)> tensors,
+        IReadOnlyDictionary<string, string>? metadata = null)
     {
         ArgumentException.ThrowIfNullOrEmpty(path);
         var pending = tensors.Select(t =>
         {
-            long n = DTypeInfo.TryElementCount(t.Shape, out long c) ? c : throw new ArgumentException($"Tensor '{t.Name}': invalid shape {DTypeInfo.FormatShape(t.Shape)}.");
+            long n = DTypeInfo.TryElementCount(t.Shape, out long c) ? c : throw new ArgumentException(
+                $"Tensor '{t.Name}': invalid shape {DTypeInfo.FormatShape(t.Shape)}.");
             return SafeTensorsWriter.Pending.Create(t.Name, TensorDType.F32, t.Shape, n, _ => { });
         }).ToList();
-        if (pending.Select(p => p.Name).Distinct(StringComparer.Ordinal).Count() != pending.Count) throw new ArgumentException("Duplicate tensor name.", nameof(tensors));
+        if (pending.Select(p => p.Name).Distinct(StringComparer.Ordinal).Count() != pending.Count) throw new ArgumentException(
+            "Duplicate tensor name.", nameof(tensors));
         var (_, offsets, header) = SafeTensorsWriter.Layout(pending, metadata);
         _offsets = offsets;
         _path = Path.GetFullPath(path);
@@ -49,7 +52,8 @@ public sealed class SafeTensorsStreamWriter : IDisposable
         if (!_offsets.TryGetValue(name, out var o)) throw new ArgumentException($"No tensor '{name}' in this file.", nameof(name));
         long begin = o.Begin + elementOffset * sizeof(float);
         if (elementOffset < 0 || begin + (long)values.Length * sizeof(float) > o.End)
-            throw new ArgumentOutOfRangeException(nameof(elementOffset), $"Tensor '{name}': elements [{elementOffset}, {elementOffset + values.Length}) are outside it.");
+            throw new ArgumentOutOfRangeException(nameof(elementOffset), $"Tensor '{name}': elements " +
+                $"[{elementOffset}, {elementOffset + values.Length}) are outside it.");
         if (!BitConverter.IsLittleEndian) throw new PlatformNotSupportedException("Big-endian hosts are not supported.");
         _fs.Position = _dataStart + begin;
         _fs.Write(MemoryMarshal.AsBytes(values));

@@ -13,13 +13,16 @@ namespace MobileBert.Checkpoints;
 /// </summary>
 public static partial class SafeTensorsWriter
 {
-    public static void Write(string path, IEnumerable<(string Name, int[] Shape, float[] Data)> tensors, IReadOnlyDictionary<string, string>? metadata = null)
+    public static void Write(string path, IEnumerable<(string Name, int[] Shape, float[] Data)> tensors,
+        IReadOnlyDictionary<string, string>? metadata = null)
     {
         ArgumentNullException.ThrowIfNull(tensors);
-        Write(path, tensors.Select(t => (t.Name, t.Shape, new ReadOnlyMemory<float>(t.Data ?? throw new ArgumentException($"Tensor '{t.Name}' has null data.", nameof(tensors))))), metadata);
+        Write(path, tensors.Select(t => (t.Name, t.Shape, new ReadOnlyMemory<float>(
+            t.Data ?? throw new ArgumentException($"Tensor '{t.Name}' has null data.", nameof(tensors))))), metadata);
     }
 
-    public static void Write(string path, IEnumerable<(string Name, int[] Shape, ReadOnlyMemory<float> Data)> tensors, IReadOnlyDictionary<string, string>? metadata = null)
+    public static void Write(string path, IEnumerable<(string Name, int[] Shape, ReadOnlyMemory<float> Data)> tensors,
+        IReadOnlyDictionary<string, string>? metadata = null)
     {
         ArgumentNullException.ThrowIfNull(tensors);
         WriteCore(path, tensors.Select(t => Pending.Create(t.Name, TensorDType.F32, t.Shape, t.Data.Length,
@@ -27,7 +30,8 @@ public static partial class SafeTensorsWriter
     }
 
     /// <summary>Writes I64 tensors (e.g. token ids, step counters).</summary>
-    public static void Write(string path, IEnumerable<(string Name, int[] Shape, long[] Data)> tensors, IReadOnlyDictionary<string, string>? metadata = null)
+    public static void Write(string path, IEnumerable<(string Name, int[] Shape, long[] Data)> tensors,
+        IReadOnlyDictionary<string, string>? metadata = null)
     {
         ArgumentNullException.ThrowIfNull(tensors);
         WriteCore(path, tensors.Select(t =>
@@ -38,14 +42,16 @@ public static partial class SafeTensorsWriter
     }
 
     /// <summary>Writes tensors of any dtype from raw little-endian bytes (mixed dtypes allowed in one file).</summary>
-    public static void WriteRaw(string path, IEnumerable<(string Name, TensorDType DType, int[] Shape, ReadOnlyMemory<byte> Data)> tensors, IReadOnlyDictionary<string, string>? metadata = null)
+    public static void WriteRaw(string path, IEnumerable<(string Name, TensorDType DType, int[] Shape, ReadOnlyMemory<byte> Data)> tensors,
+        IReadOnlyDictionary<string, string>? metadata = null)
     {
         ArgumentNullException.ThrowIfNull(tensors);
         WriteCore(path, tensors.Select(t =>
         {
             int size = DTypeInfo.SizeOf(t.DType);
             if (t.Data.Length % size != 0)
-                throw new ArgumentException($"Tensor '{t.Name}': {t.Data.Length} bytes is not a multiple of the {t.DType} element size {size}.", nameof(tensors));
+                throw new ArgumentException($"Tensor '{t.Name}': {t.Data.Length} bytes is not a multiple of the {t.DType} element size {size}.",
+                    nameof(tensors));
             return Pending.Create(t.Name, t.DType, t.Shape, t.Data.Length / size, s => s.Write(t.Data.Span));
         }).ToList(), metadata);
     }
@@ -60,9 +66,11 @@ public static partial class SafeTensorsWriter
                 throw new ArgumentException("'__metadata__' is reserved and cannot be a tensor name.", nameof(name));
             ArgumentNullException.ThrowIfNull(shape);
             if (!DTypeInfo.TryElementCount(shape, out long count))
-                throw new ArgumentException($"Tensor '{name}': invalid shape {DTypeInfo.FormatShape(shape)} (negative or overflowing dimensions).", nameof(shape));
+                throw new ArgumentException($"Tensor '{name}': invalid shape {DTypeInfo.FormatShape(shape)} (negative or overflowing dimensions).",
+                    nameof(shape));
             if (count != dataElements)
-                throw new ArgumentException($"Tensor '{name}': shape {DTypeInfo.FormatShape(shape)} has {count} elements but data has {dataElements}.", nameof(shape));
+                throw new ArgumentException($"Tensor '{name}': shape {DTypeInfo.FormatShape(shape)} has {count} elements but data " +
+                    $"has {dataElements}.", nameof(shape));
             return new Pending(name, dtype, (int[])shape.Clone(), checked(count * DTypeInfo.SizeOf(dtype)), write);
         }
     }
@@ -93,7 +101,8 @@ public static partial class SafeTensorsWriter
         });
     }
 
-    /// <summary>Data layout (larger elements first, keeping every tensor aligned to its element size, then by name), byte offsets and the padded header.</summary>
+    /// <summary>Data layout (larger elements first, keeping every tensor aligned to its element size, then by name), byte offsets and the padded
+    /// header.</summary>
     internal static (List<Pending> Layout, Dictionary<string, (long Begin, long End)> Offsets, byte[] Header) Layout(List<Pending> tensors,
         IReadOnlyDictionary<string, string>? metadata)
     {
@@ -111,7 +120,8 @@ public static partial class SafeTensorsWriter
         return (layout, offsets, BuildHeader(tensors, offsets, metadata));
     }
 
-    internal static byte[] BuildHeader(List<Pending> tensors, Dictionary<string, (long Begin, long End)> offsets, IReadOnlyDictionary<string, string>? metadata)
+    internal static byte[] BuildHeader(List<Pending> tensors, Dictionary<string, (long Begin, long End)> offsets,
+        IReadOnlyDictionary<string, string>? metadata)
     {
         using var ms = new MemoryStream();
         using (var w = new Utf8JsonWriter(ms, new JsonWriterOptions { Encoder = JavaScriptEncoder.UnsafeRelaxedJsonEscaping, Indented = false }))

@@ -47,11 +47,13 @@ public sealed class TensorEntry
         return result;
     }
 
-    /// <summary>Copies the values converted to float32 into <paramref name="destination"/>, whose length must equal <see cref="ElementCount"/>.</summary>
+    /// <summary>Copies the values converted to float32 into <paramref name="destination"/>, whose length must equal <see
+    /// cref="ElementCount"/>.</summary>
     public void CopyTo(Span<float> destination)
     {
         if (destination.Length != ElementCount)
-            throw Error($"destination length {destination.Length} does not match element count {ElementCount} (shape {DTypeInfo.FormatShape(_shape)})");
+            throw Error($"destination length {destination.Length} does not match element count {ElementCount} " +
+                $"(shape {DTypeInfo.FormatShape(_shape)})");
         ReadFloat32(destination);
     }
 

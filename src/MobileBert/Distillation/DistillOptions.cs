@@ -15,6 +15,9 @@ public sealed record DistillOptions : ICorpusShardSettings
     public required string VocabPath { get; init; }
     public DistillStrategy Strategy { get; init; } = DistillStrategy.Progressive;
     public int StepsPerLayer { get; init; } = 100;
+    /// <summary>Steps of the embedding stage, which runs when the student's embedding cannot be copied from the teacher (a plain
+    /// BERT teacher); null = <see cref="StepsPerLayer"/>.</summary>
+    public int? EmbeddingSteps { get; init; }
     public int PdSteps { get; init; } = 100;
     public int Batch { get; init; } = 8;
     public int Seq { get; init; } = 128;
@@ -64,6 +67,7 @@ public sealed record DistillOptions : ICorpusShardSettings
         Positive(Batch, "batch"); Positive(Seq, "seq"); Positive(LogEvery, "log-every"); Positive(EvalEvery, "eval-every");
         Positive(EvalBatches, "eval-batches"); Positive(CheckpointEvery, "checkpoint-every"); Positive(KeepCheckpoints, "keep-checkpoints");
         if (StepsPerLayer < 0) throw new ArgumentException($"--steps-per-layer must be ≥ 0, got {StepsPerLayer}.");
+        if (EmbeddingSteps < 0) throw new ArgumentException($"--embedding-steps must be ≥ 0, got {EmbeddingSteps}.");
         if (PdSteps < 0) throw new ArgumentException($"--pd-steps must be ≥ 0, got {PdSteps}.");
         if (!(Lr > 0) || !double.IsFinite(Lr)) throw new ArgumentException($"--lr must be a positive number, got {Lr}.");
         if (Optimizer is not ("lamb" or "adamw")) throw new ArgumentException($"--optimizer must be lamb or adamw, got '{Optimizer}'.");
@@ -84,6 +88,7 @@ public sealed record DistillOptions : ICorpusShardSettings
             ["teacher_config"] = teacherConfig is null ? null : JsonNode.Parse(ConfigJson.ToJson(teacherConfig)),
             ["teacher_weights_bytes"] = TeacherDir is null ? null : new FileInfo(Path.Combine(TeacherDir, Checkpoints.ModelFolder.WeightsFile)) is { Exists: true } f ? f.Length : null,
             ["strategy"] = Strategy.ToString().ToLowerInvariant(), ["steps_per_layer"] = StepsPerLayer, ["pd_steps"] = PdSteps,
+            ["embedding_steps"] = EmbeddingSteps,
             ["batch"] = Batch, ["seq"] = Seq, ["lr"] = Lr, ["optimizer"] = Optimizer, ["warmup_fraction"] = WarmupFraction,
             ["weight_decay"] = WeightDecay, ["max_grad_norm"] = MaxGradNorm, ["seed"] = Seed, ["data_seed"] = DataSeed, ["freeze_lower"] = FreezeLower, ["fit_embedding_norm"] = FitEmbeddingNorm,
             ["weights"] = new JsonObject
@@ -114,7 +119,19 @@ public sealed record DistillProgress
     public double TokensPerSecond { get; init; }
     public TimeSpan Eta { get; init; }
     public EvalResult? Eval { get; init; }
+    /// <summary>Held-out feature-map and attention losses against the teacher (at evaluations; null without a teacher).</summary>
+    public TransferEval? Transfer { get; init; }
 }
 
 /// <summary>What a finished run produced.</summary>
-public sealed record DistillResult(string OutputDir, long Steps, EvalResult FinalEval, double SecondsTraining, bool Resumed, long ResumedFromStep, long StudentParameters);
+/// <param name="FinalEval">Held-out MLM/NSP metrics of the student (null when it has no MLM head: a teacher without one).</param>
+public sealed record DistillResult(string OutputDir, long Steps, EvalResult? FinalEval, double SecondsTraining, bool Resumed, long ResumedFromStep,
+    long StudentParameters)
+{
+    /// <summary>Held-out feature-map and attention losses against the teacher (null without a teacher).</summary>
+    public TransferEval? FinalTransfer { get; init; }
+    /// <summary>Whether the plan ended with pre-training distillation (false: the teacher has no MLM head).</summary>
+    public bool PredictionDistillation { get; init; } = true;
+    /// <summary>Whether the plan began with the embedding stage (the student's embedding was not copied).</summary>
+    public bool EmbeddingStage { get; init; }
+}

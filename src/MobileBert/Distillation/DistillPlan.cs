@@ -29,9 +29,12 @@ public enum StageKind
 }
 
 /// <summary>One stage of a plan: global steps [Start, Start + Steps).</summary>
-/// <param name="Layers">Student layers whose layer-wise losses count (empty for PD).</param>
+/// <param name="Layers">Student layers whose layer-wise losses count (empty for PD and the embedding stage).</param>
 /// <param name="Depth">Student layers that run forward/backward (progressive stage l: l + 1).</param>
-public sealed record DistillStage(int Index, string Name, StageKind Kind, long Start, long Steps, int[] Layers, int Depth, int? TrainedLayer)
+/// <param name="EmbeddingLoss">The feature-map loss of hidden state 0 (the embedding output) counts too.</param>
+/// <param name="TrainsEmbeddings">Layer-wise stages: the embedding tensors are trained (×1) instead of frozen.</param>
+public sealed record DistillStage(int Index, string Name, StageKind Kind, long Start, long Steps, int[] Layers, int Depth, int? TrainedLayer,
+    bool EmbeddingLoss = false, bool TrainsEmbeddings = false)
 {
     public long End => Start + Steps;
     public bool HasLayerWise => Kind is StageKind.LayerWise or StageKind.Auxiliary;
@@ -61,33 +64,49 @@ public sealed class DistillPlan
     /// <param name="stepsPerLayer">Progressive: steps of each layer stage. Joint: the layer-wise stage has L × this.
     /// Auxiliary: its one stage has L × this + <paramref name="pdSteps"/> (equal compute across strategies).</param>
     /// <param name="warmupFraction">Each stage warms up linearly over this fraction of its steps, then decays linearly to 0.</param>
-    public static DistillPlan Create(DistillStrategy strategy, int studentLayers, long stepsPerLayer, long pdSteps, double lr, double warmupFraction = 0.1, bool freezeLower = false)
+    /// <param name="embeddingSteps">&gt; 0 when the student's embedding is not a copy of the teacher's (a plain BERT teacher):
+    /// a first stage trains only the student's embedding tensors on the feature-map loss of hidden state 0, and the later
+    /// all-layer stages keep that loss (every strategy gets the same embedding stage, so their step counts stay equal).</param>
+    /// <param name="teacherPredicts">false when the teacher has no MLM head (sentence-transformers models): PD is replaced by
+    /// a stage of the same length that trains every backbone tensor on the layer-wise losses of all layers (and hidden
+    /// state 0 with an embedding stage); auxiliary becomes that stage alone.</param>
+    public static DistillPlan Create(DistillStrategy strategy, int studentLayers, long stepsPerLayer, long pdSteps, double lr, double warmupFraction = 0.1,
+        bool freezeLower = false, long embeddingSteps = 0, bool teacherPredicts = true)
     {
         if (studentLayers <= 0) throw new ArgumentException("The student needs at least one layer.");
-        if (stepsPerLayer < 0 || pdSteps < 0) throw new ArgumentException("Step counts must be ≥ 0.");
+        if (stepsPerLayer < 0 || pdSteps < 0 || embeddingSteps < 0) throw new ArgumentException("Step counts must be ≥ 0.");
         if (!(warmupFraction >= 0 && warmupFraction <= 1)) throw new ArgumentException($"--warmup-fraction must be in [0, 1], got {warmupFraction}.");
         int L = studentLayers;
         int[] all = [.. Enumerable.Range(0, L)];
         var stages = new List<DistillStage>();
         long start = 0;
-        void Add(string name, StageKind kind, long steps, int[] layers, int depth, int? trained)
+        bool embedding = embeddingSteps > 0 && strategy != DistillStrategy.Scratch;
+        void Add(string name, StageKind kind, long steps, int[] layers, int depth, int? trained, bool embLoss = false, bool trainsEmb = false)
         {
             if (steps <= 0) return;
-            stages.Add(new DistillStage(stages.Count, name, kind, start, steps, layers, depth, trained));
+            stages.Add(new DistillStage(stages.Count, name, kind, start, steps, layers, depth, trained, embLoss, trainsEmb));
             start += steps;
         }
+        // The last stage: PD, or (no teacher MLM head) all-layer feature transfer with every backbone tensor trained.
+        void Final(long steps)
+        {
+            if (teacherPredicts) Add("pd", StageKind.Prediction, steps, [], L, null);
+            else Add("all layers", StageKind.LayerWise, steps, all, L, null, embedding, trainsEmb: true);
+        }
+        if (embedding) Add("embedding", StageKind.LayerWise, embeddingSteps, [], 1, null, embLoss: true, trainsEmb: true);
         switch (strategy)
         {
             case DistillStrategy.Progressive:
                 for (int l = 0; l < L; l++) Add($"layer {l}", StageKind.LayerWise, stepsPerLayer, [l], l + 1, l);
-                Add("pd", StageKind.Prediction, pdSteps, [], L, null);
+                Final(pdSteps);
                 break;
             case DistillStrategy.Joint:
-                Add("joint layer-wise", StageKind.LayerWise, stepsPerLayer * L, all, L, null);
-                Add("pd", StageKind.Prediction, pdSteps, [], L, null);
+                Add("joint layer-wise", StageKind.LayerWise, stepsPerLayer * L, all, L, null, embedding);
+                Final(pdSteps);
                 break;
             case DistillStrategy.Auxiliary:
-                Add("auxiliary", StageKind.Auxiliary, stepsPerLayer * L + pdSteps, all, L, null);
+                if (teacherPredicts) Add("auxiliary", StageKind.Auxiliary, stepsPerLayer * L + pdSteps, all, L, null, embedding);
+                else Add("auxiliary", StageKind.LayerWise, stepsPerLayer * L + pdSteps, all, L, null, embedding, trainsEmb: true);
                 break;
             case DistillStrategy.Scratch:
                 Add("scratch", StageKind.Prediction, stepsPerLayer * L + pdSteps, [], L, null);
@@ -103,19 +122,23 @@ public sealed class DistillPlan
 
     /// <summary>
     /// The learning-rate multiplier of a (full-student) parameter in a stage; 0 = not updated (frozen, or its layer does
-    /// not run in this stage). Layer-wise stages: embeddings, pooler and heads 0; progressive stage l: layer l ×3, earlier
-    /// layers ×0.3 (0 with FreezeLower), later layers 0; joint: every layer ×1. PD, auxiliary and scratch: everything ×1.
+    /// not run in this stage). Layer-wise stages: embeddings, pooler and heads 0 (embeddings ×1 in a stage that trains
+    /// them); the embedding stage: encoder layers 0; progressive stage l: layer l ×3, earlier layers ×0.3 (0 with
+    /// FreezeLower), later layers 0; joint: every layer ×1. PD, auxiliary and scratch: everything ×1.
     /// </summary>
     public double Multiplier(DistillStage stage, string parameterName)
     {
         int layer = EncoderLayerOf(parameterName);
         if (stage.Kind != StageKind.LayerWise) return 1.0;
-        if (layer < 0) return 0.0;
+        if (layer < 0) return stage.TrainsEmbeddings && IsEmbedding(parameterName) ? 1.0 : 0.0;
+        if (stage.Layers.Length == 0) return 0.0;
         if (stage.TrainedLayer is not int t) return 1.0;
         if (layer == t) return CurrentLayerMultiplier;
         if (layer < t) return FreezeLower ? 0.0 : EarlierLayerMultiplier;
         return 0.0;
     }
+
+    static bool IsEmbedding(string name) => name.Contains("embeddings.", StringComparison.Ordinal);
 
     static readonly System.Text.RegularExpressions.Regex LayerIndex = new(@"(?:^|\.)encoder\.layer\.(\d+)\.", System.Text.RegularExpressions.RegexOptions.CultureInvariant);
 

@@ -124,8 +124,11 @@ public static class DistillationLosses
     /// Attention transfer of one layer: teacher [B, Ht, S, S], student [B, Hs, S, S] attention probabilities (softmax output,
     /// before dropout); mask [B, S] (null = no padding). For every head h and query row i with mask[b,i] = 1:
     /// KL_bhi = Σ_{j: mask[b,j]=1, p_t > 0} p_t,j·(log p_t,j − log p_s,j); the loss is the mean over heads and counted query
-    /// rows (value unweighted). When Ht ≠ Hs both are first averaged over their heads (one distribution per query; the
-    /// caller warns). dStudent (optional) receives += scale·weight·dLoss/dp_s = −scale·weight·p_t/(p_s·count).
+    /// rows (value unweighted). When Ht ≠ Hs the heads are compared in G = gcd(Ht, Hs) groups: group g averages teacher heads
+    /// g·Ht/G … (g+1)·Ht/G − 1 and student heads g·Hs/G … (g+1)·Hs/G − 1 (an average of distributions is a distribution), and
+    /// the loss is the mean KL over groups and counted query rows (12 teacher heads, 4 student heads: student head g learns
+    /// the mean of teacher heads 3g … 3g + 2; coprime counts compare the all-head averages).
+    /// dStudent (optional) receives += scale·weight·dLoss/dp_s = −scale·weight·p_t/(p_s·count) (÷ Hs/G inside a group).
     /// </summary>
     public static double Attention(float[] teacher, float[] student, int batch, int seq, int teacherHeads, int studentHeads, int[]? mask,
         float[]? dStudent = null, double scale = 1.0, int threads = 1)
@@ -140,7 +143,8 @@ public static class DistillationLosses
         for (int b = 0; b < batch; b++) for (int i = 0; i < seq; i++) if (Valid(b, i)) queries++;
         if (queries == 0) return 0;
         bool perHead = teacherHeads == studentHeads;
-        int groups = perHead ? studentHeads : 1;
+        int groups = perHead ? studentHeads : (int)System.Numerics.BigInteger.GreatestCommonDivisor(teacherHeads, studentHeads);
+        int tg = teacherHeads / groups, sg = studentHeads / groups;   // heads per group
         double count = (double)queries * groups;
         var rowLoss = new double[batch * seq * groups];
         ParallelFor.Run(batch * groups, threads, bg =>
@@ -182,17 +186,25 @@ public static class DistillationLosses
                 else
                 {
                     Array.Clear(tAvg); Array.Clear(sAvg);
-                    for (int h = 0; h < teacherHeads; h++) { long o = ((long)(b * teacherHeads + h) * seq + i) * seq; for (int j = 0; j < seq; j++) tAvg[j] += teacher[o + j]; }
-                    for (int h = 0; h < studentHeads; h++) { long o = ((long)(b * studentHeads + h) * seq + i) * seq; for (int j = 0; j < seq; j++) sAvg[j] += student[o + j]; }
+                    for (int h = g * tg; h < (g + 1) * tg; h++)
+                    {
+                        long o = ((long)(b * teacherHeads + h) * seq + i) * seq;
+                        for (int j = 0; j < seq; j++) tAvg[j] += teacher[o + j];
+                    }
+                    for (int h = g * sg; h < (g + 1) * sg; h++)
+                    {
+                        long o = ((long)(b * studentHeads + h) * seq + i) * seq;
+                        for (int j = 0; j < seq; j++) sAvg[j] += student[o + j];
+                    }
                     for (int j = 0; j < seq; j++)
                     {
-                        double t = tAvg[j] / teacherHeads;
+                        double t = tAvg[j] / tg;
                         if (!Valid(b, j) || t <= 0) continue;
-                        double s = Math.Max(sAvg[j] / studentHeads, MinProbability);
+                        double s = Math.Max(sAvg[j] / sg, MinProbability);
                         kl += t * Math.Log(t / s);
                         if (dStudent is null) continue;
-                        float gr = (float)(-scale * t / (s * count) / studentHeads);
-                        for (int h = 0; h < studentHeads; h++) dStudent[((long)(b * studentHeads + h) * seq + i) * seq + j] += gr;
+                        float gr = (float)(-scale * t / (s * count) / sg);
+                        for (int h = g * sg; h < (g + 1) * sg; h++) dStudent[((long)(b * studentHeads + h) * seq + i) * seq + j] += gr;
                     }
                 }
                 rowLoss[(b * groups + g) * seq + i] = kl;

@@ -49,13 +49,20 @@ public static class DistillationRun
         {
             teacher = ModelFolder.Load(o.TeacherDir!);
             teacher.Threads = o.Threads;
-            if (teacher.Mlm is null) throw new DistillationException($"{o.TeacherDir}: the teacher has no MLM head (cls.predictions.*): pre-training distillation needs its predictions.");
             StudentInit.CheckPair(teacher.Config, o.StudentConfig);
+            if (teacher.Mlm is null)
+                progress(new DistillProgress { Phase = "setup", Message = $"{o.TeacherDir}: the teacher has no MLM head (cls.predictions.*): pre-training " +
+                    "distillation is replaced by feature-map and attention transfer of all layers with every backbone tensor trained" });
             map = o.LayerMapSpec is null ? LayerMap.Default(o.StudentConfig.NumHiddenLayers, teacher.Config.NumHiddenLayers)
                 : LayerMap.Parse(o.LayerMapSpec, o.StudentConfig.NumHiddenLayers, teacher.Config.NumHiddenLayers);
             progress(new DistillProgress { Phase = "setup", Message = $"layer map: {map}" });
             if (teacher.Config.NumAttentionHeads != o.StudentConfig.NumAttentionHeads)
-                progress(new DistillProgress { Phase = "setup", Message = $"warning: the teacher has {teacher.Config.NumAttentionHeads} attention heads, the student {o.StudentConfig.NumAttentionHeads}: attention transfer compares head-averaged distributions" });
+            {
+                int th = teacher.Config.NumAttentionHeads, sh = o.StudentConfig.NumAttentionHeads;
+                int g = (int)System.Numerics.BigInteger.GreatestCommonDivisor(th, sh);
+                progress(new DistillProgress { Phase = "setup", Message = $"attention transfer: the teacher has {th} heads, the student {sh}: " +
+                    $"{g} groups, each the mean of {th / g} teacher heads against the mean of {sh / g} student heads" });
+            }
         }
 
         // 2. Data.
@@ -64,7 +71,12 @@ public static class DistillationRun
         var (train, heldOut) = (shards.Train, shards.HeldOut);
 
         // 3. Student: fresh (initialised from the teacher) or from the latest checkpoint.
-        var plan = DistillPlan.Create(o.Strategy, o.StudentConfig.NumHiddenLayers, o.StepsPerLayer, o.PdSteps, o.Lr, o.WarmupFraction, o.FreezeLower);
+        bool teacherPredicts = teacher is null || teacher.Mlm is not null;
+        bool embeddingStage = teacher is not null && !StudentInit.EmbeddingsCopyable(teacher.Config, o.StudentConfig);
+        long embeddingSteps = embeddingStage ? o.EmbeddingSteps ?? o.StepsPerLayer : 0;
+        var plan = DistillPlan.Create(o.Strategy, o.StudentConfig.NumHiddenLayers, o.StepsPerLayer, o.PdSteps, o.Lr, o.WarmupFraction, o.FreezeLower,
+            embeddingSteps, teacherPredicts);
+        var studentHeads = teacherPredicts ? ModelHeads.Pretraining : ModelHeads.None;
         progress(new DistillProgress { Phase = "setup", Message = $"{o.Strategy.ToString().ToLowerInvariant()}: " + string.Join(", ", plan.Stages.Select(s => $"{s.Name} ({s.Steps} steps)")) + $" = {plan.TotalSteps} steps" });
         var runDir = new RunDirectory(o.OutputDir, o.KeepCheckpoints);
         runDir.CleanStale();   // what a killed run left: trash, temporary folders and files
@@ -82,7 +94,7 @@ public static class DistillationRun
             var statePath = Path.Combine(ck.Path, StateFile);
             var state = JsonNode.Parse(File.ReadAllText(statePath))!.AsObject();
             RunDirectory.CheckFingerprint(fingerprint, state["fingerprint"]!.AsObject(), statePath);
-            student = ModelFolder.Load(ck.Path, new LoadOptions { Heads = ModelHeads.Pretraining });
+            student = ModelFolder.Load(ck.Path, new LoadOptions { Heads = studentHeads });
             step = state["step"]!.GetValue<long>();
             position = new DataPosition(state["epoch"]!.GetValue<int>(), state["index"]!.GetValue<int>());
             metrics = runDir.LoadMetrics(ck.Path, step);
@@ -91,12 +103,19 @@ public static class DistillationRun
         }
         else
         {
-            student = new MobileBertModel(o.StudentConfig, ModelHeads.Pretraining);
+            student = new MobileBertModel(o.StudentConfig, studentHeads);
             student.InitializeWeights((int)(o.Seed & int.MaxValue));
             if (teacher is not null)
             {
                 foreach (var w in StudentInit.CopySharedFromTeacher(teacher, student))
-                    progress(new DistillProgress { Phase = "setup", Message = "warning: " + w });
+                    progress(new DistillProgress { Phase = "setup", Message = "note: " + w });
+                if (EmbeddingProjection.Applies(teacher, student))
+                {
+                    var pr = EmbeddingProjection.Apply(teacher, student, (int)(o.Seed & int.MaxValue));
+                    progress(new DistillProgress { Phase = "setup", Message = string.Create(System.Globalization.CultureInfo.InvariantCulture,
+                        $"embedding: the teacher's {pr.TeacherWidth}-d word embeddings projected onto their top {pr.StudentWidth} principal " +
+                        $"directions ({pr.ExplainedVariance:P1} of their variance); the trigram transformation maps them back") });
+                }
                 if (o.FitEmbeddingNorm && StudentInit.NeedsEmbeddingNormFit(teacher.Config, student.Config))
                 {
                     // The first (up to) 256 training sequences, in file order: deterministic, independent of the batch order.
@@ -115,13 +134,14 @@ public static class DistillationRun
         long resumedFrom = step;
 
         // 4. Train, stage by stage.
-        using var trainer = new Trainer(o, map);
+        using var trainer = new Trainer(o, map) { Unmask = !teacherPredicts };
         StageContext? ctx = null;
         var window = Stopwatch.StartNew();
         double trainSeconds = 0;
         long windowSteps = 0, windowTokens = 0;
         var sums = new Dictionary<string, double>();
         EvalResult? lastEval = null;
+        TransferEval? lastTransfer = null;
         double gradNorm = 0;
         while (step < plan.TotalSteps)
         {
@@ -164,10 +184,18 @@ public static class DistillationRun
                 if (eval)
                 {
                     ctx.SyncTo(student);
-                    lastEval = PretrainingRun.Evaluate(student, heldOut, o.Batch, o.EvalBatches, unigram);
-                    row["eval_loss"] = lastEval.Loss; row["eval_mlm_acc"] = lastEval.MlmAccuracy; row["eval_nsp_acc"] = lastEval.NspAccuracy;
-                    row["unigram_baseline_acc"] = lastEval.UnigramBaselineAccuracy;
-                    report = report with { Phase = "eval", Eval = lastEval };
+                    if (student.Mlm is not null)
+                    {
+                        lastEval = PretrainingRun.Evaluate(student, heldOut, o.Batch, o.EvalBatches, unigram);
+                        row["eval_loss"] = lastEval.Loss; row["eval_mlm_acc"] = lastEval.MlmAccuracy; row["eval_nsp_acc"] = lastEval.NspAccuracy;
+                        row["unigram_baseline_acc"] = lastEval.UnigramBaselineAccuracy;
+                    }
+                    if (teacher is not null)
+                    {
+                        lastTransfer = TransferEvaluation.Run(teacher, student, map!, heldOut, o.Batch, o.EvalBatches, o.Threads, !teacherPredicts);
+                        row["eval_fmt_mse"] = lastTransfer.FeatureMapMse; row["eval_at"] = lastTransfer.Attention; row["eval_fmt_emb"] = lastTransfer.EmbeddingMse;
+                    }
+                    report = report with { Phase = "eval", Eval = lastEval, Transfer = lastTransfer };
                 }
                 metrics.Add(step, row);
                 progress(report);
@@ -187,17 +215,21 @@ public static class DistillationRun
                     var state = new JsonObject { ["step"] = s, ["stage"] = stage.Index, ["epoch"] = pos.Epoch, ["index"] = pos.Index, ["fingerprint"] = fingerprint.DeepClone() };
                     File.WriteAllText(Path.Combine(dir, StateFile), state.ToJsonString(new JsonSerializerOptions { WriteIndented = true }));
                 }, metrics);
-                SaveCurves(metrics, o);
+                SaveCurves(metrics, o, plan);
                 progress(new DistillProgress { Phase = "checkpoint", Step = step, Steps = plan.TotalSteps, Stage = stage, StageCount = plan.Stages.Count, Message = path });
                 window.Restart();
             }
         }
         ctx?.SyncTo(student);
-        lastEval ??= PretrainingRun.Evaluate(student, heldOut, o.Batch, o.EvalBatches, unigram);
+        if (student.Mlm is not null) lastEval ??= PretrainingRun.Evaluate(student, heldOut, o.Batch, o.EvalBatches, unigram);
+        if (teacher is not null) lastTransfer ??= TransferEvaluation.Run(teacher, student, map!, heldOut, o.Batch, o.EvalBatches, o.Threads, !teacherPredicts);
         ModelFolder.Save(student, o.OutputDir, o.VocabPath);
-        SaveCurves(metrics, o);
-        progress(new DistillProgress { Phase = "done", Step = step, Steps = plan.TotalSteps, Eval = lastEval, Message = o.OutputDir });
-        return new DistillResult(o.OutputDir, step, lastEval, trainSeconds, resumedFrom > 0, resumedFrom, student.Store.Count);
+        SaveCurves(metrics, o, plan);
+        progress(new DistillProgress { Phase = "done", Step = step, Steps = plan.TotalSteps, Eval = lastEval, Transfer = lastTransfer, Message = o.OutputDir });
+        return new DistillResult(o.OutputDir, step, lastEval, trainSeconds, resumedFrom > 0, resumedFrom, student.Store.Count)
+        {
+            FinalTransfer = lastTransfer, PredictionDistillation = teacherPredicts, EmbeddingStage = embeddingSteps > 0,
+        };
     }
 
     /// <summary>The models and optimizer of one stage.</summary>
@@ -222,7 +254,7 @@ public static class DistillationRun
             MobileBertModel? t = teacher;
             if (teacher is not null && !stage.HasPrediction)
             {
-                int depth = stage.Layers.Max(l => map![l]) + 1;
+                int depth = stage.Layers.Length == 0 ? 1 : stage.Layers.Max(l => map![l]) + 1;
                 if (depth < teacher.Config.NumHiddenLayers) t = StudentInit.Truncated(teacher, depth, ModelHeads.None);
             }
             Optimizer opt = o.Optimizer == "lamb"
@@ -245,6 +277,9 @@ public static class DistillationRun
         MobileBertModel? _teacherEngineModel;
         /// <summary>Run the teacher on the inference engine (false: model.Forward; tests compare both).</summary>
         internal bool TeacherOnEngine { get; init; } = true;
+        /// <summary>Layer-wise stages read the original tokens instead of the MLM-masked ones (a teacher without MLM head was
+        /// never meant to see [MASK]; the reference, with an MLM teacher, transfers on the masked input).</summary>
+        internal bool Unmask { get; init; }
 
         /// <summary>The engine the teacher runs on (built on first use, rebuilt when the stage's teacher changes).</summary>
         internal InferenceEngine TeacherEngine(MobileBertModel teacher, int threads)
@@ -266,6 +301,7 @@ public static class DistillationRun
         public Dictionary<string, double> Step(StageContext ctx, PretrainingBatch batch, double lr, ulong seed, long stepNumber, out double gradNorm)
         {
             var stage = ctx.Stage; var student = ctx.Model; var t = ctx.Teacher;
+            if (Unmask && !stage.HasPrediction) batch = Unmasked(batch);
             var w = o.Weights;
             int b = batch.Batch, s = batch.Seq, rows = b * s, h = student.Config.HiddenSize, threads = Math.Max(1, o.Threads);
             bool layerWise = stage.HasLayerWise && t is not null, pd = stage.HasPrediction;
@@ -318,6 +354,13 @@ public static class DistillationRun
                     mse += fm.Mse; mean += fm.Mean; vr += fm.Variance; at += a;
                     total += fm.Total + w.Attention * a;
                 }
+                if (stage.EmbeddingLoss)
+                {
+                    var dh0 = _dHidden[0] = Buffer("dh_emb", rows * h);
+                    var fe = DistillationLosses.FeatureMap(tHidden![0], sOut.HiddenStates![0], rows, h, batch.AttentionMask, w, dh0, 1.0, threads);
+                    terms["fmt_emb"] = fe.Mse;
+                    total += fe.Total;
+                }
                 terms["fmt_mse"] = mse; terms["fmt_mean"] = mean; terms["fmt_var"] = vr; terms["at"] = at;
                 grads.HiddenStates = _dHidden; grads.Attentions = _dAttn;
             }
@@ -367,6 +410,18 @@ public static class DistillationRun
         }
     }
 
+    /// <summary>The batch with every masked position's original token restored (new arrays; the batch is not modified).</summary>
+    internal static PretrainingBatch Unmasked(PretrainingBatch batch)
+    {
+        var ids = (int[])batch.InputIds.Clone();
+        for (int i = 0; i < ids.Length; i++) if (batch.MlmLabels[i] != Losses.IgnoreIndex) ids[i] = batch.MlmLabels[i];
+        var input = new ModelInput(batch.Batch, batch.Seq, ids, batch.AttentionMask, batch.TokenTypeIds);
+        return new PretrainingBatch
+        {
+            Input = input, MlmLabels = batch.MlmLabels, NextSentenceLabels = batch.NextSentenceLabels, ExampleIndices = batch.ExampleIndices, Epoch = batch.Epoch,
+        };
+    }
+
     static int[] MaskedPositions(int[] mlmLabels)
     {
         var p = new List<int>();
@@ -374,17 +429,20 @@ public static class DistillationRun
         return [.. p];
     }
 
-    static void SaveCurves(MetricsLog metrics, DistillOptions o)
+    static void SaveCurves(MetricsLog metrics, DistillOptions o, DistillPlan plan)
     {
         metrics.Save(Path.Combine(o.OutputDir, MetricsFile));
-        metrics.Plot(Path.Combine(o.OutputDir, CurvesFile), $"{o.Strategy} transfer: {o.StudentConfig.NumHiddenLayers} layers, hidden {o.StudentConfig.HiddenSize}, intra {o.StudentConfig.IntraBottleneckSize}",
+        var c = o.StudentConfig;
+        string stages = string.Join(" → ", plan.Stages.Select(x => x.Name).Distinct());
+        metrics.Plot(Path.Combine(o.OutputDir, CurvesFile),
+            $"Student (MobileBERT, {c.NumHiddenLayers} layers, hidden {c.HiddenSize}, intra {c.IntraBottleneckSize}) — {o.Strategy.ToString().ToLowerInvariant()} transfer: {stages}",
         [
-            ("Feature-map transfer (MSE of normalised maps)", ["fmt_mse"]),
+            ("Feature-map transfer (MSE of normalised maps; embedding output)", ["fmt_mse", "fmt_emb"]),
             ("Mean / variance matching", ["fmt_mean", "fmt_var"]),
             ("Attention transfer (KL)", ["at"]),
+            ("Held-out transfer losses", ["eval_fmt_mse", "eval_at", "eval_fmt_emb"]),
             ("Pre-training distillation (MLM, KD, NSP)", ["mlm", "kd", "nsp"]),
             ("MLM accuracy (held-out vs unigram baseline)", ["mlm_acc", "eval_mlm_acc", "unigram_baseline_acc"]),
-            ("NSP accuracy", ["nsp_acc", "eval_nsp_acc"]),
         ]);
     }
 }

@@ -66,23 +66,33 @@ public static class StudentInit
     public static ParameterSelector Shared => ParameterSelector.OutsideEncoderLayers;
 
     /// <summary>
-    /// Copies the shared tensors from <paramref name="teacher"/> into <paramref name="student"/>. Every student tensor outside
-    /// the encoder layers must exist in the teacher with the same shape, except the NSP head and pooler when the teacher has
-    /// none (they keep their random initialisation and a warning is returned). Any mismatch throws BEFORE anything is
-    /// copied, listing every offending tensor. Returns the warnings (e.g. different embedding normalisation types).
+    /// Copies the shared tensors from <paramref name="teacher"/> into <paramref name="student"/>, matched by role: the
+    /// backbone prefixes may differ (a <c>bert.</c> teacher, a <c>mobilebert.</c> student). Every student tensor outside the
+    /// encoder layers must exist in the teacher with the same shape, except: the pooler, NSP and MLM heads when the teacher
+    /// has none (they keep their random initialisation, with a warning), and the word embedding and its transformation when
+    /// the student's embedding is narrower than a BERT teacher's (<see cref="EmbeddingProjection"/> initialises them; the
+    /// embedding stage of the transfer trains them). Any other mismatch throws BEFORE anything is copied, listing every
+    /// offending tensor. Returns the warnings (e.g. different embedding normalisation types).
     /// </summary>
     public static IReadOnlyList<string> CopySharedFromTeacher(MobileBertModel teacher, MobileBertModel student)
     {
         var warnings = new List<string>();
         var problems = new List<string>();
         var copies = new List<(Parameter From, Parameter To)>();
+        bool projected = EmbeddingProjection.Applies(teacher, student);
+        var projectedNames = projected
+            ? new HashSet<string> { student.Embeddings.WordEmbeddings.Name, student.Embeddings.Transformation!.Weight.Name, student.Embeddings.Transformation.Bias!.Name }
+            : [];
         foreach (var p in student.Store.Parameters)
         {
-            if (ParameterSelector.EncoderLayerOf(p) >= 0) continue;
-            if (!teacher.Store.TryGet(p.Name, out var t))
+            if (ParameterSelector.EncoderLayerOf(p) >= 0 || projectedNames.Contains(p.Name)) continue;
+            string name = TeacherName(p.Name, student, teacher);
+            if (!teacher.Store.TryGet(name, out var t))
             {
-                bool optional = p.Name.StartsWith(student.BackbonePrefix + "pooler.", StringComparison.Ordinal) || p.Name.StartsWith("cls.seq_relationship", StringComparison.Ordinal);
-                if (optional) warnings.Add($"the teacher has no '{p.Name}': the student keeps its random initialisation");
+                bool optional = p.Name.StartsWith(student.BackbonePrefix + "pooler.", StringComparison.Ordinal)
+                    || p.Name.StartsWith("cls.seq_relationship", StringComparison.Ordinal)
+                    || (teacher.Mlm is null && p.Name.StartsWith("cls.predictions.", StringComparison.Ordinal));
+                if (optional) warnings.Add($"the teacher has no '{name}': the student keeps its random initialisation");
                 else problems.Add($"'{p.Name}' {Shape(p)} is missing in the teacher");
                 continue;
             }
@@ -90,12 +100,26 @@ public static class StudentInit
             copies.Add((t, p));
         }
         if (problems.Count > 0)
-            throw new DistillationException($"cannot initialise the student from the teacher (teacher and student must share hidden_size, embedding_size, vocab_size, type_vocab_size, max_position_embeddings and trigram_input): {string.Join("; ", problems)}.");
+            throw new DistillationException("cannot initialise the student from the teacher (teacher and student must share hidden_size, vocab_size, " +
+                $"type_vocab_size, max_position_embeddings, and embedding_size unless the teacher is a plain BERT): {string.Join("; ", problems)}.");
         foreach (var (from, to) in copies) teacher.Store.Span(from).CopyTo(student.Store.Span(to));
         if (teacher.Config.NormalizationType != student.Config.NormalizationType)
-            warnings.Add($"embedding norm: the teacher uses {teacher.Config.NormalizationType}, the student {student.Config.NormalizationType}; its γ/β are copied but compute a different function (the distillation run re-fits them, DistillOptions.FitEmbeddingNorm)");
+            warnings.Add($"embedding norm: the teacher uses {teacher.Config.NormalizationType}, the student {student.Config.NormalizationType}; its γ/β " +
+                "are copied but compute a different function (the distillation run re-fits them, DistillOptions.FitEmbeddingNorm)");
         return warnings;
     }
+
+    /// <summary>Whether the student's embedding tensors can be copied from the teacher (same embedding width and structure);
+    /// false (a plain BERT teacher and a trigram student): the embedding stage of the transfer trains the student's embedding
+    /// to reproduce the teacher's embedding output.</summary>
+    public static bool EmbeddingsCopyable(MobileBertConfig teacher, MobileBertConfig student) =>
+        teacher.EmbeddingSize == student.EmbeddingSize && teacher.HasEmbeddingTransformation == student.HasEmbeddingTransformation
+        && teacher.TrigramInput == student.TrigramInput && teacher.HiddenSize == student.HiddenSize;
+
+    /// <summary>The teacher's name of a student tensor (backbone prefix swapped; heads keep their names).</summary>
+    static string TeacherName(string studentName, MobileBertModel student, MobileBertModel teacher) =>
+        studentName.StartsWith(student.BackbonePrefix, StringComparison.Ordinal)
+            ? teacher.BackbonePrefix + studentName[student.BackbonePrefix.Length..] : studentName;
 
     static string Shape(Parameter p) => "[" + string.Join(",", p.Shape) + "]";
 
@@ -164,7 +188,8 @@ public static class StudentInit
     {
         var problems = new List<string>();
         if (teacher.HiddenSize != student.HiddenSize) problems.Add($"hidden_size: teacher {teacher.HiddenSize} vs student {student.HiddenSize}");
-        if (teacher.EmbeddingSize != student.EmbeddingSize) problems.Add($"embedding_size: teacher {teacher.EmbeddingSize} vs student {student.EmbeddingSize}");
+        bool projectable = !teacher.HasEmbeddingTransformation && teacher.EmbeddingSize == student.HiddenSize && student.TrigramInput;
+        if (teacher.EmbeddingSize != student.EmbeddingSize && !projectable) problems.Add($"embedding_size: teacher {teacher.EmbeddingSize} vs student {student.EmbeddingSize}");
         if (teacher.VocabSize != student.VocabSize) problems.Add($"vocab_size: teacher {teacher.VocabSize} vs student {student.VocabSize}");
         if (problems.Count > 0) throw new DistillationException($"teacher and student do not match: {string.Join("; ", problems)} (layer-wise transfer compares hidden_size-wide feature maps and copies the embeddings and heads).");
     }

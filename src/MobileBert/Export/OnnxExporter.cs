@@ -71,7 +71,8 @@ public static class OnnxExporter
     static void Write(OnnxGraph graph, Stream output, int opset, MobileBertModel model)
     {
         var c = model.Config;
-        string doc = $"MobileBERT ({c.NumHiddenLayers} layers, hidden {c.HiddenSize}, intra {c.IntraBottleneckSize}, {c.NormalizationType}/{c.HiddenAct}) exported by MobileBert.NET";
+        string doc = $"MobileBERT ({c.NumHiddenLayers} layers, hidden {c.HiddenSize}, " +
+            $"intra {c.IntraBottleneckSize}, {c.NormalizationType}/{c.HiddenAct}) exported by MobileBert.NET";
         graph.WriteModel(output, IrVersionFor(opset), opset, typeof(OnnxExporter).Assembly.GetName().Version?.ToString() ?? "0", "mobilebert", doc);
     }
 
@@ -80,7 +81,8 @@ public static class OnnxExporter
         ArgumentNullException.ThrowIfNull(model);
         opset = options.Opset;
         if (opset is < MinOpset or > MaxOpset)
-            throw new OnnxExportException($"ONNX opset {opset} is not supported: choose {MinOpset}…{MaxOpset} (13 is the first with Softmax over one axis and Unsqueeze axes as an input).");
+            throw new OnnxExportException($"ONNX opset {opset} is not supported: choose {MinOpset}…{MaxOpset} (13 is the first with Softmax over " +
+                $"one axis and Unsqueeze axes as an input).");
         if (!model.Store.IsAllocated) throw new OnnxExportException("The model's weights are not allocated.");
         var heads = options.IncludeHeads ?? model.Heads;
         var missing = heads & ~model.Heads;
@@ -111,7 +113,8 @@ public static class OnnxExporter
             // Shapes: [B, S] from input_ids, then the derived shape tensors.
             _shapeBS = _g.Node("Shape", ["input_ids"], "shape_bs");
             _shapeBSH = _g.Node("Concat", [_shapeBS, _g.Int64Const("const_hidden", [c.HiddenSize])], "shape_bsh", OnnxAttr.Int("axis", 0));
-            _shapeAttn = _g.Node("Concat", [_shapeBS, _g.Int64Const("const_heads_dim", [c.NumAttentionHeads, c.AttentionHeadSize])], "shape_bsnd", OnnxAttr.Int("axis", 0));
+            _shapeAttn = _g.Node("Concat", [_shapeBS, _g.Int64Const("const_heads_dim", [c.NumAttentionHeads, c.AttentionHeadSize])], "shape_bsnd",
+                OnnxAttr.Int("axis", 0));
             _rowsH = _g.Int64Const("const_rows_hidden", [-1, c.HiddenSize]);
 
             // Additive mask (1 − m)·MaskValue as [B, 1, 1, S] (HF get_extended_attention_mask).
@@ -129,7 +132,9 @@ public static class OnnxExporter
             string? pooled = null;
             if (model.Pooler is not null)
             {
-                var first = _g.Node("Gather", ["last_hidden_state", _g.Int64Const("const_zero_scalar", [0], [])], "cls_token", OnnxAttr.Int("axis", 1)); // [B, H]
+                // [B, H]
+                var first = _g.Node("Gather", ["last_hidden_state", _g.Int64Const("const_zero_scalar", [0], [])], "cls_token",
+                    OnnxAttr.Int("axis", 1));
                 pooled = model.Pooler.Dense is null
                     ? _g.NodeExact("Identity", [first], "pooler_output")
                     : _g.NodeExact("Tanh", [Linear(model.Pooler.Dense, first, quantize: false)], "pooler_output");
@@ -186,9 +191,11 @@ public static class OnnxExporter
                 {
                     // [x(t+1) ‖ x(t) ‖ x(t−1)] with zeros beyond each row's ends (HF: F.pad(...[:, 1:]) / F.pad(...[:, :-1])).
                     var axis1 = _g.Int64Const("const_axis_1", [1]);
-                    var next = _g.Node("Slice", [words, _g.Int64Const("const_1", [1]), _g.Int64Const("const_int64_max", [long.MaxValue]), axis1], "trigram_next_sliced");
+                    var next = _g.Node("Slice", [words, _g.Int64Const("const_1", [1]), _g.Int64Const("const_int64_max", [long.MaxValue]), axis1],
+                        "trigram_next_sliced");
                     next = _g.Node("Pad", [next, _g.Int64Const("const_pad_end_s", [0, 0, 0, 0, 1, 0])], "trigram_next");
-                    var prev = _g.Node("Slice", [words, _g.Int64Const("const_0", [0]), _g.Int64Const("const_minus_1", [-1]), axis1], "trigram_prev_sliced");
+                    var prev = _g.Node("Slice", [words, _g.Int64Const("const_0", [0]), _g.Int64Const("const_minus_1", [-1]), axis1],
+                        "trigram_prev_sliced");
                     prev = _g.Node("Pad", [prev, _g.Int64Const("const_pad_begin_s", [0, 1, 0, 0, 0, 0])], "trigram_prev");
                     t = _g.Node("Concat", [next, words, prev], "trigram", OnnxAttr.Int("axis", 2));          // [B, S, 3E]
                 }
@@ -198,7 +205,9 @@ public static class OnnxExporter
             }
             else x3 = words;                                                                                 // E == H
             var seqLen = _g.Node("Slice", [_shapeBS, _g.Int64Const("const_1", [1]), _g.Int64Const("const_2", [2])], "seq_len");
-            var pos = _g.Node("Slice", [Param(e.PositionEmbeddings), _g.Int64Const("const_0", [0]), seqLen, _g.Int64Const("const_axis_0", [0])], "position_embeds"); // [S, H]
+            // [S, H]
+            var pos = _g.Node("Slice", [Param(e.PositionEmbeddings), _g.Int64Const("const_0", [0]), seqLen, _g.Int64Const("const_axis_0", [0])],
+                "position_embeds");
             x3 = _g.Node("Add", [x3, pos], "embeds_plus_position");
             var types = _g.Node("Gather", [Param(e.TokenTypeEmbeddings), "token_type_ids"], "token_type_embeds");
             x3 = _g.Node("Add", [x3, types], "embeds_sum");
@@ -261,11 +270,13 @@ public static class OnnxExporter
             var t = Activation(Linear(mlm.TransformDense, x, options.Int8), "mlm_transform_act");
             t = Norm(mlm.TransformNorm, t, "mlm_transform");                                             // [B·S, H]
             var axis1 = _g.Int64Const("const_axis_1", [1]);
-            string te = e == hid ? t : _g.Node("Slice", [t, _g.Int64Const("const_0", [0]), _g.Int64Const("const_embedding_size", [e]), axis1], "mlm_transform_tied_part");
+            string te = e == hid ? t : _g.Node("Slice", [t, _g.Int64Const("const_0", [0]), _g.Int64Const("const_embedding_size", [e]), axis1],
+                "mlm_transform_tied_part");
             var logits = _g.Node("Gemm", [te, Param(mlm.WordEmbeddings), Param(mlm.Bias)], "mlm_logits_tied", OnnxAttr.Int("transB", 1)); // [B·S, V]
             if (hid > e)
             {
-                var tr = _g.Node("Slice", [t, _g.Int64Const("const_embedding_size", [e]), _g.Int64Const("const_hidden_end", [hid]), axis1], "mlm_transform_extra_part");
+                var tr = _g.Node("Slice", [t, _g.Int64Const("const_embedding_size", [e]), _g.Int64Const("const_hidden_end", [hid]), axis1],
+                    "mlm_transform_extra_part");
                 var extra = _g.Node("MatMul", [tr, Param(mlm.ExtraWeight!)], "mlm_logits_extra");          // dense.weight is [H−E, V]
                 logits = _g.Node("Add", [logits, extra], "mlm_logits_rows");
             }
@@ -319,7 +330,8 @@ public static class OnnxExporter
                     q[k * outF + j] = (sbyte)Math.Clamp(MathF.Round(w[j * inF + k] / s, MidpointRounding.ToEven), -127f, 127f);
             }
             long[] dims = perColumn ? [outF] : [];
-            string wq = _g.Initializer(lin.Weight.Name + "_quantized", OnnxType.Int8, [inF, outF], System.Runtime.InteropServices.MemoryMarshal.AsBytes(q.AsSpan()));
+            string wq = _g.Initializer(lin.Weight.Name + "_quantized", OnnxType.Int8, [inF, outF],
+                System.Runtime.InteropServices.MemoryMarshal.AsBytes(q.AsSpan()));
             string ws = _g.Initializer(lin.Weight.Name + "_scale", scales, dims);
             string wz = _g.Initializer(lin.Weight.Name + "_zero_point", OnnxType.Int8, dims, new byte[scales.Length]);
             return (wq, ws, wz);
@@ -337,12 +349,14 @@ public static class OnnxExporter
             if (n.Kind == NormalizationType.NoNorm)
                 return _g.Node("Add", [_g.Node("Mul", [x, Param(n.Gamma)], name + "_scaled"), Param(n.Beta)], name + "_norm");
             if (Opset >= 17)
-                return _g.Node("LayerNormalization", [x, Param(n.Gamma), Param(n.Beta)], name + "_norm", OnnxAttr.Int("axis", -1), OnnxAttr.Float("epsilon", n.Eps));
+                return _g.Node("LayerNormalization", [x, Param(n.Gamma), Param(n.Beta)], name + "_norm", OnnxAttr.Int("axis", -1),
+                    OnnxAttr.Float("epsilon", n.Eps));
             // Decomposed LayerNorm (opset < 17): (x − mean)/√(var + eps)·γ + β, biased variance.
             var mean = ReduceMean(x, name + "_mean");
             var d = _g.Node("Sub", [x, mean], name + "_centered");
             var variance = ReduceMean(_g.Node("Mul", [d, d], name + "_squared"), name + "_variance");
-            var std = _g.Node("Sqrt", [_g.Node("Add", [variance, _g.FloatScalar($"const_eps_{n.Eps:g}", n.Eps)], name + "_variance_eps")], name + "_std");
+            var std = _g.Node("Sqrt", [_g.Node("Add", [variance, _g.FloatScalar($"const_eps_{n.Eps:g}", n.Eps)], name + "_variance_eps")],
+                name + "_std");
             var normalized = _g.Node("Div", [d, std], name + "_normalized");
             return _g.Node("Add", [_g.Node("Mul", [normalized, Param(n.Gamma)], name + "_scaled"), Param(n.Beta)], name + "_norm");
         }
@@ -369,7 +383,8 @@ public static class OnnxExporter
                 {
                     // HF gelu_new: 0.5·x·(1 + tanh(√(2/π)·(x + 0.044715·x³))).
                     var x3 = _g.Node("Mul", [_g.Node("Mul", [x, x], name + "_sq"), x], name + "_cube");
-                    var inner = _g.Node("Add", [x, _g.Node("Mul", [x3, _g.FloatScalar("const_gelu_cubic", 0.044715f)], name + "_cubic")], name + "_inner");
+                    var inner = _g.Node("Add", [x, _g.Node("Mul", [x3, _g.FloatScalar("const_gelu_cubic", 0.044715f)], name + "_cubic")],
+                        name + "_inner");
                     inner = _g.Node("Mul", [inner, _g.FloatScalar("const_sqrt_2_over_pi", MathF.Sqrt(2f / MathF.PI))], name + "_scaled");
                     var onePlus = _g.Node("Add", [_g.Node("Tanh", [inner], name + "_tanh"), _g.FloatScalar("const_one", 1f)], name + "_one_plus");
                     return _g.Node("Mul", [_g.Node("Mul", [x, _g.FloatScalar("const_half", 0.5f)], name + "_half"), onePlus], name);

@@ -72,10 +72,13 @@ internal sealed class OnnxGraph
     /// <summary>Reserves an exact name (graph inputs/outputs); it must not exist yet.</summary>
     public string Exact(string name) => _names.Add(name) ? name : throw new InvalidOperationException($"ONNX value name '{name}' used twice.");
 
-    /// <summary>Adds a node with one output; returns the output name (<paramref name="output"/> is a hint made unique; <see cref="NodeExact"/> keeps it).</summary>
-    public string Node(string op, IReadOnlyList<string> inputs, string output, params OnnxAttr[] attrs) => Node(op, inputs, [output], false, attrs)[0];
+    /// <summary>Adds a node with one output; returns the output name (<paramref name="output"/> is a hint made unique; <see cref="NodeExact"/> keeps
+    /// it).</summary>
+    public string Node(string op, IReadOnlyList<string> inputs, string output, params OnnxAttr[] attrs) =>
+        Node(op, inputs, [output], false, attrs)[0];
 
-    public string NodeExact(string op, IReadOnlyList<string> inputs, string output, params OnnxAttr[] attrs) => Node(op, inputs, [output], true, attrs)[0];
+    public string NodeExact(string op, IReadOnlyList<string> inputs, string output, params OnnxAttr[] attrs) =>
+        Node(op, inputs, [output], true, attrs)[0];
 
     public string[] Node(string op, IReadOnlyList<string> inputs, IReadOnlyList<string> outputs, bool exactOutputs, params OnnxAttr[] attrs)
     {
@@ -161,7 +164,8 @@ internal sealed class OnnxGraph
         foreach (var o in _outputs) graphTail.Message(12, o);
         long graphLength = (long)_nodes.Length + graphHead.Length + _initializers.Length + graphTail.Length;
         if (graphLength > int.MaxValue - 4096)
-            throw new OnnxExportException($"The ONNX graph is {graphLength / (1L << 20)} MiB; a protobuf file is limited to 2 GiB (external data is not supported by this exporter).");
+            throw new OnnxExportException($"The ONNX graph is {graphLength / (1L << 20)} MiB; a protobuf file is limited to 2 GiB (external data " +
+                $"is not supported by this exporter).");
 
         var model = new ProtoWriter();
         model.Int64(1, irVersion);

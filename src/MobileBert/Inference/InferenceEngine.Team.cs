@@ -102,7 +102,8 @@ public sealed unsafe partial class InferenceEngine
     void Done(int s) => Interlocked.Increment(ref _done[s]);
 
     int RowChunks => Math.Max(1, Math.Min((_rows + 7) / 8, RowChunksPerThread * _teamThreads));
-    (int r0, int n) RowChunk(int c, int chunks) { int r0 = (int)((long)c * _rows / chunks), r1 = (int)((long)(c + 1) * _rows / chunks); return (r0, r1 - r0); }
+    (int r0, int n) RowChunk(int c, int chunks) { int r0 = (int)((long)c * _rows / chunks), r1 = (int)((long)(c + 1) * _rows / chunks);
+        return (r0, r1 - r0); }
 
     int ColChunks(LinearOp op) => Math.Max(1, Math.Min((op.Out + op.ColumnAlign - 1) / op.ColumnAlign, ColumnChunksPerThread * _teamThreads));
 
@@ -113,7 +114,8 @@ public sealed unsafe partial class InferenceEngine
     /// when <paramref name="addNorm"/> is set (element-wise, so column-local; LayerNorm needs a row step instead), or
     /// (<paramref name="pre"/>) the bottleneck NoNorms of the layer's input projection into li / qk.
     /// </summary>
-    void ColStep(ref int s, LinearOp op, float* x, float* y, bool act = false, Norm? addNorm = null, float* residual = null, LayerPlan? pre = null, float* li = null, float* qk = null)
+    void ColStep(ref int s, LinearOp op, float* x, float* y, bool act = false, Norm? addNorm = null, float* residual = null, LayerPlan? pre = null,
+        float* li = null, float* qk = null)
     {
         int chunks = ColChunks(op), align = op.ColumnAlign, panels = (op.Out + align - 1) / align;
         byte* q = null; float* qs = null;
@@ -156,7 +158,8 @@ public sealed unsafe partial class InferenceEngine
         {
             var y = new Span<float>(dst + (long)r * ldd + d0, w);
             var x = new ReadOnlySpan<float>(src + (long)r * ld + j0, w);
-            if (res != null) { System.Numerics.Tensors.TensorPrimitives.Add(x, new ReadOnlySpan<float>(res + (long)r * ld + j0, w), y); System.Numerics.Tensors.TensorPrimitives.Multiply(y, gamma, y); }
+            if (res != null) { System.Numerics.Tensors.TensorPrimitives.Add(x, new ReadOnlySpan<float>(res + (long)r * ld + j0, w), y);
+                System.Numerics.Tensors.TensorPrimitives.Multiply(y, gamma, y); }
             else System.Numerics.Tensors.TensorPrimitives.Multiply(x, gamma, y);
             System.Numerics.Tensors.TensorPrimitives.Add(y, beta, y);
         }
@@ -194,7 +197,8 @@ public sealed unsafe partial class InferenceEngine
         var prof = Profile;
         int s = 0, rc = RowChunks, rows = _rows;
         int h = _c.HiddenSize, t = _c.TrueHiddenSize, I = _c.IntermediateSize;
-        float* h0 = P(_h0), h1 = P(_h1), pre = P(_pre), pre2 = P(_pre2), li = P(_li), qk = P(_qk), ctx = P(_ctx), a0 = P(_a0), a1 = P(_a1), inner = P(_inner);
+        float* h0 = P(_h0), h1 = P(_h1), pre = P(_pre), pre2 = P(_pre2), li = P(_li), qk = P(_qk), ctx = P(_ctx), a0 = P(_a0), a1 = P(_a1),
+            inner = P(_inner);
 
         // Embeddings (+ quantize layer 0's input).
         for (int c; (c = Claim(s, rc)) >= 0; Done(s))

@@ -11,7 +11,8 @@ public sealed class InferenceOptions
     public int Threads { get; set; } = Environment.ProcessorCount;
     /// <summary>Rows per work item of the row-wise phases (0: automatic: one block per thread up to 256 rows each, then 256).</summary>
     public int BlockRows { get; set; }
-    /// <summary>Query rows per attention work item (0: automatic, 128: one item per (sequence, head) up to 128 tokens — each item gathers and packs the whole K and V of its head, so smaller chunks repeat that work).</summary>
+    /// <summary>Query rows per attention work item (0: automatic, 128: one item per (sequence, head) up to 128 tokens — each item gathers and packs
+    /// the whole K and V of its head, so smaller chunks repeat that work).</summary>
     public int AttentionChunk { get; set; }
     /// <summary>int8 weights to use (null: everything fp32). Linears not in it stay fp32.</summary>
     public QuantizedWeights? Quantized { get; set; }
@@ -182,7 +183,8 @@ public sealed unsafe partial class InferenceEngine : IDisposable
         ArgumentNullException.ThrowIfNull(input);
         _capture = outputs;
         int b = input.Batch, s = input.Seq;
-        if (s > _c.MaxPositionEmbeddings) throw new ArgumentException($"Sequence length {s} exceeds max_position_embeddings = {_c.MaxPositionEmbeddings}.");
+        if (s > _c.MaxPositionEmbeddings) throw new ArgumentException($"Sequence length {s} exceeds max_position_embeddings " +
+            $"= {_c.MaxPositionEmbeddings}.");
         Ensure(b * s, b);
         bool masked = false;
         for (int i = 0; i < b * s; i++)
@@ -215,11 +217,14 @@ public sealed unsafe partial class InferenceEngine : IDisposable
         {
             var sq = sequences[i];
             if (sq.InputIds is null || sq.InputIds.Length == 0) throw new ArgumentException($"Sequence {i} is empty.");
-            if (sq.InputIds.Length > _c.MaxPositionEmbeddings) throw new ArgumentException($"Sequence {i} has {sq.InputIds.Length} tokens; max_position_embeddings = {_c.MaxPositionEmbeddings}.");
-            if (sq.TokenTypeIds is not null && sq.TokenTypeIds.Length != sq.InputIds.Length) throw new ArgumentException($"Sequence {i}: token_type_ids has {sq.TokenTypeIds.Length} values, input_ids {sq.InputIds.Length}.");
+            if (sq.InputIds.Length > _c.MaxPositionEmbeddings) throw new ArgumentException(
+                $"Sequence {i} has {sq.InputIds.Length} tokens; max_position_embeddings = {_c.MaxPositionEmbeddings}.");
+            if (sq.TokenTypeIds is not null && sq.TokenTypeIds.Length != sq.InputIds.Length) throw new ArgumentException(
+                $"Sequence {i}: token_type_ids has {sq.TokenTypeIds.Length} values, input_ids {sq.InputIds.Length}.");
             total += sq.InputIds.Length;
         }
-        if (total > int.MaxValue / Math.Max(_c.IntermediateSize, 3 * _c.HiddenSize)) throw new ArgumentException("Too many tokens in one run; split the batch (see RunGrouped).");
+        if (total > int.MaxValue / Math.Max(_c.IntermediateSize, 3 * _c.HiddenSize)) throw new ArgumentException(
+            "Too many tokens in one run; split the batch (see RunGrouped).");
         int rows = (int)total, n = sequences.Count;
         Ensure(rows, n);
         int r = 0;
@@ -267,8 +272,10 @@ public sealed unsafe partial class InferenceEngine : IDisposable
     {
         for (int i = start; i < start + count; i++)
         {
-            if ((uint)ids[i] >= (uint)_c.VocabSize) throw new ArgumentException($"input_ids[{i}] = {ids[i]} is outside word_embeddings (input_ids) [0, {_c.VocabSize}).");
-            if ((uint)types[i] >= (uint)_c.TypeVocabSize) throw new ArgumentException($"token_type_ids[{i}] = {types[i]} is outside token_type_embeddings (token_type_ids) [0, {_c.TypeVocabSize}).");
+            if ((uint)ids[i] >= (uint)_c.VocabSize) throw new ArgumentException(
+                $"input_ids[{i}] = {ids[i]} is outside word_embeddings (input_ids) [0, {_c.VocabSize}).");
+            if ((uint)types[i] >= (uint)_c.TypeVocabSize) throw new ArgumentException(
+                $"token_type_ids[{i}] = {types[i]} is outside token_type_embeddings (token_type_ids) [0, {_c.TypeVocabSize}).");
         }
     }
 
@@ -570,7 +577,8 @@ public sealed unsafe partial class InferenceEngine : IDisposable
             {
                 float* y = pout + (long)r0 * h;
                 L.OutBottleneck.Run(a, n, y);
-                L.OutBottleneckNorm!.AddForward(new ReadOnlySpan<float>(y, n * h), new ReadOnlySpan<float>(ph + (long)r0 * h, n * h), new Span<float>(y, n * h), n);
+                L.OutBottleneckNorm!.AddForward(new ReadOnlySpan<float>(y, n * h), new ReadOnlySpan<float>(ph + (long)r0 * h, n * h),
+                    new Span<float>(y, n * h), n);
             }
             CaptureHidden(l + 1, pout, r0, n);
         }
@@ -590,7 +598,8 @@ public sealed unsafe partial class InferenceEngine : IDisposable
             fixed (float* ps = sh, ppre = _pre, ppre2 = _pre2, pctx = _ctx, pm = _mask)
             {
                 var (qb, qc, qs) = L.Q; var (kb, kc, ks) = L.K; var (vb, vc, vs) = L.V;
-                float* qsrc = (qb == 0 ? ppre : ppre2) + qc + hd * d, ksrc = (kb == 0 ? ppre : ppre2) + kc + hd * d, vsrc = (vb == 0 ? ppre : ppre2) + vc + hd * d;
+                float* qsrc = (qb == 0 ? ppre : ppre2) + qc + hd * d, ksrc = (kb == 0 ? ppre : ppre2) + kc + hd * d,
+                    vsrc = (vb == 0 ? ppre : ppre2) + vc + hd * d;
                 if (SmallHeadAttention.Run(qsrc + (long)(start + q0) * qs, qs, ksrc + (long)start * ks, ks, vsrc + (long)start * vs, vs,
                         pctx + (long)(start + q0) * t + hd * d, t, c, len, d, 1f / MathF.Sqrt(d), _masked ? pm + start : null, ps,
                         CaptureProbs(l, seg, hd, q0), len))
@@ -602,7 +611,8 @@ public sealed unsafe partial class InferenceEngine : IDisposable
         {
             float* qh = ps, kh = qh + c * d, vh = kh + len * d, sc = vh + len * d, ch = sc + c * len;
             var (qb, qc, qs) = L.Q; var (kb, kc, ks) = L.K; var (vb, vc, vs) = L.V;
-            float* qsrc = (qb == 0 ? ppre : ppre2) + qc + hd * d, ksrc = (kb == 0 ? ppre : ppre2) + kc + hd * d, vsrc = (vb == 0 ? ppre : ppre2) + vc + hd * d;
+            float* qsrc = (qb == 0 ? ppre : ppre2) + qc + hd * d, ksrc = (kb == 0 ? ppre : ppre2) + kc + hd * d,
+                vsrc = (vb == 0 ? ppre : ppre2) + vc + hd * d;
             for (int i = 0; i < c; i++) Buffer.MemoryCopy(qsrc + (long)(start + q0 + i) * qs, qh + i * d, d * 4, d * 4);
             for (int j = 0; j < len; j++)
             {
@@ -623,7 +633,8 @@ public sealed unsafe partial class InferenceEngine : IDisposable
     internal bool UseSmallHeadAttention { get; set; } = true;
 
     [ThreadStatic] static float[]? t_attn;
-    static float[] AttnScratch(int n) => t_attn is { } a && a.Length >= n ? a : t_attn = GC.AllocateUninitializedArray<float>(Math.Max(n, (t_attn?.Length ?? 0) * 3 / 2), pinned: true);
+    static float[] AttnScratch(int n) => t_attn is { } a && a.Length >= n ? a : t_attn =
+        GC.AllocateUninitializedArray<float>(Math.Max(n, (t_attn?.Length ?? 0) * 3 / 2), pinned: true);
 
     /// <summary>The plan of one encoder layer: which fused GEMMs run, where Q/K/V land.</summary>
     sealed class LayerPlan

@@ -92,7 +92,8 @@ internal sealed unsafe class Fp32LinearOp : LinearOp
     }
 
     public override void Run(float* x, int rows, float* y) =>
-        Gemm.Multiply(new ReadOnlySpan<float>(x, rows * In), _w, new Span<float>(y, rows * Out), rows, Transpose.No, _bias, accumulate: false, threads: 1);
+        Gemm.Multiply(new ReadOnlySpan<float>(x, rows * In), _w, new Span<float>(y, rows * Out), rows, Transpose.No, _bias, accumulate: false,
+        threads: 1);
 }
 
 /// <summary>

@@ -101,7 +101,8 @@ public sealed class QuantizedWeights
             if (!model.Store.TryGet(name, out var p)) throw new ArgumentException($"Quantized weight '{name}' is not a parameter of the model.");
             if (p.Shape.Length != 2 || p.Shape[0] != q.Out || p.Shape[1] != q.In)
                 throw new ArgumentException($"Quantized weight '{name}' is [{q.Out},{q.In}]; the model's is [{string.Join(",", p.Shape)}].");
-            if (q.Weights.Length != (long)q.Out * q.In || q.Scales.Length != q.Out) throw new ArgumentException($"Quantized weight '{name}': data/scales length mismatch.");
+            if (q.Weights.Length != (long)q.Out * q.In || q.Scales.Length != q.Out) throw new ArgumentException(
+                $"Quantized weight '{name}': data/scales length mismatch.");
         }
     }
 
@@ -126,7 +127,8 @@ public static class QuantizedCheckpoint
     public const string Format = "mobilebert-int8";
     public const string ScaleSuffix = "_scale";
 
-    public static void Save(MobileBertModel model, QuantizedWeights q, string dir, string? vocabPath = null, IReadOnlyDictionary<string, string>? extraMetadata = null)
+    public static void Save(MobileBertModel model, QuantizedWeights q, string dir, string? vocabPath = null,
+        IReadOnlyDictionary<string, string>? extraMetadata = null)
     {
         q.Validate(model);
         Directory.CreateDirectory(dir);
@@ -140,7 +142,8 @@ public static class QuantizedCheckpoint
             {
                 var ql = q[p.Name];
                 tensors.Add((p.Name, TensorDType.I8, p.Shape, System.Runtime.InteropServices.MemoryMarshal.AsBytes(ql.Weights.AsSpan()).ToArray()));
-                tensors.Add((p.Name + ScaleSuffix, TensorDType.F32, [ql.Out], System.Runtime.InteropServices.MemoryMarshal.AsBytes(ql.Scales.AsSpan()).ToArray()));
+                tensors.Add((p.Name + ScaleSuffix, TensorDType.F32, [ql.Out],
+                    System.Runtime.InteropServices.MemoryMarshal.AsBytes(ql.Scales.AsSpan()).ToArray()));
             }
             else tensors.Add((p.Name, TensorDType.F32, p.Shape, System.Runtime.InteropServices.MemoryMarshal.AsBytes(model.Store.Span(p)).ToArray()));
         }
@@ -153,7 +156,8 @@ public static class QuantizedCheckpoint
         };
         if (extraMetadata is not null) foreach (var (k, v) in extraMetadata) meta[k] = v;
         SafeTensorsWriter.WriteRaw(Path.Combine(dir, WeightsFile), tensors, meta);
-        if (vocabPath is not null && File.Exists(vocabPath) && Path.GetFullPath(vocabPath) != Path.GetFullPath(Path.Combine(dir, ModelFolder.VocabFile)))
+        if (vocabPath is not null && File.Exists(vocabPath) && Path.GetFullPath(vocabPath) != Path.GetFullPath(
+            Path.Combine(dir, ModelFolder.VocabFile)))
             File.Copy(vocabPath, Path.Combine(dir, ModelFolder.VocabFile), overwrite: true);
     }
 
@@ -168,20 +172,26 @@ public static class QuantizedCheckpoint
     /// <see cref="MobileBertModel.Forward"/> still runs; without, the model holds only what stays float (embeddings, norms,
     /// biases, fp32 Linears) — about a fifth of the memory for MobileBERT — and serves the engine only
     /// (<see cref="MobileBertModel.Forward"/>, saving and training throw, naming the missing weight).</summary>
-    public static (MobileBertModel Model, QuantizedWeights Weights, IReadOnlyDictionary<string, string> Metadata) Load(string dir, bool floatWeights = true)
+    public static (MobileBertModel Model, QuantizedWeights Weights, IReadOnlyDictionary<string, string> Metadata) Load(
+        string dir, bool floatWeights = true)
     {
         string configPath = Path.Combine(dir, ModelFolder.ConfigFile), path = Path.Combine(dir, WeightsFile);
         if (!Directory.Exists(dir)) throw new CheckpointException($"{dir}: model folder does not exist.");
-        if (!File.Exists(configPath)) throw new CheckpointException($"{configPath}: missing (a quantized model folder needs {ModelFolder.ConfigFile} and {WeightsFile}).");
-        if (!File.Exists(path)) throw new CheckpointException($"{path}: missing (a quantized model folder needs {ModelFolder.ConfigFile} and {WeightsFile}; make one with `mobilebert quantize`).");
+        if (!File.Exists(configPath)) throw new CheckpointException($"{configPath}: missing (a quantized model folder " +
+            $"needs {ModelFolder.ConfigFile} and {WeightsFile}).");
+        if (!File.Exists(path)) throw new CheckpointException($"{path}: missing (a quantized model folder needs {ModelFolder.ConfigFile} " +
+            $"and {WeightsFile}; make one with `mobilebert quantize`).");
         var config = ConfigJson.Load(configPath);
         using var file = SafeTensorsFile.Open(path);
         var meta = file.Metadata;
         if (!meta.TryGetValue("format", out var fmt) || fmt != Format)
-            throw new CheckpointException($"{path}: not a quantized MobileBERT checkpoint (metadata format = '{fmt ?? "(none)"}', expected '{Format}').");
-        if (!meta.TryGetValue("version", out var ver) || ver != "1") throw new CheckpointException($"{path}: unsupported quantized checkpoint version '{ver ?? "(none)"}' (this build reads version 1).");
+            throw new CheckpointException($"{path}: not a quantized MobileBERT checkpoint (metadata format = '{fmt ?? "(none)"}', expected " +
+                $"'{Format}').");
+        if (!meta.TryGetValue("version", out var ver) || ver != "1") throw new CheckpointException(
+            $"{path}: unsupported quantized checkpoint version '{ver ?? "(none)"}' (this build reads version 1).");
         if (meta.TryGetValue("activation_quantization", out var act) && act != QuantizedWeights.ActivationScheme)
-            throw new CheckpointException($"{path}: activation quantization '{act}' is not supported (expected '{QuantizedWeights.ActivationScheme}').");
+            throw new CheckpointException($"{path}: activation quantization '{act}' is not supported (expected " +
+                $"'{QuantizedWeights.ActivationScheme}').");
         if (!meta.TryGetValue("heads", out var headsText) || !Enum.TryParse<ModelHeads>(headsText, out var heads))
             throw new CheckpointException($"{path}: metadata 'heads' missing or invalid ('{headsText}').");
         bool pooler = meta.TryGetValue("pooler", out var pl) ? pl == "true" : true;
@@ -196,24 +206,30 @@ public static class QuantizedCheckpoint
         foreach (var p in model.Store.Parameters)
         {
             if (!file.TryGet(p.Name, out var e)) { missing.Add(p.Name); continue; }
-            if (!e.Shape.SequenceEqual(p.Shape)) { problems.Add($"{p.Name}: file has [{string.Join(",", e.Shape)}], model needs [{string.Join(",", p.Shape)}]"); continue; }
+            if (!e.Shape.SequenceEqual(p.Shape)) { problems.Add($"{p.Name}: file has [{string.Join(",", e.Shape)}], model needs " +
+                $"[{string.Join(",", p.Shape)}]"); continue; }
             if (e.DType == TensorDType.F32)
             {
                 e.CopyTo(model.Store.Span(p));
                 CheckpointPreflight.RequireFinite(model.Store.Span(p), p.Name, path);
                 continue;
             }
-            if (e.DType != TensorDType.I8 || p.Shape.Length != 2) { problems.Add($"{p.Name}: dtype {e.DType} (expected F32, or I8 for a 2-D Linear weight)"); continue; }
-            if (!file.TryGet(p.Name + ScaleSuffix, out var se)) { problems.Add($"{p.Name}: I8 weight without its '{p.Name + ScaleSuffix}' scales"); continue; }
-            if (se.DType != TensorDType.F32 || se.Rank != 1 || se.Shape[0] != p.Shape[0]) { problems.Add($"{p.Name + ScaleSuffix}: must be F32 [{p.Shape[0]}], is {se.DType} [{string.Join(",", se.Shape)}]"); continue; }
+            if (e.DType != TensorDType.I8 || p.Shape.Length != 2) { problems.Add(
+                $"{p.Name}: dtype {e.DType} (expected F32, or I8 for a 2-D Linear weight)"); continue; }
+            if (!file.TryGet(p.Name + ScaleSuffix, out var se)) { problems.Add($"{p.Name}: I8 weight without its '{p.Name + ScaleSuffix}' scales");
+                continue; }
+            if (se.DType != TensorDType.F32 || se.Rank != 1 || se.Shape[0] != p.Shape[0]) { problems.Add(
+                $"{p.Name + ScaleSuffix}: must be F32 [{p.Shape[0]}], is {se.DType} [{string.Join(",", se.Shape)}]"); continue; }
             var scales = se.ToFloat32();
-            if (scales.Any(s => !(s > 0) || !float.IsFinite(s))) { problems.Add($"{p.Name + ScaleSuffix}: scales must be positive and finite"); continue; }
+            if (scales.Any(s => !(s > 0) || !float.IsFinite(s))) { problems.Add($"{p.Name + ScaleSuffix}: scales must be positive and finite");
+                continue; }
             var w = e.ToInt8();
             var ql = new QuantizedLinear(w, scales, p.Shape[1], p.Shape[0]);
             q.Add(p.Name, ql);
             if (model.Store.IsResident(p)) ql.Dequantize(model.Store.Span(p));
         }
-        var unexpected = file.Names.Where(n => !model.Store.Contains(n) && !(n.EndsWith(ScaleSuffix, StringComparison.Ordinal) && q.Contains(n[..^ScaleSuffix.Length]))).ToList();
+        var unexpected = file.Names.Where(n => !model.Store.Contains(n) && !(n.EndsWith(ScaleSuffix, StringComparison.Ordinal)
+            && q.Contains(n[..^ScaleSuffix.Length]))).ToList();
         if (missing.Count + problems.Count + unexpected.Count > 0)
         {
             var msg = new System.Text.StringBuilder($"{path}: quantized checkpoint does not match the config.");

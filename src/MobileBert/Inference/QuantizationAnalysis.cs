@@ -6,7 +6,9 @@ namespace MobileBert.Inference;
 /// GEMMs actually ran int8 (Linears the engine merges into one GEMM are int8 only if all of them are quantized).</summary>
 public readonly record struct QuantError(double HiddenRelMax, double HiddenRelRms, double LogitsRelMax, int Int8Gemms = 0, int Gemms = 0)
 {
-    public override string ToString() => FormattableString.Invariant($"hidden max {HiddenRelMax:E2}, rms {HiddenRelRms:E2}{(double.IsNaN(LogitsRelMax) ? "" : $", logits {LogitsRelMax:E2}")}; {Int8Gemms} of {Gemms} GEMMs int8");
+    public override string ToString() => FormattableString.Invariant($"hidden max {HiddenRelMax:E2}, ") +
+        FormattableString.Invariant($"rms {HiddenRelRms:E2}{(double.IsNaN(LogitsRelMax) ? "" : $", logits {LogitsRelMax:E2}")}; {Int8Gemms} ") +
+        FormattableString.Invariant($"of {Gemms} GEMMs int8");
 }
 
 /// <summary>
@@ -108,7 +110,8 @@ public sealed class QuantizationAnalysis
     /// fp32 one at a time until the error (hidden max, or logits when present) is ≤ <paramref name="maxError"/> or
     /// <paramref name="maxKeptLayers"/> are kept. Returns the policy and its error.
     /// </summary>
-    public (QuantizationPolicy Policy, QuantError Error) KeepSensitiveLayers(QuantizationPolicy policy, IReadOnlyList<(int Layer, QuantError Error)> perLayer, double maxError, int maxKeptLayers)
+    public (QuantizationPolicy Policy, QuantError Error) KeepSensitiveLayers(
+        QuantizationPolicy policy, IReadOnlyList<(int Layer, QuantError Error)> perLayer, double maxError, int maxKeptLayers)
     {
         static double Key(QuantError e) => double.IsNaN(e.LogitsRelMax) ? e.HiddenRelMax : e.LogitsRelMax;
         var order = perLayer.OrderByDescending(p => Key(p.Error)).Select(p => p.Layer).ToList();

@@ -291,14 +291,16 @@ public static class Activations
             {
                 var v = Vector512.LoadUnsafe(ref xr, (nuint)i);
                 var h = Vector512.Create(0.5f) * Vector512.LoadUnsafe(ref tr, (nuint)i) * Vector512.LoadUnsafe(ref er, (nuint)i);
-                (v * Vector512.ConditionalSelect(Vector512.LessThan(v, Vector512<float>.Zero), h, Vector512<float>.One - h)).StoreUnsafe(ref xr, (nuint)i);
+                (v * Vector512.ConditionalSelect(Vector512.LessThan(v, Vector512<float>.Zero), h, Vector512<float>.One - h)).StoreUnsafe(
+                    ref xr, (nuint)i);
             }
         if (Vector256.IsHardwareAccelerated)
             for (; i <= n - 8; i += 8)
             {
                 var v = Vector256.LoadUnsafe(ref xr, (nuint)i);
                 var h = Vector256.Create(0.5f) * Vector256.LoadUnsafe(ref tr, (nuint)i) * Vector256.LoadUnsafe(ref er, (nuint)i);
-                (v * Vector256.ConditionalSelect(Vector256.LessThan(v, Vector256<float>.Zero), h, Vector256<float>.One - h)).StoreUnsafe(ref xr, (nuint)i);
+                (v * Vector256.ConditionalSelect(Vector256.LessThan(v, Vector256<float>.Zero), h, Vector256<float>.One - h)).StoreUnsafe(
+                    ref xr, (nuint)i);
             }
         for (; i < n; i++)
         {

@@ -116,7 +116,8 @@ public static unsafe class DropoutBackward
                 int i = 0;
                 if (Vector512.IsHardwareAccelerated)
                     for (; i + 16 <= len; i += 16)   // c0 + i is a multiple of 16: the 16 bits stay within one word
-                        pk[(c0 + i) >> 5] |= (uint)Vector512.GreaterThan(Vector512.Load(ones + i), Vector512<float>.Zero).ExtractMostSignificantBits() << ((c0 + i) & 31);
+                        pk[(c0 + i) >> 5] |= (uint)Vector512.GreaterThan(Vector512.Load(ones + i), Vector512<float>.Zero)
+                            .ExtractMostSignificantBits() << ((c0 + i) & 31);
                 for (; i < len; i++)
                     if (ones[i] != 0f) pk[(c0 + i) >> 5] |= 1u << ((c0 + i) & 31);
                 Apply(X + c0, X + c0, len, scale, Keep, c0);

@@ -30,7 +30,8 @@ public static class Embedding
         if (dim <= 0) throw new ArgumentOutOfRangeException(nameof(dim), dim, $"Embedding.{op} ({tableName}): dim must be positive, got {dim}.");
         if (table.Length % dim != 0)
             throw new ArgumentException(
-                $"Embedding.{op} ({tableName}): table has {table.Length} elements, which is not a multiple of dim = {dim} (expected vocab*dim).", nameof(table));
+                $"Embedding.{op} ({tableName}): table has {table.Length} elements, which is not a multiple of dim = {dim} (expected vocab*dim).",
+                nameof(table));
         KernelArgs.Length($"Embedding.{op} ({tableName})", output.Length, (long)ids.Length * dim, nameof(output), "ids.Length*dim");
         int vocab = table.Length / dim;
         for (int i = 0; i < ids.Length; i++)

@@ -10,7 +10,8 @@ public static unsafe partial class Gemm
     /// Fast GEMM, same contract as <see cref="Reference"/>: C[m,n] = (accumulate ? C : 0) + op(A)·op(B) + bias.
     /// Packed, cache-blocked, SIMD (Vector512 / Vector256+FMA / Vector128 / scalar, chosen at run time),
     /// multi-threaded on <paramref name="threads"/> threads (≤ 0 means <see cref="Environment.ProcessorCount"/>).
-    /// For constant weights prefer <see cref="Pack"/> once + <see cref="Multiply(ReadOnlySpan{float}, PackedMatrix, Span{float}, int, Transpose, ReadOnlySpan{float}, bool, int)"/>.
+    /// For constant weights prefer <see cref="Pack"/> once + <see cref="Multiply(ReadOnlySpan{float}, PackedMatrix, Span{float}, int, Transpose,
+    /// ReadOnlySpan{float}, bool, int)"/>.
     /// </summary>
     public static void Multiply(ReadOnlySpan<float> a, ReadOnlySpan<float> b, Span<float> c, int m, int n, int k,
         Transpose ta = Transpose.No, Transpose tb = Transpose.No, ReadOnlySpan<float> bias = default, bool accumulate = false, int threads = 1)
@@ -61,7 +62,8 @@ public static unsafe partial class Gemm
         internal static void Invalidate() => t_call = 0;
 
         /// <summary>
-        /// This thread's panels [jp0, jp1) of op(B) packed for this call (layout of <see cref="GemmKernels.PackB(float*, int, int, Transpose, int, float*, int, int)"/>: the returned
+        /// This thread's panels [jp0, jp1) of op(B) packed for this call (layout of <see cref="GemmKernels.PackB(float*, int, int, Transpose, int,
+        /// float*, int, int)"/>: the returned
         /// pointer is the virtual start of panel 0, panel jp at jp·K·NR; only the requested panels are backed by the
         /// thread-local buffer); packs them unless this thread already did for an earlier tile of the same call.
         /// </summary>
@@ -196,10 +198,13 @@ public static unsafe partial class Gemm
     internal static float* Align64(float* p) => (float*)(((nint)p + 63) & ~(nint)63);
 
     /// <summary>C[m,n] (+)= op(A)·op(B) + bias, op(B) either pre-packed in NR panels at <paramref name="bp"/> (layout of
-    /// <see cref="GemmKernels.PackB(float*, int, int, Transpose, int, float*, int, int)"/>) or packed by the tiles from <paramref name="src"/> (when src.B != null).</summary>
-    internal static void Compute(float* a, Transpose ta, float* bp, float* c, float* bias, int m, int n, int k, bool accumulate, int threads, GemmPath path, UnpackedB src = default)
+    /// <see cref="GemmKernels.PackB(float*, int, int, Transpose, int, float*, int, int)"/>) or packed by the tiles from <paramref name="src"/> (when
+    /// src.B != null).</summary>
+    internal static void Compute(float* a, Transpose ta, float* bp, float* c, float* bias, int m, int n, int k, bool accumulate, int threads,
+        GemmPath path, UnpackedB src = default)
     {
-        var job = new ComputeJob { A = a, Lda = ta == Transpose.No ? k : m, Ta = ta, Bp = bp, C = c, Bias = bias, M = m, N = n, K = k, Accumulate = accumulate, Path = path, Src = src };
+        var job = new ComputeJob { A = a, Lda = ta == Transpose.No ? k : m, Ta = ta, Bp = bp, C = c, Bias = bias, M = m, N = n, K = k,
+            Accumulate = accumulate, Path = path, Src = src };
         int jobs = path switch
         {
             GemmPath.Vector512 => job.Plan<Avx512Kernel>(threads),
@@ -235,7 +240,8 @@ public static unsafe partial class Gemm
     /// its own slice of B): slice 0 accumulates into C (with the bias), slice j &gt; 0 into a partial buffer of the
     /// calling thread; the partials are then added to C in slice order (deterministic for a given thread count).
     /// </summary>
-    static void ComputeSplitK(float* a, Transpose ta, float* b, Transpose tb, float* c, float* bias, int m, int n, int k, bool accumulate, int chunks, GemmPath path)
+    static void ComputeSplitK(float* a, Transpose ta, float* b, Transpose tb, float* c, float* bias, int m, int n, int k, bool accumulate, int chunks,
+        GemmPath path)
     {
         long part = (long)m * n;
         var buf = t_partials;

@@ -5,7 +5,8 @@ namespace MobileBert.Kernels;
 /// <summary>
 /// A constant right-hand operand op(B)[K, N] pre-packed for the GEMM micro-kernel: ⌈N/NR⌉ column panels of K×NR
 /// floats each (zero-padded past N), 64-byte aligned on the pinned heap. Build once with <see cref="Gemm.Pack"/>
-/// (e.g. when loading Linear weights) and reuse for every <see cref="Gemm.Multiply(ReadOnlySpan{float}, PackedMatrix, Span{float}, int, Transpose, ReadOnlySpan{float}, bool, int)"/>.
+/// (e.g. when loading Linear weights) and reuse for every <see cref="Gemm.Multiply(ReadOnlySpan{float}, PackedMatrix, Span{float}, int, Transpose,
+/// ReadOnlySpan{float}, bool, int)"/>.
 /// </summary>
 public sealed unsafe class PackedMatrix
 {

@@ -69,7 +69,8 @@ public static unsafe class Int8Quant
     {
         for (int r = 0; r < rows; r++)
         {
-            float max = Quantize512 ? AbsMax(x + (long)r * k, k) : MathF.Abs(System.Numerics.Tensors.TensorPrimitives.MaxMagnitude(new ReadOnlySpan<float>(x + (long)r * k, k)));
+            float max = Quantize512 ? AbsMax(x + (long)r * k, k) : MathF.Abs(
+                System.Numerics.Tensors.TensorPrimitives.MaxMagnitude(new ReadOnlySpan<float>(x + (long)r * k, k)));
             float s = max > 0 && float.IsFinite(max) ? max / 127f : 1f;
             scales[r] = s;
             float inv = 1f / s;
@@ -212,7 +213,8 @@ public static unsafe class Int8Gemm
     /// j0 must be a multiple of <see cref="Int8PackedMatrix.NR"/> (16) and j1 one too or N. Bit-identical to the
     /// same columns of <see cref="Multiply"/> (integer accumulation, same epilogue), so N can be split across threads.
     /// </summary>
-    public static void MultiplyColumns(byte* a, float* aScales, int m, Int8PackedMatrix w, int j0, int j1, float* c, int ldc, float* bias, Int8Path path = Int8Path.Auto)
+    public static void MultiplyColumns(byte* a, float* aScales, int m, Int8PackedMatrix w, int j0, int j1, float* c, int ldc, float* bias,
+        Int8Path path = Int8Path.Auto)
     {
         const int nr = Int8PackedMatrix.NR;
         if (j0 < 0 || j1 > w.N || j0 > j1 || j0 % nr != 0 || (j1 != w.N && j1 % nr != 0))
@@ -351,7 +353,8 @@ public static unsafe class Int8Gemm
         }
         var k0 = Vector256.Load(colSum) * 128; var k1 = Vector256.Load(colSum + 8) * 128;
         var w0 = Vector256.Load(ws); var w1 = Vector256.Load(ws + 8);
-        var z0 = bias != null ? Vector256.Load(bias) : Vector256<float>.Zero; var z1 = bias != null ? Vector256.Load(bias + 8) : Vector256<float>.Zero;
+        var z0 = bias != null ? Vector256.Load(bias) : Vector256<float>.Zero;
+        var z1 = bias != null ? Vector256.Load(bias + 8) : Vector256<float>.Zero;
         bool hasBias = bias != null;
         DequantRow(c00, c01, k0, k1, w0, w1, z0, z1, hasBias, sa[0], c);
         if (mr > 1) DequantRow(c10, c11, k0, k1, w0, w1, z0, z1, hasBias, sa[1], c + ldc);

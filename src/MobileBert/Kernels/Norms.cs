@@ -195,7 +195,8 @@ public static class Norms
             ref float gr = ref MemoryMarshal.GetReference(gamma), br = ref MemoryMarshal.GetReference(beta);
             if (res.IsEmpty)
                 for (; i <= n - 16; i += 16)
-                    (Vector512.LoadUnsafe(ref xr, (nuint)i) * Vector512.LoadUnsafe(ref gr, (nuint)i) + Vector512.LoadUnsafe(ref br, (nuint)i)).StoreUnsafe(ref yr, (nuint)i);
+                    (Vector512.LoadUnsafe(ref xr, (nuint)i) * Vector512.LoadUnsafe(ref gr, (nuint)i)
+                        + Vector512.LoadUnsafe(ref br, (nuint)i)).StoreUnsafe(ref yr, (nuint)i);
             else
             {
                 ref float rr = ref MemoryMarshal.GetReference(res);

@@ -117,8 +117,10 @@ public static class Reductions
             for (int r = 0; r < rows; r++)
             {
                 ref float xr = ref Unsafe.Add(ref MemoryMarshal.GetReference(x), (nint)r * cols + j);
-                a0 += Vector256.LoadUnsafe(ref xr, 0); a1 += Vector256.LoadUnsafe(ref xr, 8); a2 += Vector256.LoadUnsafe(ref xr, 16); a3 += Vector256.LoadUnsafe(ref xr, 24);
-                a4 += Vector256.LoadUnsafe(ref xr, 32); a5 += Vector256.LoadUnsafe(ref xr, 40); a6 += Vector256.LoadUnsafe(ref xr, 48); a7 += Vector256.LoadUnsafe(ref xr, 56);
+                a0 += Vector256.LoadUnsafe(ref xr, 0); a1 += Vector256.LoadUnsafe(ref xr, 8); a2 += Vector256.LoadUnsafe(ref xr, 16);
+                a3 += Vector256.LoadUnsafe(ref xr, 24);
+                a4 += Vector256.LoadUnsafe(ref xr, 32); a5 += Vector256.LoadUnsafe(ref xr, 40); a6 += Vector256.LoadUnsafe(ref xr, 48);
+                a7 += Vector256.LoadUnsafe(ref xr, 56);
             }
             ref float s0 = ref Unsafe.Add(ref sr, j);
             (Vector256.LoadUnsafe(ref s0, 0) + a0).StoreUnsafe(ref s0, 0); (Vector256.LoadUnsafe(ref s0, 8) + a1).StoreUnsafe(ref s0, 8);

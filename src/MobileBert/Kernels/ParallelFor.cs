@@ -93,7 +93,8 @@ public static unsafe class ParallelFor
         ((Action<int>)System.Runtime.InteropServices.GCHandle.FromIntPtr((nint)ctx).Target!)(i);
 
     /// <summary>Pointer-level entry: calls <paramref name="invoker"/>(ctx, i) for i in [0, count).</summary>
-    public static void RunCore(int count, int threads, delegate*<void*, int, void> invoker, void* ctx) => RunCore(count, threads, invoker, ctx, false);
+    public static void RunCore(int count, int threads, delegate*<void*, int, void> invoker, void* ctx) =>
+        RunCore(count, threads, invoker, ctx, false);
 
     static void RunCore(int count, int threads, delegate*<void*, int, void> invoker, void* ctx, bool affine)
     {

@@ -20,7 +20,8 @@ public static class SimdSupport
     /// <summary>The int8 GEMM kernel: AvxVnni, Avx2 or Scalar.</summary>
     public static string Int8GemmPath => Int8Gemm.Resolve(Int8Path.Auto).ToString();
 
-    /// <summary>One line, e.g. <c>X64 JIT: fp32 GEMM Vector512, int8 GEMM AvxVnni; Vector128/256/512 accelerated yes/yes/yes, FMA yes, AdvSimd no</c>.</summary>
+    /// <summary>One line, e.g. <c>X64 JIT: fp32 GEMM Vector512, int8 GEMM AvxVnni; Vector128/256/512 accelerated yes/yes/yes, FMA yes, AdvSimd
+    /// no</c>.</summary>
     public static string Describe()
     {
         static string YesNo(bool b) => b ? "yes" : "no";

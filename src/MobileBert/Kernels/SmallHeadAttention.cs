@@ -10,7 +10,8 @@ namespace MobileBert.Kernels;
 /// 4 query rows (Q and V also packed contiguously): a register-blocked 4 × 64 score tile over d (16 accumulators; 4 × 32 for the rest) with
 /// the scale, the additive key mask and the running row max fused into the tile's epilogue; exp(x − max) with a
 /// vectorised Cephes-style exp (≈ 1–2 ulp) and the row sums in one pass over the 4 rows (still in L1); P·V with the
-/// 4 × 32 output tile in registers, keys summed in order as the reference GEMM does (8 accumulators; V packed [len, d] once: strided, its rows would share few L1 sets), scaled by 1/Σ
+/// 4 × 32 output tile in registers, keys summed in order as the reference GEMM does (8 accumulators; V packed [len, d] once: strided, its rows would
+/// share few L1 sets), scaled by 1/Σ
 /// when stored. fp32 throughout.
 /// Differs from softmax-then-GEMM only by rounding: the normalisation is applied to the output instead of to P.</summary>
 public static unsafe class SmallHeadAttention
@@ -74,20 +75,26 @@ public static unsafe class SmallHeadAttention
             int jk = 0;
             for (; jk + 64 <= lp; jk += 64)
             {
-                Vector512<float> a00 = default, a01 = default, a02 = default, a03 = default, a10 = default, a11 = default, a12 = default, a13 = default,
-                                 a20 = default, a21 = default, a22 = default, a23 = default, a30 = default, a31 = default, a32 = default, a33 = default;
+                Vector512<float> a00 = default, a01 = default, a02 = default, a03 = default, a10 = default, a11 = default, a12 = default,
+                    a13 = default,
+                                 a20 = default, a21 = default, a22 = default, a23 = default, a30 = default, a31 = default, a32 = default,
+                                 a33 = default;
                 float* kp = kt + jk;
                 for (int p = 0; p < d; p++, kp += lp)
                 {
                     var k0 = Vector512.Load(kp); var k1 = Vector512.Load(kp + 16); var k2 = Vector512.Load(kp + 32); var k3 = Vector512.Load(kp + 48);
                     var b = Vector512.Create(q0[p]);
-                    a00 = Avx512F.FusedMultiplyAdd(k0, b, a00); a01 = Avx512F.FusedMultiplyAdd(k1, b, a01); a02 = Avx512F.FusedMultiplyAdd(k2, b, a02); a03 = Avx512F.FusedMultiplyAdd(k3, b, a03);
+                    a00 = Avx512F.FusedMultiplyAdd(k0, b, a00); a01 = Avx512F.FusedMultiplyAdd(k1, b, a01);
+                    a02 = Avx512F.FusedMultiplyAdd(k2, b, a02); a03 = Avx512F.FusedMultiplyAdd(k3, b, a03);
                     b = Vector512.Create(q1[p]);
-                    a10 = Avx512F.FusedMultiplyAdd(k0, b, a10); a11 = Avx512F.FusedMultiplyAdd(k1, b, a11); a12 = Avx512F.FusedMultiplyAdd(k2, b, a12); a13 = Avx512F.FusedMultiplyAdd(k3, b, a13);
+                    a10 = Avx512F.FusedMultiplyAdd(k0, b, a10); a11 = Avx512F.FusedMultiplyAdd(k1, b, a11);
+                    a12 = Avx512F.FusedMultiplyAdd(k2, b, a12); a13 = Avx512F.FusedMultiplyAdd(k3, b, a13);
                     b = Vector512.Create(q2[p]);
-                    a20 = Avx512F.FusedMultiplyAdd(k0, b, a20); a21 = Avx512F.FusedMultiplyAdd(k1, b, a21); a22 = Avx512F.FusedMultiplyAdd(k2, b, a22); a23 = Avx512F.FusedMultiplyAdd(k3, b, a23);
+                    a20 = Avx512F.FusedMultiplyAdd(k0, b, a20); a21 = Avx512F.FusedMultiplyAdd(k1, b, a21);
+                    a22 = Avx512F.FusedMultiplyAdd(k2, b, a22); a23 = Avx512F.FusedMultiplyAdd(k3, b, a23);
                     b = Vector512.Create(q3[p]);
-                    a30 = Avx512F.FusedMultiplyAdd(k0, b, a30); a31 = Avx512F.FusedMultiplyAdd(k1, b, a31); a32 = Avx512F.FusedMultiplyAdd(k2, b, a32); a33 = Avx512F.FusedMultiplyAdd(k3, b, a33);
+                    a30 = Avx512F.FusedMultiplyAdd(k0, b, a30); a31 = Avx512F.FusedMultiplyAdd(k1, b, a31);
+                    a32 = Avx512F.FusedMultiplyAdd(k2, b, a32); a33 = Avx512F.FusedMultiplyAdd(k3, b, a33);
                 }
                 var mk0 = Vector512.Load(madd + jk); var mk1 = Vector512.Load(madd + jk + 16);
                 var pd0 = Vector512.Load(pad + jk); var pd1 = Vector512.Load(pad + jk + 16);
@@ -151,10 +158,14 @@ public static unsafe class SmallHeadAttention
                     for (; j + 2 <= len; j += 2, vp += 2L * vs)
                     {
                         var v0 = Vector512.Load(vp); var v1 = Vector512.Load(vp + vs);
-                        a00 = Avx512F.FusedMultiplyAdd(v0, Vector512.Create(s0[j]), a00); a01 = Avx512F.FusedMultiplyAdd(v1, Vector512.Create(s0[j + 1]), a01);
-                        a10 = Avx512F.FusedMultiplyAdd(v0, Vector512.Create(s1[j]), a10); a11 = Avx512F.FusedMultiplyAdd(v1, Vector512.Create(s1[j + 1]), a11);
-                        a20 = Avx512F.FusedMultiplyAdd(v0, Vector512.Create(s2[j]), a20); a21 = Avx512F.FusedMultiplyAdd(v1, Vector512.Create(s2[j + 1]), a21);
-                        a30 = Avx512F.FusedMultiplyAdd(v0, Vector512.Create(s3[j]), a30); a31 = Avx512F.FusedMultiplyAdd(v1, Vector512.Create(s3[j + 1]), a31);
+                        a00 = Avx512F.FusedMultiplyAdd(v0, Vector512.Create(s0[j]), a00);
+                        a01 = Avx512F.FusedMultiplyAdd(v1, Vector512.Create(s0[j + 1]), a01);
+                        a10 = Avx512F.FusedMultiplyAdd(v0, Vector512.Create(s1[j]), a10);
+                        a11 = Avx512F.FusedMultiplyAdd(v1, Vector512.Create(s1[j + 1]), a11);
+                        a20 = Avx512F.FusedMultiplyAdd(v0, Vector512.Create(s2[j]), a20);
+                        a21 = Avx512F.FusedMultiplyAdd(v1, Vector512.Create(s2[j + 1]), a21);
+                        a30 = Avx512F.FusedMultiplyAdd(v0, Vector512.Create(s3[j]), a30);
+                        a31 = Avx512F.FusedMultiplyAdd(v1, Vector512.Create(s3[j + 1]), a31);
                     }
                     if (j < len)
                     {

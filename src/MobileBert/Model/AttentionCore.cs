@@ -12,7 +12,8 @@ public static class AttentionCore
         int batch, int seq, int heads, int headDim, Span<float> context, Span<float> probsOut, int threads)
     {
         int width = heads * headDim;
-        if (q.Length < batch * seq * width || k.Length < batch * seq * width || v.Length < batch * seq * width || context.Length < batch * seq * width)
+        if (q.Length < batch * seq * width || k.Length < batch * seq * width || v.Length < batch * seq * width
+            || context.Length < batch * seq * width)
             throw new ArgumentException("AttentionCore: Q/K/V/context must be [B·S, heads·headDim].");
         if (additiveMask.Length < batch * seq) throw new ArgumentException("AttentionCore: mask must be [B, S].");
         bool keepProbs = !probsOut.IsEmpty;
@@ -27,7 +28,8 @@ public static class AttentionCore
                 {
                     int b = bh / heads, h = bh % heads, sd = seq * headDim;
                     var scratch = Scratch(4 * sd + seq * seq);                  // per-thread: Q_h, K_h, V_h, ctx_h [S,d], scores [S,S]
-                    var qh = scratch.AsSpan(0, sd); var kh = scratch.AsSpan(sd, sd); var vh = scratch.AsSpan(2 * sd, sd); var ch = scratch.AsSpan(3 * sd, sd);
+                    var qh = scratch.AsSpan(0, sd); var kh = scratch.AsSpan(sd, sd); var vh = scratch.AsSpan(2 * sd, sd);
+                    var ch = scratch.AsSpan(3 * sd, sd);
                     var scores = keepProbs ? new Span<float>((float*)ap + (long)bh * seq * seq, seq * seq) : scratch.AsSpan(4 * sd, seq * seq);
                     for (int t = 0; t < seq; t++)                              // gather head h: [S, d]
                     {
@@ -60,11 +62,13 @@ public static class AttentionCore
     {
         if (dropout <= 0f) { Forward(q, k, v, additiveMask, batch, seq, heads, headDim, context, probs, threads); return; }
         int width = heads * headDim;
-        if (q.Length < batch * seq * width || k.Length < batch * seq * width || v.Length < batch * seq * width || context.Length < batch * seq * width)
+        if (q.Length < batch * seq * width || k.Length < batch * seq * width || v.Length < batch * seq * width
+            || context.Length < batch * seq * width)
             throw new ArgumentException("AttentionCore: Q/K/V/context must be [B·S, heads·headDim].");
         if (probs.Length < batch * heads * seq * seq) throw new ArgumentException("AttentionCore: probs must be [B, heads, S, S].");
         bool record = !keepMask.IsEmpty;
-        if (record && keepMask.Length < KeepMaskWords(batch, heads, seq)) throw new ArgumentException("AttentionCore: keepMask must have KeepMaskWords(batch, heads, seq) words.");
+        if (record && keepMask.Length < KeepMaskWords(batch, heads, seq)) throw new ArgumentException(
+            "AttentionCore: keepMask must have KeepMaskWords(batch, heads, seq) words.");
         int wordsPerItem = DropoutBackward.Words((long)seq * seq);
         float scale = 1f / MathF.Sqrt(headDim);
         unsafe
@@ -77,7 +81,8 @@ public static class AttentionCore
                 {
                     int b = bh / heads, h = bh % heads, sd = seq * headDim, ss = seq * seq;
                     var scratch = Scratch(4 * sd + ss);
-                    var qh = scratch.AsSpan(0, sd); var kh = scratch.AsSpan(sd, sd); var vh = scratch.AsSpan(2 * sd, sd); var ch = scratch.AsSpan(3 * sd, sd);
+                    var qh = scratch.AsSpan(0, sd); var kh = scratch.AsSpan(sd, sd); var vh = scratch.AsSpan(2 * sd, sd);
+                    var ch = scratch.AsSpan(3 * sd, sd);
                     var dropped = scratch.AsSpan(4 * sd, ss);
                     var scores = new Span<float>((float*)ap + (long)bh * ss, ss);
                     Gather(aq, ak, av, b, h, seq, headDim, width, qh, kh, vh);
@@ -85,7 +90,8 @@ public static class AttentionCore
                     System.Numerics.Tensors.TensorPrimitives.Multiply(scores, scale, scores);
                     Softmax.RowsWithAdditiveMask(scores, new ReadOnlySpan<float>((float*)am + (long)b * seq, seq), seq, seq);
                     scores.CopyTo(dropped);
-                    if (record) DropoutBackward.ApplyAndRecord(dropped, dropout, seed, stream, (long)bh * ss, new Span<uint>((uint*)akm + (long)bh * wordsPerItem, wordsPerItem));
+                    if (record) DropoutBackward.ApplyAndRecord(dropped, dropout, seed, stream, (long)bh * ss,
+                        new Span<uint>((uint*)akm + (long)bh * wordsPerItem, wordsPerItem));
                     else Dropout.Apply(dropped, dropout, seed, stream, (long)bh * ss);
                     Gemm.Multiply(dropped, vh, ch, seq, headDim, seq);
                     Scatter(ch, ac, b, h, seq, headDim, width);
@@ -104,7 +110,8 @@ public static class AttentionCore
     /// <paramref name="keepMask"/> (optional): the dropout keep-mask recorded by ForwardTrain (else regenerated).
     /// Parallel over (batch, head); each item writes disjoint columns.
     /// </summary>
-    public static void Backward(ReadOnlySpan<float> q, ReadOnlySpan<float> k, ReadOnlySpan<float> v, ReadOnlySpan<float> probs, ReadOnlySpan<float> dContext,
+    public static void Backward(ReadOnlySpan<float> q, ReadOnlySpan<float> k, ReadOnlySpan<float> v, ReadOnlySpan<float> probs,
+        ReadOnlySpan<float> dContext,
         ReadOnlySpan<float> dProbs, int batch, int seq, int heads, int headDim, Span<float> dq, Span<float> dk, Span<float> dv,
         float dropout, ulong seed, ulong stream, int threads, ReadOnlySpan<uint> keepMask = default)
     {
@@ -114,7 +121,8 @@ public static class AttentionCore
         if (probs.Length < batch * heads * seq * seq || (!dProbs.IsEmpty && dProbs.Length < batch * heads * seq * seq))
             throw new ArgumentException("AttentionCore.Backward: probs must be [B, heads, S, S].");
         bool recorded = !keepMask.IsEmpty && dropout > 0f;
-        if (recorded && keepMask.Length < KeepMaskWords(batch, heads, seq)) throw new ArgumentException("AttentionCore.Backward: keepMask must have KeepMaskWords(batch, heads, seq) words.");
+        if (recorded && keepMask.Length < KeepMaskWords(batch, heads, seq)) throw new ArgumentException(
+            "AttentionCore.Backward: keepMask must have KeepMaskWords(batch, heads, seq) words.");
         int wordsPerItem = DropoutBackward.Words((long)seq * seq);
         bool injected = !dProbs.IsEmpty;
         float scale = 1f / MathF.Sqrt(headDim);
@@ -124,13 +132,15 @@ public static class AttentionCore
             fixed (float* pq = q, pk = k, pv = v, pp = probs, pdc = dContext, pdp = dProbs, pdq = dq, pdk = dk, pdv = dv)
             fixed (uint* pkm = keepMask)
             {
-                nint aq = (nint)pq, ak = (nint)pk, av = (nint)pv, ap = (nint)pp, adc = (nint)pdc, adp = (nint)pdp, adq = (nint)pdq, adk = (nint)pdk, adv = (nint)pdv, akm = (nint)pkm;
+                nint aq = (nint)pq, ak = (nint)pk, av = (nint)pv, ap = (nint)pp, adc = (nint)pdc, adp = (nint)pdp, adq = (nint)pdq, adk = (nint)pdk,
+                    adv = (nint)pdv, akm = (nint)pkm;
                 ParallelFor.Run(batch * heads, threads, bh =>
                 {
                     int b = bh / heads, h = bh % heads, sd = seq * headDim, ss = seq * seq;
                     var scratch = Scratch(7 * sd + 2 * ss);
                     var qh = scratch.AsSpan(0, sd); var kh = scratch.AsSpan(sd, sd); var vh = scratch.AsSpan(2 * sd, sd);
-                    var dch = scratch.AsSpan(3 * sd, sd); var dqh = scratch.AsSpan(4 * sd, sd); var dkh = scratch.AsSpan(5 * sd, sd); var dvh = scratch.AsSpan(6 * sd, sd);
+                    var dch = scratch.AsSpan(3 * sd, sd); var dqh = scratch.AsSpan(4 * sd, sd); var dkh = scratch.AsSpan(5 * sd, sd);
+                    var dvh = scratch.AsSpan(6 * sd, sd);
                     var pd = scratch.AsSpan(7 * sd, ss); var dP = scratch.AsSpan(7 * sd + ss, ss);
                     var p = new ReadOnlySpan<float>((float*)ap + (long)bh * ss, ss);
                     uint* bits = (uint*)akm + (long)bh * wordsPerItem;
@@ -163,7 +173,8 @@ public static class AttentionCore
         }
     }
 
-    static unsafe void Gather(nint aq, nint ak, nint av, int b, int h, int seq, int headDim, int width, Span<float> qh, Span<float> kh, Span<float> vh)
+    static unsafe void Gather(nint aq, nint ak, nint av, int b, int h, int seq, int headDim, int width, Span<float> qh, Span<float> kh,
+        Span<float> vh)
     {
         Gather(aq, b, h, seq, headDim, width, qh);
         Gather(ak, b, h, seq, headDim, width, kh);

@@ -30,7 +30,8 @@ public static class ConfigJson
     {
         string text;
         try { text = new MobileBert.Text.TextSanitizer().ReadAllText(path); }
-        catch (Exception e) when (e is IOException or UnauthorizedAccessException) { throw new ConfigException($"{path}: cannot read config: {e.Message}"); }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException) { throw new ConfigException(
+        $"{path}: cannot read config: {e.Message}"); }
         return Parse(text, path, out _);
     }
 
@@ -42,7 +43,8 @@ public static class ConfigJson
         JsonObject obj;
         try
         {
-            obj = JsonNode.Parse(json, documentOptions: new JsonDocumentOptions { AllowTrailingCommas = true, CommentHandling = JsonCommentHandling.Skip }) as JsonObject
+            obj = JsonNode.Parse(json, documentOptions: new JsonDocumentOptions {
+                AllowTrailingCommas = true, CommentHandling = JsonCommentHandling.Skip }) as JsonObject
                   ?? throw new ConfigException($"{source}: config must be a JSON object.");
         }
         catch (JsonException e) { throw new ConfigException($"{source}: invalid JSON ({MobileBert.Text.JsonKinds.Problem(e)})."); }
@@ -97,11 +99,13 @@ public static class ConfigJson
 
         c.Labels = ReadLabels(obj, source) ?? c.Labels;
         if (obj["architectures"] is JsonArray arch)
-            c.Architectures = arch.Select(a => a?.GetValueKind() == JsonValueKind.String ? a.GetValue<string>() : throw new ConfigException($"{source}: 'architectures' must be a list of strings.")).ToList();
+            c.Architectures = arch.Select(a => a?.GetValueKind() == JsonValueKind.String ? a.GetValue<string>()
+                : throw new ConfigException($"{source}: 'architectures' must be a list of strings.")).ToList();
 
         int? trueHidden = c.IsBert ? null : GetInt(obj, "true_hidden_size", source);
         if (trueHidden is int th && th != c.TrueHiddenSize)
-            throw new ConfigException($"{source}: 'true_hidden_size' is {th} but must be {c.TrueHiddenSize} (intra_bottleneck_size when use_bottleneck, else hidden_size).");
+            throw new ConfigException($"{source}: 'true_hidden_size' is {th} but must be {c.TrueHiddenSize} (intra_bottleneck_size when " +
+                $"use_bottleneck, else hidden_size).");
 
         var known = new HashSet<string>(IgnoredFields)
         {
@@ -159,7 +163,8 @@ public static class ConfigJson
         if (numLabels is int count)
         {
             if (count <= 0) throw new ConfigException($"{source}: 'num_labels' must be positive, got {count}.");
-            if (count > MobileBertConfig.MaxLabels) throw new ConfigException($"{source}: 'num_labels' = {count} is more than {MobileBertConfig.MaxLabels:N0} labels.");
+            if (count > MobileBertConfig.MaxLabels) throw new ConfigException(
+                $"{source}: 'num_labels' = {count} is more than {MobileBertConfig.MaxLabels:N0} labels.");
             return Enumerable.Range(0, count).Select(i => $"LABEL_{i}").ToList();
         }
         return null;
@@ -168,8 +173,10 @@ public static class ConfigJson
     static int? GetInt(JsonObject o, string name, string source)
     {
         if (!o.TryGetPropertyValue(name, out var n) || n is null) return null;
-        if (n.GetValueKind() == JsonValueKind.Number && n.AsValue().TryGetValue(out long l) && l is >= int.MinValue and <= int.MaxValue) return (int)l;
-        if (n.GetValueKind() == JsonValueKind.Number && n.AsValue().TryGetValue(out double d) && d == Math.Floor(d) && Math.Abs(d) < int.MaxValue) return (int)d;
+        if (n.GetValueKind() == JsonValueKind.Number && n.AsValue().TryGetValue(out long l)
+            && l is >= int.MinValue and <= int.MaxValue) return (int)l;
+        if (n.GetValueKind() == JsonValueKind.Number && n.AsValue().TryGetValue(out double d) && d == Math.Floor(d)
+            && Math.Abs(d) < int.MaxValue) return (int)d;
         throw new ConfigException($"{source}: '{name}' must be an integer, got {n.ToJsonString()}.");
     }
 
@@ -243,7 +250,8 @@ public static class ConfigJson
         return o.ToJsonString(new JsonSerializerOptions { WriteIndented = true });
     }
 
-    internal static string ActName(Activation a) => a switch { Activation.Relu => "relu", Activation.Gelu => "gelu", Activation.GeluNew => "gelu_new", _ => "tanh" };
+    internal static string ActName(Activation a) => a switch { Activation.Relu => "relu", Activation.Gelu => "gelu", Activation.GeluNew => "gelu_new",
+        _ => "tanh" };
 
     /// <summary>Writes config.json atomically (temporary file, then rename).</summary>
     public static void Save(MobileBertConfig c, string path)

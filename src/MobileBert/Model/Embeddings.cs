@@ -31,7 +31,8 @@ public sealed partial class Embeddings
     public Norm Norm { get; }
 
     /// <summary>inputIds, tokenTypeIds: [B·S] → output: [B·S, H]. Position ids are 0…S−1 for every row (as HF, even left-padded).</summary>
-    public void Forward(ReadOnlySpan<int> inputIds, ReadOnlySpan<int> tokenTypeIds, int batch, int seq, Span<float> output, int threads, Workspace ws, EmbeddingTrace? trace = null)
+    public void Forward(ReadOnlySpan<int> inputIds, ReadOnlySpan<int> tokenTypeIds, int batch, int seq, Span<float> output, int threads, Workspace ws,
+        EmbeddingTrace? trace = null)
     {
         int rows = batch * seq, e = _c.EmbeddingSize, h = _c.HiddenSize;
         if (seq > _c.MaxPositionEmbeddings)
@@ -54,7 +55,8 @@ public sealed partial class Embeddings
         var pos = Store.Span(PositionEmbeddings);
         for (int b = 0; b < batch; b++)                                     // + position[t]
             for (int t = 0; t < seq; t++)
-                System.Numerics.Tensors.TensorPrimitives.Add(output.Slice((b * seq + t) * h, h), pos.Slice(t * h, h), output.Slice((b * seq + t) * h, h));
+                System.Numerics.Tensors.TensorPrimitives.Add(output.Slice((b * seq + t) * h, h), pos.Slice(t * h, h),
+                    output.Slice((b * seq + t) * h, h));
         Embedding.GatherAdd(Store.Span(TokenTypeEmbeddings), h, tokenTypeIds, output, "token_type_embeddings (token_type_ids)");
         if (trace is not null) trace.PreNorm = output.ToArray();
         Norm.Forward(output, output, rows);
@@ -71,7 +73,8 @@ public sealed partial class Embeddings
 
     /// <summary>Training forward: as <see cref="Forward"/> plus hidden dropout on the output (HF), keeping the gathered words,
     /// the transformation input and the pre-norm sum in <paramref name="cache"/>.</summary>
-    internal void ForwardTrain(ReadOnlySpan<int> inputIds, ReadOnlySpan<int> tokenTypeIds, int batch, int seq, Span<float> output, int threads, Arena cache, in DropoutPlan dp)
+    internal void ForwardTrain(ReadOnlySpan<int> inputIds, ReadOnlySpan<int> tokenTypeIds, int batch, int seq, Span<float> output, int threads,
+        Arena cache, in DropoutPlan dp)
     {
         int rows = batch * seq, e = _c.EmbeddingSize, h = _c.HiddenSize;
         if (seq > _c.MaxPositionEmbeddings)
@@ -95,19 +98,23 @@ public sealed partial class Embeddings
             for (int t = 0; t < seq; t++)
                 System.Numerics.Tensors.TensorPrimitives.Add(pre.AsSpan((b * seq + t) * h, h), pos.Slice(t * h, h), pre.AsSpan((b * seq + t) * h, h));
         Embedding.GatherAdd(Store.Span(TokenTypeEmbeddings), h, tokenTypeIds, pre, "token_type_embeddings (token_type_ids)");
-        Norm.ForwardCached(pre, default, pre, output, rows, Norm.HasStats ? cache.Get(KMean, rows) : default, Norm.HasStats ? cache.Get(KRstd, rows) : default);
+        Norm.ForwardCached(pre, default, pre, output, rows, Norm.HasStats ? cache.Get(KMean, rows) : default,
+            Norm.HasStats ? cache.Get(KRstd, rows) : default);
         if (dp.Hidden > 0)
-            DropoutBackward.ApplyAndRecord(output[..(rows * h)], dp.Hidden, dp.Seed, Kernels.Dropout.Stream(-1, DropoutPlan.SiteEmbeddings), 0, Keep(cache, rows * h), threads);
+            DropoutBackward.ApplyAndRecord(output[..(rows * h)], dp.Hidden, dp.Seed, Kernels.Dropout.Stream(-1, DropoutPlan.SiteEmbeddings), 0,
+                Keep(cache, rows * h), threads);
     }
 
     /// <summary>Backward: dOutput [B·S, H] (used as scratch: overwritten) → gradients of the word (except the padding row,
     /// as nn.Embedding's padding_idx), position and token-type tables, the transformation and the norm.</summary>
-    internal void Backward(ReadOnlySpan<int> inputIds, ReadOnlySpan<int> tokenTypeIds, int batch, int seq, Span<float> dOutput, int threads, Arena cache, Arena scratch, in DropoutPlan dp)
+    internal void Backward(ReadOnlySpan<int> inputIds, ReadOnlySpan<int> tokenTypeIds, int batch, int seq, Span<float> dOutput, int threads,
+        Arena cache, Arena scratch, in DropoutPlan dp)
     {
         int rows = batch * seq, e = _c.EmbeddingSize, h = _c.HiddenSize, n = rows * h;
         var d = dOutput[..n];
         if (dp.Hidden > 0) DropoutBackward.ApplyRecorded(d, d, dp.Hidden, Keep(cache, n), 0);
-        Norm.Backward(d, cache.Get(KPre, n), Norm.HasStats ? cache.Get(KMean, rows) : default, Norm.HasStats ? cache.Get(KRstd, rows) : default, d, rows);
+        Norm.Backward(d, cache.Get(KPre, n), Norm.HasStats ? cache.Get(KMean, rows) : default, Norm.HasStats ? cache.Get(KRstd, rows) : default, d,
+            rows);
         var dpos = Store.GradSpan(PositionEmbeddings);
         for (int b = 0; b < batch; b++)
             for (int t = 0; t < seq; t++)

@@ -26,7 +26,8 @@ public sealed partial class EncoderLayer
         if (c.UseBottleneck)
         {
             OutputBottleneck = new Linear(store, prefix + "output.bottleneck.dense", c.TrueHiddenSize, c.HiddenSize);
-            OutputBottleneckNorm = new Norm(store, prefix + "output.bottleneck.LayerNorm", c.HiddenSize, c.NormalizationType, c.EpsFor(NormSite.OutputBottleneck));
+            OutputBottleneckNorm = new Norm(store, prefix + "output.bottleneck.LayerNorm", c.HiddenSize, c.NormalizationType,
+                c.EpsFor(NormSite.OutputBottleneck));
             Bottleneck = new Bottleneck(store, prefix + "bottleneck.", c);
         }
         StackedFfns = new FeedForward[c.NumFeedforwardNetworks - 1];

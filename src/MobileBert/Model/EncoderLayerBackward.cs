@@ -5,7 +5,8 @@ namespace MobileBert.Model;
 // Training forward and backward of one MobileBERT layer (see EncoderLayer for the data flow).
 public sealed partial class EncoderLayer
 {
-    const string KLayerInput = "layer.input", KQk = "layer.qk", KOut = "layer.o", KObPre = "layer.ob.prenorm", KObMean = "layer.ob.mean", KObRstd = "layer.ob.rstd", KObKeep = "layer.ob.keep";
+    const string KLayerInput = "layer.input", KQk = "layer.qk", KOut = "layer.o", KObPre = "layer.ob.prenorm", KObMean = "layer.ob.mean",
+        KObRstd = "layer.ob.rstd", KObKeep = "layer.ob.keep";
     static readonly string[] KFfnIn = Enumerable.Range(0, 64).Select(i => $"layer.a{i}").ToArray();
 
     string FfnInKey(int i) => i < KFfnIn.Length ? KFfnIn[i] : $"layer.a{i}";
@@ -14,7 +15,8 @@ public sealed partial class EncoderLayer
     /// Training forward of layer <paramref name="layer"/>: as <see cref="Forward"/>, with dropout (HF sites) and every
     /// activation the backward pass needs kept in <paramref name="cache"/>. h [B·S, H] (kept alive by the caller) → y [B·S, H].
     /// </summary>
-    internal void ForwardTrain(ReadOnlySpan<float> h, ReadOnlySpan<float> additiveMask, int batch, int seq, Span<float> y, int threads, Arena cache, in DropoutPlan dp, int layer)
+    internal void ForwardTrain(ReadOnlySpan<float> h, ReadOnlySpan<float> additiveMask, int batch, int seq, Span<float> y, int threads, Arena cache,
+        in DropoutPlan dp, int layer)
     {
         int rows = batch * seq, n = rows * _c.TrueHiddenSize;
         float[]? layerInput = null, qk = null;
@@ -41,7 +43,8 @@ public sealed partial class EncoderLayer
             a = next;
         }
         if (OutputBottleneck is null)
-            LastFfn.ForwardTrain(a, y, rows, threads, cache, dp, layer, DropoutPlan.SiteLayerOutput);   // HF MobileBertOutput: dropout without bottleneck
+            // HF MobileBertOutput: dropout without bottleneck
+            LastFfn.ForwardTrain(a, y, rows, threads, cache, dp, layer, DropoutPlan.SiteLayerOutput);
         else
         {
             var o = cache.Get(KOut, n);
@@ -52,13 +55,15 @@ public sealed partial class EncoderLayer
                 Kernels.DropoutBackward.ApplyAndRecord(sum, dp.Hidden, dp.Seed, Kernels.Dropout.Stream(layer, DropoutPlan.SiteOutputBottleneck), 0,
                     ObKeep(cache, rows), threads);
             OutputBottleneckNorm!.ForwardCached(sum, h, sum, y, rows,
-                OutputBottleneckNorm.HasStats ? cache.Get(KObMean, rows) : default, OutputBottleneckNorm.HasStats ? cache.Get(KObRstd, rows) : default);
+                OutputBottleneckNorm.HasStats ? cache.Get(KObMean, rows) : default,
+                OutputBottleneckNorm.HasStats ? cache.Get(KObRstd, rows) : default);
         }
     }
 
     /// <summary>Keep-mask bits of the output-bottleneck dropout, recorded by the training forward for the backward pass.</summary>
     Span<uint> ObKeep(Arena cache, int rows) =>
-        System.Runtime.InteropServices.MemoryMarshal.Cast<float, uint>(cache.Get(KObKeep, Kernels.DropoutBackward.Words((long)rows * _c.HiddenSize)).AsSpan());
+        System.Runtime.InteropServices.MemoryMarshal.Cast<float, uint>(cache.Get(KObKeep, Kernels.DropoutBackward.Words((long)rows * _c.HiddenSize))
+        .AsSpan());
 
     /// <summary>Pre-dropout attention probabilities [B, heads, S, S] kept by the last <see cref="ForwardTrain"/> with this cache.</summary>
     internal float[] CachedAttentionProbs(Arena cache, int batch, int seq) => SelfAttention.CachedProbs(cache, batch, seq, _c.NumAttentionHeads);
@@ -82,7 +87,8 @@ public sealed partial class EncoderLayer
         {
             var dsum = scratch.Get("layer.dob", nh);
             var nrm = OutputBottleneckNorm!;
-            nrm.Backward(dy, cache.Get(KObPre, nh), nrm.HasStats ? cache.Get(KObMean, rows) : default, nrm.HasStats ? cache.Get(KObRstd, rows) : default, dsum, rows);
+            nrm.Backward(dy, cache.Get(KObPre, nh), nrm.HasStats ? cache.Get(KObMean, rows) : default,
+                nrm.HasStats ? cache.Get(KObRstd, rows) : default, dsum, rows);
             dsum.AsSpan().CopyTo(dh);                                                        // residual h
             if (dp.Hidden > 0) Kernels.DropoutBackward.ApplyRecorded(dsum, dsum, dp.Hidden, ObKeep(cache, rows), 0);
             var dO = scratch.Get("layer.do", n);

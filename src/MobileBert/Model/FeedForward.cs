@@ -42,7 +42,8 @@ public sealed class FeedForward
     /// (x itself must stay alive in the caller's cache). With <paramref name="dropoutSite"/> &gt; 0 the output dense is
     /// followed by hidden dropout (stream of that site) before the residual (HF MobileBertOutput without bottleneck).
     /// </summary>
-    internal void ForwardTrain(ReadOnlySpan<float> x, Span<float> y, int rows, int threads, Arena cache, in DropoutPlan dp, int layer, int dropoutSite)
+    internal void ForwardTrain(ReadOnlySpan<float> x, Span<float> y, int rows, int threads, Arena cache, in DropoutPlan dp, int layer,
+        int dropoutSite)
     {
         int ni = rows * _c.IntermediateSize, nt = rows * _c.TrueHiddenSize;
         var inner = cache.Get(_kInner, ni);
@@ -62,8 +63,10 @@ public sealed class FeedForward
 
     Span<float> Stats(Arena cache, string key, int rows) => OutputNorm.HasStats ? cache.Get(key, rows) : default;
 
-    /// <summary>Backward of <see cref="ForwardTrain"/>: dy [rows, T] → dx [rows, T] (written; must not alias dy). Scratch from <paramref name="scratch"/>.</summary>
-    internal void Backward(ReadOnlySpan<float> x, ReadOnlySpan<float> dy, Span<float> dx, int rows, int threads, Arena cache, Arena scratch, in DropoutPlan dp, int layer, int dropoutSite)
+    /// <summary>Backward of <see cref="ForwardTrain"/>: dy [rows, T] → dx [rows, T] (written; must not alias dy). Scratch from <paramref
+    /// name="scratch"/>.</summary>
+    internal void Backward(ReadOnlySpan<float> x, ReadOnlySpan<float> dy, Span<float> dx, int rows, int threads, Arena cache, Arena scratch,
+        in DropoutPlan dp, int layer, int dropoutSite)
     {
         int ni = rows * _c.IntermediateSize, nt = rows * _c.TrueHiddenSize;
         var dsum = scratch.Get("ffn.dsum", nt);

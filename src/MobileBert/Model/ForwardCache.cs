@@ -26,13 +26,15 @@ public sealed class Arena
     public long Bytes => _buffers.Values.Sum(b => (long)b.Length * sizeof(float));
 }
 
-/// <summary>Dropout settings of one forward pass (all zero in eval mode). Masks are functions of (seed, stream, index), see <see cref="Kernels.Dropout"/>.</summary>
+/// <summary>Dropout settings of one forward pass (all zero in eval mode). Masks are functions of (seed, stream, index), see <see
+/// cref="Kernels.Dropout"/>.</summary>
 public readonly record struct DropoutPlan(float Hidden, float Attention, float Classifier, ulong Seed)
 {
     public static DropoutPlan None => default;
 
     // Dropout streams: one per (layer, site) so masks never repeat across sites.
-    internal const int SiteEmbeddings = 1, SiteAttentionProbs = 2, SiteAttentionOutput = 3, SiteLayerOutput = 4, SiteOutputBottleneck = 5, SiteClassifier = 6;
+    internal const int SiteEmbeddings = 1, SiteAttentionProbs = 2, SiteAttentionOutput = 3, SiteLayerOutput = 4, SiteOutputBottleneck = 5,
+        SiteClassifier = 6;
 
     internal void Hid(Span<float> x, int layer, int site) { if (Hidden > 0) Dropout.Apply(x, Hidden, Seed, Dropout.Stream(layer, site)); }
 }
@@ -77,7 +79,8 @@ public sealed class ForwardCache
 }
 
 /// <summary>
-/// Gradients of a scalar loss w.r.t. the outputs of a caching forward pass, for <see cref="MobileBertModel.Backward(ForwardCache, OutputGradients)"/>.
+/// Gradients of a scalar loss w.r.t. the outputs of a caching forward pass, for <see cref="MobileBertModel.Backward(ForwardCache,
+/// OutputGradients)"/>.
 /// Every field is optional (null = zero). Shapes follow <see cref="ModelOutput"/>. Arrays may be modified in place by the
 /// backward pass (logit gradients are used as scratch) — pass copies if you need them afterwards.
 /// </summary>

@@ -106,19 +106,27 @@ public sealed class MobileBertConfig
         Positive(NumFeedforwardNetworks, "num_feedforward_networks"); Positive(TypeVocabSize, "type_vocab_size");
         Positive(MaxPositionEmbeddings, "max_position_embeddings");
         if (NumFeedforwardNetworks > MaxFeedforwardNetworks)
-            throw new ConfigException($"{source}: 'num_feedforward_networks' = {NumFeedforwardNetworks} is more than {MaxFeedforwardNetworks} (MobileBERT stacks 4).");
+            throw new ConfigException($"{source}: 'num_feedforward_networks' = {NumFeedforwardNetworks} is more than {MaxFeedforwardNetworks} " +
+                $"(MobileBERT stacks 4).");
         if (TrueHiddenSize % NumAttentionHeads != 0)
-            throw new ConfigException($"{source}: the attention width ({(UseBottleneck ? "intra_bottleneck_size" : "hidden_size")} = {TrueHiddenSize}) must be divisible by num_attention_heads = {NumAttentionHeads}.");
+            throw new ConfigException($"{source}: the attention width ({(UseBottleneck ? "intra_bottleneck_size" : "hidden_size")} " +
+                $"= {TrueHiddenSize}) must be divisible by num_attention_heads = {NumAttentionHeads}.");
         if (EmbeddingSize > HiddenSize)
-            throw new ConfigException($"{source}: 'embedding_size' ({EmbeddingSize}) must not exceed 'hidden_size' ({HiddenSize}): the MLM decoder is [word_embeddings ‖ dense] of width hidden_size.");
-        if (PadTokenId < 0 || PadTokenId >= VocabSize) throw new ConfigException($"{source}: 'pad_token_id' ({PadTokenId}) must be in [0, vocab_size={VocabSize}).");
-        if (!(LayerNormEps > 0) || float.IsInfinity(LayerNormEps)) throw new ConfigException($"{source}: 'layer_norm_eps' must be a positive number, got {LayerNormEps}.");
-        if (HiddenDropoutProb is < 0 or >= 1 || float.IsNaN(HiddenDropoutProb)) throw new ConfigException($"{source}: 'hidden_dropout_prob' must be in [0,1), got {HiddenDropoutProb}.");
-        if (AttentionProbsDropoutProb is < 0 or >= 1 || float.IsNaN(AttentionProbsDropoutProb)) throw new ConfigException($"{source}: 'attention_probs_dropout_prob' must be in [0,1), got {AttentionProbsDropoutProb}.");
+            throw new ConfigException($"{source}: 'embedding_size' ({EmbeddingSize}) must not exceed 'hidden_size' ({HiddenSize}): the MLM decoder " +
+                $"is [word_embeddings ‖ dense] of width hidden_size.");
+        if (PadTokenId < 0 || PadTokenId >= VocabSize) throw new ConfigException(
+            $"{source}: 'pad_token_id' ({PadTokenId}) must be in [0, vocab_size={VocabSize}).");
+        if (!(LayerNormEps > 0) || float.IsInfinity(LayerNormEps)) throw new ConfigException(
+            $"{source}: 'layer_norm_eps' must be a positive number, got {LayerNormEps}.");
+        if (HiddenDropoutProb is < 0 or >= 1 || float.IsNaN(HiddenDropoutProb)) throw new ConfigException(
+            $"{source}: 'hidden_dropout_prob' must be in [0,1), got {HiddenDropoutProb}.");
+        if (AttentionProbsDropoutProb is < 0 or >= 1 || float.IsNaN(AttentionProbsDropoutProb)) throw new ConfigException(
+            $"{source}: 'attention_probs_dropout_prob' must be in [0,1), got {AttentionProbsDropoutProb}.");
         if (Labels.Count == 0) throw new ConfigException($"{source}: 'num_labels' / 'id2label' must name at least one label.");
         if (IsBert) ValidateBert(source);
         if (ProblemType is not (null or "regression" or "single_label_classification" or "multi_label_classification"))
-            throw new ConfigException($"{source}: 'problem_type' must be regression, single_label_classification or multi_label_classification, got '{ProblemType}'.");
+            throw new ConfigException($"{source}: 'problem_type' must be regression, single_label_classification or multi_label_classification, " +
+                $"got '{ProblemType}'.");
     }
 
     /// <summary>The BERT invariants (a BERT config.json cannot break them; code that builds configs by hand can).</summary>

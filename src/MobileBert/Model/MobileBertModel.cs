@@ -3,7 +3,8 @@ using MobileBert.Tensors;
 
 namespace MobileBert.Model;
 
-/// <summary>Which task heads a model carries (HF: ForPreTraining = MLM + NSP, ForMaskedLM, ForSequenceClassification, ForQuestionAnswering).</summary>
+/// <summary>Which task heads a model carries (HF: ForPreTraining = MLM + NSP, ForMaskedLM, ForSequenceClassification,
+/// ForQuestionAnswering).</summary>
 [Flags]
 public enum ModelHeads
 {
@@ -21,7 +22,8 @@ public sealed class ModelInput
     public ModelInput(int batch, int seq, int[] inputIds, int[]? attentionMask = null, int[]? tokenTypeIds = null)
     {
         if (batch <= 0 || seq <= 0) throw new ArgumentException($"Batch ({batch}) and sequence length ({seq}) must be positive.");
-        void Check(int[]? a, string name) { if (a is not null && a.Length != batch * seq) throw new ArgumentException($"'{name}' has {a.Length} values; expected batch×seq = {batch}×{seq} = {batch * seq}."); }
+        void Check(int[]? a, string name) { if (a is not null && a.Length != batch * seq) throw new ArgumentException(
+            $"'{name}' has {a.Length} values; expected batch×seq = {batch}×{seq} = {batch * seq}."); }
         Check(inputIds, "input_ids"); Check(attentionMask, "attention_mask"); Check(tokenTypeIds, "token_type_ids");
         Batch = batch; Seq = seq; InputIds = inputIds;
         AttentionMask = attentionMask ?? Enumerable.Repeat(1, batch * seq).ToArray();
@@ -151,7 +153,8 @@ public sealed partial class MobileBertModel
     public static long AvailableMemoryBytes() => GC.GetGCMemoryInfo().TotalAvailableMemoryBytes;
 
     /// <summary>"1.234 GB (1,234,000,000 bytes)".</summary>
-    public static string FormatBytes(long bytes) => string.Create(System.Globalization.CultureInfo.InvariantCulture, $"{bytes / 1e9:0.###} GB ({bytes:N0} bytes)");
+    public static string FormatBytes(long bytes) => string.Create(System.Globalization.CultureInfo.InvariantCulture,
+        $"{bytes / 1e9:0.###} GB ({bytes:N0} bytes)");
 
     static void RequireMemory(MobileBertConfig config, ModelHeads heads, bool? pooler)
     {
@@ -160,11 +163,13 @@ public sealed partial class MobileBertModel
         catch (ArgumentException e) { throw new ConfigException($"config describes a model that cannot be built: {e.Message}"); }
         long available = AvailableMemoryBytes();
         if (need > available)
-            throw new ConfigException($"config describes a model whose weights need {FormatBytes(need)}, but only {FormatBytes(available)} of memory is available.");
+            throw new ConfigException($"config describes a model whose weights need {FormatBytes(need)}, but only {FormatBytes(available)} of " +
+                $"memory is available.");
     }
 
     /// <summary>Parameter count of a config with the given heads, without allocating (tied decoder counted once, as HF).</summary>
-    public static long CountParameters(MobileBertConfig config, ModelHeads heads = ModelHeads.None, bool? pooler = null) => new MobileBertModel(config, heads, allocate: false, pooler).Store.Count;
+    public static long CountParameters(MobileBertConfig config, ModelHeads heads = ModelHeads.None, bool? pooler = null) =>
+        new MobileBertModel(config, heads, allocate: false, pooler).Store.Count;
 
     public ModelOutput Forward(ModelInput input, ForwardOptions? options = null)
     {
@@ -196,7 +201,8 @@ public sealed partial class MobileBertModel
             for (int l = 0; l < Layers.Length; l++)
             {
                 var y = NextHidden(l);
-                float[]? probs = attentions is null ? null : OutputArray(reuse?.Attentions is { } ra && ra.Length == L ? ra[l] : null, b * c.NumAttentionHeads * s * s);
+                float[]? probs = attentions is null ? null : OutputArray(reuse?.Attentions is { } ra && ra.Length == L ? ra[l] : null,
+                    b * c.NumAttentionHeads * s * s);
                 var trace = traces is null ? null : traces[l] = new LayerTrace();
                 Layers[l].Forward(x.AsSpan(0, n), mask, b, s, y.AsSpan(0, n), probs, threads, ws, trace);
                 if (attentions is not null) attentions[l] = probs!;
@@ -210,13 +216,15 @@ public sealed partial class MobileBertModel
 
     /// <summary>An output array for the caller: <paramref name="old"/> (from <see cref="ForwardOptions.ReuseOutputs"/>) if
     /// its size fits, else a new one. Every element is written before it is read, so new arrays need not be zeroed.</summary>
-    static float[] OutputArray(float[]? old, int length) => old is not null && old.Length == length ? old : GC.AllocateUninitializedArray<float>(length);
+    static float[] OutputArray(float[]? old, int length) => old is not null
+        && old.Length == length ? old : GC.AllocateUninitializedArray<float>(length);
 
     readonly System.Collections.Concurrent.ConcurrentBag<Workspace> _workspaces = [];
     Workspace RentWorkspace() => _workspaces.TryTake(out var ws) ? ws : new Workspace();
     void ReturnWorkspace(Workspace ws) => _workspaces.Add(ws);
 
-    ModelOutput RunHeads(ModelInput input, ForwardOptions options, float[] x, float[][]? hidden, float[][]? attentions, LayerTrace[]? traces, EmbeddingTrace? embTrace)
+    ModelOutput RunHeads(ModelInput input, ForwardOptions options, float[] x, float[][]? hidden, float[][]? attentions, LayerTrace[]? traces,
+        EmbeddingTrace? embTrace)
     {
         var c = Config;
         int b = input.Batch, s = input.Seq, rows = b * s, h = c.HiddenSize, threads = Math.Max(1, Threads);
@@ -226,7 +234,8 @@ public sealed partial class MobileBertModel
             pooled = OutputArray(options.ReuseOutputs?.PooledOutput, b * h);
             Pooler.Forward(x, b, s, pooled, threads);
         }
-        var output = new ModelOutput { LastHiddenState = x, PooledOutput = pooled, HiddenStates = hidden, Attentions = attentions, LayerTraces = traces, EmbeddingTrace = embTrace };
+        var output = new ModelOutput { LastHiddenState = x, PooledOutput = pooled, HiddenStates = hidden, Attentions = attentions,
+            LayerTraces = traces, EmbeddingTrace = embTrace };
 
         var run = options.Heads ?? Heads;
         if (Mlm is not null && run.HasFlag(ModelHeads.MaskedLm))
@@ -234,7 +243,8 @@ public sealed partial class MobileBertModel
             output.MlmLogits = new float[(long)rows * c.VocabSize];
             Mlm.Forward(x, rows, output.MlmLogits, threads);
         }
-        if (Nsp is not null && run.HasFlag(ModelHeads.NextSentence)) { output.NspLogits = new float[b * 2]; Nsp.Forward(pooled!, b, output.NspLogits, threads); }
+        if (Nsp is not null && run.HasFlag(ModelHeads.NextSentence)) { output.NspLogits = new float[b * 2];
+            Nsp.Forward(pooled!, b, output.NspLogits, threads); }
         if (Classifier is not null && run.HasFlag(ModelHeads.SequenceClassification))
         {
             output.SequenceClassificationLogits = new float[b * c.NumLabels];

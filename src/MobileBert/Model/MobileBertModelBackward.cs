@@ -18,7 +18,8 @@ public sealed partial class MobileBertModel
 
     ModelOutput ForwardTrain(ModelInput input, ForwardOptions options)
     {
-        if (options.Trace) throw new ArgumentException("Trace is not available in a caching/training forward; read the ForwardCache-backed outputs instead.");
+        if (options.Trace) throw new ArgumentException("Trace is not available in a caching/training forward; read the ForwardCache-backed outputs " +
+            "instead.");
         var c = Config;
         int b = input.Batch, s = input.Seq, rows = b * s, h = c.HiddenSize, threads = Math.Max(1, Threads), L = Layers.Length;
         var cache = options.Cache ?? (_ownCache ??= new ForwardCache());
@@ -31,7 +32,8 @@ public sealed partial class MobileBertModel
         cache.AdditiveMask = AttentionCore.AdditiveMask(input.AttentionMask);
         var run = cache.RanHeads = (options.Heads ?? Heads) & Heads;
         if (options.MlmPositions is { } pos)
-            foreach (int p in pos) if ((uint)p >= (uint)rows) throw new ArgumentOutOfRangeException(nameof(options), $"MLM position {p} outside [0, {rows}).");
+            foreach (int p in pos) if ((uint)p >= (uint)rows) throw new ArgumentOutOfRangeException(
+                nameof(options), $"MLM position {p} outside [0, {rows}).");
         cache.MlmRows = options.MlmPositions;
 
         if (cache.Hidden.Length != L + 1) cache.Hidden = new float[L + 1][];
@@ -52,7 +54,8 @@ public sealed partial class MobileBertModel
         {
             LastHiddenState = x, PooledOutput = pooled, Cache = cache, MlmPositions = cache.MlmRows,
             HiddenStates = options.OutputHiddenStates ? (float[][])cache.Hidden.Clone() : null,
-            Attentions = options.OutputAttentions ? Enumerable.Range(0, L).Select(l => Layers[l].CachedAttentionProbs(cache.Layers[l], b, s)).ToArray() : null,
+            Attentions = options.OutputAttentions ? Enumerable.Range(0, L).Select(l => Layers[l].CachedAttentionProbs(cache.Layers[l], b, s))
+                .ToArray() : null,
         };
         if (Mlm is not null && run.HasFlag(ModelHeads.MaskedLm))
         {
@@ -87,7 +90,8 @@ public sealed partial class MobileBertModel
 
     /// <summary>Backward of the forward pass recorded in <paramref name="output"/>.<see cref="ModelOutput.Cache"/>.</summary>
     public void Backward(ModelOutput output, OutputGradients gradients) =>
-        Backward(output.Cache ?? throw new ArgumentException("This output has no ForwardCache: run Forward with KeepForBackward = true (or Training = true)."), gradients);
+        Backward(output.Cache ?? throw new ArgumentException("This output has no ForwardCache: run Forward with KeepForBackward = true (or " +
+        "Training = true)."), gradients);
 
     /// <summary>
     /// Backpropagates <paramref name="gradients"/> (dL/d outputs) through the forward pass kept in <paramref name="cache"/>,
@@ -98,18 +102,22 @@ public sealed partial class MobileBertModel
     public void Backward(ForwardCache cache, OutputGradients gradients)
     {
         ArgumentNullException.ThrowIfNull(cache); ArgumentNullException.ThrowIfNull(gradients);
-        if (!ReferenceEquals(cache.Owner, this) || !cache.Valid) throw new InvalidOperationException("The ForwardCache does not hold a forward pass of this model.");
+        if (!ReferenceEquals(cache.Owner, this) || !cache.Valid) throw new InvalidOperationException(
+            "The ForwardCache does not hold a forward pass of this model.");
         Store.AllocateGrad();
         var c = Config;
         var input = cache.Input;
         int b = input.Batch, s = input.Seq, rows = b * s, h = c.HiddenSize, n = rows * h, threads = Math.Max(1, Threads), L = Layers.Length;
         var dp = cache.Dropout;
         var g = cache.Grad;
-        void Check(float[]? a, long len, string name) { if (a is not null && a.Length < len) throw new ArgumentException($"Gradient '{name}' has {a.Length} values; expected {len}."); }
+        void Check(float[]? a, long len, string name) { if (a is not null && a.Length < len) throw new ArgumentException(
+            $"Gradient '{name}' has {a.Length} values; expected {len}."); }
         Check(gradients.LastHiddenState, n, nameof(gradients.LastHiddenState));
         Check(gradients.PooledOutput, b * h, nameof(gradients.PooledOutput));
-        if (gradients.HiddenStates is { } hs && hs.Length != L + 1) throw new ArgumentException($"HiddenStates gradients: {hs.Length} entries, expected L+1 = {L + 1}.");
-        if (gradients.Attentions is { } at && at.Length != L) throw new ArgumentException($"Attentions gradients: {at.Length} entries, expected L = {L}.");
+        if (gradients.HiddenStates is { } hs && hs.Length != L + 1) throw new ArgumentException(
+            $"HiddenStates gradients: {hs.Length} entries, expected L+1 = {L + 1}.");
+        if (gradients.Attentions is { } at && at.Length != L) throw new ArgumentException(
+            $"Attentions gradients: {at.Length} entries, expected L = {L}.");
 
         // d(last hidden state) from the caller and every head.
         var dx = g.Zeroed("d.hidden.0", n);
@@ -118,12 +126,14 @@ public sealed partial class MobileBertModel
         var x = cache.Hidden[L];
         if (gradients.MlmLogits is not null)
         {
-            if (Mlm is null || !cache.RanHeads.HasFlag(ModelHeads.MaskedLm)) throw new InvalidOperationException("MLM logits gradient given but the MLM head did not run.");
+            if (Mlm is null || !cache.RanHeads.HasFlag(ModelHeads.MaskedLm)) throw new InvalidOperationException(
+                "MLM logits gradient given but the MLM head did not run.");
             Mlm.Backward(x, rows, cache.MlmRows, gradients.MlmLogits, dx, threads, cache.Model, g);
         }
         if (gradients.QaStartLogits is not null || gradients.QaEndLogits is not null)
         {
-            if (Qa is null || !cache.RanHeads.HasFlag(ModelHeads.QuestionAnswering)) throw new InvalidOperationException("QA logits gradient given but the QA head did not run.");
+            if (Qa is null || !cache.RanHeads.HasFlag(ModelHeads.QuestionAnswering)) throw new InvalidOperationException(
+                "QA logits gradient given but the QA head did not run.");
             Check(gradients.QaStartLogits, rows, "QaStartLogits"); Check(gradients.QaEndLogits, rows, "QaEndLogits");
             Qa.Backward(x, rows, gradients.QaStartLogits, gradients.QaEndLogits, dx, threads);
         }
@@ -135,13 +145,15 @@ public sealed partial class MobileBertModel
             AddInto(dPooled, gradients.PooledOutput, b * h);
             if (gradients.NspLogits is not null)
             {
-                if (Nsp is null || !cache.RanHeads.HasFlag(ModelHeads.NextSentence)) throw new InvalidOperationException("NSP logits gradient given but the NSP head did not run.");
+                if (Nsp is null || !cache.RanHeads.HasFlag(ModelHeads.NextSentence)) throw new InvalidOperationException(
+                    "NSP logits gradient given but the NSP head did not run.");
                 Check(gradients.NspLogits, b * 2, "NspLogits");
                 Nsp.Backward(cache.Pooled!, gradients.NspLogits, b, dPooled, threads);
             }
             if (gradients.SequenceClassificationLogits is not null)
             {
-                if (Classifier is null || !cache.RanHeads.HasFlag(ModelHeads.SequenceClassification)) throw new InvalidOperationException("Classifier logits gradient given but the head did not run.");
+                if (Classifier is null || !cache.RanHeads.HasFlag(ModelHeads.SequenceClassification)) throw new InvalidOperationException(
+                    "Classifier logits gradient given but the head did not run.");
                 Check(gradients.SequenceClassificationLogits, b * c.NumLabels, "SequenceClassificationLogits");
                 var dIn = g.Get("d.cls.in", b * h);
                 Classifier.Backward(cache.Model.Get("cls.in", b * h), gradients.SequenceClassificationLogits, b, dIn, threads);

@@ -39,7 +39,8 @@ public sealed class Norm
     /// mean/rstd ([rows], LayerNorm only; may be empty for NoNorm) receive the row statistics. Same numerics as
     /// <see cref="Forward"/> / <see cref="AddForward"/>.
     /// </summary>
-    public void ForwardCached(ReadOnlySpan<float> x, ReadOnlySpan<float> residual, Span<float> pre, Span<float> y, int rows, Span<float> mean, Span<float> rstd)
+    public void ForwardCached(ReadOnlySpan<float> x, ReadOnlySpan<float> residual, Span<float> pre, Span<float> y, int rows, Span<float> mean,
+        Span<float> rstd)
     {
         int n = rows * Dim;
         if (!residual.IsEmpty) System.Numerics.Tensors.TensorPrimitives.Add(x[..n], residual[..n], pre[..n]);
@@ -50,7 +51,8 @@ public sealed class Norm
 
     /// <summary>Backward of <see cref="ForwardCached"/>: dγ, dβ accumulate into the gradient buffer; dx (= d pre) is written
     /// or added (<paramref name="accumulate"/>). dx may alias dy.</summary>
-    public void Backward(ReadOnlySpan<float> dy, ReadOnlySpan<float> pre, ReadOnlySpan<float> mean, ReadOnlySpan<float> rstd, Span<float> dx, int rows, bool accumulate = false)
+    public void Backward(ReadOnlySpan<float> dy, ReadOnlySpan<float> pre, ReadOnlySpan<float> mean, ReadOnlySpan<float> rstd, Span<float> dx,
+        int rows, bool accumulate = false)
     {
         if (Kind == NormalizationType.NoNorm)
             NormsBackward.NoNorm(dy, pre, Store.Span(Gamma), dx, Store.GradSpan(Gamma), Store.GradSpan(Beta), rows, Dim, accumulate);

@@ -5,7 +5,8 @@ namespace MobileBert.Model;
 /// <summary>Named configurations of the model family (paper Table 1 plus small CPU-scale variants for the bundled demo).</summary>
 public static class Presets
 {
-    /// <summary>MobileBERT (paper: 25.3M; 24.8M counted as HF counts MobileBertModel, pooler included): 24 layers, inter-block 512, intra-block 128, 4 heads, 4 stacked FFNs of 512,
+    /// <summary>MobileBERT (paper: 25.3M; 24.8M counted as HF counts MobileBertModel, pooler included): 24 layers, inter-block 512, intra-block 128,
+    /// 4 heads, 4 stacked FFNs of 512,
     /// NoNorm + ReLU, trigram embedding 128→512, shared query/key bottleneck. Equals google/mobilebert-uncased's config,
     /// including classifier_activation = false (the pooled output is the raw [CLS] vector: no pooler dense + tanh, which
     /// MobileBertConfig's own default would add).</summary>
@@ -13,7 +14,8 @@ public static class Presets
 
     /// <summary>MobileBERT-TINY (paper: 15.1M; 15.7M counted as HF counts MobileBertModel): 2 stacked FFNs, bottleneck
     /// attention (Q = K = V = the 128-wide bottleneck). No separate query/key bottleneck: with bottleneck attention it would be unused.</summary>
-    public static MobileBertConfig MobileBertTiny() => new() { NumFeedforwardNetworks = 2, UseBottleneckAttention = true, KeyQuerySharedBottleneck = false };
+    public static MobileBertConfig MobileBertTiny() => new() { NumFeedforwardNetworks = 2, UseBottleneckAttention = true,
+        KeyQuerySharedBottleneck = false };
 
     /// <summary>MobileBERT without the operational optimisations: LayerNorm + GELU (paper Table 8 baseline).</summary>
     public static MobileBertConfig MobileBertNoOpt() => new() { NormalizationType = NormalizationType.LayerNorm, HiddenAct = Activation.Gelu };
@@ -72,6 +74,33 @@ public static class Presets
     /// <summary>all-MiniLM-L6-v2's shape (plain BERT): 6 layers, hidden 384, 12 heads, FFN 1536, GELU; 22.7M.</summary>
     public static MobileBertConfig MiniLmL6() => MobileBertConfig.Bert(hidden: 384, layers: 6, heads: 12, intermediate: 1536);
 
+    /// <summary>The MobileBERT-shaped student of all-MiniLM-L6-v2 (<see cref="MiniLmL6"/>), <see cref="StudentOf"/> its config: 6 layers,
+    /// inter-block 384, intra-block 96, 4 heads (each learns from a group of 3 teacher heads), 4 stacked FFNs of 384, NoNorm +
+    /// ReLU, a 128-d trigram embedding widened to 384. 2.8M non-embedding parameters against the teacher's 10.8M.</summary>
+    public static MobileBertConfig MobileBertMiniLm() => StudentOf(MiniLmL6());
+
+    /// <summary>
+    /// MobileBERT's shape rules applied to a plain BERT teacher: the teacher's depth and hidden size as the inter-block width
+    /// (feature maps compare directly), a ¼-wide intra-block path (MobileBERT: 128 of 512), 4 stacked FFNs of 4× the intra
+    /// width, NoNorm + ReLU, shared query/key bottleneck, a trigram embedding of ⅓ the hidden size (3 × E = H, as 3 × 128 =
+    /// 384; MobileBERT: 128 for 512), a third of the teacher's heads when its count divides by 3 (else as many) so each
+    /// student head learns from a group of teacher heads, and the raw [CLS] vector as pooled output (no pooler dense + tanh).
+    /// Roughly ¼ of the teacher's non-embedding parameters and compute.
+    /// </summary>
+    public static MobileBertConfig StudentOf(MobileBertConfig teacher)
+    {
+        int h = teacher.HiddenSize, intra = Math.Max(1, h / 4);
+        int heads = teacher.NumAttentionHeads % 3 == 0 ? teacher.NumAttentionHeads / 3 : teacher.NumAttentionHeads;
+        while (heads > 1 && intra % heads != 0) heads--;
+        return new MobileBertConfig
+        {
+            NumHiddenLayers = teacher.NumHiddenLayers, HiddenSize = h, EmbeddingSize = Math.Max(1, h / 3), IntraBottleneckSize = intra,
+            NumAttentionHeads = heads, IntermediateSize = 4 * intra, NumFeedforwardNetworks = 4, VocabSize = teacher.VocabSize,
+            TypeVocabSize = teacher.TypeVocabSize, MaxPositionEmbeddings = teacher.MaxPositionEmbeddings, PadTokenId = teacher.PadTokenId,
+            ClassifierActivation = false,
+        };
+    }
+
     public static IReadOnlyDictionary<string, Func<MobileBertConfig>> All { get; } = new Dictionary<string, Func<MobileBertConfig>>
     {
         ["mobilebert"] = MobileBert,
@@ -85,6 +114,7 @@ public static class Presets
         ["mobilebert-micro"] = MobileBertMicro,
         ["bert-base"] = BertBase,
         ["minilm-l6"] = MiniLmL6,
+        ["mobilebert-minilm"] = MobileBertMiniLm,
     };
 
     /// <summary>A preset by name, or a config.json path. Unknown names list the presets.</summary>
@@ -92,7 +122,8 @@ public static class Presets
     {
         if (All.TryGetValue(nameOrPath, out var make)) return make();
         if (File.Exists(nameOrPath)) return ConfigJson.Load(nameOrPath);
-        if (Directory.Exists(nameOrPath) && File.Exists(Path.Combine(nameOrPath, "config.json"))) return ConfigJson.Load(Path.Combine(nameOrPath, "config.json"));
+        if (Directory.Exists(nameOrPath) && File.Exists(Path.Combine(nameOrPath, "config.json"))) return ConfigJson.Load(
+            Path.Combine(nameOrPath, "config.json"));
         throw new ConfigException($"'{nameOrPath}' is neither a preset ({string.Join(", ", All.Keys)}) nor a config.json file.");
     }
 }

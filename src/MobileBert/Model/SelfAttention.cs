@@ -31,11 +31,13 @@ public sealed class SelfAttention
     /// queryKeyInput: [B·S, qk], valueInput: [B·S, v], residual: [B·S, T], additiveMask: [B, S] → output: [B·S, T].
     /// probs (optional): [B, heads, S, S].
     /// </summary>
-    public void Forward(ReadOnlySpan<float> queryKeyInput, ReadOnlySpan<float> valueInput, ReadOnlySpan<float> residual, ReadOnlySpan<float> additiveMask,
+    public void Forward(ReadOnlySpan<float> queryKeyInput, ReadOnlySpan<float> valueInput, ReadOnlySpan<float> residual,
+        ReadOnlySpan<float> additiveMask,
         int batch, int seq, Span<float> output, Span<float> probs, int threads, Workspace ws, LayerTrace? trace)
     {
         int rows = batch * seq, t = _c.TrueHiddenSize;
-        var q = ws.Array("attn.q", rows * t); var k = ws.Array("attn.k", rows * t); var v = ws.Array("attn.v", rows * t); var ctx = ws.Array("attn.ctx", rows * t);
+        var q = ws.Array("attn.q", rows * t); var k = ws.Array("attn.k", rows * t); var v = ws.Array("attn.v", rows * t);
+        var ctx = ws.Array("attn.ctx", rows * t);
         Query.Forward(queryKeyInput, q, rows, threads);
         Key.Forward(queryKeyInput, k, rows, threads);
         Value.Forward(valueInput, v, rows, threads);
@@ -45,21 +47,24 @@ public sealed class SelfAttention
         OutputNorm.AddForward(output, residual, output, rows);
     }
 
-    const string KQ = "attn.q", KK = "attn.k", KV = "attn.v", KCtx = "attn.ctx", KProbs = "attn.probs", KPre = "attn.prenorm", KMean = "attn.mean", KRstd = "attn.rstd", KKeep = "attn.keep";
+    const string KQ = "attn.q", KK = "attn.k", KV = "attn.v", KCtx = "attn.ctx", KProbs = "attn.probs", KPre = "attn.prenorm", KMean = "attn.mean",
+        KRstd = "attn.rstd", KKeep = "attn.keep";
 
     /// <summary>Pre-dropout attention probabilities [B, heads, S, S] of the last training forward (valid while the cache is).</summary>
     internal static float[] CachedProbs(Arena cache, int batch, int seq, int heads) => cache.Get(KProbs, batch * heads * seq * seq);
 
     /// <summary>The attention-dropout keep-mask bits kept between the training forward and the backward (empty without dropout).</summary>
     Span<uint> KeepMask(Arena cache, int batch, int seq, in DropoutPlan dp) => dp.Attention > 0
-        ? System.Runtime.InteropServices.MemoryMarshal.Cast<float, uint>(cache.Get(KKeep, AttentionCore.KeepMaskWords(batch, _c.NumAttentionHeads, seq)).AsSpan())
+        ? System.Runtime.InteropServices.MemoryMarshal.Cast<float, uint>(cache.Get(
+        KKeep, AttentionCore.KeepMaskWords(batch, _c.NumAttentionHeads, seq)).AsSpan())
         : default;
 
     Span<float> Stats(Arena cache, string key, int rows) => OutputNorm.HasStats ? cache.Get(key, rows) : default;
 
     /// <summary>Training forward (see <see cref="Forward"/>); keeps Q, K, V, probabilities, context and the pre-norm sum in <paramref name="cache"/>.
     /// Inputs must stay alive in the caller's cache.</summary>
-    internal void ForwardTrain(ReadOnlySpan<float> queryKeyInput, ReadOnlySpan<float> valueInput, ReadOnlySpan<float> residual, ReadOnlySpan<float> additiveMask,
+    internal void ForwardTrain(ReadOnlySpan<float> queryKeyInput, ReadOnlySpan<float> valueInput, ReadOnlySpan<float> residual,
+        ReadOnlySpan<float> additiveMask,
         int batch, int seq, Span<float> output, int threads, Arena cache, in DropoutPlan dp, int layer)
     {
         int rows = batch * seq, t = _c.TrueHiddenSize, n = rows * t;
@@ -81,7 +86,8 @@ public sealed class SelfAttention
     /// dResidual [B·S, T] (all written). dProbs (optional): extra gradient w.r.t. the probabilities [B, heads, S, S].
     /// </summary>
     internal void Backward(ReadOnlySpan<float> queryKeyInput, ReadOnlySpan<float> valueInput, ReadOnlySpan<float> dOutput, ReadOnlySpan<float> dProbs,
-        int batch, int seq, Span<float> dQueryKeyInput, Span<float> dValueInput, Span<float> dResidual, int threads, Arena cache, Arena scratch, in DropoutPlan dp, int layer)
+        int batch, int seq, Span<float> dQueryKeyInput, Span<float> dValueInput, Span<float> dResidual, int threads, Arena cache, Arena scratch,
+        in DropoutPlan dp, int layer)
     {
         int rows = batch * seq, t = _c.TrueHiddenSize, n = rows * t;
         OutputNorm.Backward(dOutput, cache.Get(KPre, n), Stats(cache, KMean, rows), Stats(cache, KRstd, rows), dResidual, rows);
@@ -91,8 +97,10 @@ public sealed class SelfAttention
         var dctx = scratch.Get("attn.dctx", n);
         OutputDense.Backward(cache.Get(KCtx, n), dsum, dctx, rows, threads);
         var dq = scratch.Get("attn.dq", n); var dk = scratch.Get("attn.dk", n); var dv = scratch.Get("attn.dv", n);
-        AttentionCore.Backward(cache.Get(KQ, n), cache.Get(KK, n), cache.Get(KV, n), CachedProbs(cache, batch, seq, _c.NumAttentionHeads), dctx, dProbs,
-            batch, seq, _c.NumAttentionHeads, _c.AttentionHeadSize, dq, dk, dv, dp.Attention, dp.Seed, Kernels.Dropout.Stream(layer, DropoutPlan.SiteAttentionProbs), threads,
+        AttentionCore.Backward(cache.Get(KQ, n), cache.Get(KK, n), cache.Get(KV, n), CachedProbs(cache, batch, seq, _c.NumAttentionHeads), dctx,
+            dProbs,
+            batch, seq, _c.NumAttentionHeads, _c.AttentionHeadSize, dq, dk, dv, dp.Attention, dp.Seed,
+            Kernels.Dropout.Stream(layer, DropoutPlan.SiteAttentionProbs), threads,
             KeepMask(cache, batch, seq, dp));
         Query.Backward(queryKeyInput, dq, dQueryKeyInput, rows, threads);
         Key.Backward(queryKeyInput, dk, dQueryKeyInput, rows, threads, accumulateDx: true);

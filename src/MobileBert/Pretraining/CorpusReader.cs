@@ -90,7 +90,8 @@ public static class CorpusReader
                 string[] found;
                 try
                 {
-                    found = Directory.EnumerateFiles(full, "*", new EnumerationOptions { RecurseSubdirectories = true, IgnoreInaccessible = false, AttributesToSkip = FileAttributes.Hidden | FileAttributes.System })
+                    found = Directory.EnumerateFiles(full, "*", new EnumerationOptions {
+                        RecurseSubdirectories = true, IgnoreInaccessible = false, AttributesToSkip = FileAttributes.Hidden | FileAttributes.System })
                         .Where(f => Extension(f) is ".txt" or ".json" or ".jsonl")
                         .OrderBy(f => Path.GetRelativePath(full, f).Replace('\\', '/'), StringComparer.Ordinal)
                         .ToArray();
@@ -151,7 +152,9 @@ public static class CorpusReader
 
         if (docs.Count == 0)
         {
-            string what = files.Count == 1 ? $"'{files[0]}'" : $"{files.Count} files ({string.Join(", ", files.Take(3).Select(f => $"'{f}'"))}{(files.Count > 3 ? ", …" : "")})";
+            string what =
+                files.Count == 1 ? $"'{files[0]}'"
+                : $"{files.Count} files ({string.Join(", ", files.Take(3).Select(f => $"'{f}'"))}{(files.Count > 3 ? ", …" : "")})";
             string skip = skipped.Count > 0 ? $" ({skipped.Count} bad file(s) skipped: {skipped[0].Reason})" : "";
             throw new PretrainingDataException($"The corpus is empty: no document with text in {what}{skip}.", files.Count == 1 ? files[0] : null);
         }
@@ -232,12 +235,14 @@ public static class CorpusReader
     private static CorpusDocument? DocumentFromObject(string file, JsonElement element, int index, string where)
     {
         if (element.ValueKind != JsonValueKind.Object)
-            throw new PretrainingDataException($"Corpus file '{file}': {where} is a JSON {element.ValueKind}, expected an object with a \"text\" field.", file);
+            throw new PretrainingDataException($"Corpus file '{file}': {where} is a JSON {element.ValueKind}, expected an object with a \"text\" " +
+                $"field.", file);
         if (!element.TryGetProperty("text", out JsonElement text))
             throw new PretrainingDataException($"Corpus file '{file}': {where} has no \"text\" field.", file);
         if (text.ValueKind == JsonValueKind.Null) return null;
         if (text.ValueKind != JsonValueKind.String)
-            throw new PretrainingDataException($"Corpus file '{file}': the \"text\" field of {where} is a JSON {text.ValueKind}, expected a string.", file);
+            throw new PretrainingDataException($"Corpus file '{file}': the \"text\" field of {where} is a JSON {text.ValueKind}, expected a string.",
+                file);
         List<string> sentences = SplitDocumentText(text.GetString()!);
         return sentences.Count == 0 ? null : new CorpusDocument(file, index, sentences);
     }
@@ -252,7 +257,8 @@ public static class CorpusReader
         catch (JsonException ex)
         {
             long line = (ex.LineNumber ?? 0) + 1;
-            throw new PretrainingDataException($"Malformed JSON in corpus file '{file}' at line {line}, byte {(ex.BytePositionInLine ?? 0) + 1}: {ex.Message}", file, line, ex);
+            throw new PretrainingDataException($"Malformed JSON in corpus file '{file}' at line {line}, " +
+                $"byte {(ex.BytePositionInLine ?? 0) + 1}: {ex.Message}", file, line, ex);
         }
 
         using (doc)

@@ -212,7 +212,8 @@ internal sealed class ExampleFactory
         }
 
         if (candidates == 0) return ([], []);
-        int numToPredict = Math.Min(_o.MaxPredictionsPerSeq, Math.Max(1, (int)Math.Round(candidates * _o.MaskedLmProbability, MidpointRounding.ToEven)));
+        int numToPredict = Math.Min(_o.MaxPredictionsPerSeq, Math.Max(1, (int)Math.Round(
+            candidates * _o.MaskedLmProbability, MidpointRounding.ToEven)));
         rng.Shuffle(System.Runtime.InteropServices.CollectionsMarshal.AsSpan(groups));
         var chosen = new List<(int Pos, int Label)>(numToPredict);
         foreach ((int start, int count) in groups)

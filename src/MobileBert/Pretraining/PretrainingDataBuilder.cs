@@ -13,7 +13,8 @@ public enum PretrainingStage { Hashing, Reading, Tokenizing, CreatingExamples, C
 /// <summary>A progress report (always raised on the thread that called the builder).</summary>
 /// <param name="Split">"train" / "heldout" while creating examples, else null.</param>
 /// <param name="Round">Dupe round (0-based) while creating examples.</param>
-public readonly record struct PretrainingProgress(PretrainingStage Stage, int DocumentsProcessed, int DocumentsTotal, long ExamplesWritten, string? Split = null, int Round = 0);
+public readonly record struct PretrainingProgress(PretrainingStage Stage, int DocumentsProcessed, int DocumentsTotal, long ExamplesWritten,
+    string? Split = null, int Round = 0);
 
 /// <summary>Tokenized documents, split into training and held-out documents.</summary>
 public sealed class TokenizedCorpus
@@ -55,7 +56,8 @@ public static class PretrainingDataBuilder
 
     /// <summary>Reads, tokenizes (in parallel) and splits the corpus into training and held-out documents.</summary>
     /// <exception cref="PretrainingDataException">Bad input, or a corpus too small for the split or the sequence length.</exception>
-    public static TokenizedCorpus Prepare(IEnumerable<string> inputs, WordPieceTokenizer tokenizer, PretrainingOptions options, Action<PretrainingProgress>? progress = null)
+    public static TokenizedCorpus Prepare(IEnumerable<string> inputs, WordPieceTokenizer tokenizer, PretrainingOptions options,
+        Action<PretrainingProgress>? progress = null)
     {
         ArgumentNullException.ThrowIfNull(tokenizer);
         ArgumentNullException.ThrowIfNull(options);
@@ -66,7 +68,8 @@ public static class PretrainingDataBuilder
     }
 
     /// <inheritdoc cref="Prepare(IEnumerable{string}, WordPieceTokenizer, PretrainingOptions, Action{PretrainingProgress}?)"/>
-    public static TokenizedCorpus Prepare(CorpusReadResult corpus, WordPieceTokenizer tokenizer, PretrainingOptions options, Action<PretrainingProgress>? progress = null)
+    public static TokenizedCorpus Prepare(CorpusReadResult corpus, WordPieceTokenizer tokenizer, PretrainingOptions options,
+        Action<PretrainingProgress>? progress = null)
     {
         ArgumentNullException.ThrowIfNull(corpus);
         options.Validate();
@@ -78,13 +81,15 @@ public static class PretrainingDataBuilder
         TokenizedDocument[] docs = tokenized.Where(d => d is not null).ToArray()!;
         string source = DescribeSource(corpus);
 
-        int heldOut = options.HeldOutDocuments ?? (options.HeldOutFraction > 0 ? Math.Max(1, (int)Math.Round(docs.Length * options.HeldOutFraction)) : 0);
+        int heldOut = options.HeldOutDocuments ?? (options.HeldOutFraction > 0 ? Math.Max(1, (int)Math.Round(docs.Length * options.HeldOutFraction))
+            : 0);
         if (heldOut > 0 && (heldOut < 2 || docs.Length - heldOut < 2))
             throw new PretrainingDataException(
                 $"The corpus ({source}) has {docs.Length} documents: too few to hold out {heldOut} and train on the rest " +
                 "(each split needs at least 2 documents, for random next segments). Add text or lower the held-out split.");
         if (docs.Length < 2)
-            throw new PretrainingDataException($"The corpus ({source}) has {docs.Length} document(s); at least 2 are needed (random next segments come from another document).");
+            throw new PretrainingDataException($"The corpus ({source}) has {docs.Length} document(s); at least 2 are needed (random next segments " +
+                $"come from another document).");
 
         var isHeldOut = new bool[docs.Length];
         if (heldOut > 0)
@@ -108,18 +113,21 @@ public static class PretrainingDataBuilder
         corpus.Files.Count == 1 ? $"'{corpus.Files[0].Path}'" : $"{corpus.Files.Count} files";
 
     /// <summary>Creates all examples in memory (for small corpora, tests and inspection).</summary>
-    public static PretrainingExampleSet CreateExamples(IEnumerable<string> inputs, WordPieceTokenizer tokenizer, PretrainingOptions options, Action<PretrainingProgress>? progress = null)
+    public static PretrainingExampleSet CreateExamples(IEnumerable<string> inputs, WordPieceTokenizer tokenizer, PretrainingOptions options,
+        Action<PretrainingProgress>? progress = null)
     {
         TokenizedCorpus docs = Prepare(inputs, tokenizer, options, progress);
         return CreateExamples(docs, tokenizer, options, progress);
     }
 
     /// <inheritdoc cref="CreateExamples(IEnumerable{string}, WordPieceTokenizer, PretrainingOptions, Action{PretrainingProgress}?)"/>
-    public static PretrainingExampleSet CreateExamples(TokenizedCorpus docs, WordPieceTokenizer tokenizer, PretrainingOptions options, Action<PretrainingProgress>? progress = null)
+    public static PretrainingExampleSet CreateExamples(TokenizedCorpus docs, WordPieceTokenizer tokenizer, PretrainingOptions options,
+        Action<PretrainingProgress>? progress = null)
     {
         var factory = new ExampleFactory(tokenizer, options);
         var train = GenerateRounds(docs.Train, TrainTag, factory, options, progress, PretrainingManifest.TrainSplit).SelectMany(r => r).ToList();
-        var held = docs.HeldOut.Count == 0 ? [] : GenerateRounds(docs.HeldOut, HeldOutTag, factory, options, progress, PretrainingManifest.HeldOutSplit).SelectMany(r => r).ToList();
+        var held = docs.HeldOut.Count == 0 ? [] : GenerateRounds(docs.HeldOut, HeldOutTag, factory, options, progress,
+            PretrainingManifest.HeldOutSplit).SelectMany(r => r).ToList();
         return new PretrainingExampleSet { Documents = docs, Train = train, HeldOut = held };
     }
 
@@ -134,10 +142,12 @@ public static class PretrainingDataBuilder
             int r = round;
             ForEachChunked(docs.Count, options,
                 d => perDoc[d] = factory.FromDocument(docs, d, DeterministicRandom.Derive(seed, tag, (ulong)r, (ulong)d)),
-                done => progress?.Invoke(new PretrainingProgress(PretrainingStage.CreatingExamples, done, docs.Count, written?.Invoke() ?? 0, split, r)));
+                done => progress?.Invoke(new PretrainingProgress(PretrainingStage.CreatingExamples, done, docs.Count, written?.Invoke() ?? 0, split,
+                r)));
             var examples = new List<PretrainingExample>(perDoc.Sum(l => l.Count));
             foreach (var l in perDoc) examples.AddRange(l);
-            DeterministicRandom.Derive(seed, tag, (ulong)round, ShuffleTag).Shuffle(System.Runtime.InteropServices.CollectionsMarshal.AsSpan(examples));
+            DeterministicRandom.Derive(seed, tag, (ulong)round, ShuffleTag).Shuffle(
+                System.Runtime.InteropServices.CollectionsMarshal.AsSpan(examples));
             yield return examples;
         }
     }
@@ -276,7 +286,8 @@ public static class PretrainingDataBuilder
                 {
                     foreach (PretrainingExample e in round)
                     {
-                        writer ??= new ShardWriter(Path.Combine(outDir, $".{split}-{shards.Count:D5}.tmp-{Convert.ToHexStringLower(RandomNumberGenerator.GetBytes(6))}"),
+                        writer ??= new ShardWriter(
+                            Path.Combine(outDir, $".{split}-{shards.Count:D5}.tmp-{Convert.ToHexStringLower(RandomNumberGenerator.GetBytes(6))}"),
                             tokenizer.VocabSize, options.MaxSeqLength, options.MaxPredictionsPerSeq);
                         writer.Write(e);
                         examples++; written++;
@@ -292,7 +303,8 @@ public static class PretrainingDataBuilder
                 splits[split] = new SplitInfo(shards, new SplitStats(splitDocs.Count, examples, randomNext, tokens, masked, shortTargets));
             }
 
-            progress?.Invoke(new PretrainingProgress(PretrainingStage.Committing, docs.Train.Count + docs.HeldOut.Count, docs.Train.Count + docs.HeldOut.Count, written));
+            progress?.Invoke(new PretrainingProgress(PretrainingStage.Committing, docs.Train.Count + docs.HeldOut.Count,
+                docs.Train.Count + docs.HeldOut.Count, written));
             var manifest = new PretrainingManifest
             {
                 ReuseKey = reuseKey,
@@ -324,7 +336,8 @@ public static class PretrainingDataBuilder
                         TryDelete(Path.Combine(outDir, s.File));
             }
 
-            progress?.Invoke(new PretrainingProgress(PretrainingStage.Done, docs.Train.Count + docs.HeldOut.Count, docs.Train.Count + docs.HeldOut.Count, written));
+            progress?.Invoke(new PretrainingProgress(PretrainingStage.Done, docs.Train.Count + docs.HeldOut.Count,
+                docs.Train.Count + docs.HeldOut.Count, written));
             return new PretrainingBuildResult { OutputDirectory = outDir, Manifest = manifest, Reused = false };
         }
         catch

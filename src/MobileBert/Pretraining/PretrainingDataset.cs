@@ -70,7 +70,8 @@ public sealed class PretrainingDataset : IDisposable
             {
                 string file = Path.Combine(directory, s.File);
                 if (!File.Exists(file)) throw new InvalidDataException($"Shard '{file}' listed in '{path}' is missing.");
-                if (new FileInfo(file).Length != s.Bytes) throw new InvalidDataException($"Shard '{file}' has {new FileInfo(file).Length} bytes; the manifest says {s.Bytes}.");
+                if (new FileInfo(file).Length != s.Bytes) throw new InvalidDataException(
+                    $"Shard '{file}' has {new FileInfo(file).Length} bytes; the manifest says {s.Bytes}.");
                 var r = PretrainingShardReader.Open(file);
                 readers.Add(r);
                 if (r.Count != s.Examples) throw new InvalidDataException($"Shard '{file}' has {r.Count} examples; the manifest says {s.Examples}.");
@@ -179,12 +180,14 @@ public sealed class PretrainingBatchIterator
     /// <param name="start">Position to resume from (default: the start of epoch 0).</param>
     /// <param name="shuffle">False: dataset order every epoch.</param>
     /// <param name="dropLast">Skip an epoch's final partial batch (every batch then has exactly <paramref name="batchSize"/> rows).</param>
-    public PretrainingBatchIterator(PretrainingDataset data, int batchSize, long seed, DataPosition start = default, bool shuffle = true, bool dropLast = false)
+    public PretrainingBatchIterator(PretrainingDataset data, int batchSize, long seed, DataPosition start = default, bool shuffle = true,
+        bool dropLast = false)
     {
         ArgumentNullException.ThrowIfNull(data);
         if (batchSize < 1) throw new ArgumentOutOfRangeException(nameof(batchSize));
         if (data.Count == 0) throw new ArgumentException("The dataset is empty.", nameof(data));
-        if (dropLast && data.Count < batchSize) throw new ArgumentException($"dropLast with {data.Count} examples < batch size {batchSize} would never yield a batch.");
+        if (dropLast && data.Count < batchSize) throw new ArgumentException(
+            $"dropLast with {data.Count} examples < batch size {batchSize} would never yield a batch.");
         if (start.Epoch < 0 || start.Index < 0 || start.Index > data.Count)
             throw new ArgumentOutOfRangeException(nameof(start), start, $"Position must have epoch ≥ 0 and index in [0, {data.Count}].");
         _data = data; _seed = seed;

@@ -8,7 +8,8 @@ namespace MobileBert.Pretraining;
 /// <param name="SentenceStartB">First sentence of B (before truncation).</param>
 /// <param name="SentenceEndB">One past B's last sentence.</param>
 /// <param name="TargetLength">The target token count drawn for this chunk (&lt; max when a short sequence was drawn).</param>
-public sealed record ExampleProvenance(int DocumentA, int SentenceStartA, int SentenceEndA, int DocumentB, int SentenceStartB, int SentenceEndB, int TargetLength);
+public sealed record ExampleProvenance(int DocumentA, int SentenceStartA, int SentenceEndA, int DocumentB, int SentenceStartB, int SentenceEndB,
+    int TargetLength);
 
 /// <summary>
 /// One masked-LM + next-sentence example: <c>[CLS] A [SEP] B [SEP]</c>, unpadded, with masking already applied.

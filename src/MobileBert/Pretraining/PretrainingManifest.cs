@@ -82,8 +82,10 @@ public sealed class PretrainingManifest
             ["maxPredictionsPerSeq"] = MaxPredictionsPerSeq,
             ["buildSeconds"] = Math.Round(BuildSeconds, 3),
             ["replacedCharacters"] = ReplacedCharacters,
-            ["inputs"] = new JsonArray(Inputs.Select(f => (JsonNode)new JsonObject { ["path"] = f.Path, ["bytes"] = f.Bytes, ["sha256"] = f.Sha256 }).ToArray()),
-            ["skippedFiles"] = new JsonArray(SkippedFiles.Select(f => (JsonNode)new JsonObject { ["path"] = f.Path, ["reason"] = f.Reason }).ToArray()),
+            ["inputs"] = new JsonArray(Inputs.Select(f => (JsonNode)new JsonObject { ["path"] = f.Path, ["bytes"] = f.Bytes, ["sha256"] = f.Sha256 })
+                .ToArray()),
+            ["skippedFiles"] = new JsonArray(SkippedFiles.Select(f => (JsonNode)new JsonObject { ["path"] = f.Path, ["reason"] = f.Reason })
+                .ToArray()),
             ["splits"] = splits,
         };
     }
@@ -98,13 +100,16 @@ public sealed class PretrainingManifest
         {
             var o = JsonNode.Parse(File.ReadAllText(path))!.AsObject();
             if ((string?)o["format"] != Format) throw new InvalidDataException($"'{path}' is not a {Format} manifest.");
-            if ((int?)o["formatVersion"] != FormatVersion) throw new InvalidDataException($"Manifest '{path}' has format version {o["formatVersion"]}; expected {FormatVersion}.");
+            if ((int?)o["formatVersion"] != FormatVersion) throw new InvalidDataException(
+                $"Manifest '{path}' has format version {o["formatVersion"]}; expected {FormatVersion}.");
             var splits = new Dictionary<string, SplitInfo>();
             foreach ((string name, JsonNode? node) in o["splits"]!.AsObject())
             {
                 var s = node!.AsObject();
-                var shards = s["shards"]!.AsArray().Select(x => new ShardInfo((string)x!["file"]!, (int)x["examples"]!, (long)x["bytes"]!, (string)x["sha256"]!)).ToArray();
-                var stats = new SplitStats((int)s["documents"]!, (int)s["examples"]!, (int)s["randomNext"]!, (long)s["tokens"]!, (long)s["maskedTokens"]!, (int)s["shortTargets"]!);
+                var shards = s["shards"]!.AsArray().Select(x => new ShardInfo(
+                    (string)x!["file"]!, (int)x["examples"]!, (long)x["bytes"]!, (string)x["sha256"]!)).ToArray();
+                var stats = new SplitStats((int)s["documents"]!, (int)s["examples"]!, (int)s["randomNext"]!, (long)s["tokens"]!,
+                    (long)s["maskedTokens"]!, (int)s["shortTargets"]!);
                 splits[name] = new SplitInfo(shards, stats);
             }
 

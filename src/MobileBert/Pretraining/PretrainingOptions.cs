@@ -47,9 +47,11 @@ public sealed record PretrainingOptions
     public void Validate()
     {
         if (MaxSeqLength < 8 || MaxSeqLength > 65535) throw new ArgumentException($"MaxSeqLength must be in [8, 65535]; got {MaxSeqLength}.");
-        if (!(ShortSeqProbability >= 0 && ShortSeqProbability <= 1)) throw new ArgumentException($"ShortSeqProbability must be in [0, 1]; got {ShortSeqProbability}.");
+        if (!(ShortSeqProbability >= 0 && ShortSeqProbability <= 1)) throw new ArgumentException(
+            $"ShortSeqProbability must be in [0, 1]; got {ShortSeqProbability}.");
         if (DupeFactor < 1) throw new ArgumentException($"DupeFactor must be at least 1; got {DupeFactor}.");
-        if (!(MaskedLmProbability > 0 && MaskedLmProbability < 1)) throw new ArgumentException($"MaskedLmProbability must be in (0, 1); got {MaskedLmProbability}.");
+        if (!(MaskedLmProbability > 0 && MaskedLmProbability < 1)) throw new ArgumentException(
+            $"MaskedLmProbability must be in (0, 1); got {MaskedLmProbability}.");
         if (MaxPredictionsPerSeq < 1) throw new ArgumentException($"MaxPredictionsPerSeq must be at least 1; got {MaxPredictionsPerSeq}.");
         if (!(HeldOutFraction >= 0 && HeldOutFraction < 1)) throw new ArgumentException($"HeldOutFraction must be in [0, 1); got {HeldOutFraction}.");
         if (HeldOutDocuments is < 0) throw new ArgumentException($"HeldOutDocuments must not be negative; got {HeldOutDocuments}.");

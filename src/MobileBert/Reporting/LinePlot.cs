@@ -1,133 +1,239 @@
-using System.Globalization;
-
 namespace MobileBert.Reporting;
 
 /// <summary>One named series of (x, y) points.</summary>
 public sealed record PlotSeries(string Name, IReadOnlyList<double> X, IReadOnlyList<double> Y);
 
 /// <summary>
-/// Renders line charts (training curves) to PNG without any graphics dependency: axes with numeric ticks, one or more
-/// panels stacked vertically, a legend per panel. Non-finite points are skipped.
+/// Renders line charts (training curves) to PNG without any graphics dependency: a title (and optional subtitle), then
+/// one panel per entry stacked vertically over a shared x axis. Every panel has x and y tick labels, the x-axis label,
+/// dashed lines at stage boundaries (names in a strip above the plot area) and a legend that never covers data: in the
+/// first plot-area corner free of lines, dots and boundaries, or, when some panel has no free corner, in a column right
+/// of every plot area. Non-finite points (and values ≤ 0 on a log axis) are skipped and break the line.
 /// </summary>
 public static class LinePlot
 {
     static readonly (byte R, byte G, byte B)[] Palette =
         [(31, 119, 180), (255, 127, 14), (44, 160, 44), (214, 39, 40), (148, 103, 189), (140, 86, 75), (227, 119, 194), (127, 127, 127)];
+    static readonly (byte, byte, byte) Black = (0, 0, 0), Ink = (60, 60, 60), Grid = (232, 232, 232), Boundary = (110, 110, 110);
+    const int Margin = 12, Gap = 6, Swatch = 18, Pad = 5, RowHeight = BitmapFont.LineHeight + 2, MaxLegendName = 180;
 
     /// <summary>Writes a PNG with one panel per (title, series) entry.</summary>
-    public static void Save(string path, string title, IReadOnlyList<(string Title, IReadOnlyList<PlotSeries> Series)> panels, int width = 900, int panelHeight = 300, bool logY = false)
+    public static void Save(string path, string title, IReadOnlyList<(string Title, IReadOnlyList<PlotSeries> Series)> panels,
+        PlotOptions? options = null) => Render(title, panels, options).Save(path);
+
+    /// <summary>Writes a PNG with one panel per entry at the given size, linear or log10 y axes.</summary>
+    public static void Save(string path, string title, IReadOnlyList<(string Title, IReadOnlyList<PlotSeries> Series)> panels,
+        int width, int panelHeight = 300, bool logY = false) =>
+        Save(path, title, panels, new PlotOptions { Width = width, PanelHeight = panelHeight, YScale = logY ? YScale.Log : YScale.Linear });
+
+    /// <summary>Draws the plot in memory; <see cref="PlotImage.Panels"/> tells where each part went.</summary>
+    public static PlotImage Render(string title, IReadOnlyList<(string Title, IReadOnlyList<PlotSeries> Series)> panels, PlotOptions? options = null)
     {
+        var o = options ?? new PlotOptions();
         if (panels.Count == 0) throw new ArgumentException("LinePlot: nothing to draw.");
-        int height = 30 + panels.Count * panelHeight;
-        var img = new Canvas(width, height);
-        img.Text(10, 10, title, (0, 0, 0), 2);
+        if (o.Width < 300 || o.PanelHeight < 140)
+            throw new ArgumentException($"LinePlot: {o.Width}×{o.PanelHeight} is too small (width ≥ 300, panel height ≥ 140).");
+        var stages = (o.Stages ?? []).Where(s => double.IsFinite(s.Start)).OrderBy(s => s.Start).ToList();
+        bool stageStrip = stages.Any(s => s.Name is not null);
+
+        var titleLines = Wrap(title, o.Width - 2 * Margin, 2);
+        var subtitleLines = o.Subtitle is null ? [] : Wrap(o.Subtitle, o.Width - 2 * Margin, 1);
+        int header = Margin + titleLines.Count * 2 * BitmapFont.LineHeight + subtitleLines.Count * BitmapFont.LineHeight + Gap;
+        int height = header + panels.Count * o.PanelHeight;
+
+        // Shared x axis; one y axis per panel; the left margin fits the widest y tick label of any panel.
+        var xs = panels.SelectMany(p => p.Series).SelectMany(s => Points(s, log: false)).Select(t => t.X).ToList();
+        var xAxis = PlotAxis.ForX(xs, Math.Clamp(o.Width / 110, 3, 10));
+        int plotHeight = o.PanelHeight - (Gap + RowHeight + (stageStrip ? RowHeight : 0) + 4) - (6 + 2 * RowHeight + Gap);
+        var yAxes = panels.Select(p => YAxisOf(p.Series, o.YScale, plotHeight)).ToList();
+        int tickWidth = yAxes.SelectMany(a => a.Ticks).Select(t => BitmapFont.TextWidth(t.Label)).DefaultIfEmpty(0).Max();
+        int left = Margin + tickWidth + 8;
+        var legendSizes = panels.Select(p => LegendSize(p.Series)).ToList();
+
+        // Legends inside a free corner of every panel if each has one, else in a column right of all plot areas.
+        var sheet = new Sheet(o.Width, height, header, o.PanelHeight, stageStrip, left);
+        var layouts = Layout(panels, stages, xAxis, yAxes, legendSizes, sheet, o.Width - Margin, outside: false)
+                      ?? Layout(panels, stages, xAxis, yAxes, legendSizes, sheet, o.Width - Margin - legendSizes.Max(s => s.W) - Gap, outside: true)!;
+
+        var img = new Canvas(o.Width, height);
+        int y = Margin;
+        foreach (var line in titleLines) { img.Text(Margin, y, line, Black, 2); y += 2 * BitmapFont.LineHeight; }
+        foreach (var line in subtitleLines) { img.Text(Margin, y, line, Ink); y += BitmapFont.LineHeight; }
         for (int p = 0; p < panels.Count; p++)
-            DrawPanel(img, 0, 30 + p * panelHeight, width, panelHeight, panels[p].Title, panels[p].Series, logY);
-        PngWriter.Write(path, img.Pixels, width, height);
+            DrawPanel(img, panels[p], layouts[p], stages, xAxis, yAxes[p], o.XLabel, header + p * o.PanelHeight, stageStrip);
+        return new PlotImage(o.Width, height, img.Pixels, layouts);
     }
 
-    static void DrawPanel(Canvas img, int ox, int oy, int w, int h, string title, IReadOnlyList<PlotSeries> series, bool logY)
+    static PlotAxis YAxisOf(IReadOnlyList<PlotSeries> series, YScale scale, int plotHeight)
     {
-        int left = ox + 70, right = ox + w - 20, top = oy + 25, bottom = oy + h - 35;
-        img.Text(left, oy + 8, title, (0, 0, 0), 1);
-        var pts = series.SelectMany(s => s.X.Zip(s.Y)).Where(t => double.IsFinite(t.First) && double.IsFinite(t.Second) && (!logY || t.Second > 0)).ToList();
-        double Ty(double v) => logY ? Math.Log10(v) : v;
-        double xmin = pts.Count > 0 ? pts.Min(t => t.First) : 0, xmax = pts.Count > 0 ? pts.Max(t => t.First) : 1;
-        double ymin = pts.Count > 0 ? pts.Min(t => Ty(t.Second)) : 0, ymax = pts.Count > 0 ? pts.Max(t => Ty(t.Second)) : 1;
-        if (xmax <= xmin) xmax = xmin + 1;
-        if (ymax <= ymin) { ymax = ymin + 0.5; ymin -= 0.5; }
-        double pad = (ymax - ymin) * 0.05; ymin -= pad; ymax += pad;
-        int X(double x) => left + (int)Math.Round((x - xmin) / (xmax - xmin) * (right - left));
-        int Y(double y) => bottom - (int)Math.Round((Ty(y) - ymin) / (ymax - ymin) * (bottom - top));
-        // Axes and ticks.
-        img.Line(left, bottom, right, bottom, (0, 0, 0)); img.Line(left, top, left, bottom, (0, 0, 0));
-        foreach (double xv in NiceTicks(xmin, xmax))
+        var ys = series.SelectMany(s => Points(s, log: false)).Select(t => t.Y).ToList();
+        return PlotAxis.ForY(ys, scale, Math.Clamp(plotHeight / 40, 3, 8));
+    }
+
+    /// <summary>Image size, heading height, panel height, whether panels have a stage-name strip, and the plot areas' left edge.</summary>
+    readonly record struct Sheet(int Width, int Height, int Header, int PanelHeight, bool StageStrip, int Left);
+
+    /// <summary>Places every panel's plot area (right edge <paramref name="right"/>) and legend; null when a legend inside
+    /// the plot area would cover data.</summary>
+    static List<PanelLayout>? Layout(IReadOnlyList<(string Title, IReadOnlyList<PlotSeries> Series)> panels, List<StageMark> stages,
+        PlotAxis xAxis, List<PlotAxis> yAxes, List<(int W, int H)> legendSizes, Sheet sheet, int right, bool outside)
+    {
+        var layouts = new List<PanelLayout>();
+        var scratch = outside ? null : new Canvas(sheet.Width, sheet.Height);
+        int left = sheet.Left;
+        for (int p = 0; p < panels.Count; p++)
         {
-            int xp = left + (int)Math.Round((xv - xmin) / (xmax - xmin) * (right - left));
-            img.Line(xp, bottom, xp, bottom + 4, (0, 0, 0));
-            string xs = Format(xv);
-            img.Text(xp - xs.Length * 3, bottom + 8, xs, (60, 60, 60), 1);
+            int oy = sheet.Header + p * sheet.PanelHeight;
+            int top = oy + Gap + RowHeight + (sheet.StageStrip ? RowHeight : 0) + 4, bottom = oy + sheet.PanelHeight - (6 + 2 * RowHeight + Gap);
+            var plot = new PixelRect(left, top, right, bottom);
+            var yAxis = yAxes[p];
+            int X(double x) => left + (int)Math.Round(xAxis.Fraction(x) * (right - left));
+            int Y(double v) => bottom - (int)Math.Round(yAxis.Fraction(v) * (bottom - top));
+            var boundaries = stages.Where(s => s.Start > xAxis.Min && s.Start < xAxis.Max).Select(s => X(s.Start)).ToList();
+            var polylines = new List<IReadOnlyList<(int X, int Y)>>();
+            foreach (var s in panels[p].Series)
+                foreach (var run in Runs(s, yAxis.Log)) polylines.Add([.. run.Select(t => (X(t.X), Y(t.Y)))]);
+            var (lw, lh) = legendSizes[p];
+            PixelRect legend;
+            if (outside) legend = new PixelRect(right + Gap, top, right + Gap + lw - 1, top + lh - 1);
+            else
+            {
+                DrawData(scratch!, polylines, PolylineSeries(panels[p].Series, yAxis.Log), boundaries, top, bottom);
+                PixelRect? free = Corners(plot, lw, lh).Cast<PixelRect?>().FirstOrDefault(c => !scratch!.AnyInk(c!.Value.Inflate(3)));
+                if (free is null) return null;
+                legend = free.Value;
+            }
+            layouts.Add(new PanelLayout(plot, legend, outside, xAxis.Min, xAxis.Max, yAxis.Log, boundaries, polylines));
         }
-        foreach (double yv in NiceTicks(ymin, ymax))
+        return layouts;
+    }
+
+    /// <summary>Legend positions inside the plot area, most preferred first: top right, top left, bottom right, bottom left.</summary>
+    static IEnumerable<PixelRect> Corners(PixelRect plot, int w, int h)
+    {
+        int l = plot.Left + 8, r = plot.Right - 6 - w + 1, t = plot.Top + 6, b = plot.Bottom - 8 - h + 1;
+        foreach (var (x, y) in new[] { (r, t), (l, t), (r, b), (l, b) }) yield return new PixelRect(x, y, x + w - 1, y + h - 1);
+    }
+
+    static void DrawPanel(Canvas img, (string Title, IReadOnlyList<PlotSeries> Series) panel, PanelLayout lay, List<StageMark> stages,
+        PlotAxis xAxis, PlotAxis yAxis, string xLabel, int oy, bool stageStrip)
+    {
+        var plot = lay.Plot;
+        img.Text(plot.Left, oy + Gap, panel.Title, Black, bold: true);
+        int X(double x) => plot.Left + (int)Math.Round(xAxis.Fraction(x) * (plot.Right - plot.Left));
+        if (stageStrip) DrawStageNames(img, stages, xAxis, plot, oy + Gap + RowHeight, X);
+        foreach (var (v, label) in yAxis.Ticks)
         {
-            int yp = bottom - (int)Math.Round((yv - ymin) / (ymax - ymin) * (bottom - top));
-            img.Line(left - 4, yp, left, yp, (0, 0, 0));
-            img.Line(left + 1, yp, right, yp, (230, 230, 230));
-            string ys = Format(logY ? Math.Pow(10, yv) : yv);
-            img.Text(left - 8 - ys.Length * 6, yp - 3, ys, (60, 60, 60), 1);
+            int yp = plot.Bottom - (int)Math.Round((v - yAxis.Min) / (yAxis.Max - yAxis.Min) * (plot.Bottom - plot.Top));
+            img.Line(plot.Left + 1, yp, plot.Right, yp, Grid);
+            img.Line(plot.Left - 4, yp, plot.Left, yp, Black);
+            img.Text(plot.Left - 7 - BitmapFont.TextWidth(label), yp - BitmapFont.Height / 2, label, Ink);
         }
-        // Series and legend.
+        foreach (var (v, label) in xAxis.Ticks)
+        {
+            int xp = X(v);
+            img.Line(xp, plot.Bottom, xp, plot.Bottom + 4, Black);
+            int w = BitmapFont.TextWidth(label);
+            img.Text(Math.Clamp(xp - w / 2, 0, img.Width - w), plot.Bottom + 7, label, Ink);
+        }
+        img.Text((plot.Left + plot.Right - BitmapFont.TextWidth(xLabel)) / 2, plot.Bottom + 7 + RowHeight, xLabel, Black);
+        DrawData(img, lay.Polylines, PolylineSeries(panel.Series, lay.LogY), lay.BoundaryX, plot.Top, plot.Bottom);
+        img.Line(plot.Left, plot.Bottom, plot.Right, plot.Bottom, Black);
+        img.Line(plot.Left, plot.Top, plot.Left, plot.Bottom, Black);
+        if (lay.Polylines.Count == 0) img.Text(plot.Left + 10, plot.Top + 10, "no data", Ink);
+        DrawLegend(img, panel.Series, lay.Legend);
+    }
+
+    static void DrawData(Canvas img, IReadOnlyList<IReadOnlyList<(int X, int Y)>> polylines, List<int> seriesOf, IReadOnlyList<int> boundaries,
+        int top, int bottom)
+    {
+        foreach (int x in boundaries) img.DashedVLine(x, top, bottom, Boundary);
+        for (int i = 0; i < polylines.Count; i++)
+        {
+            var c = Palette[seriesOf[i] % Palette.Length];
+            var line = polylines[i];
+            if (line.Count == 1) img.Dot(line[0].X, line[0].Y, c);
+            for (int k = 1; k < line.Count; k++) img.Line(line[k - 1].X, line[k - 1].Y, line[k].X, line[k].Y, c, thick: 2);
+        }
+    }
+
+    /// <summary>Stage names between consecutive boundaries, shortened with '…' to the room they have, left out when there is none.</summary>
+    static void DrawStageNames(Canvas img, List<StageMark> stages, PlotAxis xAxis, PixelRect plot, int y, Func<double, int> X)
+    {
+        for (int i = 0; i < stages.Count; i++)
+        {
+            if (stages[i].Name is not { } name) continue;
+            double from = Math.Max(stages[i].Start, xAxis.Min), to = i + 1 < stages.Count ? Math.Min(stages[i + 1].Start, xAxis.Max) : xAxis.Max;
+            if (to <= from) continue;
+            string shown = Fit(name, X(to) - X(from) - 6);
+            if (shown.Length > 0) img.Text(X(from) + 3, y, shown, Boundary);
+        }
+    }
+
+    static void DrawLegend(Canvas img, IReadOnlyList<PlotSeries> series, PixelRect box)
+    {
+        if (series.Count == 0) return;
+        img.Fill(box, (255, 255, 255));
+        img.Frame(box, (200, 200, 200));
         for (int s = 0; s < series.Count; s++)
         {
+            int y = box.Top + Pad + s * RowHeight;
             var c = Palette[s % Palette.Length];
-            (int X, int Y)? prev = null;
-            for (int i = 0; i < Math.Min(series[s].X.Count, series[s].Y.Count); i++)
-            {
-                double x = series[s].X[i], y = series[s].Y[i];
-                if (!double.IsFinite(x) || !double.IsFinite(y) || (logY && y <= 0)) { prev = null; continue; }
-                var cur = (X(x), Y(y));
-                if (prev is { } pv) img.Line(pv.X, pv.Y, cur.Item1, cur.Item2, c); else img.Dot(cur.Item1, cur.Item2, c);
-                prev = cur;
-            }
-            int ly = top + 4 + s * 12;
-            img.Line(right - 150, ly + 3, right - 135, ly + 3, c);
-            img.Text(right - 130, ly, series[s].Name, (0, 0, 0), 1);
+            img.Line(box.Left + Pad, y + 3, box.Left + Pad + Swatch - 1, y + 3, c, thick: 2);
+            img.Text(box.Left + Pad + Swatch + Gap, y, Fit(series[s].Name, MaxLegendName), Black);
         }
     }
 
-    /// <summary>About five round tick values (1, 2, 5 × 10^k steps) inside [lo, hi].</summary>
-    static IEnumerable<double> NiceTicks(double lo, double hi)
+    static (int W, int H) LegendSize(IReadOnlyList<PlotSeries> series) =>
+        (2 * Pad + Swatch + Gap + series.Select(s => BitmapFont.TextWidth(Fit(s.Name, MaxLegendName))).DefaultIfEmpty(0).Max(),
+         2 * Pad + series.Count * RowHeight - 2);
+
+    /// <summary>The series index of each polyline <see cref="Runs"/> yields, in the same order.</summary>
+    static List<int> PolylineSeries(IReadOnlyList<PlotSeries> series, bool log) =>
+        [.. series.SelectMany((s, i) => Runs(s, log).Select(_ => i))];
+
+    /// <summary>The drawable points of a series (both coordinates finite; y &gt; 0 on a log axis).</summary>
+    static IEnumerable<(double X, double Y)> Points(PlotSeries s, bool log) => Runs(s, log).SelectMany(r => r);
+
+    /// <summary>Maximal runs of consecutive drawable points: a skipped point breaks the line.</summary>
+    static IEnumerable<List<(double X, double Y)>> Runs(PlotSeries s, bool log)
     {
-        double raw = (hi - lo) / 5, mag = Math.Pow(10, Math.Floor(Math.Log10(raw))), f = raw / mag;
-        double step = (f < 1.5 ? 1 : f < 3 ? 2 : f < 7 ? 5 : 10) * mag;
-        for (double v = Math.Ceiling(lo / step) * step; v <= hi + step * 1e-9; v += step) yield return Math.Abs(v) < step * 1e-9 ? 0 : v;
+        var run = new List<(double X, double Y)>();
+        for (int i = 0; i < Math.Min(s.X.Count, s.Y.Count); i++)
+        {
+            double x = s.X[i], y = s.Y[i];
+            if (double.IsFinite(x) && double.IsFinite(y) && (!log || y > 0)) { run.Add((x, y)); continue; }
+            if (run.Count > 0) { yield return run; run = []; }
+        }
+        if (run.Count > 0) yield return run;
     }
 
-    static string Format(double v)
+    /// <summary><paramref name="s"/>, cut and ended with '…' when wider than <paramref name="pixels"/>; empty when not even two
+    /// characters fit.</summary>
+    static string Fit(string s, int pixels)
     {
-        double a = Math.Abs(v);
-        if (a != 0 && (a >= 1e5 || a < 1e-3)) return v.ToString("0.0E0", CultureInfo.InvariantCulture);
-        return a >= 100 ? v.ToString("0", CultureInfo.InvariantCulture) : a >= 1 ? v.ToString("0.##", CultureInfo.InvariantCulture) : v.ToString("0.###", CultureInfo.InvariantCulture);
+        if (BitmapFont.TextWidth(s) <= pixels) return s;
+        int chars = (pixels + 1) / BitmapFont.Advance - 1;
+        return chars < 2 ? "" : s[..chars] + "…";
     }
 
-    sealed class Canvas(int width, int height)
+    /// <summary>Word-wraps <paramref name="text"/> into lines at most <paramref name="pixels"/> wide at <paramref name="scale"/>.</summary>
+    static List<string> Wrap(string text, int pixels, int scale)
     {
-        public byte[] Pixels { get; } = Enumerable.Repeat((byte)255, width * height * 3).ToArray();
-
-        public void Set(int x, int y, (byte R, byte G, byte B) c)
+        int max = Math.Max(1, (pixels / scale + 1) / BitmapFont.Advance);
+        var lines = new List<string>();
+        var current = "";
+        foreach (var word in text.Split(' ', StringSplitOptions.RemoveEmptyEntries))
         {
-            if ((uint)x >= (uint)width || (uint)y >= (uint)height) return;
-            int i = (y * width + x) * 3;
-            Pixels[i] = c.R; Pixels[i + 1] = c.G; Pixels[i + 2] = c.B;
-        }
-
-        public void Dot(int x, int y, (byte, byte, byte) c) { for (int dy = -1; dy <= 1; dy++) for (int dx = -1; dx <= 1; dx++) Set(x + dx, y + dy, c); }
-
-        public void Line(int x0, int y0, int x1, int y1, (byte, byte, byte) c)
-        {
-            int dx = Math.Abs(x1 - x0), dy = -Math.Abs(y1 - y0), sx = x0 < x1 ? 1 : -1, sy = y0 < y1 ? 1 : -1, err = dx + dy;
-            while (true)
+            for (var w = word; w.Length > 0;)
             {
-                Set(x0, y0, c);
-                if (x0 == x1 && y0 == y1) break;
-                int e2 = 2 * err;
-                if (e2 >= dy) { err += dy; x0 += sx; }
-                if (e2 <= dx) { err += dx; y0 += sy; }
+                string candidate = current.Length == 0 ? w : current + " " + w;
+                if (candidate.Length <= max) { current = candidate; w = ""; }
+                else if (current.Length > 0) { lines.Add(current); current = ""; }
+                else { lines.Add(w[..max]); w = w[max..]; }
             }
         }
-
-        public void Text(int x, int y, string s, (byte, byte, byte) c, int scale)
-        {
-            foreach (char ch in s)
-            {
-                var g = BitmapFont.Glyph(ch);
-                if (g is not null)
-                    for (int r = 0; r < BitmapFont.Height; r++)
-                        for (int col = 0; col < BitmapFont.Width; col++)
-                            if ((g[r] >> (BitmapFont.Width - 1 - col) & 1) != 0)
-                                for (int sy = 0; sy < scale; sy++) for (int sx = 0; sx < scale; sx++) Set(x + col * scale + sx, y + r * scale + sy, c);
-                x += (BitmapFont.Width + 1) * scale;
-            }
-        }
+        if (current.Length > 0 || lines.Count == 0) lines.Add(current);
+        return lines;
     }
 }

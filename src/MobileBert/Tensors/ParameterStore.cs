@@ -96,7 +96,9 @@ public sealed class ParameterStore
     public void AllocateGrad()
     {
         if (_excluded.Count > 0)
-            throw new InvalidOperationException($"This model was loaded without the float weights of {_excluded.Count} parameters (e.g. '{_excluded.First()}'; an int8 model for inference only): it cannot be trained. Load it with its float weights (QuantizedCheckpoint.Load(dir)) or train the fp32 model.");
+            throw new InvalidOperationException($"This model was loaded without the float weights of {_excluded.Count} parameters (e.g. " +
+                $"'{_excluded.First()}'; an int8 model for inference only): it cannot be trained. Load it with its float weights " +
+                $"(QuantizedCheckpoint.Load(dir)) or train the fp32 model.");
         Allocate();
         Grad ??= GC.AllocateArray<float>(Data.Length, pinned: true);
     }
@@ -106,8 +108,11 @@ public sealed class ParameterStore
     public bool TryGet(string name, out Parameter p) => _byName.TryGetValue(name, out p!);
 
     public Span<float> Span(Parameter p) => p.Offset >= 0 ? Data.AsSpan((int)p.Offset, p.Length) : throw NotResident(p);
-    public Span<float> GradSpan(Parameter p) => p.Offset >= 0 ? (Grad ?? throw new InvalidOperationException("Gradients are not allocated.")).AsSpan((int)p.Offset, p.Length) : throw NotResident(p);
+    public Span<float> GradSpan(Parameter p) => p.Offset >= 0 ? (Grad ?? throw new InvalidOperationException("Gradients are not allocated.")).AsSpan(
+        (int)p.Offset, p.Length) : throw NotResident(p);
 
     static InvalidOperationException NotResident(Parameter p) =>
-        new($"Parameter '{p.Name}' has no float values in this model: it was loaded without them (an int8 model for the inference engine only). Load the model with its float weights (QuantizedCheckpoint.Load(dir), or PredictorOptions.KeepFloatWeights) to run model.Forward, save or train it.");
+        new($"Parameter '{p.Name}' has no float values in this model: it was loaded without them (an int8 model for the inference engine only). " +
+        $"Load the model with its float weights (QuantizedCheckpoint.Load(dir), or PredictorOptions.KeepFloatWeights) to run model.Forward, save " +
+        $"or train it.");
 }

@@ -32,7 +32,8 @@ public static class Losses
     {
         if (rows < 0 || classes <= 0) throw new ArgumentException($"CrossEntropy: rows ({rows}) must be ≥ 0 and classes ({classes}) > 0.");
         long n = (long)rows * classes;
-        if (logits.Length < n) throw new ArgumentException($"CrossEntropy: logits has {logits.Length} values; expected rows×classes = {rows}×{classes}.");
+        if (logits.Length < n) throw new ArgumentException($"CrossEntropy: logits has {logits.Length} values; expected rows×classes " +
+            $"= {rows}×{classes}.");
         if (labels.Length < rows) throw new ArgumentException($"CrossEntropy: {labels.Length} labels for {rows} rows.");
         bool grad = !dLogits.IsEmpty;
         if (grad && dLogits.Length < n) throw new ArgumentException($"CrossEntropy: dLogits has {dLogits.Length} values; expected {n}.");
@@ -44,7 +45,8 @@ public static class Losses
         {
             int y = labels[r];
             if (y == ignoreIndex) continue;
-            if ((uint)y >= (uint)classes) throw new ArgumentOutOfRangeException(nameof(labels), y, $"CrossEntropy: label {y} at row {r} is outside [0, {classes}) and is not the ignore index {ignoreIndex}.");
+            if ((uint)y >= (uint)classes) throw new ArgumentOutOfRangeException(
+                nameof(labels), y, $"CrossEntropy: label {y} at row {r} is outside [0, {classes}) and is not the ignore index {ignoreIndex}.");
             weightSum += weighted ? classWeights[y] : 1;
         }
         if (weightSum == 0) { if (grad) dLogits[..(int)n].Clear(); return 0.0; }
@@ -153,7 +155,8 @@ public static class Losses
     /// Mean squared error over all elements (PyTorch MSELoss 'mean'; HF regression heads): (1/n)·Σ (p − t)².
     /// dPredictions = scale·2(p − t)/n.
     /// </summary>
-    public static double MeanSquaredError(ReadOnlySpan<float> predictions, ReadOnlySpan<float> targets, Span<float> dPredictions = default, float scale = 1f)
+    public static double MeanSquaredError(ReadOnlySpan<float> predictions, ReadOnlySpan<float> targets, Span<float> dPredictions = default,
+        float scale = 1f)
     {
         int n = predictions.Length;
         if (targets.Length != n) throw new ArgumentException($"MeanSquaredError: {n} predictions but {targets.Length} targets.");
@@ -182,7 +185,8 @@ public static class Losses
         var mlm = output.MlmLogits ?? throw new ArgumentException("The forward pass produced no MLM logits.");
         var nsp = output.NspLogits ?? throw new ArgumentException("The forward pass produced no NSP logits.");
         int batch = nsp.Length / 2;
-        if (nextSentenceLabels.Length != batch) throw new ArgumentException($"{nextSentenceLabels.Length} next-sentence labels for a batch of {batch}.");
+        if (nextSentenceLabels.Length != batch) throw new ArgumentException(
+            $"{nextSentenceLabels.Length} next-sentence labels for a batch of {batch}.");
         int[] labels;
         if (output.MlmPositions is { } pos)
         {

@@ -42,7 +42,8 @@ public sealed class MetricsLog
         var sb = new StringBuilder();
         sb.AppendLine(string.Join(",", _columns));
         foreach (var r in _rows)
-            sb.AppendLine(string.Join(",", _columns.Select(c => r.TryGetValue(c, out double v) ? v.ToString("R", CultureInfo.InvariantCulture) : "")));
+            sb.AppendLine(string.Join(",", _columns.Select(c => r.TryGetValue(c, out double v) ? v.ToString("R", CultureInfo.InvariantCulture)
+                : "")));
         string tmp = path + ".tmp-" + Guid.NewGuid().ToString("N");
         File.WriteAllText(tmp, sb.ToString());
         File.Move(tmp, path, overwrite: true);
@@ -76,8 +77,38 @@ public sealed class MetricsLog
         return log;
     }
 
-    /// <summary>Plots the given panels (title → columns) to PNG; columns with no data are left out.</summary>
-    public void Plot(string path, string title, IReadOnlyList<(string Title, string[] Columns)> panels)
+    /// <summary>
+    /// Stage boundaries from the numeric <paramref name="column"/> (the stage index each row was logged in): one mark per
+    /// run of equal values, starting at 0 for the first and at the last step logged in the previous stage for the others
+    /// (runs log a row at each stage's last step, so that is the exact boundary). <paramref name="names"/>[index] labels a
+    /// stage; without names the marks have none. Rows without the column are passed over. Empty when the log has no such column.
+    /// </summary>
+    public IReadOnlyList<StageMark> StageMarks(IReadOnlyList<string>? names = null, string column = "stage")
+    {
+        var marks = new List<StageMark>();
+        double? current = null, lastStep = null;
+        foreach (var r in _rows)
+        {
+            if (!r.TryGetValue(column, out double stage) || !double.IsFinite(stage)) continue;
+            if (stage != current)
+            {
+                int index = (int)stage;
+                string? name = names is null ? null : index == stage && index >= 0 && index < names.Count ? names[index] : $"stage {stage}";
+                marks.Add(new StageMark(lastStep ?? Math.Min(0, r["step"]), name));
+                current = stage;
+            }
+            lastStep = r["step"];
+        }
+        return marks;
+    }
+
+    /// <summary>
+    /// Plots the given panels (title → columns) to PNG; columns with no data are left out, missing and non-finite values
+    /// are gaps, never zeros. Stage boundaries come from <paramref name="options"/>.Stages when set, else from the "stage"
+    /// column labelled with <paramref name="stageNames"/> (indexed by the column's value).
+    /// </summary>
+    public void Plot(string path, string title, IReadOnlyList<(string Title, string[] Columns)> panels,
+        PlotOptions? options = null, IReadOnlyList<string>? stageNames = null)
     {
         var drawn = new List<(string, IReadOnlyList<PlotSeries>)>();
         foreach (var (panelTitle, cols) in panels)
@@ -86,10 +117,12 @@ public sealed class MetricsLog
             foreach (var c in cols)
             {
                 var y = Series(c, out var x);
-                if (y.Count > 0) series.Add(new PlotSeries(c, x, y));
+                if (y.Any(double.IsFinite)) series.Add(new PlotSeries(c, x, y));
             }
             if (series.Count > 0) drawn.Add((panelTitle, series));
         }
-        if (drawn.Count > 0) LinePlot.Save(path, title, drawn);
+        if (drawn.Count == 0) return;
+        var o = options ?? new PlotOptions();
+        LinePlot.Save(path, title, drawn, o.Stages is null ? o with { Stages = StageMarks(stageNames) } : o);
     }
 }

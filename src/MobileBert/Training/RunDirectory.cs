@@ -86,7 +86,8 @@ public sealed class RunDirectory
         foreach (var d in Directory.GetDirectories(CheckpointsDir))
         {
             string name = System.IO.Path.GetFileName(d);
-            if (name.StartsWith(Prefix, StringComparison.Ordinal) && long.TryParse(name[Prefix.Length..], NumberStyles.None, CultureInfo.InvariantCulture, out long step))
+            if (name.StartsWith(Prefix, StringComparison.Ordinal) && long.TryParse(
+                name[Prefix.Length..], NumberStyles.None, CultureInfo.InvariantCulture, out long step))
                 list.Add((step, d));
         }
         return list.OrderBy(x => x.Item1).ToList();
@@ -94,7 +95,8 @@ public sealed class RunDirectory
 
     public (long Step, string Path)? Latest() { var l = List(); return l.Count == 0 ? null : l[^1]; }
 
-    /// <summary>The curve of a resumed run: the checkpoint's own metrics.csv (exactly its rows), else ROOT/metrics.csv, cut after <paramref name="step"/>.</summary>
+    /// <summary>The curve of a resumed run: the checkpoint's own metrics.csv (exactly its rows), else ROOT/metrics.csv, cut after <paramref
+    /// name="step"/>.</summary>
     public MetricsLog LoadMetrics(string checkpointPath, long step)
     {
         string own = Path.Combine(checkpointPath, MetricsFile), shared = Path.Combine(Root, MetricsFile);
@@ -115,7 +117,8 @@ public sealed class RunDirectory
     /// trash (removed by <see cref="CleanStale"/>), never a half-deleted folder under its real name.</summary>
     public static void DeleteAtomically(string dir)
     {
-        string trash = Path.Combine(Path.GetDirectoryName(Path.GetFullPath(dir))!, StaleTemp.TrashPrefix + Path.GetFileName(Path.GetFullPath(dir)) + "-" + Guid.NewGuid().ToString("N"));
+        string trash = Path.Combine(Path.GetDirectoryName(Path.GetFullPath(dir))!,
+            StaleTemp.TrashPrefix + Path.GetFileName(Path.GetFullPath(dir)) + "-" + Guid.NewGuid().ToString("N"));
         Directory.Move(dir, trash);
         TryDelete(trash);
     }

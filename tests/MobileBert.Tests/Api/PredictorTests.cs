@@ -20,13 +20,15 @@ public class PredictorTests
 
     static readonly TaskInfo ThreeLabels = new()
     {
-        Task = "csv", Name = "moods", Kind = TaskInfoKind.Classification, Labels = ["calm", "happy", "sad"], Metrics = ["acc", "macro_f1"], MainMetric = "acc", MaxSeqLength = 32,
+        Task = "csv", Name = "moods", Kind = TaskInfoKind.Classification, Labels = ["calm", "happy", "sad"], Metrics = ["acc", "macro_f1"],
+            MainMetric = "acc", MaxSeqLength = 32,
     };
 
     static readonly string[] Texts =
     [
         "The movie was wonderful.", "I hated every minute of it.", "Not bad at all, honestly.", "Battery died after two days!",
-        "Service was slow but the food was great.", "Meh.", "An absolute masterpiece of modern cinema, with a score to remember.", "Would not buy again.",
+        "Service was slow but the food was great.", "Meh.", "An absolute masterpiece of modern cinema, with a score to remember.",
+            "Would not buy again.",
     ];
 
     [Fact]
@@ -59,8 +61,10 @@ public class PredictorTests
         var parallel = new Classification[64];
         var parallelBatch = new IReadOnlyList<Classification>[16];
         Parallel.Invoke(
-            () => Parallel.For(0, parallel.Length, new ParallelOptions { MaxDegreeOfParallelism = 8 }, i => parallel[i] = c.Classify(Texts[i % Texts.Length])),
-            () => Parallel.For(0, parallelBatch.Length, new ParallelOptions { MaxDegreeOfParallelism = 4 }, i => parallelBatch[i] = c.Classify(Texts)));
+            () => Parallel.For(0, parallel.Length, new ParallelOptions { MaxDegreeOfParallelism = 8 },
+            i => parallel[i] = c.Classify(Texts[i % Texts.Length])),
+            () => Parallel.For(0, parallelBatch.Length, new ParallelOptions { MaxDegreeOfParallelism = 4 },
+            i => parallelBatch[i] = c.Classify(Texts)));
         for (int i = 0; i < parallel.Length; i++) Assert.Equal(serial[i % Texts.Length].Categories, parallel[i].Categories);
         foreach (var b in parallelBatch) for (int i = 0; i < Texts.Length; i++) Assert.Equal(serialBatch[i].Categories, b[i].Categories);
     }
@@ -78,7 +82,8 @@ public class PredictorTests
         for (int i = 0; i < Texts.Length; i++)
         {
             var enc = tok.Encode(Texts[i], null, 32);
-            var logits = c.Model.Forward(new ModelInput(1, enc.Length, enc.InputIds, tokenTypeIds: enc.TokenTypeIds), new ForwardOptions { Heads = ModelHeads.SequenceClassification }).SequenceClassificationLogits!;
+            var logits = c.Model.Forward(new ModelInput(1, enc.Length, enc.InputIds, tokenTypeIds: enc.TokenTypeIds),
+                new ForwardOptions { Heads = ModelHeads.SequenceClassification }).SequenceClassificationLogits!;
             var p = SequenceEvaluator.Softmax(logits, 3);
             foreach (var cat in got[i].Categories) Assert.Equal(p[Array.IndexOf(["calm", "happy", "sad"], cat.Label)], cat.Probability, 5);
         }
@@ -111,7 +116,8 @@ public class PredictorTests
     [Fact]
     public void RegressionModelsReturnAScore()
     {
-        var info = new TaskInfo { Task = "csv", Name = "scores", Kind = TaskInfoKind.Regression, Metrics = ["pearson", "spearmanr", "corr", "mse"], MainMetric = "corr", MaxSeqLength = 32 };
+        var info = new TaskInfo { Task = "csv", Name = "scores", Kind = TaskInfoKind.Regression, Metrics = ["pearson", "spearmanr", "corr", "mse"],
+            MainMetric = "corr", MaxSeqLength = 32 };
         var dir = RandomTaskFolder(info);
         Assert.Equal("regression", ConfigJson.Load(Path.Combine(dir, "config.json")).ProblemType);
         var c = TextClassifier.Load(dir);
@@ -125,7 +131,8 @@ public class PredictorTests
     [
         ("A secularist is an advocate of secularism. A lexicographer is a person who writes dictionaries.", "How is a lexicographer defined?"),
         ("The heart pumps blood through the body. The lungs exchange oxygen and carbon dioxide.", "What do the lungs exchange?"),
-        ("Paris is the capital of France. Berlin is the capital of Germany. " + string.Concat(Enumerable.Repeat("Filler words make this context long. ", 12)), "What is the capital of Germany?"),
+        ("Paris is the capital of France. Berlin is the capital of Germany. "
+            + string.Concat(Enumerable.Repeat("Filler words make this context long. ", 12)), "What is the capital of Germany?"),
     ];
 
     [Fact]
@@ -144,7 +151,8 @@ public class PredictorTests
             }
         }
         var parallel = new IReadOnlyList<Answer>[48];
-        Parallel.For(0, parallel.Length, new ParallelOptions { MaxDegreeOfParallelism = 8 }, i => parallel[i] = qa.Answer(Questions[i % 3].Context, Questions[i % 3].Question, topK: 4));
+        Parallel.For(0, parallel.Length, new ParallelOptions { MaxDegreeOfParallelism = 8 },
+            i => parallel[i] = qa.Answer(Questions[i % 3].Context, Questions[i % 3].Question, topK: 4));
         for (int i = 0; i < parallel.Length; i++) Assert.Equal(serial[i % 3], parallel[i]);
         var batched = qa.Answer(Questions, topK: 4);
         for (int i = 0; i < 3; i++) Assert.Equal(serial[i].Select(a => (a.Text, a.Start)), batched[i].Select(a => (a.Text, a.Start)));
@@ -159,10 +167,14 @@ public class PredictorTests
         string dir = RandomTaskFolder(info, seed: 7);
         using var qa = QuestionAnswerer.Load(dir, new PredictorOptions { Threads = 2, BatchSize = 3 });
         var tok = MobileBert.Text.WordPieceTokenizer.FromVocabFile(TestPaths.Vocab);
-        var examples = Questions.Select((q, i) => new MobileBert.Tasks.QuestionAnswering.SquadExample($"q{i}", "", q.Context, q.Question, [], false)).ToArray();
-        var features = new MobileBert.Tasks.QuestionAnswering.QaFeaturizer(tok, new MobileBert.Tasks.QuestionAnswering.QaFeatureOptions { MaxSeqLength = 48, DocStride = 16, MaxQueryLength = 16 }).CreateFeatures(examples);
+        var examples = Questions.Select((q, i) => new MobileBert.Tasks.QuestionAnswering.SquadExample($"q{i}", "", q.Context, q.Question, [], false))
+            .ToArray();
+        var features = new MobileBert.Tasks.QuestionAnswering.QaFeaturizer(
+            tok, new MobileBert.Tasks.QuestionAnswering.QaFeatureOptions { MaxSeqLength = 48, DocStride = 16, MaxQueryLength = 16 }).CreateFeatures(
+            examples);
         Assert.True(features.Features.Count > Questions.Length);                                   // the long context has several windows
-        var settings = new SquadSettings { DocStride = 16, MaxQueryLength = 16, NBestSize = 20 };   // what QuestionAnswerer uses (n-best also bounds the start/end candidates)
+        // what QuestionAnswerer uses (n-best also bounds the start/end candidates)
+        var settings = new SquadSettings { DocStride = 16, MaxQueryLength = 16, NBestSize = 20 };
         var reference = QaEvaluator.Predict(qa.Model, features, tok.PadId, settings, batchSize: 3);
         using var engine = new MobileBert.Inference.InferenceEngine(qa.Model, new MobileBert.Inference.InferenceOptions { Threads = 2 });
         var fast = QaEvaluator.Predict(engine, features, tok.PadId, settings, batchSize: 3);

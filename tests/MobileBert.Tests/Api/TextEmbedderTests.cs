@@ -37,7 +37,8 @@ public class TextEmbedderTests
     public void EmbeddingsMatchTheReferenceForward(Pooling pooling, bool normalize)
     {
         var dir = BertFolders.Golden(ModelHeads.None);
-        using var embedder = TextEmbedder.Load(dir, new EmbedderOptions { Pooling = pooling, Normalize = normalize, Predictor = new() { BatchSize = 3 } });
+        using var embedder = TextEmbedder.Load(dir, new EmbedderOptions { Pooling = pooling, Normalize = normalize,
+            Predictor = new() { BatchSize = 3 } });
         Assert.Equal(64, embedder.Dimension);
         var ours = embedder.Embed(Texts);
         var expected = Reference(dir, pooling, normalize);
@@ -72,11 +73,14 @@ public class TextEmbedderTests
              {"idx":2,"name":"2","path":"2_Normalize","type":"sentence_transformers.models.Normalize"}]
             """);
         Directory.CreateDirectory(Path.Combine(dir, "1_Pooling"));
-        File.WriteAllText(Path.Combine(dir, "1_Pooling", "config.json"), """{"word_embedding_dimension":64,"pooling_mode_cls_token":true,"pooling_mode_mean_tokens":false}""");
+        File.WriteAllText(
+            Path.Combine(dir, "1_Pooling", "config.json"),
+            """{"word_embedding_dimension":64,"pooling_mode_cls_token":true,"pooling_mode_mean_tokens":false}""");
         File.WriteAllText(Path.Combine(dir, "sentence_bert_config.json"), """{"max_seq_length":8,"do_lower_case":false}""");
         using var folder = TextEmbedder.Load(dir);
         Assert.Equal((Pooling.Cls, true, 8), (folder.Pooling, folder.Normalize, folder.MaxSeqLength));
-        using var explicitOptions = TextEmbedder.Load(dir, new EmbedderOptions { Pooling = Pooling.Cls, Normalize = true, Predictor = new() { MaxSeqLength = 8 } });
+        using var explicitOptions = TextEmbedder.Load(dir, new EmbedderOptions {
+            Pooling = Pooling.Cls, Normalize = true, Predictor = new() { MaxSeqLength = 8 } });
         Assert.Equal(explicitOptions.Embed(Texts[3]), folder.Embed(Texts[3]));
         using var overridden = TextEmbedder.Load(dir, new EmbedderOptions { Pooling = Pooling.Mean, Normalize = false });
         Assert.Equal((Pooling.Mean, false), (overridden.Pooling, overridden.Normalize));

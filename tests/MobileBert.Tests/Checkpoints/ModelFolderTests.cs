@@ -64,7 +64,8 @@ public class ModelFolderTests
         ConfigJson.Save(model.Config, Path.Combine(dir, "config.json"));
         var tensors = model.Store.Parameters
             .Where(p => p.Name != "mobilebert.encoder.layer.1.attention.self.key.weight")
-            .Select(p => (p.Name, p.Name == "mobilebert.pooler.dense.bias" ? new[] { 3 } : p.Shape, p.Name == "mobilebert.pooler.dense.bias" ? new float[3] : model.Store.Span(p).ToArray()))
+            .Select(p => (p.Name, p.Name == "mobilebert.pooler.dense.bias" ? new[] { 3 } : p.Shape,
+            p.Name == "mobilebert.pooler.dense.bias" ? new float[3] : model.Store.Span(p).ToArray()))
             .Append(("mobilebert.encoder.layer.7.output.dense.weight", new[] { 2, 2 }, new float[4])).ToList();
         SafeTensorsWriter.Write(Path.Combine(dir, "model.safetensors"), tensors);
         var e = Assert.Throws<CheckpointException>(() => ModelFolder.Load(dir));

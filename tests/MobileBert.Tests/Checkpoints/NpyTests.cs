@@ -154,7 +154,8 @@ public class NpyTests : IDisposable
         var f2 = new byte[4];
         BinaryPrimitives.WriteUInt16LittleEndian(f2, 0x3C00);
         BinaryPrimitives.WriteUInt16LittleEndian(f2.AsSpan(2), 0xC100);
-        Assert.Equal(new[] { 1f, -2.5f }, Npy.Read(WriteNpy("f2.npy", "{'descr': '<f2', 'fortran_order': False, 'shape': (1, 2), }", f2)).ToFloat32());
+        Assert.Equal(new[] { 1f, -2.5f }, Npy.Read(WriteNpy("f2.npy", "{'descr': '<f2', 'fortran_order': False, 'shape': (1, 2), }", f2))
+            .ToFloat32());
 
         var i4 = new byte[8];
         BinaryPrimitives.WriteInt32LittleEndian(i4, -7);

@@ -25,7 +25,8 @@ public class RealCheckpointLayoutTests
         File.Copy(configPath, Path.Combine(dir, "config.json"));
         File.Copy(TestPaths.Vocab, Path.Combine(dir, "vocab.txt"));
         var tensors = source.Store.Parameters.Select(p => (p.Name, p.Shape, source.Store.Data.AsMemory((int)p.Offset, p.Length))).ToList();
-        tensors.Add(("cls.predictions.decoder.weight", source.Embeddings.WordEmbeddings.Shape, source.Store.Data.AsMemory((int)source.Embeddings.WordEmbeddings.Offset, source.Embeddings.WordEmbeddings.Length)));
+        tensors.Add(("cls.predictions.decoder.weight", source.Embeddings.WordEmbeddings.Shape,
+            source.Store.Data.AsMemory((int)source.Embeddings.WordEmbeddings.Offset, source.Embeddings.WordEmbeddings.Length)));
         tensors.Add(("mobilebert.embeddings.position_ids", [1, 512], new float[512]));
         SafeTensorsWriter.Write(Path.Combine(dir, "model.safetensors"), tensors.Select(t => (t.Item1, t.Item2, (ReadOnlyMemory<float>)t.Item3)));
 

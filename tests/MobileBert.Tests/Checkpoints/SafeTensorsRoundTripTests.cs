@@ -123,7 +123,8 @@ public class SafeTensorsRoundTripTests
         SafeTensorsWriter.Write(path, new[] { ("w", new[] { 1 }, new[] { 1f }) });
         byte[] before = File.ReadAllBytes(path);
         Assert.Throws<ArgumentException>(() => SafeTensorsWriter.Write(path, new[] { ("w", new[] { 5 }, new[] { 1f }) }));
-        Assert.Throws<ArgumentException>(() => SafeTensorsWriter.Write(path, new[] { ("w", new[] { 1 }, new[] { 1f }), ("w", new[] { 1 }, new[] { 2f }) }));
+        Assert.Throws<ArgumentException>(() => SafeTensorsWriter.Write(path,
+            new[] { ("w", new[] { 1 }, new[] { 1f }), ("w", new[] { 1 }, new[] { 2f }) }));
         Assert.Equal(before, File.ReadAllBytes(path));
         Assert.Single(Directory.GetFiles(dir.Path));
     }

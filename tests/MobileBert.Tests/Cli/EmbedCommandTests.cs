@@ -25,7 +25,8 @@ public class EmbedCommandTests
         string jsonl = Path.Combine(outDir, "e.jsonl"), npy = Path.Combine(outDir, "e.npy"), st = Path.Combine(outDir, "e.safetensors");
         foreach (var path in new[] { jsonl, npy, st }) Assert.Equal(Lines.Length, EmbedCommand.Run(dir, input, path, options, TextWriter.Null));
 
-        var rows = File.ReadAllLines(jsonl).Select(l => JsonNode.Parse(l)!["embedding"]!.AsArray().Select(x => x!.GetValue<float>()).ToArray()).ToArray();
+        var rows = File.ReadAllLines(jsonl).Select(l => JsonNode.Parse(l)!["embedding"]!.AsArray().Select(x => x!.GetValue<float>()).ToArray())
+            .ToArray();
         var fromNpy = Npy.Read(npy);
         Assert.Equal([Lines.Length, 64], fromNpy.Shape);
         using var file = SafeTensorsFile.Open(st);
@@ -69,7 +70,8 @@ public class EmbedCommandTests
         var input = Path.Combine(TestPaths.NewTempDir(), "in.txt");
         File.WriteAllText(input, "x\n");
         var e = Assert.Throws<InputException>(() =>
-            EmbedCommand.Run(dir, input, Path.Combine(TestPaths.NewTempDir(), "o.jsonl"), EmbedCommand.Options(pooling, normalize, maxLength, 4, 1), TextWriter.Null));
+            EmbedCommand.Run(dir, input, Path.Combine(TestPaths.NewTempDir(), "o.jsonl"), EmbedCommand.Options(pooling, normalize, maxLength, 4, 1),
+            TextWriter.Null));
         Assert.Contains(flag, e.Message);
     }
 }

@@ -43,11 +43,14 @@ public class EncodeCommandTests
     {
         var dir = GoldenFolder(name);
         var output = Path.Combine(TestPaths.NewTempDir(), "out.safetensors");
-        var result = EncodeCommand.Run(dir, IdsJsonl(name), output, hiddenStates: true, attentions: true, threads: 2, batchSize: 2);   // 2 chunks: 2 + 1 rows
+        // 2 chunks: 2 + 1 rows
+        var result = EncodeCommand.Run(dir, IdsJsonl(name), output, hiddenStates: true, attentions: true, threads: 2, batchSize: 2);
         Assert.Equal(3, result.Batch);
         using var f = SafeTensorsFile.Open(output);
-        foreach (var (tensor, golden) in new[] { ("last_hidden_state", "last_hidden_state"), ("pooler_output", "pooler_output"), ("mlm_logits", "mlm_logits"),
-                     ("nsp_logits", "nsp_logits"), ("seqcls_logits", "seqcls_logits"), ("qa_start_logits", "qa_start_logits"), ("qa_end_logits", "qa_end_logits"),
+        foreach (var (tensor, golden) in new[] { ("last_hidden_state", "last_hidden_state"), ("pooler_output", "pooler_output"),
+            ("mlm_logits", "mlm_logits"),
+                     ("nsp_logits", "nsp_logits"), ("seqcls_logits", "seqcls_logits"), ("qa_start_logits", "qa_start_logits"),
+                         ("qa_end_logits", "qa_end_logits"),
                      ("hidden_states", "hidden_states"), ("attentions", "attentions") })
         {
             var expected = Npy.Read(TestPaths.Golden("model", name, golden + ".npy"));

@@ -52,7 +52,8 @@ public class ExperimentKtTests
         var t0 = Result(Path.Combine(s.Out, "teacher", "result.json"));
         var t1 = Result(Path.Combine(ext.Out, "teacher", "result.json"));
         Assert.Equal(t0["mlm_acc"]!.GetValue<double>(), t1["mlm_acc"]!.GetValue<double>(), 6);
-        Assert.Equal(t0["mlm_loss"]!.GetValue<double>(), t1["mlm_loss"]!.GetValue<double>(), 4);   // a continuous value: a different split would not match
+        // a continuous value: a different split would not match
+        Assert.Equal(t0["mlm_loss"]!.GetValue<double>(), t1["mlm_loss"]!.GetValue<double>(), 4);
         Assert.True(t1["mlm_loss"]!.GetValue<double>() > 0);
         Assert.Equal(3, t1["steps"]!.GetValue<long>());
         Assert.Contains("pre-trained model folder", File.ReadAllText(ext.Report));

@@ -13,7 +13,8 @@ public class DistillPlanTests
     const string Head = "cls.predictions.transform.dense.weight";
 
     // Stage of 10 steps with warm-up fraction 0.1: step 0 → 0, step 1 → peak, then linear decay: peak·(1 − (k−1)/9).
-    static double Sched(double peak, long local, long steps, long warmup) => local < warmup ? peak * local / warmup : peak * (1 - (double)(local - warmup) / (steps - warmup));
+    static double Sched(double peak, long local, long steps, long warmup) =>
+        local < warmup ? peak * local / warmup : peak * (1 - (double)(local - warmup) / (steps - warmup));
 
     [Fact]
     public void ProgressiveLearningRatesPerParameterAndStep()

@@ -31,7 +31,8 @@ public class DistillationLossTests
     {
         double max = expected.Max(Math.Abs);
         for (int i = 0; i < expected.Length; i++)
-            Assert.True(Math.Abs(expected[i] - actual[i]) <= relTol * max + 1e-9, $"{what}[{i}]: expected {expected[i]:G6}, got {actual[i]:G6} (max |ref| {max:G4})");
+            Assert.True(Math.Abs(expected[i] - actual[i]) <= relTol * max + 1e-9,
+                $"{what}[{i}]: expected {expected[i]:G6}, got {actual[i]:G6} (max |ref| {max:G4})");
     }
 
     // ---------- feature-map transfer ----------
@@ -48,7 +49,8 @@ public class DistillationLossTests
             double vt = tr.Select(x => (x - mt) * (x - mt)).Average(), vs = sr.Select(x => (x - ms) * (x - ms)).Average();
             for (int k = 0; k < hidden; k++)
             {
-                double a = (sr[k] - ms) / Math.Sqrt(vs + DistillationLosses.FeatureNormEps), b = (tr[k] - mt) / Math.Sqrt(vt + DistillationLosses.FeatureNormEps);
+                double a = (sr[k] - ms) / Math.Sqrt(vs + DistillationLosses.FeatureNormEps),
+                    b = (tr[k] - mt) / Math.Sqrt(vt + DistillationLosses.FeatureNormEps);
                 mse += (a - b) * (a - b);
             }
             mean += (mt - ms) * (mt - ms); vr += Math.Abs(vt - vs);
@@ -103,7 +105,8 @@ public class DistillationLossTests
             for (int h = 0; h < heads; h++)
                 for (int i = 0; i < s; i++)
                 {
-                    var logits = Enumerable.Range(0, s).Select(j => mask[bi * s + j] == 0 ? double.NegativeInfinity : scale * (2 * rng.NextDouble() - 1)).ToArray();
+                    var logits = Enumerable.Range(0, s).Select(j => mask[bi * s + j] == 0 ? double.NegativeInfinity
+                        : scale * (2 * rng.NextDouble() - 1)).ToArray();
                     double max = logits.Max(), z = logits.Sum(x => Math.Exp(x - max));
                     for (int j = 0; j < s; j++) p[((bi * heads + h) * s + i) * s + j] = (float)(Math.Exp(logits[j] - max) / z);
                 }
@@ -112,10 +115,14 @@ public class DistillationLossTests
 
     static double RefAttention(double[] t, double[] st, int b, int s, int th, int sh, int[] mask)
     {
-        // Head-average both when the counts differ, then KL(t ‖ s) per counted query row, over non-masked keys.
-        int groups = th == sh ? sh : 1;
-        double Avg(double[] x, int heads, int bi, int g, int i, int j) =>
-            th == sh ? x[((bi * heads + g) * s + i) * s + j] : Enumerable.Range(0, heads).Average(h => x[((bi * heads + h) * s + i) * s + j]);
+        // G = gcd(th, sh) groups of consecutive heads, each averaged, then KL(t ‖ s) per group and counted query row, over
+        // non-masked keys (equal counts: one head per group).
+        int groups = Gcd(th, sh);
+        double Avg(double[] x, int heads, int bi, int g, int i, int j)
+        {
+            int per = heads / groups;
+            return Enumerable.Range(g * per, per).Average(h => x[((bi * heads + h) * s + i) * s + j]);
+        }
         double total = 0; int count = 0;
         for (int bi = 0; bi < b; bi++)
             for (int g = 0; g < groups; g++)
@@ -133,9 +140,15 @@ public class DistillationLossTests
         return total / count;
     }
 
+    static int Gcd(int a, int b) => b == 0 ? a : Gcd(b, a % b);
+
     [Theory]
     [InlineData(2, 2)]
-    [InlineData(4, 2)]   // head counts differ: head-averaged distributions
+    [InlineData(4, 2)]    // 2 groups of 2 teacher heads, one student head each
+    [InlineData(12, 4)]   // all-MiniLM-L6-v2 → its MobileBERT student: student head g ← mean of teacher heads 3g…3g+2
+    [InlineData(6, 4)]    // 2 groups: 3 teacher heads vs 2 student heads
+    [InlineData(3, 2)]    // coprime: the all-head averages
+    [InlineData(2, 4)]    // more student heads: each teacher head supervises the mean of 2 student heads
     public void AttentionKlMatchesFloat64ReferenceWithPaddedQueriesAndKeys(int teacherHeads, int studentHeads)
     {
         var rng = new Random(3);

@@ -44,7 +44,8 @@ public class DistillationRunTests
         get
         {
             var d = Shared.Value.DataDir;
-            if (!File.Exists(Path.Combine(d, PretrainingManifest.FileName))) DistillationRun.Run(Options(TestPaths.NewTempDir()) with { StepsPerLayer = 0, PdSteps = 1, CheckpointEvery = 100 });
+            if (!File.Exists(Path.Combine(d, PretrainingManifest.FileName))) DistillationRun.Run(
+                Options(TestPaths.NewTempDir()) with { StepsPerLayer = 0, PdSteps = 1, CheckpointEvery = 100 });
             return d;
         }
     }
@@ -54,7 +55,8 @@ public class DistillationRunTests
         TeacherDir = Shared.Value.Teacher, StudentConfig = Presets.MobileBertMicro(), Data = [Shared.Value.Corpus], OutputDir = outDir,
         VocabPath = TestPaths.Vocab, DataDir = Shared.Value.DataDir, Strategy = strategy,
         StepsPerLayer = 4, PdSteps = 4, Batch = 4, Seq = 32, Lr = 2e-3, Seed = 7, DataSeed = 7, Threads = 2,
-        LogEvery = 1, EvalEvery = 6, EvalBatches = 1, CheckpointEvery = 3, KeepCheckpoints = 10, DupeFactor = 2, HeldOutFraction = 0.1, Resume = resume,
+        LogEvery = 1, EvalEvery = 6, EvalBatches = 1, CheckpointEvery = 3, KeepCheckpoints = 10, DupeFactor = 2, HeldOutFraction = 0.1,
+            Resume = resume,
     };
 
     [Fact]
@@ -72,7 +74,8 @@ public class DistillationRunTests
         {
             var broken = TestPaths.NewTempDir();
             using (var cts = new CancellationTokenSource())
-                Assert.Throws<OperationCanceledException>(() => DistillationRun.Run(Options(broken), p => { if (p.Phase == "train" && p.Step >= killAt) cts.Cancel(); }, cts.Token));
+                Assert.Throws<OperationCanceledException>(() => DistillationRun.Run(Options(broken), p => { if (p.Phase == "train"
+                    && p.Step >= killAt) cts.Cancel(); }, cts.Token));
             Assert.Equal(killAt == 5 ? 4 : 6, new RunDirectory(broken, 10).Latest()!.Value.Step);
             Assert.Throws<ArgumentException>(() => DistillationRun.Run(Options(broken)));          // refuses without --resume
             var b = DistillationRun.Run(Options(broken, resume: true));
@@ -107,7 +110,8 @@ public class DistillationRunTests
         using (var train = MobileBert.Pretraining.PretrainingDataset.Open(Shared.Value.DataDir, PretrainingManifest.TrainSplit))
         {
             int n = Math.Min(train.Count, DistillationRun.EmbeddingNormFitSequences);
-            StudentInit.FitEmbeddingNorm(teacher, fresh, Enumerable.Range(0, (n + 3) / 4).Select(i => train.GetBatch([.. Enumerable.Range(i * 4, Math.Min(4, n - i * 4))]).Input));
+            StudentInit.FitEmbeddingNorm(teacher, fresh, Enumerable.Range(0, (n + 3) / 4).Select(
+                i => train.GetBatch([.. Enumerable.Range(i * 4, Math.Min(4, n - i * 4))]).Input));
         }
         var afterL1 = ModelFolder.Load(Path.Combine(dir, "checkpoints", RunDirectory.Name(8)));
         int shared = 0;
@@ -125,7 +129,8 @@ public class DistillationRunTests
                 Assert.Equal(init, s1);                                                             // frozen through layer-wise transfer
                 shared++;
             }
-            else if (layer == 1) { Assert.Equal(init, s0); if (s0.SequenceEqual(s1)) unchanged.Add(p.Name); }            // not updated before its stage
+            // not updated before its stage
+            else if (layer == 1) { Assert.Equal(init, s0); if (s0.SequenceEqual(s1)) unchanged.Add(p.Name); }
             else { if (init.SequenceEqual(s0)) unchanged.Add(p.Name); Assert.Equal(s0, s1); }     // --freeze-lower
         }
         Assert.True(shared >= 10, $"{shared} shared tensors");
@@ -142,7 +147,8 @@ public class DistillationRunTests
         {
             var dir = TestPaths.NewTempDir();
             var messages = new List<string>();
-            var r = DistillationRun.Run(Options(dir, strategy) with { CheckpointEvery = 100, Lr = 2e-3 }, p => { if (p.Message is not null) messages.Add(p.Message); });
+            var r = DistillationRun.Run(Options(dir, strategy) with { CheckpointEvery = 100, Lr = 2e-3 },
+                p => { if (p.Message is not null) messages.Add(p.Message); });
             Assert.Equal(12, r.Steps);
             var model = ModelFolder.Load(dir);
             Assert.Equal(ModelHeads.Pretraining, model.Heads);
@@ -156,7 +162,10 @@ public class DistillationRunTests
                 // The layer-wise loss must fall from its peak (per-step values of different batches; at lr 5e-3 LAMB
                 // overshoots on this random micro pair within 8 steps, once the student starts at the teacher's scale).
                 var lw = log.Series("fmt_mse", out _).Zip(log.Series("fmt_var", out _), (a, b) => 100 * a + 5 * b).ToList();
-                Assert.True(lw[^1] < lw.Max() * 0.9, $"{strategy}: layer-wise loss {string.Join(" ", lw.Select(v => v.ToString("F2")))} should fall from its peak; mse {string.Join(" ", log.Series("fmt_mse", out _).Select(v => v.ToString("F3")))} var {string.Join(" ", log.Series("fmt_var", out _).Select(v => v.ToString("F3")))} at {string.Join(" ", log.Series("at", out _).Select(v => v.ToString("F3")))}");
+                Assert.True(lw[^1] < lw.Max() * 0.9, $"{strategy}: layer-wise loss {string.Join(" ", lw.Select(v => v.ToString("F2")))} should " +
+                    $"fall from its peak; mse {string.Join(" ", log.Series("fmt_mse", out _).Select(v => v.ToString("F3")))} " +
+                    $"var {string.Join(" ", log.Series("fmt_var", out _).Select(v => v.ToString("F3")))} " +
+                    $"at {string.Join(" ", log.Series("at", out _).Select(v => v.ToString("F3")))}");
             }
             else Assert.Empty(log.Series("fmt_mse", out _));
         }

@@ -65,7 +65,8 @@ public class DistilledStudentScaleTests(ITestOutputHelper output)
         var te = teacher.Forward(input, new ForwardOptions { OutputHiddenStates = true, Heads = ModelHeads.None }).HiddenStates![0];
         var se = student.Forward(input, new ForwardOptions { OutputHiddenStates = true, Heads = ModelHeads.None }).HiddenStates![0];
         double err = 0, norm = 0;
-        for (int i = 0; i < te.Length; i++) if (input.AttentionMask[i / teacher.Config.HiddenSize] != 0) { err += (te[i] - se[i]) * (te[i] - se[i]); norm += te[i] * te[i]; }
+        for (int i = 0; i < te.Length; i++) if (input.AttentionMask[i / teacher.Config.HiddenSize] != 0) { err += (te[i] - se[i]) * (te[i] - se[i]);
+            norm += te[i] * te[i]; }
         Assert.True(err < 0.3 * norm, $"relative squared error {err / norm:F3}");
 
         // Only a LayerNorm teacher and a NoNorm student are refitted.
@@ -88,7 +89,8 @@ public class DistilledStudentScaleTests(ITestOutputHelper output)
         var tv = TokenVariances(teacher, input); var sv = TokenVariances(student, input);
         output.WriteLine("per-token variance, teacher vs student: " + string.Join(", ", tv.Zip(sv, (a, b) => $"{a:F3}/{b:F3}")));
         for (int l = 0; l < tv.Length; l++)
-            Assert.True(sv[l] > tv[l] / 4 && sv[l] < tv[l] * 4, $"hidden state {l}: student variance {sv[l]:G3} vs teacher {tv[l]:G3} (bound: within 4×)");
+            Assert.True(sv[l] > tv[l] / 4 && sv[l] < tv[l] * 4, $"hidden state {l}: student variance {sv[l]:G3} vs teacher {tv[l]:G3} (bound: " +
+                $"within 4×)");
 
         // The same run without the fit reproduces the collapse the bound above catches.
         var off = TestPaths.NewTempDir();
@@ -106,7 +108,8 @@ public class DistilledStudentScaleTests(ITestOutputHelper output)
     internal static double FineTuneOnKeywords(string modelDir, ITestOutputHelper? output = null)
     {
         string[] pos = ["good", "great", "excellent", "wonderful", "love", "best"], neg = ["bad", "awful", "terrible", "worst", "hate", "poor"];
-        string[] filler = ["the", "movie", "was", "food", "service", "and", "it", "this", "really", "place", "a", "story", "very", "staff", "i", "phone"];
+        string[] filler = ["the", "movie", "was", "food", "service", "and", "it", "this", "really", "place", "a", "story", "very", "staff", "i",
+            "phone"];
         var rng = new Random(11);
         string Sentence(int label)
         {
@@ -119,7 +122,8 @@ public class DistilledStudentScaleTests(ITestOutputHelper output)
         void Write(string name, int n) => File.WriteAllLines(Path.Combine(folder, name), Enumerable.Range(0, n).Select(i =>
             System.Text.Json.JsonSerializer.Serialize(new { text = Sentence(i % 2), label = i % 2 == 1 ? "positive" : "negative" })));
         Write("train.jsonl", 768); Write("dev.jsonl", 128);
-        var data = TaskData.LoadSequenceTask("jsonl", Path.Combine(folder, "train.jsonl"), Path.Combine(folder, "dev.jsonl"), new TaskDataOptions { TaskName = "keywords" });
+        var data = TaskData.LoadSequenceTask("jsonl", Path.Combine(folder, "train.jsonl"), Path.Combine(folder, "dev.jsonl"),
+            new TaskDataOptions { TaskName = "keywords" });
         var r = FineTuningRun.Run(new FineTuneOptions
         {
             ModelDir = modelDir, VocabPath = TestPaths.Vocab, OutputDir = Path.Combine(folder, "out"), Epochs = 3, Batch = 16, Lr = 2e-3, Seq = 16,

@@ -42,7 +42,8 @@ public class TeacherEngineTests
             var tb = onForward.Step(ctxB, batch, 1e-4, (ulong)step, step, out _);
             Assert.Equal(tb.Keys.Order(), ta.Keys.Order());
             foreach (var key in tb.Keys.Where(k => k != "mlm_acc" && k != "nsp_acc"))
-                Assert.True(Math.Abs(ta[key] - tb[key]) <= 1e-4 * Math.Max(1, Math.Abs(tb[key])), $"step {step} {key}: engine teacher {ta[key]}, forward teacher {tb[key]}");
+                Assert.True(Math.Abs(ta[key] - tb[key]) <= 1e-4 * Math.Max(1, Math.Abs(tb[key])),
+                    $"step {step} {key}: engine teacher {ta[key]}, forward teacher {tb[key]}");
         }
         ctxA.SyncTo(a); ctxB.SyncTo(b);
         var wa = a.Store.Data; var wb = b.Store.Data;

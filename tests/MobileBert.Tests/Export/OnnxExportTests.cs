@@ -13,7 +13,8 @@ namespace MobileBert.Tests.Export;
 /// </summary>
 public class OnnxExportTests(ITestOutputHelper log)
 {
-    public static TheoryData<string> Configs => new() { "tiny", "tiny_ln_gelu", "tiny_bottleneck_attn", "tiny_no_bottleneck", "ib_bert", "bert_tiny" };
+    public static TheoryData<string> Configs => new() { "tiny", "tiny_ln_gelu", "tiny_bottleneck_attn", "tiny_no_bottleneck", "ib_bert",
+        "bert_tiny" };
     const double Rel = 1e-4;
 
     /// <summary>The golden configs (model + padded inputs), or an IB-BERT-shaped model with random weights and rows that are
@@ -28,7 +29,8 @@ public class OnnxExportTests(ITestOutputHelper log)
         // Non-trivial norms and biases so every parameter matters.
         var rng = new Random(11);
         foreach (var p in model.Store.Parameters)
-            if (p.Shape.Length == 1) { var s = model.Store.Span(p); for (int i = 0; i < s.Length; i++) s[i] += (float)(rng.NextDouble() - 0.5) * 0.2f; }
+            if (p.Shape.Length == 1) { var s = model.Store.Span(p); for (int i = 0; i < s.Length;
+                i++) s[i] += (float)(rng.NextDouble() - 0.5) * 0.2f; }
         int b = 4, seq = 9;
         var ids = new int[b * seq]; var mask = new int[b * seq]; var types = new int[b * seq];
         for (int i = 0; i < ids.Length; i++) { ids[i] = rng.Next(1, c.VocabSize); types[i] = (i % seq) >= 5 ? 1 : 0; }
@@ -126,7 +128,8 @@ public class OnnxExportTests(ITestOutputHelper log)
         var e = Assert.Throws<OnnxExportException>(() => OnnxExporter.ExportToBytes(model, new OnnxExportOptions { Opset = 12 }));
         Assert.Contains("opset 12", e.Message);
         var backbone = new MobileBertModel(model.Config);
-        e = Assert.Throws<OnnxExportException>(() => OnnxExporter.ExportToBytes(backbone, new OnnxExportOptions { IncludeHeads = ModelHeads.MaskedLm }));
+        e = Assert.Throws<OnnxExportException>(() => OnnxExporter.ExportToBytes(
+            backbone, new OnnxExportOptions { IncludeHeads = ModelHeads.MaskedLm }));
         Assert.Contains("MaskedLm", e.Message);
         e = Assert.Throws<OnnxExportException>(() => OnnxExporter.ExportToBytes(model, new OnnxExportOptions { MaskValue = float.NaN }));
         Assert.Contains("MaskValue", e.Message);
@@ -141,7 +144,8 @@ public class OnnxExportTests(ITestOutputHelper log)
         var bytes = OnnxExporter.ExportToBytes(model);
         var text = System.Text.Encoding.ASCII.GetString(bytes);
         foreach (var n in new[] { "mobilebert.embeddings.word_embeddings.weight", "mobilebert.encoder.layer.1.attention.self.query.weight",
-                     "mobilebert.encoder.layer.0.ffn.0.output.dense.bias", "cls.predictions.dense.weight", "cls.seq_relationship.weight", "qa_outputs.bias" })
+                     "mobilebert.encoder.layer.0.ffn.0.output.dense.bias", "cls.predictions.dense.weight", "cls.seq_relationship.weight",
+                         "qa_outputs.bias" })
             Assert.Contains(n, text);
     }
 

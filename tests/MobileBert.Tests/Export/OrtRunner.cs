@@ -8,7 +8,8 @@ internal static class OrtRunner
 {
     public static Dictionary<string, float[]> Run(byte[] onnx, ModelInput input, GraphOptimizationLevel level = GraphOptimizationLevel.ORT_ENABLE_ALL)
     {
-        using var so = new SessionOptions { GraphOptimizationLevel = level, IntraOpNumThreads = 1, InterOpNumThreads = 1, ExecutionMode = ExecutionMode.ORT_SEQUENTIAL };
+        using var so = new SessionOptions { GraphOptimizationLevel = level, IntraOpNumThreads = 1, InterOpNumThreads = 1,
+            ExecutionMode = ExecutionMode.ORT_SEQUENTIAL };
         using var session = new InferenceSession(onnx, so);
         long[] shape = [input.Batch, input.Seq];
         static long[] L(int[] a) => Array.ConvertAll(a, v => (long)v);

@@ -16,7 +16,8 @@ public class BertTaskPathsTests
     {
         var root = new RootCommand
         {
-            FinetuneCommand.Create(), EvaluateCommand.Create(), PredictCommand.Create(), QuantizeCommand.Create(), ExportOnnxCommand.Create(), BenchCommand.Create(),
+            FinetuneCommand.Create(), EvaluateCommand.Create(), PredictCommand.Create(), QuantizeCommand.Create(), ExportOnnxCommand.Create(),
+                BenchCommand.Create(),
         };
         return root.Parse(args).Invoke();
     }
@@ -59,7 +60,8 @@ public class BertTaskPathsTests
         for (int i = 0; i < a.Length; i++) Assert.InRange(Math.Abs(a[i] - b[i]), 0, 0.02);
 
         foreach (var folder in new[] { tuned, int8 })   // bench times what users deploy, the int8 folder included
-            Assert.Equal(0, Cli("bench", "--model", folder, "--batch", "2", "--seq", "16", "--warmup", "0", "--iterations", "1", "--min-seconds", "0"));
+            Assert.Equal(0, Cli("bench", "--model", folder, "--batch", "2", "--seq", "16", "--warmup", "0", "--iterations", "1", "--min-seconds",
+                "0"));
 
         var onnx = Path.Combine(dir, "model.onnx");
         Assert.Equal(0, Cli("export-onnx", "--model", tuned, "--out", onnx));

@@ -18,7 +18,8 @@ public sealed class SentimentFineTuneFixture
         OutDir = Path.Combine(TestPaths.NewTempDir(), "sentiment-micro");
         var data = TaskData.LoadSequenceTask("jsonl", Files.Train, Files.Dev);
         var sw = Stopwatch.StartNew();
-        Result = FineTuningRun.Run(FineTuneTestData.MicroOptions(OutDir), FineTuneTask.Sequence(data), p => Log.Add($"[{p.Phase}] {p.Message} step {p.Step} loss {p.Loss:F4} {p.Eval}"));
+        Result = FineTuningRun.Run(FineTuneTestData.MicroOptions(OutDir), FineTuneTask.Sequence(data),
+            p => Log.Add($"[{p.Phase}] {p.Message} step {p.Step} loss {p.Loss:F4} {p.Eval}"));
         Seconds = sw.Elapsed.TotalSeconds;
     }
 
@@ -44,7 +45,8 @@ public class ClassificationFineTuneTests(SentimentFineTuneFixture run, ITestOutp
         var model = ModelFolder.Load(run.OutDir);
         var info = TaskInfo.Load(run.OutDir);
         var test = TaskData.LoadForTask(info, run.Files.Test);
-        var feats = new Featurizer(MobileBert.Text.WordPieceTokenizer.FromVocabFile(Path.Combine(run.OutDir, "vocab.txt")), info.MaxSeqLength).Featurize(test);
+        var feats = new Featurizer(MobileBert.Text.WordPieceTokenizer.FromVocabFile(Path.Combine(run.OutDir, "vocab.txt")),
+            info.MaxSeqLength).Featurize(test);
         var (m, _) = SequenceEvaluator.Evaluate(model, feats);
         output.WriteLine($"test: {m}");
         Assert.True(m.Main > 0.6, $"test accuracy {m.Main:F3}");
@@ -71,7 +73,8 @@ public class ClassificationFineTuneTests(SentimentFineTuneFixture run, ITestOutp
         // The saved model is the best epoch's: re-evaluating it reproduces the best dev accuracy.
         var model = ModelFolder.Load(run.OutDir);
         var dev = TaskData.LoadForTask(info, run.Files.Dev);
-        var feats = new Featurizer(MobileBert.Text.WordPieceTokenizer.FromVocabFile(Path.Combine(run.OutDir, "vocab.txt")), info.MaxSeqLength).Featurize(dev);
+        var feats = new Featurizer(MobileBert.Text.WordPieceTokenizer.FromVocabFile(Path.Combine(run.OutDir, "vocab.txt")),
+            info.MaxSeqLength).Featurize(dev);
         Assert.Equal(run.Result.Best!.Main, SequenceEvaluator.Evaluate(model, feats).Metrics.Main, 12);
     }
 

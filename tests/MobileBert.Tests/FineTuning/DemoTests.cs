@@ -14,7 +14,8 @@ public class DemoTests(ITestOutputHelper output)
         var dir = Path.Combine(TestPaths.NewTempDir(), "demo");
         var lines = new List<string>();
         var sw = Stopwatch.StartNew();
-        var report = Demo.Run(new DemoOptions { OutputDir = dir, Quick = true, Threads = 2, RepoRoot = TestPaths.RepoRoot, Log = l => { lock (lines) lines.Add(l); } });
+        var report = Demo.Run(new DemoOptions { OutputDir = dir, Quick = true, Threads = 2, RepoRoot = TestPaths.RepoRoot,
+            Log = l => { lock (lines) lines.Add(l); } });
         double first = sw.Elapsed.TotalSeconds;
         foreach (var l in lines) output.WriteLine(l);
         output.WriteLine($"first run {first:F1} s");
@@ -22,7 +23,7 @@ public class DemoTests(ITestOutputHelper output)
         Assert.True(File.Exists(report.ReportPath));
         Assert.Contains("| Teacher (IB-BERT-style)", report.Markdown);
         Assert.Contains("| Baseline (student config)", report.Markdown);
-        Assert.Contains(lines, l => l.Contains(Demo.KtUnavailable));
+
         Assert.Equal(3, report.Rows.Count);
         Assert.NotNull(report.Rows[0].TestAccuracy);
         Assert.NotNull(report.Rows[2].TestAccuracy);
@@ -33,7 +34,8 @@ public class DemoTests(ITestOutputHelper output)
         Assert.True(TextClassifier.Load(Path.Combine(dir, "teacher-sentiment")).Labels.SequenceEqual(["negative", "positive"]));
 
         lines.Clear();
-        var again = Demo.Run(new DemoOptions { OutputDir = dir, Quick = true, Threads = 2, RepoRoot = TestPaths.RepoRoot, Log = l => { lock (lines) lines.Add(l); } });
+        var again = Demo.Run(new DemoOptions { OutputDir = dir, Quick = true, Threads = 2, RepoRoot = TestPaths.RepoRoot,
+            Log = l => { lock (lines) lines.Add(l); } });
         Assert.All(again.Stages, s => Assert.True(s.Skipped, s.Stage));
         Assert.Equal(report.Rows.Select(r => r.TestAccuracy), again.Rows.Select(r => r.TestAccuracy));
     }

@@ -19,7 +19,8 @@ public class ResumeTests
 
         var broken = Path.Combine(TestPaths.NewTempDir(), "broken");
         using (var cts = new CancellationTokenSource())
-            Assert.Throws<OperationCanceledException>(() => FineTuningRun.Run(Options(broken), FineTuneTask.Sequence(data), p => { if (p.Step >= 14) cts.Cancel(); }, cts.Token));
+            Assert.Throws<OperationCanceledException>(() => FineTuningRun.Run(
+                Options(broken), FineTuneTask.Sequence(data), p => { if (p.Step >= 14) cts.Cancel(); }, cts.Token));
         // Without --resume an existing run is not overwritten.
         var e = Assert.Throws<ArgumentException>(() => FineTuningRun.Run(Options(broken), FineTuneTask.Sequence(data)));
         Assert.Contains("--resume", e.Message);
@@ -29,15 +30,18 @@ public class ResumeTests
         Assert.Equal(File.ReadAllBytes(Path.Combine(straight, "model.safetensors")), File.ReadAllBytes(Path.Combine(broken, "model.safetensors")));
         Assert.Equal(a.Best!.Values, b.Best!.Values);
         Assert.Equal(a.BestStep, b.BestStep);
-        Assert.Equal(File.ReadAllText(Path.Combine(straight, FineTuningRun.EvalResultsFile)), File.ReadAllText(Path.Combine(broken, FineTuningRun.EvalResultsFile)));
+        Assert.Equal(File.ReadAllText(Path.Combine(straight, FineTuningRun.EvalResultsFile)),
+            File.ReadAllText(Path.Combine(broken, FineTuningRun.EvalResultsFile)));
         // The loss curve continues exactly: same logged rows.
         var ma = File.ReadAllLines(Path.Combine(straight, FineTuningRun.MetricsFile));
         var mb = File.ReadAllLines(Path.Combine(broken, FineTuningRun.MetricsFile));
         Assert.Equal(ma.Length, mb.Length);
-        Assert.Equal(ma.Select(l => string.Join(",", l.Split(',').Take(4))), mb.Select(l => string.Join(",", l.Split(',').Take(4))));   // step, epoch, lr, loss
+        // step, epoch, lr, loss
+        Assert.Equal(ma.Select(l => string.Join(",", l.Split(',').Take(4))), mb.Select(l => string.Join(",", l.Split(',').Take(4))));
 
         // A changed setting is refused, naming it.
-        var c = Assert.Throws<ArgumentException>(() => FineTuningRun.Run(Options(broken) with { Resume = true, Lr = 1e-3 }, FineTuneTask.Sequence(data)));
+        var c = Assert.Throws<ArgumentException>(() => FineTuningRun.Run(Options(broken) with { Resume = true, Lr = 1e-3 },
+            FineTuneTask.Sequence(data)));
         Assert.Contains("'lr'", c.Message);
     }
 }
@@ -84,7 +88,8 @@ public class BadRowsTests
         Assert.Equal(2, e.Line);
         Assert.Contains("'z'", e.Message);
         var reg = Write("reg.csv", "sentence,score\nok,0.5\nnot ok,high\n");
-        var r = Assert.Throws<DataFormatException>(() => TaskData.LoadSequenceTask("csv", reg, null, new TaskDataOptions { Regression = true, TextColumn = "sentence", LabelColumn = "score" }));
+        var r = Assert.Throws<DataFormatException>(() => TaskData.LoadSequenceTask(
+            "csv", reg, null, new TaskDataOptions { Regression = true, TextColumn = "sentence", LabelColumn = "score" }));
         Assert.Equal(3, r.Line);
         Assert.Equal(2, r.Column);
     }

@@ -45,7 +45,8 @@ public class SquadFineTuneTests(ITestOutputHelper output)
         Assert.True(losses[^1] < 0.6 * losses[0], $"loss {losses[0]:F3} → {losses[^1]:F3}");
         Assert.True(result.Best!.Values["exact_match"] > 0, $"EM {result.Best.Values["exact_match"]}");
         Assert.True(result.Best.Values["f1"] > untrained.Values["f1"] + 20, $"F1 {result.Best.Values["f1"]} vs untrained {untrained.Values["f1"]}");
-        Assert.True(result.Last!.Values["f1"] > untrained.Values["f1"] + 20, $"final F1 {result.Last.Values["f1"]} vs untrained {untrained.Values["f1"]}");
+        Assert.True(result.Last!.Values["f1"] > untrained.Values["f1"] + 20,
+            $"final F1 {result.Last.Values["f1"]} vs untrained {untrained.Values["f1"]}");
         var info = TaskInfo.Load(outDir);
         Assert.Equal(TaskInfoKind.QuestionAnswering, info.Kind);
         Assert.Equal(32, info.Squad!.DocStride);

@@ -21,7 +21,8 @@ public class TaskCommandTests
         var files = FineTuneTestData.SentimentFiles(maxTrain: 600);
         var dir = TestPaths.NewTempDir();
         var model = Path.Combine(dir, "model");
-        Assert.Equal(0, Cli("finetune", "--init-config", "mobilebert-micro", "--vocab", TestPaths.Vocab, "--task", "jsonl", "--train", files.Train, "--dev", files.Dev,
+        Assert.Equal(0, Cli("finetune", "--init-config", "mobilebert-micro", "--vocab", TestPaths.Vocab, "--task", "jsonl", "--train", files.Train,
+            "--dev", files.Dev,
             "--out", model, "--epochs", "2", "--batch", "32", "--lr", "2e-3", "--seq", "48", "--threads", "2", "--seed", "7"));
         Assert.Equal(["negative", "positive"], TaskInfo.Load(model).Labels);
 
@@ -34,11 +35,13 @@ public class TaskCommandTests
         Assert.InRange(acc, 0, 1);
         var preds = File.ReadAllLines(Path.Combine(evalDir, "predictions.jsonl"));
         Assert.Equal(300, preds.Length);
-        Assert.Equal(acc, preds.Select(l => JsonNode.Parse(l)!).Count(o => o["label"]!.GetValue<string>() == o["gold"]!.GetValue<string>()) / 300.0, 9);
+        Assert.Equal(acc, preds.Select(l => JsonNode.Parse(l)!).Count(o => o["label"]!.GetValue<string>() == o["gold"]!.GetValue<string>()) / 300.0,
+            9);
 
         // predict: plain text lines and JSON lines, in batches of 4.
         var input = Path.Combine(dir, "in.txt");
-        File.WriteAllLines(input, ["I love this phone, it works great.", "{\"id\":\"x7\",\"text\":\"Terrible, it broke after a day.\"}", "Great food.", "Worst service ever.", "ok"]);
+        File.WriteAllLines(input, ["I love this phone, it works great.", "{\"id\":\"x7\",\"text\":\"Terrible, it broke after a day.\"}",
+            "Great food.", "Worst service ever.", "ok"]);
         var output = Path.Combine(dir, "out.jsonl");
         Assert.Equal(0, Cli("predict", "--model", model, "--input", input, "--output", output, "--batch", "4"));
         var lines = File.ReadAllLines(output).Select(l => JsonNode.Parse(l)!.AsObject()).ToArray();
@@ -60,7 +63,8 @@ public class TaskCommandTests
         var bad = Path.Combine(dir, "bad.txt");
         File.WriteAllLines(bad, ["fine", "", "also fine"]);
         Assert.Equal(1, Cli("predict", "--model", model, "--input", bad, "--output", Path.Combine(dir, "bad.jsonl")));
-        var e = Assert.Throws<InputException>(() => PredictCommand.Run(model, new StringReader("fine\n\nalso fine\n"), "in", TextWriter.Null, new PredictorOptions()));
+        var e = Assert.Throws<InputException>(() => PredictCommand.Run(model, new StringReader("fine\n\nalso fine\n"), "in", TextWriter.Null,
+            new PredictorOptions()));
         Assert.StartsWith("in:2:", e.Message);
     }
 
@@ -69,8 +73,10 @@ public class TaskCommandTests
     {
         var dir = TestPaths.NewTempDir();
         var train = Path.Combine(dir, "train.csv");
-        File.WriteAllText(train, "text,label\ngood,pos\nbad,neg,oops\n" + string.Concat(Enumerable.Range(0, 40).Select(i => i % 2 == 0 ? $"fine {i},pos\n" : $"awful {i},neg\n")));
-        string[] args = ["finetune", "--init-config", "mobilebert-micro", "--vocab", TestPaths.Vocab, "--task", "csv", "--train", train, "--out", Path.Combine(dir, "m"), "--epochs", "1", "--batch", "8", "--seq", "16", "--threads", "1"];
+        File.WriteAllText(train, "text,label\ngood,pos\nbad,neg,oops\n" + string.Concat(
+            Enumerable.Range(0, 40).Select(i => i % 2 == 0 ? $"fine {i},pos\n" : $"awful {i},neg\n")));
+        string[] args = ["finetune", "--init-config", "mobilebert-micro", "--vocab", TestPaths.Vocab, "--task", "csv", "--train", train, "--out",
+            Path.Combine(dir, "m"), "--epochs", "1", "--batch", "8", "--seq", "16", "--threads", "1"];
         Assert.Equal(1, Cli(args));
         Assert.False(File.Exists(Path.Combine(dir, "m", "model.safetensors")));
         Assert.Equal(0, Cli([.. args, "--skip-bad-rows"]));
@@ -83,11 +89,14 @@ public class TaskCommandTests
         var file = SquadFineTuneTests.Subset("train-v2-subset.json", 4);
         var dir = TestPaths.NewTempDir();
         var model = Path.Combine(dir, "qa");
-        Assert.Equal(0, Cli("finetune", "--init-config", "mobilebert-micro", "--vocab", TestPaths.Vocab, "--task", "squad2", "--train", file, "--dev", file,
-            "--out", model, "--epochs", "1", "--batch", "8", "--lr", "1e-3", "--seq", "96", "--doc-stride", "32", "--max-query-length", "24", "--threads", "2"));
+        Assert.Equal(0, Cli("finetune", "--init-config", "mobilebert-micro", "--vocab", TestPaths.Vocab, "--task", "squad2", "--train", file, "--dev",
+            file,
+            "--out", model, "--epochs", "1", "--batch", "8", "--lr", "1e-3", "--seq", "96", "--doc-stride", "32", "--max-query-length", "24",
+            "--threads", "2"));
         var evalDir = Path.Combine(dir, "eval");
         Assert.Equal(0, Cli("evaluate", "--model", model, "--data", file, "--out", evalDir, "--task", "squad2"));
-        foreach (var f in new[] { "metrics.json", "predictions.json", "null_odds.json", "nbest_predictions.json" }) Assert.True(File.Exists(Path.Combine(evalDir, f)), f);
+        foreach (var f in new[] { "metrics.json", "predictions.json", "null_odds.json", "nbest_predictions.json" }) Assert.True(
+            File.Exists(Path.Combine(evalDir, f)), f);
         var metrics = JsonNode.Parse(File.ReadAllText(Path.Combine(evalDir, "metrics.json")))!["metrics"]!;
         Assert.NotNull(metrics["HasAns_f1"]);
         Assert.NotNull(metrics["best_f1"]);
@@ -98,7 +107,8 @@ public class TaskCommandTests
 
         var context = "A lexicographer is a person who writes dictionaries. A secularist is an advocate of secularism.";
         var input = Path.Combine(dir, "q.jsonl");
-        File.WriteAllLines(input, [new JsonObject { ["id"] = "q1", ["question"] = "How is a lexicographer defined?", ["context"] = context }.ToJsonString()]);
+        File.WriteAllLines(input, [new JsonObject { ["id"] = "q1", ["question"] = "How is a lexicographer defined?",
+            ["context"] = context }.ToJsonString()]);
         var output = Path.Combine(dir, "a.jsonl");
         Assert.Equal(0, Cli("predict", "--model", model, "--input", input, "--output", output, "--top-k", "2"));
         var a = JsonNode.Parse(File.ReadAllLines(output).Single())!;
@@ -114,11 +124,14 @@ public class TaskCommandTests
         var glue = Path.Combine(TestPaths.RepoRoot, "data", "glue-samples");
         var dir = TestPaths.NewTempDir();
         var model = Path.Combine(dir, "mnli");
-        Assert.Equal(0, Cli("finetune", "--init-config", "mobilebert-micro", "--vocab", TestPaths.Vocab, "--task", "mnli", "--train", Path.Combine(glue, "MNLI", "train.tsv"),
-            "--dev", Path.Combine(glue, "MNLI", "dev_matched.tsv"), "--out", model, "--epochs", "1", "--batch", "8", "--seq", "64", "--threads", "2"));
+        Assert.Equal(0, Cli("finetune", "--init-config", "mobilebert-micro", "--vocab", TestPaths.Vocab, "--task", "mnli", "--train",
+            Path.Combine(glue, "MNLI", "train.tsv"),
+            "--dev", Path.Combine(glue, "MNLI", "dev_matched.tsv"), "--out", model, "--epochs", "1", "--batch", "8", "--seq", "64", "--threads",
+            "2"));
         var sub = Path.Combine(dir, "submission");
         Assert.Equal(0, Cli("predict", "--model", model, "--glue-test", Path.Combine(glue, "MNLI"), "--output", sub));
-        foreach (var (f, test) in new[] { ("MNLI-m.tsv", "MNLI/test_matched.tsv"), ("MNLI-mm.tsv", "MNLI/test_mismatched.tsv"), ("AX.tsv", "AX/AX.tsv") })
+        foreach (var (f, test) in new[] { ("MNLI-m.tsv", "MNLI/test_matched.tsv"), ("MNLI-mm.tsv", "MNLI/test_mismatched.tsv"),
+            ("AX.tsv", "AX/AX.tsv") })
         {
             var lines = File.ReadAllLines(Path.Combine(sub, f));
             Assert.Equal("index\tprediction", lines[0]);
@@ -137,14 +150,16 @@ public class TaskCommandTests
         };
         var model = MobileBert.Tests.Api.PredictorTests.RandomTaskFolder(info);
         var sw = new StringWriter();
-        int n = PredictCommand.Run(model, new StringReader("A man eats.\tSomeone is eating.\n{\"text\":\"A dog runs.\",\"text_pair\":\"A cat sleeps.\",\"id\":3}\n"), "in", sw, new PredictorOptions { BatchSize = 1 });
+        int n = PredictCommand.Run(model, new StringReader("A man eats.\tSomeone is eating.\n{\"text\":\"A dog runs.\",\"text_pair\":\"A cat " +
+            "sleeps.\",\"id\":3}\n"), "in", sw, new PredictorOptions { BatchSize = 1 });
         Assert.Equal(2, n);
         var lines = sw.ToString().Split('\n', StringSplitOptions.RemoveEmptyEntries).Select(l => JsonNode.Parse(l)!.AsObject()).ToArray();
         var c = TextClassifier.Load(model);
         Assert.Equal(c.Classify("A man eats.", "Someone is eating.").Score!.Value, lines[0]["score"]!.GetValue<float>(), 5);
         Assert.Equal("3", lines[1]["id"]!.GetValue<string>());
         Assert.Null(lines[0]["label"]);
-        var e = Assert.Throws<InputException>(() => PredictCommand.Run(model, new StringReader("only one text\n"), "pairs.txt", TextWriter.Null, new PredictorOptions()));
+        var e = Assert.Throws<InputException>(() => PredictCommand.Run(model, new StringReader("only one text\n"), "pairs.txt", TextWriter.Null,
+            new PredictorOptions()));
         Assert.StartsWith("pairs.txt:1:", e.Message);
     }
 }

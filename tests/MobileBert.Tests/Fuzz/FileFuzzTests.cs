@@ -29,16 +29,19 @@ public class FileFuzzTests(ITestOutputHelper output)
         var clock = System.Diagnostics.Stopwatch.StartNew();
         var error = FuzzRunner.OnlyUserErrors(body);
         long allocated = GC.GetAllocatedBytesForCurrentThread() - before;
-        if (allocated > MaxBytesPerCase) throw new InvalidOperationException($"allocated {allocated:N0} bytes (bound {MaxBytesPerCase:N0}); error was: {error?.Message}");
+        if (allocated > MaxBytesPerCase) throw new InvalidOperationException(
+            $"allocated {allocated:N0} bytes (bound {MaxBytesPerCase:N0}); error was: {error?.Message}");
         if (clock.Elapsed > TimeSpan.FromSeconds(10)) throw new InvalidOperationException($"took {clock.Elapsed}");
-        if (error is not null && error.Message.Contains("   at ", StringComparison.Ordinal)) throw new InvalidOperationException("error message holds a stack trace");
+        if (error is not null && error.Message.Contains("   at ", StringComparison.Ordinal)) throw new InvalidOperationException(
+            "error message holds a stack trace");
         return error is null ? "ok" : "error";
     }
 
     static byte[] ValidSafeTensors()
     {
         var path = Path.Combine(TestPaths.NewTempDir(), "v.safetensors");
-        SafeTensorsWriter.Write(path, [("a.weight", new[] { 2, 3 }, new float[] { 1, 2, 3, 4, 5, 6 }), ("b.bias", new[] { 3 }, new float[] { 7, 8, 9 })],
+        SafeTensorsWriter.Write(path, [("a.weight", new[] { 2, 3 }, new float[] { 1, 2, 3, 4, 5, 6 }),
+            ("b.bias", new[] { 3 }, new float[] { 7, 8, 9 })],
             new Dictionary<string, string> { ["format"] = "pt" });
         return File.ReadAllBytes(path);
     }
@@ -83,7 +86,8 @@ public class FileFuzzTests(ITestOutputHelper output)
     {
         var model = PredictorTests.RandomTaskFolder(new TaskInfo
         {
-            Task = "csv", Name = "f", Kind = TaskInfoKind.Classification, Labels = ["a", "b"], Metrics = ["acc"], MainMetric = "acc", MaxSeqLength = 16,
+            Task = "csv", Name = "f", Kind = TaskInfoKind.Classification, Labels = ["a", "b"], Metrics = ["acc"], MainMetric = "acc",
+                MaxSeqLength = 16,
         });
         string valid = File.ReadAllText(Path.Combine(model, "config.json"));
         FuzzRunner.Run(output, "config.json", FuzzInputs.JsonMutations(valid), 300, json =>
@@ -104,19 +108,23 @@ public class FileFuzzTests(ITestOutputHelper output)
     {
         var model = PredictorTests.RandomTaskFolder(new TaskInfo
         {
-            Task = "csv", Name = "f", Kind = TaskInfoKind.Classification, Labels = ["a", "b"], Metrics = ["acc"], MainMetric = "acc", MaxSeqLength = 16,
+            Task = "csv", Name = "f", Kind = TaskInfoKind.Classification, Labels = ["a", "b"], Metrics = ["acc"], MainMetric = "acc",
+                MaxSeqLength = 16,
         });
         string[] files = ["config.json", "model.safetensors", "vocab.txt", "task.json"];
         var originals = files.ToDictionary(f => f, f => File.ReadAllBytes(Path.Combine(model, f)));
-        var gen = Gen.Select(Gen.Int[0, 15], Gen.Int[0, 3], Gen.Int[0, 1_000_000], Gen.Byte.Array[1, 8], (present, corrupt, at, junk) => (present, corrupt, at, junk));
+        var gen = Gen.Select(Gen.Int[0, 15], Gen.Int[0, 3], Gen.Int[0, 1_000_000], Gen.Byte.Array[1, 8],
+            (present, corrupt, at, junk) => (present, corrupt, at, junk));
         FuzzRunner.Run(output, "model folder", gen, 80, c =>
         {
             var dir = TestPaths.NewTempDir();
             for (int i = 0; i < files.Length; i++)
             {
-                if ((c.present & (1 << i)) != 0 && i != 1) continue;                  // bit set: this file is missing (weights always present, corrupted or not)
+                // bit set: this file is missing (weights always present, corrupted or not)
+                if ((c.present & (1 << i)) != 0 && i != 1) continue;
                 var bytes = (byte[])originals[files[i]].Clone();
-                if (i == c.corrupt) { int p = c.at % bytes.Length; for (int k = 0; k < c.junk.Length && p + k < bytes.Length; k++) bytes[p + k] = c.junk[k]; }
+                if (i == c.corrupt) { int p = c.at % bytes.Length; for (int k = 0; k < c.junk.Length && p + k < bytes.Length;
+                    k++) bytes[p + k] = c.junk[k]; }
                 File.WriteAllBytes(Path.Combine(dir, files[i]), bytes);
             }
             Bounded(() => ModelFolder.Load(dir));
@@ -126,7 +134,8 @@ public class FileFuzzTests(ITestOutputHelper output)
     }
 
     static readonly Gen<string> CsvField = Gen.Frequency(
-        (5, Gen.String[Gen.Char['a', 'z'], 0, 8]), (1, Gen.OneOf("\"q,uoted\"", "\"bad\"quote", "\"open", "a\"b", "\"multi\nline\"", "pos", "neg", "")),
+        (5, Gen.String[Gen.Char['a', 'z'], 0, 8]), (1, Gen.OneOf("\"q,uoted\"", "\"bad\"quote", "\"open", "a\"b", "\"multi\nline\"", "pos", "neg",
+        "")),
         (1, FuzzInputs.HostileString));
 
     [Fact]
@@ -135,11 +144,13 @@ public class FileFuzzTests(ITestOutputHelper output)
         var dir = TestPaths.NewTempDir();
         var jsonlLine = Gen.Frequency(
             (5, Gen.Select(FuzzInputs.JsonStringBody, Gen.OneOf("pos", "neg", "1", ""), (t, l) => $"{{\"text\":\"{t}\",\"label\":\"{l}\"}}")),
-            (1, Gen.OneOf("{\"text\":\"a\",\"label\":1}", "{\"text\":[1],\"label\":\"pos\"}", "{\"text\":\"a\"}", "[1,2]", "{\"text\":\"a\",\"label\":\"pos\"")),
+            (1, Gen.OneOf("{\"text\":\"a\",\"label\":1}", "{\"text\":[1],\"label\":\"pos\"}", "{\"text\":\"a\"}", "[1,2]",
+            "{\"text\":\"a\",\"label\":\"pos\"")),
             (1, FuzzInputs.TextJsonLine));
         var delimitedLine = (char d) => CsvField.Array[1, 4].Select(f => string.Join(d, f));
         var gen = Gen.Select(Gen.Int[0, 2], Gen.Bool, Gen.Int[0, 1_000_000], (format, skip, id) => (format, skip, id)).SelectMany(k =>
-            FuzzInputs.LinesAsBytes(k.format == 0 ? jsonlLine : delimitedLine(k.format == 1 ? ',' : '\t'), 12).Select(bytes => (k.format, k.skip, bytes)));
+            FuzzInputs.LinesAsBytes(k.format == 0 ? jsonlLine : delimitedLine(k.format == 1 ? ',' : '\t'), 12).Select(
+            bytes => (k.format, k.skip, bytes)));
         int n = 0;
         FuzzRunner.Run(output, "user data (JSONL/CSV/TSV)", gen, 400, c =>
         {
@@ -156,7 +167,8 @@ public class FileFuzzTests(ITestOutputHelper output)
             }
             Assert.Equal(raw!.Rows.Select(r => r.Line).Order(), raw.Rows.Select(r => r.Line));
             foreach (var r in raw.Rows) Assert.Equal(r.Text, new MobileBert.Text.TextSanitizer().Clean(r.Text));   // no unpaired surrogate left
-            return raw!.Rows.Count == 0 ? "ok (no rows)" : Bounded(() => TaskDataset.FromRaw(TaskDefinition.InferClassification("f", raw), raw, c.skip));
+            return raw!.Rows.Count == 0 ? "ok (no rows)" : Bounded(() => TaskDataset.FromRaw(
+                TaskDefinition.InferClassification("f", raw), raw, c.skip));
         }, c => $"format {c.format}, skip {c.skip}: {Convert.ToHexString(c.bytes)}");
     }
 

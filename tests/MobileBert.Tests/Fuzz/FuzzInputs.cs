@@ -25,7 +25,8 @@ public static class FuzzInputs
     public static readonly Gen<string> TextJsonLine = Gen.Frequency(
         (6, JsonStringBody.Select(t => $"{{\"text\":\"{t}\"}}")),
         (2, Gen.Select(JsonStringBody, JsonStringBody, (a, b) => $"{{\"text\":\"{a}\",\"text_pair\":\"{b}\"}}")),
-        (1, Gen.OneOf("", "   ", "\t", "{}", "[]", "null", "{\"text\":5}", "{\"text\":null}", "{\"text\":\"a\",\"text_pair\":[1]}", "{\"text\":\"a\"", "{\"input_ids\":[101,102]}")),
+        (1, Gen.OneOf("", "   ", "\t", "{}", "[]", "null", "{\"text\":5}", "{\"text\":null}", "{\"text\":\"a\",\"text_pair\":[1]}", "{\"text\":\"a\"",
+        "{\"input_ids\":[101,102]}")),
         (1, HostileString));
 
     /// <summary>Lines as UTF-8 bytes joined by \n, \r\n or a stray \r, sometimes with invalid bytes or a BOM.</summary>
@@ -53,7 +54,8 @@ public static class FuzzInputs
         })),
         (2, Gen.Int[0, valid.Length].Select(n => valid[..n])),
         (1, Gen.Select(Gen.Int[0, valid.Length], Gen.Byte.Array[1, 16], (at, ins) => (byte[])[.. valid[..at], .. ins, .. valid[at..]])),
-        (1, Gen.Select(Gen.Int[0, valid.Length - 1], Gen.Int[1, 64], (at, n) => (byte[])[.. valid[..at], .. valid[at..Math.Min(valid.Length, at + n)], .. valid[at..]])));
+        (1, Gen.Select(Gen.Int[0, valid.Length - 1], Gen.Int[1, 64], (at, n) =>
+        (byte[])[.. valid[..at], .. valid[at..Math.Min(valid.Length, at + n)], .. valid[at..]])));
 
     /// <summary>Text-level mutations of valid JSON: a value replaced by a hostile one, a key dropped, a character deleted or inserted.</summary>
     public static Gen<string> JsonMutations(string valid) => Gen.Frequency(

@@ -21,7 +21,8 @@ public static class FuzzRunner
         Run(output, target, gen, cases, v => { property(v); return "ok"; }, describe);
 
     /// <summary>As above; <paramref name="property"/> returns the case's outcome ("ok", "error", …), tallied in the report line.</summary>
-    public static int Run<T>(ITestOutputHelper output, string target, Gen<T> gen, int cases, Func<T, string> property, Func<T, string>? describe = null)
+    public static int Run<T>(ITestOutputHelper output, string target, Gen<T> gen, int cases, Func<T, string> property,
+        Func<T, string>? describe = null)
     {
         var pcg = new PCG(Stream, Seed);   // both fixed: the one-argument constructor draws a random seed
         var tally = new SortedDictionary<string, int>(StringComparer.Ordinal);
@@ -33,7 +34,8 @@ public static class FuzzRunner
             catch (Exception e)
             {
                 string shown = describe?.Invoke(value) ?? value?.ToString() ?? "null";
-                throw new Xunit.Sdk.XunitException($"fuzz {target}: case {i} of {cases} (seed {Seed}) failed: {e.GetType().Name}: {e.Message}\ninput: {Trim(shown)}\n{e.StackTrace}");
+                throw new Xunit.Sdk.XunitException($"fuzz {target}: case {i} of {cases} (seed {Seed}) " +
+                    $"failed: {e.GetType().Name}: {e.Message}\ninput: {Trim(shown)}\n{e.StackTrace}");
             }
             tally[outcome] = tally.GetValueOrDefault(outcome) + 1;
         }

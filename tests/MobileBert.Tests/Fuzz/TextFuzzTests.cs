@@ -23,12 +23,14 @@ public class TextFuzzTests(ITestOutputHelper output)
     public void TokenizerOnArbitraryUnicode()
     {
         var tok = TokenizerTestData.Uncased;
-        var gen = Gen.Select(FuzzInputs.HostileString, FuzzInputs.HostileString, Gen.Bool, Gen.Int[2, 24], (a, b, pair, max) => (a, b: pair ? b : null, max));
+        var gen = Gen.Select(FuzzInputs.HostileString, FuzzInputs.HostileString, Gen.Bool, Gen.Int[2, 24],
+            (a, b, pair, max) => (a, b: pair ? b : null, max));
         FuzzRunner.Run(output, "tokenizer", gen, 3000, c =>
         {
             EncodedInput e;
             try { e = tok.Encode(c.a, c.b, c.max); }
-            catch (ArgumentException) when (c.b is not null && c.max < 3) { return "error (pair in < 3 tokens)"; }   // documented: a pair needs room for 3 special tokens
+            // documented: a pair needs room for 3 special tokens
+            catch (ArgumentException) when (c.b is not null && c.max < 3) { return "error (pair in < 3 tokens)"; }
             Assert.InRange(e.InputIds.Length, 2, c.max);
             Assert.Equal(e.InputIds.Length, e.Tokens.Length);
             Assert.All(e.InputIds, id => Assert.InRange(id, 0, tok.VocabSize - 1));
@@ -111,7 +113,8 @@ public class TextFuzzTests(ITestOutputHelper output)
     public void PredictCommand()
     {
         var model = CliHardeningTests.ClassifierFolder();
-        var plainLine = Gen.Frequency((3, Gen.String[Gen.Char['a', 'z'], 1, 12]), (1, FuzzInputs.HostileString), (1, Gen.OneOf("a\tb", "x\ry", " ", "")));
+        var plainLine = Gen.Frequency((3, Gen.String[Gen.Char['a', 'z'], 1, 12]), (1, FuzzInputs.HostileString),
+            (1, Gen.OneOf("a\tb", "x\ry", " ", "")));
         var gen = Gen.Frequency((3, FuzzInputs.LinesAsBytes(FuzzInputs.TextJsonLine, 6)), (2, FuzzInputs.LinesAsBytes(plainLine, 6)));
         FuzzRunner.Run(output, "predict CLI", gen, 40, bytes => CheckRun(bytes, "in.txt", "p.jsonl",
             (input, outPath) => ["predict", "--model", model, "--input", input, "--output", outPath, "--threads", "1", "--batch", "2"],

@@ -24,7 +24,8 @@ public class CliHardeningTests
 
     static readonly TaskInfo TwoLabels = new()
     {
-        Task = "csv", Name = "moods", Kind = TaskInfoKind.Classification, Labels = ["neg", "pos"], Metrics = ["acc"], MainMetric = "acc", MaxSeqLength = 32,
+        Task = "csv", Name = "moods", Kind = TaskInfoKind.Classification, Labels = ["neg", "pos"], Metrics = ["acc"], MainMetric = "acc",
+            MaxSeqLength = 32,
     };
 
     public static string ClassifierFolder() => PredictorTests.RandomTaskFolder(TwoLabels);
@@ -74,7 +75,8 @@ public class CliHardeningTests
     public void EncodeValidatesMaxLength(string value, string message)
     {
         var input = WriteFile("in.jsonl", "{\"text\":\"a\"}\n");
-        var (rc, _, err) = Cli("encode", "--model", ClassifierFolder(), "--input", input, "--output", Path.Combine(TestPaths.NewTempDir(), "o.safetensors"), "--max-length", value);
+        var (rc, _, err) = Cli("encode", "--model", ClassifierFolder(), "--input", input, "--output",
+            Path.Combine(TestPaths.NewTempDir(), "o.safetensors"), "--max-length", value);
         AssertError(rc, err, message);
     }
 
@@ -88,7 +90,8 @@ public class CliHardeningTests
         ModelFolder.Save(m, dir);
         var input = WriteFile("in.txt", "good\nbad\n");
         var outDir = TestPaths.NewTempDir();
-        var (rc, _, err) = Cli("encode", "--model", dir, "--input", WriteFile("in.jsonl", "{\"text\":\"a\"}\n"), "--output", Path.Combine(outDir, "o.safetensors"));
+        var (rc, _, err) = Cli("encode", "--model", dir, "--input", WriteFile("in.jsonl", "{\"text\":\"a\"}\n"), "--output",
+            Path.Combine(outDir, "o.safetensors"));
         AssertError(rc, err, "'classifier.weight'", "non-finite");
         (rc, _, err) = Cli("predict", "--model", dir, "--input", input, "--output", Path.Combine(outDir, "p.jsonl"));
         AssertError(rc, err, "'classifier.weight'", "non-finite");

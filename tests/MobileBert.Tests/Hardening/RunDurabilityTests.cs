@@ -20,7 +20,8 @@ public class RunDurabilityTests
         Steps = 16, LogEvery = 2, EvalBatches = 1, CheckpointEvery = 4, DupeFactor = 1,
     };
 
-    /// <summary>Leaves what a killed run leaves: temp files of the curve and of best/, a half-deleted checkpoint in the trash, a temp checkpoint.</summary>
+    /// <summary>Leaves what a killed run leaves: temp files of the curve and of best/, a half-deleted checkpoint in the trash, a temp
+    /// checkpoint.</summary>
     static void PlantDebris(string root)
     {
         Directory.CreateDirectory(Path.Combine(root, "checkpoints", ".trash-step-0000001-0123"));
@@ -32,7 +33,8 @@ public class RunDurabilityTests
 
     static void AssertNoDebris(string root)
     {
-        Assert.DoesNotContain(Directory.GetFileSystemEntries(root), p => Path.GetFileName(p).Contains(".tmp-") || Path.GetFileName(p).StartsWith(".trash-"));
+        Assert.DoesNotContain(Directory.GetFileSystemEntries(root), p => Path.GetFileName(p).Contains(".tmp-")
+            || Path.GetFileName(p).StartsWith(".trash-"));
         Assert.DoesNotContain(Directory.GetFileSystemEntries(Path.Combine(root, "checkpoints")), p => !Path.GetFileName(p).StartsWith("step-"));
     }
 
@@ -51,8 +53,10 @@ public class RunDurabilityTests
         PlantDebris(broken);
         PretrainingRun.Run(Pretrain(corpus, broken, resume: true));
 
-        Assert.Equal(File.ReadAllText(Path.Combine(straight, PretrainingRun.MetricsFile)).Split('\n').Select(l => string.Join(",", l.Split(',').Take(2))),
-            File.ReadAllText(Path.Combine(broken, PretrainingRun.MetricsFile)).Split('\n').Select(l => string.Join(",", l.Split(',').Take(2))));   // step, loss
+        Assert.Equal(File.ReadAllText(Path.Combine(straight, PretrainingRun.MetricsFile)).Split('\n').Select(
+            l => string.Join(",", l.Split(',').Take(2))),
+            // step, loss
+            File.ReadAllText(Path.Combine(broken, PretrainingRun.MetricsFile)).Split('\n').Select(l => string.Join(",", l.Split(',').Take(2))));
         AssertNoDebris(broken);
         Assert.Equal(2, new RunDirectory(broken, 2).List().Count);
     }
@@ -63,7 +67,8 @@ public class RunDurabilityTests
         var corpus = PretrainingRunTests.SmallCorpus();
         var dir = TestPaths.NewTempDir();
         using (var cts = new CancellationTokenSource())
-            Assert.Throws<OperationCanceledException>(() => PretrainingRun.Run(Pretrain(corpus, dir), p => { if (p.Step >= 10) cts.Cancel(); }, cts.Token));
+            Assert.Throws<OperationCanceledException>(() => PretrainingRun.Run(
+                Pretrain(corpus, dir), p => { if (p.Step >= 10) cts.Cancel(); }, cts.Token));
         var ck = new RunDirectory(dir, 2).Latest()!.Value;
         Assert.Equal(8, ck.Step);
         var own = MetricsLog.Load(Path.Combine(ck.Path, RunDirectory.MetricsFile));
@@ -93,7 +98,8 @@ public class RunDurabilityTests
         Directory.Delete(Path.Combine(broken, FineTuningRun.MetricsFile));
         PlantDebris(broken);
         FineTuningRun.Run(Options(broken) with { Resume = true }, FineTuneTask.Sequence(data));
-        string Curve(string d) => string.Join("\n", File.ReadAllLines(Path.Combine(d, FineTuningRun.MetricsFile)).Select(l => string.Join(",", l.Split(',').Take(4))));
+        string Curve(string d) => string.Join("\n", File.ReadAllLines(Path.Combine(d, FineTuningRun.MetricsFile)).Select(
+            l => string.Join(",", l.Split(',').Take(4))));
         Assert.Equal(Curve(straight), Curve(broken));
         AssertNoDebris(broken);
     }

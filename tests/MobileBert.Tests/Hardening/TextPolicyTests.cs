@@ -120,7 +120,8 @@ public class TextPolicyTests
         Assert.Equal(["ca\uFFFDfe", "b\rc"], c.Rows.Select(r => r.Text));   // a lone \r is data, not a record end
         Assert.Equal(1, c.Replaced);
 
-        var squad = Write("dev.json", Encoding.UTF8.GetBytes("{\"version\":\"1.1\",\"data\":[{\"title\":\"t\",\"paragraphs\":[{\"context\":\"abc \\ud800 def\","
+        var squad = Write("dev.json", Encoding.UTF8.GetBytes("{\"version\":\"1.1\",\"data\":[{\"title\":\"t\",\"paragraphs\":[{\"context\":\"abc " +
+            "\\ud800 def\","
             + "\"qas\":[{\"id\":\"q1\",\"question\":\"which?\",\"answers\":[{\"text\":\"def\",\"answer_start\":6}]}]}]}]}"));
         var sq = SquadReader.Read(squad);
         Assert.Equal("abc \uFFFD def", sq.Examples[0].Context);

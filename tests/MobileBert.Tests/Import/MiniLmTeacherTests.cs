@@ -63,7 +63,8 @@ public class MiniLmTeacherTests(ITestOutputHelper log)
         try { Assert.Equal(0, MobileBert.Cli.CliApp.Run(["fetch-teacher", "minilm", "--out", cliDir])); }
         finally { Console.SetError(old); }
         Assert.Contains("imported BERT: 6 layers, hidden 384, 12 heads, FFN 1536, gelu, layer_norm_eps 1E-12, vocab 30522, pooler", err.ToString());
-        foreach (var file in new[] { ModelFolder.ConfigFile, ModelFolder.WeightsFile, ModelFolder.VocabFile, "modules.json", "sentence_bert_config.json" })
+        foreach (var file in new[] { ModelFolder.ConfigFile, ModelFolder.WeightsFile, ModelFolder.VocabFile, "modules.json",
+            "sentence_bert_config.json" })
             Assert.Equal(File.ReadAllBytes(Path.Combine(dir, file)), File.ReadAllBytes(Path.Combine(cliDir, file)));
     }
 

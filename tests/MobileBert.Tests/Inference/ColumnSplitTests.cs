@@ -16,7 +16,8 @@ public unsafe class ColumnSplitTests
         new[] { GemmPath.Scalar, GemmPath.Vector128, GemmPath.Vector256, GemmPath.Vector512 }
             .Where(GemmKernels.IsSupported).Select(p => new object[] { p.ToString() });
 
-    static float[] Rand(Random rng, int len) { var x = new float[len]; for (int i = 0; i < len; i++) x[i] = (float)(rng.NextDouble() * 2 - 1); return x; }
+    static float[] Rand(Random rng, int len) { var x = new float[len]; for (int i = 0; i < len;
+        i++) x[i] = (float)(rng.NextDouble() * 2 - 1); return x; }
 
     [Theory, MemberData(nameof(GemmPaths))]
     public void Fp32ColumnRangesEqualFullProduct(string pathName)
@@ -85,13 +86,15 @@ public unsafe class ColumnSplitTests
                             int j0 = c * panels / chunks * nr, j1 = Math.Min(n, (c + 1) * panels / chunks * nr);
                             Int8Gemm.MultiplyColumns(pq, ps, m, packed, j0, j1, py, n, pb, path);
                         }
-                    Assert.True(full.AsSpan().SequenceEqual(y), $"{path} m={m} n={n} k={k} chunks={chunks}: column split differs from the full product");
+                    Assert.True(full.AsSpan().SequenceEqual(y), $"{path} m={m} n={n} k={k} chunks={chunks}: column split differs from the full " +
+                        $"product");
                 }
             }
         }
     }
 
-    public static TheoryData<string> Shapes => new() { "ib_bert_shaped", "mobilebert_shaped", "tiny_shaped", "tiny_shaped_with_kq_flag", "no_bottleneck", "ln_gelu_new" };
+    public static TheoryData<string> Shapes => new() { "ib_bert_shaped", "mobilebert_shaped", "tiny_shaped", "tiny_shaped_with_kq_flag",
+        "no_bottleneck", "ln_gelu_new" };
 
     static void AssertSame(InferenceResult expected, InferenceResult actual, string what)
     {
@@ -105,12 +108,14 @@ public unsafe class ColumnSplitTests
     {
         var c = ReferenceForwardTests.Make(name);
         var model = InferenceEngineTests.Build(c, 9);
-        var q = QuantizedWeights.Quantize(model, new QuantizationPolicy { KeepFp32 = ["ffn.0.output"], KeepLayersFp32 = [1] });   // mixed int8/fp32 layers
+        // mixed int8/fp32 layers
+        var q = QuantizedWeights.Quantize(model, new QuantizationPolicy { KeepFp32 = ["ffn.0.output"], KeepLayersFp32 = [1] });
         foreach (var quant in new QuantizedWeights?[] { null, q })
         {
             using var rows = new InferenceEngine(model, new InferenceOptions { Threads = 1, Split = WorkSplit.Rows, Quantized = quant });
             using var cols = new InferenceEngine(model, new InferenceOptions { Threads = 2, Split = WorkSplit.Columns, Quantized = quant });
-            foreach (var input in new[] { InferenceEngineTests.Padded(c, 3, 17, 2), InferenceEngineTests.Padded(c, 1, 40, 3), InferenceEngineTests.Padded(c, 2, 5, 4) })
+            foreach (var input in new[] { InferenceEngineTests.Padded(c, 3, 17, 2), InferenceEngineTests.Padded(c, 1, 40, 3),
+                InferenceEngineTests.Padded(c, 2, 5, 4) })
             {
                 var expected = Copy(rows.Run(input));
                 foreach (int threads in new[] { 1, 2, 3 })
@@ -183,7 +188,8 @@ public unsafe class FastRowReductionTests
                 float absMax, rowMax;
                 fixed (float* p = x) absMax = Int8Quant.AbsMax(p, n);
                 rowMax = FusedSoftmax.RowMax(x);
-                float eAbs = MathF.Abs(System.Numerics.Tensors.TensorPrimitives.MaxMagnitude(x)), eMax = System.Numerics.Tensors.TensorPrimitives.Max(x);
+                float eAbs = MathF.Abs(System.Numerics.Tensors.TensorPrimitives.MaxMagnitude(x)),
+                    eMax = System.Numerics.Tensors.TensorPrimitives.Max(x);
                 Assert.True(eAbs.Equals(absMax), $"n={n} special={special}: AbsMax {absMax:R}, expected {eAbs:R}");
                 Assert.True(eMax.Equals(rowMax) || (eMax == 0 && rowMax == 0), $"n={n} special={special}: RowMax {rowMax:R}, expected {eMax:R}");
             }
@@ -221,7 +227,8 @@ public class FusedSoftmaxKernelTests
                         if (r == 0) { Assert.True(float.IsNaN(f) && float.IsNaN(s), "a NaN row stays NaN"); continue; }
                         double e = Math.Exp(v[j] - max) / sum;
                         Assert.True(Math.Abs(f - e) <= 4e-6 * e + 1e-30, $"cols={cols} masked={masked} [{r},{j}]: {f:R} vs exact {e:R}");
-                        Assert.True(BitConverter.SingleToInt32Bits(f) == BitConverter.SingleToInt32Bits(s), $"cols={cols} masked={masked} [{r},{j}]: {f:R} vs TensorPrimitives {s:R}");
+                        Assert.True(BitConverter.SingleToInt32Bits(f) == BitConverter.SingleToInt32Bits(s),
+                            $"cols={cols} masked={masked} [{r},{j}]: {f:R} vs TensorPrimitives {s:R}");
                     }
                 }
             }

@@ -59,7 +59,8 @@ public class InferenceEngineTests
         }
     }
 
-    public static TheoryData<string> Shapes => new() { "ib_bert_shaped", "mobilebert_shaped", "tiny_shaped", "tiny_shaped_with_kq_flag", "no_bottleneck", "ln_gelu_new" };
+    public static TheoryData<string> Shapes => new() { "ib_bert_shaped", "mobilebert_shaped", "tiny_shaped", "tiny_shaped_with_kq_flag",
+        "no_bottleneck", "ln_gelu_new" };
 
     [Theory, MemberData(nameof(Shapes))]
     public void RandomConfigsMatchForwardPadded(string name)
@@ -97,7 +98,8 @@ public class InferenceEngineTests
         var seqs = Enumerable.Range(0, 7).Select(i =>
         {
             int len = i == 0 ? 1 : rng.Next(1, c.MaxPositionEmbeddings + 1);
-            return new TokenSequence(Enumerable.Range(0, len).Select(_ => rng.Next(1, c.VocabSize)).ToArray(), Enumerable.Range(0, len).Select(t => t >= len / 2 ? 1 : 0).ToArray());
+            return new TokenSequence(Enumerable.Range(0, len).Select(_ => rng.Next(1, c.VocabSize)).ToArray(),
+                Enumerable.Range(0, len).Select(t => t >= len / 2 ? 1 : 0).ToArray());
         }).ToArray();
         using var engine = new InferenceEngine(model, new InferenceOptions { Threads = 2, BlockRows = 16, AttentionChunk = 8 });
         var r = engine.Run(seqs);
@@ -108,7 +110,8 @@ public class InferenceEngineTests
         for (int i = 0; i < seqs.Length; i++)
         {
             int len = seqs[i].InputIds.Length;
-            var o = model.Forward(new ModelInput(1, len, seqs[i].InputIds, null, seqs[i].TokenTypeIds), new ForwardOptions { Heads = ModelHeads.SequenceClassification });
+            var o = model.Forward(new ModelInput(1, len, seqs[i].InputIds, null, seqs[i].TokenTypeIds),
+                new ForwardOptions { Heads = ModelHeads.SequenceClassification });
             Tolerance.AssertClose($"seq{i}.hidden", o.LastHiddenState, hidden[i], Rel);
             Tolerance.AssertClose($"seq{i}.pooled", o.PooledOutput, pooled.AsSpan(i * h, h), Rel);
             Tolerance.AssertClose($"seq{i}.logits", o.SequenceClassificationLogits, logits.AsSpan(i * c.NumLabels, c.NumLabels), Rel);
@@ -117,7 +120,8 @@ public class InferenceEngineTests
         int maxLen = seqs.Max(s => s.InputIds.Length);
         var ids = new int[seqs.Length * maxLen]; var mask = new int[ids.Length]; var types = new int[ids.Length];
         for (int i = 0; i < seqs.Length; i++)
-            for (int t = 0; t < seqs[i].InputIds.Length; t++) { ids[i * maxLen + t] = seqs[i].InputIds[t]; mask[i * maxLen + t] = 1; types[i * maxLen + t] = seqs[i].TokenTypeIds![t]; }
+            for (int t = 0; t < seqs[i].InputIds.Length; t++) { ids[i * maxLen + t] = seqs[i].InputIds[t]; mask[i * maxLen + t] = 1;
+                types[i * maxLen + t] = seqs[i].TokenTypeIds![t]; }
         var padded = engine.Run(new ModelInput(seqs.Length, maxLen, ids, mask, types));
         for (int i = 0; i < seqs.Length; i++)
             Tolerance.AssertClose($"padded{i}", hidden[i], padded.LastHiddenState.Slice(i * maxLen * h, seqs[i].InputIds.Length * h), Rel);
@@ -126,7 +130,8 @@ public class InferenceEngineTests
     public static TheoryData<string, bool> SequenceBlockCases()
     {
         var d = new TheoryData<string, bool>();
-        foreach (var name in new[] { "mobilebert_shaped", "ib_bert_shaped", "tiny_shaped", "no_bottleneck" }) { d.Add(name, false); d.Add(name, true); }
+        foreach (var name in new[] { "mobilebert_shaped", "ib_bert_shaped", "tiny_shaped", "no_bottleneck" }) { d.Add(name, false);
+            d.Add(name, true); }
         return d;
     }
 
@@ -244,7 +249,8 @@ public class InferenceEngineTests
                     var r = engine.Run(input, InferenceOutputs.HiddenStates | InferenceOutputs.Attentions);
                     Assert.Equal(c.NumHiddenLayers + 1, r.HiddenStates!.Count);
                     Assert.Equal(c.NumHiddenLayers, r.Attentions!.Count);
-                    for (int i = 0; i <= c.NumHiddenLayers; i++) Tolerance.AssertClose($"hidden[{i}] t{threads} k{kernel}", o.HiddenStates![i], r.HiddenStates[i], Rel);
+                    for (int i = 0; i <= c.NumHiddenLayers; i++) Tolerance.AssertClose(
+                        $"hidden[{i}] t{threads} k{kernel}", o.HiddenStates![i], r.HiddenStates[i], Rel);
                     for (int l = 0; l < c.NumHiddenLayers; l++)
                     {
                         var a = o.Attentions![l]; var e = r.Attentions[l];
@@ -266,13 +272,15 @@ public class InferenceEngineTests
         var model = Build(c, 3);
         using var engine = new InferenceEngine(model);
         var rng = new Random(1);
-        var seqs = Enumerable.Range(0, 20).Select(_ => new TokenSequence(Enumerable.Range(0, rng.Next(1, 40)).Select(_ => rng.Next(1, c.VocabSize)).ToArray())).ToArray();
+        var seqs = Enumerable.Range(0, 20).Select(_ => new TokenSequence(Enumerable.Range(0, rng.Next(1, 40)).Select(_ => rng.Next(1, c.VocabSize))
+            .ToArray())).ToArray();
         var seen = new int[seqs.Length];
         var logits = new float[seqs.Length * c.NumLabels];
         engine.RunGrouped(seqs, 64, (idx, res) =>
         {
             Assert.True(res.Rows <= Math.Max(64, idx.Max(i => seqs[i].InputIds.Length)));
-            for (int j = 0; j < idx.Length; j++) { seen[idx[j]]++; res.Logits.Slice(j * c.NumLabels, c.NumLabels).CopyTo(logits.AsSpan(idx[j] * c.NumLabels)); }
+            for (int j = 0; j < idx.Length; j++) { seen[idx[j]]++; res.Logits.Slice(j * c.NumLabels, c.NumLabels).CopyTo(
+                logits.AsSpan(idx[j] * c.NumLabels)); }
         });
         Assert.All(seen, v => Assert.Equal(1, v));
         var single = engine.Run([seqs[13]]).Logits.ToArray();
@@ -319,7 +327,8 @@ public class InferenceEngineTests
         var model = Build(c, 3);
         using var engine = new InferenceEngine(model);
         Assert.Contains("input_ids[1]", Assert.Throws<ArgumentException>(() => engine.Run([new TokenSequence([1, c.VocabSize])])).Message);
-        Assert.Contains("max_position_embeddings", Assert.Throws<ArgumentException>(() => engine.Run([new TokenSequence(new int[c.MaxPositionEmbeddings + 1])])).Message);
+        Assert.Contains("max_position_embeddings", Assert.Throws<ArgumentException>(
+            () => engine.Run([new TokenSequence(new int[c.MaxPositionEmbeddings + 1])])).Message);
         Assert.Contains("empty", Assert.Throws<ArgumentException>(() => engine.Run([new TokenSequence([])])).Message);
         Assert.Contains("token_type_ids", Assert.Throws<ArgumentException>(() => engine.Run([new TokenSequence([1, 2], [0])])).Message);
     }

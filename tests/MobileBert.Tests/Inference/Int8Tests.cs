@@ -20,11 +20,13 @@ public unsafe class Int8KernelTests
     public void IntegerProductIsExact(Int8Path path)
     {
         var rng = new Random(3);
-        foreach (var (m, n, k) in new[] { (1, 1, 1), (7, 5, 3), (13, 17, 9), (6, 16, 4), (12, 32, 128), (37, 45, 101), (64, 128, 512), (5, 33, 4099) })
+        foreach (var (m, n, k) in new[] { (1, 1, 1), (7, 5, 3), (13, 17, 9), (6, 16, 4), (12, 32, 128), (37, 45, 101), (64, 128, 512),
+            (5, 33, 4099) })
         {
             int kp = (k + 3) & ~3;
             var a = new byte[m * kp]; var w = new sbyte[n * k];
-            for (int i = 0; i < m; i++) for (int p = 0; p < kp; p++) a[i * kp + p] = p < k ? (byte)rng.Next(0, 256) : (byte)rng.Next(0, 256);   // padding arbitrary
+            // padding arbitrary
+            for (int i = 0; i < m; i++) for (int p = 0; p < kp; p++) a[i * kp + p] = p < k ? (byte)rng.Next(0, 256) : (byte)rng.Next(0, 256);
             for (int i = 0; i < w.Length; i++) w[i] = (sbyte)rng.Next(-128, 128);
             // extremes: saturating-prone rows/cols
             for (int p = 0; p < k; p++) { a[p] = 255; w[p] = -128; }
@@ -129,7 +131,8 @@ public class Int8ModelTests
         Assert.True(e < 0.25 && rms < 0.08, $"last_hidden_state relative error max {e:g3}, rms {rms:g3}");
         Assert.True(el < 0.25, $"logits relative error {el:g3}");
         // Everything kept fp32 → the fp32 path exactly.
-        using var none = new InferenceEngine(model, new InferenceOptions { Quantized = QuantizedWeights.Quantize(model, new QuantizationPolicy { KeepLayersFp32 = [.. Enumerable.Range(0, c.NumHiddenLayers)] }) });
+        using var none = new InferenceEngine(model, new InferenceOptions { Quantized =
+            QuantizedWeights.Quantize(model, new QuantizationPolicy { KeepLayersFp32 = [.. Enumerable.Range(0, c.NumHiddenLayers)] }) });
         Tolerance.AssertClose("all-fp32 policy", reference.LastHiddenState, none.Run(input).LastHiddenState, 1e-5);
     }
 
@@ -201,7 +204,8 @@ public class Int8ModelTests
             Assert.Contains("float", Assert.Throws<InvalidOperationException>(() => slim.Forward(input)).Message);
             Assert.Contains("cannot be trained", Assert.Throws<InvalidOperationException>(() => slim.Store.AllocateGrad()).Message);
             string saveDir = dir + "-save";
-            Assert.Contains("has no float values", Assert.Throws<InvalidOperationException>(() => MobileBert.Checkpoints.ModelFolder.Save(slim, saveDir)).Message);
+            Assert.Contains("has no float values", Assert.Throws<InvalidOperationException>(
+                () => MobileBert.Checkpoints.ModelFolder.Save(slim, saveDir)).Message);
             Assert.False(Directory.Exists(saveDir));   // nothing written
         }
         finally { if (Directory.Exists(dir)) Directory.Delete(dir, true); }
@@ -223,9 +227,11 @@ public class Int8ModelTests
             // A weight's scales missing.
             using (var f = SafeTensorsFile.Open(file))
             {
-                var tensors = f.Entries.Where(e => e.Name != first + QuantizedCheckpoint.ScaleSuffix).Select(e => (e.Name, e.DType, e.Shape, (ReadOnlyMemory<byte>)Raw(e))).ToList();
+                var tensors = f.Entries.Where(e => e.Name != first + QuantizedCheckpoint.ScaleSuffix).Select(
+                    e => (e.Name, e.DType, e.Shape, (ReadOnlyMemory<byte>)Raw(e))).ToList();
                 f.Dispose();
-                SafeTensorsWriter.WriteRaw(file, tensors, new Dictionary<string, string> { ["format"] = QuantizedCheckpoint.Format, ["version"] = "1", ["heads"] = model.Heads.ToString(), ["pooler"] = "true" });
+                SafeTensorsWriter.WriteRaw(file, tensors, new Dictionary<string, string> {
+                    ["format"] = QuantizedCheckpoint.Format, ["version"] = "1", ["heads"] = model.Heads.ToString(), ["pooler"] = "true" });
             }
             var ex = Assert.Throws<CheckpointException>(() => QuantizedCheckpoint.Load(dir));
             Assert.Contains(first + "_scale", ex.Message);

@@ -33,8 +33,11 @@ public class QuantizeCommandTests
             string src = Path.Combine(tmp, "fp32"), dst = Path.Combine(tmp, "int8");
             ModelFolder.Save(m, src, TestPaths.Vocab);
             string labelled = Path.Combine(tmp, "eval.json");
-            File.WriteAllText(labelled, """[{"text":"great movie","class":1},{"text":"awful food","class":0},{"text":"","class":null},{"text":"fine","label":"positive"}]""");
-            var (rc, stdout, stderr) = Run("quantize", "--model", src, "--out", dst, "--calibration", "2", "--seq", "16", "--per-layer", "--max-error", "0.0001", "--max-kept-layers", "1", "--eval", labelled);
+            File.WriteAllText(
+                labelled,
+                """[{"text":"great movie","class":1},{"text":"awful food","class":0},{"text":"","class":null},{"text":"fine","label":"positive"}]""");
+            var (rc, stdout, stderr) = Run("quantize", "--model", src, "--out", dst, "--calibration", "2", "--seq", "16", "--per-layer",
+                "--max-error", "0.0001", "--max-kept-layers", "1", "--eval", labelled);
             Assert.True(rc == 0, stderr);
             Assert.Contains("layer   0 alone int8", stdout);
             Assert.Contains("role qkv", stdout);

@@ -25,7 +25,8 @@ public class SmallHeadAttentionTests
                         int q0 = len - rows;                      // a chunk of query rows ending at len
                         int stride = 3 * d + 5, ostride = d + 3;  // strided, unaligned rows as in the fused projection output
                         var q = new float[len * stride]; var k = new float[len * stride]; var v = new float[len * stride];
-                        for (int i = 0; i < q.Length; i++) { q[i] = (float)(rng.NextDouble() * 4 - 2); k[i] = (float)(rng.NextDouble() * 4 - 2); v[i] = (float)(rng.NextDouble() * 2 - 1); }
+                        for (int i = 0; i < q.Length; i++) { q[i] = (float)(rng.NextDouble() * 4 - 2); k[i] = (float)(rng.NextDouble() * 4 - 2);
+                            v[i] = (float)(rng.NextDouble() * 2 - 1); }
                         var mask = new float[len];
                         for (int j = 0; j < len; j++) mask[j] = maskKind == 2 || (maskKind == 1 && j % 3 == 1) ? float.MinValue : 0f;
                         var o = new float[rows * ostride];
@@ -53,7 +54,8 @@ public class SmallHeadAttentionTests
                             {
                                 double e = 0; for (int j = 0; j < len; j++) e += sc[j] / sum * v[j * stride + vo + p];
                                 float f = o[i * ostride + p];
-                                Assert.True(Math.Abs(f - e) <= 2e-6 + 1e-5 * Math.Abs(e), $"d={d} len={len} mask={maskKind} rows={rows} [{i},{p}]: {f:R} vs {e:R}");
+                                Assert.True(Math.Abs(f - e) <= 2e-6 + 1e-5 * Math.Abs(e),
+                                    $"d={d} len={len} mask={maskKind} rows={rows} [{i},{p}]: {f:R} vs {e:R}");
                             }
                             for (int p = d; p < ostride; p++) Assert.Equal(0f, o[i * ostride + p]);   // nothing written past the head
                         }
@@ -97,12 +99,14 @@ public class SmallHeadAttentionTests
             engine.UseSmallHeadAttention = true;
             Tolerance.AssertClose("generic", generic, fast, rel);
             var rng = new Random(3);
-            var seqs = new[] { 1, 7, 33, 128, 130 }.Select(len => new TokenSequence(Enumerable.Range(0, len).Select(_ => rng.Next(1, c.VocabSize)).ToArray())).ToArray();
+            var seqs = new[] { 1, 7, 33, 128, 130 }.Select(len => new TokenSequence(
+                Enumerable.Range(0, len).Select(_ => rng.Next(1, c.VocabSize)).ToArray())).ToArray();
             var r = engine.Run(seqs);
             for (int i = 0; i < seqs.Length; i++)
             {
                 int len = seqs[i].InputIds.Length;
-                var oi = model.Forward(new ModelInput(1, len, seqs[i].InputIds, null, null), new ForwardOptions { Heads = ModelHeads.SequenceClassification });
+                var oi = model.Forward(new ModelInput(1, len, seqs[i].InputIds, null, null),
+                    new ForwardOptions { Heads = ModelHeads.SequenceClassification });
                 Tolerance.AssertClose($"seq{i}", oi.LastHiddenState, r.HiddenState(i).ToArray(), rel);
             }
         }

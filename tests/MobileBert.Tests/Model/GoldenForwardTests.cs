@@ -23,7 +23,8 @@ public class GoldenForwardTests
         Assert.Equal(ModelHeads.Pretraining | ModelHeads.SequenceClassification | ModelHeads.QuestionAnswering, model.Heads);
         var ids = Npy.Read(Path.Combine(dir, "input_ids.npy"));
         int b = ids.Shape[0], s = ids.Shape[1];
-        var input = new ModelInput(b, s, ids.ToInt32(), Npy.Read(Path.Combine(dir, "attention_mask.npy")).ToInt32(), Npy.Read(Path.Combine(dir, "token_type_ids.npy")).ToInt32());
+        var input = new ModelInput(b, s, ids.ToInt32(), Npy.Read(Path.Combine(dir, "attention_mask.npy")).ToInt32(),
+            Npy.Read(Path.Combine(dir, "token_type_ids.npy")).ToInt32());
         return (model, input);
     }
 

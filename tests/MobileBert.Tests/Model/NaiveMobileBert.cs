@@ -60,7 +60,8 @@ public sealed class NaiveMobileBert(MobileBertModel model, ReferenceMutation mut
     {
         var p = model.Store[name];
         if (!p.Shape.SequenceEqual(shape))
-            throw new InvalidOperationException($"Reference expects '{name}' of shape [{string.Join(",", shape)}], the model has [{string.Join(",", p.Shape)}].");
+            throw new InvalidOperationException($"Reference expects '{name}' of shape [{string.Join(",", shape)}], the model has " +
+                $"[{string.Join(",", p.Shape)}].");
         _read.Add(name);
         var span = model.Store.Span(p);
         var d = new double[span.Length];
@@ -181,7 +182,8 @@ public sealed class NaiveMobileBert(MobileBertModel model, ReferenceMutation mut
                 for (int t = 0; t < S; t++)
                     for (int i = 0; i < E; i++)
                     {
-                        double next = t + 1 < S ? w[(b * S + t + 1) * E + i] : 0, cur = w[(b * S + t) * E + i], prev = t > 0 ? w[(b * S + t - 1) * E + i] : 0;
+                        double next = t + 1 < S ? w[(b * S + t + 1) * E + i] : 0, cur = w[(b * S + t) * E + i],
+                            prev = t > 0 ? w[(b * S + t - 1) * E + i] : 0;
                         if (mutation == ReferenceMutation.TrigramReversed) (next, prev) = (prev, next);
                         int o = (b * S + t) * inW;
                         transformIn[o + i] = next; transformIn[o + E + i] = cur; transformIn[o + 2 * E + i] = prev;
@@ -297,7 +299,8 @@ public sealed class NaiveMobileBert(MobileBertModel model, ReferenceMutation mut
         }
         if (model.Heads.HasFlag(ModelHeads.MaskedLm))
         {
-            var t = Norm(Act(Dense(x, rows, "cls.predictions.transform.dense", H, H)), rows, H, "cls.predictions.transform.LayerNorm", lnEps, forceLayerNorm: true);
+            var t = Norm(Act(Dense(x, rows, "cls.predictions.transform.dense", H, H)), rows, H, "cls.predictions.transform.LayerNorm", lnEps,
+                forceLayerNorm: true);
             var extra = P("cls.predictions.dense.weight", H - E, V);
             var bias = P("cls.predictions.bias", V);
             var logits = new double[rows * V];

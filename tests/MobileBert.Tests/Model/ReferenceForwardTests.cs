@@ -39,7 +39,8 @@ public class ReferenceForwardTests
         // MobileBERT-TINY: bottleneck attention (Q = K = V = bottleneck.input), 2 FFNs.
         "tiny_shaped" => Small(c => { c.NumFeedforwardNetworks = 2; c.UseBottleneckAttention = true; c.KeyQuerySharedBottleneck = false; }),
         // Both flags: bottleneck attention takes precedence (TF and HF); bottleneck.attention exists but is unused.
-        "tiny_shaped_with_kq_flag" => Small(c => { c.NumFeedforwardNetworks = 2; c.UseBottleneckAttention = true; c.KeyQuerySharedBottleneck = true; }),
+        "tiny_shaped_with_kq_flag" => Small(c => { c.NumFeedforwardNetworks = 2; c.UseBottleneckAttention = true;
+            c.KeyQuerySharedBottleneck = true; }),
         // No bottlenecks, E == H without trigram (no embedding transformation), pooler without dense, NoNorm + GELU.
         "no_bottleneck" => Small(c =>
         {
@@ -67,7 +68,8 @@ public class ReferenceForwardTests
         return c;
     }
 
-    public static TheoryData<string> SmallConfigs => new() { "ib_bert_shaped", "mobilebert_shaped", "tiny_shaped", "tiny_shaped_with_kq_flag", "no_bottleneck", "ln_gelu_new" };
+    public static TheoryData<string> SmallConfigs => new() { "ib_bert_shaped", "mobilebert_shaped", "tiny_shaped", "tiny_shaped_with_kq_flag",
+        "no_bottleneck", "ln_gelu_new" };
 
     /// <summary>HF init, then: matrices rescaled to std 1/√fan-in (embeddings 0.5) so attention is far from uniform and
     /// activations are O(1); every norm γ ∈ [0.5, 1.5] and every bias/β ∈ [−0.2, 0.2].</summary>
@@ -94,7 +96,8 @@ public class ReferenceForwardTests
     static float[] F(double[] x) => Array.ConvertAll(x, v => (float)v);
     static float[] Cat(IEnumerable<double[]> xs) => F(xs.SelectMany(v => v).ToArray());
 
-    static (ModelOutput Ours, NaiveMobileBert Naive, NaiveMobileBert.Result Ref) Run(MobileBertModel m, ModelInput input, ReferenceMutation mutation = ReferenceMutation.None)
+    static (ModelOutput Ours, NaiveMobileBert Naive, NaiveMobileBert.Result Ref) Run(
+        MobileBertModel m, ModelInput input, ReferenceMutation mutation = ReferenceMutation.None)
     {
         var o = m.Forward(input, new ForwardOptions { OutputHiddenStates = true, OutputAttentions = true, Trace = true });
         var naive = new NaiveMobileBert(m, mutation);
@@ -129,7 +132,8 @@ public class ReferenceForwardTests
             Assert.Equal(R.FfnOutputs.Count, t.FfnOutputs!.Length);
             for (int k = 0; k < R.FfnOutputs.Count; k++) Tolerance.AssertClose($"layer{l}.ffn_output[{k}]", F(R.FfnOutputs[k]), t.FfnOutputs[k], Rel);
             Tolerance.AssertClose($"layer{l}.intermediate", F(R.Intermediate), t.Intermediate, Rel);
-            if (R.OutputBeforeBottleneck is not null) Tolerance.AssertClose($"layer{l}.output_before_bottleneck", F(R.OutputBeforeBottleneck), t.OutputBeforeBottleneck, Rel);
+            if (R.OutputBeforeBottleneck is not null) Tolerance.AssertClose(
+                $"layer{l}.output_before_bottleneck", F(R.OutputBeforeBottleneck), t.OutputBeforeBottleneck, Rel);
             else Assert.Null(t.OutputBeforeBottleneck);
         }
     }

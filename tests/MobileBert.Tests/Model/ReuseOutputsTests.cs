@@ -25,10 +25,12 @@ public class ReuseOutputsTests
         var options = new ForwardOptions { OutputHiddenStates = true, OutputAttentions = true, Heads = ModelHeads.None };
         var first = model.Forward(Input(c, 3, 11, 1), options);
         // Poison the arrays that will be reused: any element the forward did not write would show up as NaN.
-        foreach (var a in first.HiddenStates!.Concat(first.Attentions!).Append(first.LastHiddenState).Append(first.PooledOutput!)) Array.Fill(a, float.NaN);
+        foreach (var a in first.HiddenStates!.Concat(first.Attentions!).Append(first.LastHiddenState).Append(first.PooledOutput!)) Array.Fill(
+            a, float.NaN);
 
         var input = Input(c, 3, 11, 2);
-        var reused = model.Forward(input, new ForwardOptions { OutputHiddenStates = true, OutputAttentions = true, Heads = ModelHeads.None, ReuseOutputs = first });
+        var reused = model.Forward(input, new ForwardOptions { OutputHiddenStates = true, OutputAttentions = true, Heads = ModelHeads.None,
+            ReuseOutputs = first });
         var fresh = model.Forward(input, options);
         Assert.Same(first.HiddenStates![0], reused.HiddenStates![0]);
         Assert.Same(first.Attentions![c.NumHiddenLayers - 1], reused.Attentions![c.NumHiddenLayers - 1]);
@@ -40,7 +42,8 @@ public class ReuseOutputsTests
 
         // Another shape: nothing fits, new arrays, still the fresh result; the earlier output is left alone.
         var other = Input(c, 2, 7, 3);
-        var resized = model.Forward(other, new ForwardOptions { OutputHiddenStates = true, OutputAttentions = true, Heads = ModelHeads.None, ReuseOutputs = reused });
+        var resized = model.Forward(other, new ForwardOptions { OutputHiddenStates = true, OutputAttentions = true, Heads = ModelHeads.None,
+            ReuseOutputs = reused });
         Assert.NotSame(reused.LastHiddenState, resized.LastHiddenState);
         Assert.Equal(model.Forward(other, options).LastHiddenState, resized.LastHiddenState);
         Assert.Equal(fresh.LastHiddenState, reused.LastHiddenState);

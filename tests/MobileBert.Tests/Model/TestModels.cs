@@ -7,7 +7,8 @@ public static class TestModels
 {
     /// <summary>HF initialisation, then every norm γ in [0.5, 1.5], every bias in [−0.2, 0.2], and matrices rescaled to
     /// std 1/√fan-in (embeddings 0.5), so attention is far from uniform and nothing is trivially 1 or 0.</summary>
-    public static MobileBertModel Perturbed(MobileBertConfig c, int seed, ModelHeads heads = ModelHeads.Pretraining | ModelHeads.SequenceClassification | ModelHeads.QuestionAnswering)
+    public static MobileBertModel Perturbed(MobileBertConfig c, int seed, ModelHeads heads =
+        ModelHeads.Pretraining | ModelHeads.SequenceClassification | ModelHeads.QuestionAnswering)
     {
         var m = new MobileBertModel(c, heads) { Threads = 2 };
         m.InitializeWeights(seed);

@@ -18,6 +18,7 @@ public static class Tolerance
             if (d > maxDiff) { maxDiff = d; at = i; }
         }
         double bound = Math.Max(rel * maxRef, absFloor);
-        Assert.True(maxDiff <= bound, $"{name}: max|diff| = {maxDiff:g4} at {at} (ours {(at >= 0 ? actual[at] : 0)}, ref {(at >= 0 ? expected[at] : 0)}) > {bound:g4} (= {rel:g2}·max|ref| {maxRef:g4})");
+        Assert.True(maxDiff <= bound, $"{name}: max|diff| = {maxDiff:g4} at {at} (ours {(at >= 0 ? actual[at] : 0)}, " +
+            $"ref {(at >= 0 ? expected[at] : 0)}) > {bound:g4} (= {rel:g2}·max|ref| {maxRef:g4})");
     }
 }

@@ -45,7 +45,8 @@ public sealed class CorpusReaderTests
     public void KjvVerseNumbersAreStrippedUnlessDisabled()
     {
         string dir = TestPaths.NewTempDir();
-        string f = Write(dir, "kjv.txt", "Genesis 1\n\n  1 In the beginning God created the heaven and the earth.\n  2 And the earth was without form, and void; and darkness was upon the face of\nthe deep.\n  3 And God said, Let there be light:\n  4 and there was light.\n");
+        string f = Write(dir, "kjv.txt", "Genesis 1\n\n  1 In the beginning God created the heaven and the earth.\n  2 And the earth was without " +
+            "form, and void; and darkness was upon the face of\nthe deep.\n  3 And God said, Let there be light:\n  4 and there was light.\n");
         var r = CorpusReader.Read([f]);
         Assert.Equal(2, r.Documents.Count);
         Assert.Equal(["In the beginning God created the heaven and the earth.",

@@ -15,7 +15,8 @@ public sealed class ExampleCreationTests
     private static readonly Lazy<PretrainingExampleSet> Default = new(() =>
         PretrainingDataBuilder.CreateExamples([Kjv.Value.File], PretrainingTestData.Tok, PretrainingTestData.Options(dupe: 4)));
 
-    private static PretrainingExampleSet Create(PretrainingOptions o) => PretrainingDataBuilder.CreateExamples([Kjv.Value.File], PretrainingTestData.Tok, o);
+    private static PretrainingExampleSet Create(PretrainingOptions o) => PretrainingDataBuilder.CreateExamples(
+        [Kjv.Value.File], PretrainingTestData.Tok, o);
 
     [Fact]
     public void SameSeedSameExamplesAcrossThreadCounts_DifferentSeedDiffers()
@@ -110,7 +111,8 @@ public sealed class ExampleCreationTests
             var m = e.MaskedPositions.ToHashSet();
             for (int p = 1; p < e.Length - 1; p++)
             {
-                bool cont = tok.IdToToken(orig[p]).StartsWith("##") && orig[p - 1] != tok.SepId && orig[p - 1] != tok.ClsId; // a segment may start mid-word after truncation
+                // a segment may start mid-word after truncation
+                bool cont = tok.IdToToken(orig[p]).StartsWith("##") && orig[p - 1] != tok.SepId && orig[p - 1] != tok.ClsId;
                 if (cont && m.Contains(p) != m.Contains(p - 1)) splits++; // a word partly masked
             }
         }
@@ -149,7 +151,8 @@ public sealed class ExampleCreationTests
         }
     }
 
-    /// <summary>Checks against an independent tokenization of the source sentences that each segment is text from where the provenance says.</summary>
+    /// <summary>Checks against an independent tokenization of the source sentences that each segment is text from where the provenance
+    /// says.</summary>
     [Fact]
     public void SegmentsAreContiguousTextOfTheirDocuments()
     {
@@ -198,7 +201,8 @@ public sealed class ExampleCreationTests
         var p10 = Default.Value;
         double drawn = p10.Train.Average(e => e.Provenance!.TargetLength < maxNum ? 1.0 : 0.0);
         Assert.InRange(drawn, 0.07, 0.13);
-        double ShortFraction(PretrainingExampleSet s) => s.Train.Average(e => e.Length < 96 ? 1.0 : 0.0); // KJV sentences are ~30 tokens: a pair is rarely < 64
+        // KJV sentences are ~30 tokens: a pair is rarely < 64
+        double ShortFraction(PretrainingExampleSet s) => s.Train.Average(e => e.Length < 96 ? 1.0 : 0.0);
         var p0 = Create(PretrainingTestData.Options(dupe: 2) with { ShortSeqProbability = 0 });
         var p50 = Create(PretrainingTestData.Options(dupe: 2) with { ShortSeqProbability = 0.5 });
         Assert.All(p0.Train, e => Assert.Equal(maxNum, e.Provenance!.TargetLength));

@@ -17,9 +17,11 @@ public sealed class ShardTests
         return (dir, [input]);
     }
 
-    private static PretrainingOptions Opts(long seed = 7) => PretrainingTestData.Options(seq: 96, dupe: 2, seed: seed) with { ExamplesPerShard = 300, HeldOutFraction = 0.1 };
+    private static PretrainingOptions Opts(long seed = 7) => PretrainingTestData.Options(
+        seq: 96, dupe: 2, seed: seed) with { ExamplesPerShard = 300, HeldOutFraction = 0.1 };
 
-    private static string[] ShardFiles(string dir) => Directory.GetFiles(dir, "*.mbpt").Select(Path.GetFileName).Order(StringComparer.Ordinal).ToArray()!;
+    private static string[] ShardFiles(string dir) => Directory.GetFiles(dir, "*.mbpt").Select(Path.GetFileName).Order(StringComparer.Ordinal)
+        .ToArray()!;
 
     [Fact]
     public void RoundTripThroughMemoryMappedShards()
@@ -39,7 +41,8 @@ public sealed class ShardTests
             Assert.Equal(expected.Count, ds.Count);
             Assert.Equal(96, ds.MaxSeqLength);
             Assert.Equal(tok.VocabSize, ds.VocabSize);
-            for (int i = 0; i < expected.Count; i++) Assert.True(expected[i].ContentEquals(ds[i]), $"{split} example {i} differs after the round trip");
+            for (int i = 0; i < expected.Count; i++) Assert.True(expected[i].ContentEquals(ds[i]),
+                $"{split} example {i} differs after the round trip");
 
             int[] idx = [0, expected.Count - 1, expected.Count / 2];
             var batch = ds.GetBatch(idx);
@@ -81,7 +84,8 @@ public sealed class ShardTests
         Assert.Equal(ShardFiles(a), ShardFiles(b));
         foreach (string f in ShardFiles(a))
             Assert.True(File.ReadAllBytes(Path.Combine(a, f)).AsSpan().SequenceEqual(File.ReadAllBytes(Path.Combine(b, f))), $"{f} differs");
-        Assert.False(File.ReadAllBytes(Path.Combine(a, "train-00000.mbpt")).AsSpan().SequenceEqual(File.ReadAllBytes(Path.Combine(c, "train-00000.mbpt"))));
+        Assert.False(File.ReadAllBytes(Path.Combine(a, "train-00000.mbpt")).AsSpan().SequenceEqual(
+            File.ReadAllBytes(Path.Combine(c, "train-00000.mbpt"))));
 
         var times = ShardFiles(a).ToDictionary(f => f, f => File.GetLastWriteTimeUtc(Path.Combine(a, f)));
         var manifestTime = File.GetLastWriteTimeUtc(Path.Combine(a, "manifest.json"));
@@ -171,10 +175,12 @@ public sealed class ShardTests
         string f = Path.Combine(dir, "tiny.txt");
         File.WriteAllText(f, "One small document. Two sentences.\n\nAnother document. Also short.\n\nA third one. Here.\n");
         var o = new PretrainingOptions { MaxSeqLength = 16, DupeFactor = 1 };
-        var ex = Assert.Throws<PretrainingDataException>(() => PretrainingDataBuilder.Build([f], tok, Path.Combine(dir, "o1"), o with { HeldOutFraction = 0.5 }));
+        var ex = Assert.Throws<PretrainingDataException>(() => PretrainingDataBuilder.Build(
+            [f], tok, Path.Combine(dir, "o1"), o with { HeldOutFraction = 0.5 }));
         Assert.Contains("3 documents", ex.Message);
         Assert.Contains(f, ex.Message);
-        var ex2 = Assert.Throws<PretrainingDataException>(() => PretrainingDataBuilder.Build([f], tok, Path.Combine(dir, "o2"), o with { MaxSeqLength = 512 }));
+        var ex2 = Assert.Throws<PretrainingDataException>(() => PretrainingDataBuilder.Build(
+            [f], tok, Path.Combine(dir, "o2"), o with { MaxSeqLength = 512 }));
         Assert.Contains("512", ex2.Message);
         Assert.False(Directory.Exists(Path.Combine(dir, "o1")) && Directory.GetFiles(Path.Combine(dir, "o1")).Length > 0);
         // Small but sufficient: works.
@@ -190,7 +196,8 @@ public sealed class ShardTests
         File.WriteAllText(Path.Combine(inputs[0], "zz-bad.json"), "{\"text\": ");   // malformed (invalid UTF-8 is replaced, not skipped)
         var ex = Assert.Throws<PretrainingDataException>(() => PretrainingDataBuilder.Build(inputs, tok, Path.Combine(dir, "x"), Opts()));
         Assert.EndsWith("zz-bad.json", ex.Path);
-        var r = PretrainingDataBuilder.Build(inputs, tok, Path.Combine(dir, "y"), Opts() with { Corpus = new CorpusReadOptions { SkipBadFiles = true, MinSentencesPerDocument = 2 } });
+        var r = PretrainingDataBuilder.Build(inputs, tok, Path.Combine(dir, "y"),
+            Opts() with { Corpus = new CorpusReadOptions { SkipBadFiles = true, MinSentencesPerDocument = 2 } });
         var skipped = Assert.Single(r.Manifest.SkippedFiles);
         Assert.EndsWith("zz-bad.json", skipped.Path);
         Assert.Single(PretrainingManifest.Load(r.ManifestPath).SkippedFiles);

@@ -48,7 +48,8 @@ public sealed class GoldenParityTests(ITestOutputHelper output)
             }
             else
             {
-                failures.Add($"line {i + 1}: {text}\n  expected {string.Join(' ', tokens)} | {string.Join(' ', tokensPair)}\n  got      {string.Join(' ', gotTokens)} | {string.Join(' ', gotPair)}");
+                failures.Add($"line {i + 1}: {text}\n  expected {string.Join(' ', tokens)} | {string.Join(' ', tokensPair)}\n  got     " +
+                    $" {string.Join(' ', gotTokens)} | {string.Join(' ', gotPair)}");
             }
         }
 

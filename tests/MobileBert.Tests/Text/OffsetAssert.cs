@@ -7,7 +7,8 @@ namespace MobileBert.Tests.Text;
 
 internal static class OffsetAssert
 {
-    /// <summary>Lowercase + NFD + drop non-spacing marks and the control/format chars HF's _clean_text removes, via the library's managed tables (string.Normalize is a no-op under InvariantGlobalization).</summary>
+    /// <summary>Lowercase + NFD + drop non-spacing marks and the control/format chars HF's _clean_text removes, via the library's managed tables
+    /// (string.Normalize is a no-op under InvariantGlobalization).</summary>
     public static string Fold(string s)
     {
         var cps = new List<int>();

@@ -39,7 +39,8 @@ public sealed class TokenizeCommandTests
         Assert.Equal(expected.InputIds, d.GetProperty("input_ids").EnumerateArray().Select(e => e.GetInt32()));
         Assert.Equal(expected.TokenTypeIds, d.GetProperty("token_type_ids").EnumerateArray().Select(e => e.GetInt32()));
         Assert.Equal(expected.Offsets, d.GetProperty("offsets").EnumerateArray().Select(e => (e[0].GetInt32(), e[1].GetInt32())));
-        Assert.Equal(["[CLS]", "x", "[SEP]"], JsonDocument.Parse(lines[2]).RootElement.GetProperty("tokens").EnumerateArray().Select(e => e.GetString()!));
+        Assert.Equal(["[CLS]", "x", "[SEP]"], JsonDocument.Parse(lines[2]).RootElement.GetProperty("tokens").EnumerateArray().Select(
+            e => e.GetString()!));
     }
 
     [Fact]

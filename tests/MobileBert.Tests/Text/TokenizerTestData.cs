@@ -3,7 +3,8 @@ using Xunit;
 
 namespace MobileBert.Tests.Text;
 
-/// <summary>Locates test inputs: the vocab is read from the repository (walking up to MobileBert.slnx), the golden files from the output dir.</summary>
+/// <summary>Locates test inputs: the vocab is read from the repository (walking up to MobileBert.slnx), the golden files from the output
+/// dir.</summary>
 internal static class TokenizerTestData
 {
     private static readonly Lazy<WordPieceTokenizer> s_uncased = new(() => WordPieceTokenizer.FromVocabFile(VocabPath));

@@ -48,7 +48,8 @@ public class GoldenBackwardTests(ITestOutputHelper log)
     static void AssertRel(string what, double expected, double actual) =>
         Assert.True(Math.Abs(actual - expected) <= 1e-5 * Math.Abs(expected), $"{what}: {actual} vs PyTorch {expected}");
 
-    /// <summary>Every gradient against grads.safetensors; parameters without a golden gradient must have none. Returns the worst relative error.</summary>
+    /// <summary>Every gradient against grads.safetensors; parameters without a golden gradient must have none. Returns the worst relative
+    /// error.</summary>
     internal static double CompareWithGolden(MobileBertModel model, string name, out string worstName)
     {
         using var file = SafeTensorsFile.Open(Path.Combine(Dir(name), "grads.safetensors"));

@@ -88,7 +88,8 @@ public class KernelBackwardTests
         var rng = new Random(5);
         int rows = 4, dim = 9;
         var x = Randn(rng, rows * dim, 30); var g = Randn(rng, dim); var b = Randn(rng, dim); var w = Randn(rng, rows * dim);
-        double[] Ref(double[] xx, double[] gg, double[] bb) { var y = new double[xx.Length]; for (int i = 0; i < y.Length; i++) y[i] = xx[i] * gg[i % dim] + bb[i % dim]; return y; }
+        double[] Ref(double[] xx, double[] gg, double[] bb) { var y = new double[xx.Length];
+            for (int i = 0; i < y.Length; i++) y[i] = xx[i] * gg[i % dim] + bb[i % dim]; return y; }
         var dx = new float[x.Length]; var dg = new float[dim]; var db = new float[dim];
         NormsBackward.NoNorm(F(w), F(x), F(g), dx, dg, db, rows, dim);
         Close("dx", NumericGrad(x, xx => Ref(xx, g, b), w), dx);
@@ -265,7 +266,8 @@ public class KernelBackwardTests
         Assert.All(z, v => Assert.Equal(3f, v));
     }
     [Theory]
-    [InlineData(1, 0, 1)] [InlineData(17, 3, 1)] [InlineData(1000, 0, 1)] [InlineData(16384, 16384, 1)] [InlineData(70001, 12345, 2)] [InlineData(300000, 5, 3)]
+    [InlineData(1, 0, 1)] [InlineData(17, 3, 1)] [InlineData(1000, 0, 1)] [InlineData(16384, 16384, 1)] [InlineData(70001, 12345, 2)] [InlineData(
+    300000, 5, 3)]
     public void RecordedDropoutMaskIsBitIdenticalToDropoutApply(int n, long first, int threads)
     {
         var rng = new Random(n);

@@ -15,7 +15,8 @@ namespace MobileBert.Tests.Training;
 /// </summary>
 public class ModelFiniteDifferenceTests(ITestOutputHelper log)
 {
-    internal static MobileBertModel Build(MobileBertConfig c, int seed, ModelHeads heads = ModelHeads.Pretraining | ModelHeads.SequenceClassification | ModelHeads.QuestionAnswering)
+    internal static MobileBertModel Build(MobileBertConfig c, int seed, ModelHeads heads =
+        ModelHeads.Pretraining | ModelHeads.SequenceClassification | ModelHeads.QuestionAnswering)
         => TestModels.Perturbed(c, seed, heads);
 
     /// <summary>Row 0 full, row 1 right-padded, row 2 left-padded (pad id 0, mask 0); token types 0 then 1.</summary>
@@ -60,7 +61,8 @@ public class ModelFiniteDifferenceTests(ITestOutputHelper log)
         };
     }
 
-    public static TheoryData<string> Shapes => new() { "ib_bert_shaped", "mobilebert_shaped", "tiny_shaped_with_kq_flag", "no_bottleneck", "ln_gelu_new" };
+    public static TheoryData<string> Shapes => new() { "ib_bert_shaped", "mobilebert_shaped", "tiny_shaped_with_kq_flag", "no_bottleneck",
+        "ln_gelu_new" };
 
     [Theory, MemberData(nameof(Shapes))]
     public void GradientsMatchFiniteDifferencesOfDoubleReference(string shape)
@@ -73,7 +75,8 @@ public class ModelFiniteDifferenceTests(ITestOutputHelper log)
         var rng = new Random(77);
         var fn = new Functional
         {
-            Mlm = Randn(rng, rows * c.VocabSize, 0.3), Nsp = Randn(rng, B * 2), Cls = Randn(rng, B * c.NumLabels), QaS = Randn(rng, rows), QaE = Randn(rng, rows),
+            Mlm = Randn(rng, rows * c.VocabSize, 0.3), Nsp = Randn(rng, B * 2), Cls = Randn(rng, B * c.NumLabels), QaS = Randn(rng, rows),
+                QaE = Randn(rng, rows),
             Last = Randn(rng, rows * Hd, 0.3), Hidden1 = Randn(rng, rows * Hd, 0.3), Probs0 = Randn(rng, B * c.NumAttentionHeads * S * S),
         };
         m.ZeroGrad();
@@ -106,7 +109,8 @@ public class ModelFiniteDifferenceTests(ITestOutputHelper log)
                 span[i] = keep;
                 double fd = (lp - lm) / ((double)up - down);
                 double err = Math.Abs(fd - g[i]), scale = Math.Max(gmax, 1e-4 * global);   // key.bias: exactly 0 up to rounding
-                if (err / scale > worst && !p.Name.EndsWith("key.bias", StringComparison.Ordinal)) { worst = err / scale; worstAt = $"{p.Name}[{i}] fd {fd:g6} ours {g[i]:g6}"; }
+                if (err / scale > worst && !p.Name.EndsWith("key.bias", StringComparison.Ordinal)) { worst = err / scale;
+                    worstAt = $"{p.Name}[{i}] fd {fd:g6} ours {g[i]:g6}"; }
                 Assert.True(err <= 2e-3 * scale + 1e-5, $"{p.Name}[{i}]: finite difference {fd:g6}, backward {g[i]:g6} (max|grad| {gmax:g3})");
             }
         }
@@ -135,7 +139,8 @@ public class ModelFiniteDifferenceTests(ITestOutputHelper log)
             return s / 3;
         }
         Assert.Equal(Loss(), loss, 4);
-        foreach (var name in new[] { "classifier.weight", "classifier.bias", "mobilebert.pooler.dense.weight", "mobilebert.encoder.layer.0.output.bottleneck.dense.weight", "mobilebert.embeddings.word_embeddings.weight" })
+        foreach (var name in new[] { "classifier.weight", "classifier.bias", "mobilebert.pooler.dense.weight",
+            "mobilebert.encoder.layer.0.output.bottleneck.dense.weight", "mobilebert.embeddings.word_embeddings.weight" })
         {
             var p = m.Store[name];
             var g = m.Store.GradSpan(p).ToArray();

@@ -21,7 +21,8 @@ public class PretrainingRunTests
     {
         Config = Presets.MobileBertMicro(), Data = [corpus], OutputDir = outDir, VocabPath = TestPaths.Vocab,
         Steps = 24, Batch = 4, Seq = 32, Lr = 2e-3, Warmup = 4, Seed = 7, Threads = 2,
-        LogEvery = 4, EvalEvery = 8, EvalBatches = 2, CheckpointEvery = 8, KeepCheckpoints = 2, DupeFactor = 2, HeldOutFraction = 0.1, Resume = resume,
+        LogEvery = 4, EvalEvery = 8, EvalBatches = 2, CheckpointEvery = 8, KeepCheckpoints = 2, DupeFactor = 2, HeldOutFraction = 0.1,
+            Resume = resume,
     };
 
     [Fact]
@@ -36,7 +37,8 @@ public class PretrainingRunTests
         var broken = TestPaths.NewTempDir();
         using (var cts = new CancellationTokenSource())
         {
-            Assert.Throws<OperationCanceledException>(() => PretrainingRun.Run(Options(corpus, broken), p => { if (p.Step >= 12) cts.Cancel(); }, cts.Token));
+            Assert.Throws<OperationCanceledException>(() => PretrainingRun.Run(
+                Options(corpus, broken), p => { if (p.Step >= 12) cts.Cancel(); }, cts.Token));
         }
         Assert.Equal(8, new RunDirectory(broken, 2).Latest()!.Value.Step);
         Assert.Throws<ArgumentException>(() => PretrainingRun.Run(Options(corpus, broken)));   // refuses to overwrite without --resume
@@ -85,7 +87,8 @@ public class PretrainingRunTests
     {
         var corpus = SmallCorpus();
         var dir = TestPaths.NewTempDir();
-        var e = Assert.Throws<TrainingDivergedException>(() => PretrainingRun.Run(Options(corpus, dir) with { Lr = 1e30, Warmup = 0, Optimizer = "adamw", MaxGradNorm = double.PositiveInfinity }));
+        var e = Assert.Throws<TrainingDivergedException>(() => PretrainingRun.Run(
+            Options(corpus, dir) with { Lr = 1e30, Warmup = 0, Optimizer = "adamw", MaxGradNorm = double.PositiveInfinity }));
         Assert.Matches(@"step \d+", e.Message);
     }
 

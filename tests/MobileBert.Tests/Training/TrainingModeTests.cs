@@ -19,7 +19,8 @@ public class TrainingModeTests(ITestOutputHelper log)
     }
 
     static ForwardOptions Train(ulong seed, float p = 0.2f, int[]? mlmPositions = null) =>
-        new() { Training = true, Seed = seed, HiddenDropout = p, AttentionDropout = p, MlmPositions = mlmPositions, OutputAttentions = true, OutputHiddenStates = true };
+        new() { Training = true, Seed = seed, HiddenDropout = p, AttentionDropout = p, MlmPositions = mlmPositions, OutputAttentions = true,
+        OutputHiddenStates = true };
 
     sealed record Weights(float[] Mlm, float[] Nsp, float[] Cls, float[] QaS, float[] QaE);
 
@@ -35,7 +36,8 @@ public class TrainingModeTests(ITestOutputHelper log)
     {
         double s = 0;
         void Add(float[] a, float[] b) { for (int i = 0; i < a.Length; i++) s += (double)a[i] * b[i]; }
-        Add(o.MlmLogits!, w.Mlm); Add(o.NspLogits!, w.Nsp); Add(o.SequenceClassificationLogits!, w.Cls); Add(o.QaStartLogits!, w.QaS); Add(o.QaEndLogits!, w.QaE);
+        Add(o.MlmLogits!, w.Mlm); Add(o.NspLogits!, w.Nsp); Add(o.SequenceClassificationLogits!, w.Cls); Add(o.QaStartLogits!, w.QaS);
+        Add(o.QaEndLogits!, w.QaE);
         return s;
     }
 
@@ -44,7 +46,8 @@ public class TrainingModeTests(ITestOutputHelper log)
     {
         double s = 0;
         void Add(float[] a, float[] b) { for (int i = 0; i < a.Length; i++) s += Math.Abs((double)a[i] * b[i]); }
-        Add(o.MlmLogits!, w.Mlm); Add(o.NspLogits!, w.Nsp); Add(o.SequenceClassificationLogits!, w.Cls); Add(o.QaStartLogits!, w.QaS); Add(o.QaEndLogits!, w.QaE);
+        Add(o.MlmLogits!, w.Mlm); Add(o.NspLogits!, w.Nsp); Add(o.SequenceClassificationLogits!, w.Cls); Add(o.QaStartLogits!, w.QaS);
+        Add(o.QaEndLogits!, w.QaE);
         return s;
     }
 

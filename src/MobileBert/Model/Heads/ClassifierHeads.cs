@@ -19,7 +19,8 @@ public sealed class SequenceClassifierHead(ParameterStore store, string name, Mo
     public Linear Dense { get; } = new(store, name, c.HiddenSize, c.NumLabels);
     public void Forward(ReadOnlySpan<float> pooled, int batch, Span<float> logits, int threads) => Dense.Forward(pooled, logits, batch, threads);
 
-    /// <summary>Backward: input = the (dropped-out in training) pooled output the forward read; dLogits [B, labels] → dInput [B, H] (written).</summary>
+    /// <summary>Backward: input = the (dropped-out in training) pooled output the forward read; dLogits [B, labels] → dInput [B, H]
+    /// (written).</summary>
     public void Backward(ReadOnlySpan<float> input, ReadOnlySpan<float> dLogits, int batch, Span<float> dInput, int threads)
         => Dense.Backward(input, dLogits, dInput, batch, threads);
 }
@@ -37,7 +38,8 @@ public sealed class QuestionAnsweringHead(ParameterStore store, string name, Mob
     }
 
     /// <summary>Backward: dStart, dEnd [B·S] → dSequence [B·S, H] (added).</summary>
-    public void Backward(ReadOnlySpan<float> sequence, int rows, ReadOnlySpan<float> dStart, ReadOnlySpan<float> dEnd, Span<float> dSequence, int threads)
+    public void Backward(ReadOnlySpan<float> sequence, int rows, ReadOnlySpan<float> dStart, ReadOnlySpan<float> dEnd, Span<float> dSequence,
+        int threads)
     {
         var both = new float[rows * 2];                                    // [rows, 2]
         for (int r = 0; r < rows; r++) { both[2 * r] = dStart.IsEmpty ? 0f : dStart[r]; both[2 * r + 1] = dEnd.IsEmpty ? 0f : dEnd[r]; }

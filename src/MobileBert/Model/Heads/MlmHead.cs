@@ -47,7 +47,8 @@ public sealed class MlmHead
         if (rest > 0) Gemm.Multiply(tr, _s.Span(ExtraWeight!), logits, rows, v, rest, Transpose.No, Transpose.No, default, true, threads);
     }
 
-    const string KIn = "mlm.in", KPreAct = "mlm.preact", KAct = "mlm.act", KT = "mlm.t", KTe = "mlm.te", KTr = "mlm.tr", KMean = "mlm.mean", KRstd = "mlm.rstd";
+    const string KIn = "mlm.in", KPreAct = "mlm.preact", KAct = "mlm.act", KT = "mlm.t", KTe = "mlm.te", KTr = "mlm.tr", KMean = "mlm.mean",
+        KRstd = "mlm.rstd";
 
     /// <summary>
     /// Training forward on <paramref name="x"/> [B·S, H]; with <paramref name="positions"/> only those rows (indices into
@@ -90,7 +91,8 @@ public sealed class MlmHead
     /// Backward: dLogits [rows, V] → gradients of the bias, the tied word embeddings (decoder part), dense.weight, the
     /// transform; the input gradient is ADDED to dx [B·S, H] (at <paramref name="positions"/> when given).
     /// </summary>
-    internal void Backward(ReadOnlySpan<float> x, int allRows, int[]? positions, ReadOnlySpan<float> dLogits, Span<float> dx, int threads, Arena cache, Arena scratch)
+    internal void Backward(ReadOnlySpan<float> x, int allRows, int[]? positions, ReadOnlySpan<float> dLogits, Span<float> dx, int threads,
+        Arena cache, Arena scratch)
     {
         int hid = _c.HiddenSize, e = _c.EmbeddingSize, v = _c.VocabSize, rest = hid - e;
         int rows = positions?.Length ?? allRows;

@@ -25,12 +25,14 @@ public sealed class Pooler
         Activations.Tanh(pooled[..(batch * h)]);
     }
 
-    /// <summary>Training forward (no dropout in the pooler). firstTokens [B, H] and pooled [B, H] must stay alive for <see cref="Backward"/>.</summary>
+    /// <summary>Training forward (no dropout in the pooler). firstTokens [B, H] and pooled [B, H] must stay alive for <see
+    /// cref="Backward"/>.</summary>
     internal void ForwardTrain(ReadOnlySpan<float> sequence, int batch, int seq, Span<float> pooled, float[] firstTokens, int threads)
         => Forward(sequence, batch, seq, pooled, threads, firstTokens);
 
     /// <summary>Backward: dPooled [B, H] (used as scratch) → ADDED to the [CLS] rows of dSequence [B·S, H].</summary>
-    internal void Backward(ReadOnlySpan<float> firstTokens, ReadOnlySpan<float> pooled, Span<float> dPooled, int batch, int seq, Span<float> dSequence, int threads, Arena scratch)
+    internal void Backward(ReadOnlySpan<float> firstTokens, ReadOnlySpan<float> pooled, Span<float> dPooled, int batch, int seq,
+        Span<float> dSequence, int threads, Arena scratch)
     {
         int h = _c.HiddenSize;
         ReadOnlySpan<float> dFirst = dPooled[..(batch * h)];

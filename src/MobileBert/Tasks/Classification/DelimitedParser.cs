@@ -49,7 +49,8 @@ internal sealed class DelimitedParser
                 while (true)
                 {
                     c = _reader.Read();
-                    if (c < 0) throw new DataFormatException(_file, quoteLine, fields.Count + 1, null, "quoted field is not closed before the end of the file.");
+                    if (c < 0) throw new DataFormatException(_file, quoteLine, fields.Count + 1, null,
+                        "quoted field is not closed before the end of the file.");
                     if (c == q)
                     {
                         int next = _reader.Peek();
@@ -63,7 +64,8 @@ internal sealed class DelimitedParser
                 if (c == '\r' && _reader.Peek() == '\n') c = _reader.Read();
                 if (c >= 0 && c != _delimiter && c != '\n')
                     throw new DataFormatException(_file, _line, fields.Count + 1, null,
-                        $"unexpected character '{(char)c}' after the closing quote of a quoted field (a quote inside a quoted field must be doubled).");
+                        $"unexpected character '{(char)c}' after the closing quote of a quoted field (a quote inside a quoted field must be " +
+                        $"doubled).");
             }
             else
             {

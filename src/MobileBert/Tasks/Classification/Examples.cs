@@ -60,11 +60,13 @@ public sealed record RawDataset(
     /// <summary>Whether rows carry labels.</summary>
     public bool HasLabels => LabelColumn is not null;
 
-    /// <summary>Invalid UTF-8 sequences and unpaired surrogates replaced with U+FFFD while reading (<see cref="MobileBert.Text.TextSanitizer"/>).</summary>
+    /// <summary>Invalid UTF-8 sequences and unpaired surrogates replaced with U+FFFD while reading (<see
+    /// cref="MobileBert.Text.TextSanitizer"/>).</summary>
     public long Replaced { get; init; }
 }
 
-/// <summary>A task example with its label resolved: <see cref="LabelId"/> for classification, <see cref="Target"/> for regression, both null when unlabelled (test sets).</summary>
+/// <summary>A task example with its label resolved: <see cref="LabelId"/> for classification, <see cref="Target"/> for regression, both null when
+/// unlabelled (test sets).</summary>
 public sealed record TaskExample(string Id, string Text, string? TextPair, int? LabelId, float? Target, int Line)
 {
     /// <summary>Whether the example has a gold label or score.</summary>
@@ -100,10 +102,12 @@ public sealed class TaskDataset
 
     /// <summary>Gold label ids (classification).</summary>
     /// <exception cref="InvalidOperationException">Regression task or an unlabelled example.</exception>
-    public int[] LabelIds() => Examples.Select(e => e.LabelId ?? throw new InvalidOperationException($"Example '{e.Id}' of '{Source}' has no label id.")).ToArray();
+    public int[] LabelIds() => Examples.Select(e => e.LabelId ?? throw new InvalidOperationException(
+        $"Example '{e.Id}' of '{Source}' has no label id.")).ToArray();
 
     /// <summary>Gold scores (regression).</summary>
-    public float[] Targets() => Examples.Select(e => e.Target ?? throw new InvalidOperationException($"Example '{e.Id}' of '{Source}' has no target.")).ToArray();
+    public float[] Targets() => Examples.Select(e => e.Target ?? throw new InvalidOperationException(
+        $"Example '{e.Id}' of '{Source}' has no target.")).ToArray();
 
     /// <summary>
     /// Resolves raw labels against <paramref name="task"/>: classification labels must be in <see cref="TaskDefinition.Labels"/>
@@ -132,9 +136,11 @@ public sealed class TaskDataset
                 if (task.Kind == TaskKind.SingleLabelClassification)
                 {
                     if (task.TryGetLabelId(r.Label, out int lid)) id = lid;
-                    else problem = $"unknown label '{r.Label}'; task '{task.Name}' has labels {string.Join(", ", task.Labels.Select(l => $"'{l}'"))}.";
+                    else problem = $"unknown label '{r.Label}'; task '{task.Name}' has " +
+                    $"labels {string.Join(", ", task.Labels.Select(l => $"'{l}'"))}.";
                 }
-                else if (double.TryParse(r.Label.Trim(), NumberStyles.Float, CultureInfo.InvariantCulture, out double v) && double.IsFinite(v)) target = (float)v;
+                else if (double.TryParse(r.Label.Trim(), NumberStyles.Float, CultureInfo.InvariantCulture, out double v)
+                && double.IsFinite(v)) target = (float)v;
                 else problem = $"regression label '{r.Label}' is not a finite number.";
             }
             if (problem is not null)

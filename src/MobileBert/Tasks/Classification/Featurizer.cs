@@ -43,7 +43,8 @@ public sealed class Featurizer
     public Featurizer(WordPieceTokenizer tokenizer, int maxSequenceLength = 128, TruncationStrategy truncation = TruncationStrategy.LongestFirst)
     {
         _tokenizer = tokenizer ?? throw new ArgumentNullException(nameof(tokenizer));
-        if (maxSequenceLength < 3) throw new ArgumentOutOfRangeException(nameof(maxSequenceLength), maxSequenceLength, "Must leave room for [CLS] and two [SEP].");
+        if (maxSequenceLength < 3) throw new ArgumentOutOfRangeException(nameof(maxSequenceLength), maxSequenceLength,
+            "Must leave room for [CLS] and two [SEP].");
         MaxSequenceLength = maxSequenceLength;
         Truncation = truncation;
     }
@@ -110,7 +111,8 @@ public sealed class BatchingOptions
 /// <summary>Cuts featurized data into padded batches (<see cref="Batching.Pad"/>).</summary>
 public static class TaskBatcher
 {
-    /// <summary>Batches in order (or shuffled / length-bucketed per <paramref name="options"/>). Every example appears once (unless <see cref="BatchingOptions.DropLast"/>).</summary>
+    /// <summary>Batches in order (or shuffled / length-bucketed per <paramref name="options"/>). Every example appears once (unless <see
+    /// cref="BatchingOptions.DropLast"/>).</summary>
     public static IEnumerable<TaskBatch> Batches(FeaturizedDataset data, int batchSize, BatchingOptions? options = null)
     {
         ArgumentNullException.ThrowIfNull(data);

@@ -33,12 +33,17 @@ public sealed class GlueReadOptions
 /// <see cref="GlueReadOptions.SkipBadRows"/>.</para>
 /// <para>Layouts (columns are found by header name, so extra columns such as MNLI's label1..label5 are allowed):</para>
 /// <list type="table">
-/// <item><term>CoLA</term><description>train/dev: no header, 4 columns (source, label, original label mark, sentence); test: header <c>index	sentence</c> (<c>id</c> accepted for the index).</description></item>
+/// <item><term>CoLA</term><description>train/dev: no header, 4 columns (source, label, original label mark, sentence); test: header
+/// <c>index	sentence</c> (<c>id</c> accepted for the index).</description></item>
 /// <item><term>SST-2</term><description><c>sentence	label</c>; test <c>index	sentence</c>.</description></item>
-/// <item><term>MRPC</term><description><c>Quality	#1 ID	#2 ID	#1 String	#2 String</c>; test <c>index	#1 ID	#2 ID	#1 String	#2 String</c>.</description></item>
-/// <item><term>STS-B</term><description><c>index genre filename year old_index source1 source2 sentence1 sentence2 score</c>; test without <c>score</c>.</description></item>
+/// <item><term>MRPC</term><description><c>Quality	#1 ID	#2 ID	#1 String	#2 String</c>; test <c>index	#1 ID	#2 ID	#1 String	#2
+/// String</c>.</description></item>
+/// <item><term>STS-B</term><description><c>index genre filename year old_index source1 source2 sentence1 sentence2 score</c>; test without
+/// <c>score</c>.</description></item>
 /// <item><term>QQP</term><description><c>id qid1 qid2 question1 question2 is_duplicate</c>; test <c>id question1 question2</c>.</description></item>
-/// <item><term>MNLI</term><description><c>index promptID pairID genre sentence1_binary_parse sentence2_binary_parse sentence1_parse sentence2_parse sentence1 sentence2</c> then <c>label1 gold_label</c> (train) or <c>label1..label5 gold_label</c> (dev); test stops after <c>sentence2</c>. Files train.tsv, dev_matched.tsv, dev_mismatched.tsv, test_matched.tsv, test_mismatched.tsv.</description></item>
+/// <item><term>MNLI</term><description><c>index promptID pairID genre sentence1_binary_parse sentence2_binary_parse sentence1_parse sentence2_parse
+/// sentence1 sentence2</c> then <c>label1 gold_label</c> (train) or <c>label1..label5 gold_label</c> (dev); test stops after <c>sentence2</c>. Files
+/// train.tsv, dev_matched.tsv, dev_mismatched.tsv, test_matched.tsv, test_mismatched.tsv.</description></item>
 /// <item><term>QNLI</term><description><c>index question sentence label</c>; test without label.</description></item>
 /// <item><term>RTE, WNLI</term><description><c>index sentence1 sentence2 label</c>; test without label.</description></item>
 /// <item><term>AX</term><description>test only (AX.tsv or diagnostic.tsv): <c>index sentence1 sentence2</c>.</description></item>
@@ -60,7 +65,8 @@ public static class GlueReader
         var candidates = FileNames(task, split).Select(f => Path.Combine(taskDirectory, f)).ToArray();
         string? path = candidates.FirstOrDefault(File.Exists);
         if (path is null)
-            throw new FileNotFoundException($"GLUE {task.Name} {split} file not found: looked for {string.Join(", ", candidates.Select(c => $"'{c}'"))}.", candidates[0]);
+            throw new FileNotFoundException($"GLUE {task.Name} {split} file not found: looked " +
+                $"for {string.Join(", ", candidates.Select(c => $"'{c}'"))}.", candidates[0]);
         return ReadFile(task, path, labelled: split != GlueSplit.Test, options);
     }
 
@@ -69,7 +75,8 @@ public static class GlueReader
     {
         ArgumentNullException.ThrowIfNull(task);
         if (task == GlueTasks.Ax)
-            return split == GlueSplit.Test ? ["AX.tsv", "diagnostic.tsv"] : throw new ArgumentException("AX (the GLUE diagnostic) only has a test split.", nameof(split));
+            return split == GlueSplit.Test ? ["AX.tsv", "diagnostic.tsv"] : throw new ArgumentException(
+                "AX (the GLUE diagnostic) only has a test split.", nameof(split));
         bool mnli = task == GlueTasks.Mnli, mm = task == GlueTasks.MnliMismatched;
         return split switch
         {
@@ -80,7 +87,8 @@ public static class GlueReader
         };
     }
 
-    /// <summary>Reads a GLUE file of <paramref name="task"/>; <paramref name="labelled"/> is false for test files (no label, index column required).</summary>
+    /// <summary>Reads a GLUE file of <paramref name="task"/>; <paramref name="labelled"/> is false for test files (no label, index column
+    /// required).</summary>
     public static TaskDataset ReadFile(TaskDefinition task, string path, bool labelled, GlueReadOptions? options = null)
     {
         ArgumentNullException.ThrowIfNull(task);
@@ -103,7 +111,8 @@ public static class GlueReader
             "STS-B" => L("sentence1", "sentence2", "score"),
             "QQP" => new Layout(null, "question1", "question2", labelled ? "is_duplicate" : null, ["id"]),
             "MNLI" or "MNLI-mm" => L("sentence1", "sentence2", "gold_label"),
-            "AX" => labelled ? throw new ArgumentException("AX (the GLUE diagnostic) only has an unlabelled test file.") : L("sentence1", "sentence2", "label"),
+            "AX" => labelled ? throw new ArgumentException("AX (the GLUE diagnostic) only has an unlabelled test file.")
+                : L("sentence1", "sentence2", "label"),
             "QNLI" => L("question", "sentence", "label"),
             "RTE" or "WNLI" => L("sentence1", "sentence2", "label"),
             _ => throw new ArgumentException($"'{task.Name}' is not a GLUE task; read user data with UserDataReader.", nameof(task)),
@@ -125,7 +134,8 @@ public static class GlueReader
                 int i = Array.IndexOf(columns!, name);
                 if (i < 0 && required)
                     throw new DataFormatException(path, headerLine, 0, name,
-                        $"the {task.Name} {(labelled ? "train/dev" : "test")} header has no column '{name}' (found: {string.Join(", ", columns!.Select(c => $"'{c}'"))}); is this the right file?");
+                        $"the {task.Name} {(labelled ? "train/dev" : "test")} header has no column '{name}' " +
+                        $"(found: {string.Join(", ", columns!.Select(c => $"'{c}'"))}); is this the right file?");
                 return i;
             }
             textIdx = Find(layout.Text, true);
@@ -133,7 +143,8 @@ public static class GlueReader
             if (layout.Label is not null) labelIdx = Find(layout.Label, true);
             foreach (string n in layout.IndexNames) if ((indexIdx = Find(n, false)) >= 0) break;
             if (!labelled && indexIdx < 0)
-                throw new DataFormatException(path, headerLine, 0, layout.IndexNames[0], $"the {task.Name} test header has no index column ('{string.Join("' or '", layout.IndexNames)}').");
+                throw new DataFormatException(path, headerLine, 0, layout.IndexNames[0],
+                    $"the {task.Name} test header has no index column ('{string.Join("' or '", layout.IndexNames)}').");
         }
 
         if (columns is not null) Resolve(0);

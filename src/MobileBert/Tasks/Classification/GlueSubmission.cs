@@ -46,7 +46,8 @@ public static class GlueSubmission
     public static string Format(TaskDefinition task, IReadOnlyList<string> indices, IReadOnlyList<int> predictedLabelIds)
     {
         ArgumentNullException.ThrowIfNull(task);
-        if (task.Kind != TaskKind.SingleLabelClassification) throw new ArgumentException($"Task '{task.Name}' is a regression task; pass scores.", nameof(task));
+        if (task.Kind != TaskKind.SingleLabelClassification) throw new ArgumentException(
+            $"Task '{task.Name}' is a regression task; pass scores.", nameof(task));
         return Build(indices, predictedLabelIds, task.IdToLabel);
     }
 
@@ -54,7 +55,8 @@ public static class GlueSubmission
     public static string Format(TaskDefinition task, IReadOnlyList<string> indices, IReadOnlyList<float> predictedScores)
     {
         ArgumentNullException.ThrowIfNull(task);
-        if (task.Kind != TaskKind.Regression) throw new ArgumentException($"Task '{task.Name}' is a classification task; pass label ids.", nameof(task));
+        if (task.Kind != TaskKind.Regression) throw new ArgumentException($"Task '{task.Name}' is a classification task; pass label ids.",
+            nameof(task));
         return Build(indices, predictedScores, v => float.IsFinite(v)
             ? Math.Clamp(v, 0f, 5f).ToString("0.000", CultureInfo.InvariantCulture)
             : throw new ArgumentException($"Prediction {v} is not finite."));
@@ -64,13 +66,15 @@ public static class GlueSubmission
     {
         ArgumentNullException.ThrowIfNull(indices);
         ArgumentNullException.ThrowIfNull(predictions);
-        if (indices.Count != predictions.Count) throw new ArgumentException($"{indices.Count} indices but {predictions.Count} predictions.", nameof(predictions));
+        if (indices.Count != predictions.Count) throw new ArgumentException(
+            $"{indices.Count} indices but {predictions.Count} predictions.", nameof(predictions));
         var seen = new HashSet<string>(StringComparer.Ordinal);
         var sb = new StringBuilder(Header).Append('\n');
         for (int i = 0; i < indices.Count; i++)
         {
             string idx = indices[i];
-            if (string.IsNullOrEmpty(idx) || idx.Contains('\t') || idx.Contains('\n')) throw new ArgumentException($"Index {i} ('{idx}') is empty or contains a tab/newline.", nameof(indices));
+            if (string.IsNullOrEmpty(idx) || idx.Contains('\t') || idx.Contains('\n')) throw new ArgumentException(
+                $"Index {i} ('{idx}') is empty or contains a tab/newline.", nameof(indices));
             if (!seen.Add(idx)) throw new ArgumentException($"Duplicate index '{idx}'.", nameof(indices));
             sb.Append(idx).Append('\t').Append(format(predictions[i])).Append('\n');
         }
@@ -80,7 +84,8 @@ public static class GlueSubmission
     private static string WriteFile(string directory, TaskDefinition task, string content)
     {
         ArgumentNullException.ThrowIfNull(directory);
-        string name = task.SubmissionFileName ?? throw new ArgumentException($"Task '{task.Name}' is not a GLUE task (no submission file name).", nameof(task));
+        string name = task.SubmissionFileName ?? throw new ArgumentException(
+            $"Task '{task.Name}' is not a GLUE task (no submission file name).", nameof(task));
         Directory.CreateDirectory(directory);
         string path = Path.Combine(directory, name);
         File.WriteAllText(path, content, new UTF8Encoding(false));

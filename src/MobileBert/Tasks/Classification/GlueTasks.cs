@@ -25,11 +25,14 @@ public static class GlueTasks
         [MetricNames.Pearson, MetricNames.Spearman, MetricNames.Correlation], MetricNames.Correlation) { SubmissionFileName = "STS-B.tsv" };
     public static TaskDefinition Qqp { get; } = Cls("QQP", Binary, "question1", "question2",
         [MetricNames.Accuracy, MetricNames.F1, MetricNames.AccuracyAndF1], MetricNames.AccuracyAndF1, "QQP.tsv");
-    public static TaskDefinition Mnli { get; } = Cls("MNLI", Nli3, "premise", "hypothesis", [MetricNames.MnliMatchedAccuracy], MetricNames.MnliMatchedAccuracy, "MNLI-m.tsv");
-    public static TaskDefinition MnliMismatched { get; } = Cls("MNLI-mm", Nli3, "premise", "hypothesis", [MetricNames.MnliMismatchedAccuracy], MetricNames.MnliMismatchedAccuracy, "MNLI-mm.tsv");
+    public static TaskDefinition Mnli { get; } = Cls("MNLI", Nli3, "premise", "hypothesis", [MetricNames.MnliMatchedAccuracy],
+        MetricNames.MnliMatchedAccuracy, "MNLI-m.tsv");
+    public static TaskDefinition MnliMismatched { get; } = Cls("MNLI-mm", Nli3, "premise", "hypothesis", [MetricNames.MnliMismatchedAccuracy],
+        MetricNames.MnliMismatchedAccuracy, "MNLI-mm.tsv");
     public static TaskDefinition Qnli { get; } = Cls("QNLI", Nli2, "question", "sentence", [MetricNames.Accuracy], MetricNames.Accuracy, "QNLI.tsv");
     public static TaskDefinition Rte { get; } = Cls("RTE", Nli2, "sentence1", "sentence2", [MetricNames.Accuracy], MetricNames.Accuracy, "RTE.tsv");
-    public static TaskDefinition Wnli { get; } = Cls("WNLI", Binary, "sentence1", "sentence2", [MetricNames.Accuracy], MetricNames.Accuracy, "WNLI.tsv");
+    public static TaskDefinition Wnli { get; } = Cls("WNLI", Binary, "sentence1", "sentence2", [MetricNames.Accuracy], MetricNames.Accuracy,
+        "WNLI.tsv");
     public static TaskDefinition Ax { get; } = Cls("AX", Nli3, "premise", "hypothesis", [MetricNames.Matthews], MetricNames.Matthews, "AX.tsv");
 
     /// <summary>All GLUE tasks (the nine tasks, MNLI-mm and AX), in leaderboard order.</summary>

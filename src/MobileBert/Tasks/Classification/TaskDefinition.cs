@@ -41,7 +41,8 @@ public sealed class TaskDefinition
     /// <param name="textColumn">Name of the first text column in the task's data.</param>
     /// <param name="textPairColumn">Name of the second text column for sentence-pair tasks, else null.</param>
     /// <param name="labelColumn">Name of the label column.</param>
-    /// <param name="metrics">Metric names (<see cref="MetricNames"/>) reported by <see cref="TaskMetrics.Compute(TaskDefinition, IReadOnlyList{int}, IReadOnlyList{int})"/>.</param>
+    /// <param name="metrics">Metric names (<see cref="MetricNames"/>) reported by <see cref="TaskMetrics.Compute(TaskDefinition, IReadOnlyList{int},
+    /// IReadOnlyList{int})"/>.</param>
     /// <param name="mainMetric">The metric used for model selection; must be one of <paramref name="metrics"/>.</param>
     public TaskDefinition(string name, TaskKind kind, IEnumerable<string>? labels, string textColumn, string? textPairColumn,
         string labelColumn, IEnumerable<string> metrics, string mainMetric)
@@ -61,18 +62,21 @@ public sealed class TaskDefinition
         if (Metrics.Count == 0) throw new ArgumentException("A task needs at least one metric.", nameof(metrics));
         foreach (string m in Metrics)
         {
-            if (!MetricNames.All.Contains(m)) throw new ArgumentException($"Unknown metric '{m}' (known: {string.Join(", ", MetricNames.All)}).", nameof(metrics));
+            if (!MetricNames.All.Contains(m)) throw new ArgumentException($"Unknown metric '{m}' (known: {string.Join(", ", MetricNames.All)}).",
+                nameof(metrics));
             if (MetricNames.IsRegression(m) != (kind == TaskKind.Regression))
                 throw new ArgumentException($"Metric '{m}' does not fit a {kind} task.", nameof(metrics));
         }
-        if (!Metrics.Contains(mainMetric)) throw new ArgumentException($"Main metric '{mainMetric}' is not one of the task's metrics.", nameof(mainMetric));
+        if (!Metrics.Contains(mainMetric)) throw new ArgumentException($"Main metric '{mainMetric}' is not one of the task's metrics.",
+            nameof(mainMetric));
 
         _labelIds = new Dictionary<string, int>(StringComparer.Ordinal);
         if (kind == TaskKind.SingleLabelClassification)
         {
             ArgumentNullException.ThrowIfNull(labels);
             Labels = labels.ToArray();
-            if (Labels.Count < 2) throw new ArgumentException($"Classification task '{name}' needs at least two labels; got {Labels.Count}.", nameof(labels));
+            if (Labels.Count < 2) throw new ArgumentException($"Classification task '{name}' needs at least two labels; got {Labels.Count}.",
+                nameof(labels));
             for (int i = 0; i < Labels.Count; i++)
             {
                 if (Labels[i] is null) throw new ArgumentException("Labels may not be null.", nameof(labels));
@@ -145,10 +149,12 @@ public sealed class TaskDefinition
 
     /// <summary>Label string of an id.</summary>
     public string IdToLabel(int id) =>
-        (uint)id < (uint)Labels.Count ? Labels[id] : throw new ArgumentOutOfRangeException(nameof(id), id, $"Task '{Name}' has {Labels.Count} labels.");
+        (uint)id < (uint)Labels.Count ? Labels[id] : throw new ArgumentOutOfRangeException(
+        nameof(id), id, $"Task '{Name}' has {Labels.Count} labels.");
 
     public override string ToString() =>
-        $"{Name} ({Kind}{(Kind == TaskKind.Regression ? "" : ": " + string.Join("/", Labels))}{(IsSentencePair ? ", pair" : "")}; main metric {MainMetric})";
+        $"{Name} ({Kind}{(Kind == TaskKind.Regression ? "" : ": " + string.Join("/", Labels))}{(IsSentencePair ? ", pair" : "")}; main " +
+        $"metric {MainMetric})";
 
     /// <summary>
     /// A user classification task. Default metrics: accuracy, macro-F1 and MCC, plus binary F1 (of
@@ -189,7 +195,8 @@ public sealed class TaskDefinition
         ArgumentNullException.ThrowIfNull(train);
         var labels = InferLabels(train.Rows.Select(r => r.Label).OfType<string>(), order);
         if (labels.Count < 2)
-            throw new InvalidDataException($"'{train.Source}' has {labels.Count} distinct label(s) ({string.Join(", ", labels)}); classification needs at least two.");
+            throw new InvalidDataException($"'{train.Source}' has {labels.Count} distinct label(s) ({string.Join(", ", labels)}); classification " +
+                $"needs at least two.");
         var ids = labels.Select((l, i) => (l, i)).ToDictionary(x => x.l, x => x.i, StringComparer.Ordinal);
         var balance = ClassBalance.Of(train.Rows.Select(r => r.Label).OfType<string>().Select(l => ids[l]), labels.Count);
         int positive = labels.Count == 2 && balance.IsImbalanced ? balance.Smallest : 1;

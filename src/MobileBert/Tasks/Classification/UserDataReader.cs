@@ -121,7 +121,8 @@ public static class UserDataReader
         var rawTrain = Read(trainPath, options);
         if (!rawTrain.HasLabels) throw new ArgumentException("Inferring a label set needs a label column.", nameof(options));
         var task = TaskDefinition.InferClassification(name, rawTrain, order);
-        return (task, TaskDataset.FromRaw(task, rawTrain, options?.SkipBadRows ?? false), devPath is null ? null : TaskDataset.FromRaw(task, Read(devPath, options), options?.SkipBadRows ?? false));
+        return (task, TaskDataset.FromRaw(task, rawTrain, options?.SkipBadRows ?? false),
+            devPath is null ? null : TaskDataset.FromRaw(task, Read(devPath, options), options?.SkipBadRows ?? false));
     }
 
     /// <summary>Reads train (and dev) of a regression task; labels must be numbers.</summary>
@@ -131,7 +132,8 @@ public static class UserDataReader
         var rawTrain = Read(trainPath, options);
         if (!rawTrain.HasLabels) throw new ArgumentException("A regression training file needs a label column.", nameof(options));
         var task = TaskDefinition.Regression(name, rawTrain.TextColumn, rawTrain.TextPairColumn, rawTrain.LabelColumn!);
-        return (task, TaskDataset.FromRaw(task, rawTrain, options?.SkipBadRows ?? false), devPath is null ? null : TaskDataset.FromRaw(task, Read(devPath, options), options?.SkipBadRows ?? false));
+        return (task, TaskDataset.FromRaw(task, rawTrain, options?.SkipBadRows ?? false),
+            devPath is null ? null : TaskDataset.FromRaw(task, Read(devPath, options), options?.SkipBadRows ?? false));
     }
 
     private static UserDataFormat FormatFromExtension(string path) => Path.GetExtension(path).ToLowerInvariant() switch
@@ -161,12 +163,15 @@ public static class UserDataReader
             {
                 if (c.Name is not null)
                 {
-                    if (header is null) throw new ArgumentException($"The {role} column is chosen by name ('{c.Name}') but HasHeader is false; use a 0-based position.");
+                    if (header is null) throw new ArgumentException($"The {role} column is chosen by name ('{c.Name}') but HasHeader is false; use " +
+                        $"a 0-based position.");
                     int i = Array.IndexOf(header, c.Name);
-                    if (i < 0) throw new DataFormatException(path, line, 0, c.Name, $"the header has no {role} column '{c.Name}' (found: {string.Join(", ", header.Select(h => $"'{h}'"))}).");
+                    if (i < 0) throw new DataFormatException(path, line, 0, c.Name,
+                        $"the header has no {role} column '{c.Name}' (found: {string.Join(", ", header.Select(h => $"'{h}'"))}).");
                     return i;
                 }
-                if (c.Index >= width) throw new DataFormatException(path, line, 0, null, $"the {role} column position {c.Index} is beyond the {width} columns of the first record.");
+                if (c.Index >= width) throw new DataFormatException(path, line, 0, null,
+                    $"the {role} column position {c.Index} is beyond the {width} columns of the first record.");
                 return c.Index;
             }
             textIdx = Find(o.Text, "text");
@@ -192,7 +197,8 @@ public static class UserDataReader
             if (fields.Count != width)
             {
                 int col = Math.Min(fields.Count, width) + 1;
-                string detail = $"expected {width} fields, found {fields.Count} (" + (fields.Count < width ? $"field {col} is missing)." : $"unexpected field {col}).");
+                string detail = $"expected {width} fields, found {fields.Count} ("
+                    + (fields.Count < width ? $"field {col} is missing)." : $"unexpected field {col}).");
                 if (!o.SkipBadRows) throw new DataFormatException(path, line, col, null, detail);
                 skipped.Add(new SkippedRow(line, detail));
                 continue;
@@ -211,9 +217,12 @@ public static class UserDataReader
         string? label, bool wantLabel, string? id)
     {
         if (string.IsNullOrWhiteSpace(text)) { skipped.Add(new SkippedRow(line, text is null ? "missing text" : "empty text")); return; }
-        if (wantPair && string.IsNullOrWhiteSpace(pair)) { skipped.Add(new SkippedRow(line, pair is null ? "missing text pair" : "empty text pair")); return; }
-        if (wantLabel && string.IsNullOrWhiteSpace(label)) { skipped.Add(new SkippedRow(line, label is null ? "missing or null label" : "empty label")); return; }
-        rows.Add(new RawExample(id ?? rows.Count.ToString(CultureInfo.InvariantCulture), text, wantPair ? pair : null, wantLabel ? label!.Trim() : null, line));
+        if (wantPair && string.IsNullOrWhiteSpace(pair)) { skipped.Add(new SkippedRow(line, pair is null ? "missing text pair" : "empty text pair"));
+            return; }
+        if (wantLabel && string.IsNullOrWhiteSpace(label)) { skipped.Add(new SkippedRow(
+            line, label is null ? "missing or null label" : "empty label")); return; }
+        rows.Add(new RawExample(id ?? rows.Count.ToString(CultureInfo.InvariantCulture), text, wantPair ? pair : null,
+            wantLabel ? label!.Trim() : null, line));
     }
 
     // ---------------------------------------------------------------- JSON
@@ -261,7 +270,8 @@ public static class UserDataReader
         try
         {
             if (!reader.Read() || reader.TokenType != JsonTokenType.StartArray)
-                throw new DataFormatException(path, LineAt(reader.TokenStartIndex), 0, null, "expected a JSON array of objects (use .jsonl / UserDataFormat.JsonLines for one object per line).");
+                throw new DataFormatException(path, LineAt(reader.TokenStartIndex), 0, null,
+                    "expected a JSON array of objects (use .jsonl / UserDataFormat.JsonLines for one object per line).");
             while (reader.Read() && reader.TokenType != JsonTokenType.EndArray)
             {
                 int entryLine = LineAt(reader.TokenStartIndex);
@@ -301,7 +311,8 @@ public static class UserDataReader
                 JsonValueKind.Number => v.GetRawText(),
                 JsonValueKind.True => "true",
                 JsonValueKind.False => "false",
-                _ => throw new DataFormatException(path, line, 0, name, $"the {role} value is a JSON {v.ValueKind}, not a string, number or boolean."),
+                _ => throw new DataFormatException(path, line, 0, name, $"the {role} value is a JSON {v.ValueKind}, not a string, number or " +
+                    $"boolean."),
             };
         }
         AddRow(rows, skipped, line, Get(o.Text, "text"), Get(o.TextPair, "text-pair"), o.TextPair is not null,

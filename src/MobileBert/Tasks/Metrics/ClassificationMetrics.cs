@@ -6,7 +6,8 @@ namespace MobileBert.Tasks.Metrics;
 /// </summary>
 public static class ClassificationMetrics
 {
-    /// <summary>Fraction of positions where <paramref name="predictions"/> equals <paramref name="labels"/> (sklearn <c>accuracy_score</c>).</summary>
+    /// <summary>Fraction of positions where <paramref name="predictions"/> equals <paramref name="labels"/> (sklearn
+    /// <c>accuracy_score</c>).</summary>
     public static double Accuracy(IReadOnlyList<int> predictions, IReadOnlyList<int> labels)
     {
         Check(predictions, labels);
@@ -85,11 +86,13 @@ public static class ClassificationMetrics
         return cov / Math.Sqrt(covTrue * covPred);
     }
 
-    /// <summary>Index of the largest logit of each row of a row-major <c>[n, numLabels]</c> array (first index on ties, as numpy <c>argmax</c>).</summary>
+    /// <summary>Index of the largest logit of each row of a row-major <c>[n, numLabels]</c> array (first index on ties, as numpy
+    /// <c>argmax</c>).</summary>
     public static int[] Argmax(ReadOnlySpan<float> logits, int numLabels)
     {
         if (numLabels <= 0) throw new ArgumentOutOfRangeException(nameof(numLabels), numLabels, "Must be positive.");
-        if (logits.Length % numLabels != 0) throw new ArgumentException($"{logits.Length} logits are not a multiple of {numLabels} labels.", nameof(logits));
+        if (logits.Length % numLabels != 0) throw new ArgumentException($"{logits.Length} logits are not a multiple of {numLabels} labels.",
+            nameof(logits));
         var result = new int[logits.Length / numLabels];
         for (int i = 0; i < result.Length; i++)
         {

@@ -29,7 +29,8 @@ public static class RegressionMetrics
         return Math.Clamp(r, -1.0, 1.0);
     }
 
-    /// <summary>Spearman's ρ: Pearson's r of the average ranks (ties share the mean of the ranks they span, SciPy <c>rankdata(method="average")</c>).</summary>
+    /// <summary>Spearman's ρ: Pearson's r of the average ranks (ties share the mean of the ranks they span, SciPy
+    /// <c>rankdata(method="average")</c>).</summary>
     public static double Spearman(IReadOnlyList<double> x, IReadOnlyList<double> y)
     {
         CheckPair(x, y);

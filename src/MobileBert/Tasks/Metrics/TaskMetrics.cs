@@ -2,7 +2,8 @@ using MobileBert.Tasks.Classification;
 
 namespace MobileBert.Tasks.Metrics;
 
-/// <summary>Metric names used in <see cref="TaskDefinition.Metrics"/> and in <see cref="MetricResult.Values"/> (HF <c>glue_compute_metrics</c> names).</summary>
+/// <summary>Metric names used in <see cref="TaskDefinition.Metrics"/> and in <see cref="MetricResult.Values"/> (HF <c>glue_compute_metrics</c>
+/// names).</summary>
 public static class MetricNames
 {
     public const string Accuracy = "acc";
@@ -23,7 +24,8 @@ public static class MetricNames
 
     /// <summary>Every name <see cref="TaskMetrics"/> can compute.</summary>
     public static IReadOnlyList<string> All { get; } =
-        [Accuracy, F1, AccuracyAndF1, MacroF1, Matthews, Pearson, Spearman, Correlation, MeanSquaredError, MnliMatchedAccuracy, MnliMismatchedAccuracy];
+        [Accuracy, F1, AccuracyAndF1, MacroF1, Matthews, Pearson, Spearman, Correlation, MeanSquaredError, MnliMatchedAccuracy,
+        MnliMismatchedAccuracy];
 
     internal static bool IsRegression(string name) => name is Pearson or Spearman or Correlation or MeanSquaredError;
 }
@@ -54,7 +56,8 @@ public static class TaskMetrics
         {
             values[name] = name switch
             {
-                MetricNames.Accuracy or MetricNames.MnliMatchedAccuracy or MetricNames.MnliMismatchedAccuracy => ClassificationMetrics.Accuracy(predictions, labels),
+                MetricNames.Accuracy or MetricNames.MnliMatchedAccuracy or MetricNames.MnliMismatchedAccuracy =>
+                    ClassificationMetrics.Accuracy(predictions, labels),
                 MetricNames.F1 => ClassificationMetrics.F1(predictions, labels, task.PositiveLabelId),
                 MetricNames.AccuracyAndF1 => (ClassificationMetrics.Accuracy(predictions, labels) + ClassificationMetrics.F1(predictions, labels,
                     task.PositiveLabelId)) / 2,
@@ -93,8 +96,10 @@ public static class TaskMetrics
     public static MetricResult Compute(TaskDefinition task, IReadOnlyList<float> predictions, IReadOnlyList<float> labels) =>
         Compute(task, predictions.Select(v => (double)v).ToArray(), labels.Select(v => (double)v).ToArray());
 
-    /// <summary>Metrics from raw model logits, row-major <c>[n, task.NumLabels]</c> (argmax for classification; the single column for regression).</summary>
-    public static MetricResult FromLogits(TaskDefinition task, ReadOnlySpan<float> logits, IReadOnlyList<int>? labelIds = null, IReadOnlyList<float>? targets = null)
+    /// <summary>Metrics from raw model logits, row-major <c>[n, task.NumLabels]</c> (argmax for classification; the single column for
+    /// regression).</summary>
+    public static MetricResult FromLogits(TaskDefinition task, ReadOnlySpan<float> logits, IReadOnlyList<int>? labelIds = null,
+        IReadOnlyList<float>? targets = null)
     {
         ArgumentNullException.ThrowIfNull(task);
         if (task.Kind == TaskKind.Regression)

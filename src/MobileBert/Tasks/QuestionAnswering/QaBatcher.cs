@@ -49,13 +49,15 @@ public sealed class QaBatcher
     public QaBatcherOptions Options { get; }
 
     /// <summary>Number of batches per epoch.</summary>
-    public int BatchCount => Options.DropLast ? _features.Features.Count / Options.BatchSize : (_features.Features.Count + Options.BatchSize - 1) / Options.BatchSize;
+    public int BatchCount => Options.DropLast ? _features.Features.Count / Options.BatchSize
+        : (_features.Features.Count + Options.BatchSize - 1) / Options.BatchSize;
 
     /// <summary>The feature order of an epoch (identity without <see cref="QaBatcherOptions.Shuffle"/>).</summary>
     public int[] Order(int epoch = 0)
     {
         int[] order = Enumerable.Range(0, _features.Features.Count).ToArray();
-        if (Options.Shuffle) new Random(unchecked((int)((uint)Options.Seed * 2654435761u ^ (uint)epoch * 40503u))).Shuffle(order);   // deterministic across processes (HashCode is randomised per process)
+        // deterministic across processes (HashCode is randomised per process)
+        if (Options.Shuffle) new Random(unchecked((int)((uint)Options.Seed * 2654435761u ^ (uint)epoch * 40503u))).Shuffle(order);
         return order;
     }
 

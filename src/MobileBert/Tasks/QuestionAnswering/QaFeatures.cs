@@ -61,7 +61,8 @@ public sealed class QaFeature
     /// <summary>Number of tokens.</summary>
     public int Length => Input.Length;
 
-    /// <summary>Training label: token index of the answer start in this window, or 0 (<c>[CLS]</c>) when the first gold answer is not fully inside the window or the question is unanswerable.</summary>
+    /// <summary>Training label: token index of the answer start in this window, or 0 (<c>[CLS]</c>) when the first gold answer is not fully inside
+    /// the window or the question is unanswerable.</summary>
     public int StartPosition { get; }
 
     /// <summary>Training label: token index of the answer end (inclusive), or 0 like <see cref="StartPosition"/>.</summary>
@@ -122,7 +123,8 @@ public sealed class QaFeaturizer
         Options = options ?? new QaFeatureOptions();
         if (Options.MaxSeqLength < 4) throw new ArgumentException($"MaxSeqLength must be at least 4, got {Options.MaxSeqLength}.", nameof(options));
         if (Options.DocStride < 0) throw new ArgumentException($"DocStride must be non-negative, got {Options.DocStride}.", nameof(options));
-        if (Options.MaxQueryLength < 1) throw new ArgumentException($"MaxQueryLength must be positive, got {Options.MaxQueryLength}.", nameof(options));
+        if (Options.MaxQueryLength < 1) throw new ArgumentException($"MaxQueryLength must be positive, got {Options.MaxQueryLength}.",
+            nameof(options));
     }
 
     public QaFeatureOptions Options { get; }
@@ -130,7 +132,8 @@ public sealed class QaFeaturizer
     private readonly record struct Tok(string Token, int Id, int Start, int End);
 
     /// <summary>Builds the features of all <paramref name="examples"/>.</summary>
-    /// <exception cref="ArgumentException">A question leaves no room for a context window larger than <see cref="QaFeatureOptions.DocStride"/>.</exception>
+    /// <exception cref="ArgumentException">A question leaves no room for a context window larger than <see
+    /// cref="QaFeatureOptions.DocStride"/>.</exception>
     public QaFeatureSet CreateFeatures(IReadOnlyList<SquadExample> examples)
     {
         ArgumentNullException.ThrowIfNull(examples);

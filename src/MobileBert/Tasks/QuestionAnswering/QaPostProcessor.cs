@@ -31,7 +31,8 @@ public sealed record QaNBestEntry(string Text, double StartLogit, double EndLogi
 /// <summary>Result of post-processing: <c>predictions.json</c>, <c>nbest_predictions.json</c>, <c>null_odds.json</c> contents.</summary>
 public sealed class QaPredictions
 {
-    internal QaPredictions(Dictionary<string, string> predictions, Dictionary<string, IReadOnlyList<QaNBestEntry>> nbest, Dictionary<string, double>? nullOdds)
+    internal QaPredictions(Dictionary<string, string> predictions, Dictionary<string, IReadOnlyList<QaNBestEntry>> nbest,
+        Dictionary<string, double>? nullOdds)
     {
         Predictions = predictions; NBest = nbest; NullOdds = nullOdds;
     }
@@ -45,7 +46,8 @@ public sealed class QaPredictions
     /// <summary>v2 only: question id → <c>null_score − best_non_null_score</c> (HF <c>null_odds.json</c>); null for v1.</summary>
     public IReadOnlyDictionary<string, double>? NullOdds { get; }
 
-    /// <summary>Writes <c>predictions.json</c>, <c>nbest_predictions.json</c> and (v2) <c>null_odds.json</c> to <paramref name="directory"/>, as HF does.</summary>
+    /// <summary>Writes <c>predictions.json</c>, <c>nbest_predictions.json</c> and (v2) <c>null_odds.json</c> to <paramref name="directory"/>, as HF
+    /// does.</summary>
     /// <returns>The paths written.</returns>
     public IReadOnlyList<string> WriteAll(string directory, string? prefix = null, bool writeNBest = true)
     {
@@ -83,8 +85,10 @@ public sealed class QaPredictions
 /// </summary>
 public static class QaPostProcessor
 {
-    /// <summary>Post-processes logits given per feature (<paramref name="startLogits"/>[f] has at least <see cref="QaFeature.Length"/> values; padding beyond is ignored).</summary>
-    public static QaPredictions Process(QaFeatureSet features, IReadOnlyList<float[]> startLogits, IReadOnlyList<float[]> endLogits, QaPostProcessOptions? options = null)
+    /// <summary>Post-processes logits given per feature (<paramref name="startLogits"/>[f] has at least <see cref="QaFeature.Length"/> values;
+    /// padding beyond is ignored).</summary>
+    public static QaPredictions Process(QaFeatureSet features, IReadOnlyList<float[]> startLogits, IReadOnlyList<float[]> endLogits,
+        QaPostProcessOptions? options = null)
     {
         ArgumentNullException.ThrowIfNull(features);
         ArgumentNullException.ThrowIfNull(startLogits);
@@ -93,7 +97,8 @@ public static class QaPostProcessor
         if (options.NBestSize < 1) throw new ArgumentException("NBestSize must be positive.", nameof(options));
         if (options.MaxAnswerLength < 1) throw new ArgumentException("MaxAnswerLength must be positive.", nameof(options));
         if (startLogits.Count != features.Features.Count || endLogits.Count != features.Features.Count)
-            throw new ArgumentException($"Got {startLogits.Count} start and {endLogits.Count} end logit rows for {features.Features.Count} features.");
+            throw new ArgumentException($"Got {startLogits.Count} start and {endLogits.Count} end logit rows for {features.Features.Count} " +
+                $"features.");
 
         var predictions = new Dictionary<string, string>(StringComparer.Ordinal);
         var nbestAll = new Dictionary<string, IReadOnlyList<QaNBestEntry>>(StringComparer.Ordinal);
@@ -151,7 +156,8 @@ public static class QaPostProcessor
             double max = entries.Max(x => x.c.Score);
             double[] exp = entries.Select(x => Math.Exp(x.c.Score - max)).ToArray();
             double sum = exp.Sum();
-            var nbest = entries.Select((x, i) => new QaNBestEntry(x.Text, x.c.StartLogit, x.c.EndLogit, exp[i] / sum) { Offsets = (x.c.Begin, x.c.End) }).ToList();
+            var nbest = entries.Select((x, i) => new QaNBestEntry(x.Text, x.c.StartLogit, x.c.EndLogit, exp[i] / sum) {
+                Offsets = (x.c.Begin, x.c.End) }).ToList();
 
             if (!v2)
             {
@@ -267,7 +273,8 @@ public sealed class QaLogitCollector
     public QaPredictions Finish(QaPostProcessOptions? options = null)
     {
         int missing = Array.IndexOf(_seen, false);
-        if (missing >= 0) throw new InvalidOperationException($"Feature {missing} (example '{Features.Features[missing].ExampleId}') has no logits; {_seen.Count(x => !x)} features are missing.");
+        if (missing >= 0) throw new InvalidOperationException($"Feature {missing} (example '{Features.Features[missing].ExampleId}') has no " +
+            $"logits; {_seen.Count(x => !x)} features are missing.");
         return QaPostProcessor.Process(Features, _start, _end, options);
     }
 }

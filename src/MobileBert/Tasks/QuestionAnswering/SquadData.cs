@@ -30,7 +30,8 @@ public sealed record SquadExample(string Id, string Title, string Context, strin
     public bool HasAnswer => Answers.Count > 0;
 }
 
-/// <summary>An answer whose <c>answer_start</c>/<c>text</c> do not match the context, skipped with <see cref="SquadReadOptions.SkipInconsistentAnswers"/>.</summary>
+/// <summary>An answer whose <c>answer_start</c>/<c>text</c> do not match the context, skipped with <see
+/// cref="SquadReadOptions.SkipInconsistentAnswers"/>.</summary>
 /// <param name="JsonPath">JSON path of the answer, e.g. <c>data[0].paragraphs[1].qas[2].answers[0]</c>.</param>
 /// <param name="Message">What is wrong.</param>
 public sealed record SquadIssue(string JsonPath, string Message);
@@ -53,7 +54,8 @@ public sealed record SquadReadOptions
 /// <summary>A parsed SQuAD file.</summary>
 public sealed class SquadDataset
 {
-    internal SquadDataset(string source, string version, IReadOnlyList<SquadExample> examples, IReadOnlyList<SquadIssue> skippedAnswers, IReadOnlyList<SquadIssue> skippedQuestions)
+    internal SquadDataset(string source, string version, IReadOnlyList<SquadExample> examples, IReadOnlyList<SquadIssue> skippedAnswers,
+        IReadOnlyList<SquadIssue> skippedQuestions)
     {
         Source = source; Version = version; Examples = examples; SkippedAnswers = skippedAnswers; SkippedQuestions = skippedQuestions;
     }
@@ -73,7 +75,8 @@ public sealed class SquadDataset
     /// <summary>Answerable questions left without any consistent answer and therefore skipped.</summary>
     public IReadOnlyList<SquadIssue> SkippedQuestions { get; }
 
-    /// <summary>Invalid UTF-8 sequences and unpaired surrogates replaced with U+FFFD while reading (<see cref="MobileBert.Text.TextSanitizer"/>).</summary>
+    /// <summary>Invalid UTF-8 sequences and unpaired surrogates replaced with U+FFFD while reading (<see
+    /// cref="MobileBert.Text.TextSanitizer"/>).</summary>
     public long Replaced { get; internal set; }
 
     /// <summary>Whether any question is unanswerable (then the v2 evaluation applies).</summary>
@@ -92,11 +95,13 @@ public sealed class SquadFormatException : Exception
     /// <summary>File (or source name) being read.</summary>
     public string FileName { get; }
 
-    /// <summary>JSON path of the offending element, e.g. <c>data[3].paragraphs[2].qas[0].answers[0].answer_start</c> (<c>$</c> for the root).</summary>
+    /// <summary>JSON path of the offending element, e.g. <c>data[3].paragraphs[2].qas[0].answers[0].answer_start</c> (<c>$</c> for the
+    /// root).</summary>
     public string JsonPath { get; }
 }
 
-/// <summary>Reads SQuAD v1.1 / v2.0 JSON (<c>data → paragraphs → context, qas → id, question, answers, is_impossible, plausible_answers</c>).</summary>
+/// <summary>Reads SQuAD v1.1 / v2.0 JSON (<c>data → paragraphs → context, qas → id, question, answers, is_impossible,
+/// plausible_answers</c>).</summary>
 public static class SquadReader
 {
     /// <summary>Reads and validates a SQuAD file.</summary>
@@ -113,7 +118,8 @@ public static class SquadReader
     }
 
     /// <summary>Parses SQuAD JSON text; <paramref name="source"/> names it in error messages.</summary>
-    public static SquadDataset Parse(string json, string source = "<json>", SquadReadOptions? options = null) => ParseClean(json, source, options, new MobileBert.Text.TextSanitizer());
+    public static SquadDataset Parse(string json, string source = "<json>", SquadReadOptions? options = null) =>
+        ParseClean(json, source, options, new MobileBert.Text.TextSanitizer());
 
     static SquadDataset ParseClean(string json, string source, SquadReadOptions? options, MobileBert.Text.TextSanitizer sanitizer)
     {
@@ -165,7 +171,8 @@ public static class SquadReader
                         {
                             JsonValueKind.String => idElement.GetString()!,
                             JsonValueKind.Number => idElement.GetRawText(),
-                            _ => throw new SquadFormatException(source, $"{qp}.id", $"expected a string, found {JsonKinds.Describe(idElement.ValueKind)}."),
+                            _ => throw new SquadFormatException(source, $"{qp}.id",
+                                $"expected a string, found {JsonKinds.Describe(idElement.ValueKind)}."),
                         };
                         if (options.RequireUniqueIds && !ids.TryAdd(id, qp))
                             throw new SquadFormatException(source, $"{qp}.id", $"duplicate question id '{id}' (first used at {ids[id]}).");
@@ -177,7 +184,8 @@ public static class SquadReader
                             {
                                 JsonValueKind.True => true,
                                 JsonValueKind.False => false,
-                                _ => throw new SquadFormatException(source, $"{qp}.is_impossible", $"expected true or false, found {JsonKinds.Describe(imp.ValueKind)}."),
+                                _ => throw new SquadFormatException(source, $"{qp}.is_impossible",
+                                    $"expected true or false, found {JsonKinds.Describe(imp.ValueKind)}."),
                             };
                         }
 
@@ -185,17 +193,21 @@ public static class SquadReader
                         int declared = answersElement.GetArrayLength();
                         List<SquadAnswer> answers = ReadAnswers(answersElement, context, source, $"{qp}.answers", options, skippedAnswers);
                         List<SquadAnswer> plausible = qa.TryGetProperty("plausible_answers", out JsonElement pa)
-                            ? ReadAnswers(ExpectArray(pa, source, $"{qp}.plausible_answers"), context, source, $"{qp}.plausible_answers", options, skippedAnswers)
+                            ? ReadAnswers(ExpectArray(pa, source, $"{qp}.plausible_answers"), context, source, $"{qp}.plausible_answers", options,
+                            skippedAnswers)
                             : [];
                         if (impossible && declared > 0)
-                            throw new SquadFormatException(source, $"{qp}.answers", "an unanswerable question (is_impossible: true) must have an empty 'answers' list.");
+                            throw new SquadFormatException(source, $"{qp}.answers",
+                                "an unanswerable question (is_impossible: true) must have an empty 'answers' list.");
                         if (!impossible && declared > 0 && answers.Count == 0)
                         {
-                            skippedQuestions.Add(new SquadIssue(qp, $"question '{id}': none of its {declared} answers matches the context; question skipped."));
+                            skippedQuestions.Add(new SquadIssue(qp, $"question '{id}': none of its {declared} answers matches the context; " +
+                                $"question skipped."));
                             continue;
                         }
 
-                        examples.Add(new SquadExample(id, title, context, question, answers, impossible) { PlausibleAnswers = plausible, JsonPath = qp });
+                        examples.Add(new SquadExample(id, title, context, question, answers, impossible) {
+                            PlausibleAnswers = plausible, JsonPath = qp });
                     }
                 }
             }
@@ -204,7 +216,8 @@ public static class SquadReader
         }
     }
 
-    private static List<SquadAnswer> ReadAnswers(JsonElement array, string context, string source, string path, SquadReadOptions options, List<SquadIssue> skipped)
+    private static List<SquadAnswer> ReadAnswers(JsonElement array, string context, string source, string path, SquadReadOptions options,
+        List<SquadIssue> skipped)
     {
         var list = new List<SquadAnswer>();
         int i = 0;
@@ -220,9 +233,11 @@ public static class SquadReader
             if (start < 0 || start > context.Length)
                 problem = $"answer_start {start} is outside the context (length {context.Length}).";
             else if (start + (long)text.Length > context.Length)
-                problem = $"answer text '{Clip(text)}' (length {text.Length}) starting at {start} runs past the end of the context (length {context.Length}).";
+                problem = $"answer text '{Clip(text)}' (length {text.Length}) starting at {start} runs past the end of the context " +
+                    $"(length {context.Length}).";
             else if (string.CompareOrdinal(context, start, text, 0, text.Length) != 0)
-                problem = $"answer text '{Clip(text)}' does not match the context at answer_start {start}, which has '{Clip(context.Substring(start, text.Length))}'.";
+                problem = $"answer text '{Clip(text)}' does not match the context at answer_start {start}, which has " +
+                    $"'{Clip(context.Substring(start, text.Length))}'.";
             if (problem is not null)
             {
                 if (!options.SkipInconsistentAnswers) throw new SquadFormatException(source, $"{ap}.answer_start", problem);

@@ -32,7 +32,8 @@ public static class SquadEvaluation
     /// <summary>v1.1 <c>f1_score</c>: token-overlap F1 of normalised tokens (0 when either side has no tokens).</summary>
     public static double F1V1(string prediction, string groundTruth) => F1(GetTokens(prediction), GetTokens(groundTruth), emptyAgreementIsOne: false);
 
-    /// <summary>v2.0 <c>compute_f1(a_gold, a_pred)</c>: as v1.1, except that when either side has no tokens the score is 1 if both have none, else 0.</summary>
+    /// <summary>v2.0 <c>compute_f1(a_gold, a_pred)</c>: as v1.1, except that when either side has no tokens the score is 1 if both have none, else
+    /// 0.</summary>
     public static double F1V2(string groundTruth, string prediction) => F1(GetTokens(prediction), GetTokens(groundTruth), emptyAgreementIsOne: true);
 
     private static double F1(string[] pred, string[] gold, bool emptyAgreementIsOne)
@@ -60,8 +61,10 @@ public static class SquadEvaluation
     /// prediction score 0 (the script prints a warning). Returns <c>{"exact_match", "f1"}</c> in percent.
     /// </summary>
     /// <param name="missing">Ids of questions that had no prediction.</param>
-    /// <exception cref="ArgumentException">A question has no gold answers (the v1.1 script fails on <c>max()</c> of nothing; use <see cref="EvaluateV2"/>).</exception>
-    public static IReadOnlyDictionary<string, double> EvaluateV1(IReadOnlyList<SquadExample> dataset, IReadOnlyDictionary<string, string> predictions, out IReadOnlyList<string> missing)
+    /// <exception cref="ArgumentException">A question has no gold answers (the v1.1 script fails on <c>max()</c> of nothing; use <see
+    /// cref="EvaluateV2"/>).</exception>
+    public static IReadOnlyDictionary<string, double> EvaluateV1(IReadOnlyList<SquadExample> dataset, IReadOnlyDictionary<string, string> predictions,
+        out IReadOnlyList<string> missing)
     {
         ArgumentNullException.ThrowIfNull(dataset);
         ArgumentNullException.ThrowIfNull(predictions);
@@ -78,7 +81,8 @@ public static class SquadEvaluation
             }
 
             if (qa.Answers.Count == 0)
-                throw new ArgumentException($"Question '{qa.Id}' has no gold answers; the SQuAD v1.1 evaluation needs at least one (use EvaluateV2 for SQuAD 2.0 data).");
+                throw new ArgumentException($"Question '{qa.Id}' has no gold answers; the SQuAD v1.1 evaluation needs at least one (use EvaluateV2 " +
+                    $"for SQuAD 2.0 data).");
             em += qa.Answers.Max(a => ExactMatch(pred, a.Text) ? 1.0 : 0.0);
             f1 += qa.Answers.Max(a => F1V1(pred, a.Text));
         }
@@ -89,12 +93,14 @@ public static class SquadEvaluation
     }
 
     /// <inheritdoc cref="EvaluateV1(IReadOnlyList{SquadExample}, IReadOnlyDictionary{string, string}, out IReadOnlyList{string})"/>
-    public static IReadOnlyDictionary<string, double> EvaluateV1(IReadOnlyList<SquadExample> dataset, IReadOnlyDictionary<string, string> predictions) =>
+    public static IReadOnlyDictionary<string, double> EvaluateV1(IReadOnlyList<SquadExample> dataset,
+        IReadOnlyDictionary<string, string> predictions) =>
         EvaluateV1(dataset, predictions, out _);
 
     /// <summary>Per-question raw scores of <c>evaluate-v2.0.py</c> (<c>get_raw_scores</c>).</summary>
     /// <remarks>Gold answers that normalise to "" are ignored; a question with none left has the single gold answer "".</remarks>
-    public static (Dictionary<string, double> Exact, Dictionary<string, double> F1) GetRawScoresV2(IReadOnlyList<SquadExample> dataset, IReadOnlyDictionary<string, string> predictions)
+    public static (Dictionary<string, double> Exact, Dictionary<string, double> F1) GetRawScoresV2(
+        IReadOnlyList<SquadExample> dataset, IReadOnlyDictionary<string, string> predictions)
     {
         var exact = new Dictionary<string, double>(StringComparer.Ordinal);
         var f1 = new Dictionary<string, double>(StringComparer.Ordinal);
@@ -117,8 +123,10 @@ public static class SquadEvaluation
     /// </summary>
     /// <param name="dataset">The questions (a question is answerable iff it has gold answers: <c>bool(qa['answers'])</c>).</param>
     /// <param name="predictions">id → predicted text ("" = no answer).</param>
-    /// <param name="naProbs">id → no-answer probability or score (e.g. <c>null_odds.json</c>), iterated in its order (ties in the threshold search are resolved in that order, as the script's stable sort does). Null: all 0.</param>
-    /// <param name="naProbThresh">A question whose na-prob is strictly greater than this is treated as answered "no answer" (script default 1.0).</param>
+    /// <param name="naProbs">id → no-answer probability or score (e.g. <c>null_odds.json</c>), iterated in its order (ties in the threshold search
+    /// are resolved in that order, as the script's stable sort does). Null: all 0.</param>
+    /// <param name="naProbThresh">A question whose na-prob is strictly greater than this is treated as answered "no answer" (script default
+    /// 1.0).</param>
     /// <exception cref="ArgumentException">A question has no prediction or no na-prob (the official script fails with a KeyError).</exception>
     public static IReadOnlyDictionary<string, double> EvaluateV2(IReadOnlyList<SquadExample> dataset, IReadOnlyDictionary<string, string> predictions,
         IReadOnlyDictionary<string, double>? naProbs = null, double naProbThresh = 1.0)
@@ -129,7 +137,8 @@ public static class SquadEvaluation
         foreach (SquadExample qa in dataset) hasAns[qa.Id] = qa.HasAnswer;
         var missing = dataset.Where(q => !predictions.ContainsKey(q.Id)).Select(q => q.Id).ToList();
         if (missing.Count > 0)
-            throw new ArgumentException($"{missing.Count} questions have no prediction (e.g. '{string.Join("', '", missing.Take(5))}'); the official v2.0 script fails on them.");
+            throw new ArgumentException($"{missing.Count} questions have no prediction (e.g. '{string.Join("', '", missing.Take(5))}'); the " +
+                $"official v2.0 script fails on them.");
         IReadOnlyDictionary<string, double> na = naProbs ?? predictions.Keys.ToDictionary(k => k, _ => 0.0, StringComparer.Ordinal);
         var missingNa = dataset.Where(q => !na.ContainsKey(q.Id)).Select(q => q.Id).ToList();
         if (missingNa.Count > 0)
@@ -165,7 +174,8 @@ public static class SquadEvaluation
         return d;
     }
 
-    private static void MakeEvalDict(Dictionary<string, double> into, string prefix, Dictionary<string, double> exact, Dictionary<string, double> f1, List<string> ids)
+    private static void MakeEvalDict(Dictionary<string, double> into, string prefix, Dictionary<string, double> exact, Dictionary<string, double> f1,
+        List<string> ids)
     {
         int total = ids.Count;
         into[prefix + "exact"] = 100.0 * ids.Sum(k => exact[k]) / total;
@@ -179,7 +189,8 @@ public static class SquadEvaluation
     /// −1 for an unanswerable one with a non-empty prediction; keep the best running total (strictly greater) and the na-prob
     /// at which it was reached. Returns <c>(100 × best / number of scored questions, threshold)</c>.
     /// </summary>
-    public static (double Score, double Threshold) FindBestThreshold(IReadOnlyDictionary<string, string> predictions, IReadOnlyDictionary<string, double> scores,
+    public static (double Score, double Threshold) FindBestThreshold(IReadOnlyDictionary<string, string> predictions,
+        IReadOnlyDictionary<string, double> scores,
         IReadOnlyDictionary<string, double> naProbs, IReadOnlyDictionary<string, bool> qidToHasAns)
     {
         double numNoAns = qidToHasAns.Count(kv => !kv.Value);

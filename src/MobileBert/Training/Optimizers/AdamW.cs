@@ -19,7 +19,8 @@ public sealed record AdamWOptions
         if (!(Beta1 >= 0 && Beta1 < 1)) throw new ArgumentOutOfRangeException(nameof(Beta1), Beta1, "β1 must be in [0, 1).");
         if (!(Beta2 >= 0 && Beta2 < 1)) throw new ArgumentOutOfRangeException(nameof(Beta2), Beta2, "β2 must be in [0, 1).");
         if (!(Eps >= 0) || !double.IsFinite(Eps)) throw new ArgumentOutOfRangeException(nameof(Eps), Eps, "eps must be finite and ≥ 0.");
-        if (!(WeightDecay >= 0) || !double.IsFinite(WeightDecay)) throw new ArgumentOutOfRangeException(nameof(WeightDecay), WeightDecay, "Weight decay must be finite and ≥ 0.");
+        if (!(WeightDecay >= 0) || !double.IsFinite(WeightDecay)) throw new ArgumentOutOfRangeException(
+            nameof(WeightDecay), WeightDecay, "Weight decay must be finite and ≥ 0.");
     }
 }
 
@@ -42,7 +43,8 @@ public sealed class AdamW : Optimizer
     }
 
     public override string Kind => "adamw";
-    /// <summary>Hyper-parameters; may be replaced between steps (the weight-decay flags in <see cref="Optimizer.Groups"/> are not re-derived).</summary>
+    /// <summary>Hyper-parameters; may be replaced between steps (the weight-decay flags in <see cref="Optimizer.Groups"/> are not
+    /// re-derived).</summary>
     public AdamWOptions Options
     {
         get => _options;
@@ -83,8 +85,10 @@ public sealed class AdamW : Optimizer
     {
         var o = new AdamWOptions
         {
-            Beta1 = OptimizerState.Get(h, "beta1", source), Beta2 = OptimizerState.Get(h, "beta2", source), Eps = OptimizerState.Get(h, "eps", source),
-            WeightDecay = OptimizerState.Get(h, "weight_decay", source), DecayBiasesAndNorms = OptimizerState.Get(h, "decay_biases_and_norms", source) != 0,
+            Beta1 = OptimizerState.Get(h, "beta1", source), Beta2 = OptimizerState.Get(h, "beta2", source),
+                Eps = OptimizerState.Get(h, "eps", source),
+            WeightDecay = OptimizerState.Get(h, "weight_decay", source), DecayBiasesAndNorms =
+                OptimizerState.Get(h, "decay_biases_and_norms", source) != 0,
         };
         Options = o;
     }

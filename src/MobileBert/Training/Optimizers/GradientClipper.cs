@@ -54,9 +54,11 @@ public static class GradientClipper
 
     /// <summary>As <see cref="ClipGlobalNorm"/>, but a NaN/Inf gradient is reported in the result
     /// (<see cref="ClipResult.NonFiniteParameter"/>) instead of thrown; the gradients are then left untouched.</summary>
-    public static ClipResult TryClipGlobalNorm(ParameterStore store, double maxNorm, ParameterGroups? groups = null, double epsilon = 0, int threads = 1)
+    public static ClipResult TryClipGlobalNorm(ParameterStore store, double maxNorm, ParameterGroups? groups = null, double epsilon = 0,
+        int threads = 1)
     {
-        if (double.IsNaN(maxNorm) || maxNorm <= 0) throw new ArgumentOutOfRangeException(nameof(maxNorm), maxNorm, "maxNorm must be > 0 (∞ for no clipping).");
+        if (double.IsNaN(maxNorm) || maxNorm <= 0) throw new ArgumentOutOfRangeException(
+            nameof(maxNorm), maxNorm, "maxNorm must be > 0 (∞ for no clipping).");
         if (!(epsilon >= 0)) throw new ArgumentOutOfRangeException(nameof(epsilon), epsilon, "epsilon must be ≥ 0.");
         var ranges = Ranges(store, groups);
         double norm = Math.Sqrt(SumOfSquares(store, ranges, threads));

@@ -22,7 +22,8 @@ public sealed record LambOptions
         if (!(Beta1 >= 0 && Beta1 < 1)) throw new ArgumentOutOfRangeException(nameof(Beta1), Beta1, "β1 must be in [0, 1).");
         if (!(Beta2 >= 0 && Beta2 < 1)) throw new ArgumentOutOfRangeException(nameof(Beta2), Beta2, "β2 must be in [0, 1).");
         if (!(Eps >= 0) || !double.IsFinite(Eps)) throw new ArgumentOutOfRangeException(nameof(Eps), Eps, "eps must be finite and ≥ 0.");
-        if (!(WeightDecay >= 0) || !double.IsFinite(WeightDecay)) throw new ArgumentOutOfRangeException(nameof(WeightDecay), WeightDecay, "Weight decay must be finite and ≥ 0.");
+        if (!(WeightDecay >= 0) || !double.IsFinite(WeightDecay)) throw new ArgumentOutOfRangeException(
+            nameof(WeightDecay), WeightDecay, "Weight decay must be finite and ≥ 0.");
     }
 }
 

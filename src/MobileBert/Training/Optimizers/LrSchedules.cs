@@ -16,7 +16,8 @@ public abstract class LrSchedule
     public static ConstantSchedule Constant(double lr, long warmupSteps = 0) => new(lr, warmupSteps);
 
     static protected void CheckStep(long step) { if (step < 0) throw new ArgumentOutOfRangeException(nameof(step), step, "Steps are ≥ 0."); }
-    static protected void CheckLr(double lr, string name) { if (!double.IsFinite(lr) || lr < 0) throw new ArgumentOutOfRangeException(name, lr, "Learning rates must be finite and ≥ 0."); }
+    static protected void CheckLr(double lr, string name) { if (!double.IsFinite(lr)
+        || lr < 0) throw new ArgumentOutOfRangeException(name, lr, "Learning rates must be finite and ≥ 0."); }
 }
 
 /// <summary>Constant learning rate, optionally after a linear warm-up (lr·step/warmup for step &lt; warmup).</summary>
@@ -49,11 +50,13 @@ public sealed class ConstantSchedule : LrSchedule
 /// </summary>
 public sealed class WarmupPolynomialDecay : LrSchedule
 {
-    public WarmupPolynomialDecay(double peakLr, long warmupSteps, long totalSteps, double power = 1.0, double endLr = 0.0, bool decayFromWarmupEnd = true)
+    public WarmupPolynomialDecay(double peakLr, long warmupSteps, long totalSteps, double power = 1.0, double endLr = 0.0,
+        bool decayFromWarmupEnd = true)
     {
         CheckLr(peakLr, nameof(peakLr)); CheckLr(endLr, nameof(endLr));
         ArgumentOutOfRangeException.ThrowIfNegative(warmupSteps);
-        if (totalSteps < warmupSteps || totalSteps <= 0) throw new ArgumentOutOfRangeException(nameof(totalSteps), totalSteps, $"totalSteps must be > 0 and ≥ warmupSteps ({warmupSteps}).");
+        if (totalSteps < warmupSteps || totalSteps <= 0) throw new ArgumentOutOfRangeException(
+            nameof(totalSteps), totalSteps, $"totalSteps must be > 0 and ≥ warmupSteps ({warmupSteps}).");
         if (!double.IsFinite(power) || power <= 0) throw new ArgumentOutOfRangeException(nameof(power), power, "power must be finite and > 0.");
         PeakLr = peakLr; WarmupSteps = warmupSteps; TotalSteps = totalSteps; Power = power; EndLr = endLr; DecayFromWarmupEnd = decayFromWarmupEnd;
     }

@@ -52,7 +52,8 @@ public abstract class Optimizer
     {
         if (!double.IsFinite(lr) || lr < 0) throw new ArgumentOutOfRangeException(nameof(lr), lr, "The learning rate must be finite and ≥ 0.");
         if (Store.Grad is null) throw new InvalidOperationException("Gradients are not allocated (ParameterStore.AllocateGrad).");
-        if (Store.Data.Length != FirstMoment.Length) throw new InvalidOperationException("The store was re-allocated after the optimizer was created.");
+        if (Store.Data.Length != FirstMoment.Length) throw new InvalidOperationException(
+            "The store was re-allocated after the optimizer was created.");
         Apply(lr);
         var settings = Groups.Raw;
         for (int i = 0; i < settings.Length; i++) if (!settings[i].Frozen) ParameterSteps[i]++;
@@ -83,7 +84,8 @@ public abstract class Optimizer
     /// <see cref="OptimizerStateException"/> on any mismatch (optimizer kind, names, shapes).</summary>
     public void Load(string path) => OptimizerState.Load(this, path);
 
-    /// <summary>A contiguous range of the buffers updated with one set of scalars (<paramref name="First"/>…<paramref name="Last"/> parameter indices).</summary>
+    /// <summary>A contiguous range of the buffers updated with one set of scalars (<paramref name="First"/>…<paramref name="Last"/> parameter
+    /// indices).</summary>
     private protected readonly record struct Run(int First, int Last, long Start, long End);
     private protected readonly record struct Chunk(int Run, long Start, int Length);
 

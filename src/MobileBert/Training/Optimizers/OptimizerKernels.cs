@@ -64,7 +64,8 @@ internal static class OptimizerKernels
     /// Σu² (double) when <paramref name="norms"/> is set. When <paramref name="applyLr"/> ≠ 0 the update is applied
     /// directly (w −= applyLr·u, the ratio-1 case, one pass).
     /// </summary>
-    internal static (double W2, double U2) LambMoments(Span<float> w, ReadOnlySpan<float> g, Span<float> m, Span<float> v, in LambScalars s, bool norms, float applyLr)
+    internal static (double W2, double U2) LambMoments(Span<float> w, ReadOnlySpan<float> g, Span<float> m, Span<float> v, in LambScalars s,
+        bool norms, float applyLr)
     {
         int n = w.Length;
         if (g.Length != n || m.Length != n || v.Length != n) throw new ArgumentException("Span lengths differ.");
@@ -76,7 +77,8 @@ internal static class OptimizerKernels
             var gv = MemoryMarshal.Cast<float, Vector<float>>(g);
             var mv = MemoryMarshal.Cast<float, Vector<float>>(m);
             var vv = MemoryMarshal.Cast<float, Vector<float>>(v);
-            Vector<float> b1 = new(s.Beta1), omb1 = new(s.OneMinusBeta1), b2 = new(s.Beta2), omb2 = new(s.OneMinusBeta2), eps = new(s.Eps), wd = new(s.WeightDecay), lr = new(applyLr);
+            Vector<float> b1 = new(s.Beta1), omb1 = new(s.OneMinusBeta1), b2 = new(s.Beta2), omb2 = new(s.OneMinusBeta2), eps = new(s.Eps),
+                wd = new(s.WeightDecay), lr = new(applyLr);
             Vector<double> aw0 = default, aw1 = default, au0 = default, au1 = default;
             for (int k = 0; k < wv.Length; k++)
             {

@@ -73,34 +73,43 @@ public static class OptimizerState
 
         var store = optimizer.Store;
         var inFile = new Dictionary<string, (int[] Shape, long Step, ParameterSettings Settings)>(StringComparer.Ordinal);
-        foreach (var e in header.Parameters) if (!inFile.TryAdd(e.Name, (e.Shape, e.Step, e.Settings))) throw Bad(path, $"parameter '{e.Name}' listed twice");
+        foreach (var e in header.Parameters) if (!inFile.TryAdd(e.Name, (e.Shape, e.Step, e.Settings))) throw Bad(
+            path, $"parameter '{e.Name}' listed twice");
         var missing = new List<string>(); var wrongShape = new List<string>();
         foreach (var p in store.Parameters)
         {
             if (!inFile.TryGetValue(p.Name, out var e)) { missing.Add(p.Name); continue; }
-            if (!e.Shape.SequenceEqual(p.Shape)) { wrongShape.Add($"{p.Name}: state has [{string.Join(",", e.Shape)}], model has [{string.Join(",", p.Shape)}]"); continue; }
+            if (!e.Shape.SequenceEqual(p.Shape)) { wrongShape.Add($"{p.Name}: state has [{string.Join(",", e.Shape)}], model has " +
+                $"[{string.Join(",", p.Shape)}]"); continue; }
             foreach (var prefix in new[] { M, V })
             {
                 if (!file.TryGet(prefix + p.Name, out var t)) throw Bad(path, $"tensor '{prefix + p.Name}' is missing");
                 if (t.DType != TensorDType.F32 || !t.Shape.SequenceEqual(p.Shape))
-                    throw Bad(path, $"tensor '{t.Name}' is {DTypeInfo.ToSafeTensorsName(t.DType)} {DTypeInfo.FormatShape(t.Shape)}, expected F32 {DTypeInfo.FormatShape(p.Shape)}");
+                    throw Bad(path, $"tensor '{t.Name}' is {DTypeInfo.ToSafeTensorsName(t.DType)} {DTypeInfo.FormatShape(t.Shape)}, expected " +
+                        $"F32 {DTypeInfo.FormatShape(p.Shape)}");
             }
         }
         var unexpected = inFile.Keys.Where(n => !store.Contains(n)).ToList();
         if (missing.Count + wrongShape.Count + unexpected.Count > 0)
         {
-            var msg = new System.Text.StringBuilder($"{path}: optimizer state does not match the model's parameters ({store.Parameters.Count} in the model, {inFile.Count} in the state).");
-            if (missing.Count > 0) msg.Append($"\n  missing from the state ({missing.Count}): ").AppendJoin(", ", missing.Take(20)).Append(missing.Count > 20 ? ", …" : "");
-            if (wrongShape.Count > 0) msg.Append($"\n  wrong shape ({wrongShape.Count}): ").AppendJoin("; ", wrongShape.Take(20)).Append(wrongShape.Count > 20 ? "; …" : "");
-            if (unexpected.Count > 0) msg.Append($"\n  not in the model ({unexpected.Count}): ").AppendJoin(", ", unexpected.Take(20)).Append(unexpected.Count > 20 ? ", …" : "");
+            var msg = new System.Text.StringBuilder($"{path}: optimizer state does not match the model's parameters ({store.Parameters.Count} in " +
+                $"the model, {inFile.Count} in the state).");
+            if (missing.Count > 0) msg.Append($"\n  missing from the state ({missing.Count}): ").AppendJoin(", ", missing.Take(20)).Append(
+                missing.Count > 20 ? ", …" : "");
+            if (wrongShape.Count > 0) msg.Append($"\n  wrong shape ({wrongShape.Count}): ").AppendJoin("; ", wrongShape.Take(20)).Append(
+                wrongShape.Count > 20 ? "; …" : "");
+            if (unexpected.Count > 0) msg.Append($"\n  not in the model ({unexpected.Count}): ").AppendJoin(", ", unexpected.Take(20)).Append(
+                unexpected.Count > 20 ? ", …" : "");
             throw new OptimizerStateException(msg.ToString(), path);
         }
         foreach (var e in header.Parameters)
-            if (!double.IsFinite(e.Settings.LrMultiplier) || e.Settings.LrMultiplier < 0 || e.Step < 0) throw Bad(path, $"parameter '{e.Name}' has an invalid step or learning-rate multiplier");
+            if (!double.IsFinite(e.Settings.LrMultiplier) || e.Settings.LrMultiplier < 0
+                || e.Step < 0) throw Bad(path, $"parameter '{e.Name}' has an invalid step or learning-rate multiplier");
 
         // Validate hyper-parameters on a scratch optimizer of the same kind, so a bad file leaves ours untouched.
         try { Scratch(optimizer).RestoreHyperParameters(header.Hyper, path); }
-        catch (Exception ex) when (ex is ArgumentException or OptimizerStateException) { throw Bad(path, "invalid hyper-parameters: " + ex.Message, ex); }
+        catch (Exception ex) when (ex is ArgumentException or OptimizerStateException) { throw Bad(
+        path, "invalid hyper-parameters: " + ex.Message, ex); }
 
         // Commit.
         optimizer.RestoreHyperParameters(header.Hyper, path);
@@ -145,16 +154,19 @@ public static class OptimizerState
     sealed record Entry(string Name, int[] Shape, long Step, ParameterSettings Settings);
     sealed record Header(string Kind, long Step, Dictionary<string, double> Hyper, List<Entry> Parameters);
 
-    static OptimizerStateException Bad(string path, string what, Exception? inner = null) => new($"{path}: invalid optimizer state: {what}.", path, inner);
+    static OptimizerStateException Bad(string path, string what, Exception? inner = null) =>
+        new($"{path}: invalid optimizer state: {what}.", path, inner);
 
     static Header ReadHeader(SafeTensorsFile file, string path)
     {
         var md = file.Metadata;
-        string Meta(string key) => md.TryGetValue(key, out var v) ? v : throw Bad(path, $"metadata '{key}' is missing (not an optimizer state file?)");
+        string Meta(string key) => md.TryGetValue(key, out var v) ? v : throw Bad(
+            path, $"metadata '{key}' is missing (not an optimizer state file?)");
         if (Meta("format") != Format) throw Bad(path, $"format is '{md["format"]}', expected '{Format}'");
         if (Meta("version") != Version) throw Bad(path, $"version '{md["version"]}' is not supported (expected {Version})");
         string kind = Meta("optimizer");
-        if (!long.TryParse(Meta("step"), NumberStyles.None, CultureInfo.InvariantCulture, out long step)) throw Bad(path, "'step' is not a non-negative integer");
+        if (!long.TryParse(Meta("step"), NumberStyles.None, CultureInfo.InvariantCulture, out long step)) throw Bad(
+            path, "'step' is not a non-negative integer");
         try
         {
             var hyper = new Dictionary<string, double>(StringComparer.Ordinal);
@@ -163,8 +175,10 @@ public static class OptimizerState
             foreach (var node in JsonNode.Parse(Meta("parameters"))!.AsArray())
             {
                 var o = node!.AsObject();
-                list.Add(new Entry(o["name"]!.GetValue<string>(), [.. o["shape"]!.AsArray().Select(d => d!.GetValue<int>())], o["step"]!.GetValue<long>(),
-                    new ParameterSettings(o["lr_multiplier"]!.GetValue<double>(), o["frozen"]!.GetValue<bool>(), o["weight_decay"]!.GetValue<bool>(), o["trust_ratio"]!.GetValue<bool>())));
+                list.Add(new Entry(o["name"]!.GetValue<string>(), [.. o["shape"]!.AsArray().Select(d => d!.GetValue<int>())],
+                    o["step"]!.GetValue<long>(),
+                    new ParameterSettings(o["lr_multiplier"]!.GetValue<double>(), o["frozen"]!.GetValue<bool>(), o["weight_decay"]!.GetValue<bool>(),
+                    o["trust_ratio"]!.GetValue<bool>())));
             }
             return new Header(kind, step, hyper, list);
         }

@@ -71,7 +71,8 @@ public sealed class ParameterSelector
         return m.Success ? int.Parse(m.Groups[1].ValueSpan, CultureInfo.InvariantCulture) : -1;
     }
     /// <summary>Parameters of encoder layers first ≤ l &lt; endExclusive.</summary>
-    public static ParameterSelector EncoderLayers(int first, int endExclusive) => new(p => EncoderLayerOf(p) is var l && l >= first && l < endExclusive, $"encoder layers [{first}, {endExclusive})");
+    public static ParameterSelector EncoderLayers(int first, int endExclusive) =>
+        new(p => EncoderLayerOf(p) is var l && l >= first && l < endExclusive, $"encoder layers [{first}, {endExclusive})");
     public static ParameterSelector EncoderLayer(int layer) => EncoderLayers(layer, layer + 1);
     /// <summary>Encoder layers 0 … layer−1.</summary>
     public static ParameterSelector EncoderLayersBelow(int layer) => EncoderLayers(0, layer);
@@ -81,7 +82,8 @@ public sealed class ParameterSelector
     public static ParameterSelector OutsideEncoderLayers { get; } = new(p => EncoderLayerOf(p) < 0, "outside encoder layers");
 
     public ParameterSelector Not() => new(p => !_match(p), $"not ({_description})");
-    public ParameterSelector Or(ParameterSelector other) => new(p => _match(p) || other._match(p), $"({_description}) or ({other})", Union(ExplicitNames, other.ExplicitNames));
+    public ParameterSelector Or(ParameterSelector other) => new(p => _match(p) || other._match(p), $"({_description}) or ({other})",
+        Union(ExplicitNames, other.ExplicitNames));
     public ParameterSelector And(ParameterSelector other) => new(p => _match(p) && other._match(p), $"({_description}) and ({other})");
 
     static IReadOnlyCollection<string>? Union(IReadOnlyCollection<string>? a, IReadOnlyCollection<string>? b) =>
@@ -118,7 +120,8 @@ public sealed class ParameterGroups
     public ParameterSettings this[int index] { get => _settings[index]; set => _settings[index] = Validate(value); }
     public ParameterSettings this[Parameter p] { get => _settings[IndexOf(p)]; set => _settings[IndexOf(p)] = Validate(value); }
     public ParameterSettings this[string name] { get => this[Store[name]]; set => this[Store[name]] = value; }
-    public int IndexOf(Parameter p) => _index.TryGetValue(p, out int i) ? i : throw new ArgumentException($"Parameter '{p.Name}' does not belong to this store.");
+    public int IndexOf(Parameter p) => _index.TryGetValue(p, out int i) ? i
+        : throw new ArgumentException($"Parameter '{p.Name}' does not belong to this store.");
 
     /// <summary>Applies <paramref name="change"/> to every selected parameter; returns how many were selected.</summary>
     public int Apply(ParameterSelector selector, Func<ParameterSettings, ParameterSettings> change)
@@ -127,7 +130,8 @@ public sealed class ParameterGroups
         if (selector.ExplicitNames is { } names)
         {
             var unknown = names.Where(n => !Store.Contains(n)).ToList();
-            if (unknown.Count > 0) throw new ArgumentException($"No parameter named {string.Join(", ", unknown.Take(10).Select(n => $"'{n}'"))}{(unknown.Count > 10 ? ", …" : "")} in the store.");
+            if (unknown.Count > 0) throw new ArgumentException($"No parameter " +
+                $"named {string.Join(", ", unknown.Take(10).Select(n => $"'{n}'"))}{(unknown.Count > 10 ? ", …" : "")} in the store.");
         }
         int n = 0;
         for (int i = 0; i < _settings.Length; i++)
@@ -138,13 +142,15 @@ public sealed class ParameterGroups
     /// <summary>Sets the learning-rate multiplier of the selected parameters and unfreezes them.</summary>
     public ParameterGroups SetLrMultiplier(ParameterSelector selector, double multiplier)
     {
-        if (!double.IsFinite(multiplier) || multiplier < 0) throw new ArgumentOutOfRangeException(nameof(multiplier), multiplier, "Learning-rate multipliers must be finite and ≥ 0.");
+        if (!double.IsFinite(multiplier) || multiplier < 0) throw new ArgumentOutOfRangeException(
+            nameof(multiplier), multiplier, "Learning-rate multipliers must be finite and ≥ 0.");
         Apply(selector, s => s with { LrMultiplier = multiplier, Frozen = false });
         return this;
     }
     public ParameterGroups Freeze(ParameterSelector selector) { Apply(selector, s => s with { Frozen = true }); return this; }
     public ParameterGroups Unfreeze(ParameterSelector selector) { Apply(selector, s => s with { Frozen = false }); return this; }
-    public ParameterGroups SetWeightDecay(ParameterSelector selector, bool decay) { Apply(selector, s => s with { WeightDecay = decay }); return this; }
+    public ParameterGroups SetWeightDecay(ParameterSelector selector, bool decay) { Apply(selector, s => s with { WeightDecay = decay });
+        return this; }
     public ParameterGroups SetTrustRatio(ParameterSelector selector, bool adapt) { Apply(selector, s => s with { TrustRatio = adapt }); return this; }
 
     /// <summary>Every multiplier back to 1 and every parameter unfrozen (weight-decay and trust-ratio flags are kept).</summary>
@@ -160,7 +166,8 @@ public sealed class ParameterGroups
     /// later layers are frozen; everything outside the encoder layers (embeddings, pooler, heads) at
     /// ×<paramref name="otherMultiplier"/> (null = frozen). Replaces the previous stage's multipliers and freezing.
     /// </summary>
-    public ParameterGroups ConfigureEncoderStage(int layer, double currentMultiplier = 1.0, double? earlierMultiplier = null, double? otherMultiplier = null)
+    public ParameterGroups ConfigureEncoderStage(int layer, double currentMultiplier = 1.0, double? earlierMultiplier = null,
+        double? otherMultiplier = null)
     {
         ArgumentOutOfRangeException.ThrowIfNegative(layer);
         ResetLrAndFreezing();
@@ -172,7 +179,8 @@ public sealed class ParameterGroups
     }
 
     static ParameterSettings Validate(ParameterSettings s) =>
-        double.IsFinite(s.LrMultiplier) && s.LrMultiplier >= 0 ? s : throw new ArgumentOutOfRangeException(nameof(s), s.LrMultiplier, "Learning-rate multipliers must be finite and ≥ 0.");
+        double.IsFinite(s.LrMultiplier) && s.LrMultiplier >= 0 ? s : throw new ArgumentOutOfRangeException(
+        nameof(s), s.LrMultiplier, "Learning-rate multipliers must be finite and ≥ 0.");
 
     internal ParameterSettings[] Raw => _settings;
 }

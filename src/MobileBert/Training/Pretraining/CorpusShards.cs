@@ -29,7 +29,8 @@ public sealed class CorpusShards : IDisposable
     public bool Reused { get; }
     public string Directory { get; }
 
-    CorpusShards(PretrainingDataset train, PretrainingDataset heldOut, bool reused, string dir) { Train = train; HeldOut = heldOut; Reused = reused; Directory = dir; }
+    CorpusShards(PretrainingDataset train, PretrainingDataset heldOut, bool reused, string dir) { Train = train; HeldOut = heldOut; Reused = reused;
+        Directory = dir; }
 
     public void Dispose() { Train.Dispose(); HeldOut.Dispose(); }
 
@@ -44,7 +45,8 @@ public sealed class CorpusShards : IDisposable
     /// <summary>Builds the shards in <paramref name="dataDir"/> (or reuses them when the manifest matches), opens both splits and
     /// checks there is a batch of training sequences and a non-empty held-out split. <paramref name="progress"/> gets
     /// throttled build progress lines and a summary line.</summary>
-    public static CorpusShards Prepare(ICorpusShardSettings s, long seed, string dataDir, WordPieceTokenizer tokenizer, int batch, Action<string>? progress = null)
+    public static CorpusShards Prepare(ICorpusShardSettings s, long seed, string dataDir, WordPieceTokenizer tokenizer, int batch,
+        Action<string>? progress = null)
     {
         PretrainingStage? last = null; var clock = Stopwatch.StartNew();
         var build = PretrainingDataBuilder.Build(s.Data, tokenizer, dataDir, Options(s, seed), p =>
@@ -60,9 +62,12 @@ public sealed class CorpusShards : IDisposable
             heldOut = PretrainingDataset.Open(dataDir, PretrainingManifest.HeldOutSplit);
             progress?.Invoke($"{train.Count} training / {heldOut.Count} held-out sequences ({(build.Reused ? "reused" : "built")} in {dataDir})");
             if (build.Manifest.ReplacedCharacters > 0)
-                progress?.Invoke($"the corpus had {build.Manifest.ReplacedCharacters} invalid UTF-8 sequence(s) or unpaired UTF-16 surrogate(s), replaced with U+FFFD");
-            if (train.Count < batch) throw new ArgumentException($"{dataDir}: only {train.Count} training sequences for a batch of {batch}; add text or lower --batch.");
-            if (heldOut.Count == 0) throw new ArgumentException($"{dataDir}: the held-out split is empty; raise the held-out fraction or add documents.");
+                progress?.Invoke($"the corpus had {build.Manifest.ReplacedCharacters} invalid UTF-8 sequence(s) or unpaired UTF-16 surrogate(s), " +
+                    $"replaced with U+FFFD");
+            if (train.Count < batch) throw new ArgumentException($"{dataDir}: only {train.Count} training sequences for a batch of {batch}; add " +
+                $"text or lower --batch.");
+            if (heldOut.Count == 0) throw new ArgumentException($"{dataDir}: the held-out split is empty; raise the held-out fraction or add " +
+                $"documents.");
             return new CorpusShards(train, heldOut, build.Reused, dataDir);
         }
         catch
@@ -75,7 +80,8 @@ public sealed class CorpusShards : IDisposable
     /// <summary>Adds the data settings to a resume fingerprint (a resumed run must read the same shards).</summary>
     public static void AddFingerprint(ICorpusShardSettings s, JsonObject fingerprint)
     {
-        fingerprint["max_predictions"] = s.MaxPredictions; fingerprint["dupe_factor"] = s.DupeFactor; fingerprint["held_out_fraction"] = s.HeldOutFraction;
+        fingerprint["max_predictions"] = s.MaxPredictions; fingerprint["dupe_factor"] = s.DupeFactor;
+        fingerprint["held_out_fraction"] = s.HeldOutFraction;
         fingerprint["whole_word_masking"] = s.WholeWordMasking; fingerprint["blank_lines_between_documents"] = s.BlankLinesBetweenDocuments;
     }
 }

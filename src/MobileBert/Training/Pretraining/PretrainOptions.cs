@@ -43,12 +43,14 @@ public sealed record PretrainOptions : ICorpusShardSettings
     {
         void Positive(long v, string name) { if (v <= 0) throw new ArgumentException($"--{name} must be positive, got {v}."); }
         Positive(Steps, "steps"); Positive(Batch, "batch"); Positive(Seq, "seq"); Positive(LogEvery, "log-every");
-        Positive(EvalEvery, "eval-every"); Positive(EvalBatches, "eval-batches"); Positive(CheckpointEvery, "checkpoint-every"); Positive(KeepCheckpoints, "keep-checkpoints");
+        Positive(EvalEvery, "eval-every"); Positive(EvalBatches, "eval-batches"); Positive(CheckpointEvery, "checkpoint-every");
+        Positive(KeepCheckpoints, "keep-checkpoints");
         if (!(Lr > 0) || !double.IsFinite(Lr)) throw new ArgumentException($"--lr must be a positive number, got {Lr}.");
         if (Warmup < 0) throw new ArgumentException($"--warmup must be ≥ 0, got {Warmup}.");
         if (Optimizer is not ("lamb" or "adamw")) throw new ArgumentException($"--optimizer must be lamb or adamw, got '{Optimizer}'.");
         if (Seq < 8) throw new ArgumentException($"--seq must be at least 8, got {Seq}.");
-        if (Seq > Config.MaxPositionEmbeddings) throw new ArgumentException($"--seq {Seq} exceeds the config's max_position_embeddings = {Config.MaxPositionEmbeddings}.");
+        if (Seq > Config.MaxPositionEmbeddings) throw new ArgumentException(
+            $"--seq {Seq} exceeds the config's max_position_embeddings = {Config.MaxPositionEmbeddings}.");
         if (Data.Count == 0) throw new ArgumentException("--data needs at least one file or folder.");
         Config.Validate();
     }

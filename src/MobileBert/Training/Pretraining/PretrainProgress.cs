@@ -17,4 +17,5 @@ public sealed record PretrainProgress
 }
 
 /// <summary>Held-out metrics. The unigram baseline predicts the most frequent masked token of the training data everywhere.</summary>
-public sealed record EvalResult(double Loss, double MlmLoss, double NspLoss, double MlmAccuracy, double NspAccuracy, double UnigramBaselineAccuracy, int MaskedTokens, int Sequences);
+public sealed record EvalResult(double Loss, double MlmLoss, double NspLoss, double MlmAccuracy, double NspAccuracy, double UnigramBaselineAccuracy,
+    int MaskedTokens, int Sequences);

@@ -13,7 +13,8 @@ namespace MobileBert.Training.Pretraining;
 public sealed class TrainingDivergedException(string message) : Exception(message);
 
 /// <summary>What a finished run produced.</summary>
-public sealed record PretrainResult(string OutputDir, long Steps, EvalResult FinalEval, double SecondsTraining, double SequencesPerSecond, bool Resumed, long ResumedFromStep);
+public sealed record PretrainResult(string OutputDir, long Steps, EvalResult FinalEval, double SecondsTraining, double SequencesPerSecond,
+    bool Resumed, long ResumedFromStep);
 
 /// <summary>
 /// Masked-LM + next-sentence pre-training from raw text (BERT recipe): data → shards (built once, reused), model from
@@ -40,7 +41,8 @@ public static class PretrainingRun
 
         // 1. Data: shards are built once per settings/inputs and reused (see the manifest in OUT/data).
         progress(new PretrainProgress { Phase = "data", Message = "preparing shards" });
-        using var shards = CorpusShards.Prepare(o, o.Seed, Path.Combine(o.OutputDir, "data"), tokenizer, o.Batch, m => progress(new PretrainProgress { Phase = "data", Message = m }));
+        using var shards = CorpusShards.Prepare(o, o.Seed, Path.Combine(o.OutputDir, "data"), tokenizer, o.Batch,
+            m => progress(new PretrainProgress { Phase = "data", Message = m }));
         var (train, heldOut) = (shards.Train, shards.HeldOut);
 
         // 2. Model, optimizer, schedule — fresh or from the latest checkpoint.
@@ -48,7 +50,8 @@ public static class PretrainingRun
         runDir.CleanStale();   // what a killed run left: trash, temporary folders and files
         var latest = runDir.Latest();
         if (latest is not null && !o.Resume)
-            throw new ArgumentException($"{o.OutputDir} already has checkpoints (latest {Path.GetFileName(latest.Value.Path)}); pass --resume to continue it or choose another --out.");
+            throw new ArgumentException($"{o.OutputDir} already has checkpoints (latest {Path.GetFileName(latest.Value.Path)}); pass --resume to " +
+                $"continue it or choose another --out.");
         MobileBertModel model;
         long step = 0;
         var position = default(DataPosition);
@@ -97,18 +100,21 @@ public static class PretrainingRun
             mlmCorrect += acc.MlmCorrect; mlmCount += acc.MlmCount; nspCorrect += acc.NspCorrect; nspCount += batch.Batch;
             windowSteps++; windowTokens += (long)batch.Batch * batch.Seq;
 
-            bool log = step % o.LogEvery == 0 || step == o.Steps, eval = step % o.EvalEvery == 0 || step == o.Steps, save = step % o.CheckpointEvery == 0 || step == o.Steps;
+            bool log = step % o.LogEvery == 0 || step == o.Steps, eval = step % o.EvalEvery == 0 || step == o.Steps,
+                save = step % o.CheckpointEvery == 0 || step == o.Steps;
             if (log || eval)
             {
                 double secs = window.Elapsed.TotalSeconds; trainSeconds += secs;
                 var row = new Dictionary<string, double>
                 {
-                    ["lr"] = lr, ["loss"] = lossSum / windowSteps, ["mlm_acc"] = mlmCorrect / Math.Max(1, mlmCount), ["nsp_acc"] = nspCorrect / Math.Max(1, nspCount),
+                    ["lr"] = lr, ["loss"] = lossSum / windowSteps, ["mlm_acc"] = mlmCorrect / Math.Max(1, mlmCount),
+                        ["nsp_acc"] = nspCorrect / Math.Max(1, nspCount),
                     ["grad_norm"] = gradNorm, ["tokens_per_s"] = windowTokens / Math.Max(1e-9, secs),
                 };
                 var report = new PretrainProgress
                 {
-                    Phase = "train", Step = step, Steps = o.Steps, Loss = row["loss"], MlmAccuracy = row["mlm_acc"], NspAccuracy = row["nsp_acc"], LearningRate = lr,
+                    Phase = "train", Step = step, Steps = o.Steps, Loss = row["loss"], MlmAccuracy = row["mlm_acc"], NspAccuracy = row["nsp_acc"],
+                        LearningRate = lr,
                     TokensPerSecond = row["tokens_per_s"], Eta = TimeSpan.FromSeconds(secs / windowSteps * (o.Steps - step)),
                 };
                 if (eval)
@@ -144,32 +150,39 @@ public static class PretrainingRun
         SaveCurves(metrics, o);
         long trained = step - resumedFrom;
         progress(new PretrainProgress { Phase = "done", Step = step, Steps = o.Steps, Eval = lastEval, Message = o.OutputDir });
-        return new PretrainResult(o.OutputDir, step, lastEval, trainSeconds, trained * o.Batch / Math.Max(1e-9, trainSeconds), resumedFrom > 0, resumedFrom);
+        return new PretrainResult(o.OutputDir, step, lastEval, trainSeconds, trained * o.Batch / Math.Max(1e-9, trainSeconds), resumedFrom > 0,
+            resumedFrom);
     }
 
     /// <summary>Passes on a data-preparation report when its stage changes or at most every 2 s.</summary>
 
     /// <summary>Dropout seed of a step: a pure function of (run seed, step), so a resumed run draws the same masks.</summary>
-    public static ulong StepSeed(long seed, long step) => (ulong)seed * 0x9E3779B97F4A7C15UL ^ ((ulong)step + 0x632BE59BD9B4E019UL) * 0xBF58476D1CE4E5B9UL;
+    public static ulong StepSeed(long seed, long step) => (ulong)seed * 0x9E3779B97F4A7C15UL ^ ((ulong)step
+        + 0x632BE59BD9B4E019UL) * 0xBF58476D1CE4E5B9UL;
 
     public readonly record struct BatchAccuracy(int MlmCorrect, int MlmCount, int NspCorrect);
 
     /// <summary>One optimisation step: forward (training mode, MLM decoded only at masked positions), loss, backward,
     /// clipping (NaN/Inf → <see cref="TrainingDivergedException"/> naming the tensor), update.</summary>
-    public static (PretrainingLoss Loss, BatchAccuracy Accuracy) TrainStep(MobileBertModel model, Optimizer optimizer, PretrainingBatch batch, double lr, double maxGradNorm, ulong seed, long stepNumber, out double gradNorm)
+    public static (PretrainingLoss Loss, BatchAccuracy Accuracy) TrainStep(
+        MobileBertModel model, Optimizer optimizer, PretrainingBatch batch, double lr, double maxGradNorm, ulong seed, long stepNumber,
+        out double gradNorm)
     {
         var positions = MaskedPositions(batch.MlmLabels);
-        var output = model.Forward(batch.Input, new ForwardOptions { Training = true, KeepForBackward = true, Seed = seed, MlmPositions = positions, Heads = ModelHeads.Pretraining });
+        var output = model.Forward(batch.Input, new ForwardOptions { Training = true, KeepForBackward = true, Seed = seed, MlmPositions = positions,
+            Heads = ModelHeads.Pretraining });
         var acc = Accuracy(output, batch, positions, model.Config.VocabSize);
         var loss = Losses.Pretraining(output, batch.MlmLabels, batch.NextSentenceLabels, overwriteLogits: true, threads: model.Threads);
         if (!double.IsFinite(loss.Total))
-            throw new TrainingDivergedException($"step {stepNumber}: the loss is {loss.Total} (MLM {loss.Mlm}, NSP {loss.Nsp}); stopped, the last checkpoint is kept. Lower --lr or raise --warmup.");
+            throw new TrainingDivergedException($"step {stepNumber}: the loss is {loss.Total} (MLM {loss.Mlm}, NSP {loss.Nsp}); stopped, the last " +
+                $"checkpoint is kept. Lower --lr or raise --warmup.");
         model.ZeroGrad();
         model.Backward(output, loss.Gradients);
         try { gradNorm = GradientClipper.ClipGlobalNorm(model.Store, maxGradNorm, optimizer.Groups, threads: model.Threads).Norm; }
         catch (NonFiniteGradientException e)
         {
-            throw new TrainingDivergedException($"step {stepNumber}: gradient of '{e.ParameterName}' is {e.Value} at element {e.Index}; stopped, the last checkpoint is kept.");
+            throw new TrainingDivergedException($"step {stepNumber}: gradient of '{e.ParameterName}' is {e.Value} at element {e.Index}; stopped, " +
+                $"the last checkpoint is kept.");
         }
         optimizer.Step(lr);
         return (loss, acc);
@@ -207,7 +220,8 @@ public static class PretrainingRun
             var idx = Enumerable.Range(i * batchSize, n).ToArray();
             var batch = heldOut.GetBatch(idx);
             var positions = MaskedPositions(batch.MlmLabels);
-            var output = model.Forward(batch.Input, new ForwardOptions { Training = false, KeepForBackward = true, MlmPositions = positions, Heads = ModelHeads.Pretraining });
+            var output = model.Forward(batch.Input, new ForwardOptions { Training = false, KeepForBackward = true, MlmPositions = positions,
+                Heads = ModelHeads.Pretraining });
             var acc = Accuracy(output, batch, positions, model.Config.VocabSize);
             var labels = positions.Select(p => batch.MlmLabels[p]).ToArray();
             mlmLoss += Losses.CrossEntropy(output.MlmLogits!, labels, labels.Length, model.Config.VocabSize) * labels.Length;
@@ -217,7 +231,8 @@ public static class PretrainingRun
             unigramCorrect += labels.Count(y => y == unigramToken);
         }
         double ml = mlmLoss / Math.Max(1, masked), nl = nspLoss / Math.Max(1, sequences);
-        return new EvalResult(ml + nl, ml, nl, (double)mlmCorrect / Math.Max(1, masked), (double)nspCorrect / Math.Max(1, sequences), (double)unigramCorrect / Math.Max(1, masked), masked, sequences);
+        return new EvalResult(ml + nl, ml, nl, (double)mlmCorrect / Math.Max(1, masked), (double)nspCorrect / Math.Max(1, sequences),
+            (double)unigramCorrect / Math.Max(1, masked), masked, sequences);
     }
 
     /// <summary>The most frequent masked-LM label in (a prefix of) the training data: the unigram baseline's prediction.</summary>
@@ -232,7 +247,8 @@ public static class PretrainingRun
     static void SaveCurves(MetricsLog metrics, PretrainOptions o)
     {
         metrics.Save(Path.Combine(o.OutputDir, MetricsFile));
-        metrics.Plot(Path.Combine(o.OutputDir, CurvesFile), $"Pre-training {o.Config.NumHiddenLayers} layers, hidden {o.Config.HiddenSize}, intra {o.Config.IntraBottleneckSize}",
+        metrics.Plot(Path.Combine(o.OutputDir, CurvesFile), $"Pre-training {o.Config.NumHiddenLayers} layers, hidden {o.Config.HiddenSize}, " +
+            $"intra {o.Config.IntraBottleneckSize}",
         [
             ("Loss (MLM + NSP)", ["loss", "eval_loss"]),
             ("MLM accuracy (held-out vs unigram baseline)", ["mlm_acc", "eval_mlm_acc", "unigram_baseline_acc"]),

@@ -10,7 +10,8 @@ public class FeaturizeAndSubmitTests
     static string Dir(string task) => Path.Combine(TestPaths.RepoRoot, "data", "glue-samples", task);
 
     static TaskDataset Pairs(params (string A, string B, string Label)[] rows) =>
-        new(GlueTasks.Rte, rows.Select((r, i) => new TaskExample(i.ToString(), r.A, r.B, GlueTasks.Rte.LabelToId(r.Label), null, i + 2)).ToArray(), "mem", []);
+        new(GlueTasks.Rte, rows.Select((r, i) => new TaskExample(i.ToString(), r.A, r.B, GlueTasks.Rte.LabelToId(r.Label), null, i + 2)).ToArray(),
+        "mem", []);
 
     [Fact]
     public void Featurize_TruncatesLongestFirst_AndCounts()
@@ -34,7 +35,8 @@ public class FeaturizeAndSubmitTests
     [Fact]
     public void Batches_PadAndCarryLabels_BucketingKeepsEveryExampleOnce()
     {
-        var rows = Enumerable.Range(0, 11).Select(i => (string.Join(' ', Enumerable.Repeat("word", 1 + (i * 7) % 5)), "pair", i % 3 == 0 ? "entailment" : "not_entailment")).ToArray();
+        var rows = Enumerable.Range(0, 11).Select(i => (string.Join(' ', Enumerable.Repeat("word", 1 + (i * 7) % 5)), "pair",
+            i % 3 == 0 ? "entailment" : "not_entailment")).ToArray();
         var f = new Featurizer(Tok.Value, 32).Featurize(Pairs(rows));
 
         var plain = TaskBatcher.Batches(f, 4).ToList();
@@ -58,7 +60,8 @@ public class FeaturizeAndSubmitTests
         Assert.All(bucketed, b => Assert.Equal(b.ExampleIndices.Select(i => f.Features[i].LabelId!.Value), b.LabelIds!));
         Assert.Equal(bucketed.SelectMany(b => b.ExampleIndices), TaskBatcher.Batches(f, 4, opts).SelectMany(b => b.ExampleIndices)); // deterministic
 
-        var sorted = TaskBatcher.Batches(f, 4, new BatchingOptions { BucketByLength = true }).SelectMany(b => b.ExampleIndices).Select(i => f.Features[i].Input.Length).ToArray();
+        var sorted = TaskBatcher.Batches(f, 4, new BatchingOptions { BucketByLength = true }).SelectMany(b => b.ExampleIndices).Select(
+            i => f.Features[i].Input.Length).ToArray();
         Assert.Equal(sorted.Order(), sorted);
         Assert.Equal(32, TaskBatcher.Batches(f, 4, new BatchingOptions { PadToLength = 32 }).First().Input.Seq);
         Assert.Equal(2, TaskBatcher.Batches(f, 4, new BatchingOptions { DropLast = true }).Count());
@@ -71,7 +74,8 @@ public class FeaturizeAndSubmitTests
         var b = TaskBatcher.Batches(new Featurizer(Tok.Value, 64).Featurize(sts), 8).Single();
         Assert.Equal([4.75f, 0f, 3.8f], b.Targets!);
         Assert.Null(b.LabelIds);
-        var test = TaskBatcher.Batches(new Featurizer(Tok.Value, 64).Featurize(GlueReader.Load(GlueTasks.StsB, Dir("STS-B"), GlueSplit.Test)), 8).Single();
+        var test = TaskBatcher.Batches(new Featurizer(Tok.Value, 64).Featurize(GlueReader.Load(GlueTasks.StsB, Dir("STS-B"), GlueSplit.Test)), 8)
+            .Single();
         Assert.Null(test.Targets);
     }
 
@@ -94,7 +98,8 @@ public class FeaturizeAndSubmitTests
     [Fact]
     public void Submission_FileNames_AndRoundTripFromTestSet()
     {
-        Assert.Equal(["CoLA.tsv", "SST-2.tsv", "MRPC.tsv", "STS-B.tsv", "QQP.tsv", "MNLI-m.tsv", "MNLI-mm.tsv", "QNLI.tsv", "RTE.tsv", "WNLI.tsv", "AX.tsv"],
+        Assert.Equal(["CoLA.tsv", "SST-2.tsv", "MRPC.tsv", "STS-B.tsv", "QQP.tsv", "MNLI-m.tsv", "MNLI-mm.tsv", "QNLI.tsv", "RTE.tsv", "WNLI.tsv",
+            "AX.tsv"],
             GlueTasks.All.Select(t => t.SubmissionFileName));
         string outDir = TestPaths.NewTempDir();
         var qqp = GlueReader.Load(GlueTasks.Qqp, Dir("QQP"), GlueSplit.Test);

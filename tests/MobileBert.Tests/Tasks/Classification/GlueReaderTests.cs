@@ -114,12 +114,14 @@ public class GlueReaderTests
 
         var rteDev = GlueReader.Load(GlueTasks.Rte, Dir("RTE"), GlueSplit.Dev); // CRLF sample
         Assert.Contains((byte)'\r', File.ReadAllBytes(rteDev.Source));
-        AssertExample(rteDev.Examples[1], "The ball broke the window because it was fragile.", "The ball was fragile.", "not_entailment", GlueTasks.Rte);
+        AssertExample(rteDev.Examples[1], "The ball broke the window because it was fragile.", "The ball was fragile.", "not_entailment",
+            GlueTasks.Rte);
         Assert.Equal(2, GlueReader.Load(GlueTasks.Rte, Dir("RTE"), GlueSplit.Train).Count);
 
         var wnli = GlueReader.Load(GlueTasks.Wnli, Dir("WNLI"), GlueSplit.Train);
         Assert.Equal([1, 0], wnli.LabelIds());
-        AssertExample(GlueReader.Load(GlueTasks.Wnli, Dir("WNLI"), GlueSplit.Test).Examples[0], "Tom lent Bill money because he was rich.", "Tom was rich.", null, GlueTasks.Wnli);
+        AssertExample(GlueReader.Load(GlueTasks.Wnli, Dir("WNLI"), GlueSplit.Test).Examples[0], "Tom lent Bill money because he was rich.",
+            "Tom was rich.", null, GlueTasks.Wnli);
 
         var ax = GlueReader.Load(GlueTasks.Ax, Dir("AX"), GlueSplit.Test);
         AssertExample(ax.Examples[1], "No dogs barked.", "Some dogs barked.", null, GlueTasks.Ax);
@@ -181,7 +183,8 @@ public class GlueReaderTests
     [Fact]
     public void SkipBadRows_CountsAndReports()
     {
-        string path = Write("train.tsv", "id\tqid1\tqid2\tquestion1\tquestion2\tis_duplicate\n1\t1\t2\tq1\tq2\t0\n2\t3\t4\tbroken\n3\t5\t6\tq3\tq4\t1\n");
+        string path =
+            Write("train.tsv", "id\tqid1\tqid2\tquestion1\tquestion2\tis_duplicate\n1\t1\t2\tq1\tq2\t0\n2\t3\t4\tbroken\n3\t5\t6\tq3\tq4\t1\n");
         var d = GlueReader.ReadFile(GlueTasks.Qqp, path, labelled: true, new GlueReadOptions { SkipBadRows = true });
         Assert.Equal(["1", "3"], d.Examples.Select(e => e.Id));
         var s = Assert.Single(d.Skipped);
@@ -208,7 +211,9 @@ public class GlueReaderTests
         var ex3 = Assert.Throws<DataFormatException>(() => GlueReader.ReadFile(GlueTasks.CoLA, cola, labelled: true));
         Assert.Equal((2, 2), (ex3.Line, ex3.Column));
 
-        string sts = Write("dev.tsv", "index\tgenre\tfilename\tyear\told_index\tsource1\tsource2\tsentence1\tsentence2\tscore\n0\tg\tf\ty\to\ts\ts\ta\tb\tfour\n");
+        string sts =
+            Write("dev.tsv",
+            "index\tgenre\tfilename\tyear\told_index\tsource1\tsource2\tsentence1\tsentence2\tscore\n0\tg\tf\ty\to\ts\ts\ta\tb\tfour\n");
         var ex4 = Assert.Throws<DataFormatException>(() => GlueReader.ReadFile(GlueTasks.StsB, sts, labelled: true));
         Assert.Equal((2, 10), (ex4.Line, ex4.Column));
     }

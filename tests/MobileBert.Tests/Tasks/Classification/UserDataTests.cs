@@ -59,12 +59,14 @@ public class UserDataTests
     public void Delimiter_Headerless_Indices_AndTsvPairs()
     {
         string semi = Write("data.txt", "1;first text;x\n0;\"second; text\";y\n");
-        var raw = UserDataReader.Read(semi, new UserDataOptions { Format = UserDataFormat.Csv, Delimiter = ';', HasHeader = false, Text = 1, Label = 0 });
+        var raw = UserDataReader.Read(semi, new UserDataOptions { Format = UserDataFormat.Csv, Delimiter = ';', HasHeader = false, Text = 1,
+            Label = 0 });
         Assert.Equal(["first text", "second; text"], raw.Rows.Select(r => r.Text));
         Assert.Equal(["1", "0"], raw.Rows.Select(r => r.Label));
 
         string tsv = Write("pairs.tsv", "premise\thypothesis\tlabel\nA cat.\tAn animal.\tyes\nA car.\tA fruit.\tno\n");
-        var (task, train, _) = UserDataReader.LoadClassification("nli", tsv, options: new UserDataOptions { Text = "premise", TextPair = "hypothesis" });
+        var (task, train, _) = UserDataReader.LoadClassification("nli", tsv,
+            options: new UserDataOptions { Text = "premise", TextPair = "hypothesis" });
         Assert.True(task.IsSentencePair);
         Assert.Equal(["no", "yes"], task.Labels); // sorted
         Assert.Equal("An animal.", train.Examples[0].TextPair);
@@ -74,7 +76,8 @@ public class UserDataTests
     [Fact]
     public void StringLabels_InferredOrder_And_UnknownDevLabel()
     {
-        string train = Write("train.jsonl", "{\"text\":\"a\",\"label\":\"sports\"}\n{\"text\":\"b\",\"label\":\"arts\"}\n\n{\"text\":\"c\",\"label\":\"sports\"}\n{\"text\":\"d\",\"label\":\"news\"}\n");
+        string train = Write("train.jsonl", "{\"text\":\"a\",\"label\":\"sports\"}\n{\"text\":\"b\",\"label\":\"arts\"}\n\n"
+            + "{\"text\":\"c\",\"label\":\"sports\"}\n{\"text\":\"d\",\"label\":\"news\"}\n");
         string dev = Write("dev.jsonl", "{\"text\":\"e\",\"label\":\"arts\"}\n{\"text\":\"f\",\"label\":\"weather\"}\n");
         var raw = UserDataReader.Read(train);
         Assert.Equal([new SkippedRow(3, "empty line")], raw.Skipped);
@@ -99,13 +102,15 @@ public class UserDataTests
     public void Regression_ParsesFloats_AndNamesBadValue()
     {
         string ok = Write("r.csv", "s1,s2,score\na,b,4.5\nc,d,-1e-1\n");
-        var (task, train, _) = UserDataReader.LoadRegression("sim", ok, options: new UserDataOptions { Text = "s1", TextPair = "s2", Label = "score" });
+        var (task, train, _) = UserDataReader.LoadRegression("sim", ok, options: new UserDataOptions {
+            Text = "s1", TextPair = "s2", Label = "score" });
         Assert.Equal(TaskKind.Regression, task.Kind);
         Assert.Equal([4.5f, -0.1f], train.Targets());
         Assert.Equal("corr", task.MainMetric);
 
         string bad = Write("r.csv", "s1,s2,score\na,b,4.5\nc,d,high\n");
-        var ex = Assert.Throws<DataFormatException>(() => UserDataReader.LoadRegression("sim", bad, options: new UserDataOptions { Text = "s1", TextPair = "s2", Label = "score" }));
+        var ex = Assert.Throws<DataFormatException>(() => UserDataReader.LoadRegression(
+            "sim", bad, options: new UserDataOptions { Text = "s1", TextPair = "s2", Label = "score" }));
         Assert.Equal((3, 3), (ex.Line, ex.Column));
         Assert.Contains("'high'", ex.Message);
         Assert.StartsWith($"{bad}:3:3", ex.Message);
@@ -114,7 +119,8 @@ public class UserDataTests
     [Fact]
     public void JsonArray_LinesNullsAndBadEntries()
     {
-        string path = Write("d.json", "[\n  {\"text\": \"one\", \"class\": 1},\n  {\"text\": \"two\",\n   \"class\": 0},\n  {\"text\": \"\", \"class\": null},\n  {\"text\": \"four\", \"class\": null}\n]");
+        string path = Write("d.json", "[\n  {\"text\": \"one\", \"class\": 1},\n  {\"text\": \"two\",\n   \"class\": 0},\n  {\"text\": \"\", " +
+            "\"class\": null},\n  {\"text\": \"four\", \"class\": null}\n]");
         var raw = UserDataReader.Read(path, new UserDataOptions { Label = "class" });
         Assert.Equal(["one", "two"], raw.Rows.Select(r => r.Text));
         Assert.Equal(["1", "0"], raw.Rows.Select(r => r.Label));

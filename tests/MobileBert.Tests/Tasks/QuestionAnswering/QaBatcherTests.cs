@@ -6,7 +6,8 @@ namespace MobileBert.Tests.Tasks.QuestionAnswering;
 public sealed class QaBatcherTests
 {
     private static QaFeatureSet Set() =>
-        new QaFeaturizer(QaTestData.Tokenizer, new QaFeatureOptions { MaxSeqLength = 64, DocStride = 16 }).CreateFeatures(QaTestData.DevV2.Examples.Take(40).ToList());
+        new QaFeaturizer(QaTestData.Tokenizer, new QaFeatureOptions { MaxSeqLength = 64, DocStride = 16 }).CreateFeatures(
+        QaTestData.DevV2.Examples.Take(40).ToList());
 
     [Fact]
     public void Batches_PadAndCarryLabelsAndFeatureIndices()

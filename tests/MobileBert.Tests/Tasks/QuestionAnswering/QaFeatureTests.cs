@@ -67,8 +67,10 @@ public sealed class QaFeatureTests(ITestOutputHelper output)
         }
 
         output.WriteLine($"{file}: {data.Examples.Count} examples ({answerable} answerable) → {set.Features.Count} features; " +
-                         $"{multiWindowExamples} examples span several windows; {examplesCovered}/{answerable} answerable examples have a window with the answer; " +
-                         $"{windowsWithAnswer} windows contain the answer: {normalizedEqual} equal after normalisation, {rawEqual} equal as raw strings.");
+                         $"{multiWindowExamples} examples span several windows; {examplesCovered}/{answerable} answerable examples have a window " +
+                         $"with the answer; " +
+                         $"{windowsWithAnswer} windows contain the answer: {normalizedEqual} equal after normalisation, {rawEqual} equal as raw " +
+                         $"strings.");
         Assert.Empty(mismatches);
         Assert.Equal(windowsWithAnswer, normalizedEqual);
         Assert.True(multiWindowExamples > 50, "max_seq_length 128 should split many contexts");
@@ -188,7 +190,8 @@ public sealed class QaFeatureTests(ITestOutputHelper output)
     public void TooLongQuestionForStride_Throws()
     {
         var ex = QaTestData.ExampleAt("q", "some context", string.Join(" ", Enumerable.Repeat("word", 40)), "some");
-        var e = Assert.Throws<ArgumentException>(() => new QaFeaturizer(QaTestData.Tokenizer, new QaFeatureOptions { MaxSeqLength = 48, DocStride = 16 }).CreateFeatures(ex));
+        var e = Assert.Throws<ArgumentException>(() => new QaFeaturizer(QaTestData.Tokenizer,
+            new QaFeatureOptions { MaxSeqLength = 48, DocStride = 16 }).CreateFeatures(ex));
         Assert.Contains("DocStride", e.Message);
     }
 }

@@ -35,7 +35,8 @@ public sealed class QaPostProcessorTests(ITestOutputHelper output)
         QaFeatureSet set = QaTestData.DevFeatures(file, maxSeq, stride);
         int longest = set.Features.Where(f => f.ContainsAnswer).Max(f => f.EndPosition - f.StartPosition + 1);
         var (s, e) = PeakAtLabels(set, pad: 3);
-        QaPredictions p = QaPostProcessor.Process(set, s, e, new QaPostProcessOptions { VersionTwoWithNegative = v2, MaxAnswerLength = Math.Max(30, longest) });
+        QaPredictions p = QaPostProcessor.Process(set, s, e, new QaPostProcessOptions {
+            VersionTwoWithNegative = v2, MaxAnswerLength = Math.Max(30, longest) });
 
         Assert.Equal(data.Examples.Select(x => x.Id), p.Predictions.Keys);
         IReadOnlyDictionary<string, double> r;
@@ -66,10 +67,12 @@ public sealed class QaPostProcessorTests(ITestOutputHelper output)
         }
 
         int raw = data.Examples.Count(x => x.HasAnswer && p.Predictions[x.Id] == x.Answers[0].Text);
-        int over30 = set.Features.Where(f => f.ContainsAnswer && f.EndPosition - f.StartPosition + 1 > 30).Select(f => f.ExampleIndex).Distinct().Count();
+        int over30 = set.Features.Where(f => f.ContainsAnswer && f.EndPosition - f.StartPosition + 1 > 30).Select(f => f.ExampleIndex).Distinct()
+            .Count();
         output.WriteLine($"{file} max_seq {maxSeq} stride {stride}: {set.Features.Count} features, longest gold span {longest} tokens " +
                          $"({over30} answers longer than the default max_answer_length 30), " +
-                         $"{raw}/{data.Examples.Count(x => x.HasAnswer)} predictions equal the gold text as raw strings; " + string.Join(", ", r.Select(kv => $"{kv.Key}={kv.Value}")));
+                         $"{raw}/{data.Examples.Count(x => x.HasAnswer)} predictions equal the gold text as raw strings; "
+                         + string.Join(", ", r.Select(kv => $"{kv.Key}={kv.Value}")));
     }
 
     // [CLS] which ? [SEP] alpha beta gamma delta [SEP]
@@ -99,7 +102,8 @@ public sealed class QaPostProcessorTests(ITestOutputHelper output)
         Assert.Equal("beta  gamma", p.Predictions["x"]);           // 5 + 4.5, original inner double space kept
         var nbest = p.NBest["x"];
         // every start ≤ end pair of the 4 context tokens (10), none with a question token; ties keep insertion order
-        Assert.Equal(["beta  gamma", "alpha beta  gamma", "beta  gamma delta", "beta", "alpha", "gamma", "alpha beta  gamma delta", "alpha beta", "gamma delta", "delta"],
+        Assert.Equal(["beta  gamma", "alpha beta  gamma", "beta  gamma delta", "beta", "alpha", "gamma", "alpha beta  gamma delta", "alpha beta",
+            "gamma delta", "delta"],
             nbest.Select(n => n.Text));
         Assert.Equal([9.5, 7.5, 6, 5.5, 5, 4.5, 4, 3.5, 1, 1], nbest.Select(n => n.Score));
         Assert.Equal(1.0, nbest.Sum(n => n.Probability), 9);
@@ -127,7 +131,8 @@ public sealed class QaPostProcessorTests(ITestOutputHelper output)
         Assert.Equal("beta  gamma", p.Predictions["x"]);
         Assert.Contains(p.NBest["x"], n => n.Text == "" && n.Score == 8);
         Assert.Equal("", QaPostProcessor.Process(set, [s], [e], opts with { NullScoreDiffThreshold = -2 }).Predictions["x"]);
-        Assert.Equal("beta  gamma", QaPostProcessor.Process(set, [s], [e], opts with { NullScoreDiffThreshold = -1.5 }).Predictions["x"]); // strictly greater
+        // strictly greater
+        Assert.Equal("beta  gamma", QaPostProcessor.Process(set, [s], [e], opts with { NullScoreDiffThreshold = -1.5 }).Predictions["x"]);
 
         // n_best_size 2: top-2 starts {which, beta}, ends {?, gamma} → one span, plus the null answer
         p = QaPostProcessor.Process(set, [s], [e], opts with { NBestSize = 2 });
@@ -171,7 +176,8 @@ public sealed class QaPostProcessorTests(ITestOutputHelper output)
         Assert.Equal("{\n    \"q1\": \"caf\\u00e9  noir\",\n    \"q2\": \"\"\n}\n", File.ReadAllText(Path.Combine(dir, "predictions.json")));
         Assert.Equal("{\n    \"q1\": -20.0,\n    \"q2\": 20.0\n}\n", File.ReadAllText(Path.Combine(dir, "null_odds.json")));
         string nbest = File.ReadAllText(Path.Combine(dir, "nbest_predictions.json"));
-        Assert.StartsWith("{\n    \"q1\": [\n        {\n            \"start_logit\": 10.0,\n            \"end_logit\": 10.0,\n            \"text\": \"caf\\u00e9  noir\",\n            \"probability\": ", nbest);
+        Assert.StartsWith("{\n    \"q1\": [\n        {\n            \"start_logit\": 10.0,\n            \"end_logit\": 10.0,\n            " +
+            "\"text\": \"caf\\u00e9  noir\",\n            \"probability\": ", nbest);
 
         // the files read back to the same values and feed the official evaluation
         var preds = PyJson.ReadPredictions(Path.Combine(dir, "predictions.json"));

@@ -79,7 +79,8 @@ public sealed class SquadEvaluationTests
     public void EvaluateV2_HasAnsNoAnsBreakdownAndOfficialKeys()
     {
         var r = SquadEvaluation.EvaluateV2(V2Data, V2Preds);
-        Assert.Equal(["exact", "f1", "total", "HasAns_exact", "HasAns_f1", "HasAns_total", "NoAns_exact", "NoAns_f1", "NoAns_total"], r.Keys.ToArray());
+        Assert.Equal(["exact", "f1", "total", "HasAns_exact", "HasAns_f1", "HasAns_total", "NoAns_exact", "NoAns_f1", "NoAns_total"],
+            r.Keys.ToArray());
         // raw exact: q1 1, q2 0, q3 1 (empty for impossible is correct), q4 0; raw F1: 1, 2/3 ("whale" vs "blue whale"), 1, 0
         Assert.Equal(50.0, r["exact"], 10);
         Assert.Equal(100.0 * (1 + 2.0 / 3 + 1 + 0) / 4, r["f1"], 10);

@@ -29,7 +29,8 @@ public sealed class SquadReaderTests
 
     private static string Doc(string qas2) =>
         "{\"version\": \"v2.0\", \"data\": [{\"title\": \"t\", \"paragraphs\": [" +
-        "{\"context\": \"" + Ctx + "\", \"qas\": [{\"id\": \"a\", \"question\": \"What?\", \"answers\": [{\"text\": \"Paris\", \"answer_start\": 0}]}]}," +
+        "{\"context\": \"" + Ctx + "\", \"qas\": [{\"id\": \"a\", \"question\": \"What?\", \"answers\": [{\"text\": \"Paris\", \"answer_start\": " +
+        "0}]}]}," +
         "{\"context\": \"" + Ctx + "\", \"qas\": [{\"id\": \"b\", \"question\": \"Q?\", \"answers\": []}, " + qas2 + "]}]}]}";
 
     private static SquadFormatException Fails(string json, SquadReadOptions? o = null) =>
@@ -53,25 +54,33 @@ public sealed class SquadReaderTests
     [Fact]
     public void InconsistentAnswers_CanBeSkippedButAreReported()
     {
-        string json = Doc("{\"id\": \"c\", \"question\": \"Q?\", \"answers\": [{\"text\": \"capital\", \"answer_start\": 12}, {\"text\": \"capital\", \"answer_start\": 13}]}," +
+        string json = Doc("{\"id\": \"c\", \"question\": \"Q?\", \"answers\": [{\"text\": \"capital\", \"answer_start\": 12}, {\"text\": " +
+            "\"capital\", \"answer_start\": 13}]}," +
                           "{\"id\": \"d\", \"question\": \"Q?\", \"answers\": [{\"text\": \"Lyon\", \"answer_start\": 0}]}");
         SquadDataset d = SquadReader.Parse(json, "f.json", new SquadReadOptions { SkipInconsistentAnswers = true });
         Assert.Equal(["a", "b", "c"], d.Examples.Select(e => e.Id).ToArray());
         Assert.Equal([new SquadAnswer("capital", 13)], d.Examples[2].Answers.ToArray());
-        Assert.Equal(["data[0].paragraphs[1].qas[1].answers[0]", "data[0].paragraphs[1].qas[2].answers[0]"], d.SkippedAnswers.Select(i => i.JsonPath).ToArray());
+        Assert.Equal(["data[0].paragraphs[1].qas[1].answers[0]", "data[0].paragraphs[1].qas[2].answers[0]"],
+            d.SkippedAnswers.Select(i => i.JsonPath).ToArray());
         Assert.Equal("data[0].paragraphs[1].qas[2]", Assert.Single(d.SkippedQuestions).JsonPath);
     }
 
     [Theory]
-    [InlineData("{\"id\": \"c\", \"question\": \"Q?\", \"answers\": [{\"text\": \"Paris\", \"answer_start\": \"0\"}]}", "data[0].paragraphs[1].qas[1].answers[0].answer_start", "expected a number")]
-    [InlineData("{\"id\": \"c\", \"question\": \"Q?\", \"answers\": [{\"text\": \"Paris\", \"answer_start\": 0.5}]}", "data[0].paragraphs[1].qas[1].answers[0].answer_start", "integer")]
+    [InlineData("{\"id\": \"c\", \"question\": \"Q?\", \"answers\": [{\"text\": \"Paris\", \"answer_start\": \"0\"}]}",
+    "data[0].paragraphs[1].qas[1].answers[0].answer_start", "expected a number")]
+    [InlineData("{\"id\": \"c\", \"question\": \"Q?\", \"answers\": [{\"text\": \"Paris\", \"answer_start\": 0.5}]}",
+    "data[0].paragraphs[1].qas[1].answers[0].answer_start", "integer")]
     [InlineData("{\"id\": \"c\", \"question\": \"Q?\", \"answers\": [{\"answer_start\": 0}]}", "data[0].paragraphs[1].qas[1].answers[0]", "'text'")]
     [InlineData("{\"id\": \"c\", \"answers\": []}", "data[0].paragraphs[1].qas[1]", "'question'")]
     [InlineData("{\"id\": \"c\", \"question\": \"Q?\", \"answers\": {}}", "data[0].paragraphs[1].qas[1].answers", "expected an array")]
     [InlineData("{\"id\": \"a\", \"question\": \"Q?\", \"answers\": []}", "data[0].paragraphs[1].qas[1].id", "duplicate question id 'a'")]
-    [InlineData("{\"id\": \"c\", \"question\": \"Q?\", \"answers\": [], \"is_impossible\": \"yes\"}", "data[0].paragraphs[1].qas[1].is_impossible", "true or false")]
-    [InlineData("{\"id\": \"c\", \"question\": \"Q?\", \"answers\": [{\"text\": \"Paris\", \"answer_start\": 0}], \"is_impossible\": true}", "data[0].paragraphs[1].qas[1].answers", "unanswerable")]
-    [InlineData("{\"id\": \"c\", \"question\": \"Q?\", \"answers\": [], \"is_impossible\": true, \"plausible_answers\": [{\"text\": \"Lyon\", \"answer_start\": 0}]}", "data[0].paragraphs[1].qas[1].plausible_answers[0].answer_start", "does not match")]
+    [InlineData("{\"id\": \"c\", \"question\": \"Q?\", \"answers\": [], \"is_impossible\": \"yes\"}", "data[0].paragraphs[1].qas[1].is_impossible",
+    "true or false")]
+    [InlineData("{\"id\": \"c\", \"question\": \"Q?\", \"answers\": [{\"text\": \"Paris\", \"answer_start\": 0}], \"is_impossible\": true}",
+    "data[0].paragraphs[1].qas[1].answers", "unanswerable")]
+    [InlineData("{\"id\": \"c\", \"question\": \"Q?\", \"answers\": [], \"is_impossible\": true, "
+        + "\"plausible_answers\": [{\"text\": \"Lyon\", \"answer_start\": 0}]}",
+        "data[0].paragraphs[1].qas[1].plausible_answers[0].answer_start", "does not match")]
     [InlineData("7", "data[0].paragraphs[1].qas[1]", "expected an object")]
     public void MalformedQuestion_NamesJsonPath(string qa, string path, string message)
     {

@@ -85,7 +85,8 @@ public class AdamWGoldenTests(ITestOutputHelper output)
                 {
                     masked++;
                     maxNoise = Math.Max(maxNoise, d);
-                    Assert.True(d <= lr * 1.0001, $"{p.Name}[{i}] (|g| = {Math.Abs(g[i]):g3}, noise level): ours {ours[i]}, torch {expected[i]}, |diff| {d:g3} > lr");
+                    Assert.True(d <= lr * 1.0001, $"{p.Name}[{i}] (|g| = {Math.Abs(g[i]):g3}, noise level): ours {ours[i]}, torch {expected[i]}, " +
+                        $"|diff| {d:g3} > lr");
                     continue;
                 }
                 compared++;
@@ -94,7 +95,8 @@ public class AdamWGoldenTests(ITestOutputHelper output)
                 if (rel > maxRel) { maxRel = rel; worst = $"{p.Name}[{i}] ours {ours[i]:R} torch {expected[i]:R} before {old[i]:R} g {g[i]:R}"; }
             }
         }
-        output.WriteLine($"{name}: {compared} compared, {masked} masked (|g| ≤ 1e-6); max rel {maxRel:g3}, max abs {maxAbs:g3}, max masked diff {maxNoise:g3}; worst {worst}");
+        output.WriteLine($"{name}: {compared} compared, {masked} masked (|g| ≤ 1e-6); max rel {maxRel:g3}, max abs {maxAbs:g3}, max masked " +
+            $"diff {maxNoise:g3}; worst {worst}");
         Assert.True(compared > 1000);
         // The brief allows 1e-5 relative, but a missing weight decay changes p by exactly lr·wd·p = 1e-5·p, so that bound
         // would not catch it. Observed: bit-identical to torch; 5e-7 ≈ 4 float ulps.

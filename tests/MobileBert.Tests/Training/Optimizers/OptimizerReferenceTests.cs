@@ -36,7 +36,8 @@ public class OptimizerReferenceTests
         }
     }
 
-    static double[] RefLamb(RefState st, ParameterStore s, ParameterGroups groups, double lr, double b1, double b2, double eps, double wd, bool biasCorrection)
+    static double[] RefLamb(RefState st, ParameterStore s, ParameterGroups groups, double lr, double b1, double b2, double eps, double wd,
+        bool biasCorrection)
     {
         var ratios = new double[s.Parameters.Count];
         for (int k = 0; k < s.Parameters.Count; k++)
@@ -133,7 +134,8 @@ public class OptimizerReferenceTests
             for (int k = 0; k < ratios.Length; k++)
             {
                 if (double.IsNaN(ratios[k])) Assert.True(double.IsNaN(opt.LastTrustRatios[k]));
-                else Assert.True(Math.Abs(opt.LastTrustRatios[k] - ratios[k]) <= 1e-5 * ratios[k], $"{s.Parameters[k].Name}: ratio {opt.LastTrustRatios[k]} vs {ratios[k]}");
+                else Assert.True(Math.Abs(opt.LastTrustRatios[k] - ratios[k]) <= 1e-5 * ratios[k],
+                $"{s.Parameters[k].Name}: ratio {opt.LastTrustRatios[k]} vs {ratios[k]}");
             }
             Assert.Contains(ratios, r => r > 2 || r < 0.5);       // the trust ratio really matters in this test
             OptimTestUtil.FillGrad(s, rng);
@@ -152,7 +154,8 @@ public class OptimizerReferenceTests
         s.Allocate(); s.AllocateGrad();
         var rng = new Random(3);
         for (int i = 0; i < 20; i++) { s.GradSpan(zeroW)[i] = (float)rng.NextDouble() - 0.5f; s.Span(zeroU)[i] = (float)rng.NextDouble() - 0.5f; }
-        for (int i = 0; i < 36; i++) { s.GradSpan(normal)[i] = (float)rng.NextDouble() - 0.5f; s.Span(normal)[i] = 3 * ((float)rng.NextDouble() - 0.5f); }
+        for (int i = 0; i < 36; i++) { s.GradSpan(normal)[i] = (float)rng.NextDouble() - 0.5f;
+            s.Span(normal)[i] = 3 * ((float)rng.NextDouble() - 0.5f); }
         var opt = new Lamb(s, new LambOptions { WeightDecay = 0.01 });
         opt.Groups.SetWeightDecay(ParameterSelector.Names(zeroU.Name), false);
         var zeroUBefore = s.Span(zeroU).ToArray();

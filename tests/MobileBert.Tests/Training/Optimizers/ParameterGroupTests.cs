@@ -37,7 +37,8 @@ public class ParameterGroupTests
             opt.Groups.Freeze(ParameterSelector.EncoderLayer(0).Or(ParameterSelector.Names("cls.predictions.bias")));
             var frozen = st.Parameters.Where(p => opt.Groups[p].Frozen).ToList();
             Assert.Equal(6, frozen.Count);
-            var snap = frozen.ToDictionary(p => p.Name, p => (W: st.Span(p).ToArray(), M: opt.FirstMomentOf(p).ToArray(), V: opt.SecondMomentOf(p).ToArray()));
+            var snap = frozen.ToDictionary(p => p.Name, p => (W: st.Span(p).ToArray(), M: opt.FirstMomentOf(p).ToArray(),
+                V: opt.SecondMomentOf(p).ToArray()));
             var rng = new Random(9);
             for (int k = 0; k < 3; k++) { OptimTestUtil.FillGrad(st, rng); opt.Step(1e-2); }
             foreach (var p in frozen)
@@ -89,7 +90,8 @@ public class ParameterGroupTests
         Assert.Throws<ArgumentException>(() => g.Freeze(ParameterSelector.Names("mobilebert.encoder.layer.9.nope")));
         Assert.Throws<ArgumentOutOfRangeException>(() => g.SetLrMultiplier(ParameterSelector.All, -1));
         Assert.Throws<ArgumentOutOfRangeException>(() => g.SetLrMultiplier(ParameterSelector.All, double.NaN));
-        Assert.Equal(3, g.Apply(ParameterSelector.EncoderLayersAbove(0).And(ParameterSelector.Regex("LayerNorm")).Or(ParameterSelector.Prefix("classifier.")), x => x));
+        Assert.Equal(3, g.Apply(ParameterSelector.EncoderLayersAbove(0).And(ParameterSelector.Regex("LayerNorm")).Or(
+            ParameterSelector.Prefix("classifier.")), x => x));
         Assert.Equal(10, g.Apply(ParameterSelector.EncoderLayersBelow(2), x => x));
         Assert.Equal(12, g.Apply(ParameterSelector.BiasesAndNorms, x => x));
         Assert.Equal(5, g.Apply(ParameterSelector.OutsideEncoderLayers, x => x));

@@ -1,12 +1,11 @@
 using System.Globalization;
 using MobileBert.Distillation;
-using MobileBert.FineTuning;
 
-namespace MobileBert.Cli;
+namespace MobileBert.FineTuning;
 
 /// <summary>The demo's knowledge-transfer stage: progressive transfer from the demo teacher into the demo student
 /// (layer-wise FMT + AT stages, then pre-training distillation), resumable like every other stage.</summary>
-public static class DemoDistill
+internal static class DemoDistill
 {
     public static string Run(DistillStageRequest r)
     {
@@ -27,13 +26,14 @@ public static class DemoDistill
             string terms = p.Terms is null ? "" : string.Join(" ", p.Terms.Select(kv => string.Create(CultureInfo.InvariantCulture, $"{kv.Key} {kv.Value:G4}")));
             r.Log(p.Phase switch
             {
-                "train" or "eval" => string.Create(CultureInfo.InvariantCulture, $"{p.Stage?.ToString() ?? ""} step {p.Step}/{p.Steps}  {terms}  {p.TokensPerSecond:F0} tok/s")
+                "train" or "eval" => string.Create(CultureInfo.InvariantCulture,
+                    $"stage {p.Stage!.Index + 1}/{p.StageCount} {p.Stage.Name} step {p.Step}/{p.Steps}  {terms}  {p.TokensPerSecond:F0} tok/s  eta {p.Eta:mm\\:ss}")
                     + (p.Eval is { } e ? string.Create(CultureInfo.InvariantCulture, $"  held-out MLM {e.MlmAccuracy:P1}, NSP {e.NspAccuracy:P1}") : ""),
                 _ => $"[{p.Phase}] {p.Message}",
             });
         });
         r.Log(string.Create(CultureInfo.InvariantCulture,
-            $"student: held-out MLM accuracy {result.FinalEval.MlmAccuracy:P1} (unigram {result.FinalEval.UnigramBaselineAccuracy:P1}), NSP {result.FinalEval.NspAccuracy:P1}, {result.StudentParameters:N0} parameters"));
+            $"student: held-out MLM accuracy {result.FinalEval!.MlmAccuracy:P1} (unigram {result.FinalEval!.UnigramBaselineAccuracy:P1}), NSP {result.FinalEval!.NspAccuracy:P1}, {result.StudentParameters:N0} parameters"));
         return result.OutputDir;
     }
 }
