@@ -36,6 +36,11 @@ public static class DistillCommand
         var resume = new Option<bool>("--resume") { Description = "Continue from the latest checkpoint in --out (works across stages)." };
         var freezeLower = new Option<bool>("--freeze-lower") { Description = "Progressive: freeze earlier layers instead of training them at ×0.3." };
         var noNormFit = new Option<bool>("--no-embedding-norm-fit") { Description = "LayerNorm teacher → NoNorm student: keep the copied embedding LayerNorm γ/β instead of re-fitting the student's NoNorm to the teacher on training data (not recommended: the student's activations are then far smaller than the teacher's)." };
+        var noProjection = new Option<bool>("--no-embedding-projection")
+        {
+            Description = "Plain BERT teacher → narrower trigram student: start the student's word embedding from random instead of the " +
+                "teacher's table projected onto its principal directions.",
+        };
         var layerMap = new Option<string>("--layer-map") { Description = "Student←teacher layers, \"0:1,1:3\" or \"1,3\" (default: round((l+1)·Lt/Ls)−1)." };
         var fmtW = new Option<double>("--fmt-weight") { DefaultValueFactory = _ => 100 };
         var meanW = new Option<double>("--mean-weight") { DefaultValueFactory = _ => 5000 };
@@ -56,7 +61,7 @@ public static class DistillCommand
         var cmd = new Command("distill", "Knowledge transfer (MobileBERT §3.3–3.5): IB-BERT teacher → MobileBERT student, progressive / joint / auxiliary.")
         {
             teacher, student, strategy, data, output, vocab, stepsPerLayer, embeddingSteps, pdSteps, batch, seq, lr, optimizer, warmup, seed, dataSeed, dataDir, threads, resume,
-            freezeLower, noNormFit, layerMap, fmtW, meanW, varW, atW, alpha, temperature, dropout, logEvery, evalEvery, evalBatches, ckptEvery, keep, dupe, maxPred, heldOut, blankLines,
+            freezeLower, noNormFit, noProjection, layerMap, fmtW, meanW, varW, atW, alpha, temperature, dropout, logEvery, evalEvery, evalBatches, ckptEvery, keep, dupe, maxPred, heldOut, blankLines,
         };
         cmd.SetAction(r => CliApp.Guard(() =>
         {
@@ -75,7 +80,8 @@ public static class DistillCommand
                     TeacherDir = t, StudentConfig = Presets.Resolve(r.GetValue(student)!), Strategy = strat, Data = r.GetValue(data)!, OutputDir = r.GetValue(output)!, VocabPath = v,
                     StepsPerLayer = r.GetValue(stepsPerLayer), EmbeddingSteps = r.GetValue(embeddingSteps), PdSteps = r.GetValue(pdSteps), Batch = r.GetValue(batch), Seq = r.GetValue(seq), Lr = r.GetValue(lr),
                     Optimizer = r.GetValue(optimizer)!, WarmupFraction = r.GetValue(warmup), Seed = r.GetValue(seed), DataSeed = r.GetValue(dataSeed), DataDir = r.GetValue(dataDir),
-                    Threads = r.GetValue(threads), Resume = r.GetValue(resume), FreezeLower = r.GetValue(freezeLower), FitEmbeddingNorm = !r.GetValue(noNormFit), LayerMapSpec = r.GetValue(layerMap), Dropout = r.GetValue(dropout),
+                    Threads = r.GetValue(threads), Resume = r.GetValue(resume), FreezeLower = r.GetValue(freezeLower), FitEmbeddingNorm = !r.GetValue(noNormFit),
+                    ProjectEmbeddings = !r.GetValue(noProjection), LayerMapSpec = r.GetValue(layerMap), Dropout = r.GetValue(dropout),
                     Weights = new LossWeights
                     {
                         FeatureMap = r.GetValue(fmtW), Mean = r.GetValue(meanW), Variance = r.GetValue(varW), Attention = r.GetValue(atW),

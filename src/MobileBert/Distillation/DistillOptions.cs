@@ -40,6 +40,9 @@ public sealed record DistillOptions : ICorpusShardSettings
     /// LayerNorm on training data instead of keeping the copied γ/β (<see cref="StudentInit.FitEmbeddingNorm"/>). On by
     /// default: without it the student's embedding output is orders of magnitude smaller than the teacher's.</summary>
     public bool FitEmbeddingNorm { get; init; } = true;
+    /// <summary>A plain BERT teacher and a narrower trigram student: initialise the student's word embedding and transformation
+    /// from the teacher's table (<see cref="EmbeddingProjection"/>) instead of randomly; the embedding stage trains either.</summary>
+    public bool ProjectEmbeddings { get; init; } = true;
     public LossWeights Weights { get; init; } = new();
     /// <summary>"s:t,…" pairs or a list of teacher layers; null = <see cref="LayerMap.Default"/>.</summary>
     public string? LayerMapSpec { get; init; }
@@ -91,6 +94,7 @@ public sealed record DistillOptions : ICorpusShardSettings
             ["embedding_steps"] = EmbeddingSteps,
             ["batch"] = Batch, ["seq"] = Seq, ["lr"] = Lr, ["optimizer"] = Optimizer, ["warmup_fraction"] = WarmupFraction,
             ["weight_decay"] = WeightDecay, ["max_grad_norm"] = MaxGradNorm, ["seed"] = Seed, ["data_seed"] = DataSeed, ["freeze_lower"] = FreezeLower, ["fit_embedding_norm"] = FitEmbeddingNorm,
+            ["project_embeddings"] = ProjectEmbeddings,
             ["weights"] = new JsonObject
             {
                 ["fmt"] = Weights.FeatureMap, ["mean"] = Weights.Mean, ["var"] = Weights.Variance, ["at"] = Weights.Attention,

@@ -109,7 +109,7 @@ public static class DistillationRun
             {
                 foreach (var w in StudentInit.CopySharedFromTeacher(teacher, student))
                     progress(new DistillProgress { Phase = "setup", Message = "note: " + w });
-                if (EmbeddingProjection.Applies(teacher, student))
+                if (o.ProjectEmbeddings && EmbeddingProjection.Applies(teacher, student))
                 {
                     var pr = EmbeddingProjection.Apply(teacher, student, (int)(o.Seed & int.MaxValue));
                     progress(new DistillProgress { Phase = "setup", Message = string.Create(System.Globalization.CultureInfo.InvariantCulture,
@@ -361,7 +361,7 @@ public static class DistillationRun
                     terms["fmt_emb"] = fe.Mse;
                     total += fe.Total;
                 }
-                terms["fmt_mse"] = mse; terms["fmt_mean"] = mean; terms["fmt_var"] = vr; terms["at"] = at;
+                if (stage.Layers.Length > 0) { terms["fmt_mse"] = mse; terms["fmt_mean"] = mean; terms["fmt_var"] = vr; terms["at"] = at; }
                 grads.HiddenStates = _dHidden; grads.Attentions = _dAttn;
             }
             if (pd)
