@@ -9,7 +9,7 @@ namespace MobileBert.Text;
 /// <para>Basic tokenization (special-token split, text cleaning, CJK split, NFC, lowercasing, accent stripping,
 /// punctuation split) is a C# port of HF's <c>BasicTokenizer</c> (<see cref="BertPreTokenizer"/>), because
 /// Microsoft.ML.Tokenizers' <c>BertTokenizer</c> differs from HF on several inputs (the <c>HfDiffers_*</c> tests).
-/// Whitespace-separated words made only of ASCII take a fast path (table lookups for kind and lower case, no string
+/// Whitespace-separated words of printable ASCII take a fast path (table lookups for kind and lower case, no string
 /// per word) that gives the same tokens; other words go through the general port. The WordPiece step is HF's greedy
 /// longest-match-first <c>WordpieceTokenizer</c>, looking spans up in the vocabulary without allocating, for words up to
 /// <see cref="MaxInputCharsPerWord"/> code points (longer words become <c>[UNK]</c>, counting code points as Python
