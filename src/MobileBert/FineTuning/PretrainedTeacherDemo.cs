@@ -34,7 +34,7 @@ public sealed record PretrainedDemoSettings
 
     public static PretrainedDemoSettings Full => new()
     {
-        Mode = "full", TransferCorpus = ["data/corpus/austen/persuasion.txt", "data/corpus/sotu"], EmbeddingSteps = 100, StepsPerLayer = 100,
+        Mode = "full", TransferCorpus = ["data/corpus/austen/persuasion.txt", "data/corpus/sotu"], StudentEpochs = 6, EmbeddingSteps = 100, StepsPerLayer = 100,
         FinalSteps = 300, TransferBatch = 16, TransferLr = 1e-3, LatencyRounds = 6, LatencyRunsPerRound = 3,
     };
 

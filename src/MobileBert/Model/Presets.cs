@@ -76,7 +76,7 @@ public static class Presets
 
     /// <summary>The MobileBERT-shaped student of all-MiniLM-L6-v2 (<see cref="MiniLmL6"/>), <see cref="StudentOf"/> its config: 6 layers,
     /// inter-block 384, intra-block 96, 4 heads (each learns from a group of 3 teacher heads), 4 stacked FFNs of 384, NoNorm +
-    /// ReLU, a 128-d trigram embedding widened to 384. 2.8M non-embedding parameters against the teacher's 10.8M.</summary>
+    /// ReLU, a 128-d trigram embedding widened to 384. 3.2M parameters outside the word-embedding table against the teacher's 11.0M (29 %).</summary>
     public static MobileBertConfig MobileBertMiniLm() => StudentOf(MiniLmL6());
 
     /// <summary>

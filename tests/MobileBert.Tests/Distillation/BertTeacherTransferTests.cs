@@ -154,7 +154,8 @@ public class BertTeacherTransferTests
 
     static DistillOptions Options(string teacherDir, string outDir, bool resume = false) => DistillationRunTests.Options(outDir, resume: resume) with
     {
-        TeacherDir = teacherDir, StudentConfig = Presets.StudentOf(ModelFolder.Load(teacherDir).Config), StepsPerLayer = 2, EmbeddingSteps = 3, PdSteps = 2,
+        TeacherDir = teacherDir, StudentConfig = Presets.StudentOf(ModelFolder.Load(teacherDir).Config),
+        StepsPerLayer = 2, EmbeddingSteps = 3, PdSteps = 2,
         CheckpointEvery = 2, EvalEvery = 4,
     };
 

@@ -56,11 +56,13 @@ public class DemoTests(ITestOutputHelper output)
         var lines = new List<string>();
         DemoOptions Options() => new()
         {
-            OutputDir = dir, Quick = true, Teacher = teacherDir, Threads = 2, RepoRoot = TestPaths.RepoRoot, Log = l => { lock (lines) lines.Add(l); },
+            OutputDir = dir, Quick = true, Teacher = teacherDir, Threads = 2, RepoRoot = TestPaths.RepoRoot,
+            Log = l => { lock (lines) lines.Add(l); },
         };
         var report = Demo.Run(Options());
         foreach (var l in lines) output.WriteLine(l);
-        Assert.Equal(["data", "teacher", "finetune-teacher", "distill", "finetune-student", "finetune-baseline", "evaluate"], report.Stages.Select(s => s.Stage));
+        Assert.Equal(["data", "teacher", "finetune-teacher", "distill", "finetune-student", "finetune-baseline", "evaluate"],
+            report.Stages.Select(s => s.Stage));
         foreach (var row in new[] { "| Teacher (tiny-bert)", "| Student (MobileBERT)", "| Baseline (student's shape)", "## Targets", "student ≥ 96 %",
                      "student ≥ baseline + 3 points", "whole demo ≤ 2 min (--quick)", "[student-distilled/curves.png](student-distilled/curves.png)",
                      "no pre-training distillation", "6 teacher heads → 2 student heads in 2 groups" })
