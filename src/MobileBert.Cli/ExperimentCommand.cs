@@ -37,6 +37,7 @@ public static class ExperimentCommand
     {
         var cmd = new Command("experiment", "Reproducible experiments.");
         cmd.Subcommands.Add(CreateKt());
+        cmd.Subcommands.Add(CreateKtBert());
         cmd.Subcommands.Add(CreateCost());
         return cmd;
     }
@@ -70,6 +71,42 @@ public static class ExperimentCommand
                     r.GetValue(stepsPerLayer), r.GetValue(pdSteps), r.GetValue(batch), r.GetValue(seq), r.GetValue(lr), r.GetValue(threads), r.GetValue(evalBatches),
                     string.Join(" ", Environment.GetCommandLineArgs().Skip(1)), r.GetValue(teacherDir), r.GetValue(sentiment)!);
                 RunKt(s);
+                return 0;
+            }
+            catch (DistillationException e) { throw new ArgumentException(e.Message, e); }
+        }));
+        return cmd;
+    }
+
+    static Command CreateKtBert()
+    {
+        var teacher = new Option<string>("--teacher") { DefaultValueFactory = _ => "minilm", Description = "minilm (restored from NuGet) or a plain BERT model folder." };
+        var output = new Option<string>("--out") { DefaultValueFactory = _ => Path.Combine("experiments", "kt", "run-bert"), Description = "Work folder; finished runs are reused." };
+        var report = new Option<string>("--report") { DefaultValueFactory = _ => Path.Combine("experiments", "kt", "BERT-TEACHER.md") };
+        var seeds = new Option<string>("--seeds") { DefaultValueFactory = _ => "1,2" };
+        var embeddingSteps = new Option<int>("--embedding-steps") { DefaultValueFactory = _ => 40 };
+        var stepsPerLayer = new Option<int>("--steps-per-layer") { DefaultValueFactory = _ => 40 };
+        var finalSteps = new Option<int>("--final-steps") { DefaultValueFactory = _ => 120, Description = "Steps of the last (all-layer) stage." };
+        var batch = new Option<int>("--batch") { DefaultValueFactory = _ => 16 };
+        var seq = new Option<int>("--seq") { DefaultValueFactory = _ => 128 };
+        var lr = new Option<double>("--lr") { DefaultValueFactory = _ => 1e-3 };
+        var epochs = new Option<int>("--epochs") { DefaultValueFactory = _ => 3, Description = "Sentiment fine-tuning epochs." };
+        var threads = new Option<int>("--threads") { DefaultValueFactory = _ => Environment.ProcessorCount };
+        var dataRoot = new Option<string?>("--data-root") { Description = "Repository root holding data/ (default: found above the current directory)." };
+        var cmd = new Command("kt-bert", "Knowledge-transfer strategies on a real pretrained BERT teacher (all-MiniLM-L6-v2 by default): progressive vs " +
+            "joint vs auxiliary vs no teacher at equal steps, scored by held-out transfer losses and fine-tuned sentiment accuracy.")
+        { teacher, output, report, seeds, embeddingSteps, stepsPerLayer, finalSteps, batch, seq, lr, epochs, threads, dataRoot };
+        cmd.SetAction(r => CliApp.Guard(() =>
+        {
+            try
+            {
+                BertKtExperiment.Run(new BertKtOptions
+                {
+                    Teacher = r.GetValue(teacher)!, OutputDir = r.GetValue(output)!, ReportPath = r.GetValue(report)!, RepoRoot = r.GetValue(dataRoot) ?? Demo.FindRepoRoot(),
+                    Seeds = [.. r.GetValue(seeds)!.Split(',').Select(x => long.Parse(x, CultureInfo.InvariantCulture))], EmbeddingSteps = r.GetValue(embeddingSteps),
+                    StepsPerLayer = r.GetValue(stepsPerLayer), FinalSteps = r.GetValue(finalSteps), Batch = r.GetValue(batch), Seq = r.GetValue(seq), Lr = r.GetValue(lr),
+                    FineTuneEpochs = r.GetValue(epochs), Threads = r.GetValue(threads), CommandLine = string.Join(" ", Environment.GetCommandLineArgs().Skip(1)),
+                }, Console.Error.WriteLine);
                 return 0;
             }
             catch (DistillationException e) { throw new ArgumentException(e.Message, e); }

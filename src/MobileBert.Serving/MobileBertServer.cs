@@ -22,7 +22,10 @@ public static class MobileBertServer
         configure(probe);
         probe.Validate();
         var builder = WebApplication.CreateSlimBuilder(new WebApplicationOptions { ContentRootPath = AppContext.BaseDirectory });
-        builder.Logging.ClearProviders().AddSimpleConsole(o => o.SingleLine = true).SetMinimumLevel(logLevel);
+        builder.Logging.ClearProviders().AddSimpleConsole(o => o.SingleLine = true).SetMinimumLevel(logLevel)
+            // A start-up failure (e.g. a model folder that does not load) reaches the caller as the exception; the host's own
+            // "Hosting failed to start" log would print its stack trace before the caller's one-line error.
+            .AddFilter("Microsoft.Extensions.Hosting.Internal.Host", LogLevel.Critical);
         builder.WebHost.UseUrls([.. urls]);
         builder.WebHost.ConfigureKestrel(k =>
         {

@@ -22,6 +22,7 @@ public class ServeCommandTests
             Assert.Contains($"error: model 'bad' ({missing}): the folder does not exist.", p.StdErr);
             Assert.DoesNotContain("listening", p.StdOut);
             Assert.DoesNotContain("   at ", p.StdErr);   // no stack trace
+            Assert.DoesNotContain("fail:", p.StdErr);    // nor the host's own start-up failure log before the one-line error
         }
         string broken = TestPaths.NewTempDir();
         foreach (var f in Directory.GetFiles(TestModels.Classifier)) File.Copy(f, Path.Combine(broken, Path.GetFileName(f)));
@@ -31,6 +32,7 @@ public class ServeCommandTests
             Assert.Equal(1, await p.ExitCode(Bound));
             Assert.Contains($"error: model 'broken' ({broken}): ", p.StdErr);
             Assert.Contains("model.safetensors", p.StdErr);
+            Assert.DoesNotContain("fail:", p.StdErr);
         }
         using (var p = new ServeProcess("--model", "nameonly", "--urls", "http://127.0.0.1:0"))
         {

