@@ -108,6 +108,19 @@ public static class BertKtExperiment
             var ft = FineTuneSentiment(o, teacherDir, null, train, dev, test, log, Path.Combine(o.OutputDir, "teacher-finetuned"));
             Write(teacherPath, new JsonObject { ["sentiment_acc"] = ft.Test, ["sentiment_dev_acc"] = ft.Dev });
         }
+        // Extractive QA (the bundled wordnet-qa, SQuAD v1.1): every model, once.
+        var qaRuns = o.Seeds.SelectMany(seed => Methods.Select(m => (Dir: Path.Combine(o.OutputDir, $"{Slug(m.Name)}-seed{seed}"), Config: (MobileBertConfig?)null)))
+            .Append((Path.Combine(o.OutputDir, "random-init"), studentConfig)).Append((teacherDir, null));
+        foreach (var (dir, config) in qaRuns)
+        {
+            string resultPath = dir == teacherDir ? teacherPath : Path.Combine(dir, "result.json");
+            var result = JsonNode.Parse(File.ReadAllText(resultPath))!.AsObject();
+            if (result["qa_f1"] is not null) continue;
+            string outDir = Path.Combine(Path.GetDirectoryName(resultPath)!, "qa");
+            var qa = FineTuneQa(o, config is null ? dir : null, config, vocab, outDir, log);
+            result["qa_f1"] = qa.F1; result["qa_em"] = qa.Em;
+            Write(resultPath, result);
+        }
         var md = Report(o, teacherConfig, studentConfig, DateTime.UtcNow - started);
         Directory.CreateDirectory(Path.GetDirectoryName(Path.GetFullPath(o.ReportPath))!);
         File.WriteAllText(o.ReportPath, md, new UTF8Encoding(false));
@@ -132,6 +145,24 @@ public static class BertKtExperiment
         var t = TaskEvaluation.Run(r.OutputDir, test, Path.Combine(outDir, "eval-test"), threads: o.Threads);
         log(string.Create(CultureInfo.InvariantCulture, $"[kt]   sentiment: test {t.Metrics.Main:P1} (dev {r.Best?.Main:P1}, {recipe.Why})"));
         return (t.Metrics.Main, r.Best?.Main);
+    }
+
+    /// <summary>Fine-tunes on data/wordnet-qa (train subset, SQuAD v1.1) with the pretrained recipe; F1 and EM on its dev file.</summary>
+    static (double F1, double Em) FineTuneQa(BertKtOptions o, string? modelDir, MobileBertConfig? config, string vocab, string outDir, Action<string> log)
+    {
+        var recipe = FineTuneRecipe.Pretrained(MobileBertModel.CountParameters(config ?? ConfigJson.Load(Path.Combine(modelDir!, "config.json"))));
+        string qaDir = Path.Combine(o.RepoRoot, "data", "wordnet-qa");
+        var task = FineTuneTask.Squad(TaskData.LoadSquad(Path.Combine(qaDir, "train-v1-subset.json"), v2: false),
+            TaskData.LoadSquad(Path.Combine(qaDir, "dev-v1.json"), v2: false), v2: false);
+        var r = FineTuningRun.Run(new FineTuneOptions
+        {
+            ModelDir = modelDir, Config = config, VocabPath = config is null ? null : vocab, OutputDir = outDir, Epochs = o.FineTuneEpochs,
+            Batch = recipe.Batch, Lr = recipe.Lr, WarmupProportion = recipe.WarmupProportion, WeightDecay = recipe.WeightDecay, Seq = 192,
+            Seed = 42, Threads = o.Threads, LogEvery = 1_000_000, Resume = true,
+        }, task, _ => { });
+        double f1 = r.Best!.Values.GetValueOrDefault("f1", double.NaN) / 100, em = r.Best.Values.GetValueOrDefault("exact_match", double.NaN) / 100;
+        log(string.Create(CultureInfo.InvariantCulture, $"[kt]   wordnet-qa: dev F1 {f1:P1}, EM {em:P1} ({recipe.Why})"));
+        return (f1, em);
     }
 
     static string Slug(string name) => new([.. name.Where(c => char.IsLetterOrDigit(c) || c == ' ').Select(c => c == ' ' ? '-' : c)]);
@@ -171,18 +202,23 @@ public static class BertKtExperiment
             $"(head groups) and embedding-output MSE against the teacher on 8 held-out batches; test accuracy on the demo's sentiment split after " +
             $"fine-tuning with the pretrained recipe ({o.FineTuneEpochs} epochs, no task distillation), best dev epoch kept."));
         sb.AppendLine();
-        sb.AppendLine("| model | feature-map MSE | attention KL | embedding MSE | train s | sentiment test acc % |").AppendLine("|---|---|---|---|---|---|");
+        sb.AppendLine(string.Create(inv, $"QA: F1 and exact match on `data/wordnet-qa/dev-v1.json` (1,000 questions) after fine-tuning on its 1,000-question " +
+            $"training subset (SQuAD v1.1 format, max length 192, the same recipe and epochs; the best dev epoch is kept, so this is a dev score)."));
+        sb.AppendLine();
+        sb.AppendLine("| model | feature-map MSE | attention KL | embedding MSE | train s | sentiment test acc % | QA dev F1 % | QA dev EM % |");
+        sb.AppendLine("|---|---|---|---|---|---|---|---|");
         var teacherFt = Read(Path.Combine(o.OutputDir, "teacher-finetuned", "result.json"));
-        sb.AppendLine($"| teacher (fine-tuned) | 0 | 0 | 0 | — | {Stat([teacherFt], "sentiment_acc", true)} |");
+        string Qa(IReadOnlyList<JsonObject> runs) => $"{Stat(runs, "qa_f1", true)} | {Stat(runs, "qa_em", true)}";
+        sb.AppendLine($"| teacher (fine-tuned) | 0 | 0 | 0 | — | {Stat([teacherFt], "sentiment_acc", true)} | {Qa([teacherFt])} |");
         foreach (var (name, _) in Methods)
         {
             var runs = o.Seeds.Select(s => Path.Combine(o.OutputDir, $"{Slug(name)}-seed{s}", "result.json")).Where(File.Exists).Select(Read).ToList();
             if (runs.Count == 0) continue;
             sb.AppendLine($"| student, {name} | {Stat(runs, "fmt_mse", false)} | {Stat(runs, "at", false)} | {Stat(runs, "fmt_emb", false)} | " +
-                $"{runs.Average(r => r["seconds"]!.GetValue<double>()).ToString("F0", inv)} | {Stat(runs, "sentiment_acc", true)} |");
+                $"{runs.Average(r => r["seconds"]!.GetValue<double>()).ToString("F0", inv)} | {Stat(runs, "sentiment_acc", true)} | {Qa(runs)} |");
         }
         var random = Read(Path.Combine(o.OutputDir, "random-init", "result.json"));
-        sb.AppendLine($"| student, no pre-training (random init) | — | — | — | — | {Stat([random], "sentiment_acc", true)} |");
+        sb.AppendLine($"| student, no pre-training (random init) | — | — | — | — | {Stat([random], "sentiment_acc", true)} | {Qa([random])} |");
         sb.AppendLine().AppendLine("<!-- analysis -->");
         string old = File.Exists(o.ReportPath) ? File.ReadAllText(o.ReportPath) : "";
         int marker = old.IndexOf("<!-- analysis -->", StringComparison.Ordinal);

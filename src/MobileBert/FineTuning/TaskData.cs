@@ -104,7 +104,7 @@ public static class TaskData
     public static string DescribeSkipped(string source, IReadOnlyList<SkippedRow> skipped)
     {
         if (skipped.Count == 0) return "";
-        var first = string.Join("; ", skipped.Take(3).Select(s => $"line {s.Line}: {s.Reason}"));
+        var first = string.Join("; ", skipped.Take(3).Select(s => $"{s.Where}: {s.Reason}"));
         return $"{source}: {skipped.Count} row(s) skipped ({first}{(skipped.Count > 3 ? "; …" : "")})";
     }
 }

@@ -38,7 +38,14 @@ public sealed class DataFormatException : FormatException
 }
 
 /// <summary>A row that was read but not used, and why (empty text, missing label, malformed row with <c>SkipBadRows</c>, ...).</summary>
-public sealed record SkippedRow(int Line, string Reason);
+public sealed record SkippedRow(int Line, string Reason)
+{
+    /// <summary>1-based position in a JSON array file (whose entries often all sit on line 1); null for line-based files.</summary>
+    public int? Entry { get; init; }
+
+    /// <summary>Where the row is: "line 3", or "line 1, array entry 1001".</summary>
+    public string Where => Entry is int e ? $"line {Line}, array entry {e}" : $"line {Line}";
+}
 
 /// <summary>One row of a data file before labels are resolved: texts and the label exactly as written (null when the file has no labels).</summary>
 /// <param name="Id">The row's id (GLUE index column, a configured id column, or a 0-based running number).</param>

@@ -272,11 +272,15 @@ public static class UserDataReader
             if (!reader.Read() || reader.TokenType != JsonTokenType.StartArray)
                 throw new DataFormatException(path, LineAt(reader.TokenStartIndex), 0, null,
                     "expected a JSON array of objects (use .jsonl / UserDataFormat.JsonLines for one object per line).");
+            int entry = 0;
             while (reader.Read() && reader.TokenType != JsonTokenType.EndArray)
             {
                 int entryLine = LineAt(reader.TokenStartIndex);
+                entry++;
                 using var doc = JsonDocument.ParseValue(ref reader);
+                int before = skipped.Count;
                 AddJsonRow(path, o, rows, skipped, entryLine, doc.RootElement);
+                if (skipped.Count > before) skipped[^1] = skipped[^1] with { Entry = entry };
             }
         }
         catch (JsonException ex)

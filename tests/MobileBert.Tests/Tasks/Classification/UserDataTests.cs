@@ -127,6 +127,13 @@ public class UserDataTests
         Assert.Equal([2, 3], raw.Rows.Select(r => r.Line));
         Assert.Equal([5, 6], raw.Skipped.Select(s => s.Line));
         Assert.Equal(["empty text", "missing or null label"], raw.Skipped.Select(s => s.Reason));
+        Assert.Equal(["line 5, array entry 3", "line 6, array entry 4"], raw.Skipped.Select(s => s.Where));
+
+        // A one-line array (as the UCI sentiment files): the note names the entry, not just "line 1".
+        string oneLine = Write("one.json", "[{\"text\":\"a\",\"class\":1},{\"text\":\"b\",\"class\":0},{\"text\":\"\",\"class\":0}]");
+        var one = UserDataReader.Read(oneLine, new UserDataOptions { Label = "class" });
+        Assert.Equal($"{oneLine}: 1 row(s) skipped (line 1, array entry 3: empty text)",
+            MobileBert.FineTuning.TaskData.DescribeSkipped(oneLine, one.Skipped));
 
         string bad = Write("d.json", "[{\"text\":\"a\",\"label\":1},\n 42]");
         var ex = Assert.Throws<DataFormatException>(() => UserDataReader.Read(bad));
