@@ -93,9 +93,10 @@ public static class ExperimentCommand
         var epochs = new Option<int>("--epochs") { DefaultValueFactory = _ => 3, Description = "Sentiment fine-tuning epochs." };
         var threads = new Option<int>("--threads") { DefaultValueFactory = _ => Environment.ProcessorCount };
         var dataRoot = new Option<string?>("--data-root") { Description = "Repository root holding data/ (default: found above the current directory)." };
+        var reportOnly = new Option<bool>("--report-only") { Description = "Rewrite the report from the runs finished so far." };
         var cmd = new Command("kt-bert", "Knowledge-transfer strategies on a real pretrained BERT teacher (all-MiniLM-L6-v2 by default): progressive vs " +
             "joint vs auxiliary vs no teacher at equal steps, scored by held-out transfer losses and fine-tuned sentiment accuracy.")
-        { teacher, output, report, seeds, embeddingSteps, stepsPerLayer, finalSteps, batch, seq, lr, epochs, threads, dataRoot };
+        { teacher, output, report, seeds, embeddingSteps, stepsPerLayer, finalSteps, batch, seq, lr, epochs, threads, dataRoot, reportOnly };
         cmd.SetAction(r => CliApp.Guard(() =>
         {
             try
@@ -106,6 +107,7 @@ public static class ExperimentCommand
                     Seeds = [.. r.GetValue(seeds)!.Split(',').Select(x => long.Parse(x, CultureInfo.InvariantCulture))], EmbeddingSteps = r.GetValue(embeddingSteps),
                     StepsPerLayer = r.GetValue(stepsPerLayer), FinalSteps = r.GetValue(finalSteps), Batch = r.GetValue(batch), Seq = r.GetValue(seq), Lr = r.GetValue(lr),
                     FineTuneEpochs = r.GetValue(epochs), Threads = r.GetValue(threads), CommandLine = string.Join(" ", Environment.GetCommandLineArgs().Skip(1)),
+                    ReportOnly = r.GetValue(reportOnly),
                 }, Console.Error.WriteLine);
                 return 0;
             }
