@@ -203,9 +203,9 @@ public static class BertKtExperiment
         sb.AppendLine("```bash").AppendLine("dotnet run -c Release --project src/MobileBert.Cli -- " + command).AppendLine("```").AppendLine();
         long steps = o.EmbeddingSteps + (long)student.NumHiddenLayers * o.StepsPerLayer + o.FinalSteps;
         sb.AppendLine(string.Create(inv, $"Teacher: {PretrainedTeacherDemo.Describe(teacher)} (no MLM head). Student: {PretrainedTeacherDemo.Describe(student)}. " +
-            $"Every run: {steps} AdamW steps (lr {o.Lr}, warm-up 10 % of each stage) of {o.Batch} × {o.Seq} tokens on {string.Join(", ", TransferCorpus)} and " +
+            $"Every transfer run: {steps} AdamW steps (lr {o.Lr}, warm-up 10 % of each stage) of {o.Batch} × {o.Seq} tokens on {string.Join(", ", TransferCorpus)} and " +
             $"the sentiment training sentences; transfer strategies: embedding stage ({o.EmbeddingSteps}), then progressive ({o.StepsPerLayer} per layer), " +
-            $"joint or auxiliary, then all layers ({o.FinalSteps}); \"no teacher\": MLM + NSP from random init for the same steps. Seeds " +
+            $"joint or auxiliary, then all layers ({o.FinalSteps}); \"no teacher\": MLM + NSP from random init for {steps - o.EmbeddingSteps} steps (no embedding stage without a teacher). Seeds " +
             $"{string.Join(", ", o.Seeds)} (student init and batch order).")
             + (o.ReportOnly ? "" : string.Create(inv, $" Wall time: {elapsed.TotalMinutes:F0} min on {o.Threads} threads.")));
         sb.AppendLine();
