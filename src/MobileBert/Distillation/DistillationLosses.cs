@@ -120,6 +120,10 @@ public static class DistillationLosses
         return (m, s / x.Length);
     }
 
+    /// <summary>Number of head groups attention transfer compares: gcd(Ht, Hs) (equal counts: one head per group).</summary>
+    public static int HeadGroups(int teacherHeads, int studentHeads) =>
+        (int)System.Numerics.BigInteger.GreatestCommonDivisor(teacherHeads, studentHeads);
+
     /// <summary>
     /// Attention transfer of one layer: teacher [B, Ht, S, S], student [B, Hs, S, S] attention probabilities (softmax output,
     /// before dropout); mask [B, S] (null = no padding). For every head h and query row i with mask[b,i] = 1:
@@ -143,7 +147,7 @@ public static class DistillationLosses
         for (int b = 0; b < batch; b++) for (int i = 0; i < seq; i++) if (Valid(b, i)) queries++;
         if (queries == 0) return 0;
         bool perHead = teacherHeads == studentHeads;
-        int groups = perHead ? studentHeads : (int)System.Numerics.BigInteger.GreatestCommonDivisor(teacherHeads, studentHeads);
+        int groups = HeadGroups(teacherHeads, studentHeads);
         int tg = teacherHeads / groups, sg = studentHeads / groups;   // heads per group
         double count = (double)queries * groups;
         var rowLoss = new double[batch * seq * groups];

@@ -59,7 +59,7 @@ public static class DistillationRun
             if (teacher.Config.NumAttentionHeads != o.StudentConfig.NumAttentionHeads)
             {
                 int th = teacher.Config.NumAttentionHeads, sh = o.StudentConfig.NumAttentionHeads;
-                int g = (int)System.Numerics.BigInteger.GreatestCommonDivisor(th, sh);
+                int g = DistillationLosses.HeadGroups(th, sh);
                 progress(new DistillProgress { Phase = "setup", Message = $"attention transfer: the teacher has {th} heads, the student {sh}: " +
                     $"{g} groups, each the mean of {th / g} teacher heads against the mean of {sh / g} student heads" });
             }

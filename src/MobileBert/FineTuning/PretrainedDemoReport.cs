@@ -76,7 +76,7 @@ internal static class PretrainedDemoReport
             $"(`FineTuneRecipe.Pretrained`), sequence length {s.Seq}.");
         sb.AppendLine($"- Student: {PretrainedTeacherDemo.Describe(x.StudentConfig)}.");
         int th = x.TeacherConfig.NumAttentionHeads, sh = x.StudentConfig.NumAttentionHeads;
-        int groups = (int)System.Numerics.BigInteger.GreatestCommonDivisor(th, sh);
+        int groups = Distillation.DistillationLosses.HeadGroups(th, sh);
         string final = x.TeacherPredicts ? $"pre-training distillation ({s.FinalSteps} steps)"
             : $"all layers with every tensor trained ({s.FinalSteps} steps; the teacher has no MLM head, so there is no pre-training distillation)";
         sb.AppendLine(string.Create(Inv, $"- Knowledge transfer (task-agnostic, from the pretrained — not the fine-tuned — teacher): embedding stage " +

