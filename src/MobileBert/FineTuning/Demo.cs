@@ -290,7 +290,7 @@ public static class Demo
         _ => $"[{p.Phase}] {p.Message}",
     };
 
-    static string Simd() => Vector512.IsHardwareAccelerated ? "Vector512" : Vector256.IsHardwareAccelerated ? "Vector256" : Vector128.IsHardwareAccelerated ? "Vector128" : "scalar";
+    internal static string Simd() => Vector512.IsHardwareAccelerated ? "Vector512" : Vector256.IsHardwareAccelerated ? "Vector256" : Vector128.IsHardwareAccelerated ? "Vector128" : "scalar";
 
     static string Pct(double? v) => v is double d ? d.ToString("P1", CultureInfo.InvariantCulture) : "—";
     static string Ms(double v) => v.ToString(v < 10 ? "F2" : "F1", CultureInfo.InvariantCulture);

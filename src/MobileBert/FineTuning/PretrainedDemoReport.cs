@@ -1,5 +1,4 @@
 using System.Globalization;
-using System.Runtime.Intrinsics;
 using System.Text;
 using System.Text.Json.Nodes;
 
@@ -27,7 +26,7 @@ internal static class PretrainedDemoReport
         var sb = new StringBuilder();
         sb.AppendLine($"# MobileBert.NET demo report ({s.Mode})").AppendLine();
         sb.AppendLine(string.Create(Inv, $"{DateTime.UtcNow:yyyy-MM-dd HH:mm} UTC · {Environment.ProcessorCount} cores, {x.Options.Threads} threads · " +
-            $"{System.Runtime.InteropServices.RuntimeInformation.OSDescription} · .NET {Environment.Version} · SIMD {Simd()} · " +
+            $"{System.Runtime.InteropServices.RuntimeInformation.OSDescription} · .NET {Environment.Version} · SIMD {Demo.Simd()} · " +
             $"all stages {minutes:F1} min (this invocation {x.TotalSeconds / 60:F1} min) · disk used {x.DiskBytes / 1e6:F0} MB")).AppendLine();
         sb.AppendLine($"Task: UCI Sentiment Labelled Sentences (Kotzias et al., KDD 2015; CC BY 4.0), fixed split seed {SentimentSplit.Seed}: " +
             $"train {x.Data["train"]} / dev {x.Data["dev"]} / test {x.Data["test"]} sentences. Test accuracy of the best dev epoch.").AppendLine();
@@ -97,7 +96,4 @@ internal static class PretrainedDemoReport
     }
 
     static string Pct(double? v) => v is double d ? d.ToString("P1", Inv) : "—";
-
-    static string Simd() => Vector512.IsHardwareAccelerated ? "Vector512" : Vector256.IsHardwareAccelerated ? "Vector256"
-        : Vector128.IsHardwareAccelerated ? "Vector128" : "scalar";
 }
