@@ -215,21 +215,20 @@ public static class OnnxExporter
             return Norm(e.Norm, x, "embeddings");
         }
 
-        // ---- one encoder layer (EncoderLayer.Forward's dataflow) ------------------------------------------------------------
+        // ---- one encoder layer (its LayerDataFlow) -----------------------------------------------------------------------------
         string Layer(EncoderLayer layer, string h, int l)
         {
             var c = _c; bool q8 = options.Int8;
             string p = $"layer{l}";
+            var flow = layer.Flow;
             string? layerInput = null, qk = null;
-            if (layer.Bottleneck is not null)
-            {
-                layerInput = Norm(layer.Bottleneck.Input.Norm, Linear(layer.Bottleneck.Input.Dense, h, q8), $"{p}_bottleneck_input");
-                if (!c.UseBottleneckAttention && layer.Bottleneck.Attention is not null)
-                    qk = Norm(layer.Bottleneck.Attention.Norm, Linear(layer.Bottleneck.Attention.Dense, h, q8), $"{p}_bottleneck_attention");
-            }
-            string residual = layerInput ?? h;
-            string qkIn = c.UseBottleneckAttention ? residual : qk ?? h;
-            string vIn = c.UseBottleneckAttention ? residual : h;
+            if (flow.InputBottleneck)
+                layerInput = Norm(layer.Bottleneck!.Input.Norm, Linear(layer.Bottleneck.Input.Dense, h, q8), $"{p}_bottleneck_input");
+            if (flow.SharedQueryKeyBottleneck)
+                qk = Norm(layer.Bottleneck!.Attention!.Norm, Linear(layer.Bottleneck.Attention.Dense, h, q8), $"{p}_bottleneck_attention");
+            string residual = flow.Pick(flow.AttentionResidual, h, layerInput!, qk!);
+            string qkIn = flow.Pick(flow.QueryKeyInput, h, layerInput!, qk!);
+            string vIn = flow.Pick(flow.ValueInput, h, layerInput!, qk!);
 
             var att = layer.Attention;
             var q = SplitHeads(Linear(att.Query, qkIn, q8), [0, 2, 1, 3], $"{p}_q");                             // [B, N, S, d]

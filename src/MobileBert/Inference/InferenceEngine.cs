@@ -652,39 +652,46 @@ public sealed unsafe partial class InferenceEngine : IDisposable
         public LinearOp? OutBottleneck;
         public Norm? OutBottleneckNorm;
 
+        /// <summary>Plans the layer from its <see cref="LayerDataFlow"/>: PreH fuses every projection that reads h (input bottleneck,
+        /// shared query/key bottleneck, Q/K/V where they read h); PreQk fuses those that read the one bottleneck output feeding Q/K/V.
+        /// MobileBERT: h → [li | qk | V], qk → [Q | K]; TINY: h → [li], li → [Q | K | V]; IB-BERT: h → [li | Q | K | V];
+        /// BERT: h → [Q | K | V].</summary>
         public LayerPlan(EncoderLayer layer, MobileBertConfig c, Func<Linear[], LinearOp> op)
         {
-            var att = layer.Attention; int t = c.TrueHiddenSize;
-            if (layer.Bottleneck is { } bn)
+            var att = layer.Attention; var flow = layer.Flow;
+            List<Linear> fromH = [], fromBottleneck = [];
+            LayerTensor? bottleneckSource = null;
+            (int Buf, int Col) Place(Linear lin, LayerTensor source)
             {
-                LiNorm = bn.Input.Norm; ColLi = 0;
-                if (c.UseBottleneckAttention)
+                if (source != LayerTensor.BlockInput)
                 {
-                    // TINY: Q = K = V input = layer_input.
-                    PreH = op([bn.Input.Dense]);
-                    PreQk = op([att.Query, att.Key, att.Value]); PreQkReadsLi = true;
-                    Q = (1, 0, 3 * t); K = (1, t, 3 * t); V = (1, 2 * t, 3 * t);
+                    if (bottleneckSource is { } other && other != source)
+                        throw new NotSupportedException($"Q/K/V read two different bottleneck outputs ({other}, {source}).");
+                    bottleneckSource = source;
                 }
-                else if (bn.Attention is { } ba)
-                {
-                    // MobileBERT: h → [layer_input | shared qk | value] in one GEMM; qk → [Q | K].
-                    PreH = op([bn.Input.Dense, ba.Dense, att.Value]);
-                    QkNorm = ba.Norm; ColQk = t;
-                    PreQk = op([att.Query, att.Key]);
-                    Q = (1, 0, 2 * t); K = (1, t, 2 * t); V = (0, 2 * t, 3 * t);
-                }
-                else
-                {
-                    // IB-BERT: h → [layer_input | Q | K | V].
-                    PreH = op([bn.Input.Dense, att.Query, att.Key, att.Value]);
-                    Q = (0, t, 4 * t); K = (0, 2 * t, 4 * t); V = (0, 3 * t, 4 * t);
-                }
+                var list = source == LayerTensor.BlockInput ? fromH : fromBottleneck;
+                int col = list.Sum(x => x.Out);
+                list.Add(lin);
+                return (source == LayerTensor.BlockInput ? 0 : 1, col);
             }
-            else
+            if (flow.InputBottleneck)
             {
-                PreH = op([att.Query, att.Key, att.Value]); ResidualIsH = true;
-                Q = (0, 0, 3 * t); K = (0, t, 3 * t); V = (0, 2 * t, 3 * t);
+                var bi = layer.Bottleneck!.Input;
+                LiNorm = bi.Norm; ColLi = Place(bi.Dense, LayerTensor.BlockInput).Col;
             }
+            if (flow.SharedQueryKeyBottleneck)
+            {
+                var ba = layer.Bottleneck!.Attention!;
+                QkNorm = ba.Norm; ColQk = Place(ba.Dense, LayerTensor.BlockInput).Col;
+            }
+            var (q, k, v) = (Place(att.Query, flow.QueryKeyInput), Place(att.Key, flow.QueryKeyInput), Place(att.Value, flow.ValueInput));
+            PreH = op([.. fromH]);
+            if (fromBottleneck.Count > 0) { PreQk = op([.. fromBottleneck]); PreQkReadsLi = bottleneckSource == LayerTensor.InputBottleneck; }
+            (int, int, int) Slot((int Buf, int Col) p) => (p.Buf, p.Col, p.Buf == 0 ? PreH.Out : PreQk!.Out);
+            Q = Slot(q); K = Slot(k); V = Slot(v);
+            ResidualIsH = flow.AttentionResidual == LayerTensor.BlockInput;
+            if (!ResidualIsH && flow.AttentionResidual != LayerTensor.InputBottleneck)
+                throw new NotSupportedException($"Attention residual {flow.AttentionResidual} is not planned.");
             AttnOut = op([att.OutputDense]); AttnNorm = att.OutputNorm;
             var ffns = layer.StackedFfns.Append(layer.LastFfn).ToArray();
             Ffns = ffns.Select(f => (op([f.Intermediate]), op([f.Output]), f.OutputNorm)).ToArray();

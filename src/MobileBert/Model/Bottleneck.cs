@@ -51,7 +51,7 @@ public sealed class Bottleneck
     {
         Input = new BottleneckLayer(store, prefix + "input.", c);
         // HF registers `attention` whenever key_query_shared_bottleneck is set, even if bottleneck attention makes it unused.
-        if (c.KeyQuerySharedBottleneck) Attention = new BottleneckLayer(store, prefix + "attention.", c);
+        if (LayerDataFlow.RegistersSharedQueryKeyBottleneck(c)) Attention = new BottleneckLayer(store, prefix + "attention.", c);
     }
     public BottleneckLayer Input { get; }
     public BottleneckLayer? Attention { get; }

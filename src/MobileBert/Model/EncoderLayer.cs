@@ -19,7 +19,7 @@ public sealed partial class EncoderLayer
 
     public EncoderLayer(ParameterStore store, string prefix, MobileBertConfig c)
     {
-        _c = c;
+        _c = c; Flow = LayerDataFlow.Of(c);
         // Registration follows HF's state_dict order: attention, intermediate, output, bottleneck, ffn.
         Attention = new SelfAttention(store, prefix + "attention.", c);
         LastFfn = new FeedForward(store, prefix + "intermediate.dense", prefix + "output.", c, NormSite.LayerOutput);
@@ -35,6 +35,8 @@ public sealed partial class EncoderLayer
             StackedFfns[i] = new FeedForward(store, $"{prefix}ffn.{i}.intermediate.dense", $"{prefix}ffn.{i}.output.", c, NormSite.Ffn);
     }
 
+    /// <summary>Which tensors feed Q/K, V and the attention residual; which bottlenecks run.</summary>
+    public LayerDataFlow Flow { get; }
     public SelfAttention Attention { get; }
     public Bottleneck? Bottleneck { get; }
     public FeedForward[] StackedFfns { get; }
@@ -50,20 +52,11 @@ public sealed partial class EncoderLayer
         int rows = batch * seq, t = _c.TrueHiddenSize, n = rows * t;
         if (trace is not null && !ws.Fresh) throw new ArgumentException("A trace needs a fresh workspace (its arrays are kept).");
         float[]? layerInput = null, qk = null;
-        if (Bottleneck is not null)
-        {
-            layerInput = ws.Array("layer.input", n);
-            Bottleneck.Input.Forward(h, layerInput, rows, threads);
-            if (!_c.UseBottleneckAttention && Bottleneck.Attention is not null)
-            {
-                qk = ws.Array("layer.qk", n);
-                Bottleneck.Attention.Forward(h, qk, rows, threads);
-            }
-        }
-        // Sources of Q/K, V and the attention residual (HF Bottleneck.forward; IB-BERT: Q/K/V from the block input).
-        ReadOnlySpan<float> residual = layerInput is null ? h : layerInput.AsSpan(0, n);
-        ReadOnlySpan<float> qkIn = _c.UseBottleneckAttention ? residual : qk is not null ? qk.AsSpan(0, n) : h;
-        ReadOnlySpan<float> vIn = _c.UseBottleneckAttention ? residual : h;
+        if (Flow.InputBottleneck) Bottleneck!.Input.Forward(h, layerInput = ws.Array("layer.input", n), rows, threads);
+        if (Flow.SharedQueryKeyBottleneck) Bottleneck!.Attention!.Forward(h, qk = ws.Array("layer.qk", n), rows, threads);
+        ReadOnlySpan<float> li = layerInput is null ? default : layerInput.AsSpan(0, n), sk = qk is null ? default : qk.AsSpan(0, n);
+        ReadOnlySpan<float> residual = Flow.Pick(Flow.AttentionResidual, h, li, sk);
+        ReadOnlySpan<float> qkIn = Flow.Pick(Flow.QueryKeyInput, h, li, sk), vIn = Flow.Pick(Flow.ValueInput, h, li, sk);
 
         var a = ws.Array("layer.a0", n);
         Attention.Forward(qkIn, vIn, residual, additiveMask, batch, seq, a.AsSpan(0, n), probs, threads, ws, trace);

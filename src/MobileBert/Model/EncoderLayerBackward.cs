@@ -19,20 +19,12 @@ public sealed partial class EncoderLayer
         in DropoutPlan dp, int layer)
     {
         int rows = batch * seq, n = rows * _c.TrueHiddenSize;
-        float[]? layerInput = null, qk = null;
-        if (Bottleneck is not null)
-        {
-            layerInput = cache.Get(KLayerInput, n);
-            Bottleneck.Input.ForwardTrain(h, layerInput, rows, threads, cache);
-            if (!_c.UseBottleneckAttention && Bottleneck.Attention is not null)
-            {
-                qk = cache.Get(KQk, n);
-                Bottleneck.Attention.ForwardTrain(h, qk, rows, threads, cache);
-            }
-        }
-        ReadOnlySpan<float> residual = layerInput is null ? h : layerInput;
-        ReadOnlySpan<float> qkIn = _c.UseBottleneckAttention ? residual : qk is not null ? qk : h;
-        ReadOnlySpan<float> vIn = _c.UseBottleneckAttention ? residual : h;
+        if (Flow.InputBottleneck) Bottleneck!.Input.ForwardTrain(h, cache.Get(KLayerInput, n), rows, threads, cache);
+        if (Flow.SharedQueryKeyBottleneck) Bottleneck!.Attention!.ForwardTrain(h, cache.Get(KQk, n), rows, threads, cache);
+        ReadOnlySpan<float> li = Flow.InputBottleneck ? cache.Get(KLayerInput, n) : default;
+        ReadOnlySpan<float> sk = Flow.SharedQueryKeyBottleneck ? cache.Get(KQk, n) : default;
+        ReadOnlySpan<float> residual = Flow.Pick(Flow.AttentionResidual, h, li, sk);
+        ReadOnlySpan<float> qkIn = Flow.Pick(Flow.QueryKeyInput, h, li, sk), vIn = Flow.Pick(Flow.ValueInput, h, li, sk);
 
         var a = cache.Get(FfnInKey(0), n);
         Attention.ForwardTrain(qkIn, vIn, residual, additiveMask, batch, seq, a, threads, cache, dp, layer);
@@ -101,35 +93,30 @@ public sealed partial class EncoderLayer
             (da, db) = (db, da);
         }
 
-        // Attention block: route the gradients of its three inputs back to h (see the source table in EncoderLayer.Forward).
-        float[]? layerInput = Bottleneck is null ? null : cache.Get(KLayerInput, n);
-        float[]? qk = Bottleneck?.Attention is not null && !_c.UseBottleneckAttention ? cache.Get(KQk, n) : null;
-        ReadOnlySpan<float> residual = layerInput is null ? h : layerInput;
-        ReadOnlySpan<float> qkIn = _c.UseBottleneckAttention ? residual : qk is not null ? qk : h;
-        ReadOnlySpan<float> vIn = _c.UseBottleneckAttention ? residual : h;
-        int nqk = rows * _c.QueryKeyInputSize, nv = rows * _c.ValueInputSize;
+        // Attention block: route the gradients of its three inputs back to h along the layer's data flow.
+        ReadOnlySpan<float> li = Flow.InputBottleneck ? cache.Get(KLayerInput, n) : default;
+        ReadOnlySpan<float> sk = Flow.SharedQueryKeyBottleneck ? cache.Get(KQk, n) : default;
+        ReadOnlySpan<float> qkIn = Flow.Pick(Flow.QueryKeyInput, h, li, sk), vIn = Flow.Pick(Flow.ValueInput, h, li, sk);
+        int nqk = rows * Flow.QueryKeyInputSize, nv = rows * Flow.ValueInputSize;
         var dQk = scratch.Get("layer.dqk", nqk); var dV = scratch.Get("layer.dv", nv); var dRes = scratch.Get("layer.dres", n);
         Attention.Backward(qkIn, vIn, da, dProbs, batch, seq, dQk, dV, dRes, threads, cache, scratch, dp, layer);
-        if (Bottleneck is not null)
-        {
-            if (_c.UseBottleneckAttention)
-            {
-                TensorPrimitives.Add(dRes, dQk, dRes);
-                TensorPrimitives.Add(dRes, dV, dRes);
-            }
-            else
-            {
-                if (qk is not null) Bottleneck.Attention!.Backward(h, dQk, dh, rows, threads, cache, scratch);
-                else TensorPrimitives.Add(dh[..nh], dQk, dh[..nh]);
-                TensorPrimitives.Add(dh[..nh], dV, dh[..nh]);
-            }
-            Bottleneck.Input.Backward(h, dRes, dh, rows, threads, cache, scratch);
-        }
-        else
-        {
-            TensorPrimitives.Add(dh[..nh], dRes, dh[..nh]);
-            TensorPrimitives.Add(dh[..nh], dQk, dh[..nh]);
-            TensorPrimitives.Add(dh[..nh], dV, dh[..nh]);
-        }
+        // d(layer_input): the residual's gradient when the residual is the input bottleneck's output (always, with bottlenecks).
+        Span<float> dLi = !Flow.InputBottleneck ? default
+            : Flow.AttentionResidual == LayerTensor.InputBottleneck ? dRes : scratch.Zeroed("layer.dli", n);
+        if (Flow.AttentionResidual != LayerTensor.InputBottleneck) Route(Flow.AttentionResidual, h, dRes, dLi, dh, rows, threads, cache, scratch);
+        Route(Flow.QueryKeyInput, h, dQk, dLi, dh, rows, threads, cache, scratch);
+        Route(Flow.ValueInput, h, dV, dLi, dh, rows, threads, cache, scratch);
+        if (Flow.InputBottleneck) Bottleneck!.Input.Backward(h, dLi, dh, rows, threads, cache, scratch);
+    }
+
+    /// <summary>Adds g, the gradient w.r.t. one attention input, to the gradient of the tensor it was read from: h (dh),
+    /// the input bottleneck's output (dLi) or, through its backward, the shared query/key bottleneck's input h.</summary>
+    void Route(LayerTensor from, ReadOnlySpan<float> h, ReadOnlySpan<float> g, Span<float> dLi, Span<float> dh, int rows, int threads, Arena cache,
+        Arena scratch)
+    {
+        int nh = rows * _c.HiddenSize;
+        if (from == LayerTensor.BlockInput) TensorPrimitives.Add(dh[..nh], g, dh[..nh]);
+        else if (from == LayerTensor.InputBottleneck) TensorPrimitives.Add(dLi, g, dLi);
+        else Bottleneck!.Attention!.Backward(h, g, dh, rows, threads, cache, scratch);
     }
 }

@@ -9,12 +9,10 @@ public static class FlopCount
         double r = (double)batch * seq, h = c.HiddenSize, t = c.TrueHiddenSize, i = c.IntermediateSize;
         double embedding = c.UsesEmbeddingTransformation ? 2 * r * c.EmbeddedInputSize * h : 0;
         double layer = 0;
-        if (c.UseBottleneck)
-        {
-            layer += 2 * r * h * c.IntraBottleneckSize;                                  // bottleneck.input
-            if (c.KeyQuerySharedBottleneck && !c.UseBottleneckAttention) layer += 2 * r * h * c.IntraBottleneckSize; // bottleneck.attention
-            layer += 2 * r * t * h;                                                      // output bottleneck
-        }
+        var flow = LayerDataFlow.Of(c);
+        if (flow.InputBottleneck) layer += 2 * r * h * c.IntraBottleneckSize;            // bottleneck.input
+        if (flow.SharedQueryKeyBottleneck) layer += 2 * r * h * c.IntraBottleneckSize;   // bottleneck.attention
+        if (flow.OutputBottleneck) layer += 2 * r * t * h;                               // output bottleneck
         layer += 2 * (2 * r * c.QueryKeyInputSize * t) + 2 * r * c.ValueInputSize * t;  // Q, K, V
         layer += 4.0 * batch * seq * seq * t;                                            // Q·Kᵀ and P·V over all heads
         layer += 2 * r * t * t;                                                          // attention output dense

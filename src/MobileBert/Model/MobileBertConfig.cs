@@ -79,9 +79,9 @@ public sealed class MobileBertConfig
     public int AttentionHeadSize => TrueHiddenSize / NumAttentionHeads;
 
     /// <summary>Width of the tensor the query and key projections read.</summary>
-    public int QueryKeyInputSize => UseBottleneck && (UseBottleneckAttention || KeyQuerySharedBottleneck) ? IntraBottleneckSize : HiddenSize;
+    public int QueryKeyInputSize => LayerDataFlow.Of(this).QueryKeyInputSize;
     /// <summary>Width of the tensor the value projection reads.</summary>
-    public int ValueInputSize => UseBottleneck && UseBottleneckAttention ? IntraBottleneckSize : HiddenSize;
+    public int ValueInputSize => LayerDataFlow.Of(this).ValueInputSize;
     /// <summary>Input width of the embedding transformation (3·E with trigram input).</summary>
     public int EmbeddedInputSize => EmbeddingSize * (TrigramInput ? 3 : 1);
     /// <summary>HF applies the embedding transformation only with trigram input or when E ≠ H (its weights exist regardless).</summary>
