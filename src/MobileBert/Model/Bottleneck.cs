@@ -13,31 +13,29 @@ public sealed class BottleneckLayer
     }
 
     readonly string _kPre, _kMean, _kRstd;
-    Span<float> Stats(Arena cache, string key, int rows) => Norm.HasStats ? cache.Get(key, rows) : default;
 
-    /// <summary>Training forward (x must stay alive in the caller's cache): keeps the pre-norm dense output.</summary>
-    internal void ForwardTrain(ReadOnlySpan<float> x, Span<float> y, int rows, int threads, Arena cache)
-    {
-        var pre = cache.Get(_kPre, rows * Dense.Out);
-        Dense.Forward(x, pre, rows, threads);
-        Norm.ForwardCached(pre, default, pre, y, rows, Stats(cache, _kMean, rows), Stats(cache, _kRstd, rows));
-    }
-
-    /// <summary>Backward: dy [rows, intra] → dx [rows, H], ADDED to dx.</summary>
-    internal void Backward(ReadOnlySpan<float> x, ReadOnlySpan<float> dy, Span<float> dx, int rows, int threads, Arena cache, Arena scratch)
-    {
-        var dpre = scratch.Get("bottleneck.dpre", rows * Dense.Out);
-        Norm.Backward(dy, cache.Get(_kPre, rows * Dense.Out), Stats(cache, _kMean, rows), Stats(cache, _kRstd, rows), dpre, rows);
-        Dense.Backward(x, dpre, dx, rows, threads, accumulateDx: true);
-    }
     public Linear Dense { get; }
     public Norm Norm { get; }
 
     /// <summary>x: [rows, H] → y: [rows, intra].</summary>
-    public void Forward(ReadOnlySpan<float> x, Span<float> y, int rows, int threads)
+    public void Forward(ReadOnlySpan<float> x, Span<float> y, int rows, int threads) => Forward(x, y, rows, threads, null!, ForwardMode.Eval);
+
+    /// <summary>x: [rows, H] → y: [rows, intra]; keeping (x must then stay alive in the caller's store), the pre-norm dense output
+    /// and the norm statistics go to <paramref name="store"/>.</summary>
+    internal void Forward(ReadOnlySpan<float> x, Span<float> y, int rows, int threads, Workspace store, in ForwardMode mode)
     {
-        Dense.Forward(x, y, rows, threads);
-        Norm.Forward(y, y, rows);
+        var kept = mode.Kept(store);
+        Span<float> pre = kept is null ? y : kept.Get(_kPre, rows * Dense.Out);
+        Dense.Forward(x, pre, rows, threads);
+        Norm.Forward(pre, default, y, rows, kept, _kMean, _kRstd);
+    }
+
+    /// <summary>Backward: dy [rows, intra] → dx [rows, H], ADDED to dx.</summary>
+    internal void Backward(ReadOnlySpan<float> x, ReadOnlySpan<float> dy, Span<float> dx, int rows, int threads, Workspace cache, Workspace scratch)
+    {
+        var dpre = scratch.Get("bottleneck.dpre", rows * Dense.Out);
+        Norm.Backward(dy, cache.Get(_kPre, rows * Dense.Out), Norm.Stats(cache, _kMean, rows), Norm.Stats(cache, _kRstd, rows), dpre, rows);
+        Dense.Backward(x, dpre, dx, rows, threads, accumulateDx: true);
     }
 }
 

@@ -30,37 +30,13 @@ public sealed partial class Embeddings
     public Linear? Transformation { get; }
     public Norm Norm { get; }
 
-    /// <summary>inputIds, tokenTypeIds: [B·S] → output: [B·S, H]. Position ids are 0…S−1 for every row (as HF, even left-padded).</summary>
+    /// <summary>inputIds, tokenTypeIds: [B·S] → output: [B·S, H]. Position ids are 0…S−1 for every row (as HF, even left-padded).
+    /// Scratch from <paramref name="ws"/>; <paramref name="trace"/> (optional) receives the gathered words, the transformation
+    /// input and the pre-norm sum.</summary>
     public void Forward(ReadOnlySpan<int> inputIds, ReadOnlySpan<int> tokenTypeIds, int batch, int seq, Span<float> output, int threads, Workspace ws,
-        EmbeddingTrace? trace = null)
-    {
-        int rows = batch * seq, e = _c.EmbeddingSize, h = _c.HiddenSize;
-        if (seq > _c.MaxPositionEmbeddings)
-            throw new ArgumentException($"Sequence length {seq} exceeds max_position_embeddings = {_c.MaxPositionEmbeddings}.");
-        var words = ws.Array("emb.words", rows * e);                      // [B·S, E]
-        Embedding.Gather(Store.Span(WordEmbeddings), e, inputIds, words.AsSpan(0, rows * e), "word_embeddings (input_ids)");
-        if (trace is not null) trace.Words = words;
-        if (_c.UsesEmbeddingTransformation)
-        {
-            float[] transformIn = words;
-            if (_c.TrigramInput)
-            {
-                transformIn = ws.Array("emb.trigram", rows * 3 * e);        // [B·S, 3E]
-                Trigram.Concat(words.AsSpan(0, rows * e), transformIn.AsSpan(0, rows * 3 * e), batch, seq, e);
-            }
-            if (trace is not null) trace.TransformInput = transformIn;
-            Transformation!.Forward(transformIn, output, rows, threads);   // [B·S, H]
-        }
-        else words.AsSpan(0, rows * e).CopyTo(output);                      // E == H
-        var pos = Store.Span(PositionEmbeddings);
-        for (int b = 0; b < batch; b++)                                     // + position[t]
-            for (int t = 0; t < seq; t++)
-                System.Numerics.Tensors.TensorPrimitives.Add(output.Slice((b * seq + t) * h, h), pos.Slice(t * h, h),
-                    output.Slice((b * seq + t) * h, h));
-        Embedding.GatherAdd(Store.Span(TokenTypeEmbeddings), h, tokenTypeIds, output, "token_type_embeddings (token_type_ids)");
-        if (trace is not null) trace.PreNorm = output.ToArray();
-        Norm.Forward(output, output, rows);
-    }
+        EmbeddingTrace? trace = null) =>
+        Forward(inputIds, tokenTypeIds, batch, seq, output, threads, ws, trace is null ? ForwardMode.Eval : new ForwardMode(default, Keep: true),
+            trace);
 }
 
 public sealed partial class Embeddings
@@ -68,53 +44,57 @@ public sealed partial class Embeddings
     const string KWords = "emb.words", KTri = "emb.trigram", KPre = "emb.prenorm", KMean = "emb.mean", KRstd = "emb.rstd", KKeep = "emb.keep";
 
     /// <summary>Keep-mask bits of the embedding dropout, recorded by the training forward for the backward pass.</summary>
-    static Span<uint> Keep(Arena cache, long count) =>
+    static Span<uint> Keep(Workspace cache, long count) =>
         System.Runtime.InteropServices.MemoryMarshal.Cast<float, uint>(cache.Get(KKeep, DropoutBackward.Words(count)).AsSpan());
 
-    /// <summary>Training forward: as <see cref="Forward"/> plus hidden dropout on the output (HF), keeping the gathered words,
-    /// the transformation input and the pre-norm sum in <paramref name="cache"/>.</summary>
-    internal void ForwardTrain(ReadOnlySpan<int> inputIds, ReadOnlySpan<int> tokenTypeIds, int batch, int seq, Span<float> output, int threads,
-        Arena cache, in DropoutPlan dp)
+    /// <summary>inputIds, tokenTypeIds: [B·S] → output: [B·S, H], then hidden dropout (HF) in training mode. The gathered words
+    /// and the transformation input live in <paramref name="store"/>; keeping, the pre-norm sum, the norm statistics and the
+    /// dropout keep-mask stay there too, for <see cref="Backward"/>.</summary>
+    internal void Forward(ReadOnlySpan<int> inputIds, ReadOnlySpan<int> tokenTypeIds, int batch, int seq, Span<float> output, int threads,
+        Workspace store, in ForwardMode mode, EmbeddingTrace? trace = null)
     {
         int rows = batch * seq, e = _c.EmbeddingSize, h = _c.HiddenSize;
         if (seq > _c.MaxPositionEmbeddings)
             throw new ArgumentException($"Sequence length {seq} exceeds max_position_embeddings = {_c.MaxPositionEmbeddings}.");
-        var words = cache.Get(KWords, rows * e);
+        var kept = mode.Kept(store);
+        var words = store.Get(KWords, rows * e);                            // [B·S, E]
         Embedding.Gather(Store.Span(WordEmbeddings), e, inputIds, words, "word_embeddings (input_ids)");
-        var pre = cache.Get(KPre, rows * h);
+        float[]? keptPre = kept?.Get(KPre, rows * h);                      // [B·S, H]
+        Span<float> pre = keptPre ?? output[..(rows * h)];
+        float[]? transformIn = null;
         if (_c.UsesEmbeddingTransformation)
         {
-            float[] transformIn = words;
+            transformIn = words;
             if (_c.TrigramInput)
             {
-                transformIn = cache.Get(KTri, rows * 3 * e);
+                transformIn = store.Get(KTri, rows * 3 * e);                 // [B·S, 3E]
                 Trigram.Concat(words, transformIn, batch, seq, e);
             }
-            Transformation!.Forward(transformIn, pre, rows, threads);
+            Transformation!.Forward(transformIn, pre, rows, threads);      // [B·S, H]
         }
-        else words.CopyTo(pre, 0);
+        else words.CopyTo(pre);                                             // E == H
         var pos = Store.Span(PositionEmbeddings);
-        for (int b = 0; b < batch; b++)
+        for (int b = 0; b < batch; b++)                                     // + position[t]
             for (int t = 0; t < seq; t++)
-                System.Numerics.Tensors.TensorPrimitives.Add(pre.AsSpan((b * seq + t) * h, h), pos.Slice(t * h, h), pre.AsSpan((b * seq + t) * h, h));
+                System.Numerics.Tensors.TensorPrimitives.Add(pre.Slice((b * seq + t) * h, h), pos.Slice(t * h, h), pre.Slice((b * seq + t) * h, h));
         Embedding.GatherAdd(Store.Span(TokenTypeEmbeddings), h, tokenTypeIds, pre, "token_type_embeddings (token_type_ids)");
-        Norm.ForwardCached(pre, default, pre, output, rows, Norm.HasStats ? cache.Get(KMean, rows) : default,
-            Norm.HasStats ? cache.Get(KRstd, rows) : default);
+        if (trace is not null) { trace.Words = words; trace.TransformInput = transformIn; trace.PreNorm = keptPre; }
+        Norm.Forward(pre, default, output, rows, kept, KMean, KRstd);
+        var dp = mode.Dropout;
         if (dp.Hidden > 0)
             DropoutBackward.ApplyAndRecord(output[..(rows * h)], dp.Hidden, dp.Seed, Kernels.Dropout.Stream(-1, DropoutPlan.SiteEmbeddings), 0,
-                Keep(cache, rows * h), threads);
+                Keep(store, rows * h), threads);
     }
 
     /// <summary>Backward: dOutput [B·S, H] (used as scratch: overwritten) → gradients of the word (except the padding row,
     /// as nn.Embedding's padding_idx), position and token-type tables, the transformation and the norm.</summary>
     internal void Backward(ReadOnlySpan<int> inputIds, ReadOnlySpan<int> tokenTypeIds, int batch, int seq, Span<float> dOutput, int threads,
-        Arena cache, Arena scratch, in DropoutPlan dp)
+        Workspace cache, Workspace scratch, in DropoutPlan dp)
     {
         int rows = batch * seq, e = _c.EmbeddingSize, h = _c.HiddenSize, n = rows * h;
         var d = dOutput[..n];
         if (dp.Hidden > 0) DropoutBackward.ApplyRecorded(d, d, dp.Hidden, Keep(cache, n), 0);
-        Norm.Backward(d, cache.Get(KPre, n), Norm.HasStats ? cache.Get(KMean, rows) : default, Norm.HasStats ? cache.Get(KRstd, rows) : default, d,
-            rows);
+        Norm.Backward(d, cache.Get(KPre, n), Norm.Stats(cache, KMean, rows), Norm.Stats(cache, KRstd, rows), d, rows);
         var dpos = Store.GradSpan(PositionEmbeddings);
         for (int b = 0; b < batch; b++)
             for (int t = 0; t < seq; t++)

@@ -1,71 +1,17 @@
+using MobileBert.Tensors;
 using System.Numerics.Tensors;
 
 namespace MobileBert.Model;
 
-// Training forward and backward of one MobileBERT layer (see EncoderLayer for the data flow).
+// Backward of one MobileBERT layer (see EncoderLayer for the data flow).
 public sealed partial class EncoderLayer
 {
-    const string KLayerInput = "layer.input", KQk = "layer.qk", KOut = "layer.o", KObPre = "layer.ob.prenorm", KObMean = "layer.ob.mean",
-        KObRstd = "layer.ob.rstd", KObKeep = "layer.ob.keep";
-    static readonly string[] KFfnIn = Enumerable.Range(0, 64).Select(i => $"layer.a{i}").ToArray();
-
-    string FfnInKey(int i) => i < KFfnIn.Length ? KFfnIn[i] : $"layer.a{i}";
-
     /// <summary>
-    /// Training forward of layer <paramref name="layer"/>: as <see cref="Forward"/>, with dropout (HF sites) and every
-    /// activation the backward pass needs kept in <paramref name="cache"/>. h [B·S, H] (kept alive by the caller) → y [B·S, H].
-    /// </summary>
-    internal void ForwardTrain(ReadOnlySpan<float> h, ReadOnlySpan<float> additiveMask, int batch, int seq, Span<float> y, int threads, Arena cache,
-        in DropoutPlan dp, int layer)
-    {
-        int rows = batch * seq, n = rows * _c.TrueHiddenSize;
-        if (Flow.InputBottleneck) Bottleneck!.Input.ForwardTrain(h, cache.Get(KLayerInput, n), rows, threads, cache);
-        if (Flow.SharedQueryKeyBottleneck) Bottleneck!.Attention!.ForwardTrain(h, cache.Get(KQk, n), rows, threads, cache);
-        ReadOnlySpan<float> li = Flow.InputBottleneck ? cache.Get(KLayerInput, n) : default;
-        ReadOnlySpan<float> sk = Flow.SharedQueryKeyBottleneck ? cache.Get(KQk, n) : default;
-        ReadOnlySpan<float> residual = Flow.Pick(Flow.AttentionResidual, h, li, sk);
-        ReadOnlySpan<float> qkIn = Flow.Pick(Flow.QueryKeyInput, h, li, sk), vIn = Flow.Pick(Flow.ValueInput, h, li, sk);
-
-        var a = cache.Get(FfnInKey(0), n);
-        Attention.ForwardTrain(qkIn, vIn, residual, additiveMask, batch, seq, a, threads, cache, dp, layer);
-        for (int i = 0; i < StackedFfns.Length; i++)
-        {
-            var next = cache.Get(FfnInKey(i + 1), n);
-            StackedFfns[i].ForwardTrain(a, next, rows, threads, cache, dp, layer, 0);
-            a = next;
-        }
-        if (OutputBottleneck is null)
-            // HF MobileBertOutput: dropout without bottleneck
-            LastFfn.ForwardTrain(a, y, rows, threads, cache, dp, layer, DropoutPlan.SiteLayerOutput);
-        else
-        {
-            var o = cache.Get(KOut, n);
-            LastFfn.ForwardTrain(a, o, rows, threads, cache, dp, layer, 0);
-            var sum = cache.Get(KObPre, rows * _c.HiddenSize);
-            OutputBottleneck.Forward(o, sum, rows, threads);
-            if (dp.Hidden > 0)                                                                        // HF OutputBottleneck
-                Kernels.DropoutBackward.ApplyAndRecord(sum, dp.Hidden, dp.Seed, Kernels.Dropout.Stream(layer, DropoutPlan.SiteOutputBottleneck), 0,
-                    ObKeep(cache, rows), threads);
-            OutputBottleneckNorm!.ForwardCached(sum, h, sum, y, rows,
-                OutputBottleneckNorm.HasStats ? cache.Get(KObMean, rows) : default,
-                OutputBottleneckNorm.HasStats ? cache.Get(KObRstd, rows) : default);
-        }
-    }
-
-    /// <summary>Keep-mask bits of the output-bottleneck dropout, recorded by the training forward for the backward pass.</summary>
-    Span<uint> ObKeep(Arena cache, int rows) =>
-        System.Runtime.InteropServices.MemoryMarshal.Cast<float, uint>(cache.Get(KObKeep, Kernels.DropoutBackward.Words((long)rows * _c.HiddenSize))
-        .AsSpan());
-
-    /// <summary>Pre-dropout attention probabilities [B, heads, S, S] kept by the last <see cref="ForwardTrain"/> with this cache.</summary>
-    internal float[] CachedAttentionProbs(Arena cache, int batch, int seq) => SelfAttention.CachedProbs(cache, batch, seq, _c.NumAttentionHeads);
-
-    /// <summary>
-    /// Backward of <see cref="ForwardTrain"/>: dy [B·S, H] → dh [B·S, H] (written; must not alias dy). Parameter gradients
+    /// Backward of <see cref="Forward"/>: dy [B·S, H] → dh [B·S, H] (written; must not alias dy). Parameter gradients
     /// accumulate. dProbs (optional): gradient w.r.t. this layer's attention probabilities, added before the softmax backward.
     /// </summary>
     internal void Backward(ReadOnlySpan<float> h, ReadOnlySpan<float> dy, Span<float> dh, ReadOnlySpan<float> dProbs, int batch, int seq, int threads,
-        Arena cache, Arena scratch, in DropoutPlan dp, int layer)
+        Workspace cache, Workspace scratch, in DropoutPlan dp, int layer)
     {
         int rows = batch * seq, t = _c.TrueHiddenSize, n = rows * t, nh = rows * _c.HiddenSize;
         var da = scratch.Get("layer.da0", n); var db = scratch.Get("layer.da1", n);
@@ -79,8 +25,7 @@ public sealed partial class EncoderLayer
         {
             var dsum = scratch.Get("layer.dob", nh);
             var nrm = OutputBottleneckNorm!;
-            nrm.Backward(dy, cache.Get(KObPre, nh), nrm.HasStats ? cache.Get(KObMean, rows) : default,
-                nrm.HasStats ? cache.Get(KObRstd, rows) : default, dsum, rows);
+            nrm.Backward(dy, cache.Get(KObPre, nh), nrm.Stats(cache, KObMean, rows), nrm.Stats(cache, KObRstd, rows), dsum, rows);
             dsum.AsSpan().CopyTo(dh);                                                        // residual h
             if (dp.Hidden > 0) Kernels.DropoutBackward.ApplyRecorded(dsum, dsum, dp.Hidden, ObKeep(cache, rows), 0);
             var dO = scratch.Get("layer.do", n);
@@ -111,8 +56,8 @@ public sealed partial class EncoderLayer
 
     /// <summary>Adds g, the gradient w.r.t. one attention input, to the gradient of the tensor it was read from: h (dh),
     /// the input bottleneck's output (dLi) or, through its backward, the shared query/key bottleneck's input h.</summary>
-    void Route(LayerTensor from, ReadOnlySpan<float> h, ReadOnlySpan<float> g, Span<float> dLi, Span<float> dh, int rows, int threads, Arena cache,
-        Arena scratch)
+    void Route(LayerTensor from, ReadOnlySpan<float> h, ReadOnlySpan<float> g, Span<float> dLi, Span<float> dh, int rows, int threads,
+        Workspace cache, Workspace scratch)
     {
         int nh = rows * _c.HiddenSize;
         if (from == LayerTensor.BlockInput) TensorPrimitives.Add(dh[..nh], g, dh[..nh]);

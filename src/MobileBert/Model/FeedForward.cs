@@ -27,50 +27,47 @@ public sealed class FeedForward
     public Linear Output { get; }
     public Norm OutputNorm { get; }
 
-    /// <summary>x: [rows, T] → y: [rows, T] (y must not alias x). intermediate (optional out): [rows, I] after the activation.</summary>
-    public void Forward(ReadOnlySpan<float> x, Span<float> y, int rows, int threads, Workspace ws, float[]? intermediate = null)
-    {
-        var inner = (intermediate ?? ws.Array("ffn.inner", rows * _c.IntermediateSize)).AsSpan(0, rows * _c.IntermediateSize);
-        Intermediate.Forward(x, inner, rows, threads);
-        Activations.Apply(_c.HiddenAct, inner);
-        Output.Forward(inner, y, rows, threads);
-        OutputNorm.AddForward(y, x, y, rows);
-    }
-
     /// <summary>
-    /// Training forward: as <see cref="Forward"/>, keeping in <paramref name="cache"/> what <see cref="Backward"/> needs
-    /// (x itself must stay alive in the caller's cache). With <paramref name="dropoutSite"/> &gt; 0 the output dense is
+    /// x: [rows, T] → y: [rows, T] (y must not alias x). Eval: the inner activation [rows, I] is scratch of
+    /// <paramref name="store"/>. Keeping (x must then stay alive in the caller's store): the inner activation, the
+    /// pre-activation values where the activation's derivative needs them, the pre-norm sum and the norm statistics stay in
+    /// <paramref name="store"/> for <see cref="Backward"/>; with <paramref name="dropoutSite"/> &gt; 0 the output dense is
     /// followed by hidden dropout (stream of that site) before the residual (HF MobileBertOutput without bottleneck).
     /// </summary>
-    internal void ForwardTrain(ReadOnlySpan<float> x, Span<float> y, int rows, int threads, Arena cache, in DropoutPlan dp, int layer,
+    internal void Forward(ReadOnlySpan<float> x, Span<float> y, int rows, int threads, Workspace store, in ForwardMode mode, int layer,
         int dropoutSite)
     {
         int ni = rows * _c.IntermediateSize, nt = rows * _c.TrueHiddenSize;
-        var inner = cache.Get(_kInner, ni);
-        if (ActivationsBackward.NeedsInput(_c.HiddenAct))
+        var kept = mode.Kept(store);
+        var inner = store.Get(kept is null ? KScratchInner : _kInner, ni);                   // [rows, I]
+        if (kept is not null && ActivationsBackward.NeedsInput(_c.HiddenAct))
         {
-            var pre = cache.Get(_kPreAct, ni);
+            var pre = kept.Get(_kPreAct, ni);
             Intermediate.Forward(x, pre, rows, threads);
             pre.CopyTo(inner, 0);
         }
         else Intermediate.Forward(x, inner, rows, threads);
         Activations.Apply(_c.HiddenAct, inner);
-        var sum = cache.Get(_kPre, nt);
+        Span<float> sum = kept is null ? y : kept.Get(_kPre, nt);
         Output.Forward(inner, sum, rows, threads);
-        if (dropoutSite > 0) dp.Hid(sum, layer, dropoutSite);
-        OutputNorm.ForwardCached(sum, x, sum, y, rows, Stats(cache, _kMean, rows), Stats(cache, _kRstd, rows));
+        if (dropoutSite > 0) mode.Dropout.Hid(sum, layer, dropoutSite);
+        OutputNorm.Forward(sum, x, y, rows, kept, _kMean, _kRstd);
     }
 
-    Span<float> Stats(Arena cache, string key, int rows) => OutputNorm.HasStats ? cache.Get(key, rows) : default;
+    const string KScratchInner = "ffn.inner";
 
-    /// <summary>Backward of <see cref="ForwardTrain"/>: dy [rows, T] → dx [rows, T] (written; must not alias dy). Scratch from <paramref
+    /// <summary>The inner activation [rows, I] (after the activation) kept by the last keeping <see cref="Forward"/> in
+    /// <paramref name="kept"/>.</summary>
+    internal float[] KeptIntermediate(Workspace kept, int rows) => kept.Get(_kInner, rows * _c.IntermediateSize);
+
+    /// <summary>Backward of <see cref="Forward"/>: dy [rows, T] → dx [rows, T] (written; must not alias dy). Scratch from <paramref
     /// name="scratch"/>.</summary>
-    internal void Backward(ReadOnlySpan<float> x, ReadOnlySpan<float> dy, Span<float> dx, int rows, int threads, Arena cache, Arena scratch,
+    internal void Backward(ReadOnlySpan<float> x, ReadOnlySpan<float> dy, Span<float> dx, int rows, int threads, Workspace cache, Workspace scratch,
         in DropoutPlan dp, int layer, int dropoutSite)
     {
         int ni = rows * _c.IntermediateSize, nt = rows * _c.TrueHiddenSize;
         var dsum = scratch.Get("ffn.dsum", nt);
-        OutputNorm.Backward(dy, cache.Get(_kPre, nt), Stats(cache, _kMean, rows), Stats(cache, _kRstd, rows), dsum, rows);
+        OutputNorm.Backward(dy, cache.Get(_kPre, nt), OutputNorm.Stats(cache, _kMean, rows), OutputNorm.Stats(cache, _kRstd, rows), dsum, rows);
         dsum.AsSpan().CopyTo(dx);                                             // residual
         if (dropoutSite > 0) dp.Hid(dsum, layer, dropoutSite);
         var inner = cache.Get(_kInner, ni);

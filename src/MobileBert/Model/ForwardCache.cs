@@ -1,30 +1,7 @@
 using MobileBert.Kernels;
+using MobileBert.Tensors;
 
 namespace MobileBert.Model;
-
-/// <summary>
-/// Named float buffers of EXACT length, kept across training steps (a buffer is reallocated only when a shape changes),
-/// so a training loop does not allocate activations per step. Contents are undefined after <see cref="Get"/>.
-/// </summary>
-public sealed class Arena
-{
-    readonly Dictionary<string, float[]> _buffers = new(StringComparer.Ordinal);
-
-    /// <summary>A buffer of exactly <paramref name="length"/> floats under <paramref name="key"/> (reused when the length matches).</summary>
-    public float[] Get(string key, int length)
-    {
-        if (_buffers.TryGetValue(key, out var b) && b.Length == length) return b;
-        b = GC.AllocateUninitializedArray<float>(length);
-        _buffers[key] = b;
-        return b;
-    }
-
-    /// <summary>Like <see cref="Get"/> but zero-filled.</summary>
-    public float[] Zeroed(string key, int length) { var b = Get(key, length); Array.Clear(b); return b; }
-
-    /// <summary>Bytes currently held.</summary>
-    public long Bytes => _buffers.Values.Sum(b => (long)b.Length * sizeof(float));
-}
 
 /// <summary>Dropout settings of one forward pass (all zero in eval mode). Masks are functions of (seed, stream, index), see <see
 /// cref="Kernels.Dropout"/>.</summary>
@@ -40,6 +17,19 @@ public readonly record struct DropoutPlan(float Hidden, float Attention, float C
 }
 
 /// <summary>
+/// How a module's forward runs. Eval (<see cref="Eval"/>): no dropout, nothing kept, scratch reused (ping-pong buffers,
+/// fused add + norm). Keep: every activation the backward pass reads is written to the module's store under its own key
+/// (pre-norm sums, row statistics, pre-activation values, dropout keep-masks), with the dropout of <see cref="Dropout"/>.
+/// </summary>
+internal readonly record struct ForwardMode(DropoutPlan Dropout, bool Keep)
+{
+    public static ForwardMode Eval => default;
+
+    /// <summary>The store to keep activations in (null in eval mode).</summary>
+    public Workspace? Kept(Workspace store) => Keep ? store : null;
+}
+
+/// <summary>
 /// What a forward pass with <see cref="ForwardOptions.KeepForBackward"/> (or <see cref="ForwardOptions.Training"/>)
 /// kept for <see cref="MobileBertModel.Backward(ForwardCache, OutputGradients)"/>: every activation the backward pass
 /// reads (inputs of each dense layer, pre-norm sums, LayerNorm mean/rstd, pre-activation values where the derivative
@@ -51,10 +41,10 @@ public readonly record struct DropoutPlan(float Hidden, float Attention, float C
 /// </summary>
 public sealed class ForwardCache
 {
-    internal readonly Arena Model = new();           // hidden states, heads
-    internal readonly Arena Embeddings = new();
-    internal Arena[] Layers = [];
-    internal readonly Arena Grad = new();            // backward scratch (shared by all layers)
+    internal readonly Workspace Model = new();       // hidden states, heads
+    internal readonly Workspace Embeddings = new();
+    internal Workspace[] Layers = [];
+    internal readonly Workspace Grad = new();        // backward scratch (shared by all layers)
 
     internal MobileBertModel? Owner;
     internal bool Valid;
@@ -73,7 +63,7 @@ public sealed class ForwardCache
     {
         if (Owner is not null && !ReferenceEquals(Owner, owner)) throw new ArgumentException("This ForwardCache belongs to another model.");
         Owner = owner;
-        if (Layers.Length != layers) { Layers = new Arena[layers]; for (int l = 0; l < layers; l++) Layers[l] = new Arena(); }
+        if (Layers.Length != layers) { Layers = new Workspace[layers]; for (int l = 0; l < layers; l++) Layers[l] = new Workspace(); }
         Valid = false;
     }
 }

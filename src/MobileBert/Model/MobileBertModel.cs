@@ -171,48 +171,85 @@ public sealed partial class MobileBertModel
     public static long CountParameters(MobileBertConfig config, ModelHeads heads = ModelHeads.None, bool? pooler = null) =>
         new MobileBertModel(config, heads, allocate: false, pooler).Store.Count;
 
+    /// <summary>
+    /// The forward pass, one code path for every mode. Eval (default): no dropout, scratch from a pooled workspace, hidden
+    /// states ping-pong unless <see cref="ForwardOptions.OutputHiddenStates"/>. Caching (<see cref="ForwardOptions.Training"/> /
+    /// <see cref="ForwardOptions.KeepForBackward"/>): every activation the backward pass reads is kept in the
+    /// <see cref="ForwardCache"/> (one workspace per layer), with dropout in training mode. <see cref="ForwardOptions.Trace"/>:
+    /// the activations are kept in a cache of this call's own and the traces are views of them.
+    /// </summary>
     public ModelOutput Forward(ModelInput input, ForwardOptions? options = null)
     {
         options ??= new ForwardOptions();
         if (!Store.IsAllocated) throw new InvalidOperationException("Model weights are not allocated.");
-        if (options.Training || options.KeepForBackward) return ForwardTrain(input, options);
+        bool caching = options.Training || options.KeepForBackward;
+        if (caching && options.Trace) throw new ArgumentException("Trace is not available in a caching/training forward; read the " +
+            "ForwardCache-backed outputs instead.");
         var c = Config;
-        int b = input.Batch, s = input.Seq, rows = b * s, h = c.HiddenSize, threads = Math.Max(1, Threads);
-        var mask = AttentionCore.AdditiveMask(input.AttentionMask);
-        var embTrace = options.Trace ? new EmbeddingTrace() : null;
-        var ws = options.Trace ? Workspace.NewFresh() : RentWorkspace();
+        int b = input.Batch, s = input.Seq, rows = b * s, n = rows * c.HiddenSize, threads = Math.Max(1, Threads), L = Layers.Length;
+        var cache = caching ? options.Cache ?? (_ownCache ??= new ForwardCache()) : options.Trace ? new ForwardCache() : null;
+        var ws = cache is null ? RentWorkspace() : null;
         try
         {
-            int n = rows * h, L = c.NumHiddenLayers;
+            var mode = cache is null ? ForwardMode.Eval : new ForwardMode(caching ? PrepareCache(cache, input, options) : default, Keep: true);
+            if (!caching) cache?.Prepare(this, L);
+            var mask = caching ? cache!.AdditiveMask : AttentionCore.AdditiveMask(input.AttentionMask);
+            var reuse = caching ? null : options.ReuseOutputs;
             bool keepAll = options.OutputHiddenStates;
-            var reuse = options.ReuseOutputs;
-            float[]? OldHidden(int i) => reuse is null ? null
-                : reuse.HiddenStates is { } rh && rh.Length == L + 1 ? rh[i]
-                : i == L ? reuse.LastHiddenState : null;
-            float[] KeptHidden(int i) => OutputArray(OldHidden(i), n);
-            // Hidden states ping-pong between two workspace buffers unless the caller keeps them; the last is the caller's.
-            float[] NextHidden(int l) => keepAll || l == L - 1 ? KeptHidden(l + 1) : ws.Array(l % 2 == 0 ? "hidden.1" : "hidden.0", n);
-            var x = keepAll || L == 0 ? KeptHidden(0) : ws.Array("hidden.0", n);
-            Embeddings.Forward(input.InputIds, input.TokenTypeIds, b, s, x.AsSpan(0, n), threads, ws, embTrace);
+            // Hidden state i [B·S, H]: the cache's, or (eval) the caller's when kept or last, else one of two ping-pong buffers.
+            float[] Hidden(int i) => cache is not null ? cache.Hidden[i] = cache.Model.Get(HiddenKey(i), n)
+                : keepAll || i == L ? OutputArray(reuse is null ? null : reuse.HiddenStates is { } rh && rh.Length == L + 1 ? rh[i]
+                    : i == L ? reuse.LastHiddenState : null, n)
+                : ws!.Get(i % 2 == 0 ? "hidden.0" : "hidden.1", n);
+            if (cache is not null && cache.Hidden.Length != L + 1) cache.Hidden = new float[L + 1][];
             var hidden = keepAll ? new float[L + 1][] : null;
             var attentions = options.OutputAttentions ? new float[L][] : null;
             var traces = options.Trace ? new LayerTrace[L] : null;
+            var embTrace = options.Trace ? new EmbeddingTrace() : null;
+            var x = Hidden(0);
+            Embeddings.Forward(input.InputIds, input.TokenTypeIds, b, s, x, threads, cache?.Embeddings ?? ws!, mode, embTrace);
             if (hidden is not null) hidden[0] = x;
-            for (int l = 0; l < Layers.Length; l++)
+            for (int l = 0; l < L; l++)
             {
-                var y = NextHidden(l);
-                float[]? probs = attentions is null ? null : OutputArray(reuse?.Attentions is { } ra && ra.Length == L ? ra[l] : null,
-                    b * c.NumAttentionHeads * s * s);
-                var trace = traces is null ? null : traces[l] = new LayerTrace();
-                Layers[l].Forward(x.AsSpan(0, n), mask, b, s, y.AsSpan(0, n), probs, threads, ws, trace);
-                if (attentions is not null) attentions[l] = probs!;
+                var y = Hidden(l + 1);
+                var store = cache?.Layers[l] ?? ws!;
+                float[]? probs = attentions is null || cache is not null ? null
+                    : OutputArray(reuse?.Attentions is { } ra && ra.Length == L ? ra[l] : null, b * c.NumAttentionHeads * s * s);
+                Layers[l].Forward(x, mask, b, s, y, probs, threads, store, mode, l);
+                if (attentions is not null) attentions[l] = probs ?? Layers[l].CachedAttentionProbs(store, b, s);
+                if (traces is not null) traces[l] = Layers[l].Trace(store, x, rows);
                 if (hidden is not null) hidden[l + 1] = y;
                 x = y;
             }
-            return RunHeads(input, options, x, hidden, attentions, traces, embTrace);
+            var output = RunHeads(input, options, x, cache, caching, mode.Dropout, hidden, attentions, traces, embTrace);
+            if (caching) cache!.Valid = true;
+            return output;
         }
-        finally { if (!ws.Fresh) ReturnWorkspace(ws); }
+        finally { if (ws is not null) ReturnWorkspace(ws); }
     }
+
+    /// <summary>Readies <paramref name="cache"/> for a caching forward of <paramref name="input"/>: the dropout plan (training
+    /// mode), the additive mask, the heads that run and the MLM rows.</summary>
+    DropoutPlan PrepareCache(ForwardCache cache, ModelInput input, ForwardOptions options)
+    {
+        var c = Config;
+        int rows = input.Batch * input.Seq;
+        cache.Prepare(this, Layers.Length);
+        float hidden = options.Training ? options.HiddenDropout ?? c.HiddenDropoutProb : 0f;
+        float attn = options.Training ? options.AttentionDropout ?? c.AttentionProbsDropoutProb : 0f;
+        if (hidden is < 0 or >= 1 || attn is < 0 or >= 1) throw new ArgumentException("Dropout probabilities must be in [0, 1).");
+        cache.Input = input;
+        cache.AdditiveMask = AttentionCore.AdditiveMask(input.AttentionMask);
+        cache.RanHeads = (options.Heads ?? Heads) & Heads;
+        if (options.MlmPositions is { } pos)
+            foreach (int p in pos) if ((uint)p >= (uint)rows) throw new ArgumentOutOfRangeException(
+                nameof(options), $"MLM position {p} outside [0, {rows}).");
+        cache.MlmRows = options.MlmPositions;
+        return cache.Dropout = new DropoutPlan(hidden, attn, hidden, options.Seed);
+    }
+
+    static readonly string[] s_hiddenKeys = Enumerable.Range(0, 129).Select(l => $"hidden.{l}").ToArray();
+    static string HiddenKey(int l) => l < s_hiddenKeys.Length ? s_hiddenKeys[l] : $"hidden.{l}";
 
     /// <summary>An output array for the caller: <paramref name="old"/> (from <see cref="ForwardOptions.ReuseOutputs"/>) if
     /// its size fits, else a new one. Every element is written before it is read, so new arrays need not be zeroed.</summary>
@@ -223,36 +260,51 @@ public sealed partial class MobileBertModel
     Workspace RentWorkspace() => _workspaces.TryTake(out var ws) ? ws : new Workspace();
     void ReturnWorkspace(Workspace ws) => _workspaces.Add(ws);
 
-    ModelOutput RunHeads(ModelInput input, ForwardOptions options, float[] x, float[][]? hidden, float[][]? attentions, LayerTrace[]? traces,
-        EmbeddingTrace? embTrace)
+    /// <summary>Pooler and task heads on the last hidden state x [B·S, H]. With a cache, their arrays live in it (a caching
+    /// forward also keeps the pooler's [CLS] rows and the classifier's dropped-out input for the backward pass).</summary>
+    ModelOutput RunHeads(ModelInput input, ForwardOptions options, float[] x, ForwardCache? cache, bool caching, in DropoutPlan dp,
+        float[][]? hidden, float[][]? attentions, LayerTrace[]? traces, EmbeddingTrace? embTrace)
     {
         var c = Config;
         int b = input.Batch, s = input.Seq, rows = b * s, h = c.HiddenSize, threads = Math.Max(1, Threads);
+        float[] Out(string key, int length) => cache is not null ? cache.Model.Get(key, length) : new float[length];
         float[]? pooled = null;
         if (Pooler is not null)
         {
-            pooled = OutputArray(options.ReuseOutputs?.PooledOutput, b * h);
-            Pooler.Forward(x, b, s, pooled, threads);
+            pooled = cache is not null ? cache.Model.Get("pooled", b * h) : OutputArray(options.ReuseOutputs?.PooledOutput, b * h);
+            Pooler.Forward(x, b, s, pooled, threads, cache?.Model.Get("pooler.first", b * h));
         }
+        if (caching) cache!.Pooled = pooled;
         var output = new ModelOutput { LastHiddenState = x, PooledOutput = pooled, HiddenStates = hidden, Attentions = attentions,
-            LayerTraces = traces, EmbeddingTrace = embTrace };
+            LayerTraces = traces, EmbeddingTrace = embTrace, Cache = caching ? cache : null, MlmPositions = caching ? cache!.MlmRows : null };
 
         var run = options.Heads ?? Heads;
         if (Mlm is not null && run.HasFlag(ModelHeads.MaskedLm))
         {
-            output.MlmLogits = new float[(long)rows * c.VocabSize];
-            Mlm.Forward(x, rows, output.MlmLogits, threads);
+            var positions = caching ? cache!.MlmRows : null;
+            output.MlmLogits = Out("mlm.logits", checked((positions?.Length ?? rows) * c.VocabSize));
+            Mlm.Forward(x, rows, positions, output.MlmLogits, threads, caching ? cache!.Model : null);
         }
-        if (Nsp is not null && run.HasFlag(ModelHeads.NextSentence)) { output.NspLogits = new float[b * 2];
-            Nsp.Forward(pooled!, b, output.NspLogits, threads); }
+        if (Nsp is not null && run.HasFlag(ModelHeads.NextSentence))
+        {
+            output.NspLogits = Out("nsp.logits", b * 2);
+            Nsp.Forward(pooled!, b, output.NspLogits, threads);
+        }
         if (Classifier is not null && run.HasFlag(ModelHeads.SequenceClassification))
         {
-            output.SequenceClassificationLogits = new float[b * c.NumLabels];
-            Classifier.Forward(pooled!, b, output.SequenceClassificationLogits, threads);
+            var clsIn = pooled!;                                                     // [B, H]
+            if (caching)
+            {
+                clsIn = cache!.Model.Get("cls.in", b * h);
+                pooled!.CopyTo(clsIn, 0);
+                if (dp.Classifier > 0) Kernels.Dropout.Apply(clsIn, dp.Classifier, dp.Seed, Kernels.Dropout.Stream(-1, DropoutPlan.SiteClassifier));
+            }
+            output.SequenceClassificationLogits = Out("cls.logits", b * c.NumLabels);
+            Classifier.Forward(clsIn, b, output.SequenceClassificationLogits, threads);
         }
         if (Qa is not null && run.HasFlag(ModelHeads.QuestionAnswering))
         {
-            output.QaStartLogits = new float[rows]; output.QaEndLogits = new float[rows];
+            output.QaStartLogits = Out("qa.start", rows); output.QaEndLogits = Out("qa.end", rows);
             Qa.Forward(x, rows, output.QaStartLogits, output.QaEndLogits, threads);
         }
         return output;

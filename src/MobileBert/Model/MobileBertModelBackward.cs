@@ -3,8 +3,8 @@ using MobileBert.Model.Heads;
 
 namespace MobileBert.Model;
 
-// Training: the caching forward pass and the backward pass (llm.c style: forward keeps what backward needs in a
-// reusable ForwardCache; backward accumulates every parameter gradient into Store.Grad, one contiguous buffer).
+// Training: the backward pass (llm.c style: the caching forward keeps what backward needs in a reusable ForwardCache;
+// backward accumulates every parameter gradient into Store.Grad, one contiguous buffer).
 public sealed partial class MobileBertModel
 {
     ForwardCache? _ownCache;
@@ -15,78 +15,6 @@ public sealed partial class MobileBertModel
         Store.AllocateGrad();
         Array.Clear(Store.Grad!);
     }
-
-    ModelOutput ForwardTrain(ModelInput input, ForwardOptions options)
-    {
-        if (options.Trace) throw new ArgumentException("Trace is not available in a caching/training forward; read the ForwardCache-backed outputs " +
-            "instead.");
-        var c = Config;
-        int b = input.Batch, s = input.Seq, rows = b * s, h = c.HiddenSize, threads = Math.Max(1, Threads), L = Layers.Length;
-        var cache = options.Cache ?? (_ownCache ??= new ForwardCache());
-        cache.Prepare(this, L);
-        float hidden = options.Training ? options.HiddenDropout ?? c.HiddenDropoutProb : 0f;
-        float attn = options.Training ? options.AttentionDropout ?? c.AttentionProbsDropoutProb : 0f;
-        if (hidden is < 0 or >= 1 || attn is < 0 or >= 1) throw new ArgumentException("Dropout probabilities must be in [0, 1).");
-        var dp = cache.Dropout = new DropoutPlan(hidden, attn, hidden, options.Seed);
-        cache.Input = input;
-        cache.AdditiveMask = AttentionCore.AdditiveMask(input.AttentionMask);
-        var run = cache.RanHeads = (options.Heads ?? Heads) & Heads;
-        if (options.MlmPositions is { } pos)
-            foreach (int p in pos) if ((uint)p >= (uint)rows) throw new ArgumentOutOfRangeException(
-                nameof(options), $"MLM position {p} outside [0, {rows}).");
-        cache.MlmRows = options.MlmPositions;
-
-        if (cache.Hidden.Length != L + 1) cache.Hidden = new float[L + 1][];
-        for (int l = 0; l <= L; l++) cache.Hidden[l] = cache.Model.Get(HiddenKeys(l), rows * h);
-        Embeddings.ForwardTrain(input.InputIds, input.TokenTypeIds, b, s, cache.Hidden[0], threads, cache.Embeddings, dp);
-        for (int l = 0; l < L; l++)
-            Layers[l].ForwardTrain(cache.Hidden[l], cache.AdditiveMask, b, s, cache.Hidden[l + 1], threads, cache.Layers[l], dp, l);
-        var x = cache.Hidden[L];
-
-        float[]? pooled = null;
-        if (Pooler is not null)
-        {
-            pooled = cache.Model.Get("pooled", b * h);
-            Pooler.ForwardTrain(x, b, s, pooled, cache.Model.Get("pooler.first", b * h), threads);
-        }
-        cache.Pooled = pooled;
-        var output = new ModelOutput
-        {
-            LastHiddenState = x, PooledOutput = pooled, Cache = cache, MlmPositions = cache.MlmRows,
-            HiddenStates = options.OutputHiddenStates ? (float[][])cache.Hidden.Clone() : null,
-            Attentions = options.OutputAttentions ? Enumerable.Range(0, L).Select(l => Layers[l].CachedAttentionProbs(cache.Layers[l], b, s))
-                .ToArray() : null,
-        };
-        if (Mlm is not null && run.HasFlag(ModelHeads.MaskedLm))
-        {
-            int mrows = cache.MlmRows?.Length ?? rows;
-            output.MlmLogits = cache.Model.Get("mlm.logits", checked(mrows * c.VocabSize));
-            Mlm.ForwardTrain(x, rows, cache.MlmRows, output.MlmLogits, threads, cache.Model);
-        }
-        if (Nsp is not null && run.HasFlag(ModelHeads.NextSentence))
-        {
-            output.NspLogits = cache.Model.Get("nsp.logits", b * 2);
-            Nsp.Forward(pooled!, b, output.NspLogits, threads);
-        }
-        if (Classifier is not null && run.HasFlag(ModelHeads.SequenceClassification))
-        {
-            var clsIn = cache.Model.Get("cls.in", b * h);
-            pooled!.CopyTo(clsIn, 0);
-            if (dp.Classifier > 0) Kernels.Dropout.Apply(clsIn, dp.Classifier, dp.Seed, Kernels.Dropout.Stream(-1, DropoutPlan.SiteClassifier));
-            output.SequenceClassificationLogits = cache.Model.Get("cls.logits", b * c.NumLabels);
-            Classifier.Forward(clsIn, b, output.SequenceClassificationLogits, threads);
-        }
-        if (Qa is not null && run.HasFlag(ModelHeads.QuestionAnswering))
-        {
-            output.QaStartLogits = cache.Model.Get("qa.start", rows); output.QaEndLogits = cache.Model.Get("qa.end", rows);
-            Qa.Forward(x, rows, output.QaStartLogits, output.QaEndLogits, threads);
-        }
-        cache.Valid = true;
-        return output;
-    }
-
-    static readonly string[] s_hiddenKeys = Enumerable.Range(0, 129).Select(l => $"hidden.{l}").ToArray();
-    static string HiddenKeys(int l) => l < s_hiddenKeys.Length ? s_hiddenKeys[l] : $"hidden.{l}";
 
     /// <summary>Backward of the forward pass recorded in <paramref name="output"/>.<see cref="ModelOutput.Cache"/>.</summary>
     public void Backward(ModelOutput output, OutputGradients gradients) =>

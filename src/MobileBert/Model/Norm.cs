@@ -37,7 +37,7 @@ public sealed class Norm
     /// <summary>
     /// Training forward: pre = x (+ residual) (float add, kept for the backward pass; x may be pre itself), y = norm(pre).
     /// mean/rstd ([rows], LayerNorm only; may be empty for NoNorm) receive the row statistics. Same numerics as
-    /// <see cref="Forward"/> / <see cref="AddForward"/>.
+    /// <see cref="Forward(ReadOnlySpan{float}, Span{float}, int)"/> / <see cref="AddForward"/>.
     /// </summary>
     public void ForwardCached(ReadOnlySpan<float> x, ReadOnlySpan<float> residual, Span<float> pre, Span<float> y, int rows, Span<float> mean,
         Span<float> rstd)
@@ -48,6 +48,24 @@ public sealed class Norm
         if (Kind == NormalizationType.NoNorm) Norms.NoNorm(pre, y, Store.Span(Gamma), Store.Span(Beta), rows, Dim);
         else Norms.LayerNorm(pre, y, Store.Span(Gamma), Store.Span(Beta), rows, Dim, Eps, mean[..rows], rstd[..rows]);
     }
+
+    /// <summary>
+    /// A module's norm step: y = norm(x + residual) (no residual: norm(x)). Eval (<paramref name="kept"/> null): the fused
+    /// kernel, x may alias y. Keeping for the backward pass: x is the kept pre-norm buffer and receives the sum; the row
+    /// statistics go to <paramref name="kept"/> under <paramref name="meanKey"/> / <paramref name="rstdKey"/> (LayerNorm only).
+    /// </summary>
+    internal void Forward(Span<float> x, ReadOnlySpan<float> residual, Span<float> y, int rows, Workspace? kept, string meanKey, string rstdKey)
+    {
+        if (kept is null)
+        {
+            if (residual.IsEmpty) Forward(x, y, rows);
+            else AddForward(x, residual, y, rows);
+        }
+        else ForwardCached(x, residual, x, y, rows, Stats(kept, meanKey, rows), Stats(kept, rstdKey, rows));
+    }
+
+    /// <summary>Row statistics [rows] kept under <paramref name="key"/> for the backward pass (empty for NoNorm, which has none).</summary>
+    internal Span<float> Stats(Workspace kept, string key, int rows) => HasStats ? kept.Get(key, rows) : default;
 
     /// <summary>Backward of <see cref="ForwardCached"/>: dγ, dβ accumulate into the gradient buffer; dx (= d pre) is written
     /// or added (<paramref name="accumulate"/>). dx may alias dy.</summary>

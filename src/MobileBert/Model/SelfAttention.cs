@@ -27,70 +27,61 @@ public sealed class SelfAttention
     public Linear OutputDense { get; }
     public Norm OutputNorm { get; }
 
-    /// <summary>
-    /// queryKeyInput: [B·S, qk], valueInput: [B·S, v], residual: [B·S, T], additiveMask: [B, S] → output: [B·S, T].
-    /// probs (optional): [B, heads, S, S].
-    /// </summary>
-    public void Forward(ReadOnlySpan<float> queryKeyInput, ReadOnlySpan<float> valueInput, ReadOnlySpan<float> residual,
-        ReadOnlySpan<float> additiveMask,
-        int batch, int seq, Span<float> output, Span<float> probs, int threads, Workspace ws, LayerTrace? trace)
-    {
-        int rows = batch * seq, t = _c.TrueHiddenSize;
-        var q = ws.Array("attn.q", rows * t); var k = ws.Array("attn.k", rows * t); var v = ws.Array("attn.v", rows * t);
-        var ctx = ws.Array("attn.ctx", rows * t);
-        Query.Forward(queryKeyInput, q, rows, threads);
-        Key.Forward(queryKeyInput, k, rows, threads);
-        Value.Forward(valueInput, v, rows, threads);
-        AttentionCore.Forward(q, k, v, additiveMask, batch, seq, _c.NumAttentionHeads, _c.AttentionHeadSize, ctx, probs, threads);
-        if (trace is not null) { trace.Q = q; trace.K = k; trace.V = v; trace.Context = ctx; }
-        OutputDense.Forward(ctx.AsSpan(0, rows * t), output, rows, threads);
-        OutputNorm.AddForward(output, residual, output, rows);
-    }
-
     const string KQ = "attn.q", KK = "attn.k", KV = "attn.v", KCtx = "attn.ctx", KProbs = "attn.probs", KPre = "attn.prenorm", KMean = "attn.mean",
         KRstd = "attn.rstd", KKeep = "attn.keep";
 
-    /// <summary>Pre-dropout attention probabilities [B, heads, S, S] of the last training forward (valid while the cache is).</summary>
-    internal static float[] CachedProbs(Arena cache, int batch, int seq, int heads) => cache.Get(KProbs, batch * heads * seq * seq);
+    /// <summary>
+    /// queryKeyInput: [B·S, qk], valueInput: [B·S, v], residual: [B·S, T], additiveMask: [B, S] → output: [B·S, T].
+    /// Q, K, V and the context [B·S, T] live in <paramref name="store"/>. Eval: probs (optional out) [B, heads, S, S].
+    /// Keeping (the inputs must then stay alive in the caller's store): the pre-dropout probabilities, the attention-dropout
+    /// keep-mask, the pre-norm sum and the norm statistics stay in <paramref name="store"/> too, for <see cref="Backward"/>.
+    /// </summary>
+    internal void Forward(ReadOnlySpan<float> queryKeyInput, ReadOnlySpan<float> valueInput, ReadOnlySpan<float> residual,
+        ReadOnlySpan<float> additiveMask, int batch, int seq, Span<float> output, Span<float> probs, int threads, Workspace store,
+        in ForwardMode mode, int layer)
+    {
+        int rows = batch * seq, t = _c.TrueHiddenSize, n = rows * t;
+        var kept = mode.Kept(store);
+        var q = store.Get(KQ, n); var k = store.Get(KK, n); var v = store.Get(KV, n); var ctx = store.Get(KCtx, n);
+        Query.Forward(queryKeyInput, q, rows, threads);
+        Key.Forward(queryKeyInput, k, rows, threads);
+        Value.Forward(valueInput, v, rows, threads);
+        var dp = mode.Dropout;
+        if (kept is not null) probs = CachedProbs(kept, batch, seq, _c.NumAttentionHeads);
+        AttentionCore.ForwardTrain(q, k, v, additiveMask, batch, seq, _c.NumAttentionHeads, _c.AttentionHeadSize, ctx, probs,
+            dp.Attention, dp.Seed, Kernels.Dropout.Stream(layer, DropoutPlan.SiteAttentionProbs), threads, KeepMask(store, batch, seq, dp));
+        Span<float> sum = kept is null ? output : kept.Get(KPre, n);
+        OutputDense.Forward(ctx, sum, rows, threads);
+        if (!_c.UseBottleneck) dp.Hid(sum, layer, DropoutPlan.SiteAttentionOutput);   // HF MobileBertSelfOutput
+        OutputNorm.Forward(sum, residual, output, rows, kept, KMean, KRstd);
+    }
+
+    /// <summary>Q, K, V and the context [B·S, T] kept by the last keeping <see cref="Forward"/> in <paramref name="kept"/>.</summary>
+    internal (float[] Q, float[] K, float[] V, float[] Context) Kept(Workspace kept, int rows)
+    {
+        int n = rows * _c.TrueHiddenSize;
+        return (kept.Get(KQ, n), kept.Get(KK, n), kept.Get(KV, n), kept.Get(KCtx, n));
+    }
+
+    /// <summary>Pre-dropout attention probabilities [B, heads, S, S] of the last keeping forward (valid while the cache is).</summary>
+    internal static float[] CachedProbs(Workspace cache, int batch, int seq, int heads) => cache.Get(KProbs, batch * heads * seq * seq);
 
     /// <summary>The attention-dropout keep-mask bits kept between the training forward and the backward (empty without dropout).</summary>
-    Span<uint> KeepMask(Arena cache, int batch, int seq, in DropoutPlan dp) => dp.Attention > 0
+    Span<uint> KeepMask(Workspace cache, int batch, int seq, in DropoutPlan dp) => dp.Attention > 0
         ? System.Runtime.InteropServices.MemoryMarshal.Cast<float, uint>(cache.Get(
         KKeep, AttentionCore.KeepMaskWords(batch, _c.NumAttentionHeads, seq)).AsSpan())
         : default;
 
-    Span<float> Stats(Arena cache, string key, int rows) => OutputNorm.HasStats ? cache.Get(key, rows) : default;
-
-    /// <summary>Training forward (see <see cref="Forward"/>); keeps Q, K, V, probabilities, context and the pre-norm sum in <paramref name="cache"/>.
-    /// Inputs must stay alive in the caller's cache.</summary>
-    internal void ForwardTrain(ReadOnlySpan<float> queryKeyInput, ReadOnlySpan<float> valueInput, ReadOnlySpan<float> residual,
-        ReadOnlySpan<float> additiveMask,
-        int batch, int seq, Span<float> output, int threads, Arena cache, in DropoutPlan dp, int layer)
-    {
-        int rows = batch * seq, t = _c.TrueHiddenSize, n = rows * t;
-        var q = cache.Get(KQ, n); var k = cache.Get(KK, n); var v = cache.Get(KV, n); var ctx = cache.Get(KCtx, n);
-        Query.Forward(queryKeyInput, q, rows, threads);
-        Key.Forward(queryKeyInput, k, rows, threads);
-        Value.Forward(valueInput, v, rows, threads);
-        var probs = CachedProbs(cache, batch, seq, _c.NumAttentionHeads);
-        AttentionCore.ForwardTrain(q, k, v, additiveMask, batch, seq, _c.NumAttentionHeads, _c.AttentionHeadSize, ctx, probs,
-            dp.Attention, dp.Seed, Kernels.Dropout.Stream(layer, DropoutPlan.SiteAttentionProbs), threads, KeepMask(cache, batch, seq, dp));
-        var sum = cache.Get(KPre, n);
-        OutputDense.Forward(ctx, sum, rows, threads);
-        if (!_c.UseBottleneck) dp.Hid(sum, layer, DropoutPlan.SiteAttentionOutput);   // HF MobileBertSelfOutput
-        OutputNorm.ForwardCached(sum, residual, sum, output, rows, Stats(cache, KMean, rows), Stats(cache, KRstd, rows));
-    }
-
     /// <summary>
-    /// Backward of <see cref="ForwardTrain"/>: dOutput [B·S, T] → dQueryKeyInput [B·S, qk], dValueInput [B·S, v],
+    /// Backward of <see cref="Forward"/>: dOutput [B·S, T] → dQueryKeyInput [B·S, qk], dValueInput [B·S, v],
     /// dResidual [B·S, T] (all written). dProbs (optional): extra gradient w.r.t. the probabilities [B, heads, S, S].
     /// </summary>
     internal void Backward(ReadOnlySpan<float> queryKeyInput, ReadOnlySpan<float> valueInput, ReadOnlySpan<float> dOutput, ReadOnlySpan<float> dProbs,
-        int batch, int seq, Span<float> dQueryKeyInput, Span<float> dValueInput, Span<float> dResidual, int threads, Arena cache, Arena scratch,
-        in DropoutPlan dp, int layer)
+        int batch, int seq, Span<float> dQueryKeyInput, Span<float> dValueInput, Span<float> dResidual, int threads, Workspace cache,
+        Workspace scratch, in DropoutPlan dp, int layer)
     {
         int rows = batch * seq, t = _c.TrueHiddenSize, n = rows * t;
-        OutputNorm.Backward(dOutput, cache.Get(KPre, n), Stats(cache, KMean, rows), Stats(cache, KRstd, rows), dResidual, rows);
+        OutputNorm.Backward(dOutput, cache.Get(KPre, n), OutputNorm.Stats(cache, KMean, rows), OutputNorm.Stats(cache, KRstd, rows), dResidual, rows);
         var dsum = scratch.Get("attn.dsum", n);
         dResidual[..n].CopyTo(dsum);
         if (!_c.UseBottleneck) dp.Hid(dsum, layer, DropoutPlan.SiteAttentionOutput);

@@ -30,54 +30,43 @@ public sealed class MlmHead
     public Parameter Bias { get; }
 
     /// <summary>h: [rows, H] → logits: [rows, V]. transformed (optional out): [rows, H].</summary>
-    public void Forward(ReadOnlySpan<float> h, int rows, Span<float> logits, int threads, float[]? transformed = null)
-    {
-        int hid = _c.HiddenSize, e = _c.EmbeddingSize, v = _c.VocabSize, rest = hid - e;
-        var t = transformed ?? new float[rows * hid];
-        TransformDense.Forward(h, t, rows, threads);
-        Activations.Apply(_c.HiddenAct, t.AsSpan(0, rows * hid));
-        TransformNorm.Forward(t, t, rows);
-        var te = new float[rows * e]; var tr = new float[rows * rest];   // split columns [0,E) and [E,H)
-        for (int r = 0; r < rows; r++)
-        {
-            t.AsSpan(r * hid, e).CopyTo(te.AsSpan(r * e));
-            t.AsSpan(r * hid + e, rest).CopyTo(tr.AsSpan(r * rest));
-        }
-        Gemm.Multiply(te, _s.Span(WordEmbeddings), logits, rows, v, e, Transpose.No, Transpose.Yes, _s.Span(Bias), false, threads);
-        if (rest > 0) Gemm.Multiply(tr, _s.Span(ExtraWeight!), logits, rows, v, rest, Transpose.No, Transpose.No, default, true, threads);
-    }
+    public void Forward(ReadOnlySpan<float> h, int rows, Span<float> logits, int threads, float[]? transformed = null) =>
+        Forward(h, rows, null, logits, threads, null, transformed);
 
     const string KIn = "mlm.in", KPreAct = "mlm.preact", KAct = "mlm.act", KT = "mlm.t", KTe = "mlm.te", KTr = "mlm.tr", KMean = "mlm.mean",
         KRstd = "mlm.rstd";
 
     /// <summary>
-    /// Training forward on <paramref name="x"/> [B·S, H]; with <paramref name="positions"/> only those rows (indices into
-    /// B·S) are decoded (logits [positions, V]), else all rows. Keeps what <see cref="Backward"/> needs in <paramref name="cache"/>.
-    /// Same numerics as <see cref="Forward"/>.
+    /// x [B·S, H] → logits; with <paramref name="positions"/> only those rows (indices into B·S) are decoded (logits
+    /// [positions, V]), else all rows. With <paramref name="kept"/> (a forward kept for the backward pass) everything
+    /// <see cref="Backward"/> reads stays there; else the transform goes to <paramref name="transformed"/> (optional out) or a
+    /// new array.
     /// </summary>
-    internal void ForwardTrain(ReadOnlySpan<float> x, int allRows, int[]? positions, Span<float> logits, int threads, Arena cache)
+    internal void Forward(ReadOnlySpan<float> x, int allRows, int[]? positions, Span<float> logits, int threads, Workspace? kept,
+        float[]? transformed = null)
     {
         int hid = _c.HiddenSize, e = _c.EmbeddingSize, v = _c.VocabSize, rest = hid - e;
-        int rows = positions?.Length ?? allRows;
+        int rows = positions?.Length ?? allRows, n = rows * hid;
+        var store = kept ?? Workspace.NewFresh();
         ReadOnlySpan<float> input = x[..(allRows * hid)];
         if (positions is not null)
         {
-            var gathered = cache.Get(KIn, rows * hid);
+            var gathered = store.Get(KIn, n);
             for (int i = 0; i < rows; i++) x.Slice(positions[i] * hid, hid).CopyTo(gathered.AsSpan(i * hid));
             input = gathered;
         }
-        var act = cache.Get(KAct, rows * hid);
-        if (ActivationsBackward.NeedsInput(_c.HiddenAct))
+        var act = kept is null ? transformed ?? new float[n] : kept.Get(KAct, n);           // [rows, H]
+        if (kept is not null && ActivationsBackward.NeedsInput(_c.HiddenAct))
         {
-            var pre = cache.Get(KPreAct, rows * hid);
+            var pre = kept.Get(KPreAct, n);
             TransformDense.Forward(input, pre, rows, threads);
             pre.CopyTo(act, 0);
         }
         else TransformDense.Forward(input, act, rows, threads);
-        Activations.Apply(_c.HiddenAct, act);
-        var t = cache.Get(KT, rows * hid);
-        TransformNorm.ForwardCached(act, default, act, t, rows, cache.Get(KMean, rows), cache.Get(KRstd, rows));
-        var te = cache.Get(KTe, rows * e); var tr = cache.Get(KTr, rows * rest);
+        Activations.Apply(_c.HiddenAct, act.AsSpan(0, n));
+        var t = kept is null ? act : kept.Get(KT, n);
+        TransformNorm.Forward(act.AsSpan(0, n), default, t.AsSpan(0, n), rows, kept, KMean, KRstd);
+        var te = store.Get(KTe, rows * e); var tr = store.Get(KTr, rows * rest);             // split columns [0,E) and [E,H)
         for (int r = 0; r < rows; r++)
         {
             t.AsSpan(r * hid, e).CopyTo(te.AsSpan(r * e));
@@ -92,7 +81,7 @@ public sealed class MlmHead
     /// transform; the input gradient is ADDED to dx [B·S, H] (at <paramref name="positions"/> when given).
     /// </summary>
     internal void Backward(ReadOnlySpan<float> x, int allRows, int[]? positions, ReadOnlySpan<float> dLogits, Span<float> dx, int threads,
-        Arena cache, Arena scratch)
+        Workspace cache, Workspace scratch)
     {
         int hid = _c.HiddenSize, e = _c.EmbeddingSize, v = _c.VocabSize, rest = hid - e;
         int rows = positions?.Length ?? allRows;

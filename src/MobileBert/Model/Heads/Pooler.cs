@@ -14,7 +14,8 @@ public sealed class Pooler
     }
     public Linear? Dense { get; }
 
-    /// <summary>sequence: [B·S, H] → pooled: [B, H]. firstTokens (optional out): [B, H].</summary>
+    /// <summary>sequence: [B·S, H] → pooled: [B, H] (no dropout in the pooler). firstTokens (optional out): [B, H]; a forward
+    /// kept for <see cref="Backward"/> passes it and keeps pooled.</summary>
     public void Forward(ReadOnlySpan<float> sequence, int batch, int seq, Span<float> pooled, int threads, float[]? firstTokens = null)
     {
         int h = _c.HiddenSize;
@@ -25,14 +26,9 @@ public sealed class Pooler
         Activations.Tanh(pooled[..(batch * h)]);
     }
 
-    /// <summary>Training forward (no dropout in the pooler). firstTokens [B, H] and pooled [B, H] must stay alive for <see
-    /// cref="Backward"/>.</summary>
-    internal void ForwardTrain(ReadOnlySpan<float> sequence, int batch, int seq, Span<float> pooled, float[] firstTokens, int threads)
-        => Forward(sequence, batch, seq, pooled, threads, firstTokens);
-
     /// <summary>Backward: dPooled [B, H] (used as scratch) → ADDED to the [CLS] rows of dSequence [B·S, H].</summary>
     internal void Backward(ReadOnlySpan<float> firstTokens, ReadOnlySpan<float> pooled, Span<float> dPooled, int batch, int seq,
-        Span<float> dSequence, int threads, Arena scratch)
+        Span<float> dSequence, int threads, Workspace scratch)
     {
         int h = _c.HiddenSize;
         ReadOnlySpan<float> dFirst = dPooled[..(batch * h)];
