@@ -8,40 +8,31 @@ public class LayerDataFlowTests
 {
     const LayerTensor H = LayerTensor.BlockInput, Li = LayerTensor.InputBottleneck, Qk = LayerTensor.SharedQueryKeyBottleneck;
 
-    [Fact]
-    public void MobileBertReadsQueryKeyFromTheSharedBottleneckAndValueFromTheBlockInput()
+    [Theory]
+    // MobileBERT: Q/K ← the shared query/key bottleneck, V ← h, residual ← the input bottleneck (HF key_query_shared_bottleneck).
+    [InlineData("mobilebert", true, true, Qk, H, Li, 4, 512, 128, 128, 512)]
+    // MobileBERT-TINY (use_bottleneck_attention): Q/K/V and the residual ← the input bottleneck.
+    [InlineData("mobilebert-tiny", true, false, Li, Li, Li, 2, 512, 128, 128, 128)]
+    // IB-BERT: Q/K/V ← h (512 → 1024), residual ← the input bottleneck (not expressible in HF).
+    [InlineData("ib-bert-large", true, false, H, H, Li, 1, 512, 1024, 512, 512)]
+    // Plain BERT: no bottleneck, everything ← h.
+    [InlineData("bert-base", false, false, H, H, H, 1, 768, 768, 768, 768)]
+    public void EachPresetFamilyHasHfsDataFlow(string preset, bool bottleneck, bool sharedQk, LayerTensor qkIn, LayerTensor vIn,
+        LayerTensor residual, int ffns, int hidden, int intra, int qkWidth, int vWidth)
     {
-        var f = LayerDataFlow.Of(Presets.MobileBert());
-        Assert.Equal(new LayerDataFlow(true, true, true, Qk, H, Li, 4, 512, 128), f);
-        Assert.Equal((128, 512), (f.QueryKeyInputSize, f.ValueInputSize));
+        var f = LayerDataFlow.Of(Presets.All[preset]());
+        Assert.Equal(new LayerDataFlow(bottleneck, sharedQk, bottleneck, qkIn, vIn, residual, ffns, hidden, intra), f);
+        Assert.Equal((qkWidth, vWidth), (f.QueryKeyInputSize, f.ValueInputSize));
     }
 
     [Fact]
-    public void TinyReadsQueryKeyAndValueFromTheInputBottleneck()
+    public void TinyRegistersTheUnusedSharedBottleneckWhenTheFlagIsSet()
     {
-        var f = LayerDataFlow.Of(Presets.MobileBertTiny());
-        Assert.Equal(new LayerDataFlow(true, false, true, Li, Li, Li, 2, 512, 128), f);
-        Assert.Equal((128, 128), (f.QueryKeyInputSize, f.ValueInputSize));
         // HF registers bottleneck.attention whenever key_query_shared_bottleneck is set; bottleneck attention leaves it unused.
         var c = Presets.MobileBertTiny(); c.KeyQuerySharedBottleneck = true;
-        Assert.Equal(f, LayerDataFlow.Of(c));
+        Assert.Equal(LayerDataFlow.Of(Presets.MobileBertTiny()), LayerDataFlow.Of(c));
         Assert.True(LayerDataFlow.RegistersSharedQueryKeyBottleneck(c));
         Assert.NotNull(new MobileBertModel(Small(c), allocate: false).Layers[0].Bottleneck!.Attention);
-    }
-
-    [Fact]
-    public void IbBertReadsQueryKeyValueFromTheBlockInputWithABottleneckResidual()
-    {
-        var f = LayerDataFlow.Of(Presets.IbBertLarge());
-        Assert.Equal(new LayerDataFlow(true, false, true, H, H, Li, 1, 512, 1024), f);
-        Assert.Equal((512, 512), (f.QueryKeyInputSize, f.ValueInputSize));
-    }
-
-    [Fact]
-    public void BertHasNoBottleneck()
-    {
-        var f = LayerDataFlow.Of(Presets.BertBase());
-        Assert.Equal(new LayerDataFlow(false, false, false, H, H, H, 1, 768, 768), f);
         Assert.False(LayerDataFlow.RegistersSharedQueryKeyBottleneck(Presets.BertBase()));
     }
 
