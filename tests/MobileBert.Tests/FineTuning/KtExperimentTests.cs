@@ -15,7 +15,8 @@ public class KtExperimentTests
         OutputDir = Path.Combine(dir, "run"), ReportPath = Path.Combine(dir, "REPORT.md"),
         Data = [Path.Combine(TestPaths.RepoRoot, "data", "corpus", "austen")], VocabPath = TestPaths.Vocab,
         Seeds = [1], TeacherSteps = 3, TeacherLr = 2e-3, StepsPerLayer = 1, PdSteps = 2, Batch = 4, Seq = 32, Lr = 2e-3, Threads = 2, EvalBatches = 1,
-        CommandLine = "experiment kt (test)", TeacherDir = teacher, Sentiment = Path.Combine(TestPaths.RepoRoot, "data", "sentiment"), Recipe = TinyRecipe,
+        CommandLine = "experiment kt (test)", TeacherDir = teacher, Sentiment = Path.Combine(TestPaths.RepoRoot, "data", "sentiment"),
+        Recipe = TinyRecipe,
     };
 
     static JsonObject Result(string path) => JsonNode.Parse(File.ReadAllText(path))!.AsObject();
