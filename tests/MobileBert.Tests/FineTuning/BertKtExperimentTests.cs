@@ -24,9 +24,11 @@ public class BertKtExperimentTests(ITestOutputHelper output)
         var lines = new List<string>();
         BertKtOptions Options(bool reportOnly = false) => new()
         {
-            Teacher = teacherDir, OutputDir = Path.Combine(dir, "run"), ReportPath = Path.Combine(dir, "BERT-TEACHER.md"), RepoRoot = TestPaths.RepoRoot,
+            Teacher = teacherDir, OutputDir = Path.Combine(dir, "run"), ReportPath = Path.Combine(dir, "BERT-TEACHER.md"),
+            RepoRoot = TestPaths.RepoRoot,
             Seeds = [1], EmbeddingSteps = 1, StepsPerLayer = 1, FinalSteps = 2, Batch = 4, Seq = 32, FineTuneEpochs = 1, Threads = 2,
-            TransferCorpus = ["data/corpus/sotu/2021_joseph_r_biden_d.json"], MaxTrain = 40, HeldOutFraction = 0.34, ReportOnly = reportOnly,   // 6 documents: 2 held out
+            TransferCorpus = ["data/corpus/sotu/2021_joseph_r_biden_d.json"], MaxTrain = 40,
+            HeldOutFraction = 0.34, ReportOnly = reportOnly,                                     // 6 documents: 2 held out
             CommandLine = "experiment kt-bert (test)",
         };
         string report = BertKtExperiment.Run(Options(), l => { lock (lines) lines.Add(l); });
@@ -51,7 +53,8 @@ public class BertKtExperimentTests(ITestOutputHelper output)
             Assert.InRange(r["qa_f1"]!.GetValue<double>(), 0, 1);
             Assert.InRange(r["qa_em"]!.GetValue<double>(), 0, r["qa_f1"]!.GetValue<double>());
         });
-        foreach (var row in new[] { "| teacher (fine-tuned) |", "| student, progressive |", "| student, joint |", "| student, auxiliary |",
+        foreach (var row in new[] { "| teacher (fine-tuned) |", "| student, progressive |", "| student, joint |",
+                     "| student, auxiliary |",
                      "| student, no teacher (MLM + NSP) |", "| student, no pre-training (random init) |", "the first 40 questions", "max length 192" })
             Assert.Contains(row, report);
         Assert.DoesNotContain("seeds finished", report);
