@@ -196,12 +196,16 @@ public sealed partial class MobileBertModel
             var mask = caching ? cache!.AdditiveMask : AttentionCore.AdditiveMask(input.AttentionMask);
             var reuse = caching ? null : options.ReuseOutputs;
             bool keepAll = options.OutputHiddenStates;
+            if (cache is not null)
+            {
+                if (cache.Hidden.Length != L + 1) cache.Hidden = new float[L + 1][];
+                for (int i = 0; i <= L; i++) cache.Hidden[i] = cache.Model.Get(HiddenKey(i), n);
+            }
             // Hidden state i [B·S, H]: the cache's, or (eval) the caller's when kept or last, else one of two ping-pong buffers.
-            float[] Hidden(int i) => cache is not null ? cache.Hidden[i] = cache.Model.Get(HiddenKey(i), n)
+            float[] Hidden(int i) => cache is not null ? cache.Hidden[i]
                 : keepAll || i == L ? OutputArray(reuse is null ? null : reuse.HiddenStates is { } rh && rh.Length == L + 1 ? rh[i]
                     : i == L ? reuse.LastHiddenState : null, n)
                 : ws!.Get(i % 2 == 0 ? "hidden.0" : "hidden.1", n);
-            if (cache is not null && cache.Hidden.Length != L + 1) cache.Hidden = new float[L + 1][];
             var hidden = keepAll ? new float[L + 1][] : null;
             var attentions = options.OutputAttentions ? new float[L][] : null;
             var traces = options.Trace ? new LayerTrace[L] : null;
