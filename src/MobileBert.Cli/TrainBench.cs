@@ -1,7 +1,7 @@
 using System.Diagnostics;
 using System.Globalization;
 using MobileBert.Model;
-using MobileBert.Pretraining;
+using MobileBert.PretrainingData;
 using MobileBert.Training.Optimizers;
 using MobileBert.Training.Pretraining;
 

@@ -4,7 +4,7 @@ using System.Text.Json.Nodes;
 using MobileBert.Checkpoints;
 using MobileBert.Inference;
 using MobileBert.Model;
-using MobileBert.Pretraining;
+using MobileBert.PretrainingData;
 using MobileBert.Text;
 using MobileBert.Training;
 using MobileBert.Training.Optimizers;

@@ -1,6 +1,6 @@
 using System.Diagnostics;
 using MobileBert.Model;
-using MobileBert.Pretraining;
+using MobileBert.PretrainingData;
 using MobileBert.Training;
 using MobileBert.Training.Optimizers;
 using MobileBert.Training.Pretraining;

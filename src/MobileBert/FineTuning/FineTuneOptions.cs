@@ -1,5 +1,6 @@
 using System.Text.Json.Nodes;
 using MobileBert.Model;
+using MobileBert.Tasks;
 
 namespace MobileBert.FineTuning;
 

@@ -7,6 +7,7 @@ using MobileBert.Model;
 using MobileBert.Training;
 using MobileBert.Training.Optimizers;
 using MobileBert.Training.Pretraining;
+using MobileBert.Tasks;
 
 namespace MobileBert.FineTuning;
 

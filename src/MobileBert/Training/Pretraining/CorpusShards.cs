@@ -1,6 +1,6 @@
 using System.Diagnostics;
 using System.Text.Json.Nodes;
-using MobileBert.Pretraining;
+using MobileBert.PretrainingData;
 using MobileBert.Text;
 
 namespace MobileBert.Training.Pretraining;

@@ -3,7 +3,7 @@ using System.Text.Json;
 using System.Text.Json.Nodes;
 using MobileBert.Checkpoints;
 using MobileBert.Model;
-using MobileBert.Pretraining;
+using MobileBert.PretrainingData;
 using MobileBert.Text;
 using MobileBert.Training.Optimizers;
 
