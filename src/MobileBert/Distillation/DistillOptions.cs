@@ -11,7 +11,8 @@ public sealed record DistillOptions : CorpusRunOptions
 {
     public DistillOptions() { Batch = 8; }
 
-    /// <summary>Teacher model folder (config.json + model.safetensors with the MLM head). Not used by <see cref="DistillStrategy.Scratch"/>.</summary>
+    /// <summary>Teacher model folder (config.json + model.safetensors with the MLM head). Not used by
+    /// <see cref="DistillStrategy.Scratch"/>.</summary>
     public string? TeacherDir { get; init; }
     public required MobileBertConfig StudentConfig { get; init; }
     public DistillStrategy Strategy { get; init; } = DistillStrategy.Progressive;
@@ -81,21 +82,15 @@ public sealed record DistillOptions : CorpusRunOptions
     }
 }
 
-/// <summary>What a distillation run reports as it goes.</summary>
-public sealed record DistillProgress
+/// <summary>What a distillation run reports as it goes: phases "setup", "data", "stage", "train", "eval", "checkpoint", "done".</summary>
+public sealed record DistillProgress : TrainingProgress
 {
-    public required string Phase { get; init; }          // "setup", "data", "train", "eval", "checkpoint", "stage", "done"
-    public string? Message { get; init; }
-    public long Step { get; init; }
-    public long Steps { get; init; }
     public DistillStage? Stage { get; init; }
     public int StageCount { get; init; }
     public long StageStep { get; init; }
     /// <summary>Window averages of the loss terms (total, fmt_mse, fmt_mean, fmt_var, at, mlm, kd, nsp, mlm_acc, nsp_acc).</summary>
     public IReadOnlyDictionary<string, double>? Terms { get; init; }
-    public double LearningRate { get; init; }
     public double TokensPerSecond { get; init; }
-    public TimeSpan Eta { get; init; }
     public EvalResult? Eval { get; init; }
     /// <summary>Held-out feature-map and attention losses against the teacher (at evaluations; null without a teacher).</summary>
     public TransferEval? Transfer { get; init; }

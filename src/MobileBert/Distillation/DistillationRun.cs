@@ -1,4 +1,3 @@
-using System.Diagnostics;
 using System.Text.Json.Nodes;
 using MobileBert.Checkpoints;
 using MobileBert.Inference;
@@ -39,7 +38,8 @@ public static class DistillationRun
         var tokenizer = WordPieceTokenizer.FromVocabFile(o.VocabPath);
         Directory.CreateDirectory(o.OutputDir);
         if (tokenizer.VocabSize > o.StudentConfig.VocabSize)
-            throw new ArgumentException($"{o.VocabPath}: {tokenizer.VocabSize} tokens, more than the student's vocab_size = {o.StudentConfig.VocabSize}.");
+            throw new ArgumentException(
+                $"{o.VocabPath}: {tokenizer.VocabSize} tokens, more than the student's vocab_size = {o.StudentConfig.VocabSize}.");
 
         // 1. Teacher (inference only) and the layer map.
         MobileBertModel? teacher = null;
@@ -50,7 +50,8 @@ public static class DistillationRun
             teacher.Threads = o.Threads;
             StudentInit.CheckPair(teacher.Config, o.StudentConfig);
             if (teacher.Mlm is null)
-                progress(new DistillProgress { Phase = "setup", Message = $"{o.TeacherDir}: the teacher has no MLM head (cls.predictions.*): pre-training " +
+                progress(new DistillProgress { Phase = "setup", Message = $"{o.TeacherDir}: the teacher has no MLM head " +
+                    "(cls.predictions.*): pre-training " +
                     "distillation is replaced by feature-map and attention transfer of all layers with every backbone tensor trained" });
             map = o.LayerMapSpec is null ? LayerMap.Default(o.StudentConfig.NumHiddenLayers, teacher.Config.NumHiddenLayers)
                 : LayerMap.Parse(o.LayerMapSpec, o.StudentConfig.NumHiddenLayers, teacher.Config.NumHiddenLayers);
@@ -66,7 +67,8 @@ public static class DistillationRun
 
         // 2. Data.
         progress(new DistillProgress { Phase = "data", Message = "preparing shards" });
-        using var shards = CorpusShards.Prepare(o, o.DataSeed, o.DataDir ?? Path.Combine(o.OutputDir, "data"), tokenizer, o.Batch, m => progress(new DistillProgress { Phase = "data", Message = m }));
+        using var shards = CorpusShards.Prepare(o, o.DataSeed, o.DataDir ?? Path.Combine(o.OutputDir, "data"), tokenizer, o.Batch,
+            m => progress(new DistillProgress { Phase = "data", Message = m }));
         var (train, heldOut) = (shards.Train, shards.HeldOut);
 
         // 3. Student: fresh (initialised from the teacher) or from the latest checkpoint.
@@ -76,7 +78,8 @@ public static class DistillationRun
         var plan = DistillPlan.Create(o.Strategy, o.StudentConfig.NumHiddenLayers, o.StepsPerLayer, o.PdSteps, o.Lr, o.WarmupFraction, o.FreezeLower,
             embeddingSteps, teacherPredicts);
         var studentHeads = teacherPredicts ? ModelHeads.Pretraining : ModelHeads.None;
-        progress(new DistillProgress { Phase = "setup", Message = $"{o.Strategy.ToString().ToLowerInvariant()}: " + string.Join(", ", plan.Stages.Select(s => $"{s.Name} ({s.Steps} steps)")) + $" = {plan.TotalSteps} steps" });
+        progress(new DistillProgress { Phase = "setup", Message = $"{o.Strategy.ToString().ToLowerInvariant()}: " +
+            string.Join(", ", plan.Stages.Select(s => $"{s.Name} ({s.Steps} steps)")) + $" = {plan.TotalSteps} steps" });
         var c = o.StudentConfig;
         var harness = TrainingHarness.Open(o, o.Fingerprint(teacher?.Config), new CurveSpec(
             $"Student (MobileBERT, {c.NumHiddenLayers} layers, hidden {c.HiddenSize}, intra {c.IntraBottleneckSize}) — knowledge transfer",
@@ -124,7 +127,8 @@ public static class DistillationRun
                         .Select(i => train.GetBatch([.. Enumerable.Range(i * o.Batch, Math.Min(o.Batch, count - i * o.Batch))]).Input);
                     var fit = StudentInit.FitEmbeddingNorm(teacher, student, inputs);
                     progress(new DistillProgress { Phase = "setup", Message = string.Create(System.Globalization.CultureInfo.InvariantCulture,
-                        $"embedding norm: the student's NoNorm γ/β fitted to the teacher's LayerNorm on {fit.Tokens} tokens (mean |γ| {fit.MeanAbsGamma:G3}, R² {fit.ExplainedVariance:F3})") });
+                        $"embedding norm: the student's NoNorm γ/β fitted to the teacher's LayerNorm on {fit.Tokens} tokens " +
+                        $"(mean |γ| {fit.MeanAbsGamma:G3}, R² {fit.ExplainedVariance:F3})") });
                 }
             }
         }
@@ -243,7 +247,8 @@ public static class DistillationRun
             if (!ReferenceEquals(Model, student)) StudentInit.CopyInto(Model.Store, student.Store);
         }
 
-        public static StageContext Create(DistillStage stage, DistillPlan plan, MobileBertModel student, MobileBertModel? teacher, LayerMap? map, DistillOptions o)
+        public static StageContext Create(DistillStage stage, DistillPlan plan, MobileBertModel student, MobileBertModel? teacher, LayerMap? map,
+            DistillOptions o)
         {
             var model = stage.HasPrediction ? student : StudentInit.Truncated(student, stage.Depth, ModelHeads.None);
             model.Threads = o.Threads;
@@ -309,12 +314,16 @@ public static class DistillationRun
                 ReadOnlySpan<float> last;
                 if (TeacherOnEngine)
                 {
-                    var r = TeacherEngine(t, threads).Run(batch.Input, layerWise ? InferenceOutputs.HiddenStates | InferenceOutputs.Attentions : InferenceOutputs.None);
+                    var r = TeacherEngine(t, threads).Run(batch.Input,
+                        layerWise ? InferenceOutputs.HiddenStates | InferenceOutputs.Attentions : InferenceOutputs.None);
                     tHidden = r.HiddenStates; tAttn = r.Attentions; last = r.LastHiddenState;
                 }
                 else
                 {
-                    var tOut = _teacherOut = t.Forward(batch.Input, new ForwardOptions { OutputHiddenStates = layerWise, OutputAttentions = layerWise, Heads = ModelHeads.None, ReuseOutputs = _teacherOut });
+                    var tOut = _teacherOut = t.Forward(batch.Input, new ForwardOptions
+                    {
+                        OutputHiddenStates = layerWise, OutputAttentions = layerWise, Heads = ModelHeads.None, ReuseOutputs = _teacherOut,
+                    });
                     tHidden = tOut.HiddenStates; tAttn = tOut.Attentions; last = tOut.LastHiddenState;
                 }
                 // The teacher's last hidden state at the masked positions, for its MLM head below.
@@ -324,7 +333,8 @@ public static class DistillationRun
 
             var sOut = student.Forward(batch.Input, new ForwardOptions
             {
-                Training = o.Dropout, KeepForBackward = true, Seed = seed, MlmPositions = positions, Heads = pd ? ModelHeads.Pretraining : ModelHeads.None,
+                Training = o.Dropout, KeepForBackward = true, Seed = seed, MlmPositions = positions,
+                Heads = pd ? ModelHeads.Pretraining : ModelHeads.None,
                 OutputHiddenStates = layerWise, OutputAttentions = layerWise,
             });
             var grads = new OutputGradients();
@@ -341,9 +351,11 @@ public static class DistillationRun
                 {
                     int tl = map![l];
                     var dh = _dHidden[l + 1] = Buffer($"dh{l}", rows * h);
-                    var fm = DistillationLosses.FeatureMap(tHidden![tl + 1], sOut.HiddenStates![l + 1], rows, h, batch.AttentionMask, w, dh, 1.0, threads);
+                    var fm = DistillationLosses.FeatureMap(tHidden![tl + 1], sOut.HiddenStates![l + 1], rows, h, batch.AttentionMask, w, dh, 1.0,
+                        threads);
                     var da = _dAttn[l] = Buffer($"da{l}", b * sh * s * s);
-                    double a = DistillationLosses.Attention(tAttn![tl], sOut.Attentions![l], b, s, th, sh, batch.AttentionMask, da, w.Attention, threads);
+                    double a = DistillationLosses.Attention(tAttn![tl], sOut.Attentions![l], b, s, th, sh, batch.AttentionMask, da, w.Attention,
+                        threads);
                     mse += fm.Mse; mean += fm.Mean; vr += fm.Variance; at += a;
                     total += fm.Total + w.Attention * a;
                 }
@@ -373,7 +385,8 @@ public static class DistillationRun
                 var dNsp = new float[b * 2];
                 // The gradient overwrites the student's logits (each row is read before it is written; without a teacher the
                 // "teacher" logits are the student's own, so the KD term and its gradient are exactly 0 and α = 1).
-                var pl = DistillationLosses.Prediction(sOut.MlmLogits!, teacherLogits, labels, p, v, sOut.NspLogits!, batch.NextSentenceLabels, weights,
+                var pl = DistillationLosses.Prediction(sOut.MlmLogits!, teacherLogits, labels, p, v, sOut.NspLogits!, batch.NextSentenceLabels,
+                    weights,
                     dStudentLogits: sOut.MlmLogits, dStudentNsp: dNsp, threads: threads);
                 grads.MlmLogits = sOut.MlmLogits; grads.NspLogits = dNsp;
                 terms["mlm"] = pl.Mlm; terms["kd"] = pl.Kd; terms["nsp"] = pl.Nsp;
@@ -382,7 +395,8 @@ public static class DistillationRun
             }
             terms["loss"] = total;
             if (!double.IsFinite(total))
-                throw new TrainingDivergedException($"step {stepNumber}: the loss is {total} ({string.Join(", ", terms.Select(kv => $"{kv.Key} {kv.Value}"))}); stopped, the last checkpoint is kept. Lower --lr.");
+                throw new TrainingDivergedException($"step {stepNumber}: the loss is {total} " +
+                    $"({string.Join(", ", terms.Select(kv => $"{kv.Key} {kv.Value}"))}); stopped, the last checkpoint is kept. Lower --lr.");
             gradNorm = TrainingHarness.BackwardAndUpdate(student, sOut, grads, ctx.Optimizer, o.MaxGradNorm, lr, stepNumber);
             return terms;
         }
@@ -404,7 +418,8 @@ public static class DistillationRun
         var input = new ModelInput(batch.Batch, batch.Seq, ids, batch.AttentionMask, batch.TokenTypeIds);
         return new PretrainingBatch
         {
-            Input = input, MlmLabels = batch.MlmLabels, NextSentenceLabels = batch.NextSentenceLabels, ExampleIndices = batch.ExampleIndices, Epoch = batch.Epoch,
+            Input = input, MlmLabels = batch.MlmLabels, NextSentenceLabels = batch.NextSentenceLabels, ExampleIndices = batch.ExampleIndices,
+            Epoch = batch.Epoch,
         };
     }
 }

@@ -11,7 +11,8 @@ public sealed record FineTuneOptions : TrainingRunOptions
     /// <summary>Batch 32, lr 5e-5, AdamW, one checkpoint kept; evaluations and checkpoints at the end of every epoch only.</summary>
     public FineTuneOptions() { Batch = 32; Lr = 5e-5; Optimizer = "adamw"; KeepCheckpoints = 1; EvalEvery = 0; CheckpointEvery = 0; }
 
-    /// <summary>Pre-trained (or already fine-tuned) model folder to start from. Null: random initialisation of <see cref="Config"/> (the no-pre-training baseline).</summary>
+    /// <summary>Pre-trained (or already fine-tuned) model folder to start from. Null: random initialisation of <see cref="Config"/>
+    /// (the no-pre-training baseline).</summary>
     public string? ModelDir { get; init; }
     /// <summary>Config of a randomly initialised model (used only when <see cref="ModelDir"/> is null).</summary>
     public MobileBertConfig? Config { get; init; }
@@ -72,22 +73,15 @@ public sealed record FineTuneOptions : TrainingRunOptions
     }
 }
 
-/// <summary>What a fine-tuning run reports as it goes.</summary>
-public sealed record FineTuneProgress
+/// <summary>What a fine-tuning run reports as it goes: phases "data", "train", "eval", "checkpoint", "done".</summary>
+public sealed record FineTuneProgress : TrainingProgress
 {
-    /// <summary>"data", "train", "eval", "checkpoint", "done".</summary>
-    public required string Phase { get; init; }
-    public string? Message { get; init; }
-    public long Step { get; init; }
-    public long Steps { get; init; }
     public int Epoch { get; init; }
     public int Epochs { get; init; }
     public double Loss { get; init; }
     /// <summary>Training accuracy over the logging window (classification), else NaN.</summary>
     public double TrainAccuracy { get; init; } = double.NaN;
-    public double LearningRate { get; init; }
     public double ExamplesPerSecond { get; init; }
-    public TimeSpan Eta { get; init; }
     public EvalMetrics? Eval { get; init; }
     public bool IsBest { get; init; }
 }

@@ -27,7 +27,8 @@ public static class FineTuningRun
     public const string EvalResultsFile = "eval_results.json";
     public const string BestDir = "best";
 
-    public static FineTuneResult Run(FineTuneOptions o, FineTuneTask task, Action<FineTuneProgress>? progress = null, CancellationToken cancel = default)
+    public static FineTuneResult Run(FineTuneOptions o, FineTuneTask task, Action<FineTuneProgress>? progress = null,
+        CancellationToken cancel = default)
     {
         o.Validate();
         progress ??= _ => { };
@@ -88,7 +89,8 @@ public static class FineTuningRun
         var schedule = LrSchedule.Linear(o.Lr, (long)Math.Round(o.WarmupProportion * total), total);
         progress(new FineTuneProgress
         {
-            Phase = "data", Message = $"{model.Store.Count:N0} parameters; {o.Epochs} epochs × {stepsPerEpoch} steps of {o.Batch} = {total} steps, " +
+            Phase = "data",
+            Message = $"{model.Store.Count:N0} parameters; {o.Epochs} epochs × {stepsPerEpoch} steps of {o.Batch} = {total} steps, " +
                 $"lr {o.Lr:0.###e0} (warm-up {o.WarmupProportion:P0}), {o.Threads} threads",
         });
 
@@ -114,7 +116,8 @@ public static class FineTuningRun
                 });
                 var loss = batch.Loss(output);
                 if (!double.IsFinite(loss.Value))
-                    throw new TrainingDivergedException($"step {step + 1}: the loss is {loss.Value}; stopped, the last checkpoint is kept. Lower --lr.");
+                    throw new TrainingDivergedException(
+                        $"step {step + 1}: the loss is {loss.Value}; stopped, the last checkpoint is kept. Lower --lr.");
                 gradNorm = TrainingHarness.BackwardAndUpdate(model, output, loss.Gradients, optimizer, o.MaxGradNorm, lr, step + 1);
                 lossSum += loss.Value;
                 if (loss.Correct >= 0) { correct += loss.Correct; counted += batch.Size; }
@@ -141,7 +144,10 @@ public static class FineTuningRun
                     last = task.Evaluate(model, o.EvalBatch) with { MainMetric = selection.Metric };
                     foreach (var (k, v) in last.Values) row["eval_" + k] = v;
                     bool improved = best is null || selection.Better(last.Main, best.Main);
-                    history.Add((JsonNode)new JsonObject { ["step"] = w.Step, ["epoch"] = (double)w.Step / stepsPerEpoch, ["metrics"] = MetricsJson(last) });
+                    history.Add((JsonNode)new JsonObject
+                    {
+                        ["step"] = w.Step, ["epoch"] = (double)w.Step / stepsPerEpoch, ["metrics"] = MetricsJson(last),
+                    });
                     if (improved)
                     {
                         best = last; bestStep = w.Step;
@@ -185,7 +191,10 @@ public static class FineTuningRun
         WriteAtomic(Path.Combine(o.OutputDir, EvalResultsFile), results.ToJsonString(new JsonSerializerOptions { WriteIndented = true }));
         harness.SaveCurves();
         long trained = steps - harness.ResumedFrom;
-        progress(new FineTuneProgress { Phase = "done", Step = steps, Steps = total, Epoch = o.Epochs, Epochs = o.Epochs, Eval = best, Message = o.OutputDir });
+        progress(new FineTuneProgress
+        {
+            Phase = "done", Step = steps, Steps = total, Epoch = o.Epochs, Epochs = o.Epochs, Eval = best, Message = o.OutputDir,
+        });
         return new FineTuneResult(o.OutputDir, info, steps, best, bestStep, last, harness.TrainSeconds,
             trained * o.Batch / Math.Max(1e-9, harness.TrainSeconds), harness.ResumedFrom > 0, harness.ResumedFrom, model.Store.Count);
     }
@@ -217,13 +226,15 @@ public static class FineTuningRun
         return logits;
     }
 
-    /// <summary>Writes a complete model folder (weights, config with labels, vocab, task.json, eval_results.json) to a temporary folder and renames it into place.</summary>
+    /// <summary>Writes a complete model folder (weights, config with labels, vocab, task.json, eval_results.json) to a temporary
+    /// folder and renames it into place.</summary>
     static void SaveModelFolder(string dir, MobileBertModel model, string vocabPath, TaskInfo info, EvalMetrics metrics, long step)
     {
         string tmp = dir + ".tmp-" + Guid.NewGuid().ToString("N");
         ModelFolder.Save(model, tmp, vocabPath);
         info.Save(tmp);
-        File.WriteAllText(Path.Combine(tmp, EvalResultsFile), new JsonObject { ["step"] = step, ["metrics"] = MetricsJson(metrics) }.ToJsonString(new JsonSerializerOptions { WriteIndented = true }));
+        File.WriteAllText(Path.Combine(tmp, EvalResultsFile),
+            new JsonObject { ["step"] = step, ["metrics"] = MetricsJson(metrics) }.ToJsonString(new JsonSerializerOptions { WriteIndented = true }));
         if (Directory.Exists(dir)) RunDirectory.DeleteAtomically(dir);
         Directory.Move(tmp, dir);
     }
