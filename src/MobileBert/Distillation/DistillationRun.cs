@@ -23,10 +23,10 @@ namespace MobileBert.Distillation;
 /// </summary>
 public static class DistillationRun
 {
-    public const string StateFile = TrainingHarness.StateFile;
-    public const string OptimizerFile = TrainingHarness.OptimizerFile;
-    public const string MetricsFile = TrainingHarness.MetricsFile;
-    public const string CurvesFile = TrainingHarness.CurvesFile;
+    public const string StateFile = RunDirectory.StateFile;
+    public const string OptimizerFile = RunDirectory.OptimizerFile;
+    public const string MetricsFile = RunDirectory.MetricsFile;
+    public const string CurvesFile = RunDirectory.CurvesFile;
     /// <summary>Training sequences the embedding-norm fit reads (<see cref="StudentInit.FitEmbeddingNorm"/>).</summary>
     public const int EmbeddingNormFitSequences = 256;
 

@@ -20,10 +20,10 @@ namespace MobileBert.FineTuning;
 /// </summary>
 public static class FineTuningRun
 {
-    public const string StateFile = TrainingHarness.StateFile;
-    public const string OptimizerFile = TrainingHarness.OptimizerFile;
-    public const string MetricsFile = TrainingHarness.MetricsFile;
-    public const string CurvesFile = TrainingHarness.CurvesFile;
+    public const string StateFile = RunDirectory.StateFile;
+    public const string OptimizerFile = RunDirectory.OptimizerFile;
+    public const string MetricsFile = RunDirectory.MetricsFile;
+    public const string CurvesFile = RunDirectory.CurvesFile;
     public const string EvalResultsFile = "eval_results.json";
     public const string BestDir = "best";
 

@@ -59,10 +59,6 @@ public sealed record TrainingLoop
 /// </summary>
 public sealed class TrainingHarness
 {
-    public const string StateFile = RunDirectory.StateFile;
-    public const string OptimizerFile = RunDirectory.OptimizerFile;
-    public const string MetricsFile = RunDirectory.MetricsFile;
-    public const string CurvesFile = RunDirectory.CurvesFile;
     static readonly JsonSerializerOptions Indented = new() { WriteIndented = true };
 
     readonly TrainingRunOptions _o;
@@ -98,7 +94,7 @@ public sealed class TrainingHarness
             throw new ArgumentException($"{o.OutputDir} already has checkpoints (latest {Path.GetFileName(latest.Value.Path)}); pass --resume " +
                 "to continue it or choose another --out.");
         if (latest is not { } ck) return new TrainingHarness(o, runDir, fingerprint, curves, null, new MetricsLog());
-        string statePath = Path.Combine(ck.Path, StateFile);
+        string statePath = Path.Combine(ck.Path, RunDirectory.StateFile);
         var state = JsonNode.Parse(File.ReadAllText(statePath)) as JsonObject
             ?? throw new InvalidDataException($"{statePath}: not a JSON object.");
         var saved = state["fingerprint"] as JsonObject ?? throw new InvalidDataException($"{statePath}: cannot resume: no 'fingerprint'.");
@@ -151,7 +147,7 @@ public sealed class TrainingHarness
             var state = new JsonObject { ["step"] = step };
             foreach (var (key, value) in fields) state[key] = value?.DeepClone();
             state["fingerprint"] = _fingerprint.DeepClone();
-            File.WriteAllText(Path.Combine(dir, StateFile), state.ToJsonString(Indented));
+            File.WriteAllText(Path.Combine(dir, RunDirectory.StateFile), state.ToJsonString(Indented));
         }, Metrics);
         SaveCurves();
         loop.Saved?.Invoke(step, path);
@@ -160,8 +156,8 @@ public sealed class TrainingHarness
     /// <summary>Writes OUT/metrics.csv and draws OUT/curves.png.</summary>
     public void SaveCurves()
     {
-        Metrics.Save(Path.Combine(_o.OutputDir, MetricsFile));
-        Metrics.Plot(Path.Combine(_o.OutputDir, CurvesFile), _curves.Title, _curves.Panels, _curves.Options, _curves.StageNames);
+        Metrics.Save(Path.Combine(_o.OutputDir, RunDirectory.MetricsFile));
+        Metrics.Plot(Path.Combine(_o.OutputDir, RunDirectory.CurvesFile), _curves.Title, _curves.Panels, _curves.Options, _curves.StageNames);
     }
 
     /// <summary>Dropout seed of a step: a pure function of (run seed, step), so a resumed run draws the same masks.</summary>

@@ -23,10 +23,10 @@ public sealed record PretrainResult(string OutputDir, long Steps, EvalResult Fin
 /// </summary>
 public static class PretrainingRun
 {
-    public const string StateFile = TrainingHarness.StateFile;
-    public const string OptimizerFile = TrainingHarness.OptimizerFile;
-    public const string MetricsFile = TrainingHarness.MetricsFile;
-    public const string CurvesFile = TrainingHarness.CurvesFile;
+    public const string StateFile = RunDirectory.StateFile;
+    public const string OptimizerFile = RunDirectory.OptimizerFile;
+    public const string MetricsFile = RunDirectory.MetricsFile;
+    public const string CurvesFile = RunDirectory.CurvesFile;
     public static PretrainResult Run(PretrainOptions o, Action<PretrainProgress>? progress = null, CancellationToken cancel = default)
     {
         o.Validate();
