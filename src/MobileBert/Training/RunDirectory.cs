@@ -16,7 +16,7 @@ public sealed class RunDirectory
 {
     const string Prefix = "step-";
 
-    // File names shared by every training run (pre-training, distillation).
+    // File names shared by every training run (pre-training, distillation, fine-tuning; see TrainingHarness).
     public const string StateFile = "trainer_state.json";
     public const string OptimizerFile = "optimizer.safetensors";
     public const string MetricsFile = "metrics.csv";
