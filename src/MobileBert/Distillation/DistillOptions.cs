@@ -47,13 +47,13 @@ public sealed record DistillOptions : CorpusRunOptions
     public void Validate()
     {
         ValidateCorpusRun();
-        if (StepsPerLayer < 0) throw new ArgumentException($"--steps-per-layer must be ≥ 0, got {StepsPerLayer}.");
-        if (EmbeddingSteps < 0) throw new ArgumentException($"--embedding-steps must be ≥ 0, got {EmbeddingSteps}.");
-        if (PdSteps < 0) throw new ArgumentException($"--pd-steps must be ≥ 0, got {PdSteps}.");
-        if (Seq > StudentConfig.MaxPositionEmbeddings) throw new ArgumentException(
-            $"--seq {Seq} exceeds the student's max_position_embeddings = {StudentConfig.MaxPositionEmbeddings}.");
+        if (StepsPerLayer < 0) throw new SettingException($"StepsPerLayer must be ≥ 0, got {StepsPerLayer}.", nameof(StepsPerLayer));
+        if (EmbeddingSteps < 0) throw new SettingException($"EmbeddingSteps must be ≥ 0, got {EmbeddingSteps}.", nameof(EmbeddingSteps));
+        if (PdSteps < 0) throw new SettingException($"PdSteps must be ≥ 0, got {PdSteps}.", nameof(PdSteps));
+        if (Seq > StudentConfig.MaxPositionEmbeddings) throw new SettingException(
+            $"Seq {Seq} exceeds the student's max_position_embeddings = {StudentConfig.MaxPositionEmbeddings}.", nameof(Seq));
         if (Strategy != DistillStrategy.Scratch && string.IsNullOrEmpty(TeacherDir))
-            throw new ArgumentException("--teacher is required for the progressive, joint and auxiliary strategies.");
+            throw new SettingException("TeacherDir is required for the progressive, joint and auxiliary strategies.", nameof(TeacherDir));
         Weights.Validate();
         StudentConfig.Validate();
     }

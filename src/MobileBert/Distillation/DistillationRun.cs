@@ -396,7 +396,8 @@ public static class DistillationRun
             terms["loss"] = total;
             if (!double.IsFinite(total))
                 throw new TrainingDivergedException($"step {stepNumber}: the loss is {total} " +
-                    $"({string.Join(", ", terms.Select(kv => $"{kv.Key} {kv.Value}"))}); stopped, the last checkpoint is kept. Lower --lr.");
+                    $"({string.Join(", ", terms.Select(kv => $"{kv.Key} {kv.Value}"))}); stopped, the last checkpoint is kept. Lower Lr.")
+                { Settings = ["Lr"] };
             gradNorm = TrainingHarness.BackwardAndUpdate(student, sOut, grads, ctx.Optimizer, o.MaxGradNorm, lr, stepNumber);
             return terms;
         }

@@ -45,17 +45,21 @@ public sealed record FineTuneOptions : TrainingRunOptions
 
     public void Validate()
     {
-        Positive(Epochs, "epochs");
+        Positive(Epochs, nameof(Epochs));
         ValidateShared();
-        Positive(EvalBatch, "eval-batch");
-        if (WarmupProportion is < 0 or >= 1) throw new ArgumentException($"--warmup must be in [0, 1), got {WarmupProportion}.");
-        if (EvalEvery < 0 || CheckpointEvery < 0) throw new ArgumentException("--eval-every and --checkpoint-every must be ≥ 0.");
-        if (ModelDir is null && Config is null) throw new ArgumentException("Give a model folder (--model) or a config for random initialisation.");
-        if (!(KdAlpha >= 0 && KdAlpha <= 1)) throw new ArgumentException($"--kd-alpha must be in [0, 1], got {KdAlpha}.");
+        Positive(EvalBatch, nameof(EvalBatch));
+        if (WarmupProportion is < 0 or >= 1) throw new SettingException($"WarmupProportion must be in [0, 1), got {WarmupProportion}.",
+            nameof(WarmupProportion));
+        if (EvalEvery < 0 || CheckpointEvery < 0) throw new SettingException("EvalEvery and CheckpointEvery must be ≥ 0.", nameof(EvalEvery),
+            nameof(CheckpointEvery));
+        if (ModelDir is null && Config is null) throw new SettingException("Give a model folder (ModelDir) or a config for random initialisation (Config).",
+            nameof(ModelDir), nameof(Config));
+        if (!(KdAlpha >= 0 && KdAlpha <= 1)) throw new SettingException($"KdAlpha must be in [0, 1], got {KdAlpha}.", nameof(KdAlpha));
         if (!(KdTemperature > 0) || !double.IsFinite(KdTemperature))
-            throw new ArgumentException($"--kd-temperature must be a positive number, got {KdTemperature}.");
+            throw new SettingException($"KdTemperature must be a positive number, got {KdTemperature}.", nameof(KdTemperature));
         if (Squad.DocStride <= 0 || Squad.MaxQueryLength <= 0 || Squad.MaxAnswerLength <= 0 || Squad.NBestSize <= 0)
-            throw new ArgumentException("--doc-stride, --max-query-length, --max-answer-length and --n-best must be positive.");
+            throw new SettingException("DocStride, MaxQueryLength, MaxAnswerLength and NBestSize must be positive.", "DocStride",
+                "MaxQueryLength", "MaxAnswerLength", "NBestSize");
     }
 
     /// <summary>Settings a resumed run must share with its checkpoint (the optimizer only when it is not the default AdamW).</summary>

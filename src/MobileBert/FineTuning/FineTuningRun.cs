@@ -52,7 +52,7 @@ public static class FineTuningRun
         if (weights is not null) Say($"class weights: {ClassWeights.Describe(weights, info.Labels)}");
         else if (balance is { IsImbalanced: true })
             Say("note: the training labels are imbalanced; a model that never predicts the minority class is likely — " +
-                "--class-weight balanced weights it up");
+                "balanced class weights (--class-weight balanced on the command line) weight it up");
         string? teacherId = o.TeacherDir is null ? null : FineTuneTeacher.ComputeIdentity(o.TeacherDir);
 
         // 2. Model and optimizer, fresh or from the latest checkpoint.
@@ -118,7 +118,7 @@ public static class FineTuningRun
                 var loss = batch.Loss(output);
                 if (!double.IsFinite(loss.Value))
                     throw new TrainingDivergedException(
-                        $"step {step + 1}: the loss is {loss.Value}; stopped, the last checkpoint is kept. Lower --lr.");
+                        $"step {step + 1}: the loss is {loss.Value}; stopped, the last checkpoint is kept. Lower Lr.") { Settings = ["Lr"] };
                 gradNorm = TrainingHarness.BackwardAndUpdate(model, output, loss.Gradients, optimizer, o.MaxGradNorm, lr, step + 1);
                 lossSum += loss.Value;
                 if (loss.Correct >= 0) { correct += loss.Correct; counted += batch.Size; }

@@ -91,8 +91,8 @@ public sealed class TrainingHarness
         runDir.CleanStale();
         var latest = runDir.Latest();
         if (latest is not null && !o.Resume)
-            throw new ArgumentException($"{o.OutputDir} already has checkpoints (latest {Path.GetFileName(latest.Value.Path)}); pass --resume " +
-                "to continue it or choose another --out.");
+            throw new SettingException($"{o.OutputDir} already has checkpoints (latest {Path.GetFileName(latest.Value.Path)}); set Resume " +
+                "to continue it or choose another OutputDir.", nameof(o.Resume), nameof(o.OutputDir));
         if (latest is not { } ck) return new TrainingHarness(o, runDir, fingerprint, curves, null, new MetricsLog());
         string statePath = Path.Combine(ck.Path, RunDirectory.StateFile);
         var state = JsonNode.Parse(File.ReadAllText(statePath)) as JsonObject

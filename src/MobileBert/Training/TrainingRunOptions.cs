@@ -40,15 +40,16 @@ public abstract record TrainingRunOptions
     /// <summary>Checks the shared settings; each message names the command-line option.</summary>
     protected void ValidateShared()
     {
-        Positive(Batch, "batch"); Positive(Seq, "seq"); Positive(LogEvery, "log-every"); Positive(KeepCheckpoints, "keep-checkpoints");
-        if (!(Lr > 0) || !double.IsFinite(Lr)) throw new ArgumentException($"--lr must be a positive number, got {Lr}.");
+        Positive(Batch, nameof(Batch)); Positive(Seq, nameof(Seq)); Positive(LogEvery, nameof(LogEvery));
+        Positive(KeepCheckpoints, nameof(KeepCheckpoints));
+        if (!(Lr > 0) || !double.IsFinite(Lr)) throw new SettingException($"Lr must be a positive number, got {Lr}.", nameof(Lr));
         OptimizerFactory.Check(Optimizer);
-        if (Seq < 8) throw new ArgumentException($"--seq must be at least 8, got {Seq}.");
+        if (Seq < 8) throw new SettingException($"Seq must be at least 8, got {Seq}.", nameof(Seq));
     }
 
     protected static void Positive(long value, string name)
     {
-        if (value <= 0) throw new ArgumentException($"--{name} must be positive, got {value}.");
+        if (value <= 0) throw new SettingException($"{name} must be positive, got {value}.", name);
     }
 
     /// <summary>Adds the shared settings that change the curve to a resume fingerprint.</summary>

@@ -15,7 +15,7 @@ public class LayeringTests
     /// <summary>Namespaces of each layer; a type belongs to the layer of its longest matching namespace.</summary>
     public static readonly string[][] Layers =
     [
-        ["MobileBert.MobileBertException"],
+        ["MobileBert.MobileBertException", "MobileBert.SettingException"],
         ["MobileBert.Kernels", "MobileBert.Reporting"],
         ["MobileBert.Tensors"],
         ["MobileBert.Text"],

@@ -77,7 +77,7 @@ public class DistillationRunTests
                 Assert.Throws<OperationCanceledException>(() => DistillationRun.Run(Options(broken), p => { if (p.Phase == "train"
                     && p.Step >= killAt) cts.Cancel(); }, cts.Token));
             Assert.Equal(killAt == 5 ? 4 : 6, new RunDirectory(broken, 10).Latest()!.Value.Step);
-            Assert.Throws<ArgumentException>(() => DistillationRun.Run(Options(broken)));          // refuses without --resume
+            Assert.Throws<SettingException>(() => DistillationRun.Run(Options(broken)));          // refuses without Resume
             var b = DistillationRun.Run(Options(broken, resume: true));
             Assert.True(b.Resumed);
             Assert.Equal(wa, ModelFolder.Load(broken).Store.Data);                                 // bit-identical weights

@@ -52,8 +52,9 @@ public class TrainingHarnessTests
         Run(straight);
         var broken = straight with { OutputDir = TestPaths.NewTempDir() };
         Run(broken, stopAt: 7);                                                                         // killed after step 6 (checkpoint at 6)
-        var e = Assert.Throws<ArgumentException>(() => Run(broken));
-        Assert.Contains("pass --resume", e.Message);
+        var e = Assert.Throws<SettingException>(() => Run(broken));
+        Assert.Contains("set Resume", e.Message);
+        Assert.Contains("set --resume", MobileBert.Cli.CliFlags.Message(e));
         var (h, _, saves) = Run(broken with { Resume = true });
         Assert.Equal((6L, 6L), (h.ResumedFrom, h.Resume!.Step));
         Assert.Equal(new long[] { 8, 12 }, saves);

@@ -14,16 +14,16 @@ public static class OptimizerFactory
 
     public static bool IsKnown(string? kind) => kind is not null && Kinds.Contains(kind);
 
-    /// <summary>Throws "PARAMETER must be lamb or adamw, got 'KIND'." for an unknown kind.</summary>
-    public static void Check(string? kind, string parameter = "--optimizer")
+    /// <summary>Throws "SETTING must be lamb or adamw, got 'KIND'." (a <see cref="SettingException"/>) for an unknown kind.</summary>
+    public static void Check(string? kind, string setting = "Optimizer")
     {
-        if (!IsKnown(kind)) throw new ArgumentException($"{parameter} must be {string.Join(" or ", Kinds)}, got '{kind}'.");
+        if (!IsKnown(kind)) throw new SettingException($"{setting} must be {string.Join(" or ", Kinds)}, got '{kind}'.", setting);
     }
 
     /// <summary>A fresh optimizer of <paramref name="kind"/> over <paramref name="store"/> (moments zero, step 0).</summary>
-    public static Optimizer Create(string kind, ParameterStore store, double weightDecay = 0.01, int threads = 1, string parameter = "--optimizer")
+    public static Optimizer Create(string kind, ParameterStore store, double weightDecay = 0.01, int threads = 1, string setting = "Optimizer")
     {
-        Check(kind, parameter);
+        Check(kind, setting);
         Optimizer optimizer = kind == "lamb"
             ? new Lamb(store, new LambOptions { WeightDecay = weightDecay })
             : new AdamW(store, new AdamWOptions { WeightDecay = weightDecay, DecayBiasesAndNorms = false });

@@ -25,8 +25,8 @@ public abstract record CorpusRunOptions : TrainingRunOptions
     protected void ValidateCorpusRun()
     {
         ValidateShared();
-        Positive(EvalEvery, "eval-every"); Positive(EvalBatches, "eval-batches"); Positive(CheckpointEvery, "checkpoint-every");
-        if (Data.Count == 0) throw new ArgumentException("--data needs at least one file or folder.");
+        Positive(EvalEvery, nameof(EvalEvery)); Positive(EvalBatches, nameof(EvalBatches)); Positive(CheckpointEvery, nameof(CheckpointEvery));
+        if (Data.Count == 0) throw new SettingException("Data needs at least one file or folder.", nameof(Data));
     }
 
     /// <summary>Adds the shared settings and the data settings to a resume fingerprint (a resumed run must read the same shards).</summary>

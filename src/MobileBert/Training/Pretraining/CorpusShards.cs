@@ -48,8 +48,8 @@ public sealed class CorpusShards : IDisposable
             if (build.Manifest.ReplacedCharacters > 0)
                 progress?.Invoke($"the corpus had {build.Manifest.ReplacedCharacters} invalid UTF-8 sequence(s) or unpaired UTF-16 surrogate(s), " +
                     $"replaced with U+FFFD");
-            if (train.Count < batch) throw new ArgumentException($"{dataDir}: only {train.Count} training sequences for a batch of {batch}; add " +
-                $"text or lower --batch.");
+            if (train.Count < batch) throw new SettingException($"{dataDir}: only {train.Count} training sequences for a batch of {batch}; add " +
+                $"text or lower Batch.", "Batch");
             if (heldOut.Count == 0) throw new ArgumentException($"{dataDir}: the held-out split is empty; raise the held-out fraction or add " +
                 $"documents.");
             return new CorpusShards(train, heldOut, build.Reused, dataDir);

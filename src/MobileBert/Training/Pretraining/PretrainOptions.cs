@@ -14,11 +14,11 @@ public sealed record PretrainOptions : CorpusRunOptions
 
     public void Validate()
     {
-        Positive(Steps, "steps");
+        Positive(Steps, nameof(Steps));
         ValidateCorpusRun();
-        if (Warmup < 0) throw new ArgumentException($"--warmup must be ≥ 0, got {Warmup}.");
-        if (Seq > Config.MaxPositionEmbeddings) throw new ArgumentException(
-            $"--seq {Seq} exceeds the config's max_position_embeddings = {Config.MaxPositionEmbeddings}.");
+        if (Warmup < 0) throw new SettingException($"Warmup must be ≥ 0, got {Warmup}.", nameof(Warmup));
+        if (Seq > Config.MaxPositionEmbeddings) throw new SettingException(
+            $"Seq {Seq} exceeds the config's max_position_embeddings = {Config.MaxPositionEmbeddings}.", nameof(Seq));
         Config.Validate();
     }
 

@@ -148,7 +148,7 @@ public static class PretrainingRun
         var loss = Losses.Pretraining(output, batch.MlmLabels, batch.NextSentenceLabels, overwriteLogits: true, threads: model.Threads);
         if (!double.IsFinite(loss.Total))
             throw new TrainingDivergedException($"step {stepNumber}: the loss is {loss.Total} (MLM {loss.Mlm}, NSP {loss.Nsp}); stopped, the last " +
-                $"checkpoint is kept. Lower --lr or raise --warmup.");
+                $"checkpoint is kept. Lower Lr or raise Warmup.") { Settings = ["Lr", "Warmup"] };
         gradNorm = TrainingHarness.BackwardAndUpdate(model, output, loss.Gradients, optimizer, maxGradNorm, lr, stepNumber);
         return (loss, acc);
     }

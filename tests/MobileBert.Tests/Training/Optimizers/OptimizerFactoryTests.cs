@@ -25,9 +25,11 @@ public class OptimizerFactoryTests
     [InlineData("")]
     public void AnUnknownKindIsOneErrorNamingTheParameter(string kind)
     {
-        var e = Assert.Throws<ArgumentException>(() => OptimizerFactory.Create(kind, OptimTestUtil.SmallStore(), parameter: "--teacher-optimizer"));
-        Assert.Equal($"--teacher-optimizer must be lamb or adamw, got '{kind}'.", e.Message);
-        Assert.Contains("--optimizer", Assert.Throws<ArgumentException>(() => OptimizerFactory.Check(kind)).Message);
+        var e = Assert.Throws<SettingException>(() => OptimizerFactory.Create(kind, OptimTestUtil.SmallStore(), setting: "TeacherOptimizer"));
+        Assert.Equal($"TeacherOptimizer must be lamb or adamw, got '{kind}'.", e.Message);
+        Assert.Equal(["TeacherOptimizer"], e.Settings);
+        var check = Assert.Throws<SettingException>(() => OptimizerFactory.Check(kind));
+        Assert.Equal($"--optimizer must be lamb or adamw, got '{kind}'.", MobileBert.Cli.CliFlags.Message(check));   // as the CLI prints it
     }
 
     [Fact]
