@@ -3,20 +3,109 @@ namespace MobileBert.Text;
 /// <summary>
 /// The result of <see cref="WordPieceTokenizer.Encode"/>: <c>[CLS] A [SEP]</c> or <c>[CLS] A [SEP] B [SEP]</c>, unpadded.
 /// </summary>
-/// <param name="Tokens">WordPiece tokens including the special tokens.</param>
-/// <param name="InputIds">Vocabulary ids of <paramref name="Tokens"/>.</param>
-/// <param name="TokenTypeIds">0 for <c>[CLS]</c>, the first segment and its <c>[SEP]</c>; 1 for the pair segment and its <c>[SEP]</c>.</param>
-/// <param name="AttentionMask">All ones (no padding is added).</param>
-/// <param name="Offsets">
-/// For each token, the <c>[Start, End)</c> UTF-16 index range in the original string of the segment it came from
-/// (<c>text</c> or <c>textPair</c>; see <see cref="SequenceIds"/>). Special tokens added by encoding get <c>(0, 0)</c>.
-/// Wordpieces of one word get the sub-ranges they cover, even when normalization changed lengths.
-/// </param>
-public sealed record EncodedInput(string[] Tokens, int[] InputIds, int[] TokenTypeIds, int[] AttentionMask, (int Start, int End)[] Offsets)
+/// <remarks>
+/// From <see cref="WordPieceTokenizer.Encode"/>, only <see cref="InputIds"/> and <see cref="Offsets"/> are built by
+/// encoding; <see cref="Tokens"/>, <see cref="TokenTypeIds"/>, <see cref="AttentionMask"/> and <see cref="SequenceIds"/>
+/// follow from the ids and the segment layout and are built on first read (once, also under concurrent reads), so a
+/// caller that needs only ids does not pay for four more arrays per text.
+/// </remarks>
+public sealed record EncodedInput
 {
+    private readonly string[]? _vocabulary; // id → token, when Tokens is derived from the ids
+    private readonly int _firstSep;         // index of the first [SEP] when the layout is derived; -1 otherwise
+    private string[]? _tokens;
+    private int[]? _tokenTypeIds, _attentionMask, _sequenceIds;
+
+    /// <param name="Tokens">WordPiece tokens including the special tokens.</param>
+    /// <param name="InputIds">Vocabulary ids of <paramref name="Tokens"/>.</param>
+    /// <param name="TokenTypeIds">0 for <c>[CLS]</c>, the first segment and its <c>[SEP]</c>; 1 for the pair segment and its <c>[SEP]</c>.</param>
+    /// <param name="AttentionMask">All ones (no padding is added).</param>
+    /// <param name="Offsets">See <see cref="Offsets"/>.</param>
+    public EncodedInput(string[] Tokens, int[] InputIds, int[] TokenTypeIds, int[] AttentionMask, (int Start, int End)[] Offsets)
+    {
+        _tokens = Tokens;
+        this.InputIds = InputIds;
+        _tokenTypeIds = TokenTypeIds;
+        _attentionMask = AttentionMask;
+        this.Offsets = Offsets;
+        _sequenceIds = [];
+        _firstSep = -1;
+    }
+
+    /// <summary>
+    /// An encoding of the standard layout: <c>[CLS]</c> at 0, the first <c>[SEP]</c> at <paramref name="firstSep"/>, a pair's
+    /// <c>[SEP]</c> last; the other arrays are derived from it on first read.
+    /// </summary>
+    internal EncodedInput(int[] inputIds, (int Start, int End)[] offsets, int firstSep, string[] vocabulary)
+    {
+        InputIds = inputIds;
+        Offsets = offsets;
+        _firstSep = firstSep;
+        _vocabulary = vocabulary;
+    }
+
+    /// <summary>WordPiece tokens including the special tokens.</summary>
+    public string[] Tokens
+    {
+        get => Derive(ref _tokens, static e => Array.ConvertAll(e.InputIds, id => e._vocabulary![id]));
+        init => _tokens = value;
+    }
+
+    /// <summary>Vocabulary ids of <see cref="Tokens"/>.</summary>
+    public int[] InputIds { get; init; }
+
+    /// <summary>0 for <c>[CLS]</c>, the first segment and its <c>[SEP]</c>; 1 for the pair segment and its <c>[SEP]</c>.</summary>
+    public int[] TokenTypeIds
+    {
+        get => Derive(ref _tokenTypeIds, static e => e.Layout(0, 0, 0, 1, 1));
+        init => _tokenTypeIds = value;
+    }
+
+    /// <summary>All ones (no padding is added).</summary>
+    public int[] AttentionMask
+    {
+        get => Derive(ref _attentionMask, static e => e.Layout(1, 1, 1, 1, 1));
+        init => _attentionMask = value;
+    }
+
+    /// <summary>
+    /// For each token, the <c>[Start, End)</c> UTF-16 index range in the original string of the segment it came from
+    /// (<c>text</c> or <c>textPair</c>; see <see cref="SequenceIds"/>). Special tokens added by encoding get <c>(0, 0)</c>.
+    /// Wordpieces of one word get the sub-ranges they cover, even when normalization changed lengths.
+    /// </summary>
+    public (int Start, int End)[] Offsets { get; init; }
+
     /// <summary>Per token: -1 for added special tokens ([CLS]/[SEP]), 0 for tokens of <c>text</c>, 1 for tokens of <c>textPair</c>.</summary>
-    public int[] SequenceIds { get; init; } = [];
+    public int[] SequenceIds
+    {
+        get => Derive(ref _sequenceIds, static e => e.Layout(-1, 0, -1, 1, -1));
+        init => _sequenceIds = value;
+    }
 
     /// <summary>Number of tokens.</summary>
     public int Length => InputIds.Length;
+
+    /// <summary>Per token of the derived layout: the value at [CLS], in the first segment, at its [SEP], in the pair, at the last [SEP].</summary>
+    private int[] Layout(int cls, int first, int firstSep, int pair, int lastSep)
+    {
+        int n = InputIds.Length;
+        var values = new int[n]; // [n]
+        values.AsSpan(1, _firstSep - 1).Fill(first);
+        values.AsSpan(_firstSep + 1).Fill(pair);
+        values[0] = cls;
+        values[_firstSep] = firstSep;
+        if (_firstSep < n - 1)
+        {
+            values[n - 1] = lastSep;
+        }
+
+        return values;
+    }
+
+    /// <summary>
+    /// A derived array, built and stored on first read (when two threads race, both get the one stored first); the stored
+    /// value as it is (possibly null) for an input built with the public constructor.
+    /// </summary>
+    private T Derive<T>(ref T? field, Func<EncodedInput, T> build)
+        where T : class => field ?? (_firstSep < 0 ? field! : Interlocked.CompareExchange(ref field, build(this), null) ?? field!);
 }

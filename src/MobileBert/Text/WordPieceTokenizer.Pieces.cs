@@ -32,8 +32,8 @@ public sealed partial class WordPieceTokenizer
     /// </summary>
     private void TokenizeSegment(string text, int start, int end, List<Piece> output, int limit, Scratch scratch)
     {
-        ReadOnlySpan<AsciiKind> kinds = _preTokenizer.AsciiKinds;
-        ReadOnlySpan<char> normalized = _preTokenizer.AsciiNormalized;
+        ReadOnlySpan<CharKind> kinds = _preTokenizer.FastKinds;
+        ReadOnlySpan<char> normalized = _preTokenizer.FastNormalized;
         ReadOnlySpan<int> punctuationIds = _asciiPunctuationIds;
         ReadOnlySpan<char> chars = text.AsSpan(0, end);
         Span<char> run = scratch.Chars;
@@ -42,8 +42,8 @@ public sealed partial class WordPieceTokenizer
         while ((uint)i < (uint)chars.Length)
         {
             char c = chars[i];
-            AsciiKind kind = c < 128 ? kinds[c] : AsciiKind.Removed;
-            if (kind == AsciiKind.Space)
+            CharKind kind = c < FastTableSize ? kinds[c] : CharKind.General;
+            if (kind == CharKind.Space)
             {
                 wordStart = -1;
                 if (output.Count >= limit)
@@ -61,12 +61,12 @@ public sealed partial class WordPieceTokenizer
                 wordPieces = output.Count;
             }
 
-            if (kind == AsciiKind.Removed)
+            if (kind == CharKind.General)
             {
                 // Non-ASCII, or an ASCII control char that HF's _clean_text drops (joining its neighbours).
                 output.RemoveRange(wordPieces, output.Count - wordPieces);
                 int to = i + 1;
-                while (to < chars.Length && !(chars[to] < 128 && kinds[chars[to]] == AsciiKind.Space))
+                while (to < chars.Length && !(chars[to] < FastTableSize && kinds[chars[to]] == CharKind.Space))
                 {
                     to++;
                 }
@@ -76,9 +76,9 @@ public sealed partial class WordPieceTokenizer
                 continue;
             }
 
-            if (kind == AsciiKind.Punctuation)
+            if (kind == CharKind.Punctuation)
             {
-                output.Add(new Piece(punctuationIds[c], i, i + 1)); // one char: its own token, or [UNK]
+                output.Add(new Piece(c < 128 ? punctuationIds[c] : SingleCharId(normalized[c]), i, i + 1)); // its own token, or [UNK]
                 i++;
                 continue;
             }
@@ -88,7 +88,7 @@ public sealed partial class WordPieceTokenizer
             for (; (uint)j < (uint)chars.Length; j++)
             {
                 char w = chars[j];
-                if (w >= 128 || kinds[w] != AsciiKind.Word)
+                if (w >= FastTableSize || kinds[w] != CharKind.Word)
                 {
                     break;
                 }
@@ -179,6 +179,9 @@ public sealed partial class WordPieceTokenizer
     /// </summary>
     private int NextPiece(ReadOnlySpan<char> word, int s, out int id) =>
         s + (s == 0 ? _wholeWords : _continuations).LongestPrefix(word[s..], out id);
+
+    /// <summary>The id of a one-char word (a punctuation char's own token), or [UNK].</summary>
+    private int SingleCharId(char c) => NextPiece([c], 0, out int id) == 1 ? id : UnkId;
 
     private static int Min(ReadOnlySpan<int> values)
     {

@@ -58,8 +58,7 @@ public sealed partial class WordPieceTokenizer
         _asciiPunctuationIds = new int[128];
         for (int c = 0; c < 128; c++)
         {
-            ReadOnlySpan<char> single = [_preTokenizer.AsciiNormalized[c]];
-            _asciiPunctuationIds[c] = NextPiece(single, 0, out int id) == 1 ? id : UnkId;
+            _asciiPunctuationIds[c] = SingleCharId(_preTokenizer.FastNormalized[c]);
         }
     }
 
@@ -254,39 +253,31 @@ public sealed partial class WordPieceTokenizer
         Truncate(first, second, budget, truncation);
 
         int total = first.Count + (second?.Count ?? 0) + specialCount;
-        var tokens = new string[total];
-        var ids = new int[total];
-        var types = new int[total];
-        var mask = new int[total];
-        var offsets = new (int, int)[total];
-        var seqIds = new int[total];
-        Array.Fill(mask, 1);
-        tokens[0] = Cls;
+        var ids = new int[total];                 // [total]
+        var offsets = new (int, int)[total];      // [total]; (0, 0) for [CLS]/[SEP]
         ids[0] = ClsId;
-        seqIds[0] = -1;
-        int n = 1;
-        for (int type = 0; type < (second is null ? 1 : 2); type++)
+        int firstSep = Place(first, ids, offsets, 1);
+        ids[firstSep] = SepId;
+        if (second is not null)
         {
-            List<Piece> segment = type == 0 ? first : second!;
-            foreach (Piece p in CollectionsMarshal.AsSpan(segment))
-            {
-                tokens[n] = _idToToken[p.Id];
-                ids[n] = p.Id;
-                types[n] = type;
-                offsets[n] = (p.Start, p.End);
-                seqIds[n] = type;
-                n++;
-            }
-
-            tokens[n] = Sep;
-            ids[n] = SepId;
-            types[n] = type;
-            seqIds[n] = -1;
-            n++;
+            ids[Place(second, ids, offsets, firstSep + 1)] = SepId;
         }
 
         scratch.Release();
-        return new EncodedInput(tokens, ids, types, mask, offsets) { SequenceIds = seqIds };
+        return new EncodedInput(ids, offsets, firstSep, _idToToken);
+    }
+
+    /// <summary>Writes the ids and offsets of <paramref name="pieces"/> from index <paramref name="at"/>; returns the index after them.</summary>
+    private static int Place(List<Piece> pieces, int[] ids, (int, int)[] offsets, int at)
+    {
+        foreach (Piece p in CollectionsMarshal.AsSpan(pieces))
+        {
+            ids[at] = p.Id;
+            offsets[at] = (p.Start, p.End);
+            at++;
+        }
+
+        return at;
     }
 
     /// <summary>HF <c>truncate_sequences</c> (stride 0) on token lists.</summary>
