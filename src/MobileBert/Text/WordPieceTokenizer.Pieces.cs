@@ -2,7 +2,7 @@ using static MobileBert.Text.BertPreTokenizer;
 
 namespace MobileBert.Text;
 
-/// <summary>Text → WordPiece pieces with offsets: special-token split, the ASCII fast path, the general path, greedy matching.</summary>
+/// <summary>Text → WordPiece pieces with offsets: special-token split, the fast path, the general path, greedy matching.</summary>
 public sealed partial class WordPieceTokenizer
 {
     /// <summary>Appends the pieces of <paramref name="text"/>, stopping after the word that reaches <paramref name="limit"/> pieces.</summary>
@@ -24,11 +24,12 @@ public sealed partial class WordPieceTokenizer
     }
 
     /// <summary>
-    /// <c>text[start..end)</c> (no special token inside) in one pass. A whitespace-separated word of printable ASCII takes
-    /// the fast path: each run of letters and digits is normalized by table (lower-cased for uncased models) and matched,
-    /// each punctuation char is its own word; offsets are the chars' own indices. The first non-ASCII or control char sends
-    /// its whole word (from its start up to the next ASCII whitespace) through <see cref="BertPreTokenizer"/> instead,
-    /// replacing the pieces the fast path gave that word so far.
+    /// <c>text[start..end)</c> (no special token inside) in one pass. A whitespace-separated word of chars the fast tables
+    /// know (<see cref="BertPreTokenizer.FastKinds"/>: ASCII, Latin letters, General Punctuation) takes the fast path: each
+    /// run of word chars is normalized by table (lower-cased and accent-stripped for uncased models) and matched, each
+    /// punctuation char is its own word; offsets are the chars' own indices. The first other char (control, combining
+    /// mark, CJK, any other script) sends its whole word (from its start up to the next fast whitespace) through
+    /// <see cref="BertPreTokenizer"/> instead, replacing the pieces the fast path gave that word so far.
     /// </summary>
     private void TokenizeSegment(string text, int start, int end, List<Piece> output, int limit, Scratch scratch)
     {
@@ -63,7 +64,8 @@ public sealed partial class WordPieceTokenizer
 
             if (kind == CharKind.General)
             {
-                // Non-ASCII, or an ASCII control char that HF's _clean_text drops (joining its neighbours).
+                // A char the fast tables leave to the general path: a control char HF's _clean_text drops (joining its
+                // neighbours), a combining mark, CJK, another script.
                 output.RemoveRange(wordPieces, output.Count - wordPieces);
                 int to = i + 1;
                 while (to < chars.Length && !(chars[to] < FastTableSize && kinds[chars[to]] == CharKind.Space))
@@ -83,7 +85,7 @@ public sealed partial class WordPieceTokenizer
                 continue;
             }
 
-            // A run of letters and digits, normalized by table (lower case for uncased models) into the scratch buffer.
+            // A run of word chars, normalized by table (lower case, no accents for uncased models) into the scratch buffer.
             int j = i, k = 0;
             for (; (uint)j < (uint)chars.Length; j++)
             {
@@ -112,7 +114,7 @@ public sealed partial class WordPieceTokenizer
         }
     }
 
-    /// <summary>Words with non-ASCII or control chars: HF's <c>BasicTokenizer</c> port, then the same matching.</summary>
+    /// <summary>Words with a char the fast path does not take: HF's <c>BasicTokenizer</c> port, then the same matching.</summary>
     private void AppendGeneral(string text, int start, int end, List<Piece> output, Scratch scratch)
     {
         List<PreToken> words = scratch.Words;

@@ -9,8 +9,9 @@ namespace MobileBert.Text;
 /// <para>Basic tokenization (special-token split, text cleaning, CJK split, NFC, lowercasing, accent stripping,
 /// punctuation split) is a C# port of HF's <c>BasicTokenizer</c> (<see cref="BertPreTokenizer"/>), because
 /// Microsoft.ML.Tokenizers' <c>BertTokenizer</c> differs from HF on several inputs (the <c>HfDiffers_*</c> tests).
-/// Whitespace-separated words of printable ASCII take a fast path (table lookups for kind and lower case, no string
-/// per word) that gives the same tokens; other words go through the general port. The WordPiece step is HF's greedy
+/// Whitespace-separated words of printable ASCII, Latin-1, Latin Extended-A/B letters and General Punctuation take a fast
+/// path (table lookups for kind and normalized char, no string per word) that gives the same tokens; other words go through
+/// the general port. The WordPiece step is HF's greedy
 /// longest-match-first <c>WordpieceTokenizer</c>, looking spans up in the vocabulary without allocating, for words up to
 /// <see cref="MaxInputCharsPerWord"/> code points (longer words become <c>[UNK]</c>, counting code points as Python
 /// does rather than UTF-16 chars).</para>
@@ -167,7 +168,7 @@ public sealed partial class WordPieceTokenizer
         return Tokens(pieces);
     }
 
-    /// <summary>The tokens of <paramref name="text"/> through the general path only (no ASCII fast path), for tests.</summary>
+    /// <summary>The tokens of <paramref name="text"/> through the general path only (no fast path), for tests.</summary>
     internal IReadOnlyList<(string Token, int Start, int End)> TokenizeGeneral(string text)
     {
         var pieces = new List<Piece>();
@@ -356,7 +357,7 @@ public sealed partial class WordPieceTokenizer
 
         public List<PreToken> Words { get; } = [];
 
-        /// <summary>One lower-cased ASCII run of letters and digits (up to <see cref="MaxInputCharsPerWord"/> chars).</summary>
+        /// <summary>One normalized run of word chars of the fast path (up to <see cref="MaxInputCharsPerWord"/> chars).</summary>
         public readonly char[] Chars = new char[MaxInputCharsPerWord];
 
         /// <summary>Empties the lists, dropping the storage a very long text made them grow to (a thread keeps the rest).</summary>
