@@ -99,4 +99,4 @@ public sealed class ServedModel
 }
 
 /// <summary>A model folder could not be served; the message names the model, its folder and the reason.</summary>
-public sealed class ModelLoadException(string message, Exception? inner = null) : Exception(message, inner);
+public sealed class ModelLoadException(string message, Exception? inner = null) : MobileBertException(message, inner);

@@ -5,7 +5,7 @@ using MobileBert.Training.Optimizers;
 namespace MobileBert.Distillation;
 
 /// <summary>Teacher and student cannot be paired (shapes, heads, depths). The message names the tensors or fields.</summary>
-public sealed class DistillationException(string message) : Exception(message);
+public sealed class DistillationException(string message) : MobileBertException(message);
 
 /// <summary>Which teacher layer each student layer learns from.</summary>
 public sealed class LayerMap

@@ -11,7 +11,7 @@ using MobileBert.Training.Pretraining;
 
 namespace MobileBert.FineTuning;
 
-/// <summary>What the demo hands to the knowledge-transfer stage (issue 4, <c>MobileBert.Distillation</c>).</summary>
+/// <summary>What the demo hands to the knowledge-transfer stage (<c>MobileBert.Distillation</c>).</summary>
 /// <param name="TeacherDir">The pre-trained teacher model folder.</param>
 /// <param name="StudentConfig">The student's config (same layer count, inter-block width, heads and embedding size as the teacher).</param>
 /// <param name="OutputDir">Where the student must end up as a model folder (config.json + model.safetensors + vocab.txt).</param>
@@ -190,7 +190,7 @@ public static class Demo
             return new JsonObject { ["mlm_acc"] = e.MlmAccuracy, ["unigram_acc"] = e.UnigramBaselineAccuracy, ["nsp_acc"] = e.NspAccuracy, ["loss"] = e.Loss, ["steps"] = r.Steps };
         });
 
-        // 3. Knowledge transfer (issue 4).
+        // 3. Knowledge transfer.
         var distill = Stage("distill", $"knowledge transfer: teacher → MobileBERT-style student ({Describe(StudentConfig())})", () =>
         {
             string dir = DemoDistill.Run(new DistillStageRequest(teacherDir, StudentConfig(), corpus, vocab, studentDir, s, o.Threads, o.Seed, m => log("   " + m)));

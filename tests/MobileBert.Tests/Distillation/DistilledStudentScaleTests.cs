@@ -9,7 +9,7 @@ using Xunit.Abstractions;
 namespace MobileBert.Tests.Distillation;
 
 /// <summary>
-/// Issue 4: a LayerNorm teacher distilled into a NoNorm student gave a student whose activations were orders of magnitude
+/// A LayerNorm teacher distilled into a NoNorm student gave a student whose activations were orders of magnitude
 /// smaller than the teacher's (the copied LayerNorm γ/β applied to the raw embedding sum), whose tanh pooler then
 /// saturated, and which fine-tuned to chance. These tests pin the scale of the distilled student and that it fine-tunes.
 /// </summary>

@@ -81,10 +81,14 @@ public sealed class SquadDataset
 
     /// <summary>Whether any question is unanswerable (then the v2 evaluation applies).</summary>
     public bool HasImpossible => Examples.Any(e => !e.HasAnswer);
+
+    /// <summary>The first <paramref name="count"/> questions in file order (all when null or larger), for quick runs.</summary>
+    public SquadDataset Take(int? count) => count is not { } n || n >= Examples.Count ? this
+        : new SquadDataset(Source, Version, [.. Examples.Take(n)], SkippedAnswers, SkippedQuestions) { Replaced = Replaced };
 }
 
 /// <summary>A SQuAD file is malformed; <see cref="JsonPath"/> says where.</summary>
-public sealed class SquadFormatException : Exception
+public sealed class SquadFormatException : MobileBertException
 {
     public SquadFormatException(string source, string jsonPath, string message, Exception? inner = null)
         : base($"{source}: {jsonPath}: {message}", inner)

@@ -7,7 +7,7 @@ using MobileBert.Tensors;
 namespace MobileBert.Training.Optimizers;
 
 /// <summary>An optimizer state file does not fit the optimizer or the model layout.</summary>
-public sealed class OptimizerStateException : Exception
+public sealed class OptimizerStateException : MobileBertException
 {
     public OptimizerStateException(string message, string? filePath = null, Exception? inner = null) : base(message, inner) { FilePath = filePath; }
     public string? FilePath { get; }

@@ -10,7 +10,7 @@ using MobileBert.Training.Optimizers;
 namespace MobileBert.Training.Pretraining;
 
 /// <summary>A run stopped because the loss or a gradient became NaN/Inf. The last good checkpoint is kept.</summary>
-public sealed class TrainingDivergedException(string message) : Exception(message);
+public sealed class TrainingDivergedException(string message) : MobileBertException(message);
 
 /// <summary>What a finished run produced.</summary>
 public sealed record PretrainResult(string OutputDir, long Steps, EvalResult FinalEval, double SecondsTraining, double SequencesPerSecond,
