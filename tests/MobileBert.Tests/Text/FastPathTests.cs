@@ -48,7 +48,8 @@ public sealed class FastPathTests(ITestOutputHelper output)
 
     private static WordPieceTokenizer Cased => s_cased.Value;
 
-    private static readonly Lazy<WordPieceTokenizer> s_cased = new(() => WordPieceTokenizer.FromVocabFile(TokenizerTestData.VocabPath, lowerCase: false));
+    private static readonly Lazy<WordPieceTokenizer> s_cased =
+        new(() => WordPieceTokenizer.FromVocabFile(TokenizerTestData.VocabPath, lowerCase: false));
 
     private static readonly Gen<string> AsciiText = Gen.Frequency((9, Gen.Char[' ', '~']), (1, Gen.Char['\0', '\u007F'])).Array[0, 80]
         .Select(a => new string(a));
