@@ -26,6 +26,10 @@ internal sealed class BertPreTokenizer
         _specialStarts = SearchValues.Create(_specialTokens.Select(s => s[0]).Distinct().ToArray());
         _lowerCase = lowerCase;
         (FastKinds, FastNormalized) = BuildFastTables();
+        if (_specialTokens.Any(s => s[0] >= FastTableSize || FastKinds[s[0]] != CharKind.Punctuation))
+        {
+            throw new ArgumentException("Every special token must start with a punctuation char such as '['.", nameof(specialTokens));
+        }
     }
 
     /// <summary>
@@ -96,33 +100,8 @@ internal sealed class BertPreTokenizer
     private static bool IsMark(int cp) => UnicodeTables.CombiningClass(cp) != 0 || UnicodeTables.Category(cp)
         is UnicodeCategory.NonSpacingMark or UnicodeCategory.SpacingCombiningMark or UnicodeCategory.EnclosingMark;
 
-    /// <summary>
-    /// Index of the first special token at or after <paramref name="from"/> (and the token), or <c>text.Length</c> and null:
-    /// the same match as <see cref="PreTokenize"/>'s scan, found with a vectorized search for the specials' first chars.
-    /// </summary>
-    internal int NextSpecial(string text, int from, out string? special)
-    {
-        while (from < text.Length)
-        {
-            int at = text.AsSpan(from).IndexOfAny(_specialStarts);
-            if (at < 0)
-            {
-                break;
-            }
-
-            from += at;
-            special = MatchSpecial(text, from);
-            if (special is not null)
-            {
-                return from;
-            }
-
-            from++;
-        }
-
-        special = null;
-        return text.Length;
-    }
+    /// <summary>The special token that starts at <paramref name="index"/> (the longest), or null; a table test for most chars.</summary>
+    internal string? SpecialAt(string text, int index) => _specialStarts.Contains(text[index]) ? MatchSpecial(text, index) : null;
 
     public List<PreToken> PreTokenize(string text)
     {

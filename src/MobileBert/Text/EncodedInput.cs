@@ -4,17 +4,22 @@ namespace MobileBert.Text;
 /// The result of <see cref="WordPieceTokenizer.Encode"/>: <c>[CLS] A [SEP]</c> or <c>[CLS] A [SEP] B [SEP]</c>, unpadded.
 /// </summary>
 /// <remarks>
-/// From <see cref="WordPieceTokenizer.Encode"/>, only <see cref="InputIds"/> and <see cref="Offsets"/> are built by
-/// encoding; <see cref="Tokens"/>, <see cref="TokenTypeIds"/>, <see cref="AttentionMask"/> and <see cref="SequenceIds"/>
-/// follow from the ids and the segment layout and are built on first read (once, also under concurrent reads), so a
-/// caller that needs only ids does not pay for four more arrays per text.
+/// From <see cref="WordPieceTokenizer.Encode"/>, only <see cref="InputIds"/> is built by encoding; the other arrays are
+/// built on first read (once, also under concurrent reads), so a caller that needs only ids (and type ids, the model's
+/// inputs) does not pay for five more arrays per text: <see cref="Tokens"/>, <see cref="TokenTypeIds"/>,
+/// <see cref="AttentionMask"/> and <see cref="SequenceIds"/> follow from the ids and the segment layout;
+/// <see cref="Offsets"/> come from encoding the same text again (so such an input keeps its text and pair).
 /// </remarks>
 public sealed record EncodedInput
 {
-    private readonly string[]? _vocabulary; // id → token, when Tokens is derived from the ids
-    private readonly int _firstSep;         // index of the first [SEP] when the layout is derived; -1 otherwise
+    private readonly int _firstSep; // index of the first [SEP] when the arrays are derived; -1 otherwise
+    private readonly WordPieceTokenizer? _tokenizer;  // the encoding's arguments, when Offsets are derived
+    private readonly string? _text, _textPair;
+    private readonly int _maxLength;
+    private readonly TruncationStrategy _truncation;
     private string[]? _tokens;
     private int[]? _tokenTypeIds, _attentionMask, _sequenceIds;
+    private (int Start, int End)[]? _offsets;
 
     /// <param name="Tokens">WordPiece tokens including the special tokens.</param>
     /// <param name="InputIds">Vocabulary ids of <paramref name="Tokens"/>.</param>
@@ -27,27 +32,32 @@ public sealed record EncodedInput
         this.InputIds = InputIds;
         _tokenTypeIds = TokenTypeIds;
         _attentionMask = AttentionMask;
-        this.Offsets = Offsets;
+        _offsets = Offsets;
         _sequenceIds = [];
         _firstSep = -1;
     }
 
     /// <summary>
-    /// An encoding of the standard layout: <c>[CLS]</c> at 0, the first <c>[SEP]</c> at <paramref name="firstSep"/>, a pair's
-    /// <c>[SEP]</c> last; the other arrays are derived from it on first read.
+    /// <see cref="WordPieceTokenizer.Encode"/>'s result: its ids, of the standard layout (<c>[CLS]</c> at 0, the first
+    /// <c>[SEP]</c> at <paramref name="firstSep"/>, a pair's <c>[SEP]</c> last), and its arguments; the other arrays are
+    /// derived on first read.
     /// </summary>
-    internal EncodedInput(int[] inputIds, (int Start, int End)[] offsets, int firstSep, string[] vocabulary)
+    internal EncodedInput(int[] inputIds, int firstSep, WordPieceTokenizer tokenizer, string text, string? textPair, int maxLength,
+        TruncationStrategy truncation)
     {
         InputIds = inputIds;
-        Offsets = offsets;
         _firstSep = firstSep;
-        _vocabulary = vocabulary;
+        _tokenizer = tokenizer;
+        _text = text;
+        _textPair = textPair;
+        _maxLength = maxLength;
+        _truncation = truncation;
     }
 
     /// <summary>WordPiece tokens including the special tokens.</summary>
     public string[] Tokens
     {
-        get => Derive(ref _tokens, static e => Array.ConvertAll(e.InputIds, id => e._vocabulary![id]));
+        get => Derive(ref _tokens, static e => Array.ConvertAll(e.InputIds, e._tokenizer!.IdToToken));
         init => _tokens = value;
     }
 
@@ -73,7 +83,11 @@ public sealed record EncodedInput
     /// (<c>text</c> or <c>textPair</c>; see <see cref="SequenceIds"/>). Special tokens added by encoding get <c>(0, 0)</c>.
     /// Wordpieces of one word get the sub-ranges they cover, even when normalization changed lengths.
     /// </summary>
-    public (int Start, int End)[] Offsets { get; init; }
+    public (int Start, int End)[] Offsets
+    {
+        get => Derive(ref _offsets, static e => e._tokenizer!.EncodeOffsets(e._text!, e._textPair, e._maxLength, e._truncation));
+        init => _offsets = value;
+    }
 
     /// <summary>Per token: -1 for added special tokens ([CLS]/[SEP]), 0 for tokens of <c>text</c>, 1 for tokens of <c>textPair</c>.</summary>
     public int[] SequenceIds

@@ -5,41 +5,25 @@ namespace MobileBert.Text;
 /// <summary>Text → WordPiece pieces with offsets: special-token split, the fast path, the general path, greedy matching.</summary>
 public sealed partial class WordPieceTokenizer
 {
-    /// <summary>Appends the pieces of <paramref name="text"/>, stopping after the word that reaches <paramref name="limit"/> pieces.</summary>
-    private void TokenizeWithOffsets(string text, List<Piece> output, int limit, Scratch scratch)
-    {
-        int at = 0;
-        while (output.Count < limit)
-        {
-            int special = _preTokenizer.NextSpecial(text, at, out string? token);
-            TokenizeSegment(text, at, special, output, limit, scratch);
-            if (token is null || output.Count >= limit)
-            {
-                return;
-            }
-
-            output.Add(new Piece(_tokenToId[token], special, special + token.Length));
-            at = special + token.Length;
-        }
-    }
-
     /// <summary>
-    /// <c>text[start..end)</c> (no special token inside) in one pass. A whitespace-separated word of chars the fast tables
-    /// know (<see cref="BertPreTokenizer.FastKinds"/>: ASCII, Latin letters, General Punctuation) takes the fast path: each
+    /// Appends the pieces of <paramref name="text"/>, stopping after the word that reaches <paramref name="limit"/> pieces,
+    /// in one pass. A special token (<c>[MASK]</c>…, found where a fast punctuation char starts one) is its own piece and
+    /// ends the word before it. A whitespace-separated word of chars the fast tables know
+    /// (<see cref="BertPreTokenizer.FastKinds"/>: ASCII, Latin letters, General Punctuation) takes the fast path: each
     /// run of word chars is normalized by table (lower-cased and accent-stripped for uncased models) and matched, each
     /// punctuation char is its own word; offsets are the chars' own indices. The first other char (control, combining
-    /// mark, CJK, any other script) sends its whole word (from its start up to the next fast whitespace) through
-    /// <see cref="BertPreTokenizer"/> instead, replacing the pieces the fast path gave that word so far.
+    /// mark, CJK, any other script) sends its whole word (from its start up to the next fast whitespace or special token)
+    /// through <see cref="BertPreTokenizer"/> instead, replacing the pieces the fast path gave that word so far.
     /// </summary>
-    private void TokenizeSegment(string text, int start, int end, List<Piece> output, int limit, Scratch scratch)
+    private void TokenizeWithOffsets(string text, List<Piece> output, int limit, Scratch scratch)
     {
         ReadOnlySpan<CharKind> kinds = _preTokenizer.FastKinds;
         ReadOnlySpan<char> normalized = _preTokenizer.FastNormalized;
         ReadOnlySpan<int> punctuationIds = _asciiPunctuationIds;
-        ReadOnlySpan<char> chars = text.AsSpan(0, end);
+        ReadOnlySpan<char> chars = text;
         Span<char> run = scratch.Chars;
         int wordStart = -1, wordPieces = 0; // the whitespace-separated word being read: its start, output.Count before it
-        int i = start;
+        int i = 0;
         while ((uint)i < (uint)chars.Length)
         {
             char c = chars[i];
@@ -68,13 +52,27 @@ public sealed partial class WordPieceTokenizer
                 // neighbours), a combining mark, CJK, another script.
                 output.RemoveRange(wordPieces, output.Count - wordPieces);
                 int to = i + 1;
-                while (to < chars.Length && !(chars[to] < FastTableSize && kinds[chars[to]] == CharKind.Space))
+                while (to < chars.Length && !(chars[to] < FastTableSize && kinds[chars[to]] == CharKind.Space)
+                    && _preTokenizer.SpecialAt(text, to) is null)
                 {
                     to++;
                 }
 
                 AppendGeneral(text, wordStart, to, output, scratch);
                 i = to;
+                continue;
+            }
+
+            if (kind == CharKind.Punctuation && _preTokenizer.SpecialAt(text, i) is { } special)
+            {
+                wordStart = -1;
+                if (output.Count >= limit)
+                {
+                    return;
+                }
+
+                output.Add(new Piece(_tokenToId[special], i, i + special.Length));
+                i += special.Length;
                 continue;
             }
 

@@ -235,8 +235,30 @@ public sealed partial class WordPieceTokenizer
             throw new ArgumentOutOfRangeException(nameof(truncation), truncation, "Unknown truncation strategy.");
         }
 
+        int[] ids = EncodeIds(text, textPair, maxLength, truncation, withOffsets: false, out _, out int firstSep);
+        return new EncodedInput(ids, firstSep, this, text, textPair, maxLength, truncation);
+    }
+
+    /// <summary>
+    /// The offsets of <see cref="Encode"/> on the same (valid) arguments, by encoding again: <see cref="EncodedInput.Offsets"/>
+    /// of an encoding builds them so on first read.
+    /// </summary>
+    internal (int Start, int End)[] EncodeOffsets(string text, string? textPair, int maxLength, TruncationStrategy truncation)
+    {
+        EncodeIds(text, textPair, maxLength, truncation, withOffsets: true, out var offsets, out _);
+        return offsets!;
+    }
+
+    /// <summary>
+    /// The ids of <see cref="Encode"/> (arguments already checked), the index of the first [SEP], and with
+    /// <paramref name="withOffsets"/> each token's offsets ((0, 0) for [CLS]/[SEP]).
+    /// </summary>
+    private int[] EncodeIds(string text, string? textPair, int maxLength, TruncationStrategy truncation, bool withOffsets,
+        out (int Start, int End)[]? offsets, out int firstSep)
+    {
         // A single sequence keeps its first tokens, so tokenizing stops once it has as many as fit (OnlySecond reports how
         // many tokens too many there are, so it tokenizes everything).
+        int specialCount = textPair is null ? 2 : 3;
         int budget = maxLength - specialCount;
         int limit = textPair is null && truncation != TruncationStrategy.OnlySecond ? budget : int.MaxValue;
         Scratch scratch = Scratch.ForThread;
@@ -254,10 +276,10 @@ public sealed partial class WordPieceTokenizer
         Truncate(first, second, budget, truncation);
 
         int total = first.Count + (second?.Count ?? 0) + specialCount;
-        var ids = new int[total];                 // [total]
-        var offsets = new (int, int)[total];      // [total]; (0, 0) for [CLS]/[SEP]
+        var ids = new int[total];                                 // [total]
+        offsets = withOffsets ? new (int, int)[total] : null;     // [total]
         ids[0] = ClsId;
-        int firstSep = Place(first, ids, offsets, 1);
+        firstSep = Place(first, ids, offsets, 1);
         ids[firstSep] = SepId;
         if (second is not null)
         {
@@ -265,16 +287,20 @@ public sealed partial class WordPieceTokenizer
         }
 
         scratch.Release();
-        return new EncodedInput(ids, offsets, firstSep, _idToToken);
+        return ids;
     }
 
-    /// <summary>Writes the ids and offsets of <paramref name="pieces"/> from index <paramref name="at"/>; returns the index after them.</summary>
-    private static int Place(List<Piece> pieces, int[] ids, (int, int)[] offsets, int at)
+    /// <summary>Writes the ids (and offsets, if given) of <paramref name="pieces"/> from index <paramref name="at"/>; returns the index after them.</summary>
+    private static int Place(List<Piece> pieces, int[] ids, (int, int)[]? offsets, int at)
     {
         foreach (Piece p in CollectionsMarshal.AsSpan(pieces))
         {
             ids[at] = p.Id;
-            offsets[at] = (p.Start, p.End);
+            if (offsets is not null)
+            {
+                offsets[at] = (p.Start, p.End);
+            }
+
             at++;
         }
 
