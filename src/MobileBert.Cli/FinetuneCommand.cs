@@ -6,6 +6,7 @@ using MobileBert.FineTuning;
 using MobileBert.Model;
 using MobileBert.Tasks.QuestionAnswering;
 using MobileBert.Training.Pretraining;
+using MobileBert.Tasks;
 
 namespace MobileBert.Cli;
 
@@ -134,7 +135,7 @@ public static class TaskCli
     public static int Guard(Func<int> body) => CliApp.Guard(() =>
     {
         try { return body(); }
-        catch (Exception e) when (e is FormatException or SquadFormatException or MobileBert.Pretraining.PretrainingDataException or TrainingDivergedException or KeyNotFoundException or JsonException)
+        catch (Exception e) when (e is FormatException or SquadFormatException or MobileBert.PretrainingData.PretrainingDataException or TrainingDivergedException or KeyNotFoundException or JsonException)
         {
             throw new InputException(e.Message);
         }

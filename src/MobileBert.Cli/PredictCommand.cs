@@ -5,6 +5,7 @@ using System.Text.Json.Nodes;
 using MobileBert.FineTuning;
 using MobileBert.Tasks.Classification;
 using MobileBert.Text;
+using MobileBert.Tasks;
 
 namespace MobileBert.Cli;
 

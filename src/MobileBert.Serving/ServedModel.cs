@@ -3,6 +3,7 @@ using MobileBert.FineTuning;
 using MobileBert.Model;
 using MobileBert.Serving.Batching;
 using MobileBert.Text;
+using MobileBert.Tasks;
 
 namespace MobileBert.Serving;
 

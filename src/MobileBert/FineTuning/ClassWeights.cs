@@ -1,5 +1,6 @@
 using System.Globalization;
 using MobileBert.Tasks.Classification;
+using MobileBert.Tasks;
 
 namespace MobileBert.FineTuning;
 

@@ -2,6 +2,7 @@ using System.Security.Cryptography;
 using MobileBert.Checkpoints;
 using MobileBert.Inference;
 using MobileBert.Model;
+using MobileBert.Tasks;
 
 namespace MobileBert.FineTuning;
 

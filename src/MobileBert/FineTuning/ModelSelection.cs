@@ -1,5 +1,6 @@
 using MobileBert.Tasks.Classification;
 using MobileBert.Tasks.Metrics;
+using MobileBert.Tasks;
 
 namespace MobileBert.FineTuning;
 

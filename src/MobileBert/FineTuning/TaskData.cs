@@ -1,5 +1,6 @@
 using MobileBert.Tasks.Classification;
 using MobileBert.Tasks.QuestionAnswering;
+using MobileBert.Tasks;
 
 namespace MobileBert.FineTuning;
 

@@ -5,6 +5,7 @@ using MobileBert.Checkpoints;
 using MobileBert.Tasks.Classification;
 using MobileBert.Tasks.QuestionAnswering;
 using MobileBert.Text;
+using MobileBert.Tasks;
 
 namespace MobileBert.FineTuning;
 

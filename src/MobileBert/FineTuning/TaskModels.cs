@@ -1,6 +1,7 @@
 using MobileBert.Checkpoints;
 using MobileBert.Model;
 using MobileBert.Text;
+using MobileBert.Tasks;
 
 namespace MobileBert.FineTuning;
 

@@ -2,6 +2,7 @@ using MobileBert.FineTuning;
 using MobileBert.Tasks.Classification;
 using MobileBert.Tasks.Metrics;
 using Xunit;
+using MobileBert.Tasks;
 
 namespace MobileBert.Tests.FineTuning;
 

@@ -8,6 +8,7 @@ using MobileBert.Tasks.QuestionAnswering;
 using MobileBert.Tests.Model;
 using MobileBert.Text;
 using Xunit;
+using MobileBert.Tasks;
 
 namespace MobileBert.Tests.FineTuning;
 

@@ -1,4 +1,4 @@
-namespace MobileBert.Pretraining;
+namespace MobileBert.PretrainingData;
 
 /// <summary>Bad pre-training input or settings: the message names the file (and line, when known).</summary>
 public sealed class PretrainingDataException : MobileBertException

@@ -1,6 +1,6 @@
-using MobileBert.Model;
+using MobileBert.Text;
 
-namespace MobileBert.Text;
+namespace MobileBert.Model;
 
 /// <summary>Pads encoded inputs into one [B, S] model batch.</summary>
 public static class Batching

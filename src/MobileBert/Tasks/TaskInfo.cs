@@ -3,7 +3,7 @@ using System.Text.Json.Nodes;
 using MobileBert.Tasks.Classification;
 using MobileBert.Tasks.Metrics;
 
-namespace MobileBert.FineTuning;
+namespace MobileBert.Tasks;
 
 /// <summary>What a fine-tuned model folder does.</summary>
 public enum TaskInfoKind { Classification, Regression, QuestionAnswering }

@@ -3,7 +3,7 @@ using MobileBert.Tasks.Classification;
 using MobileBert.Tasks.Metrics;
 using MobileBert.Tasks.QuestionAnswering;
 
-namespace MobileBert.FineTuning;
+namespace MobileBert.Tasks;
 
 /// <summary>Metrics of one evaluation: values by name and the main (model-selection) metric.</summary>
 public sealed record EvalMetrics(IReadOnlyDictionary<string, double> Values, string MainMetric)
