@@ -1,5 +1,5 @@
 using System.Text.Json;
-using MobileBert.Pretraining;
+using MobileBert.PretrainingData;
 using MobileBert.Text;
 using Xunit;
 using Xunit.Abstractions;
