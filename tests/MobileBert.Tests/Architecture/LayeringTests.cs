@@ -99,7 +99,8 @@ public class LayeringTests
         {
             int layer = LayerOf(type.FullName);
             foreach (var used in Uses(type).Where(u => u.Namespace.StartsWith("MobileBert", StringComparison.Ordinal)))
-                if (LayerOf(used.FullName) > layer) violations.Add($"{type.FullName} (layer {layer}) → {used.FullName} (layer {LayerOf(used.FullName)})");
+                if (LayerOf(used.FullName) is var usedLayer && usedLayer > layer)
+                    violations.Add($"{type.FullName} (layer {layer}) → {used.FullName} (layer {usedLayer})");
         }
         Assert.True(violations.Count == 0, $"{violations.Count} references go up a layer:\n" + string.Join("\n", violations.Take(40)));
     }

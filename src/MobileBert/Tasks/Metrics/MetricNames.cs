@@ -2,7 +2,8 @@ using MobileBert.Tasks.Classification;
 
 namespace MobileBert.Tasks.Metrics;
 
-/// <summary>Metric names used in task definitions (<c>TaskDefinition.Metrics</c>) and in <see cref="MetricResult.Values"/> (HF <c>glue_compute_metrics</c>
+/// <summary>Metric names used in task definitions (<c>TaskDefinition.Metrics</c>) and in <see cref="MetricResult.Values"/> (HF
+/// <c>glue_compute_metrics</c>
 /// names).</summary>
 public static class MetricNames
 {
