@@ -13,10 +13,7 @@ namespace MobileBert.Text;
 public sealed record EncodedInput
 {
     private readonly int _firstSep; // index of the first [SEP] when the arrays are derived; -1 otherwise
-    private readonly WordPieceTokenizer? _tokenizer;  // the encoding's arguments, when Offsets are derived
-    private readonly string? _text, _textPair;
-    private readonly int _maxLength;
-    private readonly TruncationStrategy _truncation;
+    private readonly EncodeCall _call; // the encoding's arguments, when the arrays are derived
     private string[]? _tokens;
     private int[]? _tokenTypeIds, _attentionMask, _sequenceIds;
     private (int Start, int End)[]? _offsets;
@@ -42,22 +39,25 @@ public sealed record EncodedInput
     /// <c>[SEP]</c> at <paramref name="firstSep"/>, a pair's <c>[SEP]</c> last), and its arguments; the other arrays are
     /// derived on first read.
     /// </summary>
-    internal EncodedInput(int[] inputIds, int firstSep, WordPieceTokenizer tokenizer, string text, string? textPair, int maxLength,
-        TruncationStrategy truncation)
+    internal EncodedInput(int[] inputIds, int firstSep, EncodeCall call)
     {
         InputIds = inputIds;
         _firstSep = firstSep;
-        _tokenizer = tokenizer;
-        _text = text;
-        _textPair = textPair;
-        _maxLength = maxLength;
-        _truncation = truncation;
+        _call = call;
+    }
+
+    /// <summary>The arguments of a <see cref="WordPieceTokenizer.Encode"/> call.</summary>
+    internal readonly record struct EncodeCall(WordPieceTokenizer Tokenizer, string Text, string? TextPair, int MaxLength,
+        TruncationStrategy Truncation)
+    {
+        /// <summary>The offsets of the encoding, by encoding again.</summary>
+        public (int Start, int End)[] Offsets() => Tokenizer.EncodeOffsets(Text, TextPair, MaxLength, Truncation);
     }
 
     /// <summary>WordPiece tokens including the special tokens.</summary>
     public string[] Tokens
     {
-        get => Derive(ref _tokens, static e => Array.ConvertAll(e.InputIds, e._tokenizer!.IdToToken));
+        get => Derive(ref _tokens, static e => Array.ConvertAll(e.InputIds, e._call.Tokenizer.IdToToken));
         init => _tokens = value;
     }
 
@@ -85,7 +85,7 @@ public sealed record EncodedInput
     /// </summary>
     public (int Start, int End)[] Offsets
     {
-        get => Derive(ref _offsets, static e => e._tokenizer!.EncodeOffsets(e._text!, e._textPair, e._maxLength, e._truncation));
+        get => Derive(ref _offsets, static e => e._call.Offsets());
         init => _offsets = value;
     }
 

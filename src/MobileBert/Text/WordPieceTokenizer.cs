@@ -236,7 +236,7 @@ public sealed partial class WordPieceTokenizer
         }
 
         int[] ids = EncodeIds(text, textPair, maxLength, truncation, withOffsets: false, out _, out int firstSep);
-        return new EncodedInput(ids, firstSep, this, text, textPair, maxLength, truncation);
+        return new EncodedInput(ids, firstSep, new EncodedInput.EncodeCall(this, text, textPair, maxLength, truncation));
     }
 
     /// <summary>
