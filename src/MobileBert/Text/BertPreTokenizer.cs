@@ -147,7 +147,8 @@ internal sealed class BertPreTokenizer
     /// <summary>A code point of the cleaned text with its original UTF-16 range.</summary>
     private readonly record struct SourceChar(int CodePoint, int Start, int End);
 
-    /// <summary>HF <c>BasicTokenizer</c> on <c>text[start..end)</c>, which must begin and end at whitespace, a special token or the text's ends.</summary>
+    /// <summary>HF <c>BasicTokenizer</c> on <c>text[start..end)</c>, which must begin and end at whitespace, a special token or the text's
+    /// ends.</summary>
     internal void BasicTokenize(string text, int start, int end, List<PreToken> output)
     {
         var word = new List<SourceChar>();

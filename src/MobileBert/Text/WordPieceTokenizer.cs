@@ -219,7 +219,8 @@ public sealed partial class WordPieceTokenizer
     /// <paramref name="maxLength"/> cannot hold the special tokens, or the strategy cannot make the input fit
     /// (e.g. <see cref="TruncationStrategy.OnlySecond"/> without a pair; HF would log an error and return an over-long result).
     /// </exception>
-    public EncodedInput Encode(string text, string? textPair = null, int maxLength = 512, TruncationStrategy truncation = TruncationStrategy.LongestFirst)
+    public EncodedInput Encode(string text, string? textPair = null, int maxLength = 512,
+        TruncationStrategy truncation = TruncationStrategy.LongestFirst)
     {
         ArgumentNullException.ThrowIfNull(text);
         int specialCount = textPair is null ? 2 : 3;
@@ -290,7 +291,8 @@ public sealed partial class WordPieceTokenizer
         return ids;
     }
 
-    /// <summary>Writes the ids (and offsets, if given) of <paramref name="pieces"/> from index <paramref name="at"/>; returns the index after them.</summary>
+    /// <summary>Writes the ids (and offsets, if given) of <paramref name="pieces"/> from index <paramref name="at"/>; returns the index
+    /// after them.</summary>
     private static int Place(List<Piece> pieces, int[] ids, (int, int)[]? offsets, int at)
     {
         foreach (Piece p in CollectionsMarshal.AsSpan(pieces))
@@ -342,7 +344,8 @@ public sealed partial class WordPieceTokenizer
                 if (toRemove > first.Count)
                 {
                     throw new ArgumentException(
-                        $"Cannot fit the input in maxLength with {strategy}: the second sequence alone needs {second!.Count} tokens more than allowed.");
+                        $"Cannot fit the input in maxLength with {strategy}: the second sequence alone needs {second!.Count} tokens " +
+                        "more than allowed.");
                 }
 
                 first.RemoveRange(first.Count - toRemove, toRemove);
@@ -358,7 +361,8 @@ public sealed partial class WordPieceTokenizer
                 if (toRemove > second.Count)
                 {
                     throw new ArgumentException(
-                        $"Cannot fit the input in maxLength with {strategy}: the first sequence alone needs {toRemove - second.Count} tokens more than allowed.");
+                        $"Cannot fit the input in maxLength with {strategy}: the first sequence alone needs {toRemove - second.Count} " +
+                        "tokens more than allowed.");
                 }
 
                 second.RemoveRange(second.Count - toRemove, toRemove);
