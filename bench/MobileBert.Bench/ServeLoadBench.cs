@@ -8,6 +8,7 @@ using MobileBert.Checkpoints;
 using MobileBert.FineTuning;
 using MobileBert.Model;
 using MobileBert.Text;
+using MobileBert.Tasks;
 
 namespace MobileBert.Bench;
 

@@ -36,7 +36,7 @@ static class TrainStepBench
         }
         var model = new MobileBertModel(Presets.All[preset](), ModelHeads.Pretraining) { Threads = threads };
         model.InitializeWeights(seed: 1234);
-        var opt = new AdamW(model.Store, new AdamWOptions { DecayBiasesAndNorms = false }) { Threads = threads };
+        var opt = OptimizerFactory.Create("adamw", model.Store, threads: threads);
         var rng = new Random(11);
         var (input, labels, nsp, positions) = RandomBatch(rng, batch, seq, model.Config.VocabSize);
         Console.WriteLine($"train-step: {preset} batch {batch} seq {seq} threads {threads}; {positions.Length} masked positions; load " +

@@ -50,20 +50,16 @@ public static class CliApp
         try { return body(); }
         catch (Exception e) when (IsUserError(e))
         {
-            Console.Error.WriteLine($"error: {e.Message}");
+            Console.Error.WriteLine($"error: {CliFlags.Message(e)}");
             return 1;
         }
     }
 
     /// <summary>The library's documented exceptions for bad input, settings or files: the CLI prints them as one `error:`
     /// line. Anything else is a defect (the fuzz tests hold every input path to this set).</summary>
-    public static bool IsUserError(Exception e) => e is ConfigException or CheckpointException or InputException or ArgumentException or IOException
-        or UnauthorizedAccessException or InvalidDataException or FormatException or System.Text.Json.JsonException
-        or MobileBert.Pretraining.PretrainingDataException
-        or MobileBert.Training.Pretraining.TrainingDivergedException or MobileBert.Tasks.QuestionAnswering.SquadFormatException
-        or MobileBert.Distillation.DistillationException or MobileBert.Training.Optimizers.OptimizerStateException
-        or MobileBert.Export.OnnxExportException or MobileBert.Import.OnnxImportException;
+    public static bool IsUserError(Exception e) => e is MobileBertException or ArgumentException or IOException or UnauthorizedAccessException
+        or InvalidDataException or FormatException or KeyNotFoundException or System.Text.Json.JsonException;
 }
 
 /// <summary>A user input file is malformed; the message names the file and line.</summary>
-public sealed class InputException(string message) : Exception(message);
+public sealed class InputException(string message) : MobileBertException(message);

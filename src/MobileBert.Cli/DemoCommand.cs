@@ -26,7 +26,7 @@ public static class DemoCommand
         var cmd = new Command("demo", "End-to-end demo: pretrained teacher → fine-tune on sentiment → knowledge transfer into a MobileBERT student → " +
             "fine-tune student (task distillation) and baseline → accuracy, latency, REPORT.md.")
         { output, quick, teacher, threads, seed, dataRoot };
-        cmd.SetAction(r => TaskCli.Guard(() =>
+        cmd.SetAction(r => CliApp.Guard(() =>
         {
             var report = Demo.Run(new DemoOptions
             {

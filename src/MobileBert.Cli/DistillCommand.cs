@@ -65,38 +65,33 @@ public static class DistillCommand
         };
         cmd.SetAction(r => CliApp.Guard(() =>
         {
-            try
+            var s = r.GetValue(strategy)!.ToLowerInvariant();
+            var strat = s switch
             {
-                var s = r.GetValue(strategy)!.ToLowerInvariant();
-                var strat = s switch
+                "progressive" => DistillStrategy.Progressive, "joint" => DistillStrategy.Joint, "auxiliary" => DistillStrategy.Auxiliary, "scratch" => DistillStrategy.Scratch,
+                _ => throw new ArgumentException($"--strategy must be progressive, joint, auxiliary or scratch, got '{s}'."),
+            };
+            var t = r.GetValue(teacher);
+            var v = r.GetValue(vocab) ?? (t is null ? throw new ArgumentException("--vocab is required without --teacher.") : Path.Combine(t, "vocab.txt"));
+            var o = new DistillOptions
+            {
+                TeacherDir = t, StudentConfig = Presets.Resolve(r.GetValue(student)!), Strategy = strat, Data = r.GetValue(data)!, OutputDir = r.GetValue(output)!, VocabPath = v,
+                StepsPerLayer = r.GetValue(stepsPerLayer), EmbeddingSteps = r.GetValue(embeddingSteps), PdSteps = r.GetValue(pdSteps), Batch = r.GetValue(batch), Seq = r.GetValue(seq), Lr = r.GetValue(lr),
+                Optimizer = r.GetValue(optimizer)!, WarmupFraction = r.GetValue(warmup), Seed = r.GetValue(seed), DataSeed = r.GetValue(dataSeed), DataDir = r.GetValue(dataDir),
+                Threads = r.GetValue(threads), Resume = r.GetValue(resume), FreezeLower = r.GetValue(freezeLower), FitEmbeddingNorm = !r.GetValue(noNormFit),
+                ProjectEmbeddings = !r.GetValue(noProjection), LayerMapSpec = r.GetValue(layerMap), Dropout = r.GetValue(dropout),
+                Weights = new LossWeights
                 {
-                    "progressive" => DistillStrategy.Progressive, "joint" => DistillStrategy.Joint, "auxiliary" => DistillStrategy.Auxiliary, "scratch" => DistillStrategy.Scratch,
-                    _ => throw new ArgumentException($"--strategy must be progressive, joint, auxiliary or scratch, got '{s}'."),
-                };
-                var t = r.GetValue(teacher);
-                var v = r.GetValue(vocab) ?? (t is null ? throw new ArgumentException("--vocab is required without --teacher.") : Path.Combine(t, "vocab.txt"));
-                var o = new DistillOptions
-                {
-                    TeacherDir = t, StudentConfig = Presets.Resolve(r.GetValue(student)!), Strategy = strat, Data = r.GetValue(data)!, OutputDir = r.GetValue(output)!, VocabPath = v,
-                    StepsPerLayer = r.GetValue(stepsPerLayer), EmbeddingSteps = r.GetValue(embeddingSteps), PdSteps = r.GetValue(pdSteps), Batch = r.GetValue(batch), Seq = r.GetValue(seq), Lr = r.GetValue(lr),
-                    Optimizer = r.GetValue(optimizer)!, WarmupFraction = r.GetValue(warmup), Seed = r.GetValue(seed), DataSeed = r.GetValue(dataSeed), DataDir = r.GetValue(dataDir),
-                    Threads = r.GetValue(threads), Resume = r.GetValue(resume), FreezeLower = r.GetValue(freezeLower), FitEmbeddingNorm = !r.GetValue(noNormFit),
-                    ProjectEmbeddings = !r.GetValue(noProjection), LayerMapSpec = r.GetValue(layerMap), Dropout = r.GetValue(dropout),
-                    Weights = new LossWeights
-                    {
-                        FeatureMap = r.GetValue(fmtW), Mean = r.GetValue(meanW), Variance = r.GetValue(varW), Attention = r.GetValue(atW),
-                        Alpha = r.GetValue(alpha), Temperature = r.GetValue(temperature),
-                    },
-                    LogEvery = r.GetValue(logEvery), EvalEvery = r.GetValue(evalEvery), EvalBatches = r.GetValue(evalBatches), CheckpointEvery = r.GetValue(ckptEvery),
-                    KeepCheckpoints = r.GetValue(keep), DupeFactor = r.GetValue(dupe), MaxPredictions = r.GetValue(maxPred), HeldOutFraction = r.GetValue(heldOut),
-                    BlankLinesBetweenDocuments = r.GetValue(blankLines),
-                };
-                var result = DistillationRun.Run(o, Report);
-                Console.Error.WriteLine(Summary(result));
-                return 0;
-            }
-            catch (DistillationException e) { throw new ArgumentException(e.Message, e); }
-            catch (TrainingDivergedException e) { Console.Error.WriteLine($"error: {e.Message}"); return 1; }
+                    FeatureMap = r.GetValue(fmtW), Mean = r.GetValue(meanW), Variance = r.GetValue(varW), Attention = r.GetValue(atW),
+                    Alpha = r.GetValue(alpha), Temperature = r.GetValue(temperature),
+                },
+                LogEvery = r.GetValue(logEvery), EvalEvery = r.GetValue(evalEvery), EvalBatches = r.GetValue(evalBatches), CheckpointEvery = r.GetValue(ckptEvery),
+                KeepCheckpoints = r.GetValue(keep), DupeFactor = r.GetValue(dupe), MaxPredictions = r.GetValue(maxPred), HeldOutFraction = r.GetValue(heldOut),
+                BlankLinesBetweenDocuments = r.GetValue(blankLines),
+            };
+            var result = DistillationRun.Run(o, Report);
+            Console.Error.WriteLine(Summary(result));
+            return 0;
         }));
         return cmd;
     }

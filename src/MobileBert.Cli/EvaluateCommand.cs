@@ -23,7 +23,7 @@ public static class EvaluateCommand
         var cmd = new Command("evaluate", "Evaluate a fine-tuned model: prints and writes metrics.json (SQuAD: also predictions.json, " +
             "null_odds.json).")
         { model, task, data, output, predictions, batch, threads, skipBad, textCol, pairCol, labelCol };
-        cmd.SetAction(r => TaskCli.Guard(() =>
+        cmd.SetAction(r => CliApp.Guard(() =>
         {
             string dir = r.GetValue(model)!, file = r.GetValue(data)!;
             string outDir = r.GetValue(output) ?? Path.Combine(dir, "eval-" + Path.GetFileNameWithoutExtension(file));

@@ -60,20 +60,16 @@ public static class ExperimentCommand
         };
         cmd.SetAction(r => CliApp.Guard(() =>
         {
-            try
+            KtExperiment.Run(new KtOptions
             {
-                KtExperiment.Run(new KtOptions
-                {
-                    OutputDir = r.GetValue(output)!, ReportPath = r.GetValue(report)!, Data = r.GetValue(data)!, VocabPath = r.GetValue(vocab)!,
-                    Seeds = Seeds(r.GetValue(seeds)!), TeacherSteps = r.GetValue(teacherSteps), TeacherLr = r.GetValue(teacherLr),
-                    StepsPerLayer = r.GetValue(stepsPerLayer), PdSteps = r.GetValue(pdSteps), Batch = r.GetValue(batch), Seq = r.GetValue(seq),
-                    Lr = r.GetValue(lr), Threads = r.GetValue(threads), EvalBatches = r.GetValue(evalBatches), CommandLine = CommandLine,
-                    TeacherDir = r.GetValue(teacherDir), Sentiment = r.GetValue(sentiment)!, Log = Console.Error.WriteLine,
-                    PretrainProgress = PretrainCommand.Report, DistillProgress = DistillCommand.Report,
-                });
-                return 0;
-            }
-            catch (DistillationException e) { throw new ArgumentException(e.Message, e); }
+                OutputDir = r.GetValue(output)!, ReportPath = r.GetValue(report)!, Data = r.GetValue(data)!, VocabPath = r.GetValue(vocab)!,
+                Seeds = Seeds(r.GetValue(seeds)!), TeacherSteps = r.GetValue(teacherSteps), TeacherLr = r.GetValue(teacherLr),
+                StepsPerLayer = r.GetValue(stepsPerLayer), PdSteps = r.GetValue(pdSteps), Batch = r.GetValue(batch), Seq = r.GetValue(seq),
+                Lr = r.GetValue(lr), Threads = r.GetValue(threads), EvalBatches = r.GetValue(evalBatches), CommandLine = CommandLine,
+                TeacherDir = r.GetValue(teacherDir), Sentiment = r.GetValue(sentiment)!, Log = Console.Error.WriteLine,
+                PretrainProgress = PretrainCommand.Report, DistillProgress = DistillCommand.Report,
+            });
+            return 0;
         }));
         return cmd;
     }
@@ -101,19 +97,15 @@ public static class ExperimentCommand
         { teacher, output, report, seeds, embeddingSteps, stepsPerLayer, finalSteps, batch, seq, lr, epochs, threads, dataRoot, reportOnly };
         cmd.SetAction(r => CliApp.Guard(() =>
         {
-            try
+            BertKtExperiment.Run(new BertKtOptions
             {
-                BertKtExperiment.Run(new BertKtOptions
-                {
-                    Teacher = r.GetValue(teacher)!, OutputDir = r.GetValue(output)!, ReportPath = r.GetValue(report)!,
-                    RepoRoot = r.GetValue(dataRoot) ?? Demo.FindRepoRoot(), Seeds = Seeds(r.GetValue(seeds)!),
-                    EmbeddingSteps = r.GetValue(embeddingSteps), StepsPerLayer = r.GetValue(stepsPerLayer), FinalSteps = r.GetValue(finalSteps),
-                    Batch = r.GetValue(batch), Seq = r.GetValue(seq), Lr = r.GetValue(lr), FineTuneEpochs = r.GetValue(epochs),
-                    Threads = r.GetValue(threads), CommandLine = CommandLine, ReportOnly = r.GetValue(reportOnly),
-                }, Console.Error.WriteLine);
-                return 0;
-            }
-            catch (DistillationException e) { throw new ArgumentException(e.Message, e); }
+                Teacher = r.GetValue(teacher)!, OutputDir = r.GetValue(output)!, ReportPath = r.GetValue(report)!,
+                RepoRoot = r.GetValue(dataRoot) ?? Demo.FindRepoRoot(), Seeds = Seeds(r.GetValue(seeds)!),
+                EmbeddingSteps = r.GetValue(embeddingSteps), StepsPerLayer = r.GetValue(stepsPerLayer), FinalSteps = r.GetValue(finalSteps),
+                Batch = r.GetValue(batch), Seq = r.GetValue(seq), Lr = r.GetValue(lr), FineTuneEpochs = r.GetValue(epochs),
+                Threads = r.GetValue(threads), CommandLine = CommandLine, ReportOnly = r.GetValue(reportOnly),
+            }, Console.Error.WriteLine);
+            return 0;
         }));
         return cmd;
     }

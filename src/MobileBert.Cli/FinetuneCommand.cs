@@ -6,6 +6,7 @@ using MobileBert.FineTuning;
 using MobileBert.Model;
 using MobileBert.Tasks.QuestionAnswering;
 using MobileBert.Training.Pretraining;
+using MobileBert.Tasks;
 
 namespace MobileBert.Cli;
 
@@ -60,7 +61,7 @@ public static class FinetuneCommand
             kdAlpha, kdTemperature, resume, skipBad, textCol, pairCol, labelCol, regression, docStride, maxQuery, maxAnswer, nBest, nullThreshold,
             logEvery, evalEvery, ckptEvery,
         };
-        cmd.SetAction(r => TaskCli.Guard(() =>
+        cmd.SetAction(r => CliApp.Guard(() =>
         {
             string t = TaskData.Normalize(r.GetValue(task)!);
             string? modelDir = r.GetValue(model), initConfig = r.GetValue(init);
@@ -130,15 +131,5 @@ public static class FinetuneCommand
 /// <summary>Shared pieces of the task commands.</summary>
 public static class TaskCli
 {
-    /// <summary><see cref="CliApp.Guard"/>, also turning data-format, SQuAD-format, divergence and JSON errors into one `error:` line and exit code 1.</summary>
-    public static int Guard(Func<int> body) => CliApp.Guard(() =>
-    {
-        try { return body(); }
-        catch (Exception e) when (e is FormatException or SquadFormatException or MobileBert.Pretraining.PretrainingDataException or TrainingDivergedException or KeyNotFoundException or JsonException)
-        {
-            throw new InputException(e.Message);
-        }
-    });
-
     public static readonly JsonSerializerOptions Compact = new() { Encoder = System.Text.Encodings.Web.JavaScriptEncoder.UnsafeRelaxedJsonEscaping };
 }

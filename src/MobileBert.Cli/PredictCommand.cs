@@ -5,6 +5,7 @@ using System.Text.Json.Nodes;
 using MobileBert.FineTuning;
 using MobileBert.Tasks.Classification;
 using MobileBert.Text;
+using MobileBert.Tasks;
 
 namespace MobileBert.Cli;
 
@@ -25,7 +26,7 @@ public static class PredictCommand
             "file (MNLI: also MNLI-mm and AX when present) to --output." };
         var cmd = new Command("predict", "Predict with a fine-tuned model: labels + probabilities, scores, or answers with character spans (JSONL).")
         { model, input, output, batch, threads, topK, glueTest };
-        cmd.SetAction(r => TaskCli.Guard(() =>
+        cmd.SetAction(r => CliApp.Guard(() =>
         {
             var options = new PredictorOptions { BatchSize = r.GetValue(batch), Threads = r.GetValue(threads) };
             if (options.BatchSize < 1) throw new ArgumentException($"--batch must be positive, got {options.BatchSize}.");

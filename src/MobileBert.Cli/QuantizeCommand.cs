@@ -4,6 +4,7 @@ using MobileBert.Checkpoints;
 using MobileBert.Inference;
 using MobileBert.Model;
 using MobileBert.Text;
+using MobileBert.Tasks;
 
 namespace MobileBert.Cli;
 
@@ -107,9 +108,9 @@ public static class QuantizeCommand
                 QuantizedCheckpoint.Save(m, q, outDir, File.Exists(vocab) ? vocab : null, meta);
                 // The task description (labels, max length) travels with the model, so TextClassifier/`predict` load the int8 folder like the fp32
                 // one.
-                string taskJson = Path.Combine(dir, FineTuning.TaskInfo.FileName);
+                string taskJson = Path.Combine(dir, MobileBert.Tasks.TaskInfo.FileName);
                 if (File.Exists(taskJson) && Path.GetFullPath(dir) != Path.GetFullPath(outDir)) File.Copy(
-                    taskJson, Path.Combine(outDir, FineTuning.TaskInfo.FileName), overwrite: true);
+                    taskJson, Path.Combine(outDir, MobileBert.Tasks.TaskInfo.FileName), overwrite: true);
                 Console.Error.WriteLine($"wrote {outDir}");
             }
             return 0;

@@ -1,7 +1,7 @@
 using System.Diagnostics;
 using System.Globalization;
 using MobileBert.Model;
-using MobileBert.Pretraining;
+using MobileBert.PretrainingData;
 using MobileBert.Training.Optimizers;
 using MobileBert.Training.Pretraining;
 
@@ -15,12 +15,7 @@ public static class TrainBench
         double minSeconds, string optimizerName, TextWriter output)
     {
         var c = model.Config;
-        Optimizer opt = optimizerName switch
-        {
-            "adamw" => new AdamW(model.Store, new AdamWOptions { DecayBiasesAndNorms = false }),
-            "lamb" => new Lamb(model.Store),
-            _ => throw new InputException($"--optimizer must be adamw or lamb, got '{optimizerName}'."),
-        };
+        var opt = OptimizerFactory.Create(optimizerName, model.Store);
         output.WriteLine($"train: {name} ({model.Store.Count / 1e6:F1}M parameters with MLM+NSP heads, {c.NumHiddenLayers} layers), " +
             $"optimizer {optimizerName}, masked LM decoded at masked positions only");
         output.WriteLine($"machine: {Environment.ProcessorCount} logical cores; load average {LoadAverage()}");

@@ -1,5 +1,6 @@
 using MobileBert.Serving.Batching;
 using MobileBert.Text;
+using MobileBert.Model;
 
 namespace MobileBert.Serving;
 

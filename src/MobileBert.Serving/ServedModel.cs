@@ -3,6 +3,7 @@ using MobileBert.FineTuning;
 using MobileBert.Model;
 using MobileBert.Serving.Batching;
 using MobileBert.Text;
+using MobileBert.Tasks;
 
 namespace MobileBert.Serving;
 
@@ -99,4 +100,4 @@ public sealed class ServedModel
 }
 
 /// <summary>A model folder could not be served; the message names the model, its folder and the reason.</summary>
-public sealed class ModelLoadException(string message, Exception? inner = null) : Exception(message, inner);
+public sealed class ModelLoadException(string message, Exception? inner = null) : MobileBertException(message, inner);

@@ -1,6 +1,7 @@
 using MobileBert.FineTuning;
 using MobileBert.Tests;
 using MobileBert.Tests.Api;
+using MobileBert.Tasks;
 
 namespace MobileBert.Serving.Tests;
 

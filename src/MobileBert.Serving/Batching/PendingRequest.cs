@@ -39,11 +39,11 @@ public sealed class PendingRequest<TResult>
 }
 
 /// <summary>The model's queue is full (or the server is stopping): the request is refused, to be retried later.</summary>
-public sealed class ServerBusyException(string message) : Exception(message);
+public sealed class ServerBusyException(string message) : MobileBertException(message);
 
 /// <summary>An input is longer than the model's maximum and truncation was not asked for.</summary>
 public sealed class InputTooLongException(int index, string field, int tokens, int maxTokens)
-    : Exception($"{field}: {tokens} tokens, more than the model's maximum of {maxTokens} (send \"truncate\": true to cut it).")
+    : MobileBertException($"{field}: {tokens} tokens, more than the model's maximum of {maxTokens} (send \"truncate\": true to cut it).")
 {
     /// <summary>Position of the input in the request.</summary>
     public int Index { get; } = index;

@@ -3,6 +3,7 @@ using MobileBert.FineTuning;
 using MobileBert.Inference;
 using MobileBert.Model;
 using MobileBert.Text;
+using MobileBert.Tasks;
 
 namespace MobileBert;
 

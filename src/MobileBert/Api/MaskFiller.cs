@@ -3,6 +3,7 @@ using MobileBert.FineTuning;
 using MobileBert.Inference;
 using MobileBert.Tasks.Classification;
 using MobileBert.Text;
+using MobileBert.Tasks;
 
 namespace MobileBert;
 

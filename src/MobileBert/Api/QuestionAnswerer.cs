@@ -3,6 +3,7 @@ using MobileBert.FineTuning;
 using MobileBert.Model;
 using MobileBert.Tasks.QuestionAnswering;
 using MobileBert.Text;
+using MobileBert.Tasks;
 
 namespace MobileBert;
 

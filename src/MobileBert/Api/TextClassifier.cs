@@ -4,6 +4,7 @@ using MobileBert.Inference;
 using MobileBert.Model;
 using MobileBert.Tasks.Classification;
 using MobileBert.Text;
+using MobileBert.Tasks;
 
 namespace MobileBert;
 

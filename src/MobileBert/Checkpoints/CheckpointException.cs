@@ -4,9 +4,8 @@ namespace MobileBert.Checkpoints;
 /// Thrown for any malformed or inconsistent tensor file (safetensors or .npy), and for failures to open one.
 /// The message always names the file path and, where relevant, the tensor name or header field.
 /// </summary>
-public sealed class CheckpointException : Exception
+public sealed class CheckpointException(string message, Exception? inner = null) : MobileBertException(message, inner)
 {
-    public CheckpointException(string message, Exception? inner = null) : base(message, inner) { }
 
     /// <summary>Path of the offending file, when known.</summary>
     public string? FilePath { get; init; }

@@ -1,37 +1,31 @@
 using System.Text.Json.Nodes;
 using MobileBert.Model;
+using MobileBert.Training;
 using MobileBert.Training.Pretraining;
 
 namespace MobileBert.Distillation;
 
-/// <summary>Settings of a knowledge-transfer run (teacher → student), or of the from-scratch baseline.</summary>
-public sealed record DistillOptions : ICorpusShardSettings
+/// <summary>Settings of a knowledge-transfer run (teacher → student), or of the from-scratch baseline; the shared ones are in
+/// <see cref="CorpusRunOptions"/> and <see cref="TrainingRunOptions"/>.</summary>
+public sealed record DistillOptions : CorpusRunOptions
 {
-    /// <summary>Teacher model folder (config.json + model.safetensors with the MLM head). Not used by <see cref="DistillStrategy.Scratch"/>.</summary>
+    public DistillOptions() { Batch = 8; }
+
+    /// <summary>Teacher model folder (config.json + model.safetensors with the MLM head). Not used by
+    /// <see cref="DistillStrategy.Scratch"/>.</summary>
     public string? TeacherDir { get; init; }
     public required MobileBertConfig StudentConfig { get; init; }
-    public required IReadOnlyList<string> Data { get; init; }
-    public required string OutputDir { get; init; }
-    public required string VocabPath { get; init; }
     public DistillStrategy Strategy { get; init; } = DistillStrategy.Progressive;
     public int StepsPerLayer { get; init; } = 100;
     /// <summary>Steps of the embedding stage, which runs when the student's embedding cannot be copied from the teacher (a plain
     /// BERT teacher); null = <see cref="StepsPerLayer"/>.</summary>
     public int? EmbeddingSteps { get; init; }
     public int PdSteps { get; init; } = 100;
-    public int Batch { get; init; } = 8;
-    public int Seq { get; init; } = 128;
-    public double Lr { get; init; } = 1e-3;
-    /// <summary>"lamb" (the reference) or "adamw".</summary>
-    public string Optimizer { get; init; } = "lamb";
     /// <summary>Warm-up as a fraction of each stage (restarts at every stage).</summary>
     public double WarmupFraction { get; init; } = 0.1;
-    public double WeightDecay { get; init; } = 0.01;
-    public double MaxGradNorm { get; init; } = 1.0;
-    /// <summary>Student initialisation, dropout masks and batch order.</summary>
-    public long Seed { get; init; } = 42;
     /// <summary>Seed of the pre-training shards (masking, NSP pairs, held-out split); the same value as the teacher's
-    /// pre-training run reuses its shards (see <see cref="DataDir"/>).</summary>
+    /// pre-training run reuses its shards (see <see cref="DataDir"/>). <see cref="TrainingRunOptions.Seed"/> seeds the
+    /// student initialisation, dropout masks and batch order.</summary>
     public long DataSeed { get; init; } = 42;
     /// <summary>Where the shards are built or reused (default OUT/data).</summary>
     public string? DataDir { get; init; }
@@ -49,35 +43,17 @@ public sealed record DistillOptions : ICorpusShardSettings
     /// <summary>Student dropout during transfer. The reference runs the student with is_training = False during
     /// distillation (no dropout), so the default is off.</summary>
     public bool Dropout { get; init; }
-    public int Threads { get; init; } = Environment.ProcessorCount;
-    public int LogEvery { get; init; } = 10;
-    public int EvalEvery { get; init; } = 200;
-    public int EvalBatches { get; init; } = 20;
-    public int CheckpointEvery { get; init; } = 200;
-    public int KeepCheckpoints { get; init; } = 2;
-    public bool Resume { get; init; }
-    // Data preparation (ICorpusShardSettings, as PretrainOptions).
-    public int MaxPredictions { get; init; } = 20;
-    public int DupeFactor { get; init; } = 5;
-    public double HeldOutFraction { get; init; } = 0.02;
-    public bool WholeWordMasking { get; init; }
-    public bool SkipBadFiles { get; init; }
-    public int BlankLinesBetweenDocuments { get; init; } = 1;
 
     public void Validate()
     {
-        void Positive(long v, string name) { if (v <= 0) throw new ArgumentException($"--{name} must be positive, got {v}."); }
-        Positive(Batch, "batch"); Positive(Seq, "seq"); Positive(LogEvery, "log-every"); Positive(EvalEvery, "eval-every");
-        Positive(EvalBatches, "eval-batches"); Positive(CheckpointEvery, "checkpoint-every"); Positive(KeepCheckpoints, "keep-checkpoints");
-        if (StepsPerLayer < 0) throw new ArgumentException($"--steps-per-layer must be ≥ 0, got {StepsPerLayer}.");
-        if (EmbeddingSteps < 0) throw new ArgumentException($"--embedding-steps must be ≥ 0, got {EmbeddingSteps}.");
-        if (PdSteps < 0) throw new ArgumentException($"--pd-steps must be ≥ 0, got {PdSteps}.");
-        if (!(Lr > 0) || !double.IsFinite(Lr)) throw new ArgumentException($"--lr must be a positive number, got {Lr}.");
-        if (Optimizer is not ("lamb" or "adamw")) throw new ArgumentException($"--optimizer must be lamb or adamw, got '{Optimizer}'.");
-        if (Seq < 8) throw new ArgumentException($"--seq must be at least 8, got {Seq}.");
-        if (Seq > StudentConfig.MaxPositionEmbeddings) throw new ArgumentException($"--seq {Seq} exceeds the student's max_position_embeddings = {StudentConfig.MaxPositionEmbeddings}.");
-        if (Data.Count == 0) throw new ArgumentException("--data needs at least one file or folder.");
-        if (Strategy != DistillStrategy.Scratch && string.IsNullOrEmpty(TeacherDir)) throw new ArgumentException("--teacher is required for the progressive, joint and auxiliary strategies.");
+        ValidateCorpusRun();
+        if (StepsPerLayer < 0) throw new SettingException($"StepsPerLayer must be ≥ 0, got {StepsPerLayer}.", nameof(StepsPerLayer));
+        if (EmbeddingSteps < 0) throw new SettingException($"EmbeddingSteps must be ≥ 0, got {EmbeddingSteps}.", nameof(EmbeddingSteps));
+        if (PdSteps < 0) throw new SettingException($"PdSteps must be ≥ 0, got {PdSteps}.", nameof(PdSteps));
+        if (Seq > StudentConfig.MaxPositionEmbeddings) throw new SettingException(
+            $"Seq {Seq} exceeds the student's max_position_embeddings = {StudentConfig.MaxPositionEmbeddings}.", nameof(Seq));
+        if (Strategy != DistillStrategy.Scratch && string.IsNullOrEmpty(TeacherDir))
+            throw new SettingException("TeacherDir is required for the progressive, joint and auxiliary strategies.", nameof(TeacherDir));
         Weights.Validate();
         StudentConfig.Validate();
     }
@@ -85,16 +61,15 @@ public sealed record DistillOptions : ICorpusShardSettings
     /// <summary>The settings a resumed run must share with its checkpoint.</summary>
     public JsonObject Fingerprint(MobileBertConfig? teacherConfig)
     {
+        var teacherWeights = TeacherDir is null ? null : new FileInfo(Path.Combine(TeacherDir, Checkpoints.ModelFolder.WeightsFile));
         var fingerprint = new JsonObject
         {
             ["student_config"] = JsonNode.Parse(ConfigJson.ToJson(StudentConfig)),
             ["teacher_config"] = teacherConfig is null ? null : JsonNode.Parse(ConfigJson.ToJson(teacherConfig)),
-            ["teacher_weights_bytes"] = TeacherDir is null ? null : new FileInfo(Path.Combine(TeacherDir, Checkpoints.ModelFolder.WeightsFile)) is { Exists: true } f ? f.Length : null,
+            ["teacher_weights_bytes"] = teacherWeights is { Exists: true } ? teacherWeights.Length : null,
             ["strategy"] = Strategy.ToString().ToLowerInvariant(), ["steps_per_layer"] = StepsPerLayer, ["pd_steps"] = PdSteps,
-            ["embedding_steps"] = EmbeddingSteps,
-            ["batch"] = Batch, ["seq"] = Seq, ["lr"] = Lr, ["optimizer"] = Optimizer, ["warmup_fraction"] = WarmupFraction,
-            ["weight_decay"] = WeightDecay, ["max_grad_norm"] = MaxGradNorm, ["seed"] = Seed, ["data_seed"] = DataSeed, ["freeze_lower"] = FreezeLower, ["fit_embedding_norm"] = FitEmbeddingNorm,
-            ["project_embeddings"] = ProjectEmbeddings,
+            ["embedding_steps"] = EmbeddingSteps, ["warmup_fraction"] = WarmupFraction, ["data_seed"] = DataSeed,
+            ["freeze_lower"] = FreezeLower, ["fit_embedding_norm"] = FitEmbeddingNorm, ["project_embeddings"] = ProjectEmbeddings,
             ["weights"] = new JsonObject
             {
                 ["fmt"] = Weights.FeatureMap, ["mean"] = Weights.Mean, ["var"] = Weights.Variance, ["at"] = Weights.Attention,
@@ -102,26 +77,20 @@ public sealed record DistillOptions : ICorpusShardSettings
             },
             ["layer_map"] = LayerMapSpec, ["dropout"] = Dropout,
         };
-        CorpusShards.AddFingerprint(this, fingerprint);
+        AddCorpusFingerprint(fingerprint);
         return fingerprint;
     }
 }
 
-/// <summary>What a distillation run reports as it goes.</summary>
-public sealed record DistillProgress
+/// <summary>What a distillation run reports as it goes: phases "setup", "data", "stage", "train", "eval", "checkpoint", "done".</summary>
+public sealed record DistillProgress : TrainingProgress
 {
-    public required string Phase { get; init; }          // "setup", "data", "train", "eval", "checkpoint", "stage", "done"
-    public string? Message { get; init; }
-    public long Step { get; init; }
-    public long Steps { get; init; }
     public DistillStage? Stage { get; init; }
     public int StageCount { get; init; }
     public long StageStep { get; init; }
     /// <summary>Window averages of the loss terms (total, fmt_mse, fmt_mean, fmt_var, at, mlm, kd, nsp, mlm_acc, nsp_acc).</summary>
     public IReadOnlyDictionary<string, double>? Terms { get; init; }
-    public double LearningRate { get; init; }
     public double TokensPerSecond { get; init; }
-    public TimeSpan Eta { get; init; }
     public EvalResult? Eval { get; init; }
     /// <summary>Held-out feature-map and attention losses against the teacher (at evaluations; null without a teacher).</summary>
     public TransferEval? Transfer { get; init; }

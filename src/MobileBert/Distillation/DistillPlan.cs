@@ -75,7 +75,8 @@ public sealed class DistillPlan
     {
         if (studentLayers <= 0) throw new ArgumentException("The student needs at least one layer.");
         if (stepsPerLayer < 0 || pdSteps < 0 || embeddingSteps < 0) throw new ArgumentException("Step counts must be ≥ 0.");
-        if (!(warmupFraction >= 0 && warmupFraction <= 1)) throw new ArgumentException($"--warmup-fraction must be in [0, 1], got {warmupFraction}.");
+        if (!(warmupFraction >= 0 && warmupFraction <= 1)) throw new SettingException($"WarmupFraction must be in [0, 1], got {warmupFraction}.",
+            "WarmupFraction");
         int L = studentLayers;
         int[] all = [.. Enumerable.Range(0, L)];
         var stages = new List<DistillStage>();
@@ -113,7 +114,7 @@ public sealed class DistillPlan
                 break;
             default: throw new ArgumentOutOfRangeException(nameof(strategy));
         }
-        if (stages.Count == 0) throw new ArgumentException("The plan has no steps: raise --steps-per-layer or --pd-steps.");
+        if (stages.Count == 0) throw new SettingException("The plan has no steps: raise StepsPerLayer or PdSteps.", "StepsPerLayer", "PdSteps");
         var schedule = new StagedSchedule(stages.Select(s => (s.Steps, (LrSchedule)LrSchedule.Linear(lr, (long)Math.Ceiling(warmupFraction * s.Steps), s.Steps))));
         return new DistillPlan(strategy, stages, schedule, freezeLower);
     }

@@ -22,10 +22,14 @@ public sealed record LossWeights
 
     public void Validate()
     {
-        void NonNeg(double v, string n) { if (!double.IsFinite(v) || v < 0) throw new ArgumentException($"--{n} must be a finite number ≥ 0, got {v}."); }
-        NonNeg(FeatureMap, "fmt-weight"); NonNeg(Mean, "mean-weight"); NonNeg(Variance, "var-weight"); NonNeg(Attention, "at-weight");
-        if (!(Alpha >= 0 && Alpha <= 1)) throw new ArgumentException($"--alpha must be in [0, 1], got {Alpha}.");
-        if (!(Temperature > 0) || !double.IsFinite(Temperature)) throw new ArgumentException($"--temperature must be > 0, got {Temperature}.");
+        static void NonNeg(double v, string n)
+        {
+            if (!double.IsFinite(v) || v < 0) throw new SettingException($"Weights.{n} must be a finite number ≥ 0, got {v}.", "Weights." + n);
+        }
+        NonNeg(FeatureMap, nameof(FeatureMap)); NonNeg(Mean, nameof(Mean)); NonNeg(Variance, nameof(Variance)); NonNeg(Attention, nameof(Attention));
+        if (!(Alpha >= 0 && Alpha <= 1)) throw new SettingException($"Weights.Alpha must be in [0, 1], got {Alpha}.", "Weights.Alpha");
+        if (!(Temperature > 0) || !double.IsFinite(Temperature))
+            throw new SettingException($"Weights.Temperature must be > 0, got {Temperature}.", "Weights.Temperature");
     }
 }
 

@@ -1,10 +1,8 @@
-using System.Diagnostics;
-using System.Text.Json;
 using System.Text.Json.Nodes;
 using MobileBert.Checkpoints;
 using MobileBert.Inference;
 using MobileBert.Model;
-using MobileBert.Pretraining;
+using MobileBert.PretrainingData;
 using MobileBert.Text;
 using MobileBert.Training;
 using MobileBert.Training.Optimizers;
@@ -13,10 +11,10 @@ using MobileBert.Training.Pretraining;
 namespace MobileBert.Distillation;
 
 /// <summary>
-/// Knowledge transfer from an IB-BERT teacher to a MobileBERT student (MobileBERT §3.3–3.5), following the
-/// <see cref="PretrainingRun"/> pattern: shards built once (or reused from the teacher's run), student initialised from
-/// the teacher (embeddings + heads), a <see cref="DistillPlan"/> of stages, atomic checkpoints (always at stage
-/// boundaries) with exact resume across stages, CSV + PNG curves, and a normal student model folder at the end.
+/// Knowledge transfer from an IB-BERT teacher to a MobileBERT student (MobileBERT §3.3–3.5): shards built once (or reused
+/// from the teacher's run), student initialised from the teacher (embeddings + heads), a <see cref="DistillPlan"/> of
+/// stages, and a normal student model folder at the end. <see cref="TrainingHarness"/> runs the loop: atomic checkpoints
+/// (always at stage boundaries) with exact resume across stages, CSV + PNG curves.
 /// <para>Efficiency: the teacher runs in inference mode (no backward caches). A layer-wise stage trains a truncated copy of
 /// the student holding only the layers that stage needs (progressive stage l: layers 0…l, no heads) against a truncated
 /// teacher (layers 0…map(l)); weights are copied back into the full student at checkpoints, evaluations and stage ends.
@@ -40,7 +38,8 @@ public static class DistillationRun
         var tokenizer = WordPieceTokenizer.FromVocabFile(o.VocabPath);
         Directory.CreateDirectory(o.OutputDir);
         if (tokenizer.VocabSize > o.StudentConfig.VocabSize)
-            throw new ArgumentException($"{o.VocabPath}: {tokenizer.VocabSize} tokens, more than the student's vocab_size = {o.StudentConfig.VocabSize}.");
+            throw new ArgumentException(
+                $"{o.VocabPath}: {tokenizer.VocabSize} tokens, more than the student's vocab_size = {o.StudentConfig.VocabSize}.");
 
         // 1. Teacher (inference only) and the layer map.
         MobileBertModel? teacher = null;
@@ -51,7 +50,8 @@ public static class DistillationRun
             teacher.Threads = o.Threads;
             StudentInit.CheckPair(teacher.Config, o.StudentConfig);
             if (teacher.Mlm is null)
-                progress(new DistillProgress { Phase = "setup", Message = $"{o.TeacherDir}: the teacher has no MLM head (cls.predictions.*): pre-training " +
+                progress(new DistillProgress { Phase = "setup", Message = $"{o.TeacherDir}: the teacher has no MLM head " +
+                    "(cls.predictions.*): pre-training " +
                     "distillation is replaced by feature-map and attention transfer of all layers with every backbone tensor trained" });
             map = o.LayerMapSpec is null ? LayerMap.Default(o.StudentConfig.NumHiddenLayers, teacher.Config.NumHiddenLayers)
                 : LayerMap.Parse(o.LayerMapSpec, o.StudentConfig.NumHiddenLayers, teacher.Config.NumHiddenLayers);
@@ -67,7 +67,8 @@ public static class DistillationRun
 
         // 2. Data.
         progress(new DistillProgress { Phase = "data", Message = "preparing shards" });
-        using var shards = CorpusShards.Prepare(o, o.DataSeed, o.DataDir ?? Path.Combine(o.OutputDir, "data"), tokenizer, o.Batch, m => progress(new DistillProgress { Phase = "data", Message = m }));
+        using var shards = CorpusShards.Prepare(o, o.DataSeed, o.DataDir ?? Path.Combine(o.OutputDir, "data"), tokenizer, o.Batch,
+            m => progress(new DistillProgress { Phase = "data", Message = m }));
         var (train, heldOut) = (shards.Train, shards.HeldOut);
 
         // 3. Student: fresh (initialised from the teacher) or from the latest checkpoint.
@@ -77,29 +78,31 @@ public static class DistillationRun
         var plan = DistillPlan.Create(o.Strategy, o.StudentConfig.NumHiddenLayers, o.StepsPerLayer, o.PdSteps, o.Lr, o.WarmupFraction, o.FreezeLower,
             embeddingSteps, teacherPredicts);
         var studentHeads = teacherPredicts ? ModelHeads.Pretraining : ModelHeads.None;
-        progress(new DistillProgress { Phase = "setup", Message = $"{o.Strategy.ToString().ToLowerInvariant()}: " + string.Join(", ", plan.Stages.Select(s => $"{s.Name} ({s.Steps} steps)")) + $" = {plan.TotalSteps} steps" });
-        var runDir = new RunDirectory(o.OutputDir, o.KeepCheckpoints);
-        runDir.CleanStale();   // what a killed run left: trash, temporary folders and files
-        var latest = runDir.Latest();
-        if (latest is not null && !o.Resume)
-            throw new ArgumentException($"{o.OutputDir} already has checkpoints (latest {Path.GetFileName(latest.Value.Path)}); pass --resume to continue it or choose another --out.");
-        var fingerprint = o.Fingerprint(teacher?.Config);
+        progress(new DistillProgress { Phase = "setup", Message = $"{o.Strategy.ToString().ToLowerInvariant()}: " +
+            string.Join(", ", plan.Stages.Select(s => $"{s.Name} ({s.Steps} steps)")) + $" = {plan.TotalSteps} steps" });
+        var c = o.StudentConfig;
+        var harness = TrainingHarness.Open(o, o.Fingerprint(teacher?.Config), new CurveSpec(
+            $"Student (MobileBERT, {c.NumHiddenLayers} layers, hidden {c.HiddenSize}, intra {c.IntraBottleneckSize}) — knowledge transfer",
+            [
+                ("Feature-map transfer (MSE of normalised maps; embedding output)", ["fmt_mse", "fmt_emb"]),
+                ("Mean / variance matching", ["fmt_mean", "fmt_var"]),
+                ("Attention transfer (KL)", ["at"]),
+                ("Held-out transfer losses", ["eval_fmt_mse", "eval_at", "eval_fmt_emb"]),
+                ("Pre-training distillation (MLM, KD, NSP)", ["mlm", "kd", "nsp"]),
+                ("MLM accuracy (held-out vs unigram baseline)", ["mlm_acc", "eval_mlm_acc", "unigram_baseline_acc"]),
+            ],
+            new Reporting.PlotOptions { Subtitle = $"{o.Strategy.ToString().ToLowerInvariant()}: " +
+                $"{string.Join(" → ", plan.Stages.Select(x => x.Name).Distinct())}; layer-wise terms summed over the stage's layers" },
+            [.. plan.Stages.Select(x => x.Name)]));
         MobileBertModel student;
-        long step = 0;
         var position = default(DataPosition);
-        var metrics = new MetricsLog();
         string? resumeOptimizer = null;
-        if (latest is { } ck && o.Resume)
+        if (harness.Resume is { } ck)
         {
-            var statePath = Path.Combine(ck.Path, StateFile);
-            var state = JsonNode.Parse(File.ReadAllText(statePath))!.AsObject();
-            RunDirectory.CheckFingerprint(fingerprint, state["fingerprint"]!.AsObject(), statePath);
             student = ModelFolder.Load(ck.Path, new LoadOptions { Heads = studentHeads });
-            step = state["step"]!.GetValue<long>();
-            position = new DataPosition(state["epoch"]!.GetValue<int>(), state["index"]!.GetValue<int>());
-            metrics = runDir.LoadMetrics(ck.Path, step);
+            position = new DataPosition(ck.State["epoch"]!.GetValue<int>(), ck.State["index"]!.GetValue<int>());
             resumeOptimizer = Path.Combine(ck.Path, OptimizerFile);
-            progress(new DistillProgress { Phase = "setup", Message = $"resuming from {ck.Path} (step {step}, {position})" });
+            progress(new DistillProgress { Phase = "setup", Message = $"resuming from {ck.Path} (step {ck.Step}, {position})" });
         }
         else
         {
@@ -124,109 +127,106 @@ public static class DistillationRun
                         .Select(i => train.GetBatch([.. Enumerable.Range(i * o.Batch, Math.Min(o.Batch, count - i * o.Batch))]).Input);
                     var fit = StudentInit.FitEmbeddingNorm(teacher, student, inputs);
                     progress(new DistillProgress { Phase = "setup", Message = string.Create(System.Globalization.CultureInfo.InvariantCulture,
-                        $"embedding norm: the student's NoNorm γ/β fitted to the teacher's LayerNorm on {fit.Tokens} tokens (mean |γ| {fit.MeanAbsGamma:G3}, R² {fit.ExplainedVariance:F3})") });
+                        $"embedding norm: the student's NoNorm γ/β fitted to the teacher's LayerNorm on {fit.Tokens} tokens " +
+                        $"(mean |γ| {fit.MeanAbsGamma:G3}, R² {fit.ExplainedVariance:F3})") });
                 }
             }
         }
         student.Threads = o.Threads;
         var iterator = new PretrainingBatchIterator(train, o.Batch, o.Seed, position);
         int unigram = PretrainingRun.MostFrequentMaskedToken(train);
-        long resumedFrom = step;
 
-        // 4. Train, stage by stage.
+        // 4. Train, stage by stage: each stage has its own models and optimizer (StageContext).
         using var trainer = new Trainer(o, map) { Unmask = !teacherPredicts };
         StageContext? ctx = null;
-        var window = Stopwatch.StartNew();
-        double trainSeconds = 0;
-        long windowSteps = 0, windowTokens = 0;
         var sums = new Dictionary<string, double>();
         EvalResult? lastEval = null;
         TransferEval? lastTransfer = null;
-        double gradNorm = 0;
-        while (step < plan.TotalSteps)
+        double lr = 0, gradNorm = 0;
+        StageContext Enter(DistillStage stage, long step)
         {
-            cancel.ThrowIfCancellationRequested();
-            var stage = plan.StageAt(step);
-            if (ctx is null || !ReferenceEquals(ctx.Stage, stage))
+            ctx?.SyncTo(student);
+            var next = StageContext.Create(stage, plan, student, teacher, map, o);
+            // Mid-stage resume: the optimizer state of this stage. A checkpoint at a stage boundary starts the next stage fresh.
+            if (resumeOptimizer is not null && step > stage.Start) next.Optimizer.Load(resumeOptimizer);
+            resumeOptimizer = null;
+            int trained = next.Model.Store.Parameters.Count(p => !next.Optimizer.Groups[p].Frozen);
+            progress(new DistillProgress { Phase = "stage", Step = step, Steps = plan.TotalSteps, Stage = stage, StageCount = plan.Stages.Count,
+                Message = $"stage {stage.Index + 1}/{plan.Stages.Count}: {stage.Name} — {stage.Kind}, student layers 0…{stage.Depth - 1} run" +
+                    (next.Teacher is { } t ? $", teacher layers 0…{t.Config.NumHiddenLayers - 1}" : "") +
+                    $", {trained} of {next.Model.Store.Parameters.Count} tensors trained, steps {stage.Start + 1}…{stage.End}" });
+            harness.RestartClock();
+            return next;
+        }
+        harness.Train(new TrainingLoop
+        {
+            Steps = plan.TotalSteps,
+            PeriodEnd = step => step == ctx!.Stage.End,
+            Step = step =>
             {
-                if (ctx is not null) ctx.SyncTo(student);
-                ctx = StageContext.Create(stage, plan, student, teacher, map, o);
-                // Mid-stage resume: the optimizer state of this stage. A checkpoint at a stage boundary starts the next stage fresh.
-                if (resumeOptimizer is not null && step > stage.Start) ctx.Optimizer.Load(resumeOptimizer);
-                resumeOptimizer = null;
-                progress(new DistillProgress { Phase = "stage", Step = step, Steps = plan.TotalSteps, Stage = stage, StageCount = plan.Stages.Count,
-                    Message = $"stage {stage.Index + 1}/{plan.Stages.Count}: {stage.Name} — {stage.Kind}, student layers 0…{stage.Depth - 1} run" +
-                              (ctx.Teacher is { } t ? $", teacher layers 0…{t.Config.NumHiddenLayers - 1}" : "") +
-                              $", {ctx.Model.Store.Parameters.Count(p => !ctx.Optimizer.Groups[p].Frozen)} of {ctx.Model.Store.Parameters.Count} tensors trained, steps {stage.Start + 1}…{stage.End}" });
-                window.Restart();
-            }
-            var batch = iterator.Next();
-            double lr = plan.Schedule.At(step);
-            var terms = trainer.Step(ctx, batch, lr, PretrainingRun.StepSeed(o.Seed, step), step + 1, out gradNorm);
-            step++;
-            foreach (var (k, v) in terms) sums[k] = sums.GetValueOrDefault(k) + v;
-            windowSteps++; windowTokens += (long)batch.Batch * batch.Seq;
-
-            bool stageEnd = step == stage.End;
-            bool log = step % o.LogEvery == 0 || stageEnd, eval = step % o.EvalEvery == 0 || step == plan.TotalSteps, save = step % o.CheckpointEvery == 0 || stageEnd;
-            if (log || eval)
+                var stage = plan.StageAt(step);
+                if (ctx is null || !ReferenceEquals(ctx.Stage, stage)) ctx = Enter(stage, step);
+                var batch = iterator.Next();
+                lr = plan.Schedule.At(step);
+                foreach (var (k, v) in trainer.Step(ctx, batch, lr, TrainingHarness.StepSeed(o.Seed, step), step + 1, out gradNorm))
+                    sums[k] = sums.GetValueOrDefault(k) + v;
+                return (long)batch.Batch * batch.Seq;
+            },
+            Log = w =>
             {
-                double secs = window.Elapsed.TotalSeconds; trainSeconds += secs;
-                var row = sums.ToDictionary(kv => kv.Key, kv => kv.Value / windowSteps);
+                var stage = ctx!.Stage;
+                var row = sums.ToDictionary(kv => kv.Key, kv => kv.Value / w.WindowSteps);
                 row["stage"] = stage.Index; row["layer"] = stage.TrainedLayer ?? -1; row["lr"] = lr; row["grad_norm"] = gradNorm;
-                row["tokens_per_s"] = windowTokens / Math.Max(1e-9, secs);
-                double perStep = secs / windowSteps;
+                row["tokens_per_s"] = w.ItemsPerSecond;
                 var report = new DistillProgress
                 {
-                    Phase = "train", Step = step, Steps = plan.TotalSteps, Stage = stage, StageCount = plan.Stages.Count, StageStep = step - stage.Start,
-                    Terms = row, LearningRate = lr, TokensPerSecond = row["tokens_per_s"], Eta = TimeSpan.FromSeconds(perStep * (plan.TotalSteps - step)),
+                    Phase = "train", Step = w.Step, Steps = plan.TotalSteps, Stage = stage, StageCount = plan.Stages.Count,
+                    StageStep = w.Step - stage.Start, Terms = row, LearningRate = lr, TokensPerSecond = w.ItemsPerSecond, Eta = w.Eta,
                 };
-                if (eval)
+                if (w.Evaluate)
                 {
                     ctx.SyncTo(student);
                     if (student.Mlm is not null)
                     {
                         lastEval = PretrainingRun.Evaluate(student, heldOut, o.Batch, o.EvalBatches, unigram);
-                        row["eval_loss"] = lastEval.Loss; row["eval_mlm_acc"] = lastEval.MlmAccuracy; row["eval_nsp_acc"] = lastEval.NspAccuracy;
-                        row["unigram_baseline_acc"] = lastEval.UnigramBaselineAccuracy;
+                        PretrainingRun.AddEvalColumns(row, lastEval);
                     }
                     if (teacher is not null)
                     {
                         lastTransfer = TransferEvaluation.Run(teacher, student, map!, heldOut, o.Batch, o.EvalBatches, o.Threads, !teacherPredicts);
-                        row["eval_fmt_mse"] = lastTransfer.FeatureMapMse; row["eval_at"] = lastTransfer.Attention; row["eval_fmt_emb"] = lastTransfer.EmbeddingMse;
+                        row["eval_fmt_mse"] = lastTransfer.FeatureMapMse; row["eval_at"] = lastTransfer.Attention;
+                        row["eval_fmt_emb"] = lastTransfer.EmbeddingMse;
                     }
                     report = report with { Phase = "eval", Eval = lastEval, Transfer = lastTransfer };
                 }
-                metrics.Add(step, row);
                 progress(report);
-                sums.Clear(); windowSteps = windowTokens = 0;
-                window.Restart();
-            }
-            if (save)
+                sums.Clear();
+                return row;
+            },
+            Save = dir =>
             {
-                ctx.SyncTo(student);
-                var pos = iterator.Position;
-                var optimizer = ctx.Optimizer;
-                long s = step;
-                var path = runDir.Save(step, dir =>
-                {
-                    ModelFolder.Save(student, dir, o.VocabPath);
-                    optimizer.Save(Path.Combine(dir, OptimizerFile));
-                    var state = new JsonObject { ["step"] = s, ["stage"] = stage.Index, ["epoch"] = pos.Epoch, ["index"] = pos.Index, ["fingerprint"] = fingerprint.DeepClone() };
-                    File.WriteAllText(Path.Combine(dir, StateFile), state.ToJsonString(new JsonSerializerOptions { WriteIndented = true }));
-                }, metrics);
-                SaveCurves(metrics, o, plan);
-                progress(new DistillProgress { Phase = "checkpoint", Step = step, Steps = plan.TotalSteps, Stage = stage, StageCount = plan.Stages.Count, Message = path });
-                window.Restart();
-            }
-        }
+                ctx!.SyncTo(student);
+                ModelFolder.Save(student, dir, o.VocabPath);
+                ctx.Optimizer.Save(Path.Combine(dir, OptimizerFile));
+                return new JsonObject { ["stage"] = ctx.Stage.Index, ["epoch"] = iterator.Position.Epoch, ["index"] = iterator.Position.Index };
+            },
+            Saved = (step, path) => progress(new DistillProgress
+            {
+                Phase = "checkpoint", Step = step, Steps = plan.TotalSteps, Stage = ctx!.Stage, StageCount = plan.Stages.Count, Message = path,
+            }),
+        }, cancel);
         ctx?.SyncTo(student);
         if (student.Mlm is not null) lastEval ??= PretrainingRun.Evaluate(student, heldOut, o.Batch, o.EvalBatches, unigram);
-        if (teacher is not null) lastTransfer ??= TransferEvaluation.Run(teacher, student, map!, heldOut, o.Batch, o.EvalBatches, o.Threads, !teacherPredicts);
+        if (teacher is not null)
+            lastTransfer ??= TransferEvaluation.Run(teacher, student, map!, heldOut, o.Batch, o.EvalBatches, o.Threads, !teacherPredicts);
         ModelFolder.Save(student, o.OutputDir, o.VocabPath);
-        SaveCurves(metrics, o, plan);
-        progress(new DistillProgress { Phase = "done", Step = step, Steps = plan.TotalSteps, Eval = lastEval, Transfer = lastTransfer, Message = o.OutputDir });
-        return new DistillResult(o.OutputDir, step, lastEval, trainSeconds, resumedFrom > 0, resumedFrom, student.Store.Count)
+        harness.SaveCurves();
+        progress(new DistillProgress
+        {
+            Phase = "done", Step = harness.Step, Steps = plan.TotalSteps, Eval = lastEval, Transfer = lastTransfer, Message = o.OutputDir,
+        });
+        return new DistillResult(o.OutputDir, harness.Step, lastEval, harness.TrainSeconds, harness.ResumedFrom > 0, harness.ResumedFrom,
+            student.Store.Count)
         {
             FinalTransfer = lastTransfer, PredictionDistillation = teacherPredicts, EmbeddingStage = embeddingSteps > 0,
         };
@@ -247,7 +247,8 @@ public static class DistillationRun
             if (!ReferenceEquals(Model, student)) StudentInit.CopyInto(Model.Store, student.Store);
         }
 
-        public static StageContext Create(DistillStage stage, DistillPlan plan, MobileBertModel student, MobileBertModel? teacher, LayerMap? map, DistillOptions o)
+        public static StageContext Create(DistillStage stage, DistillPlan plan, MobileBertModel student, MobileBertModel? teacher, LayerMap? map,
+            DistillOptions o)
         {
             var model = stage.HasPrediction ? student : StudentInit.Truncated(student, stage.Depth, ModelHeads.None);
             model.Threads = o.Threads;
@@ -257,10 +258,7 @@ public static class DistillationRun
                 int depth = stage.Layers.Length == 0 ? 1 : stage.Layers.Max(l => map![l]) + 1;
                 if (depth < teacher.Config.NumHiddenLayers) t = StudentInit.Truncated(teacher, depth, ModelHeads.None);
             }
-            Optimizer opt = o.Optimizer == "lamb"
-                ? new Lamb(model.Store, new LambOptions { WeightDecay = o.WeightDecay })
-                : new AdamW(model.Store, new AdamWOptions { WeightDecay = o.WeightDecay, DecayBiasesAndNorms = false });
-            opt.Threads = o.Threads;
+            var opt = OptimizerFactory.Create(o.Optimizer, model.Store, o.WeightDecay, o.Threads);
             plan.Configure(stage, opt.Groups);
             return new StageContext { Stage = stage, Model = model, Teacher = t, Optimizer = opt };
         }
@@ -305,7 +303,7 @@ public static class DistillationRun
             var w = o.Weights;
             int b = batch.Batch, s = batch.Seq, rows = b * s, h = student.Config.HiddenSize, threads = Math.Max(1, o.Threads);
             bool layerWise = stage.HasLayerWise && t is not null, pd = stage.HasPrediction;
-            int[]? positions = pd ? MaskedPositions(batch.MlmLabels) : null;
+            int[]? positions = pd ? PretrainingRun.MaskedPositions(batch.MlmLabels) : null;
             var terms = new Dictionary<string, double>();
 
             // Teacher: inference mode, only what the stage reads.
@@ -316,12 +314,16 @@ public static class DistillationRun
                 ReadOnlySpan<float> last;
                 if (TeacherOnEngine)
                 {
-                    var r = TeacherEngine(t, threads).Run(batch.Input, layerWise ? InferenceOutputs.HiddenStates | InferenceOutputs.Attentions : InferenceOutputs.None);
+                    var r = TeacherEngine(t, threads).Run(batch.Input,
+                        layerWise ? InferenceOutputs.HiddenStates | InferenceOutputs.Attentions : InferenceOutputs.None);
                     tHidden = r.HiddenStates; tAttn = r.Attentions; last = r.LastHiddenState;
                 }
                 else
                 {
-                    var tOut = _teacherOut = t.Forward(batch.Input, new ForwardOptions { OutputHiddenStates = layerWise, OutputAttentions = layerWise, Heads = ModelHeads.None, ReuseOutputs = _teacherOut });
+                    var tOut = _teacherOut = t.Forward(batch.Input, new ForwardOptions
+                    {
+                        OutputHiddenStates = layerWise, OutputAttentions = layerWise, Heads = ModelHeads.None, ReuseOutputs = _teacherOut,
+                    });
                     tHidden = tOut.HiddenStates; tAttn = tOut.Attentions; last = tOut.LastHiddenState;
                 }
                 // The teacher's last hidden state at the masked positions, for its MLM head below.
@@ -331,7 +333,8 @@ public static class DistillationRun
 
             var sOut = student.Forward(batch.Input, new ForwardOptions
             {
-                Training = o.Dropout, KeepForBackward = true, Seed = seed, MlmPositions = positions, Heads = pd ? ModelHeads.Pretraining : ModelHeads.None,
+                Training = o.Dropout, KeepForBackward = true, Seed = seed, MlmPositions = positions,
+                Heads = pd ? ModelHeads.Pretraining : ModelHeads.None,
                 OutputHiddenStates = layerWise, OutputAttentions = layerWise,
             });
             var grads = new OutputGradients();
@@ -348,9 +351,11 @@ public static class DistillationRun
                 {
                     int tl = map![l];
                     var dh = _dHidden[l + 1] = Buffer($"dh{l}", rows * h);
-                    var fm = DistillationLosses.FeatureMap(tHidden![tl + 1], sOut.HiddenStates![l + 1], rows, h, batch.AttentionMask, w, dh, 1.0, threads);
+                    var fm = DistillationLosses.FeatureMap(tHidden![tl + 1], sOut.HiddenStates![l + 1], rows, h, batch.AttentionMask, w, dh, 1.0,
+                        threads);
                     var da = _dAttn[l] = Buffer($"da{l}", b * sh * s * s);
-                    double a = DistillationLosses.Attention(tAttn![tl], sOut.Attentions![l], b, s, th, sh, batch.AttentionMask, da, w.Attention, threads);
+                    double a = DistillationLosses.Attention(tAttn![tl], sOut.Attentions![l], b, s, th, sh, batch.AttentionMask, da, w.Attention,
+                        threads);
                     mse += fm.Mse; mean += fm.Mean; vr += fm.Variance; at += a;
                     total += fm.Total + w.Attention * a;
                 }
@@ -380,7 +385,8 @@ public static class DistillationRun
                 var dNsp = new float[b * 2];
                 // The gradient overwrites the student's logits (each row is read before it is written; without a teacher the
                 // "teacher" logits are the student's own, so the KD term and its gradient are exactly 0 and α = 1).
-                var pl = DistillationLosses.Prediction(sOut.MlmLogits!, teacherLogits, labels, p, v, sOut.NspLogits!, batch.NextSentenceLabels, weights,
+                var pl = DistillationLosses.Prediction(sOut.MlmLogits!, teacherLogits, labels, p, v, sOut.NspLogits!, batch.NextSentenceLabels,
+                    weights,
                     dStudentLogits: sOut.MlmLogits, dStudentNsp: dNsp, threads: threads);
                 grads.MlmLogits = sOut.MlmLogits; grads.NspLogits = dNsp;
                 terms["mlm"] = pl.Mlm; terms["kd"] = pl.Kd; terms["nsp"] = pl.Nsp;
@@ -389,15 +395,10 @@ public static class DistillationRun
             }
             terms["loss"] = total;
             if (!double.IsFinite(total))
-                throw new TrainingDivergedException($"step {stepNumber}: the loss is {total} ({string.Join(", ", terms.Select(kv => $"{kv.Key} {kv.Value}"))}); stopped, the last checkpoint is kept. Lower --lr.");
-            student.ZeroGrad();
-            student.Backward(sOut, grads);
-            try { gradNorm = GradientClipper.ClipGlobalNorm(student.Store, o.MaxGradNorm, ctx.Optimizer.Groups, threads: threads).Norm; }
-            catch (NonFiniteGradientException e)
-            {
-                throw new TrainingDivergedException($"step {stepNumber}: gradient of '{e.ParameterName}' is {e.Value} at element {e.Index}; stopped, the last checkpoint is kept.");
-            }
-            ctx.Optimizer.Step(lr);
+                throw new TrainingDivergedException($"step {stepNumber}: the loss is {total} " +
+                    $"({string.Join(", ", terms.Select(kv => $"{kv.Key} {kv.Value}"))}); stopped, the last checkpoint is kept. Lower Lr.")
+                { Settings = ["Lr"] };
+            gradNorm = TrainingHarness.BackwardAndUpdate(student, sOut, grads, ctx.Optimizer, o.MaxGradNorm, lr, stepNumber);
             return terms;
         }
 
@@ -418,32 +419,8 @@ public static class DistillationRun
         var input = new ModelInput(batch.Batch, batch.Seq, ids, batch.AttentionMask, batch.TokenTypeIds);
         return new PretrainingBatch
         {
-            Input = input, MlmLabels = batch.MlmLabels, NextSentenceLabels = batch.NextSentenceLabels, ExampleIndices = batch.ExampleIndices, Epoch = batch.Epoch,
+            Input = input, MlmLabels = batch.MlmLabels, NextSentenceLabels = batch.NextSentenceLabels, ExampleIndices = batch.ExampleIndices,
+            Epoch = batch.Epoch,
         };
-    }
-
-    static int[] MaskedPositions(int[] mlmLabels)
-    {
-        var p = new List<int>();
-        for (int i = 0; i < mlmLabels.Length; i++) if (mlmLabels[i] != Losses.IgnoreIndex) p.Add(i);
-        return [.. p];
-    }
-
-    static void SaveCurves(MetricsLog metrics, DistillOptions o, DistillPlan plan)
-    {
-        metrics.Save(Path.Combine(o.OutputDir, MetricsFile));
-        var c = o.StudentConfig;
-        string stages = string.Join(" → ", plan.Stages.Select(x => x.Name).Distinct());
-        metrics.Plot(Path.Combine(o.OutputDir, CurvesFile),
-            $"Student (MobileBERT, {c.NumHiddenLayers} layers, hidden {c.HiddenSize}, intra {c.IntraBottleneckSize}) — knowledge transfer",
-        [
-            ("Feature-map transfer (MSE of normalised maps; embedding output)", ["fmt_mse", "fmt_emb"]),
-            ("Mean / variance matching", ["fmt_mean", "fmt_var"]),
-            ("Attention transfer (KL)", ["at"]),
-            ("Held-out transfer losses", ["eval_fmt_mse", "eval_at", "eval_fmt_emb"]),
-            ("Pre-training distillation (MLM, KD, NSP)", ["mlm", "kd", "nsp"]),
-            ("MLM accuracy (held-out vs unigram baseline)", ["mlm_acc", "eval_mlm_acc", "unigram_baseline_acc"]),
-        ], new Reporting.PlotOptions { Subtitle = $"{o.Strategy.ToString().ToLowerInvariant()}: {stages}; layer-wise terms summed over the stage's layers" },
-        [.. plan.Stages.Select(x => x.Name)]);
     }
 }

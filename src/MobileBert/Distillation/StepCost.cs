@@ -1,6 +1,6 @@
 using System.Diagnostics;
 using MobileBert.Model;
-using MobileBert.Pretraining;
+using MobileBert.PretrainingData;
 using MobileBert.Training;
 using MobileBert.Training.Optimizers;
 using MobileBert.Training.Pretraining;
@@ -69,7 +69,7 @@ public static class StepCost
         // The teacher forward as the trainer runs it in layer-wise stages: on its inference engine, with hidden states and attentions.
         var teacherEngine = trainer.TeacherEngine(teacher, threads);
         double teacherMs = Time(() => teacherEngine.Run(data.Input, MobileBert.Inference.InferenceOutputs.HiddenStates | MobileBert.Inference.InferenceOutputs.Attentions));
-        var plain = new Lamb(student.Store) { Threads = threads };
+        var plain = OptimizerFactory.Create("lamb", student.Store, threads: threads);
         double studentMs = Time(() => PretrainingRun.TrainStep(student, plain, data, 1e-5, 1.0, 1, 1, out _));
         double StageMs(DistillStrategy strategy, int stageIndex)
         {

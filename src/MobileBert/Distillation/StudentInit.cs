@@ -5,7 +5,7 @@ using MobileBert.Training.Optimizers;
 namespace MobileBert.Distillation;
 
 /// <summary>Teacher and student cannot be paired (shapes, heads, depths). The message names the tensors or fields.</summary>
-public sealed class DistillationException(string message) : Exception(message);
+public sealed class DistillationException(string message) : MobileBertException(message);
 
 /// <summary>Which teacher layer each student layer learns from.</summary>
 public sealed class LayerMap
@@ -40,11 +40,13 @@ public sealed class LayerMap
         {
             var kv = parts[i].Split(':');
             int s = kv.Length == 2 ? int.Parse(kv[0]) : i, t = int.Parse(kv[^1]);
-            if ((uint)s >= (uint)studentLayers) throw new DistillationException($"--layer-map: student layer {s} does not exist (0…{studentLayers - 1}).");
+            if ((uint)s >= (uint)studentLayers) throw new DistillationException(
+                $"LayerMapSpec: student layer {s} does not exist (0…{studentLayers - 1}).") { Settings = ["LayerMapSpec"] };
             map[s] = t;
         }
         int missing = Array.IndexOf(map, -1);
-        if (missing >= 0) throw new DistillationException($"--layer-map: student layer {missing} has no teacher layer.");
+        if (missing >= 0) throw new DistillationException($"LayerMapSpec: student layer {missing} has no teacher layer.")
+        { Settings = ["LayerMapSpec"] };
         return new LayerMap(map, teacherLayers);
     }
 

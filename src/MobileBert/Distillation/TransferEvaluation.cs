@@ -1,6 +1,6 @@
 using MobileBert.Inference;
 using MobileBert.Model;
-using MobileBert.Pretraining;
+using MobileBert.PretrainingData;
 
 namespace MobileBert.Distillation;
 

@@ -5,7 +5,7 @@ using MobileBert.Model.Heads;
 namespace MobileBert.Export;
 
 /// <summary>The model cannot be exported as asked (unsupported opset, missing head, too large, …). The message says why.</summary>
-public sealed class OnnxExportException(string message) : Exception(message);
+public sealed class OnnxExportException(string message) : MobileBertException(message);
 
 public sealed class OnnxExportOptions
 {

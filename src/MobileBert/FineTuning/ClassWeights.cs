@@ -1,5 +1,6 @@
 using System.Globalization;
 using MobileBert.Tasks.Classification;
+using MobileBert.Tasks;
 
 namespace MobileBert.FineTuning;
 
@@ -14,20 +15,20 @@ public static class ClassWeights
     {
         if (string.IsNullOrWhiteSpace(spec)) return null;
         if (info.Kind != TaskInfoKind.Classification)
-            throw new ArgumentException($"--class-weight applies to classification; task '{info.Task}' is " +
-                $"{info.Kind.ToString().ToLowerInvariant()}.");
+            throw new SettingException($"ClassWeight applies to classification; task '{info.Task}' is " +
+                $"{info.Kind.ToString().ToLowerInvariant()}.", "ClassWeight");
         if (spec.Trim().Equals("balanced", StringComparison.OrdinalIgnoreCase))
-            return (balance ?? throw new InvalidOperationException("--class-weight balanced needs the training label " +
+            return (balance ?? throw new InvalidOperationException("balanced class weights need the training label " +
                 "counts.")).BalancedWeights(info.Labels);
         var parts = spec.Split(',', StringSplitOptions.TrimEntries);
         if (parts.Length != info.Labels.Count)
-            throw new ArgumentException($"--class-weight {spec}: {parts.Length} weight(s) for {info.Labels.Count} labels ({string.Join(", " +
-                "", info.Labels)}, in that order).");
+            throw new SettingException($"ClassWeight {spec}: {parts.Length} weight(s) for {info.Labels.Count} labels " +
+                $"({string.Join(", ", info.Labels)}, in that order).", "ClassWeight");
         var w = new float[parts.Length];
         for (int i = 0; i < parts.Length; i++)
             if (!float.TryParse(parts[i], NumberStyles.Float, CultureInfo.InvariantCulture, out w[i]) || !(w[i] > 0) || !float.IsFinite(w[i]))
-                throw new ArgumentException($"--class-weight {spec}: weight {i + 1} ('{parts[i]}', label '{info.Labels[i]}') must be a positive " +
-                    $"number.");
+                throw new SettingException($"ClassWeight {spec}: weight {i + 1} ('{parts[i]}', label '{info.Labels[i]}') must be a " +
+                    "positive number.", "ClassWeight");
         return w;
     }
 

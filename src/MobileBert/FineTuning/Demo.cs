@@ -121,7 +121,7 @@ public static class Demo
             case "scratch": break;
             default:
                 if (Directory.Exists(o.Teacher)) return PretrainedTeacherDemo.Run(o);
-                throw new ArgumentException($"--teacher must be minilm, scratch or a model folder; '{o.Teacher}' is none of them.");
+                throw new SettingException($"Teacher must be minilm, scratch or a model folder; '{o.Teacher}' is none of them.", "Teacher");
         }
         var log = o.Log ?? Console.Error.WriteLine;
         var s = o.Quick ? DemoSettings.Quick : DemoSettings.Full;
@@ -326,6 +326,7 @@ public static class Demo
         foreach (var start in new[] { Directory.GetCurrentDirectory(), AppContext.BaseDirectory })
             for (var d = new DirectoryInfo(start); d is not null; d = d.Parent)
                 if (Directory.Exists(Path.Combine(d.FullName, "data", "sentiment")) && Directory.Exists(Path.Combine(d.FullName, "data", "vocab"))) return d.FullName;
-        throw new DirectoryNotFoundException("The bundled data (data/sentiment, data/vocab, data/corpus) was not found above the current directory; run the demo from the repository or pass --data-root.");
+        throw new SettingException("The bundled data (data/sentiment, data/vocab, data/corpus) was not found above the current directory; run " +
+            "the demo from the repository or set RepoRoot.", "RepoRoot");
     }
 }

@@ -38,16 +38,17 @@ public sealed record FineTuneRecipe(string Name, double Lr, int Epochs, int Batc
         Epochs = epochs ?? Epochs, Batch = Batch, Lr = Lr, WarmupProportion = WarmupProportion, WeightDecay = WeightDecay,
     };
 
-    /// <summary>Resolves a --recipe name for a model config (null: <see cref="Default"/>).</summary>
+    /// <summary>Resolves a recipe name for a model config (null: <see cref="Default"/>).</summary>
     public static FineTuneRecipe Resolve(string? name, MobileBertConfig? config)
     {
         switch (name?.Trim().ToLowerInvariant())
         {
             case null or "default": return Default;
             case "pretrained":
-                if (config is null) throw new ArgumentException("--recipe pretrained needs the model's config (give --model or --init-config).");
+                if (config is null) throw new SettingException("Recipe pretrained needs the model's config (give ModelDir or Config).", "Recipe",
+                    "ModelDir", "Config");
                 return Pretrained(MobileBertModel.CountParameters(config));
-            default: throw new ArgumentException($"--recipe '{name}' is not one of {string.Join(", ", Names)}.");
+            default: throw new SettingException($"Recipe '{name}' is not one of {string.Join(", ", Names)}.", "Recipe");
         }
     }
 }

@@ -5,6 +5,7 @@ using MobileBert.Tasks.Classification;
 using MobileBert.Tasks.QuestionAnswering;
 using MobileBert.Text;
 using MobileBert.Training;
+using MobileBert.Tasks;
 
 namespace MobileBert.FineTuning;
 

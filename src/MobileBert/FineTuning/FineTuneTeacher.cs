@@ -2,6 +2,7 @@ using System.Security.Cryptography;
 using MobileBert.Checkpoints;
 using MobileBert.Inference;
 using MobileBert.Model;
+using MobileBert.Tasks;
 
 namespace MobileBert.FineTuning;
 
@@ -29,12 +30,11 @@ public sealed class FineTuneTeacher : IDisposable
     /// <summary>SHA-256 over DIR/config.json and the weights file, without loading the model.</summary>
     public static string ComputeIdentity(string dir)
     {
-        if (!Directory.Exists(dir)) throw new DirectoryNotFoundException($"--teacher {dir}: folder does not exist.");
+        if (!Directory.Exists(dir)) throw new SettingException($"TeacherDir {dir}: folder does not exist.", "TeacherDir");
         using var h = IncrementalHash.CreateHash(HashAlgorithmName.SHA256);
         foreach (var path in new[] { Path.Combine(dir, ModelFolder.ConfigFile), QuantizedCheckpoint.WeightsPath(dir) })
         {
-            if (!File.Exists(path)) throw new FileNotFoundException($"--teacher {dir}: {path} is missing (the teacher must be a model folder).",
-                path);
+            if (!File.Exists(path)) throw new SettingException($"TeacherDir {dir}: {path} is missing (the teacher must be a model folder).", "TeacherDir");
             using var s = File.OpenRead(path);
             h.AppendData(SHA256.HashData(s));
         }
@@ -45,7 +45,7 @@ public sealed class FineTuneTeacher : IDisposable
     /// length).</summary>
     public static FineTuneTeacher Load(string dir, TaskInfo task, string studentVocabPath, int seq, int threads, string? identity = null)
     {
-        if (!Directory.Exists(dir)) throw new DirectoryNotFoundException($"--teacher {dir}: folder does not exist.");
+        if (!Directory.Exists(dir)) throw new SettingException($"TeacherDir {dir}: folder does not exist.", "TeacherDir");
         CheckVocab(dir, studentVocabPath);
         identity ??= ComputeIdentity(dir);
         var options = new PredictorOptions { Threads = threads };
@@ -58,16 +58,16 @@ public sealed class FineTuneTeacher : IDisposable
     {
         string path = Path.Combine(dir, ModelFolder.VocabFile);
         if (!File.Exists(path))
-            throw new FileNotFoundException($"--teacher {dir}: {path} is missing; teacher and student must share one tokenizer vocab.", path);
+            throw new SettingException($"TeacherDir {dir}: {path} is missing; teacher and student must share one tokenizer vocab.", "TeacherDir");
         var t = VocabTokens(path); var s = VocabTokens(studentVocabPath);
         int n = Math.Min(t.Count, s.Count), i = 0;
         while (i < n && t[i] == s[i]) i++;
         if (i < n || t.Count != s.Count)
-            throw new ArgumentException(i < n
-                ? $"--teacher {dir}: its vocab differs from the student's ({studentVocabPath}) at token id {i}: '{t[i]}' vs '{s[i]}'; teacher and " +
+            throw new SettingException(i < n
+                ? $"TeacherDir {dir}: its vocab differs from the student's ({studentVocabPath}) at token id {i}: '{t[i]}' vs '{s[i]}'; teacher and " +
                     $"student must share one tokenizer vocab."
-                : $"--teacher {dir}: its vocab has {t.Count} tokens, the student's ({studentVocabPath}) {s.Count}; teacher and student must share " +
-                    $"one tokenizer vocab.");
+                : $"TeacherDir {dir}: its vocab has {t.Count} tokens, the student's ({studentVocabPath}) {s.Count}; teacher and student must share " +
+                    $"one tokenizer vocab.", "TeacherDir");
     }
 
     /// <summary>The tokens of a vocab.txt by id (line), trailing empty lines dropped.</summary>
@@ -82,31 +82,31 @@ public sealed class FineTuneTeacher : IDisposable
     {
         var c = model.Config;
         if (c.MaxPositionEmbeddings < seq)
-            throw new ArgumentException($"--teacher {dir}: max_position_embeddings {c.MaxPositionEmbeddings} is shorter than --seq {seq}.");
+            throw new SettingException($"TeacherDir {dir}: max_position_embeddings {c.MaxPositionEmbeddings} is shorter than Seq {seq}.", "TeacherDir", "Seq");
         if (task.IsPair && c.TypeVocabSize < 2)
-            throw new ArgumentException($"--teacher {dir}: type_vocab_size {c.TypeVocabSize} cannot encode text pairs.");
+            throw new SettingException($"TeacherDir {dir}: type_vocab_size {c.TypeVocabSize} cannot encode text pairs.", "TeacherDir");
         var saved = File.Exists(Path.Combine(dir, TaskInfo.FileName)) ? TaskInfo.Load(dir) : null;
         if (task.Kind == TaskInfoKind.QuestionAnswering)
         {
             if (model.Qa is null)
-                throw new ArgumentException($"--teacher {dir}: the teacher has no question-answering head (qa_outputs.*); a SQuAD student needs a " +
-                    $"SQuAD teacher.");
+                throw new SettingException($"TeacherDir {dir}: the teacher has no question-answering head (qa_outputs.*); a SQuAD student needs a " +
+                    $"SQuAD teacher.", "TeacherDir");
             return;
         }
         if (model.Classifier is null)
-            throw new ArgumentException($"--teacher {dir}: the teacher has no sequence-classification head (classifier.*); fine-tune it on the " +
-                $"task first.");
+            throw new SettingException($"TeacherDir {dir}: the teacher has no sequence-classification head (classifier.*); fine-tune it on the " +
+                $"task first.", "TeacherDir");
         bool teacherRegression = saved?.Kind == TaskInfoKind.Regression || c.ProblemType == "regression";
         if (task.Kind == TaskInfoKind.Regression)
         {
             if (!teacherRegression || c.NumLabels != 1)
-                throw new ArgumentException($"--teacher {dir}: the student's task is regression; the teacher is a {c.NumLabels}-label classifier.");
+                throw new SettingException($"TeacherDir {dir}: the student's task is regression; the teacher is a {c.NumLabels}-label classifier.", "TeacherDir");
             return;
         }
         var labels = saved?.Labels is { Count: > 0 } l ? l : c.Labels;
         if (teacherRegression || !labels.SequenceEqual(task.Labels))
-            throw new ArgumentException($"--teacher {dir}: its labels ({(teacherRegression ? "regression" : string.Join(", ", labels))}) differ " +
+            throw new SettingException($"TeacherDir {dir}: its labels ({(teacherRegression ? "regression" : string.Join(", ", labels))}) differ " +
                 $"from the student's " +
-                $"({string.Join(", ", task.Labels)}); teacher and student must share the label set, in the same order.");
+                $"({string.Join(", ", task.Labels)}); teacher and student must share the label set, in the same order.", "TeacherDir");
     }
 }

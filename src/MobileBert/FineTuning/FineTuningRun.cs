@@ -7,26 +7,29 @@ using MobileBert.Model;
 using MobileBert.Training;
 using MobileBert.Training.Optimizers;
 using MobileBert.Training.Pretraining;
+using MobileBert.Tasks;
 
 namespace MobileBert.FineTuning;
 
 /// <summary>
 /// Fine-tuning of a sequence classification/regression task or SQuAD, the BERT recipe: AdamW (no decay on biases and
 /// norms), linear warm-up + decay, global-norm clipping, dropout in training, evaluation on dev at the end of every epoch,
-/// the best model (by the task's main metric) kept, atomic checkpoints with exact resume (weights, AdamW moments, step;
-/// batch order and dropout masks are pure functions of (seed, epoch/step)), CSV + PNG curves. The output folder is a
-/// model folder: config.json (id2label, problem_type) + model.safetensors + vocab.txt + task.json, from the best evaluation.
+/// the best model (by the selection metric) kept. <see cref="TrainingHarness"/> runs the loop: atomic checkpoints with
+/// exact resume (weights, optimizer moments, best and last evaluations; batch order and dropout masks are pure functions
+/// of (seed, epoch/step)), CSV + PNG curves. The output folder is a model folder: config.json (id2label, problem_type) +
+/// model.safetensors + vocab.txt + task.json, from the best evaluation.
 /// </summary>
 public static class FineTuningRun
 {
-    public const string StateFile = "trainer_state.json";
-    public const string OptimizerFile = "optimizer.safetensors";
-    public const string MetricsFile = "metrics.csv";
-    public const string CurvesFile = "curves.png";
+    public const string StateFile = RunDirectory.StateFile;
+    public const string OptimizerFile = RunDirectory.OptimizerFile;
+    public const string MetricsFile = RunDirectory.MetricsFile;
+    public const string CurvesFile = RunDirectory.CurvesFile;
     public const string EvalResultsFile = "eval_results.json";
     public const string BestDir = "best";
 
-    public static FineTuneResult Run(FineTuneOptions o, FineTuneTask task, Action<FineTuneProgress>? progress = null, CancellationToken cancel = default)
+    public static FineTuneResult Run(FineTuneOptions o, FineTuneTask task, Action<FineTuneProgress>? progress = null,
+        CancellationToken cancel = default)
     {
         o.Validate();
         progress ??= _ => { };
@@ -49,37 +52,28 @@ public static class FineTuningRun
         if (weights is not null) Say($"class weights: {ClassWeights.Describe(weights, info.Labels)}");
         else if (balance is { IsImbalanced: true })
             Say("note: the training labels are imbalanced; a model that never predicts the minority class is likely — " +
-                "--class-weight balanced weights it up");
+                "balanced class weights (--class-weight balanced on the command line) weight it up");
         string? teacherId = o.TeacherDir is null ? null : FineTuneTeacher.ComputeIdentity(o.TeacherDir);
 
         // 2. Model and optimizer, fresh or from the latest checkpoint.
-        var runDir = new RunDirectory(o.OutputDir, o.KeepCheckpoints);
-        runDir.CleanStale();   // what a killed run left: trash, temporary folders and files
-        var latest = runDir.Latest();
-        if (latest is not null && !o.Resume)
-            throw new ArgumentException($"{o.OutputDir} already has checkpoints (latest {Path.GetFileName(latest.Value.Path)}); pass --resume to continue it or choose another --out.");
         var fingerprint = Fingerprint(o, info, task);
         fingerprint["select_by"] = selection.Metric;
         fingerprint["class_weights"] = weights is null ? null : new JsonArray(weights.Select(w => (JsonNode?)JsonValue.Create(w)).ToArray());
         fingerprint["teacher_sha256"] = teacherId;
+        var harness = TrainingHarness.Open(o, fingerprint, new CurveSpec($"Fine-tuning {info.Name}",
+            [("Loss", ["loss", "eval_loss"]), ($"Dev {selection.Metric}", ["train_acc", "eval_" + selection.Metric])]));
         MobileBertModel model;
-        long step = 0, bestStep = -1;
+        long bestStep = -1;
         EvalMetrics? best = null, last = null;
         var history = new JsonArray();
-        var metrics = new MetricsLog();
-        if (latest is { } ck && o.Resume)
+        if (harness.Resume is { } ck)
         {
-            var statePath = Path.Combine(ck.Path, StateFile);
-            var state = JsonNode.Parse(File.ReadAllText(statePath))!.AsObject();
-            RunDirectory.CheckFingerprint(fingerprint, state["fingerprint"]!.AsObject(), statePath);
             model = ModelFolder.Load(ck.Path, new LoadOptions { Heads = TaskModels.HeadsFor(info) });
-            step = state["step"]!.GetValue<long>();
-            bestStep = state["best_step"]!.GetValue<long>();
-            best = ReadMetrics(state["best"]);
-            last = ReadMetrics(state["last"]);
-            history = state["history"]?.DeepClone().AsArray() ?? [];
-            metrics = runDir.LoadMetrics(ck.Path, step);
-            progress(new FineTuneProgress { Phase = "data", Message = $"resuming from {ck.Path} (step {step})" });
+            bestStep = ck.State["best_step"]!.GetValue<long>();
+            best = ReadMetrics(ck.State["best"]);
+            last = ReadMetrics(ck.State["last"]);
+            history = ck.State["history"]?.DeepClone().AsArray() ?? [];
+            progress(new FineTuneProgress { Phase = "data", Message = $"resuming from {ck.Path} (step {ck.Step})" });
         }
         else model = TaskModels.ForFineTuning(o.ModelDir, o.Config, info, (int)(o.Seed & int.MaxValue));
         model.Threads = o.Threads;
@@ -88,106 +82,103 @@ public static class FineTuningRun
             ClassWeights = weights, KdAlpha = o.KdAlpha, KdTemperature = o.KdTemperature,
             Teacher = o.TeacherDir is null ? null : TeacherTargets(o, info, task, vocabPath, teacherId!, progress),
         };
-        var optimizer = new AdamW(model.Store, new AdamWOptions { WeightDecay = o.WeightDecay, DecayBiasesAndNorms = false }) { Threads = o.Threads };
-        if (latest is { } ck2 && o.Resume) optimizer.Load(Path.Combine(ck2.Path, OptimizerFile));
-        long resumedFrom = step;
+        var optimizer = OptimizerFactory.Create(o.Optimizer, model.Store, o.WeightDecay, o.Threads);
+        if (harness.Resume is { } ck2) optimizer.Load(Path.Combine(ck2.Path, OptimizerFile));
 
         int stepsPerEpoch = task.EpochBatches(0, o.Batch, o.Seed, o.GroupByLength).Count;
         long total = (long)stepsPerEpoch * o.Epochs;
         var schedule = LrSchedule.Linear(o.Lr, (long)Math.Round(o.WarmupProportion * total), total);
         progress(new FineTuneProgress
         {
-            Phase = "data", Message = $"{model.Store.Count:N0} parameters; {o.Epochs} epochs × {stepsPerEpoch} steps of {o.Batch} = {total} steps, lr {o.Lr:0.###e0} (warm-up {o.WarmupProportion:P0}), {o.Threads} threads",
+            Phase = "data",
+            Message = $"{model.Store.Count:N0} parameters; {o.Epochs} epochs × {stepsPerEpoch} steps of {o.Batch} = {total} steps, " +
+                $"lr {o.Lr:0.###e0} (warm-up {o.WarmupProportion:P0}), {o.Threads} threads",
         });
 
-        // 3. Train.
-        var window = Stopwatch.StartNew();
-        double trainSeconds = 0, lossSum = 0, gradNorm = 0;
-        long windowSteps = 0, windowExamples = 0, correct = 0, counted = 0;
+        // 3. Train: the step, the window's row (and dev evaluation, keeping the best model), the checkpoint's files.
+        double lr = 0, lossSum = 0, gradNorm = 0;
+        long correct = 0, counted = 0;
         int epochOfOrder = -1; List<int[]> order = [];
-        var forward = new ForwardOptions { Training = true, KeepForBackward = true, Heads = TaskModels.HeadsFor(info), HiddenDropout = o.HiddenDropout, AttentionDropout = o.AttentionDropout };
-        while (step < total)
+        var heads = TaskModels.HeadsFor(info);
+        int EpochOf(long stepsDone) => (int)((stepsDone - 1) / stepsPerEpoch) + 1;   // 1-based epoch of the step just trained
+        harness.Train(new TrainingLoop
         {
-            cancel.ThrowIfCancellationRequested();
-            int epoch = (int)(step / stepsPerEpoch), index = (int)(step % stepsPerEpoch);
-            if (epoch != epochOfOrder) { order = task.EpochBatches(epoch, o.Batch, o.Seed, o.GroupByLength); epochOfOrder = epoch; }
-            var batch = task.MakeBatch(order[index]);
-            double lr = schedule.At(step);
-            var output = model.Forward(batch.Input, new ForwardOptions
+            Steps = total, PeriodEnd = step => step % stepsPerEpoch == 0, EvaluateAtPeriodEnds = true, CanEvaluate = task.HasDev,
+            Step = step =>
             {
-                Training = true, KeepForBackward = true, Heads = forward.Heads, HiddenDropout = o.HiddenDropout, AttentionDropout = o.AttentionDropout,
-                Seed = PretrainingRun.StepSeed(o.Seed, step),
-            });
-            var loss = batch.Loss(output);
-            if (!double.IsFinite(loss.Value))
-                throw new TrainingDivergedException($"step {step + 1}: the loss is {loss.Value}; stopped, the last checkpoint is kept. Lower --lr.");
-            model.ZeroGrad();
-            model.Backward(output, loss.Gradients);
-            try { gradNorm = GradientClipper.ClipGlobalNorm(model.Store, o.MaxGradNorm, optimizer.Groups, threads: o.Threads).Norm; }
-            catch (NonFiniteGradientException e)
-            {
-                throw new TrainingDivergedException($"step {step + 1}: gradient of '{e.ParameterName}' is {e.Value} at element {e.Index}; stopped, the last checkpoint is kept.");
-            }
-            optimizer.Step(lr);
-            step++;
-            lossSum += loss.Value; windowSteps++; windowExamples += batch.Size;
-            if (loss.Correct >= 0) { correct += loss.Correct; counted += batch.Size; }
-
-            bool epochEnd = step % stepsPerEpoch == 0;
-            bool log = step % o.LogEvery == 0 || epochEnd;
-            bool eval = task.HasDev && (epochEnd || (o.EvalEvery > 0 && step % o.EvalEvery == 0));
-            bool save = epochEnd || (o.CheckpointEvery > 0 && step % o.CheckpointEvery == 0);
-            if (log || eval)
-            {
-                double secs = window.Elapsed.TotalSeconds; trainSeconds += secs;
-                var row = new Dictionary<string, double> { ["epoch"] = (double)step / stepsPerEpoch, ["lr"] = lr, ["loss"] = lossSum / windowSteps, ["grad_norm"] = gradNorm, ["examples_per_s"] = windowExamples / Math.Max(1e-9, secs) };
-                if (counted > 0) row["train_acc"] = (double)correct / counted;
-                var report = new FineTuneProgress
+                int epoch = (int)(step / stepsPerEpoch), index = (int)(step % stepsPerEpoch);
+                if (epoch != epochOfOrder) { order = task.EpochBatches(epoch, o.Batch, o.Seed, o.GroupByLength); epochOfOrder = epoch; }
+                var batch = task.MakeBatch(order[index]);
+                lr = schedule.At(step);
+                var output = model.Forward(batch.Input, new ForwardOptions
                 {
-                    Phase = "train", Step = step, Steps = total, Epoch = epoch + 1, Epochs = o.Epochs, Loss = row["loss"], LearningRate = lr,
-                    TrainAccuracy = counted > 0 ? row["train_acc"] : double.NaN, ExamplesPerSecond = row["examples_per_s"],
-                    Eta = TimeSpan.FromSeconds(secs / windowSteps * (total - step)),
+                    Training = true, KeepForBackward = true, Heads = heads, HiddenDropout = o.HiddenDropout, AttentionDropout = o.AttentionDropout,
+                    Seed = TrainingHarness.StepSeed(o.Seed, step),
+                });
+                var loss = batch.Loss(output);
+                if (!double.IsFinite(loss.Value))
+                    throw new TrainingDivergedException(
+                        $"step {step + 1}: the loss is {loss.Value}; stopped, the last checkpoint is kept. Lower Lr.") { Settings = ["Lr"] };
+                gradNorm = TrainingHarness.BackwardAndUpdate(model, output, loss.Gradients, optimizer, o.MaxGradNorm, lr, step + 1);
+                lossSum += loss.Value;
+                if (loss.Correct >= 0) { correct += loss.Correct; counted += batch.Size; }
+                return batch.Size;
+            },
+            Log = w =>
+            {
+                var row = new Dictionary<string, double>
+                {
+                    ["epoch"] = (double)w.Step / stepsPerEpoch, ["lr"] = lr, ["loss"] = lossSum / w.WindowSteps, ["grad_norm"] = gradNorm,
+                    ["examples_per_s"] = w.ItemsPerSecond,
                 };
-                progress(report);
-                if (eval)
+                if (counted > 0) row["train_acc"] = (double)correct / counted;
+                int epoch = EpochOf(w.Step);
+                progress(new FineTuneProgress
                 {
-                    progress(new FineTuneProgress { Phase = "eval", Step = step, Steps = total, Epoch = epoch + 1, Epochs = o.Epochs, Message = "evaluating on dev" });
+                    Phase = "train", Step = w.Step, Steps = total, Epoch = epoch, Epochs = o.Epochs, Loss = row["loss"], LearningRate = lr,
+                    TrainAccuracy = counted > 0 ? row["train_acc"] : double.NaN, ExamplesPerSecond = w.ItemsPerSecond, Eta = w.Eta,
+                });
+                if (w.Evaluate)
+                {
+                    progress(new FineTuneProgress { Phase = "eval", Step = w.Step, Steps = total, Epoch = epoch, Epochs = o.Epochs,
+                        Message = "evaluating on dev" });
                     last = task.Evaluate(model, o.EvalBatch) with { MainMetric = selection.Metric };
                     foreach (var (k, v) in last.Values) row["eval_" + k] = v;
                     bool improved = best is null || selection.Better(last.Main, best.Main);
-                    history.Add((JsonNode)new JsonObject { ["step"] = step, ["epoch"] = (double)step / stepsPerEpoch, ["metrics"] = MetricsJson(last) });
+                    history.Add((JsonNode)new JsonObject
+                    {
+                        ["step"] = w.Step, ["epoch"] = (double)w.Step / stepsPerEpoch, ["metrics"] = MetricsJson(last),
+                    });
                     if (improved)
                     {
-                        best = last; bestStep = step;
+                        best = last; bestStep = w.Step;
                         SaveModelFolder(Path.Combine(o.OutputDir, BestDir), model, vocabPath, info, best, bestStep);
                     }
-                    progress(new FineTuneProgress { Phase = "eval", Step = step, Steps = total, Epoch = epoch + 1, Epochs = o.Epochs, Eval = last, IsBest = improved });
+                    progress(new FineTuneProgress { Phase = "eval", Step = w.Step, Steps = total, Epoch = epoch, Epochs = o.Epochs, Eval = last,
+                        IsBest = improved });
                 }
-                metrics.Add(step, row);
-                lossSum = 0; windowSteps = windowExamples = correct = counted = 0;
-                window.Restart();
-            }
-            if (save)
+                lossSum = 0; correct = counted = 0;
+                return row;
+            },
+            Save = dir =>
             {
-                var state = new JsonObject
+                ModelFolder.Save(model, dir, vocabPath);
+                info.Save(dir);
+                optimizer.Save(Path.Combine(dir, OptimizerFile));
+                return new JsonObject
                 {
-                    ["step"] = step, ["epoch"] = (double)step / stepsPerEpoch, ["best_step"] = bestStep, ["best"] = best is null ? null : MetricsJson(best),
-                    ["last"] = last is null ? null : MetricsJson(last), ["history"] = history.DeepClone(), ["fingerprint"] = fingerprint.DeepClone(),
+                    ["epoch"] = (double)harness.Step / stepsPerEpoch, ["best_step"] = bestStep, ["best"] = best is null ? null : MetricsJson(best),
+                    ["last"] = last is null ? null : MetricsJson(last), ["history"] = history.DeepClone(),
                 };
-                var path = runDir.Save(step, dir =>
-                {
-                    ModelFolder.Save(model, dir, vocabPath);
-                    info.Save(dir);
-                    optimizer.Save(Path.Combine(dir, OptimizerFile));
-                    File.WriteAllText(Path.Combine(dir, StateFile), state.ToJsonString(new JsonSerializerOptions { WriteIndented = true }));
-                }, metrics);
-                SaveCurves(metrics, o.OutputDir, info, selection.Metric);
-                progress(new FineTuneProgress { Phase = "checkpoint", Step = step, Steps = total, Epoch = epoch + 1, Epochs = o.Epochs, Message = path });
-                window.Restart();
-            }
-        }
+            },
+            Saved = (step, path) => progress(new FineTuneProgress
+            {
+                Phase = "checkpoint", Step = step, Steps = total, Epoch = EpochOf(step), Epochs = o.Epochs, Message = path,
+            }),
+        }, cancel);
 
         // 4. The output folder holds the best model (or the last one without a dev set).
+        long steps = harness.Step;
         string bestDir = Path.Combine(o.OutputDir, BestDir);
         if (task.HasDev && Directory.Exists(bestDir))
             foreach (var f in new[] { ModelFolder.ConfigFile, ModelFolder.WeightsFile, ModelFolder.VocabFile, TaskInfo.FileName })
@@ -195,14 +186,18 @@ public static class FineTuningRun
         else { ModelFolder.Save(model, o.OutputDir, vocabPath); info.Save(o.OutputDir); }
         var results = new JsonObject
         {
-            ["task"] = info.Task, ["main_metric"] = info.MainMetric, ["selected_by"] = selection.Metric, ["best_step"] = bestStep, ["steps"] = step,
+            ["task"] = info.Task, ["main_metric"] = info.MainMetric, ["selected_by"] = selection.Metric, ["best_step"] = bestStep, ["steps"] = steps,
             ["best"] = best is null ? null : MetricsJson(best), ["last"] = last is null ? null : MetricsJson(last), ["history"] = history.DeepClone(),
         };
         WriteAtomic(Path.Combine(o.OutputDir, EvalResultsFile), results.ToJsonString(new JsonSerializerOptions { WriteIndented = true }));
-        SaveCurves(metrics, o.OutputDir, info, selection.Metric);
-        long trained = step - resumedFrom;
-        progress(new FineTuneProgress { Phase = "done", Step = step, Steps = total, Epoch = o.Epochs, Epochs = o.Epochs, Eval = best, Message = o.OutputDir });
-        return new FineTuneResult(o.OutputDir, info, step, best, bestStep, last, trainSeconds, trained * o.Batch / Math.Max(1e-9, trainSeconds), resumedFrom > 0, resumedFrom, model.Store.Count);
+        harness.SaveCurves();
+        long trained = steps - harness.ResumedFrom;
+        progress(new FineTuneProgress
+        {
+            Phase = "done", Step = steps, Steps = total, Epoch = o.Epochs, Epochs = o.Epochs, Eval = best, Message = o.OutputDir,
+        });
+        return new FineTuneResult(o.OutputDir, info, steps, best, bestStep, last, harness.TrainSeconds,
+            trained * o.Batch / Math.Max(1e-9, harness.TrainSeconds), harness.ResumedFrom > 0, harness.ResumedFrom, model.Store.Count);
     }
 
     /// <summary>The teacher's logits of every training feature: read from the run directory when saved there for this
@@ -232,13 +227,15 @@ public static class FineTuningRun
         return logits;
     }
 
-    /// <summary>Writes a complete model folder (weights, config with labels, vocab, task.json, eval_results.json) to a temporary folder and renames it into place.</summary>
+    /// <summary>Writes a complete model folder (weights, config with labels, vocab, task.json, eval_results.json) to a temporary
+    /// folder and renames it into place.</summary>
     static void SaveModelFolder(string dir, MobileBertModel model, string vocabPath, TaskInfo info, EvalMetrics metrics, long step)
     {
         string tmp = dir + ".tmp-" + Guid.NewGuid().ToString("N");
         ModelFolder.Save(model, tmp, vocabPath);
         info.Save(tmp);
-        File.WriteAllText(Path.Combine(tmp, EvalResultsFile), new JsonObject { ["step"] = step, ["metrics"] = MetricsJson(metrics) }.ToJsonString(new JsonSerializerOptions { WriteIndented = true }));
+        File.WriteAllText(Path.Combine(tmp, EvalResultsFile),
+            new JsonObject { ["step"] = step, ["metrics"] = MetricsJson(metrics) }.ToJsonString(new JsonSerializerOptions { WriteIndented = true }));
         if (Directory.Exists(dir)) RunDirectory.DeleteAtomically(dir);
         Directory.Move(tmp, dir);
     }
@@ -284,15 +281,5 @@ public static class FineTuningRun
         string tmp = path + ".tmp-" + Guid.NewGuid().ToString("N");
         File.WriteAllText(tmp, text);
         File.Move(tmp, path, overwrite: true);
-    }
-
-    static void SaveCurves(MetricsLog metrics, string dir, TaskInfo info, string selectedBy)
-    {
-        metrics.Save(Path.Combine(dir, MetricsFile));
-        metrics.Plot(Path.Combine(dir, CurvesFile), $"Fine-tuning {info.Name}",
-        [
-            ("Loss", ["loss", "eval_loss"]),
-            ($"Dev {selectedBy}", ["train_acc", "eval_" + selectedBy]),
-        ]);
     }
 }

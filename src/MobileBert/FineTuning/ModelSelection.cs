@@ -1,5 +1,6 @@
 using MobileBert.Tasks.Classification;
 using MobileBert.Tasks.Metrics;
+using MobileBert.Tasks;
 
 namespace MobileBert.FineTuning;
 
@@ -22,8 +23,8 @@ public sealed record ModelSelection(string Metric, bool HigherIsBetter, string R
             string m = requested.Trim().ToLowerInvariant() switch { "accuracy" => MetricNames.Accuracy,
                 "exact" when available.Contains("exact_match") => "exact_match", var x => x };
             if (!available.Contains(m))
-                throw new ArgumentException($"--select-by {requested}: task '{info.Task}' reports {string.Join(", ", available)}.");
-            return new ModelSelection(m, !LowerIsBetter(m), "--select-by");
+                throw new SettingException($"SelectBy {requested}: task '{info.Task}' reports {string.Join(", ", available)}.", "SelectBy");
+            return new ModelSelection(m, !LowerIsBetter(m), "as asked");
         }
         if (TaskInfo.IsGeneric(info.Task) && info.Kind == TaskInfoKind.Classification && balance is { IsImbalanced: true } b)
         {

@@ -1,5 +1,6 @@
 using MobileBert.Tasks.Classification;
 using MobileBert.Tasks.QuestionAnswering;
+using MobileBert.Tasks;
 
 namespace MobileBert.FineTuning;
 
@@ -31,7 +32,7 @@ public static class TaskData
     {
         string t = task.Trim().ToLowerInvariant();
         if (!TaskNames.Contains(t) && !TaskInfo.IsGeneric(t))
-            throw new ArgumentException($"--task '{task}' is not one of {string.Join(", ", TaskNames)}.");
+            throw new SettingException($"Task '{task}' is not one of {string.Join(", ", TaskNames)}.", "Task");
         return t;
     }
 
@@ -91,7 +92,7 @@ public static class TaskData
         if (!v2 && data.HasImpossible)
         {
             var e = data.Examples.First(x => !x.HasAnswer);
-            throw new InvalidDataException($"{path}: question '{e.Id}' ({e.JsonPath}) has no answer; use --task squad2 for SQuAD v2.0 data.");
+            throw new InvalidDataException($"{path}: question '{e.Id}' ({e.JsonPath}) has no answer; use the squad2 task for SQuAD v2.0 data.");
         }
         return data;
     }

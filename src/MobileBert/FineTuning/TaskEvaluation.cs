@@ -5,6 +5,7 @@ using MobileBert.Checkpoints;
 using MobileBert.Tasks.Classification;
 using MobileBert.Tasks.QuestionAnswering;
 using MobileBert.Text;
+using MobileBert.Tasks;
 
 namespace MobileBert.FineTuning;
 
@@ -28,7 +29,8 @@ public static class TaskEvaluation
     {
         var info = TaskInfo.Load(modelDir);
         if (task is not null && TaskData.Normalize(task) != info.Task)
-            throw new ArgumentException($"--task {task} does not match the model's task '{info.Task}' ({Path.Combine(modelDir, TaskInfo.FileName)}).");
+            throw new SettingException($"Task {task} does not match the model's task '{info.Task}' ({Path.Combine(modelDir, TaskInfo.FileName)}).",
+                "Task");
         var model = ModelFolder.Load(modelDir);
         if (threads > 0) model.Threads = threads;
         var tokenizer = WordPieceTokenizer.FromVocabFile(Path.Combine(modelDir, ModelFolder.VocabFile));
@@ -38,8 +40,8 @@ public static class TaskEvaluation
         if (info.Kind == TaskInfoKind.QuestionAnswering)
         {
             if (predictionsPath is not null)
-                throw new ArgumentException($"--output {predictionsPath}: a question-answering evaluation writes predictions.json and " +
-                    $"nbest_predictions.json (with probabilities) to --out.");
+                throw new SettingException($"PredictionsPath {predictionsPath}: a question-answering evaluation writes predictions.json and " +
+                    $"nbest_predictions.json (with probabilities) to OutputDir.", "PredictionsPath", "OutputDir");
             var s = info.Squad!;
             var data = TaskData.LoadSquad(dataPath, s.VersionTwoWithNegative, dataOptions?.SkipBadRows ?? false);
             var features = new QaFeaturizer(tokenizer, new QaFeatureOptions { MaxSeqLength = info.MaxSeqLength, DocStride = s.DocStride, MaxQueryLength = s.MaxQueryLength }).CreateFeatures(data.Examples);

@@ -1,6 +1,7 @@
 using MobileBert.Checkpoints;
 using MobileBert.Model;
 using MobileBert.Text;
+using MobileBert.Tasks;
 
 namespace MobileBert.FineTuning;
 
@@ -58,8 +59,10 @@ public static class TaskModels
     /// <summary>DIR/vocab.txt, or an error saying a model folder needs one.</summary>
     public static WordPieceTokenizer Tokenizer(string? vocabPath, string? modelDir)
     {
-        string path = vocabPath ?? Path.Combine(modelDir ?? throw new ArgumentException("Give --vocab (the model is randomly initialised)."), ModelFolder.VocabFile);
-        if (!File.Exists(path)) throw new FileNotFoundException($"{path}: vocab not found (pass --vocab, or put vocab.txt in the model folder).", path);
+        string path = vocabPath ?? Path.Combine(modelDir ?? throw new SettingException("Give VocabPath (the model is randomly initialised).",
+            "VocabPath"), ModelFolder.VocabFile);
+        if (!File.Exists(path))
+            throw new SettingException($"{path}: vocab not found (set VocabPath, or put vocab.txt in the model folder).", "VocabPath");
         return WordPieceTokenizer.FromVocabFile(path);
     }
 }

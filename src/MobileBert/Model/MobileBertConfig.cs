@@ -12,7 +12,7 @@ public enum NormalizationType { NoNorm, LayerNorm }
 public enum ModelType { MobileBert, Bert }
 
 /// <summary>Thrown when a config.json or a preset is malformed or inconsistent. The message names the file and field.</summary>
-public sealed class ConfigException(string message) : Exception(message);
+public sealed class ConfigException(string message) : MobileBertException(message);
 
 /// <summary>
 /// The MobileBERT model family, one parametric description (HuggingFace MobileBertConfig field names).

@@ -1,5 +1,6 @@
 using System.Globalization;
 using System.Text.Json.Nodes;
+using MobileBert.Checkpoints;
 
 namespace MobileBert.Training;
 
@@ -15,7 +16,7 @@ public sealed class RunDirectory
 {
     const string Prefix = "step-";
 
-    // File names shared by every training run (pre-training, distillation).
+    // File names shared by every training run (pre-training, distillation, fine-tuning; see TrainingHarness).
     public const string StateFile = "trainer_state.json";
     public const string OptimizerFile = "optimizer.safetensors";
     public const string MetricsFile = "metrics.csv";

@@ -3,6 +3,7 @@ using MobileBert.FineTuning;
 using MobileBert.Model;
 using MobileBert.Text;
 using Xunit;
+using MobileBert.Tasks;
 
 namespace MobileBert.Tests.Api;
 

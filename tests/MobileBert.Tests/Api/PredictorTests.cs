@@ -3,6 +3,7 @@ using MobileBert.FineTuning;
 using MobileBert.Model;
 using MobileBert.Tests.FineTuning;
 using Xunit;
+using MobileBert.Tasks;
 
 namespace MobileBert.Tests.Api;
 

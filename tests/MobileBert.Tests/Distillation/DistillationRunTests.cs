@@ -2,7 +2,7 @@ using MobileBert.Checkpoints;
 using MobileBert.Distillation;
 using MobileBert.Kernels;
 using MobileBert.Model;
-using MobileBert.Pretraining;
+using MobileBert.PretrainingData;
 using MobileBert.Training;
 using Xunit;
 
@@ -77,7 +77,7 @@ public class DistillationRunTests
                 Assert.Throws<OperationCanceledException>(() => DistillationRun.Run(Options(broken), p => { if (p.Phase == "train"
                     && p.Step >= killAt) cts.Cancel(); }, cts.Token));
             Assert.Equal(killAt == 5 ? 4 : 6, new RunDirectory(broken, 10).Latest()!.Value.Step);
-            Assert.Throws<ArgumentException>(() => DistillationRun.Run(Options(broken)));          // refuses without --resume
+            Assert.Throws<SettingException>(() => DistillationRun.Run(Options(broken)));          // refuses without Resume
             var b = DistillationRun.Run(Options(broken, resume: true));
             Assert.True(b.Resumed);
             Assert.Equal(wa, ModelFolder.Load(broken).Store.Data);                                 // bit-identical weights
@@ -107,7 +107,7 @@ public class DistillationRunTests
         DistillationRun.Run(Options(dir) with { PdSteps = 0, FreezeLower = true, CheckpointEvery = 100 });
         var afterL0 = ModelFolder.Load(Path.Combine(dir, "checkpoints", RunDirectory.Name(4)));
         // The run re-fits the embedding NoNorm to the teacher's LayerNorm (DistilledStudentScaleTests); then it is frozen too.
-        using (var train = MobileBert.Pretraining.PretrainingDataset.Open(Shared.Value.DataDir, PretrainingManifest.TrainSplit))
+        using (var train = MobileBert.PretrainingData.PretrainingDataset.Open(Shared.Value.DataDir, PretrainingManifest.TrainSplit))
         {
             int n = Math.Min(train.Count, DistillationRun.EmbeddingNormFitSequences);
             StudentInit.FitEmbeddingNorm(teacher, fresh, Enumerable.Range(0, (n + 3) / 4).Select(

@@ -2,7 +2,7 @@ using MobileBert.Checkpoints;
 using MobileBert.Distillation;
 using MobileBert.FineTuning;
 using MobileBert.Model;
-using MobileBert.Pretraining;
+using MobileBert.PretrainingData;
 using Xunit;
 using Xunit.Abstractions;
 

@@ -6,6 +6,7 @@ using MobileBert.Model;
 using MobileBert.Tasks.Classification;
 using Xunit;
 using Xunit.Abstractions;
+using MobileBert.Tasks;
 
 namespace MobileBert.Tests.FineTuning;
 

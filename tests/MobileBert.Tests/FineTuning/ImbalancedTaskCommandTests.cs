@@ -1,6 +1,7 @@
 using System.Text.Json.Nodes;
 using MobileBert.FineTuning;
 using Xunit;
+using MobileBert.Tasks;
 
 namespace MobileBert.Tests.FineTuning;
 

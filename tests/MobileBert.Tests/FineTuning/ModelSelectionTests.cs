@@ -2,6 +2,7 @@ using MobileBert.FineTuning;
 using MobileBert.Tasks.Classification;
 using MobileBert.Tasks.Metrics;
 using Xunit;
+using MobileBert.Tasks;
 
 namespace MobileBert.Tests.FineTuning;
 
@@ -74,13 +75,13 @@ public class ModelSelectionTests
         Assert.False(loss.HigherIsBetter);
         Assert.True(loss.Better(0.3, 0.4));
         Assert.False(loss.Better(double.NaN, 0.4));
-        var e = Assert.Throws<ArgumentException>(() => ModelSelection.Resolve("pearson", info, null));
-        Assert.Equal("--select-by pearson: task 'jsonl' reports acc, f1, macro_f1, mcc, loss.", e.Message);
+        var e = Assert.Throws<SettingException>(() => ModelSelection.Resolve("pearson", info, null));
+        Assert.Equal("--select-by pearson: task 'jsonl' reports acc, f1, macro_f1, mcc, loss.", MobileBert.Cli.CliFlags.Message(e));
         var squad = TaskInfo.ForSquad(false, 384, new SquadSettings());
         Assert.Equal("exact_match", ModelSelection.Resolve("exact", squad, null).Metric);
         Assert.Equal("f1", ModelSelection.Resolve(null, squad, null).Metric);
-        Assert.Equal("--select-by loss: task 'squad1' reports exact_match, f1.",
-            Assert.Throws<ArgumentException>(() => ModelSelection.Resolve("loss", squad, null)).Message);
+        Assert.Equal("SelectBy loss: task 'squad1' reports exact_match, f1.",
+            Assert.Throws<SettingException>(() => ModelSelection.Resolve("loss", squad, null)).Message);
         var regression = TaskInfo.FromDefinition("csv", TaskDefinition.Regression("r"), 64);
         Assert.False(ModelSelection.Resolve("mse", regression, null).HigherIsBetter);
         Assert.True(ModelSelection.Resolve(null, regression, null) is { Metric: MetricNames.Correlation, HigherIsBetter: true });
@@ -96,12 +97,12 @@ public class ModelSelectionTests
         Assert.Equal(100.0 / (2 * 7), w[1], 6);
         Assert.Equal([1f, 5f], ClassWeights.Resolve(" 1, 5 ", info, balance)!);
         Assert.Null(ClassWeights.Resolve(null, info, balance));
-        Assert.Contains("2 labels (neg, pos", Assert.Throws<ArgumentException>(() => ClassWeights.Resolve("1,2,3", info, balance)).Message);
-        Assert.Contains("label 'neg'", Assert.Throws<ArgumentException>(() => ClassWeights.Resolve("0,1", info, balance)).Message);
+        Assert.Contains("2 labels (neg, pos", Assert.Throws<SettingException>(() => ClassWeights.Resolve("1,2,3", info, balance)).Message);
+        Assert.Contains("label 'neg'", Assert.Throws<SettingException>(() => ClassWeights.Resolve("0,1", info, balance)).Message);
         Assert.Contains("label 'pos' has no training example", Assert.Throws<InvalidDataException>(() => ClassWeights.Resolve("balanced", info,
             new ClassBalance([10, 0]))).Message);
         var reg = TaskInfo.FromDefinition("stsb", GlueTasks.Get("stsb"), 64);
-        Assert.Contains("regression", Assert.Throws<ArgumentException>(() => ClassWeights.Resolve("balanced", reg, null)).Message);
+        Assert.Contains("regression", Assert.Throws<SettingException>(() => ClassWeights.Resolve("balanced", reg, null)).Message);
     }
 
     [Fact]
@@ -114,6 +115,6 @@ public class ModelSelectionTests
         Assert.Equal(1e-3, micro.Lr);
         Assert.Equal((3, 32, 0.1, 0.01), (micro.Epochs, micro.Batch, micro.WarmupProportion, micro.WeightDecay));
         Assert.Same(FineTuneRecipe.Default, FineTuneRecipe.Resolve(null, null));
-        Assert.Contains("pretrained", Assert.Throws<ArgumentException>(() => FineTuneRecipe.Resolve("fast", null)).Message);
+        Assert.Contains("pretrained", Assert.Throws<SettingException>(() => FineTuneRecipe.Resolve("fast", null)).Message);
     }
 }

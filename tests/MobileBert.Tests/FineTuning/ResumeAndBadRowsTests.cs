@@ -21,9 +21,9 @@ public class ResumeTests
         using (var cts = new CancellationTokenSource())
             Assert.Throws<OperationCanceledException>(() => FineTuningRun.Run(
                 Options(broken), FineTuneTask.Sequence(data), p => { if (p.Step >= 14) cts.Cancel(); }, cts.Token));
-        // Without --resume an existing run is not overwritten.
-        var e = Assert.Throws<ArgumentException>(() => FineTuningRun.Run(Options(broken), FineTuneTask.Sequence(data)));
-        Assert.Contains("--resume", e.Message);
+        // Without Resume an existing run is not overwritten.
+        var e = Assert.Throws<SettingException>(() => FineTuningRun.Run(Options(broken), FineTuneTask.Sequence(data)));
+        Assert.Contains("--resume", MobileBert.Cli.CliFlags.Message(e));
         var b = FineTuningRun.Run(Options(broken) with { Resume = true }, FineTuneTask.Sequence(data));
         Assert.True(b.Resumed);
         Assert.Equal(12, b.ResumedFromStep);   // last checkpoint before the kill at 14

@@ -2,6 +2,7 @@ using System.Text.Json.Nodes;
 using MobileBert.FineTuning;
 using Xunit;
 using Xunit.Abstractions;
+using MobileBert.Tasks;
 
 namespace MobileBert.Tests.FineTuning;
 

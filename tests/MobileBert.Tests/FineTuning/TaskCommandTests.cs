@@ -3,6 +3,7 @@ using System.Text.Json.Nodes;
 using MobileBert.Cli;
 using MobileBert.FineTuning;
 using Xunit;
+using MobileBert.Tasks;
 
 namespace MobileBert.Tests.FineTuning;
 

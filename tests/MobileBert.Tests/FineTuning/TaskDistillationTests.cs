@@ -8,6 +8,7 @@ using MobileBert.Tasks.QuestionAnswering;
 using MobileBert.Tests.Model;
 using MobileBert.Text;
 using Xunit;
+using MobileBert.Tasks;
 
 namespace MobileBert.Tests.FineTuning;
 
@@ -125,18 +126,18 @@ public class TaskDistillationTests
         File.WriteAllLines(Path.Combine(vocab, "vocab.txt"), lines);
         var run = (string dir) => FineTuningRun.Run(StudentOptions(Path.Combine(TestPaths.NewTempDir(), "s")) with { TeacherDir = dir },
             FineTuneTask.Sequence(data));
-        var e = Assert.Throws<ArgumentException>(() => run(vocab));
+        var e = Assert.Throws<SettingException>(() => run(vocab));
         Assert.Contains("vocab differs from the student's", e.Message);
         Assert.Contains($"token id 2000: 'zzzz' vs '{File.ReadAllLines(TestPaths.Vocab)[2000]}'", e.Message);
 
         var labels = Copy();
         var info = TaskInfo.Load(labels);
         (info with { Labels = ["positive", "negative"] }).Save(labels);
-        e = Assert.Throws<ArgumentException>(() => run(labels));
+        e = Assert.Throws<SettingException>(() => run(labels));
         Assert.Contains("its labels (positive, negative) differ from the student's (negative, positive)", e.Message);
 
         var missing = Path.Combine(TestPaths.NewTempDir(), "nothing");
-        Assert.Throws<DirectoryNotFoundException>(() => run(missing));
+        Assert.Throws<SettingException>(() => run(missing));
     }
 
     [Fact]
@@ -166,7 +167,7 @@ public class TaskDistillationTests
             Tolerance.AssertClose("teacher end logits", output.QaEndLogits!, saved.EndRow(i), 1e-4);
         }
         // A classifier cannot teach a SQuAD student.
-        var e = Assert.Throws<ArgumentException>(() => FineTuningRun.Run(opts with { TeacherDir = Teacher.Value.Dir,
+        var e = Assert.Throws<SettingException>(() => FineTuningRun.Run(opts with { TeacherDir = Teacher.Value.Dir,
             OutputDir = Path.Combine(TestPaths.NewTempDir(), "x") }, FineTuneTask.Squad(train, null, v2: false)));
         Assert.Contains("no question-answering head", e.Message);
     }

@@ -2,6 +2,7 @@ using MobileBert.Checkpoints;
 using MobileBert.FineTuning;
 using MobileBert.Model;
 using Xunit;
+using MobileBert.Tasks;
 
 namespace MobileBert.Tests.FineTuning;
 

@@ -9,6 +9,7 @@ using MobileBert.Tests.Api;
 using MobileBert.Tests.FineTuning;
 using Xunit;
 using Xunit.Abstractions;
+using MobileBert.Tasks;
 
 namespace MobileBert.Tests.Fuzz;
 

@@ -6,6 +6,7 @@ using MobileBert.FineTuning;
 using MobileBert.Model;
 using MobileBert.Tests.Api;
 using Xunit;
+using MobileBert.Tasks;
 
 namespace MobileBert.Tests.Hardening;
 

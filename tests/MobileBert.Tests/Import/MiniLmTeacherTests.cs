@@ -6,6 +6,7 @@ using MobileBert.Tests.Model;
 using MobileBert.Text;
 using Xunit;
 using Xunit.Abstractions;
+using MobileBert.Model;
 
 namespace MobileBert.Tests.Import;
 

@@ -1,4 +1,4 @@
-using MobileBert.Pretraining;
+using MobileBert.PretrainingData;
 using Xunit;
 
 namespace MobileBert.Tests.Pretraining;

@@ -1,5 +1,5 @@
 using System.Text;
-using MobileBert.Pretraining;
+using MobileBert.PretrainingData;
 using MobileBert.Tests.Text;
 using MobileBert.Text;
 

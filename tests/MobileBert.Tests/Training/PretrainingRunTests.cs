@@ -41,7 +41,7 @@ public class PretrainingRunTests
                 Options(corpus, broken), p => { if (p.Step >= 12) cts.Cancel(); }, cts.Token));
         }
         Assert.Equal(8, new RunDirectory(broken, 2).Latest()!.Value.Step);
-        Assert.Throws<ArgumentException>(() => PretrainingRun.Run(Options(corpus, broken)));   // refuses to overwrite without --resume
+        Assert.Throws<SettingException>(() => PretrainingRun.Run(Options(corpus, broken)));   // refuses to overwrite without Resume
         var b = PretrainingRun.Run(Options(corpus, broken, resume: true));
         Assert.True(b.Resumed); Assert.Equal(8, b.ResumedFromStep);
 

@@ -57,7 +57,7 @@ public sealed record ClassBalance
         for (int c = 0; c < Classes; c++)
         {
             if (Counts[c] == 0)
-                throw new InvalidDataException($"--class-weight balanced: label '{(labels is null ? c.ToString() : labels[c])}' has no training " +
+                throw new InvalidDataException($"balanced class weights: label '{(labels is null ? c.ToString() : labels[c])}' has no training " +
                     $"example; give explicit weights.");
             w[c] = (float)((double)Total / (Classes * Counts[c]));
         }

@@ -6,7 +6,7 @@ namespace MobileBert.Tasks.Classification;
 /// A malformed data file: the message starts with <c>file:line:column</c> (1-based; column = field number, or the JSON
 /// field name for JSON input) so editors can jump to it.
 /// </summary>
-public sealed class DataFormatException : FormatException
+public sealed class DataFormatException : MobileBertException
 {
     public DataFormatException(string file, int line, int column, string? columnName, string detail)
         : base(Format(file, line, column, columnName, detail))

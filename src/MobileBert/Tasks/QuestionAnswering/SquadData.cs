@@ -88,7 +88,7 @@ public sealed class SquadDataset
 }
 
 /// <summary>A SQuAD file is malformed; <see cref="JsonPath"/> says where.</summary>
-public sealed class SquadFormatException : Exception
+public sealed class SquadFormatException : MobileBertException
 {
     public SquadFormatException(string source, string jsonPath, string message, Exception? inner = null)
         : base($"{source}: {jsonPath}: {message}", inner)

@@ -16,7 +16,7 @@ public readonly record struct ClipResult(double Norm, double Scale, string? NonF
 }
 
 /// <summary>Thrown when a gradient holds NaN or ±Inf; names the parameter (the step must be skipped).</summary>
-public sealed class NonFiniteGradientException : Exception
+public sealed class NonFiniteGradientException : MobileBertException
 {
     public NonFiniteGradientException(string parameterName, int index, float value)
         : base($"Gradient of '{parameterName}' is not finite ({value} at element {index}); the optimizer step was not applied.")

@@ -7,7 +7,7 @@ using MobileBert.Tensors;
 namespace MobileBert.Training.Optimizers;
 
 /// <summary>An optimizer state file does not fit the optimizer or the model layout.</summary>
-public sealed class OptimizerStateException : Exception
+public sealed class OptimizerStateException : MobileBertException
 {
     public OptimizerStateException(string message, string? filePath = null, Exception? inner = null) : base(message, inner) { FilePath = filePath; }
     public string? FilePath { get; }
@@ -132,12 +132,8 @@ public static class OptimizerState
         if (!File.Exists(path)) throw new OptimizerStateException($"{path}: optimizer state file does not exist.", path);
         string kind;
         using (var file = SafeTensorsFile.Open(path)) kind = ReadHeader(file, path).Kind;
-        Optimizer o = kind switch
-        {
-            "adamw" => new AdamW(store),
-            "lamb" => new Lamb(store),
-            _ => throw new OptimizerStateException($"{path}: unknown optimizer '{kind}'.", path),
-        };
+        if (!OptimizerFactory.IsKnown(kind)) throw new OptimizerStateException($"{path}: unknown optimizer '{kind}'.", path);
+        var o = OptimizerFactory.Create(kind, store);
         o.Load(path);
         return o;
     }
@@ -148,7 +144,7 @@ public static class OptimizerState
     static Optimizer Scratch(Optimizer o)
     {
         var s = new ParameterStore(); s.Allocate();
-        return o.Kind == "lamb" ? new Lamb(s) : new AdamW(s);
+        return OptimizerFactory.Create(o.Kind, s);
     }
 
     sealed record Entry(string Name, int[] Shape, long Step, ParameterSettings Settings);

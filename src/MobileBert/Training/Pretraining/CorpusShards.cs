@@ -1,24 +1,8 @@
 using System.Diagnostics;
-using System.Text.Json.Nodes;
-using MobileBert.Pretraining;
+using MobileBert.PretrainingData;
 using MobileBert.Text;
 
 namespace MobileBert.Training.Pretraining;
-
-/// <summary>The data-preparation settings a run shares with <see cref="PretrainingDataBuilder"/> (pre-training and distillation options).</summary>
-public interface ICorpusShardSettings
-{
-    /// <summary>Corpus files or folders (.txt, .json, .jsonl).</summary>
-    IReadOnlyList<string> Data { get; }
-    int Seq { get; }
-    int MaxPredictions { get; }
-    int DupeFactor { get; }
-    double HeldOutFraction { get; }
-    bool WholeWordMasking { get; }
-    bool SkipBadFiles { get; }
-    /// <summary>Blank lines that end a document in .txt files.</summary>
-    int BlankLinesBetweenDocuments { get; }
-}
 
 /// <summary>The training and held-out shards of a run, opened (dispose to unmap).</summary>
 public sealed class CorpusShards : IDisposable
@@ -35,7 +19,7 @@ public sealed class CorpusShards : IDisposable
     public void Dispose() { Train.Dispose(); HeldOut.Dispose(); }
 
     /// <summary>The builder options for these settings and data seed.</summary>
-    public static PretrainingOptions Options(ICorpusShardSettings s, long seed) => new()
+    public static PretrainingOptions Options(CorpusRunOptions s, long seed) => new()
     {
         MaxSeqLength = s.Seq, DupeFactor = s.DupeFactor, MaxPredictionsPerSeq = s.MaxPredictions, WholeWordMasking = s.WholeWordMasking,
         Seed = seed, HeldOutFraction = s.HeldOutFraction,
@@ -45,7 +29,7 @@ public sealed class CorpusShards : IDisposable
     /// <summary>Builds the shards in <paramref name="dataDir"/> (or reuses them when the manifest matches), opens both splits and
     /// checks there is a batch of training sequences and a non-empty held-out split. <paramref name="progress"/> gets
     /// throttled build progress lines and a summary line.</summary>
-    public static CorpusShards Prepare(ICorpusShardSettings s, long seed, string dataDir, WordPieceTokenizer tokenizer, int batch,
+    public static CorpusShards Prepare(CorpusRunOptions s, long seed, string dataDir, WordPieceTokenizer tokenizer, int batch,
         Action<string>? progress = null)
     {
         PretrainingStage? last = null; var clock = Stopwatch.StartNew();
@@ -64,8 +48,8 @@ public sealed class CorpusShards : IDisposable
             if (build.Manifest.ReplacedCharacters > 0)
                 progress?.Invoke($"the corpus had {build.Manifest.ReplacedCharacters} invalid UTF-8 sequence(s) or unpaired UTF-16 surrogate(s), " +
                     $"replaced with U+FFFD");
-            if (train.Count < batch) throw new ArgumentException($"{dataDir}: only {train.Count} training sequences for a batch of {batch}; add " +
-                $"text or lower --batch.");
+            if (train.Count < batch) throw new SettingException($"{dataDir}: only {train.Count} training sequences for a batch of {batch}; add " +
+                $"text or lower Batch.", "Batch");
             if (heldOut.Count == 0) throw new ArgumentException($"{dataDir}: the held-out split is empty; raise the held-out fraction or add " +
                 $"documents.");
             return new CorpusShards(train, heldOut, build.Reused, dataDir);
@@ -75,13 +59,5 @@ public sealed class CorpusShards : IDisposable
             train.Dispose(); heldOut?.Dispose();
             throw;
         }
-    }
-
-    /// <summary>Adds the data settings to a resume fingerprint (a resumed run must read the same shards).</summary>
-    public static void AddFingerprint(ICorpusShardSettings s, JsonObject fingerprint)
-    {
-        fingerprint["max_predictions"] = s.MaxPredictions; fingerprint["dupe_factor"] = s.DupeFactor;
-        fingerprint["held_out_fraction"] = s.HeldOutFraction;
-        fingerprint["whole_word_masking"] = s.WholeWordMasking; fingerprint["blank_lines_between_documents"] = s.BlankLinesBetweenDocuments;
     }
 }

@@ -1,18 +1,12 @@
 namespace MobileBert.Training.Pretraining;
 
-/// <summary>What a pre-training run reports as it goes (for progress displays).</summary>
-public sealed record PretrainProgress
+/// <summary>What a pre-training run reports as it goes: phases "data", "train", "eval", "checkpoint", "done".</summary>
+public sealed record PretrainProgress : TrainingProgress
 {
-    public required string Phase { get; init; }          // "data", "train", "eval", "checkpoint", "done"
-    public string? Message { get; init; }
-    public long Step { get; init; }
-    public long Steps { get; init; }
     public double Loss { get; init; }
     public double MlmAccuracy { get; init; }
     public double NspAccuracy { get; init; }
-    public double LearningRate { get; init; }
     public double TokensPerSecond { get; init; }
-    public TimeSpan Eta { get; init; }
     public EvalResult? Eval { get; init; }
 }
 

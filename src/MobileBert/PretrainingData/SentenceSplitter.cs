@@ -1,6 +1,6 @@
 using System.Text;
 
-namespace MobileBert.Pretraining;
+namespace MobileBert.PretrainingData;
 
 /// <summary>
 /// Rule-based English sentence splitter for pre-training data (NSP needs sentence boundaries, not perfection).

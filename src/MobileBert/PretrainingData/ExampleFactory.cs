@@ -1,6 +1,6 @@
 using MobileBert.Text;
 
-namespace MobileBert.Pretraining;
+namespace MobileBert.PretrainingData;
 
 /// <summary>A document as WordPiece ids: all sentences concatenated, with sentence boundaries.</summary>
 public sealed class TokenizedDocument

@@ -1,4 +1,4 @@
-namespace MobileBert.Training;
+namespace MobileBert.Checkpoints;
 
 /// <summary>
 /// Removes temporary files and folders that the library's write-to-temp-then-rename steps leave when the process is

@@ -3,7 +3,7 @@ using MobileBert.Tasks.Classification;
 using MobileBert.Tasks.Metrics;
 using MobileBert.Tasks.QuestionAnswering;
 
-namespace MobileBert.FineTuning;
+namespace MobileBert.Tasks;
 
 /// <summary>Metrics of one evaluation: values by name and the main (model-selection) metric.</summary>
 public sealed record EvalMetrics(IReadOnlyDictionary<string, double> Values, string MainMetric)
@@ -17,7 +17,8 @@ public sealed record EvalMetrics(IReadOnlyDictionary<string, double> Values, str
 /// <summary>Runs a sequence classification/regression model over featurized data (eval mode) and scores it.</summary>
 public static class SequenceEvaluator
 {
-    /// <summary>Logits <c>[n, numLabels]</c> in example order. Batches are length-bucketed (less padding); the result does not depend on the order.</summary>
+    /// <summary>Logits <c>[n, numLabels]</c> in example order. Batches are length-bucketed (less padding); the result does not depend on the
+    /// order.</summary>
     public static float[] Logits(MobileBertModel model, FeaturizedDataset data, int batchSize = 64, Action<int, int>? progress = null)
     {
         if (model.Classifier is null) throw new ArgumentException("The model has no sequence-classification head (classifier.*).");
@@ -35,7 +36,8 @@ public static class SequenceEvaluator
     }
 
     /// <summary>The task's official metrics on labelled data (plus "loss").</summary>
-    public static (EvalMetrics Metrics, float[] Logits) Evaluate(MobileBertModel model, FeaturizedDataset data, int batchSize = 64, Action<int, int>? progress = null)
+    public static (EvalMetrics Metrics, float[] Logits) Evaluate(MobileBertModel model, FeaturizedDataset data, int batchSize = 64,
+        Action<int, int>? progress = null)
     {
         var task = data.Task;
         if (!data.Data.IsLabelled) throw new ArgumentException($"{data.Data.Source}: evaluation needs labelled data.");
@@ -79,11 +81,13 @@ public static class QaEvaluator
 {
     public static QaPostProcessOptions PostOptions(SquadSettings s) => new()
     {
-        NBestSize = s.NBestSize, MaxAnswerLength = s.MaxAnswerLength, VersionTwoWithNegative = s.VersionTwoWithNegative, NullScoreDiffThreshold = s.NullScoreDiffThreshold,
+        NBestSize = s.NBestSize, MaxAnswerLength = s.MaxAnswerLength, VersionTwoWithNegative = s.VersionTwoWithNegative,
+        NullScoreDiffThreshold = s.NullScoreDiffThreshold,
     };
 
     /// <summary>Start/end logits of every feature (eval mode, <see cref="MobileBertModel.Forward"/>), post-processed into answers.</summary>
-    public static QaPredictions Predict(MobileBertModel model, QaFeatureSet features, int padId, SquadSettings settings, int batchSize = 32, Action<int, int>? progress = null)
+    public static QaPredictions Predict(MobileBertModel model, QaFeatureSet features, int padId, SquadSettings settings, int batchSize = 32,
+        Action<int, int>? progress = null)
     {
         if (model.Qa is null) throw new ArgumentException("The model has no question-answering head (qa_outputs.*).");
         return Predict(features, padId, settings, batchSize, progress, input =>
@@ -95,7 +99,8 @@ public static class QaEvaluator
 
     /// <summary>The same through the fast executor: the engine computes the padded batch's last hidden state exactly as
     /// <see cref="MobileBertModel.Forward"/> does, and the QA head (one 2-wide Linear per token) runs on it.</summary>
-    public static QaPredictions Predict(Inference.InferenceEngine engine, QaFeatureSet features, int padId, SquadSettings settings, int batchSize = 32, Action<int, int>? progress = null)
+    public static QaPredictions Predict(Inference.InferenceEngine engine, QaFeatureSet features, int padId, SquadSettings settings,
+        int batchSize = 32, Action<int, int>? progress = null)
     {
         var qa = engine.Model.Qa ?? throw new ArgumentException("The model has no question-answering head (qa_outputs.*).");
         return Predict(features, padId, settings, batchSize, progress, input =>
@@ -108,7 +113,8 @@ public static class QaEvaluator
         });
     }
 
-    static QaPredictions Predict(QaFeatureSet features, int padId, SquadSettings settings, int batchSize, Action<int, int>? progress, Func<ModelInput, (float[] Start, float[] End)> logits)
+    static QaPredictions Predict(QaFeatureSet features, int padId, SquadSettings settings, int batchSize, Action<int, int>? progress,
+        Func<ModelInput, (float[] Start, float[] End)> logits)
     {
         var collector = new QaLogitCollector(features);
         var batcher = new QaBatcher(features, padId, new QaBatcherOptions { BatchSize = batchSize });
@@ -126,7 +132,8 @@ public static class QaEvaluator
         return collector.Finish(PostOptions(settings));
     }
 
-    /// <summary>Official SQuAD v1.1 (exact_match, f1) or v2.0 (exact, f1, HasAns/NoAns, best thresholds) metrics, in percent; main metric f1.</summary>
+    /// <summary>Official SQuAD v1.1 (exact_match, f1) or v2.0 (exact, f1, HasAns/NoAns, best thresholds) metrics, in percent; main metric
+    /// f1.</summary>
     public static EvalMetrics Score(SquadDataset data, QaPredictions predictions, bool v2)
     {
         var values = v2

@@ -1,7 +1,7 @@
 using System.Text.Json;
 using System.Text.Json.Nodes;
 
-namespace MobileBert.Pretraining;
+namespace MobileBert.PretrainingData;
 
 /// <summary>One shard file listed in a manifest (path relative to the manifest's folder).</summary>
 public sealed record ShardInfo(string File, int Examples, long Bytes, string Sha256);

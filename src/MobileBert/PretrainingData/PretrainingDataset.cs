@@ -1,6 +1,6 @@
 using MobileBert.Model;
 
-namespace MobileBert.Pretraining;
+namespace MobileBert.PretrainingData;
 
 /// <summary>A padded batch of pre-training examples, row-major [B, S].</summary>
 public sealed class PretrainingBatch

@@ -1,7 +1,7 @@
-namespace MobileBert.Pretraining;
+namespace MobileBert.PretrainingData;
 
 /// <summary>Bad pre-training input or settings: the message names the file (and line, when known).</summary>
-public sealed class PretrainingDataException : Exception
+public sealed class PretrainingDataException : MobileBertException
 {
     public PretrainingDataException(string message, string? path = null, long? line = null, Exception? inner = null)
         : base(message, inner)

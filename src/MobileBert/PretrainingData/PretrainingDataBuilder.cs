@@ -5,7 +5,7 @@ using System.Text.Json.Nodes;
 using MobileBert.Checkpoints;
 using MobileBert.Text;
 
-namespace MobileBert.Pretraining;
+namespace MobileBert.PretrainingData;
 
 /// <summary>Stage of a build, for progress reports.</summary>
 public enum PretrainingStage { Hashing, Reading, Tokenizing, CreatingExamples, Committing, Reused, Done }
@@ -232,7 +232,7 @@ public static class PretrainingDataBuilder
         var clock = Stopwatch.StartNew();
         string outDir = Path.GetFullPath(outputDirectory);
         string manifestPath = Path.Combine(outDir, PretrainingManifest.FileName);
-        MobileBert.Training.StaleTemp.Clean(outDir);   // shard and manifest temp files of a killed build
+        StaleTemp.Clean(outDir);   // shard and manifest temp files of a killed build
 
         IReadOnlyList<string> files = CorpusReader.EnumerateFiles(inputs);
         progress?.Invoke(new PretrainingProgress(PretrainingStage.Hashing, 0, 0, 0));

@@ -3,7 +3,7 @@ using System.Text.Json.Nodes;
 using MobileBert.Tasks.Classification;
 using MobileBert.Tasks.Metrics;
 
-namespace MobileBert.FineTuning;
+namespace MobileBert.Tasks;
 
 /// <summary>What a fine-tuned model folder does.</summary>
 public enum TaskInfoKind { Classification, Regression, QuestionAnswering }
@@ -49,13 +49,15 @@ public sealed record TaskInfo
 
     public bool IsPair => PairColumn is not null;
 
-    public static bool IsGlue(string task) => task.ToLowerInvariant() is "sst2" or "cola" or "mrpc" or "stsb" or "qqp" or "mnli" or "mnli-mm" or "qnli" or "rte" or "wnli";
+    public static bool IsGlue(string task) =>
+        task.ToLowerInvariant() is "sst2" or "cola" or "mrpc" or "stsb" or "qqp" or "mnli" or "mnli-mm" or "qnli" or "rte" or "wnli";
     public static bool IsSquad(string task) => task.ToLowerInvariant() is "squad1" or "squad2";
     public static bool IsGeneric(string task) => task.ToLowerInvariant() is "csv" or "jsonl" or "tsv" or "json";
 
     public static TaskInfo FromDefinition(string task, TaskDefinition def, int maxSeqLength) => new()
     {
-        Task = task.ToLowerInvariant(), Name = def.Name, Kind = def.Kind == TaskKind.Regression ? TaskInfoKind.Regression : TaskInfoKind.Classification,
+        Task = task.ToLowerInvariant(), Name = def.Name,
+        Kind = def.Kind == TaskKind.Regression ? TaskInfoKind.Regression : TaskInfoKind.Classification,
         Labels = def.Labels, PositiveLabel = def.Kind != TaskKind.Regression && def.Labels.Count == 2 ? def.Labels[def.PositiveLabelId] : null,
             TextColumn = def.TextColumn, PairColumn = def.TextPairColumn, LabelColumn = def.LabelColumn,
         Metrics = def.Metrics, MainMetric = def.MainMetric, MaxSeqLength = maxSeqLength,
@@ -84,14 +86,20 @@ public sealed record TaskInfo
         : throw new InvalidDataException($"{FileName}: positive_label '{PositiveLabel}' is not one of the labels ({string.Join(", ", Labels)}).");
 
     /// <summary>"single_label_classification", "regression" or null (QA) — HF's config problem_type.</summary>
-    public string? ProblemType => Kind switch { TaskInfoKind.Classification => "single_label_classification", TaskInfoKind.Regression => "regression", _ => null };
+    public string? ProblemType => Kind switch
+    {
+        TaskInfoKind.Classification => "single_label_classification", TaskInfoKind.Regression => "regression", _ => null,
+    };
 
     public JsonObject ToJson()
     {
         var o = new JsonObject
         {
             ["task"] = Task, ["name"] = Name,
-            ["kind"] = Kind switch { TaskInfoKind.Classification => "classification", TaskInfoKind.Regression => "regression", _ => "question_answering" },
+            ["kind"] = Kind switch
+            {
+                TaskInfoKind.Classification => "classification", TaskInfoKind.Regression => "regression", _ => "question_answering",
+            },
             ["labels"] = new JsonArray(Labels.Select(l => (JsonNode?)JsonValue.Create(l)).ToArray()),
             ["positive_label"] = PositiveLabel,
             ["text_column"] = TextColumn, ["pair_column"] = PairColumn, ["label_column"] = LabelColumn,
@@ -121,35 +129,41 @@ public sealed record TaskInfo
         string path = Path.Combine(dir, FileName);
         if (!Directory.Exists(dir)) throw new DirectoryNotFoundException($"{dir}: model folder does not exist.");
         if (!File.Exists(path))
-            throw new FileNotFoundException($"{dir}: not a fine-tuned model folder: it has no {FileName} (the task, labels and columns that `mobilebert finetune` writes).", path);
+            throw new FileNotFoundException($"{dir}: not a fine-tuned model folder: it has no {FileName} (the task, labels and columns that " +
+                "`mobilebert finetune` writes).", path);
         JsonObject o;
         var sanitizer = new MobileBert.Text.TextSanitizer();
-        try { o = JsonNode.Parse(sanitizer.CleanJson(sanitizer.ReadAllText(path)))?.AsObject() ?? throw new InvalidDataException($"{path}: not a JSON object."); }
-        catch (Exception e) when (e is JsonException or InvalidOperationException) { throw new InvalidDataException($"{path}: invalid JSON: {e.Message}"); }
-        string Str(string key) => o[key] is JsonValue v && v.TryGetValue(out string? s) ? s : throw new InvalidDataException($"{path}: field '{key}' must be a string.");
+        InvalidDataException Bad(string what) => new($"{path}: {what}");
+        try { o = JsonNode.Parse(sanitizer.CleanJson(sanitizer.ReadAllText(path)))?.AsObject() ?? throw Bad("not a JSON object."); }
+        catch (Exception e) when (e is JsonException or InvalidOperationException) { throw Bad($"invalid JSON: {e.Message}"); }
+        string Str(string key) => o[key] is JsonValue v && v.TryGetValue(out string? s) ? s : throw Bad($"field '{key}' must be a string.");
         string? OptStr(string key) => o[key] is null ? null : Str(key);
-        int Int(JsonObject obj, string key, int dflt) => obj[key] is null ? dflt : obj[key] is JsonValue v && v.TryGetValue(out int i) ? i : throw new InvalidDataException($"{path}: field '{key}' must be an integer.");
+        int Int(JsonObject obj, string key, int dflt) => obj[key] is null ? dflt
+            : obj[key] is JsonValue v && v.TryGetValue(out int i) ? i : throw Bad($"field '{key}' must be an integer.");
         IReadOnlyList<string> List(string key) => o[key] is null ? [] : o[key] is JsonArray a
-            ? a.Select(x => x is JsonValue v && v.TryGetValue(out string? s) ? s : throw new InvalidDataException($"{path}: '{key}' must be an array of strings.")).ToArray()
+            ? a.Select(x => x is JsonValue v && v.TryGetValue(out string? s) ? s : throw Bad($"'{key}' must be an array of strings.")).ToArray()
             : throw new InvalidDataException($"{path}: field '{key}' must be an array.");
         var kind = Str("kind") switch
         {
-            "classification" => TaskInfoKind.Classification, "regression" => TaskInfoKind.Regression, "question_answering" => TaskInfoKind.QuestionAnswering,
+            "classification" => TaskInfoKind.Classification, "regression" => TaskInfoKind.Regression,
+            "question_answering" => TaskInfoKind.QuestionAnswering,
             var k => throw new InvalidDataException($"{path}: field 'kind' is '{k}'; expected classification, regression or question_answering."),
         };
         SquadSettings? squad = null;
         if (o["squad"] is JsonObject s)
             squad = new SquadSettings
             {
-                VersionTwoWithNegative = s["version_2_with_negative"]?.GetValue<bool>() ?? false, DocStride = Int(s, "doc_stride", 128), MaxQueryLength = Int(s, "max_query_length", 64),
-                MaxAnswerLength = Int(s, "max_answer_length", 30), NBestSize = Int(s, "n_best_size", 20), NullScoreDiffThreshold = s["null_score_diff_threshold"]?.GetValue<double>() ?? 0,
+                VersionTwoWithNegative = s["version_2_with_negative"]?.GetValue<bool>() ?? false, DocStride = Int(s, "doc_stride", 128),
+                MaxQueryLength = Int(s, "max_query_length", 64), MaxAnswerLength = Int(s, "max_answer_length", 30),
+                NBestSize = Int(s, "n_best_size", 20), NullScoreDiffThreshold = s["null_score_diff_threshold"]?.GetValue<double>() ?? 0,
             };
-        if (kind == TaskInfoKind.QuestionAnswering && squad is null) throw new InvalidDataException($"{path}: a question_answering task needs a 'squad' object.");
+        if (kind == TaskInfoKind.QuestionAnswering && squad is null) throw Bad("a question_answering task needs a 'squad' object.");
         return new TaskInfo
         {
             Task = Str("task"), Name = Str("name"), Kind = kind, Labels = List("labels"), PositiveLabel = OptStr("positive_label"),
                 TextColumn = OptStr("text_column") ?? "text", PairColumn = OptStr("pair_column"),
-            LabelColumn = OptStr("label_column") ?? "label", Metrics = List("metrics"), MainMetric = Str("main_metric"), MaxSeqLength = Int(o, "max_seq_length", 128), Squad = squad,
+            LabelColumn = OptStr("label_column") ?? "label", Metrics = List("metrics"), MainMetric = Str("main_metric"),
+            MaxSeqLength = Int(o, "max_seq_length", 128), Squad = squad,
         };
     }
 }

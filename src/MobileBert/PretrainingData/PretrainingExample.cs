@@ -1,4 +1,4 @@
-namespace MobileBert.Pretraining;
+namespace MobileBert.PretrainingData;
 
 /// <summary>Where the two segments of an in-memory example came from (not stored in shards).</summary>
 /// <param name="DocumentA">Index (in the corpus' document list) of segment A's document.</param>

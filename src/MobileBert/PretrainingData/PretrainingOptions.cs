@@ -1,7 +1,7 @@
 using System.Globalization;
 using System.Text.Json.Nodes;
 
-namespace MobileBert.Pretraining;
+namespace MobileBert.PretrainingData;
 
 /// <summary>Settings of <see cref="PretrainingDataBuilder"/> (defaults follow BERT's create_pretraining_data.py).</summary>
 public sealed record PretrainingOptions

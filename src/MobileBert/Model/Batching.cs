@@ -1,11 +1,12 @@
-using MobileBert.Model;
+using MobileBert.Text;
 
-namespace MobileBert.Text;
+namespace MobileBert.Model;
 
 /// <summary>Pads encoded inputs into one [B, S] model batch.</summary>
 public static class Batching
 {
-    /// <summary>Right-pads every input to the longest (or to <paramref name="length"/>) with <paramref name="padId"/>, mask 0, token type 0.</summary>
+    /// <summary>Right-pads every input to the longest (or to <paramref name="length"/>) with <paramref name="padId"/>, mask 0, token type
+    /// 0.</summary>
     public static ModelInput Pad(IReadOnlyList<EncodedInput> inputs, int padId, int? length = null)
     {
         if (inputs.Count == 0) throw new ArgumentException("Cannot build a batch from zero inputs.");

@@ -1,4 +1,4 @@
-namespace MobileBert.Pretraining;
+namespace MobileBert.PretrainingData;
 
 /// <summary>
 /// xoshiro256** seeded through SplitMix64: a small PRNG whose sequence is fixed by this code (not by the .NET

@@ -1,7 +1,7 @@
 using System.Buffers.Binary;
 using System.IO.MemoryMappedFiles;
 
-namespace MobileBert.Pretraining;
+namespace MobileBert.PretrainingData;
 
 /// <summary>
 /// The <c>.mbpt</c> shard format (all integers little-endian).
