@@ -25,67 +25,83 @@ internal sealed class BertPreTokenizer
             .OrderByDescending(s => s.Length).ToArray();
         _specialStarts = SearchValues.Create(_specialTokens.Select(s => s[0]).Distinct().ToArray());
         _lowerCase = lowerCase;
-        (AsciiKinds, AsciiNormalized) = BuildAsciiTables();
+        (FastKinds, FastNormalized) = BuildFastTables();
+        if (_specialTokens.Any(s => s[0] >= FastTableSize || FastKinds[s[0]] != CharKind.Punctuation))
+        {
+            throw new ArgumentException("Every special token must start with a punctuation char such as '['.", nameof(specialTokens));
+        }
     }
 
-    /// <summary>What <see cref="BasicTokenize"/> does with an ASCII char (the general path's answer for each of the 128).</summary>
-    internal enum AsciiKind : byte { Word, Punctuation, Space, Removed }
+    /// <summary>
+    /// Chars below this take <see cref="WordPieceTokenizer"/>'s fast path when <see cref="FastKinds"/> allows: ASCII, Latin-1,
+    /// Latin Extended-A/B and General Punctuation (’ “ ” — …) are the non-ASCII chars common in English text.
+    /// </summary>
+    internal const int FastTableSize = 0x2070;
 
-    /// <summary>Per ASCII char: its kind; the fast path of <see cref="WordPieceTokenizer"/> reads these.</summary>
-    internal AsciiKind[] AsciiKinds { get; }
+    /// <summary>What <see cref="BasicTokenize"/> does with a char on its own: part of a word, a punctuation token, a word
+    /// boundary, or anything else (removed, split off as CJK, changed in length or combining): the general path.</summary>
+    internal enum CharKind : byte { Word, Punctuation, Space, General }
 
-    /// <summary>Per ASCII char: the char after normalization (lower-cased for uncased models; always one ASCII char).</summary>
-    internal char[] AsciiNormalized { get; }
+    /// <summary>Per char below <see cref="FastTableSize"/>: its kind for the fast path.</summary>
+    internal CharKind[] FastKinds { get; }
 
-    private (AsciiKind[], char[]) BuildAsciiTables()
+    /// <summary>
+    /// Per char below <see cref="FastTableSize"/>: the char after normalization (lower-cased and accent-stripped for
+    /// uncased models, NFC for cased), where <see cref="FastKinds"/> is not <see cref="CharKind.General"/>.
+    /// </summary>
+    internal char[] FastNormalized { get; }
+
+    /// <summary>
+    /// The fast tables. Every ASCII char must be fast (it is, for both casings). A non-ASCII char is fast when it
+    /// normalizes on its own to one BMP char that is no combining mark, and within a word exactly so: it is a letter, digit,
+    /// punctuation or symbol of the Latin or General Punctuation blocks (none of which composes with, or reorders against,
+    /// a neighbour that is ASCII or fast), which the check against "a" + char + "a" confirms.
+    /// </summary>
+    private (CharKind[], char[]) BuildFastTables()
     {
-        var kinds = new AsciiKind[128];
-        var normalized = new char[128];
-        for (int cp = 0; cp < 128; cp++)
+        var kinds = new CharKind[FastTableSize];
+        var normalized = new char[FastTableSize];
+        Array.Fill(kinds, CharKind.General);
+        List<int> a = Normalize(['a']);
+        for (int cp = 0; cp < FastTableSize; cp++)
         {
+            if (cp is >= 0x250 and < 0x2000)
+            {
+                continue;
+            }
+
+            CharKind kind = cp == 0 || cp == 0xFFFD || UnicodeTables.IsBertControl(cp) ? CharKind.General
+                : UnicodeTables.IsBertWhitespace(cp) || UnicodeTables.IsPythonSpace(cp) ? CharKind.Space
+                : CharKind.Word;
             List<int> n = Normalize([cp]);
-            if (n.Count != 1 || n[0] >= 128 || UnicodeTables.IsBertChineseChar(cp) || UnicodeTables.IsPythonSpace(n[0]) != UnicodeTables.IsPythonSpace(cp))
+            bool single = n.Count == 1 && n[0] < 0x10000 && !IsMark(cp) && !IsMark(n[0]) && !UnicodeTables.IsPythonSpace(n[0])
+                && Normalize([a[0], cp, a[0]]).SequenceEqual([a[0], n[0], a[0]]);
+            if (kind == CharKind.Word && single)
+            {
+                kind = UnicodeTables.IsBertPunctuation(n[0]) ? CharKind.Punctuation : CharKind.Word;
+            }
+            else if (kind == CharKind.Word)
+            {
+                kind = CharKind.General;
+            }
+
+            if (cp < 128 && (kind == CharKind.General) != (cp == 0 || UnicodeTables.IsBertControl(cp)))
             {
                 throw new InvalidOperationException($"ASCII U+{cp:X4} does not normalize to one ASCII char of its kind.");
             }
 
-            normalized[cp] = (char)n[0];
-            kinds[cp] = cp == 0 || UnicodeTables.IsBertControl(cp) ? AsciiKind.Removed
-                : UnicodeTables.IsBertWhitespace(cp) || UnicodeTables.IsPythonSpace(cp) ? AsciiKind.Space
-                : UnicodeTables.IsBertPunctuation(n[0]) ? AsciiKind.Punctuation
-                : AsciiKind.Word;
+            kinds[cp] = kind;
+            normalized[cp] = kind is CharKind.Word or CharKind.Punctuation ? (char)n[0] : (char)cp;
         }
 
         return (kinds, normalized);
     }
 
-    /// <summary>
-    /// Index of the first special token at or after <paramref name="from"/> (and the token), or <c>text.Length</c> and null:
-    /// the same match as <see cref="PreTokenize"/>'s scan, found with a vectorized search for the specials' first chars.
-    /// </summary>
-    internal int NextSpecial(string text, int from, out string? special)
-    {
-        while (from < text.Length)
-        {
-            int at = text.AsSpan(from).IndexOfAny(_specialStarts);
-            if (at < 0)
-            {
-                break;
-            }
+    private static bool IsMark(int cp) => UnicodeTables.CombiningClass(cp) != 0 || UnicodeTables.Category(cp)
+        is UnicodeCategory.NonSpacingMark or UnicodeCategory.SpacingCombiningMark or UnicodeCategory.EnclosingMark;
 
-            from += at;
-            special = MatchSpecial(text, from);
-            if (special is not null)
-            {
-                return from;
-            }
-
-            from++;
-        }
-
-        special = null;
-        return text.Length;
-    }
+    /// <summary>The special token that starts at <paramref name="index"/> (the longest), or null; a table test for most chars.</summary>
+    internal string? SpecialAt(string text, int index) => _specialStarts.Contains(text[index]) ? MatchSpecial(text, index) : null;
 
     public List<PreToken> PreTokenize(string text)
     {
@@ -131,7 +147,8 @@ internal sealed class BertPreTokenizer
     /// <summary>A code point of the cleaned text with its original UTF-16 range.</summary>
     private readonly record struct SourceChar(int CodePoint, int Start, int End);
 
-    /// <summary>HF <c>BasicTokenizer</c> on <c>text[start..end)</c>, which must begin and end at whitespace, a special token or the text's ends.</summary>
+    /// <summary>HF <c>BasicTokenizer</c> on <c>text[start..end)</c>, which must begin and end at whitespace, a special token or the text's
+    /// ends.</summary>
     internal void BasicTokenize(string text, int start, int end, List<PreToken> output)
     {
         var word = new List<SourceChar>();

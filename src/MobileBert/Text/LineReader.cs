@@ -16,7 +16,8 @@ public sealed class LineReader : IDisposable
     int _pos, _len;
     bool _eof, _first = true;
 
-    /// <summary>Reads UTF-8 from <paramref name="stream"/> with <paramref name="sanitizer"/>'s policy (the stream is disposed with the reader).</summary>
+    /// <summary>Reads UTF-8 from <paramref name="stream"/> with <paramref name="sanitizer"/>'s policy (the stream is disposed with the
+    /// reader).</summary>
     public LineReader(Stream stream, TextSanitizer sanitizer) : this(sanitizer.Reader(stream)) { }
 
     /// <summary>Reads lines of already-decoded text (a leading U+FEFF is dropped).</summary>

@@ -107,7 +107,10 @@ public sealed class TextSanitizer
         return v;
     }
 
-    static int HexDigit(char c) => c is >= '0' and <= '9' ? c - '0' : c is >= 'a' and <= 'f' ? c - 'a' + 10 : c is >= 'A' and <= 'F' ? c - 'A' + 10 : -1;
+    static int HexDigit(char c) => c is >= '0' and <= '9' ? c - '0'
+        : c is >= 'a' and <= 'f' ? c - 'a' + 10
+        : c is >= 'A' and <= 'F' ? c - 'A' + 10
+        : -1;
 
     /// <summary>Parses one JSON value with the escapes cleaned (<see cref="CleanJson"/>).</summary>
     /// <exception cref="JsonException">Invalid JSON.</exception>

@@ -9,6 +9,7 @@ public enum TruncationStrategy
     /// <summary>Truncate only the first sequence (HF <c>only_first</c>).</summary>
     OnlyFirst,
 
-    /// <summary>Truncate only the second sequence (HF <c>only_second</c>). A single sequence that is too long cannot be truncated with this strategy and throws.</summary>
+    /// <summary>Truncate only the second sequence (HF <c>only_second</c>). A single sequence that is too long cannot be truncated with this
+    /// strategy and throws.</summary>
     OnlySecond,
 }

@@ -2,48 +2,33 @@ using static MobileBert.Text.BertPreTokenizer;
 
 namespace MobileBert.Text;
 
-/// <summary>Text → WordPiece pieces with offsets: special-token split, the ASCII fast path, the general path, greedy matching.</summary>
+/// <summary>Text → WordPiece pieces with offsets: special-token split, the fast path, the general path, greedy matching.</summary>
 public sealed partial class WordPieceTokenizer
 {
-    /// <summary>Appends the pieces of <paramref name="text"/>, stopping after the word that reaches <paramref name="limit"/> pieces.</summary>
+    /// <summary>
+    /// Appends the pieces of <paramref name="text"/>, stopping after the word that reaches <paramref name="limit"/> pieces,
+    /// in one pass. A special token (<c>[MASK]</c>…, found where a fast punctuation char starts one) is its own piece and
+    /// ends the word before it. A whitespace-separated word of chars the fast tables know
+    /// (<see cref="BertPreTokenizer.FastKinds"/>: ASCII, Latin letters, General Punctuation) takes the fast path: each
+    /// run of word chars is normalized by table (lower-cased and accent-stripped for uncased models) and matched, each
+    /// punctuation char is its own word; offsets are the chars' own indices. The first other char (control, combining
+    /// mark, CJK, any other script) sends its whole word (from its start up to the next fast whitespace or special token)
+    /// through <see cref="BertPreTokenizer"/> instead, replacing the pieces the fast path gave that word so far.
+    /// </summary>
     private void TokenizeWithOffsets(string text, List<Piece> output, int limit, Scratch scratch)
     {
-        int at = 0;
-        while (output.Count < limit)
-        {
-            int special = _preTokenizer.NextSpecial(text, at, out string? token);
-            TokenizeSegment(text, at, special, output, limit, scratch);
-            if (token is null || output.Count >= limit)
-            {
-                return;
-            }
-
-            output.Add(new Piece(_tokenToId[token], special, special + token.Length));
-            at = special + token.Length;
-        }
-    }
-
-    /// <summary>
-    /// <c>text[start..end)</c> (no special token inside) in one pass. A whitespace-separated word of printable ASCII takes
-    /// the fast path: each run of letters and digits is normalized by table (lower-cased for uncased models) and matched,
-    /// each punctuation char is its own word; offsets are the chars' own indices. The first non-ASCII or control char sends
-    /// its whole word (from its start up to the next ASCII whitespace) through <see cref="BertPreTokenizer"/> instead,
-    /// replacing the pieces the fast path gave that word so far.
-    /// </summary>
-    private void TokenizeSegment(string text, int start, int end, List<Piece> output, int limit, Scratch scratch)
-    {
-        ReadOnlySpan<AsciiKind> kinds = _preTokenizer.AsciiKinds;
-        ReadOnlySpan<char> normalized = _preTokenizer.AsciiNormalized;
+        ReadOnlySpan<CharKind> kinds = _preTokenizer.FastKinds;
+        ReadOnlySpan<char> normalized = _preTokenizer.FastNormalized;
         ReadOnlySpan<int> punctuationIds = _asciiPunctuationIds;
-        ReadOnlySpan<char> chars = text.AsSpan(0, end);
+        ReadOnlySpan<char> chars = text;
         Span<char> run = scratch.Chars;
         int wordStart = -1, wordPieces = 0; // the whitespace-separated word being read: its start, output.Count before it
-        int i = start;
+        int i = 0;
         while ((uint)i < (uint)chars.Length)
         {
             char c = chars[i];
-            AsciiKind kind = c < 128 ? kinds[c] : AsciiKind.Removed;
-            if (kind == AsciiKind.Space)
+            CharKind kind = c < FastTableSize ? kinds[c] : CharKind.General;
+            if (kind == CharKind.Space)
             {
                 wordStart = -1;
                 if (output.Count >= limit)
@@ -61,12 +46,14 @@ public sealed partial class WordPieceTokenizer
                 wordPieces = output.Count;
             }
 
-            if (kind == AsciiKind.Removed)
+            if (kind == CharKind.General)
             {
-                // Non-ASCII, or an ASCII control char that HF's _clean_text drops (joining its neighbours).
+                // A char the fast tables leave to the general path: a control char HF's _clean_text drops (joining its
+                // neighbours), a combining mark, CJK, another script.
                 output.RemoveRange(wordPieces, output.Count - wordPieces);
                 int to = i + 1;
-                while (to < chars.Length && !(chars[to] < 128 && kinds[chars[to]] == AsciiKind.Space))
+                while (to < chars.Length && !(chars[to] < FastTableSize && kinds[chars[to]] == CharKind.Space)
+                    && _preTokenizer.SpecialAt(text, to) is null)
                 {
                     to++;
                 }
@@ -76,19 +63,32 @@ public sealed partial class WordPieceTokenizer
                 continue;
             }
 
-            if (kind == AsciiKind.Punctuation)
+            if (kind == CharKind.Punctuation && _preTokenizer.SpecialAt(text, i) is { } special)
             {
-                output.Add(new Piece(punctuationIds[c], i, i + 1)); // one char: its own token, or [UNK]
+                wordStart = -1;
+                if (output.Count >= limit)
+                {
+                    return;
+                }
+
+                output.Add(new Piece(_tokenToId[special], i, i + special.Length));
+                i += special.Length;
+                continue;
+            }
+
+            if (kind == CharKind.Punctuation)
+            {
+                output.Add(new Piece(c < 128 ? punctuationIds[c] : SingleCharId(normalized[c]), i, i + 1)); // its own token, or [UNK]
                 i++;
                 continue;
             }
 
-            // A run of letters and digits, normalized by table (lower case for uncased models) into the scratch buffer.
+            // A run of word chars, normalized by table (lower case, no accents for uncased models) into the scratch buffer.
             int j = i, k = 0;
             for (; (uint)j < (uint)chars.Length; j++)
             {
                 char w = chars[j];
-                if (w >= 128 || kinds[w] != AsciiKind.Word)
+                if (w >= FastTableSize || kinds[w] != CharKind.Word)
                 {
                     break;
                 }
@@ -112,7 +112,7 @@ public sealed partial class WordPieceTokenizer
         }
     }
 
-    /// <summary>Words with non-ASCII or control chars: HF's <c>BasicTokenizer</c> port, then the same matching.</summary>
+    /// <summary>Words with a char the fast path does not take: HF's <c>BasicTokenizer</c> port, then the same matching.</summary>
     private void AppendGeneral(string text, int start, int end, List<Piece> output, Scratch scratch)
     {
         List<PreToken> words = scratch.Words;
@@ -179,6 +179,9 @@ public sealed partial class WordPieceTokenizer
     /// </summary>
     private int NextPiece(ReadOnlySpan<char> word, int s, out int id) =>
         s + (s == 0 ? _wholeWords : _continuations).LongestPrefix(word[s..], out id);
+
+    /// <summary>The id of a one-char word (a punctuation char's own token), or [UNK].</summary>
+    private int SingleCharId(char c) => NextPiece([c], 0, out int id) == 1 ? id : UnkId;
 
     private static int Min(ReadOnlySpan<int> values)
     {

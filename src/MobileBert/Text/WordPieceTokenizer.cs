@@ -9,8 +9,9 @@ namespace MobileBert.Text;
 /// <para>Basic tokenization (special-token split, text cleaning, CJK split, NFC, lowercasing, accent stripping,
 /// punctuation split) is a C# port of HF's <c>BasicTokenizer</c> (<see cref="BertPreTokenizer"/>), because
 /// Microsoft.ML.Tokenizers' <c>BertTokenizer</c> differs from HF on several inputs (the <c>HfDiffers_*</c> tests).
-/// Whitespace-separated words of printable ASCII take a fast path (table lookups for kind and lower case, no string
-/// per word) that gives the same tokens; other words go through the general port. The WordPiece step is HF's greedy
+/// Whitespace-separated words of printable ASCII, Latin-1, Latin Extended-A/B letters and General Punctuation take a fast
+/// path (table lookups for kind and normalized char, no string per word) that gives the same tokens; other words go through
+/// the general port. The WordPiece step is HF's greedy
 /// longest-match-first <c>WordpieceTokenizer</c>, looking spans up in the vocabulary without allocating, for words up to
 /// <see cref="MaxInputCharsPerWord"/> code points (longer words become <c>[UNK]</c>, counting code points as Python
 /// does rather than UTF-16 chars).</para>
@@ -58,8 +59,7 @@ public sealed partial class WordPieceTokenizer
         _asciiPunctuationIds = new int[128];
         for (int c = 0; c < 128; c++)
         {
-            ReadOnlySpan<char> single = [_preTokenizer.AsciiNormalized[c]];
-            _asciiPunctuationIds[c] = NextPiece(single, 0, out int id) == 1 ? id : UnkId;
+            _asciiPunctuationIds[c] = SingleCharId(_preTokenizer.FastNormalized[c]);
         }
     }
 
@@ -168,7 +168,7 @@ public sealed partial class WordPieceTokenizer
         return Tokens(pieces);
     }
 
-    /// <summary>The tokens of <paramref name="text"/> through the general path only (no ASCII fast path), for tests.</summary>
+    /// <summary>The tokens of <paramref name="text"/> through the general path only (no fast path), for tests.</summary>
     internal IReadOnlyList<(string Token, int Start, int End)> TokenizeGeneral(string text)
     {
         var pieces = new List<Piece>();
@@ -219,7 +219,8 @@ public sealed partial class WordPieceTokenizer
     /// <paramref name="maxLength"/> cannot hold the special tokens, or the strategy cannot make the input fit
     /// (e.g. <see cref="TruncationStrategy.OnlySecond"/> without a pair; HF would log an error and return an over-long result).
     /// </exception>
-    public EncodedInput Encode(string text, string? textPair = null, int maxLength = 512, TruncationStrategy truncation = TruncationStrategy.LongestFirst)
+    public EncodedInput Encode(string text, string? textPair = null, int maxLength = 512,
+        TruncationStrategy truncation = TruncationStrategy.LongestFirst)
     {
         ArgumentNullException.ThrowIfNull(text);
         int specialCount = textPair is null ? 2 : 3;
@@ -235,8 +236,30 @@ public sealed partial class WordPieceTokenizer
             throw new ArgumentOutOfRangeException(nameof(truncation), truncation, "Unknown truncation strategy.");
         }
 
+        int[] ids = EncodeIds(text, textPair, maxLength, truncation, withOffsets: false, out _, out int firstSep);
+        return new EncodedInput(ids, firstSep, new EncodedInput.EncodeCall(this, text, textPair, maxLength, truncation));
+    }
+
+    /// <summary>
+    /// The offsets of <see cref="Encode"/> on the same (valid) arguments, by encoding again: <see cref="EncodedInput.Offsets"/>
+    /// of an encoding builds them so on first read.
+    /// </summary>
+    internal (int Start, int End)[] EncodeOffsets(string text, string? textPair, int maxLength, TruncationStrategy truncation)
+    {
+        EncodeIds(text, textPair, maxLength, truncation, withOffsets: true, out var offsets, out _);
+        return offsets!;
+    }
+
+    /// <summary>
+    /// The ids of <see cref="Encode"/> (arguments already checked), the index of the first [SEP], and with
+    /// <paramref name="withOffsets"/> each token's offsets ((0, 0) for [CLS]/[SEP]).
+    /// </summary>
+    private int[] EncodeIds(string text, string? textPair, int maxLength, TruncationStrategy truncation, bool withOffsets,
+        out (int Start, int End)[]? offsets, out int firstSep)
+    {
         // A single sequence keeps its first tokens, so tokenizing stops once it has as many as fit (OnlySecond reports how
         // many tokens too many there are, so it tokenizes everything).
+        int specialCount = textPair is null ? 2 : 3;
         int budget = maxLength - specialCount;
         int limit = textPair is null && truncation != TruncationStrategy.OnlySecond ? budget : int.MaxValue;
         Scratch scratch = Scratch.ForThread;
@@ -254,39 +277,36 @@ public sealed partial class WordPieceTokenizer
         Truncate(first, second, budget, truncation);
 
         int total = first.Count + (second?.Count ?? 0) + specialCount;
-        var tokens = new string[total];
-        var ids = new int[total];
-        var types = new int[total];
-        var mask = new int[total];
-        var offsets = new (int, int)[total];
-        var seqIds = new int[total];
-        Array.Fill(mask, 1);
-        tokens[0] = Cls;
+        var ids = new int[total];                                 // [total]
+        offsets = withOffsets ? new (int, int)[total] : null;     // [total]
         ids[0] = ClsId;
-        seqIds[0] = -1;
-        int n = 1;
-        for (int type = 0; type < (second is null ? 1 : 2); type++)
+        firstSep = Place(first, ids, offsets, 1);
+        ids[firstSep] = SepId;
+        if (second is not null)
         {
-            List<Piece> segment = type == 0 ? first : second!;
-            foreach (Piece p in CollectionsMarshal.AsSpan(segment))
-            {
-                tokens[n] = _idToToken[p.Id];
-                ids[n] = p.Id;
-                types[n] = type;
-                offsets[n] = (p.Start, p.End);
-                seqIds[n] = type;
-                n++;
-            }
-
-            tokens[n] = Sep;
-            ids[n] = SepId;
-            types[n] = type;
-            seqIds[n] = -1;
-            n++;
+            ids[Place(second, ids, offsets, firstSep + 1)] = SepId;
         }
 
         scratch.Release();
-        return new EncodedInput(tokens, ids, types, mask, offsets) { SequenceIds = seqIds };
+        return ids;
+    }
+
+    /// <summary>Writes the ids (and offsets, if given) of <paramref name="pieces"/> from index <paramref name="at"/>; returns the index
+    /// after them.</summary>
+    private static int Place(List<Piece> pieces, int[] ids, (int, int)[]? offsets, int at)
+    {
+        foreach (Piece p in CollectionsMarshal.AsSpan(pieces))
+        {
+            ids[at] = p.Id;
+            if (offsets is not null)
+            {
+                offsets[at] = (p.Start, p.End);
+            }
+
+            at++;
+        }
+
+        return at;
     }
 
     /// <summary>HF <c>truncate_sequences</c> (stride 0) on token lists.</summary>
@@ -324,7 +344,8 @@ public sealed partial class WordPieceTokenizer
                 if (toRemove > first.Count)
                 {
                     throw new ArgumentException(
-                        $"Cannot fit the input in maxLength with {strategy}: the second sequence alone needs {second!.Count} tokens more than allowed.");
+                        $"Cannot fit the input in maxLength with {strategy}: the second sequence alone needs {second!.Count} tokens " +
+                        "more than allowed.");
                 }
 
                 first.RemoveRange(first.Count - toRemove, toRemove);
@@ -340,7 +361,8 @@ public sealed partial class WordPieceTokenizer
                 if (toRemove > second.Count)
                 {
                     throw new ArgumentException(
-                        $"Cannot fit the input in maxLength with {strategy}: the first sequence alone needs {toRemove - second.Count} tokens more than allowed.");
+                        $"Cannot fit the input in maxLength with {strategy}: the first sequence alone needs {toRemove - second.Count} " +
+                        "tokens more than allowed.");
                 }
 
                 second.RemoveRange(second.Count - toRemove, toRemove);
@@ -365,7 +387,7 @@ public sealed partial class WordPieceTokenizer
 
         public List<PreToken> Words { get; } = [];
 
-        /// <summary>One lower-cased ASCII run of letters and digits (up to <see cref="MaxInputCharsPerWord"/> chars).</summary>
+        /// <summary>One normalized run of word chars of the fast path (up to <see cref="MaxInputCharsPerWord"/> chars).</summary>
         public readonly char[] Chars = new char[MaxInputCharsPerWord];
 
         /// <summary>Empties the lists, dropping the storage a very long text made them grow to (a thread keeps the rest).</summary>

@@ -8,7 +8,7 @@ using Xunit.Abstractions;
 namespace MobileBert.Tests.Text;
 
 /// <summary>
-/// The ASCII fast path of <see cref="WordPieceTokenizer"/> and its early stop when truncating give what the general
+/// The fast path (ASCII, Latin and General Punctuation) of <see cref="WordPieceTokenizer"/> and its early stop when truncating give what the general
 /// path (the port of HF's BasicTokenizer, <see cref="WordPieceTokenizer.TokenizeGeneral"/>) gives: tokens, ids, offsets.
 /// </summary>
 public sealed class FastPathTests(ITestOutputHelper output)
@@ -33,6 +33,24 @@ public sealed class FastPathTests(ITestOutputHelper output)
 
     private static readonly Gen<string> Text = Fragment.Array[0, 30].Select(string.Concat);
 
+    /// <summary>
+    /// Text of the non-ASCII chars the fast path takes (Latin-1, Latin Extended-A/B, General Punctuation) next to ASCII,
+    /// combining marks, spaces and chars it does not take (Greek, Cyrillic, CJK, U+FFFD).
+    /// </summary>
+    private static readonly Gen<string> LatinText = Gen.Frequency(
+        (6, Gen.Char['\u0080', '\u024F'].Select(c => c.ToString())),
+        (4, Gen.Char['\u2000', '\u206F'].Select(c => c.ToString())),
+        (6, Gen.String[Gen.Char['a', 'z'], 1, 6]),
+        (2, Gen.Char['!', '~'].Select(c => c.ToString())),
+        (3, Gen.OneOf(" ", "\u00A0", "\n")),
+        (2, Gen.Char['\u0300', '\u036F'].Select(c => c.ToString())),
+        (1, Gen.OneOf("\u0391", "\u03A3", "\u0436", "中", "\uFFFD", "\u212B", "\uFB01"))).Array[0, 40].Select(string.Concat);
+
+    private static WordPieceTokenizer Cased => s_cased.Value;
+
+    private static readonly Lazy<WordPieceTokenizer> s_cased =
+        new(() => WordPieceTokenizer.FromVocabFile(TokenizerTestData.VocabPath, lowerCase: false));
+
     private static readonly Gen<string> AsciiText = Gen.Frequency((9, Gen.Char[' ', '~']), (1, Gen.Char['\0', '\u007F'])).Array[0, 80]
         .Select(a => new string(a));
 
@@ -45,6 +63,19 @@ public sealed class FastPathTests(ITestOutputHelper output)
     public void FastPathEqualsGeneralPathOnAsciiText() =>
         FuzzRunner.Run(output, "fast path vs general path, ASCII", AsciiText, 3000,
             t => { Assert.Equal(Tok.TokenizeGeneral(t), Tok.TokenizeWithOffsets(t)); }, t => JsonSerializer.Serialize(t));
+
+    [Fact]
+    public void FastPathEqualsGeneralPathOnLatinAndPunctuation() =>
+        FuzzRunner.Run(output, "fast path vs general path, Latin and General Punctuation", LatinText, 3000, t =>
+        {
+            Assert.Equal(Tok.TokenizeGeneral(t), Tok.TokenizeWithOffsets(t));
+            Assert.Equal(Cased.TokenizeGeneral(t), Cased.TokenizeWithOffsets(t));
+        }, t => JsonSerializer.Serialize(t));
+
+    [Fact]
+    public void FastPathEqualsGeneralPathOnMixedTextCased() =>
+        FuzzRunner.Run(output, "fast path vs general path, cased", Text, 1000,
+            t => { Assert.Equal(Cased.TokenizeGeneral(t), Cased.TokenizeWithOffsets(t)); }, t => JsonSerializer.Serialize(t));
 
     [Fact]
     public void AsciiAndNonAsciiSpellingsGiveTheSameIds()
