@@ -16,12 +16,14 @@ public static class FinetuneCommand
     public static Command Create()
     {
         var model = new Option<string?>("--model") { Description = "Pre-trained model folder (config.json + model.safetensors + vocab.txt)." };
-        var init = new Option<string?>("--init-config") { Description = "No pre-training baseline: random init of this preset/config.json instead of --model (needs --vocab)." };
+        var init = new Option<string?>("--init-config") {
+            Description = "No pre-training baseline: random init of this preset/config.json instead of --model (needs --vocab)." };
         var vocab = new Option<string?>("--vocab") { Description = "WordPiece vocab.txt (default MODEL/vocab.txt)." };
         var task = new Option<string>("--task") { Description = string.Join("|", TaskData.TaskNames), Required = true };
         var train = new Option<string>("--train") { Description = "Training file (GLUE TSV, CSV/TSV/JSONL/JSON, or SQuAD JSON).", Required = true };
         var dev = new Option<string?>("--dev") { Description = "Dev file: evaluated every epoch; the best model is kept." };
-        var output = new Option<string>("--out") { Description = "Output model folder (+ checkpoints/, best/, metrics.csv, curves.png, eval_results.json).", Required = true };
+        var output = new Option<string>("--out") {
+            Description = "Output model folder (+ checkpoints/, best/, metrics.csv, curves.png, eval_results.json).", Required = true };
         var recipe = new Option<string?>("--recipe") { Description = "default (HF run_glue: lr 5e-5, 3 epochs) | pretrained (lr by model size, " +
             "see docs/FINETUNING.md); explicit options override it." };
         var epochs = new Option<int?>("--epochs") { Description = "Epochs (recipe: 3)." };
@@ -41,8 +43,10 @@ public static class FinetuneCommand
         var kdAlpha = new Option<double?>("--kd-alpha") { Description = "Distillation weight α (default 0.5): (1−α)·CE(labels) + α·T²·KL(teacher " +
             "‖ student)." };
         var kdTemperature = new Option<double?>("--kd-temperature") { Description = "Distillation temperature T (default 2)." };
-        var resume = new Option<bool>("--resume") { Description = "Continue the run in --out from its latest checkpoint (bit-identical to an uninterrupted run)." };
-        var skipBad = new Option<bool>("--skip-bad-rows") { Description = "Skip malformed rows (counted and reported) instead of stopping at the first." };
+        var resume = new Option<bool>("--resume") {
+            Description = "Continue the run in --out from its latest checkpoint (bit-identical to an uninterrupted run)." };
+        var skipBad = new Option<bool>("--skip-bad-rows") {
+            Description = "Skip malformed rows (counted and reported) instead of stopping at the first." };
         var textCol = new Option<string?>("--text-column") { Description = "Generic tasks: text column/field (default text)." };
         var pairCol = new Option<string?>("--pair-column") { Description = "Generic tasks: second text column for pairs." };
         var labelCol = new Option<string?>("--label-column") { Description = "Generic tasks: label column (default label)." };
@@ -51,10 +55,13 @@ public static class FinetuneCommand
         var maxQuery = new Option<int>("--max-query-length") { DefaultValueFactory = _ => 64 };
         var maxAnswer = new Option<int>("--max-answer-length") { DefaultValueFactory = _ => 30 };
         var nBest = new Option<int>("--n-best") { DefaultValueFactory = _ => 20 };
-        var nullThreshold = new Option<double>("--null-threshold") { DefaultValueFactory = _ => 0.0, Description = "SQuAD v2: predict no answer when null − best score exceeds this." };
+        var nullThreshold = new Option<double>("--null-threshold") {
+            DefaultValueFactory = _ => 0.0, Description = "SQuAD v2: predict no answer when null − best score exceeds this." };
         var logEvery = new Option<int>("--log-every") { DefaultValueFactory = _ => 10 };
-        var evalEvery = new Option<int>("--eval-every") { DefaultValueFactory = _ => 0, Description = "Extra dev evaluations every N steps (0: each epoch)." };
-        var ckptEvery = new Option<int>("--checkpoint-every") { DefaultValueFactory = _ => 0, Description = "Extra checkpoints every N steps (0: each epoch)." };
+        var evalEvery = new Option<int>("--eval-every") {
+            DefaultValueFactory = _ => 0, Description = "Extra dev evaluations every N steps (0: each epoch)." };
+        var ckptEvery = new Option<int>("--checkpoint-every") {
+            DefaultValueFactory = _ => 0, Description = "Extra checkpoints every N steps (0: each epoch)." };
         var cmd = new Command("finetune", "Fine-tune on a GLUE task, a generic CSV/TSV/JSONL task or SQuAD v1.1/v2.0.")
         {
             model, init, vocab, task, train, dev, output, recipe, epochs, batch, lr, seq, seed, threads, warmup, wd, selectBy, classWeight, teacher,
@@ -65,7 +72,8 @@ public static class FinetuneCommand
         {
             string t = TaskData.Normalize(r.GetValue(task)!);
             string? modelDir = r.GetValue(model), initConfig = r.GetValue(init);
-            if ((modelDir is null) == (initConfig is null)) throw new ArgumentException("Give exactly one of --model (pre-trained folder) and --init-config (random initialisation).");
+            if ((modelDir is null) == (initConfig is null))
+                throw new ArgumentException("Give exactly one of --model (pre-trained folder) and --init-config (random initialisation).");
             if (r.GetValue(teacher) is null && (r.GetValue(kdAlpha) is not null || r.GetValue(kdTemperature) is not null))
                 throw new ArgumentException("--kd-alpha and --kd-temperature apply to task distillation: give the teacher with --teacher DIR.");
             var config = initConfig is null ? null : Presets.Resolve(initConfig);
@@ -82,29 +90,35 @@ public static class FinetuneCommand
                 TeacherDir = r.GetValue(teacher), KdAlpha = r.GetValue(kdAlpha) ?? FineTuneOptions.DefaultKdAlpha,
                 KdTemperature = r.GetValue(kdTemperature) ?? FineTuneOptions.DefaultKdTemperature,
                 LogEvery = r.GetValue(logEvery), EvalEvery = r.GetValue(evalEvery), CheckpointEvery = r.GetValue(ckptEvery),
-                Squad = new SquadSettings { DocStride = r.GetValue(docStride), MaxQueryLength = r.GetValue(maxQuery), MaxAnswerLength = r.GetValue(maxAnswer), NBestSize = r.GetValue(nBest), NullScoreDiffThreshold = r.GetValue(nullThreshold) },
+                Squad = new SquadSettings { DocStride = r.GetValue(docStride), MaxQueryLength = r.GetValue(maxQuery),
+                    MaxAnswerLength = r.GetValue(maxAnswer), NBestSize = r.GetValue(nBest), NullScoreDiffThreshold = r.GetValue(nullThreshold) },
             };
             var dataOptions = new TaskDataOptions
             {
-                TextColumn = r.GetValue(textCol), PairColumn = r.GetValue(pairCol), LabelColumn = r.GetValue(labelCol), Regression = r.GetValue(regression), SkipBadRows = r.GetValue(skipBad),
+                TextColumn = r.GetValue(textCol), PairColumn = r.GetValue(pairCol), LabelColumn = r.GetValue(labelCol),
+                Regression = r.GetValue(regression), SkipBadRows = r.GetValue(skipBad),
             };
             var result = Run(t, r.GetValue(train)!, r.GetValue(dev), o, dataOptions, Report);
             Console.Error.WriteLine(string.Create(CultureInfo.InvariantCulture,
-                $"done: {result.Steps} steps, {result.ExamplesPerSecond:F1} examples/s; best dev {(result.Best is null ? "(no dev set)" : $"{result.Best.MainMetric} {result.Best.Main:0.####} at step {result.BestStep}")}; model folder: {result.OutputDir}"));
+                $"done: {result.Steps} steps, {result.ExamplesPerSecond:F1} examples/s; best dev " +
+                    $"{(result.Best is null ? "(no dev set)" : $"{result.Best.MainMetric} {result.Best.Main:0.####} at step {result.BestStep}")}; " +
+                    $"model folder: {result.OutputDir}"));
             return 0;
         }));
         return cmd;
     }
 
     /// <summary>Reads the task's files and runs <see cref="FineTuningRun"/>.</summary>
-    public static FineTuneResult Run(string task, string train, string? dev, FineTuneOptions o, TaskDataOptions dataOptions, Action<FineTuneProgress>? progress = null)
+    public static FineTuneResult Run(string task, string train, string? dev, FineTuneOptions o, TaskDataOptions dataOptions,
+        Action<FineTuneProgress>? progress = null)
     {
         task = TaskData.Normalize(task);
         FineTuneTask ft;
         if (TaskInfo.IsSquad(task))
         {
             bool v2 = task == "squad2";
-            ft = FineTuneTask.Squad(TaskData.LoadSquad(train, v2, dataOptions.SkipBadRows), dev is null ? null : TaskData.LoadSquad(dev, v2, dataOptions.SkipBadRows), v2);
+            ft = FineTuneTask.Squad(TaskData.LoadSquad(train, v2, dataOptions.SkipBadRows),
+                dev is null ? null : TaskData.LoadSquad(dev, v2, dataOptions.SkipBadRows), v2);
         }
         else ft = FineTuneTask.Sequence(TaskData.LoadSequenceTask(task, train, dev, dataOptions));
         return FineTuningRun.Run(o, ft, progress);
@@ -116,7 +130,9 @@ public static class FinetuneCommand
         string line = p.Phase switch
         {
             "train" => string.Create(CultureInfo.InvariantCulture,
-                $"epoch {p.Epoch}/{p.Epochs}  step {p.Step,6}/{p.Steps}  loss {p.Loss,7:F4}{(double.IsNaN(p.TrainAccuracy) ? "" : $"  acc {p.TrainAccuracy,6:P1}")}  lr {p.LearningRate:0.###e0}  {p.ExamplesPerSecond,6:F1} ex/s  eta {Eta(p.Eta)}"),
+                $"epoch {p.Epoch}/{p.Epochs}  step {p.Step,6}/{p.Steps}  loss " +
+                    $"{p.Loss,7:F4}{(double.IsNaN(p.TrainAccuracy) ? "" : $"  acc {p.TrainAccuracy,6:P1}")}  lr {p.LearningRate:0.###e0}  " +
+                    $"{p.ExamplesPerSecond,6:F1} ex/s  eta {Eta(p.Eta)}"),
             "eval" when p.Eval is { } e => $"  dev: {e}{(p.IsBest ? "  (best so far, saved)" : "")}",
             "checkpoint" => $"  checkpoint: {p.Message}",
             "done" => $"[done] {p.Message}",

@@ -70,7 +70,8 @@ public sealed class DistillPlan
     /// <param name="teacherPredicts">false when the teacher has no MLM head (sentence-transformers models): PD is replaced by
     /// a stage of the same length that trains every backbone tensor on the layer-wise losses of all layers (and hidden
     /// state 0 with an embedding stage); auxiliary becomes that stage alone.</param>
-    public static DistillPlan Create(DistillStrategy strategy, int studentLayers, long stepsPerLayer, long pdSteps, double lr, double warmupFraction = 0.1,
+    public static DistillPlan Create(DistillStrategy strategy, int studentLayers, long stepsPerLayer, long pdSteps, double lr,
+        double warmupFraction = 0.1,
         bool freezeLower = false, long embeddingSteps = 0, bool teacherPredicts = true)
     {
         if (studentLayers <= 0) throw new ArgumentException("The student needs at least one layer.");
@@ -115,7 +116,8 @@ public sealed class DistillPlan
             default: throw new ArgumentOutOfRangeException(nameof(strategy));
         }
         if (stages.Count == 0) throw new SettingException("The plan has no steps: raise StepsPerLayer or PdSteps.", "StepsPerLayer", "PdSteps");
-        var schedule = new StagedSchedule(stages.Select(s => (s.Steps, (LrSchedule)LrSchedule.Linear(lr, (long)Math.Ceiling(warmupFraction * s.Steps), s.Steps))));
+        var schedule = new StagedSchedule(stages.Select(s => (s.Steps, (LrSchedule)LrSchedule.Linear(lr, (long)Math.Ceiling(warmupFraction * s.Steps),
+            s.Steps))));
         return new DistillPlan(strategy, stages, schedule, freezeLower);
     }
 
@@ -141,9 +143,11 @@ public sealed class DistillPlan
 
     static bool IsEmbedding(string name) => name.Contains("embeddings.", StringComparison.Ordinal);
 
-    static readonly System.Text.RegularExpressions.Regex LayerIndex = new(@"(?:^|\.)encoder\.layer\.(\d+)\.", System.Text.RegularExpressions.RegexOptions.CultureInvariant);
+    static readonly System.Text.RegularExpressions.Regex LayerIndex = new(@"(?:^|\.)encoder\.layer\.(\d+)\.",
+        System.Text.RegularExpressions.RegexOptions.CultureInvariant);
 
-    /// <summary>Encoder layer of a parameter name ("…encoder.layer.{l}.…"), −1 outside the encoder layers (as <see cref="ParameterSelector.EncoderLayerOf"/>).</summary>
+    /// <summary>Encoder layer of a parameter name ("…encoder.layer.{l}.…"), −1 outside the encoder layers (as <see
+    /// cref="ParameterSelector.EncoderLayerOf"/>).</summary>
     public static int EncoderLayerOf(string name)
     {
         var m = LayerIndex.Match(name);

@@ -72,9 +72,12 @@ public static class DistillationLosses
         float[]? dStudent = null, double scale = 1.0, int threads = 1)
     {
         long n = (long)rows * hidden;
-        if (teacher.Length < n || student.Length < n) throw new ArgumentException($"FeatureMap: teacher ({teacher.Length}) and student ({student.Length}) need rows×hidden = {rows}×{hidden} values.");
+        if (teacher.Length < n || student.Length < n)
+            throw new ArgumentException($"FeatureMap: teacher ({teacher.Length}) and student ({student.Length}) need rows×hidden = {rows}×{hidden} " +
+                $"values.");
         if (mask is not null && mask.Length < rows) throw new ArgumentException($"FeatureMap: mask has {mask.Length} values for {rows} rows.");
-        if (dStudent is not null && dStudent.Length < n) throw new ArgumentException($"FeatureMap: dStudent has {dStudent.Length} values; expected {n}.");
+        if (dStudent is not null && dStudent.Length < n)
+            throw new ArgumentException($"FeatureMap: dStudent has {dStudent.Length} values; expected {n}.");
         int count = 0;
         for (int r = 0; r < rows; r++) if (mask is null || mask[r] != 0) count++;
         if (count == 0) return default;
@@ -143,8 +146,10 @@ public static class DistillationLosses
     {
         long ss = (long)seq * seq;
         if (teacher.Length < batch * teacherHeads * ss || student.Length < batch * studentHeads * ss)
-            throw new ArgumentException($"Attention: teacher ({teacher.Length}) / student ({student.Length}) probabilities do not match B={batch}, S={seq}, heads {teacherHeads}/{studentHeads}.");
-        if (mask is not null && mask.Length < batch * seq) throw new ArgumentException($"Attention: mask has {mask.Length} values for B·S = {batch * seq}.");
+            throw new ArgumentException($"Attention: teacher ({teacher.Length}) / student ({student.Length}) probabilities do not match B={batch}, " +
+                $"S={seq}, heads {teacherHeads}/{studentHeads}.");
+        if (mask is not null && mask.Length < batch * seq)
+            throw new ArgumentException($"Attention: mask has {mask.Length} values for B·S = {batch * seq}.");
         if (dStudent is not null && dStudent.Length < batch * studentHeads * ss) throw new ArgumentException("Attention: dStudent is too short.");
         bool Valid(int b, int i) => mask is null || mask[b * seq + i] != 0;
         int queries = 0;
@@ -265,7 +270,9 @@ public static class DistillationLosses
         float[] studentNsp, int[] nspLabels, LossWeights w, float[]? dStudentLogits = null, float[]? dStudentNsp = null, int threads = 1)
     {
         long n = (long)rows * vocab;
-        if (studentLogits.Length < n || teacherLogits.Length < n) throw new ArgumentException($"Prediction: logits need rows×V = {rows}×{vocab} values (student {studentLogits.Length}, teacher {teacherLogits.Length}).");
+        if (studentLogits.Length < n || teacherLogits.Length < n)
+            throw new ArgumentException($"Prediction: logits need rows×V = {rows}×{vocab} values (student {studentLogits.Length}, teacher " +
+                $"{teacherLogits.Length}).");
         if (labels.Length < rows) throw new ArgumentException($"Prediction: {labels.Length} labels for {rows} rows.");
         int b = nspLabels.Length;
         if (studentNsp.Length < 2 * b) throw new ArgumentException($"Prediction: NSP logits have {studentNsp.Length} values for {b} labels.");
@@ -274,7 +281,8 @@ public static class DistillationLosses
         {
             int y = labels[r];
             if (y == Training.Losses.IgnoreIndex) continue;
-            if ((uint)y >= (uint)vocab) throw new ArgumentOutOfRangeException(nameof(labels), y, $"Prediction: label {y} at row {r} is outside [0, {vocab}).");
+            if ((uint)y >= (uint)vocab)
+                throw new ArgumentOutOfRangeException(nameof(labels), y, $"Prediction: label {y} at row {r} is outside [0, {vocab}).");
             count++;
         }
         double T = w.Temperature, alpha = w.Alpha;
@@ -309,7 +317,8 @@ public static class DistillationLosses
             double a0 = studentNsp[2 * i], a1 = studentNsp[2 * i + 1], m = Math.Max(a0, a1);
             double lse = m + Math.Log(Math.Exp(a0 - m) + Math.Exp(a1 - m));
             int y = nspLabels[i];
-            if ((uint)y > 1) throw new ArgumentOutOfRangeException(nameof(nspLabels), y, $"Prediction: next-sentence label {y} at row {i} is not 0 or 1.");
+            if ((uint)y > 1)
+                throw new ArgumentOutOfRangeException(nameof(nspLabels), y, $"Prediction: next-sentence label {y} at row {i} is not 0 or 1.");
             ln += lse - (y == 0 ? a0 : a1);
             if ((a1 > a0 ? 1 : 0) == y) nc++;
             if (dStudentNsp is not null)

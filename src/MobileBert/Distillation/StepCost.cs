@@ -9,7 +9,8 @@ namespace MobileBert.Distillation;
 
 /// <summary>Median wall-clock milliseconds of the pieces of a distillation step (see <see cref="StepCost.Measure"/>).</summary>
 public sealed record StepCostResult(int Batch, int Seq, int Threads, int Iterations,
-    double TeacherForwardMs, double StudentStepMs, double AuxiliaryStepMs, double JointLayerWiseStepMs, double ProgressiveFirstLayerStepMs, double PdStepMs);
+    double TeacherForwardMs, double StudentStepMs, double AuxiliaryStepMs, double JointLayerWiseStepMs, double ProgressiveFirstLayerStepMs,
+        double PdStepMs);
 
 /// <summary>Measures what a distillation step costs compared with a plain student training step.</summary>
 public static class StepCost
@@ -27,7 +28,10 @@ public static class StepCost
             {
                 ids[b * seq + i] = 1000 + rng.Next(vocab - 1000);
                 types[b * seq + i] = i < seq / 2 ? 0 : 1;
-                if (i > 0 && masked < Math.Min(20, (int)Math.Ceiling(0.15 * seq)) && rng.NextDouble() < 0.15) { labels[b * seq + i] = ids[b * seq + i]; ids[b * seq + i] = 103; masked++; }
+                if (i > 0 && masked < Math.Min(20, (int)Math.Ceiling(0.15 * seq)) && rng.NextDouble() < 0.15)
+                {
+                    labels[b * seq + i] = ids[b * seq + i]; ids[b * seq + i] = 103; masked++;
+                }
             }
         }
         return new PretrainingBatch
@@ -51,7 +55,8 @@ public static class StepCost
         student.InitializeWeights(1);
         StudentInit.CopySharedFromTeacher(teacher, student);
         var map = LayerMap.Default(studentConfig.NumHiddenLayers, teacher.Config.NumHiddenLayers);
-        var o = new DistillOptions { StudentConfig = studentConfig, Data = ["-"], OutputDir = "-", VocabPath = "-", Threads = threads, Batch = batch, Seq = seq };
+        var o = new DistillOptions { StudentConfig = studentConfig, Data = ["-"], OutputDir = "-", VocabPath = "-", Threads = threads, Batch = batch,
+            Seq = seq };
         using var trainer = new DistillationRun.Trainer(o, map);
 
         double Time(Action a)
@@ -68,7 +73,8 @@ public static class StepCost
         }
         // The teacher forward as the trainer runs it in layer-wise stages: on its inference engine, with hidden states and attentions.
         var teacherEngine = trainer.TeacherEngine(teacher, threads);
-        double teacherMs = Time(() => teacherEngine.Run(data.Input, MobileBert.Inference.InferenceOutputs.HiddenStates | MobileBert.Inference.InferenceOutputs.Attentions));
+        double teacherMs = Time(() => teacherEngine.Run(data.Input,
+            MobileBert.Inference.InferenceOutputs.HiddenStates | MobileBert.Inference.InferenceOutputs.Attentions));
         var plain = OptimizerFactory.Create("lamb", student.Store, threads: threads);
         double studentMs = Time(() => PretrainingRun.TrainStep(student, plain, data, 1e-5, 1.0, 1, 1, out _));
         double StageMs(DistillStrategy strategy, int stageIndex)

@@ -18,16 +18,19 @@ public sealed class LayerMap
         TeacherLayers = teacherLayers;
         for (int l = 0; l < _teacherLayer.Length; l++)
             if ((uint)_teacherLayer[l] >= (uint)teacherLayers)
-                throw new DistillationException($"layer map: student layer {l} ← teacher layer {_teacherLayer[l]}, but the teacher has layers 0…{teacherLayers - 1}.");
+                throw new DistillationException($"layer map: student layer {l} ← teacher layer {_teacherLayer[l]}, but the teacher has layers " +
+                    $"0…{teacherLayers - 1}.");
     }
 
     /// <summary>Default: student layer l ← teacher layer round((l+1)·Lt/Ls) − 1 (the identity when depths are equal; the
     /// last student layer always learns from the last teacher layer).</summary>
     public static LayerMap Default(int studentLayers, int teacherLayers)
     {
-        if (studentLayers <= 0 || teacherLayers <= 0) throw new DistillationException($"layer map: student ({studentLayers}) and teacher ({teacherLayers}) need at least one layer.");
+        if (studentLayers <= 0 || teacherLayers <= 0)
+            throw new DistillationException($"layer map: student ({studentLayers}) and teacher ({teacherLayers}) need at least one layer.");
         var map = new int[studentLayers];
-        for (int l = 0; l < studentLayers; l++) map[l] = Math.Max(0, (int)Math.Round((l + 1) * (double)teacherLayers / studentLayers, MidpointRounding.AwayFromZero) - 1);
+        for (int l = 0; l < studentLayers; l++)
+            map[l] = Math.Max(0, (int)Math.Round((l + 1) * (double)teacherLayers / studentLayers, MidpointRounding.AwayFromZero) - 1);
         return new LayerMap(map, teacherLayers);
     }
 
@@ -83,7 +86,8 @@ public static class StudentInit
         var copies = new List<(Parameter From, Parameter To)>();
         bool projected = EmbeddingProjection.Applies(teacher, student);
         var projectedNames = projected
-            ? new HashSet<string> { student.Embeddings.WordEmbeddings.Name, student.Embeddings.Transformation!.Weight.Name, student.Embeddings.Transformation.Bias!.Name }
+            ? new HashSet<string> { student.Embeddings.WordEmbeddings.Name, student.Embeddings.Transformation!.Weight.Name,
+                student.Embeddings.Transformation.Bias!.Name }
             : [];
         foreach (var p in student.Store.Parameters)
         {
@@ -102,12 +106,13 @@ public static class StudentInit
             copies.Add((t, p));
         }
         if (problems.Count > 0)
-            throw new DistillationException("cannot initialise the student from the teacher (teacher and student must share hidden_size, vocab_size, " +
-                $"type_vocab_size, max_position_embeddings, and embedding_size unless the teacher is a plain BERT): {string.Join("; ", problems)}.");
+            throw new DistillationException("cannot initialise the student from the teacher (teacher and student must share hidden_size, " +
+                "vocab_size, type_vocab_size, max_position_embeddings, and embedding_size unless the teacher is a plain BERT): " +
+                $"{string.Join("; ", problems)}.");
         foreach (var (from, to) in copies) teacher.Store.Span(from).CopyTo(student.Store.Span(to));
         if (teacher.Config.NormalizationType != student.Config.NormalizationType)
-            warnings.Add($"embedding norm: the teacher uses {teacher.Config.NormalizationType}, the student {student.Config.NormalizationType}; its γ/β " +
-                "are copied but compute a different function (the distillation run re-fits them, DistillOptions.FitEmbeddingNorm)");
+            warnings.Add($"embedding norm: the teacher uses {teacher.Config.NormalizationType}, the student {student.Config.NormalizationType}; " +
+                "its γ/β are copied but compute a different function (the distillation run re-fits them, DistillOptions.FitEmbeddingNorm)");
         return warnings;
     }
 
@@ -144,7 +149,8 @@ public static class StudentInit
     public static EmbeddingNormFit FitEmbeddingNorm(MobileBertModel teacher, MobileBertModel student, IEnumerable<ModelInput> inputs)
     {
         if (!NeedsEmbeddingNormFit(teacher.Config, student.Config))
-            throw new DistillationException($"the embedding-norm fit maps a LayerNorm teacher onto a NoNorm student; got {teacher.Config.NormalizationType} → {student.Config.NormalizationType}.");
+            throw new DistillationException($"the embedding-norm fit maps a LayerNorm teacher onto a NoNorm student; got " +
+                $"{teacher.Config.NormalizationType} → {student.Config.NormalizationType}.");
         int h = student.Config.HiddenSize;
         if (teacher.Config.HiddenSize != h) throw new DistillationException($"hidden_size: teacher {teacher.Config.HiddenSize} vs student {h}.");
         // Sums in double: Σx, Σt, Σx², Σxt, Σt² per feature.
@@ -155,7 +161,8 @@ public static class StudentInit
             int rows = input.Batch * input.Seq;
             var trace = new EmbeddingTrace();
             var sOut = new float[rows * h]; var tOut = new float[rows * h];
-            student.Embeddings.Forward(input.InputIds, input.TokenTypeIds, input.Batch, input.Seq, sOut, student.Threads, Workspace.NewFresh(), trace);
+            student.Embeddings.Forward(input.InputIds, input.TokenTypeIds, input.Batch, input.Seq, sOut, student.Threads, Workspace.NewFresh(),
+                trace);
             teacher.Embeddings.Forward(input.InputIds, input.TokenTypeIds, input.Batch, input.Seq, tOut, teacher.Threads, Workspace.NewFresh());
             var x = trace.PreNorm!;
             for (int r = 0; r < rows; r++)
@@ -191,9 +198,12 @@ public static class StudentInit
         var problems = new List<string>();
         if (teacher.HiddenSize != student.HiddenSize) problems.Add($"hidden_size: teacher {teacher.HiddenSize} vs student {student.HiddenSize}");
         bool projectable = !teacher.HasEmbeddingTransformation && teacher.EmbeddingSize == student.HiddenSize && student.TrigramInput;
-        if (teacher.EmbeddingSize != student.EmbeddingSize && !projectable) problems.Add($"embedding_size: teacher {teacher.EmbeddingSize} vs student {student.EmbeddingSize}");
+        if (teacher.EmbeddingSize != student.EmbeddingSize && !projectable)
+            problems.Add($"embedding_size: teacher {teacher.EmbeddingSize} vs student {student.EmbeddingSize}");
         if (teacher.VocabSize != student.VocabSize) problems.Add($"vocab_size: teacher {teacher.VocabSize} vs student {student.VocabSize}");
-        if (problems.Count > 0) throw new DistillationException($"teacher and student do not match: {string.Join("; ", problems)} (layer-wise transfer compares hidden_size-wide feature maps and copies the embeddings and heads).");
+        if (problems.Count > 0)
+            throw new DistillationException($"teacher and student do not match: {string.Join("; ", problems)} (layer-wise transfer compares " +
+                $"hidden_size-wide feature maps and copies the embeddings and heads).");
     }
 
     /// <summary>Copies every parameter of <paramref name="to"/> from the parameter of the same name in <paramref name="from"/>
@@ -202,7 +212,8 @@ public static class StudentInit
     {
         foreach (var p in to.Parameters)
         {
-            if (!from.TryGet(p.Name, out var q) || q.Length != p.Length) throw new DistillationException($"'{p.Name}' is missing or has another shape in the source model.");
+            if (!from.TryGet(p.Name, out var q) || q.Length != p.Length)
+                throw new DistillationException($"'{p.Name}' is missing or has another shape in the source model.");
             from.Span(q).CopyTo(to.Span(p));
         }
     }
@@ -213,7 +224,8 @@ public static class StudentInit
     {
         foreach (var p in from.Parameters)
         {
-            if (!to.TryGet(p.Name, out var q) || q.Length != p.Length) throw new DistillationException($"'{p.Name}' is missing or has another shape in the target model.");
+            if (!to.TryGet(p.Name, out var q) || q.Length != p.Length)
+                throw new DistillationException($"'{p.Name}' is missing or has another shape in the target model.");
             from.Span(p).CopyTo(to.Span(q));
         }
     }

@@ -31,8 +31,10 @@ public static class TransferEvaluation
             int rows = batch.Batch * batch.Seq;
             for (int l = 0; l < L; l++)
             {
-                fmt += DistillationLosses.FeatureMap(t.HiddenStates![map[l] + 1], s.HiddenStates![l + 1], rows, h, batch.AttentionMask, none, threads: threads).Mse / L;
-                at += DistillationLosses.Attention(t.Attentions![map[l]], s.Attentions![l], batch.Batch, batch.Seq, th, sh, batch.AttentionMask, threads: threads) / L;
+                fmt += DistillationLosses.FeatureMap(t.HiddenStates![map[l] + 1], s.HiddenStates![l + 1], rows, h, batch.AttentionMask, none,
+                    threads: threads).Mse / L;
+                at += DistillationLosses.Attention(t.Attentions![map[l]], s.Attentions![l], batch.Batch, batch.Seq, th, sh, batch.AttentionMask,
+                    threads: threads) / L;
             }
             emb += DistillationLosses.FeatureMap(t.HiddenStates![0], s.HiddenStates![0], rows, h, batch.AttentionMask, none, threads: threads).Mse;
             batches++; sequences += n;

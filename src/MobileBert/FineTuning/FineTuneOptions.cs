@@ -52,7 +52,8 @@ public sealed record FineTuneOptions : TrainingRunOptions
             nameof(WarmupProportion));
         if (EvalEvery < 0 || CheckpointEvery < 0) throw new SettingException("EvalEvery and CheckpointEvery must be ≥ 0.", nameof(EvalEvery),
             nameof(CheckpointEvery));
-        if (ModelDir is null && Config is null) throw new SettingException("Give a model folder (ModelDir) or a config for random initialisation (Config).",
+        if (ModelDir is null && Config is null)
+            throw new SettingException("Give a model folder (ModelDir) or a config for random initialisation (Config).",
             nameof(ModelDir), nameof(Config));
         if (!(KdAlpha >= 0 && KdAlpha <= 1)) throw new SettingException($"KdAlpha must be in [0, 1], got {KdAlpha}.", nameof(KdAlpha));
         if (!(KdTemperature > 0) || !double.IsFinite(KdTemperature))

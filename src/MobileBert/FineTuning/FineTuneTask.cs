@@ -43,7 +43,8 @@ public abstract class FineTuneTask
     /// <summary>Class weights and distillation targets of the training loss (set by <see cref="FineTuningRun"/>).</summary>
     public TrainingObjective Objective { get; set; } = new();
 
-    internal static int EpochSeed(long seed, int epoch) => (int)((((ulong)seed * 0x9E3779B97F4A7C15UL) ^ (((ulong)epoch + 0x632BE59BD9B4E019UL) * 0xBF58476D1CE4E5B9UL)) >> 33);
+    internal static int EpochSeed(long seed, int epoch) =>
+        (int)((((ulong)seed * 0x9E3779B97F4A7C15UL) ^ (((ulong)epoch + 0x632BE59BD9B4E019UL) * 0xBF58476D1CE4E5B9UL)) >> 33);
 
     protected static string Hash(IEnumerable<int[]> rows)
     {
@@ -99,7 +100,8 @@ sealed class SequenceFineTuneTask(SequenceTaskData data) : FineTuneTask
                 return new TrainLoss(Objective.Regression(logits, b.Targets!, b.ExampleIndices, d),
                     new OutputGradients { SequenceClassificationLogits = d }, -1);
             int k = task.NumLabels, correct = 0;
-            for (int r = 0; r < b.Size; r++) if (System.Numerics.Tensors.TensorPrimitives.IndexOfMax(logits.AsSpan(r * k, k)) == b.LabelIds![r]) correct++;
+            for (int r = 0; r < b.Size; r++)
+                if (System.Numerics.Tensors.TensorPrimitives.IndexOfMax(logits.AsSpan(r * k, k)) == b.LabelIds![r]) correct++;
             double loss = Objective.Classification(logits, b.LabelIds!, b.ExampleIndices, k, d);
             return new TrainLoss(loss, new OutputGradients { SequenceClassificationLogits = d }, correct);
         });
@@ -132,21 +134,26 @@ sealed class SquadFineTuneTask(SquadDataset train, SquadDataset? dev, bool v2) :
 
     public override IReadOnlyList<string> Prepare(WordPieceTokenizer tokenizer, FineTuneOptions o)
     {
-        var f = new QaFeaturizer(tokenizer, new QaFeatureOptions { MaxSeqLength = o.Seq, DocStride = o.Squad.DocStride, MaxQueryLength = o.Squad.MaxQueryLength });
+        var f = new QaFeaturizer(tokenizer, new QaFeatureOptions { MaxSeqLength = o.Seq, DocStride = o.Squad.DocStride,
+            MaxQueryLength = o.Squad.MaxQueryLength });
         _settings = o.Squad with { VersionTwoWithNegative = v2 };
         _train = f.CreateFeatures(train.Examples);
         _dev = dev is null ? null : f.CreateFeatures(dev.Examples);
         _padId = tokenizer.PadId;
         _batcher = new QaBatcher(_train, _padId);
         if (_train.Features.Count == 0) throw new InvalidDataException($"{train.Source}: no training questions.");
-        var lines = new List<string> { $"task SQuAD {(v2 ? "v2.0" : "v1.1")}: window {o.Seq}, doc stride {o.Squad.DocStride}, max query {o.Squad.MaxQueryLength}" };
+        var lines = new List<string> { $"task SQuAD {(v2 ? "v2.0" : "v1.1")}: window {o.Seq}, doc stride {o.Squad.DocStride}, max query " +
+            $"{o.Squad.MaxQueryLength}" };
         foreach (var (name, ds, fs) in new[] { ("train", train, _train), ("dev", dev, _dev) })
         {
             if (ds is null || fs is null) continue;
-            lines.Add($"{name}: {ds.Examples.Count} questions ({ds.Examples.Count(e => !e.HasAnswer)} unanswerable) → {fs.Features.Count} features, from {ds.Source}");
+            lines.Add($"{name}: {ds.Examples.Count} questions ({ds.Examples.Count(e => !e.HasAnswer)} unanswerable) → {fs.Features.Count} " +
+                $"features, from {ds.Source}");
             if (TaskData.DescribeReplaced(ds.Source, ds.Replaced) is { } rp) lines.Add(rp);
             if (ds.SkippedAnswers.Count + ds.SkippedQuestions.Count > 0)
-                lines.Add($"{ds.Source}: skipped {ds.SkippedAnswers.Count} inconsistent answer(s) and {ds.SkippedQuestions.Count} question(s) (first: {ds.SkippedAnswers.Concat(ds.SkippedQuestions).First().JsonPath}: {ds.SkippedAnswers.Concat(ds.SkippedQuestions).First().Message})");
+                lines.Add($"{ds.Source}: skipped {ds.SkippedAnswers.Count} inconsistent answer(s) and {ds.SkippedQuestions.Count} question(s) " +
+                    $"(first: {ds.SkippedAnswers.Concat(ds.SkippedQuestions).First().JsonPath}: " +
+                    $"{ds.SkippedAnswers.Concat(ds.SkippedQuestions).First().Message})");
         }
         return lines;
     }
@@ -196,5 +203,6 @@ sealed class SquadFineTuneTask(SquadDataset train, SquadDataset? dev, bool v2) :
     public override IReadOnlyList<TokenSequence> TrainInputs() => _train!.Features.Select(f => new TokenSequence(f.Input.InputIds,
         f.Input.TokenTypeIds)).ToArray();
 
-    static IEnumerable<int[]> Rows(QaFeatureSet d) => d.Features.Select(f => f.Input.InputIds.Concat(f.Input.TokenTypeIds).Append(f.StartPosition).Append(f.EndPosition).ToArray());
+    static IEnumerable<int[]> Rows(QaFeatureSet d) => d.Features.Select(f =>
+        f.Input.InputIds.Concat(f.Input.TokenTypeIds).Append(f.StartPosition).Append(f.EndPosition).ToArray());
 }

@@ -34,7 +34,8 @@ public sealed class FineTuneTeacher : IDisposable
         using var h = IncrementalHash.CreateHash(HashAlgorithmName.SHA256);
         foreach (var path in new[] { Path.Combine(dir, ModelFolder.ConfigFile), QuantizedCheckpoint.WeightsPath(dir) })
         {
-            if (!File.Exists(path)) throw new SettingException($"TeacherDir {dir}: {path} is missing (the teacher must be a model folder).", "TeacherDir");
+            if (!File.Exists(path))
+                throw new SettingException($"TeacherDir {dir}: {path} is missing (the teacher must be a model folder).", "TeacherDir");
             using var s = File.OpenRead(path);
             h.AppendData(SHA256.HashData(s));
         }
@@ -82,7 +83,8 @@ public sealed class FineTuneTeacher : IDisposable
     {
         var c = model.Config;
         if (c.MaxPositionEmbeddings < seq)
-            throw new SettingException($"TeacherDir {dir}: max_position_embeddings {c.MaxPositionEmbeddings} is shorter than Seq {seq}.", "TeacherDir", "Seq");
+            throw new SettingException($"TeacherDir {dir}: max_position_embeddings {c.MaxPositionEmbeddings} is shorter than Seq {seq}.",
+                "TeacherDir", "Seq");
         if (task.IsPair && c.TypeVocabSize < 2)
             throw new SettingException($"TeacherDir {dir}: type_vocab_size {c.TypeVocabSize} cannot encode text pairs.", "TeacherDir");
         var saved = File.Exists(Path.Combine(dir, TaskInfo.FileName)) ? TaskInfo.Load(dir) : null;
@@ -100,7 +102,8 @@ public sealed class FineTuneTeacher : IDisposable
         if (task.Kind == TaskInfoKind.Regression)
         {
             if (!teacherRegression || c.NumLabels != 1)
-                throw new SettingException($"TeacherDir {dir}: the student's task is regression; the teacher is a {c.NumLabels}-label classifier.", "TeacherDir");
+                throw new SettingException($"TeacherDir {dir}: the student's task is regression; the teacher is a {c.NumLabels}-label classifier.",
+                    "TeacherDir");
             return;
         }
         var labels = saved?.Labels is { Count: > 0 } l ? l : c.Labels;

@@ -60,7 +60,8 @@ public static class Latency
     /// The forward is the fast executor (<see cref="InferenceEngine"/>: backbone, pooler and classifier — what
     /// <c>TextClassifier</c> serves with); <paramref name="reference"/> times <see cref="MobileBertModel.Forward"/> with every head instead.
     /// </summary>
-    public static LatencyResult Measure(MobileBertModel model, int batch, int seq, int threads, int warmup = 2, int minRuns = 5, double minSeconds = 2.0, int maxRuns = 1000, bool reference = false)
+    public static LatencyResult Measure(MobileBertModel model, int batch, int seq, int threads, int warmup = 2, int minRuns = 5,
+        double minSeconds = 2.0, int maxRuns = 1000, bool reference = false)
     {
         var input = RandomInput(model.Config.VocabSize, batch, seq);
         int saved = model.Threads;

@@ -7,9 +7,10 @@ namespace MobileBert.FineTuning;
 /// <summary>REPORT.md of <see cref="PretrainedTeacherDemo"/>: the table, what it means, the targets, the curves, the settings.</summary>
 internal static class PretrainedDemoReport
 {
-    public sealed record Inputs(PretrainedDemoSettings Settings, DemoOptions Options, JsonObject Data, JsonObject Distill, JsonObject Teacher, JsonObject Student,
-        JsonObject Baseline, JsonObject Evaluation, IReadOnlyList<(string Stage, double Seconds, bool Skipped)> Stages, double TotalSeconds, long DiskBytes,
-        Model.MobileBertConfig TeacherConfig, Model.MobileBertConfig StudentConfig, string TeacherName, bool TeacherPredicts);
+    public sealed record Inputs(PretrainedDemoSettings Settings, DemoOptions Options, JsonObject Data, JsonObject Distill, JsonObject Teacher,
+        JsonObject Student, JsonObject Baseline, JsonObject Evaluation, IReadOnlyList<(string Stage, double Seconds, bool Skipped)> Stages,
+        double TotalSeconds, long DiskBytes, Model.MobileBertConfig TeacherConfig, Model.MobileBertConfig StudentConfig, string TeacherName,
+        bool TeacherPredicts);
 
     static readonly CultureInfo Inv = CultureInfo.InvariantCulture;
 
@@ -25,9 +26,10 @@ internal static class PretrainedDemoReport
         bool quick = s.Mode == "quick";
         var sb = new StringBuilder();
         sb.AppendLine($"# MobileBert.NET demo report ({s.Mode})").AppendLine();
-        sb.AppendLine(string.Create(Inv, $"{DateTime.UtcNow:yyyy-MM-dd HH:mm} UTC · {Environment.ProcessorCount} cores, {x.Options.Threads} threads · " +
-            $"{System.Runtime.InteropServices.RuntimeInformation.OSDescription} · .NET {Environment.Version} · SIMD {Demo.Simd()} · " +
-            $"all stages {minutes:F1} min (this invocation {x.TotalSeconds / 60:F1} min) · disk used {x.DiskBytes / 1e6:F0} MB")).AppendLine();
+        sb.AppendLine(string.Create(Inv, $"{DateTime.UtcNow:yyyy-MM-dd HH:mm} UTC · {Environment.ProcessorCount} cores, " +
+            $"{x.Options.Threads} threads · {System.Runtime.InteropServices.RuntimeInformation.OSDescription} · .NET {Environment.Version} · " +
+            $"SIMD {Demo.Simd()} · all stages {minutes:F1} min (this invocation {x.TotalSeconds / 60:F1} min) · " +
+            $"disk used {x.DiskBytes / 1e6:F0} MB")).AppendLine();
         sb.AppendLine($"Task: UCI Sentiment Labelled Sentences (Kotzias et al., KDD 2015; CC BY 4.0), fixed split seed {SentimentSplit.Seed}: " +
             $"train {x.Data["train"]} / dev {x.Data["dev"]} / test {x.Data["test"]} sentences. Test accuracy of the best dev epoch.").AppendLine();
         sb.AppendLine("| Model | Initialisation | Parameters (non-embedding) | Dev acc | Test acc | % of teacher | " +
@@ -44,15 +46,18 @@ internal static class PretrainedDemoReport
         Row("Student (MobileBERT)", "knowledge transfer, then fine-tuned with task distillation", x.Student, student, "student", sp);
         Row("Baseline (student's shape)", "random, then fine-tuned with task distillation", x.Baseline, baseline, "student", sp + " ¹");
         sb.AppendLine();
-        sb.AppendLine("¹ The baseline has the student's architecture, so the student's timing is its timing (identical networks are timed once).").AppendLine();
+        sb.AppendLine("¹ The baseline has the student's architecture, so the student's timing is its timing " +
+            "(identical networks are timed once).").AppendLine();
 
         sb.AppendLine("## What the table says").AppendLine();
         sb.AppendLine(string.Create(Inv, $"The student keeps {kept:P1} of the fine-tuned teacher's test accuracy with " +
-            $"{ev["student_non_embedding"]!.GetValue<long>() / (double)ev["teacher_non_embedding"]!.GetValue<long>():P0} of its non-embedding parameters, " +
-            $"and runs {speed1:F1}× (batch 1) and {speed32:F1}× (batch 32) faster. ") +
+            $"{ev["student_non_embedding"]!.GetValue<long>() / (double)ev["teacher_non_embedding"]!.GetValue<long>():P0} of its " +
+            $"non-embedding parameters, and runs {speed1:F1}× (batch 1) and {speed32:F1}× (batch 32) faster. ") +
             (gain >= 0
-                ? string.Create(Inv, $"Knowledge transfer is worth {gain:F1} accuracy points over the same network trained from a random start with the same recipe")
-                : string.Create(Inv, $"The randomly initialised network of the same shape scores {-gain:F1} points higher than the distilled student")) +
+                ? string.Create(Inv, $"Knowledge transfer is worth {gain:F1} accuracy points over the same network trained " +
+                    $"from a random start with the same recipe")
+                : string.Create(Inv, $"The randomly initialised network of the same shape scores {-gain:F1} points higher than " +
+                    $"the distilled student")) +
             (quick ? " — at --quick sizes these numbers only show that the pipeline runs." : ".")).AppendLine();
 
         sb.AppendLine("## Targets").AppendLine();
@@ -71,27 +76,28 @@ internal static class PretrainedDemoReport
         sb.AppendLine();
 
         sb.AppendLine("## How it was made").AppendLine();
-        sb.AppendLine($"- Teacher: {PretrainedTeacherDemo.Describe(x.TeacherConfig)}; restored from NuGet, imported from its ONNX export, fine-tuned with the pretrained recipe " +
-            $"(`FineTuneRecipe.Pretrained`), sequence length {s.Seq}.");
+        sb.AppendLine($"- Teacher: {PretrainedTeacherDemo.Describe(x.TeacherConfig)}; restored from NuGet, imported from its ONNX export, " +
+            $"fine-tuned with the pretrained recipe (`FineTuneRecipe.Pretrained`), sequence length {s.Seq}.");
         sb.AppendLine($"- Student: {PretrainedTeacherDemo.Describe(x.StudentConfig)}.");
         int th = x.TeacherConfig.NumAttentionHeads, sh = x.StudentConfig.NumAttentionHeads;
         int groups = Distillation.DistillationLosses.HeadGroups(th, sh);
         string final = x.TeacherPredicts ? $"pre-training distillation ({s.FinalSteps} steps)"
             : $"all layers with every tensor trained ({s.FinalSteps} steps; the teacher has no MLM head, so there is no pre-training distillation)";
-        sb.AppendLine(string.Create(Inv, $"- Knowledge transfer (task-agnostic, from the pretrained — not the fine-tuned — teacher): embedding stage " +
-            $"({s.EmbeddingSteps} steps; the teacher's word embeddings projected onto their principal directions, then trained on hidden state 0), " +
-            $"progressive layer-wise feature-map + attention transfer ({s.StepsPerLayer} steps per layer; {th} teacher heads → {sh} student heads in " +
-            $"{groups} groups), then {final}. Batch {s.TransferBatch} × {s.Seq} tokens, AdamW lr {s.TransferLr}. Text: {string.Join(", ", s.TransferCorpus)} plus the " +
-            $"task's unlabelled training sentences (never dev or test): general English keeps the transfer task-agnostic, the in-domain " +
-            $"sentences cover the task's vocabulary. Held-out feature-map MSE {x.Distill["fmt_mse"]!.GetValue<double>():F3}, " +
-            $"attention KL {x.Distill["at"]!.GetValue<double>():F3}."));
+        sb.AppendLine(string.Create(Inv, $"- Knowledge transfer (task-agnostic, from the pretrained — not the fine-tuned — teacher): embedding " +
+            $"stage ({s.EmbeddingSteps} steps; the teacher's word embeddings projected onto their principal directions, then trained on hidden " +
+            $"state 0), progressive layer-wise feature-map + attention transfer ({s.StepsPerLayer} steps per layer; {th} teacher heads → {sh} " +
+            $"student heads in {groups} groups), then {final}. Batch {s.TransferBatch} × {s.Seq} tokens, AdamW lr {s.TransferLr}. Text: " +
+            $"{string.Join(", ", s.TransferCorpus)} plus the task's unlabelled training sentences (never dev or test): general English keeps the " +
+            $"transfer task-agnostic, the in-domain sentences cover the task's vocabulary. Held-out feature-map MSE " +
+            $"{x.Distill["fmt_mse"]!.GetValue<double>():F3}, attention KL {x.Distill["at"]!.GetValue<double>():F3}."));
         sb.AppendLine(string.Create(Inv, $"- Student and baseline: the same recipe and task distillation from the fine-tuned teacher " +
             $"(α {s.KdAlpha}, temperature {s.KdTemperature}); they differ only in their initialisation."));
-        sb.AppendLine(string.Create(Inv, $"- Latency: the fast inference engine with the classification head, random token ids, sequence length 128, " +
-            $"{s.LatencyRounds} interleaved rounds of {s.LatencyRunsPerRound} runs per architecture after warm-up; median and p10–p90."));
+        sb.AppendLine(string.Create(Inv, $"- Latency: the fast inference engine with the classification head, random token ids, sequence length " +
+            $"128, {s.LatencyRounds} interleaved rounds of {s.LatencyRunsPerRound} runs per architecture after warm-up; median and p10–p90."));
         sb.AppendLine();
         sb.AppendLine("| Stage | Time |").AppendLine("|---|---|");
-        foreach (var (stage, secs, skipped) in x.Stages) sb.AppendLine(string.Create(Inv, $"| {stage} | {secs:F1} s{(skipped ? " (earlier run, reused)" : "")} |"));
+        foreach (var (stage, secs, skipped) in x.Stages)
+            sb.AppendLine(string.Create(Inv, $"| {stage} | {secs:F1} s{(skipped ? " (earlier run, reused)" : "")} |"));
         return sb.ToString();
     }
 

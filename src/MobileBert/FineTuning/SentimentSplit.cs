@@ -41,7 +41,8 @@ public static class SentimentSplit
         return new Split(train, dev, test, notes);
     }
 
-    /// <summary>Writes train.jsonl / dev.jsonl / test.jsonl (<c>{"text","label","source"}</c>) to <paramref name="outDir"/>; returns their paths.</summary>
+    /// <summary>Writes train.jsonl / dev.jsonl / test.jsonl (<c>{"text","label","source"}</c>) to <paramref name="outDir"/>; returns their
+    /// paths.</summary>
     public static (string Train, string Dev, string Test) Write(string sentimentDir, string outDir, int? maxTrain = null)
     {
         var split = Load(sentimentDir);
@@ -50,7 +51,8 @@ public static class SentimentSplit
         {
             string path = Path.Combine(outDir, name);
             var sb = new StringBuilder();
-            foreach (var r in rows) sb.Append(new JsonObject { ["text"] = r.Text, ["label"] = r.Label, ["source"] = r.Source }.ToJsonString()).Append('\n');
+            foreach (var r in rows)
+                sb.Append(new JsonObject { ["text"] = r.Text, ["label"] = r.Label, ["source"] = r.Source }.ToJsonString()).Append('\n');
             string tmp = path + ".tmp-" + Guid.NewGuid().ToString("N");
             File.WriteAllText(tmp, sb.ToString(), new UTF8Encoding(false));
             File.Move(tmp, path, overwrite: true);

@@ -26,7 +26,8 @@ public sealed record SequenceTaskData(string TaskName, TaskDefinition Definition
 public static class TaskData
 {
     /// <summary>Every task name the CLI accepts.</summary>
-    public static IReadOnlyList<string> TaskNames { get; } = ["sst2", "cola", "mrpc", "stsb", "qqp", "mnli", "mnli-mm", "qnli", "rte", "wnli", "squad1", "squad2", "csv", "jsonl"];
+    public static IReadOnlyList<string> TaskNames { get; } = ["sst2", "cola", "mrpc", "stsb", "qqp", "mnli", "mnli-mm", "qnli", "rte", "wnli",
+        "squad1", "squad2", "csv", "jsonl"];
 
     public static string Normalize(string task)
     {
@@ -46,7 +47,8 @@ public static class TaskData
         {
             var def = GlueTasks.Get(task);
             var ro = new GlueReadOptions { SkipBadRows = o.SkipBadRows };
-            return new SequenceTaskData(task, def, GlueReader.ReadFile(def, trainPath, labelled: true, ro), devPath is null ? null : GlueReader.ReadFile(def, devPath, labelled: true, ro));
+            return new SequenceTaskData(task, def, GlueReader.ReadFile(def, trainPath, labelled: true, ro),
+                devPath is null ? null : GlueReader.ReadFile(def, devPath, labelled: true, ro));
         }
         var rawTrain = UserDataReader.Read(trainPath, UserOptions(task, trainPath, o, labelled: true));
         string name = o.TaskName ?? Path.GetFileNameWithoutExtension(trainPath);
@@ -56,7 +58,8 @@ public static class TaskData
             ? TaskDefinition.Regression(name, rawTrain.TextColumn, rawTrain.TextPairColumn, rawTrain.LabelColumn ?? "label")
             : TaskDefinition.InferClassification(name, rawTrain);
         var train = TaskDataset.FromRaw(d, rawTrain, o.SkipBadRows);
-        var dev = devPath is null ? null : TaskDataset.FromRaw(d, UserDataReader.Read(devPath, UserOptions(task, devPath, o, labelled: true)), o.SkipBadRows);
+        var dev = devPath is null ? null : TaskDataset.FromRaw(d, UserDataReader.Read(devPath, UserOptions(task, devPath, o, labelled: true)),
+            o.SkipBadRows);
         return new SequenceTaskData(task, d, train, dev);
     }
 
@@ -66,7 +69,8 @@ public static class TaskData
         o ??= new TaskDataOptions();
         var def = info.ToDefinition();
         if (TaskInfo.IsGlue(info.Task)) return GlueReader.ReadFile(def, path, labelled, new GlueReadOptions { SkipBadRows = o.SkipBadRows });
-        o = o with { TextColumn = o.TextColumn ?? info.TextColumn, PairColumn = o.PairColumn ?? info.PairColumn, LabelColumn = o.LabelColumn ?? info.LabelColumn };
+        o = o with { TextColumn = o.TextColumn ?? info.TextColumn, PairColumn = o.PairColumn ?? info.PairColumn,
+            LabelColumn = o.LabelColumn ?? info.LabelColumn };
         return TaskDataset.FromRaw(def, UserDataReader.Read(path, UserOptions(info.Task, path, o, labelled)), o.SkipBadRows);
     }
 
@@ -75,13 +79,15 @@ public static class TaskData
         string ext = Path.GetExtension(path).ToLowerInvariant();
         var format = ext switch
         {
-            ".csv" => UserDataFormat.Csv, ".tsv" or ".tab" => UserDataFormat.Tsv, ".json" => UserDataFormat.JsonArray, ".jsonl" or ".ndjson" => UserDataFormat.JsonLines,
+            ".csv" => UserDataFormat.Csv, ".tsv" or ".tab" => UserDataFormat.Tsv, ".json" => UserDataFormat.JsonArray,
+            ".jsonl" or ".ndjson" => UserDataFormat.JsonLines,
             _ => task is "jsonl" or "json" ? UserDataFormat.JsonLines : task == "tsv" ? UserDataFormat.Tsv : UserDataFormat.Csv,
         };
         return new UserDataOptions
         {
             Format = format, Text = o.TextColumn ?? "text", TextPair = o.PairColumn is null ? (ColumnRef?)null : (ColumnRef)o.PairColumn,
-            Label = labelled ? (ColumnRef)(o.LabelColumn ?? "label") : (ColumnRef?)null, Id = o.IdColumn is null ? (ColumnRef?)null : (ColumnRef)o.IdColumn, SkipBadRows = o.SkipBadRows,
+            Label = labelled ? (ColumnRef)(o.LabelColumn ?? "label") : (ColumnRef?)null,
+            Id = o.IdColumn is null ? (ColumnRef?)null : (ColumnRef)o.IdColumn, SkipBadRows = o.SkipBadRows,
         };
     }
 

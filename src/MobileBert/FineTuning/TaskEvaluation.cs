@@ -44,13 +44,15 @@ public static class TaskEvaluation
                     $"nbest_predictions.json (with probabilities) to OutputDir.", "PredictionsPath", "OutputDir");
             var s = info.Squad!;
             var data = TaskData.LoadSquad(dataPath, s.VersionTwoWithNegative, dataOptions?.SkipBadRows ?? false);
-            var features = new QaFeaturizer(tokenizer, new QaFeatureOptions { MaxSeqLength = info.MaxSeqLength, DocStride = s.DocStride, MaxQueryLength = s.MaxQueryLength }).CreateFeatures(data.Examples);
+            var features = new QaFeaturizer(tokenizer, new QaFeatureOptions { MaxSeqLength = info.MaxSeqLength, DocStride = s.DocStride,
+                MaxQueryLength = s.MaxQueryLength }).CreateFeatures(data.Examples);
             var predictions = QaEvaluator.Predict(model, features, tokenizer.PadId, s, batchSize);
             metrics = QaEvaluator.Score(data, predictions, s.VersionTwoWithNegative);
             files.AddRange(predictions.WriteAll(outDir));
             n = data.Examples.Count;
             if (TaskData.DescribeReplaced(dataPath, data.Replaced) is { } rp) notes.Add(rp);
-            if (data.SkippedAnswers.Count + data.SkippedQuestions.Count > 0) notes.Add($"{dataPath}: skipped {data.SkippedAnswers.Count} answer(s), {data.SkippedQuestions.Count} question(s)");
+            if (data.SkippedAnswers.Count + data.SkippedQuestions.Count > 0)
+                notes.Add($"{dataPath}: skipped {data.SkippedAnswers.Count} answer(s), {data.SkippedQuestions.Count} question(s)");
         }
         else
         {
@@ -84,7 +86,8 @@ public static class TaskEvaluation
             File.WriteAllText(path, sb.ToString(), new UTF8Encoding(false));
             files.Add(path);
         }
-        var json = new JsonObject { ["task"] = info.Task, ["data"] = Path.GetFullPath(dataPath), ["examples"] = n, ["main_metric"] = metrics.MainMetric };
+        var json = new JsonObject { ["task"] = info.Task, ["data"] = Path.GetFullPath(dataPath), ["examples"] = n,
+            ["main_metric"] = metrics.MainMetric };
         var values = new JsonObject();
         foreach (var (k, v) in metrics.Values) values[k] = double.IsFinite(v) ? v : null;
         json["metrics"] = values;

@@ -8,7 +8,8 @@ namespace MobileBert.FineTuning;
 /// <summary>Builds the model of a task: a pre-trained backbone (+ pooler) with the task head, or a random initialisation.</summary>
 public static class TaskModels
 {
-    public static ModelHeads HeadsFor(TaskInfo task) => task.Kind == TaskInfoKind.QuestionAnswering ? ModelHeads.QuestionAnswering : ModelHeads.SequenceClassification;
+    public static ModelHeads HeadsFor(TaskInfo task) => task.Kind == TaskInfoKind.QuestionAnswering ? ModelHeads.QuestionAnswering
+        : ModelHeads.SequenceClassification;
 
     /// <summary>The config with the task's label map (config.json id2label / problem_type).</summary>
     public static MobileBertConfig WithTask(MobileBertConfig config, TaskInfo task)
@@ -52,7 +53,8 @@ public static class TaskModels
             else if (backbone && !pooler) missing.Add(p.Name);
         }
         if (missing.Count > 0)
-            throw new CheckpointException($"{modelDir}: the backbone is missing {missing.Count} tensor(s) needed for fine-tuning: {string.Join(", ", missing.Take(10))}{(missing.Count > 10 ? ", …" : "")}.");
+            throw new CheckpointException($"{modelDir}: the backbone is missing {missing.Count} tensor(s) needed for fine-tuning: " +
+                $"{string.Join(", ", missing.Take(10))}{(missing.Count > 10 ? ", …" : "")}.");
         return model;
     }
 

@@ -50,7 +50,8 @@ public sealed record TeacherLogits(float[] Values, float[]? EndValues, int[] Off
             progress?.Invoke(done, inputs.Count);
         });
         foreach (float v in values)
-            if (!float.IsFinite(v)) throw new SettingException($"TeacherDir {teacher.Dir}: the teacher produced a non-finite logit ({v}).", "TeacherDir");
+            if (!float.IsFinite(v))
+                throw new SettingException($"TeacherDir {teacher.Dir}: the teacher produced a non-finite logit ({v}).", "TeacherDir");
         return new TeacherLogits(values, end, offsets);
     }
 

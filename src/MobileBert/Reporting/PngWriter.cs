@@ -9,7 +9,8 @@ public static class PngWriter
     /// <summary>rgb: [height, width, 3] row-major.</summary>
     public static byte[] Encode(byte[] rgb, int width, int height)
     {
-        if (width <= 0 || height <= 0 || rgb.Length != width * height * 3) throw new ArgumentException($"PNG: pixel buffer must be {width}×{height}×3 bytes.");
+        if (width <= 0 || height <= 0 || rgb.Length != width * height * 3)
+            throw new ArgumentException($"PNG: pixel buffer must be {width}×{height}×3 bytes.");
         using var png = new MemoryStream();
         png.Write([0x89, (byte)'P', (byte)'N', (byte)'G', 0x0D, 0x0A, 0x1A, 0x0A]);
         var ihdr = new byte[13];
