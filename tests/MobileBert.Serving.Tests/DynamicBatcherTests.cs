@@ -80,6 +80,26 @@ public class DynamicBatcherTests
     }
 
     [Fact]
+    public async Task InputsThatQueuedWhileTheEngineRanWaitForCompanyAfterIt()
+    {
+        // Closed-loop clients: the answers of one batch set off the next requests a moment later. Inputs that piled up while
+        // the engine was busy have already waited longer than MaxWait, yet they still wait (up to MaxWait) for those.
+        var h = new Harness(maxBatch: 4, maxWaitMs: 400);
+        h.Gate.Reset();
+        var first = h.Submit(1, 1, 1, 1);                           // a full batch, held at the gate
+        SpinWait.SpinUntil(() => h.Batcher.QueueDepth == 0, 5000);
+        var queued = h.Submit(2, 2);                                 // queue while the engine is busy
+        Thread.Sleep(600);                                           // … for longer than MaxWait
+        h.Gate.Set();
+        await first.Task;
+        var late = h.Submit(3, 3);                                   // the next requests, right after the answers
+        await Task.WhenAll(queued.Task, late.Task);
+        var batches = h.Batches.ToArray();
+        Assert.Equal(2, batches.Length);
+        Assert.Equal([2, 2, 3, 3], batches[1]);                      // one full batch, not two halves
+    }
+
+    [Fact]
     public async Task AFullQueueRefusesWholeRequestsAndCancelledInputsAreDropped()
     {
         var h = new Harness(maxBatch: 2, maxWaitMs: 0, maxQueue: 5);

@@ -18,8 +18,10 @@ public sealed class BatcherStats
 
 /// <summary>
 /// Coalesces the inputs of concurrent requests into engine batches on one dedicated thread: a batch starts when
-/// <see cref="BatchingSettings.MaxBatch"/> inputs wait, or when the oldest waiting input has waited
-/// <see cref="BatchingSettings.MaxWait"/>. A batch always holds the oldest input (no starvation) and the waiting inputs
+/// <see cref="BatchingSettings.MaxBatch"/> inputs wait, or <see cref="BatchingSettings.MaxWait"/> after the oldest waiting
+/// input arrived or the engine finished its previous batch, whichever is later. (Inputs that queued while the engine was
+/// busy so still wait up to MaxWait for company: the answers of the batch that just ran set off their clients' next
+/// requests, and without that wait closed-loop clients split into two alternating half-size batches.) A batch always holds the oldest input (no starvation) and the waiting inputs
 /// closest to it in length (little padding work, and similar-length batches keep the engine's work split even). A
 /// request's inputs may span batches. Inputs of cancelled requests are dropped unrun. The queue is bounded: a request
 /// that does not fit is refused whole. <see cref="StopAsync"/> refuses new inputs and runs every accepted one first.
@@ -27,6 +29,8 @@ public sealed class BatcherStats
 public sealed class DynamicBatcher<T> where T : class, IBatchItem
 {
     readonly record struct Waiting(T Item, long Arrived);
+
+    long _engineFreeAt;   // Stopwatch timestamp at which the last batch finished (read and written by the batching thread only)
 
     readonly BatchingSettings _settings;
     readonly Action<IReadOnlyList<T>> _run;
@@ -90,6 +94,7 @@ public sealed class DynamicBatcher<T> where T : class, IBatchItem
                 Interlocked.Add(ref Stats.Items, batch.Count);
                 try { _run(batch); }
                 catch (Exception e) { foreach (var item in batch) item.Fail(e); }
+                _engineFreeAt = Stopwatch.GetTimestamp();
             }
         }
         finally { _stopped.TrySetResult(); }
@@ -112,7 +117,7 @@ public sealed class DynamicBatcher<T> where T : class, IBatchItem
                     continue;
                 }
                 if (_queue.Count >= _settings.MaxBatch || _stopping) break;
-                var left = _settings.MaxWait - Stopwatch.GetElapsedTime(_queue[0].Arrived);
+                var left = _settings.MaxWait - Stopwatch.GetElapsedTime(Math.Max(_queue[0].Arrived, _engineFreeAt));
                 if (left <= TimeSpan.Zero) break;
                 Monitor.Wait(_lock, left);
             }
