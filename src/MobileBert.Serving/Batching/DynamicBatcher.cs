@@ -24,7 +24,8 @@ public sealed class BatcherStats
 /// requests, and without that wait closed-loop clients split into two alternating half-size batches.) A batch always
 /// holds the oldest input (no starvation) and the waiting inputs closest to it in length (little padding work, and
 /// similar-length batches keep the engine's work split even). A request's inputs may span batches. Inputs of cancelled
-/// requests are dropped unrun. The queue is bounded: a request that does not fit is refused whole. <see cref="StopAsync"/> refuses new inputs and runs every accepted one first.
+/// requests are dropped unrun. The queue is bounded: a request that does not fit is refused whole.
+/// <see cref="StopAsync"/> refuses new inputs and runs every accepted one first.
 /// </summary>
 public sealed class DynamicBatcher<T> where T : class, IBatchItem
 {
