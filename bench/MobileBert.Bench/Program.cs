@@ -38,4 +38,9 @@ if (args.Length == 0 || !benches.TryGetValue(args[0], out var bench))
     foreach (var (name, b) in benches) Console.WriteLine($"  {name,-10} {b.Help}");
     return args.Length == 0 ? 0 : 2;
 }
-return bench.Run(args[1..]);
+try { return bench.Run(args[1..]); }
+catch (Exception e) when (e is IOException or ArgumentException or FormatException or MobileBert.MobileBertException)
+{
+    Console.Error.WriteLine($"error: {args[0]}: {e.Message}");   // bad options or files: one line, no stack trace
+    return 1;
+}

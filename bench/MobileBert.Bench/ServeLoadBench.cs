@@ -208,7 +208,8 @@ public static partial class ServeLoadBench
     {
         for (var d = new DirectoryInfo(AppContext.BaseDirectory); d is not null; d = d.Parent)
             if (File.Exists(Path.Combine(d.FullName, "MobileBert.slnx"))) return d.FullName;
-        throw new DirectoryNotFoundException("repository root (MobileBert.slnx) not found above " + AppContext.BaseDirectory);
+        throw new DirectoryNotFoundException("repository root (MobileBert.slnx) not found above " + AppContext.BaseDirectory +
+            "; run it from the repository's build or pass --cli PATH/MobileBert.Cli.dll");
     }
 
     static string DefaultCli() => Path.Combine(RepoRoot(), "src", "MobileBert.Cli", "bin", "Release", "net10.0", "MobileBert.Cli.dll");
