@@ -64,15 +64,19 @@ static class GemmBench
         }
         foreach (var (n, k) in new[] { (128, 512), (512, 128) })
             shapes.Add(("linear m=1", 1, n, k, Transpose.Yes));
+        // Plain BERT (all-MiniLM-L6-v2: hidden 384, FFN 1536): fused Q|K|V, attention output, FFN up and down.
+        foreach (int m in new[] { 128, 4096 })
+            foreach (var (n, k) in new[] { (1152, 384), (384, 384), (1536, 384), (384, 1536) })
+                shapes.Add(("bert linear", m, n, k, Transpose.Yes));
 
-        Console.WriteLine($"{"shape",-10} {"m",5} {"n",4} {"k",4} {"B",-6} {"thr",3} {"median µs",10} {"spread",13} {"GFLOP/s",8} {"% peak",7}");
-        Console.WriteLine(new string('-', 78));
+        Console.WriteLine($"{"shape",-11} {"m",5} {"n",4} {"k",4} {"B",-6} {"thr",3} {"median µs",10} {"spread",13} {"GFLOP/s",8} {"% peak",7}");
+        Console.WriteLine(new string('-', 79));
         foreach (var (name, m, n, k, tb) in shapes)
         {
             if (filter != null && !$"{name} {m}x{n}x{k}".Contains(filter)) continue;
             var rng = new Random(1);
             var a = Rand(rng, m * k); var b = Rand(rng, k * n); var bias = Rand(rng, n); var c = new float[m * n];
-            var packed = name.StartsWith("linear") ? Gemm.Pack(b, k, n, tb) : null;
+            var packed = name.Contains("linear") ? Gemm.Pack(b, k, n, tb) : null;
             foreach (int t in threadCounts)
             {
                 string bl = tb == Transpose.Yes ? "No,Yes" : "No,No";
@@ -82,7 +86,7 @@ static class GemmBench
                 {
                     var dst = new float[(n + 31) / 32 * 32 * k];
                     var (pm, _, _) = Time(() => PackInto(b, k, n, tb, dst), quick);
-                    Console.WriteLine($"{"  pack B",-10} {"",5} {n,4} {k,4} {tb,-6} {1,3} {pm,10:F1}   ({1000 * pm / (n * k):F2} ns/element)");
+                    Console.WriteLine($"{"  pack B",-11} {"",5} {n,4} {k,4} {tb,-6} {1,3} {pm,10:F1}   ({1000 * pm / (n * k):F2} ns/element)");
                 }
                 if (packed != null)
                     Report(name, m, n, k, "packed", t, peak[t], quick,
@@ -115,7 +119,7 @@ static class GemmBench
         var (median, min, max) = Time(call, quick);
         double gflops = 2.0 * m * n * k / median / 1e3;
         Console.WriteLine(
-            $"{name,-10} {m,5} {n,4} {k,4} {layout,-6} {threads,3} {median,10:F1} {min,6:F1}–{max,-6:F1} {gflops,8:F1} {100 * gflops / peak,6:F0}%");
+            $"{name,-11} {m,5} {n,4} {k,4} {layout,-6} {threads,3} {median,10:F1} {min,6:F1}–{max,-6:F1} {gflops,8:F1} {100 * gflops / peak,6:F0}%");
     }
 
     /// <summary>Warm up, then time `repeats` batches of calls; returns per-call µs (median, min, max).</summary>

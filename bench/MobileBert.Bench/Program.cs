@@ -11,6 +11,8 @@ var benches = new Dictionary<string, (string Help, Func<string[], int> Run)>(Str
         "--preset NAME, --batch N, --seq N, --threads N, --steps N, --warmup N", TrainStepBench.Run),
     ["engine-profile"] = ("Fast engine phase profile: wall + busy time of embeddings / attention / row-wise regions, fp32 and int8. Options: " +
         "--preset NAME, --batch N, --seq N, --threads 1,2, --repeats N, --no-int8", EngineProfileBench.Run),
+    ["engine-parts"] = ("The fp32 engine's layer taken apart, 1 thread: each dense layer, the activation, the norms on a block of rows, one " +
+        "attention item; % of the FMA peak. Options: --preset NAME (minilm-l6), --rows 128,256, --seq N (128), --rounds N (15)", EnginePartsBench.Run),
     ["int8-gemm"] = ("int8 GEMM + activation quantization vs fp32 packed GEMM on MobileBERT shapes, 1 thread. Options: --m N (128), --rounds N",
         Int8GemmBench.Run),
     ["compare-series"] = ("`compare` K times, each in its own process, and the spread of the per-run ratios. Options: --runs K (3), --out FILE, " +

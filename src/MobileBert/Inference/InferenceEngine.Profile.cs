@@ -6,6 +6,20 @@ public sealed unsafe partial class InferenceEngine
     /// <summary>Diagnostics (bench only): when set, every run adds its region wall times and item busy times.</summary>
     internal EngineProfile? Profile;
 
+    /// <summary>Layer <paramref name="l"/>'s planned dense layers and the norms its row-wise phase applies (bench only: the
+    /// `engine-parts` bench times each on its own).</summary>
+    internal (IReadOnlyList<LinearOp> Ops, IReadOnlyList<Model.Norm> Norms) LayerParts(int l)
+    {
+        var L = _layers[l];
+        var norms = new List<Model.Norm>();
+        if (L.LiNorm is not null) norms.Add(L.LiNorm);
+        if (L.QkNorm is not null) norms.Add(L.QkNorm);
+        norms.Add(L.AttnNorm);
+        norms.AddRange(L.Ffns.Select(f => f.Norm));
+        if (L.OutBottleneckNorm is not null) norms.Add(L.OutBottleneckNorm);
+        return ([.. L.Ops()], norms);
+    }
+
     /// <summary>Wall time per region kind (0 embeddings, 1 attention, 2 row-wise (column split: the whole forward), 3 heads)
     /// and summed busy time of the work items of each kind over all threads (column split also: 4 GEMM chunks,
     /// 5 row steps (norms, quantization), 6 waiting for a step to complete), in Stopwatch ticks.</summary>

@@ -2,6 +2,7 @@ using System.Numerics.Tensors;
 using System.Runtime.CompilerServices;
 using System.Runtime.InteropServices;
 using System.Runtime.Intrinsics;
+using System.Runtime.Intrinsics.X86;
 
 namespace MobileBert.Kernels;
 
@@ -72,18 +73,29 @@ public static class Activations
     /// Φ comes from erfc (below): Φ(x) = h for x &lt; 0 and 1 − h for x ≥ 0 with h = erfc(|x|/√2)/2, so there is no
     /// 1 + erf cancellation. Error: ≤ 4e-7·|gelu(x)| + 6e-8·|x| — a few ulp where gelu(x) is not tiny, and in the far
     /// negative tail (|gelu(x)| ≪ |x|) at most PyTorch's own float error (its 1 + erf rounds at ulp(1)·|x|).
+    /// With AVX-512: one pass in registers (the FFN's [rows, intermediate] block is read and written once); otherwise chunks of
+    /// 256 values through TensorPrimitives.Exp.
     /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public static void Gelu(Span<float> x)
     {
+        int n = x.Length, i = 0;
+        if (Avx512F.IsSupported)
+        {
+            // One pass in registers with the AVX-512 expf of the attention kernel (measured 2–4× the chunked path below).
+            ref float xr = ref MemoryMarshal.GetReference(x);
+            for (; i <= n - 16; i += 16) GeluV(Vector512.LoadUnsafe(ref xr, (nuint)i)).StoreUnsafe(ref xr, (nuint)i);
+            if (i == n) return;
+        }
         Span<float> t = stackalloc float[Chunk];
         Span<float> e = stackalloc float[Chunk];
-        for (int start = 0; start < x.Length; start += Chunk)
+        for (int start = i; start < n; start += Chunk)
         {
-            Span<float> xs = x.Slice(start, Math.Min(Chunk, x.Length - start));
-            int n = xs.Length;
-            GeluPrepare(xs, t[..n], e[..n]);
-            TensorPrimitives.Exp(e[..n], e[..n]);
-            GeluFinish(xs, t[..n], e[..n]);
+            Span<float> xs = x.Slice(start, Math.Min(Chunk, n - start));
+            int m = xs.Length;
+            GeluPrepare(xs, t[..m], e[..m]);
+            TensorPrimitives.Exp(e[..m], e[..m]);
+            GeluFinish(xs, t[..m], e[..m]);
         }
     }
 
@@ -248,6 +260,16 @@ public static class Activations
         return Vector512.FusedMultiplyAdd(p, u, Vector512.Create((float)C17));
     }
 
+    /// <summary>x·Φ(x) of 16 lanes: z = |x|/√2, t = 1/(1+z/2), h = t·exp(P(2t−1) − z²)/2, Φ = h (x &lt; 0) or 1 − h.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static Vector512<float> GeluV(Vector512<float> v)
+    {
+        var z = Vector512.Abs(v) * Vector512.Create(FInvSqrt2);
+        var t = Vector512<float>.One / (Vector512<float>.One + z * Vector512.Create(0.5f));
+        var h = Vector512.Create(0.5f) * t * SmallHeadAttention.Exp(Poly(t + t - Vector512<float>.One) - z * z);
+        return v * Vector512.ConditionalSelect(Vector512.LessThan(v, Vector512<float>.Zero), h, Vector512<float>.One - h);
+    }
+
     /// <summary>t[i] = 1/(1+z/2) and e[i] = exponent argument P(2t−1) − z², z = |x|/√2.</summary>
     private static void GeluPrepare(ReadOnlySpan<float> x, Span<float> t, Span<float> e)
     {
@@ -255,14 +277,6 @@ public static class Activations
         ref float xr = ref MemoryMarshal.GetReference(x);
         ref float tr = ref MemoryMarshal.GetReference(t);
         ref float er = ref MemoryMarshal.GetReference(e);
-        if (Vector512.IsHardwareAccelerated)
-            for (; i <= n - 16; i += 16)
-            {
-                var z = Vector512.Abs(Vector512.LoadUnsafe(ref xr, (nuint)i)) * Vector512.Create(FInvSqrt2);
-                var tt = Vector512<float>.One / (Vector512<float>.One + z * Vector512.Create(0.5f));
-                tt.StoreUnsafe(ref tr, (nuint)i);
-                (Poly(tt + tt - Vector512<float>.One) - z * z).StoreUnsafe(ref er, (nuint)i);
-            }
         if (Vector256.IsHardwareAccelerated)
             for (; i <= n - 8; i += 8)
             {
@@ -286,14 +300,6 @@ public static class Activations
         ref float xr = ref MemoryMarshal.GetReference(x);
         ref float tr = ref MemoryMarshal.GetReference(t);
         ref float er = ref MemoryMarshal.GetReference(e);
-        if (Vector512.IsHardwareAccelerated)
-            for (; i <= n - 16; i += 16)
-            {
-                var v = Vector512.LoadUnsafe(ref xr, (nuint)i);
-                var h = Vector512.Create(0.5f) * Vector512.LoadUnsafe(ref tr, (nuint)i) * Vector512.LoadUnsafe(ref er, (nuint)i);
-                (v * Vector512.ConditionalSelect(Vector512.LessThan(v, Vector512<float>.Zero), h, Vector512<float>.One - h)).StoreUnsafe(
-                    ref xr, (nuint)i);
-            }
         if (Vector256.IsHardwareAccelerated)
             for (; i <= n - 8; i += 8)
             {

@@ -50,6 +50,9 @@ public static unsafe partial class Gemm
 
     static long s_callId;
 
+    /// <summary>Whether the micro-kernels prefetch the next B block (see ComputeJob.Tile; false: for A/B benches).</summary>
+    internal static bool PrefetchNextBlock = true;
+
 
     /// <summary>An op(B) not packed yet; tiles pack the panels they need with <see cref="PrivatePanels"/>.</summary>
     internal struct UnpackedB
@@ -360,6 +363,14 @@ public static unsafe partial class Gemm
             }
         }
 
+        /// <summary>
+        /// One tile (BLIS loop order): for each K block (KC) → for each MR-row strip of A (kept in L1; packed only for
+        /// ta = Yes, rows read in place otherwise) → for each NR panel of B (KC×NR, from L2) → micro-kernel.
+        /// The first strip of a K block would pull the whole B block (KC × the tile's panels) from L3 or memory in one
+        /// burst — every layer's weights differ, so a forward streams them all — so each micro-kernel call also prefetches
+        /// a share of the next B block (this tile's next K block, or the next column tile's first) into L2, spreading the
+        /// weight traffic over the work (<see cref="IMicroKernel.Run"/>'s pf). Prefetching changes no result.
+        /// </summary>
         [SkipLocalsInit, MethodImpl(MethodImplOptions.AggressiveOptimization)]
         readonly void Tile<TK>(int index) where TK : struct, IMicroKernel
         {
@@ -372,42 +383,65 @@ public static unsafe partial class Gemm
             apack = Align64(apack);
             float* tmp = stackalloc float[MaxMR * MaxNR];
             float* Bp = Src.B != null ? Src.PrivatePanels(jp0, jp1, K, N, NR) : this.Bp;
+            int ldc = Ldc > 0 ? Ldc : N;
             for (int p0 = 0; p0 < K; p0 += KC)
             {
                 int kc = Math.Min(KC, K - p0);
                 bool load = Accumulate || p0 > 0;
+                // The next B block: panels [np0, np1) of K block q0 (kq rows); none past the last (or for B packed per call,
+                // whose other panels are not this thread's).
+                int q0 = p0 + KC, np0 = jp0, np1 = jp1;
+                if (q0 >= K) { q0 = 0; np0 = jp1; np1 = Src.B == null ? Math.Min(panels, jp1 + PanelsPerJob) : jp1; }
+                int kq = Math.Min(KC, K - q0), sliceFloats = kq * NR;
+                long nextFloats = PrefetchNextBlock ? (long)(np1 - np0) * sliceFloats : 0, cursor = 0;
                 for (int i = i0; i < i1; i += MR)
                 {
                     int mr = Math.Min(MR, i1 - i);
                     float* ap; nint rs, ks;
                     if (Ta == Transpose.No) { ap = A + (nint)i * Lda + p0; rs = Lda; ks = 1; }
                     else { PackATransposed(A, Lda, i, mr, p0, kc, MR, apack); ap = apack; rs = 1; ks = MR; }
-                    int ldc = Ldc > 0 ? Ldc : N;
-                    float* crow = C + (nint)i * ldc;
                     for (int jp = jp0; jp < jp1; jp++)
                     {
-                        int j = jp * NR, nr = Math.Min(NR, N - j);
-                        float* bpanel = Bp + (nint)jp * K * NR + (nint)p0 * NR;
-                        float* bias = p0 == 0 && Bias != null ? Bias + j : null;
-                        if (nr == NR)
-                            TK.Run(mr, kc, ap, rs, ks, bpanel, crow + j, ldc, bias, load);
-                        else
+                        float* pf = Bp + (nint)jp * K * NR + (nint)p0 * NR;   // (this panel, in cache) once the next block is fetched
+                        if (cursor < nextFloats)
                         {
-                            // Right edge: compute the full NR-wide tile into scratch, merge the nr valid columns.
-                            TK.Run(mr, kc, ap, rs, ks, bpanel, tmp, NR, null, false);
-                            for (int r = 0; r < mr; r++)
-                            {
-                                float* cr = crow + (nint)r * ldc + j; float* tr = tmp + r * NR;
-                                for (int q = 0; q < nr; q++)
-                                {
-                                    float v = tr[q];
-                                    if (bias != null) v += bias[q];
-                                    if (load) v += cr[q];
-                                    cr[q] = v;
-                                }
-                            }
+                            long s = cursor / sliceFloats;
+                            pf = Bp + (np0 + s) * K * NR + (long)q0 * NR + (cursor - s * sliceFloats);
+                            cursor += kc / 4 * 16;                            // the kernel prefetches a line per 4 k steps
                         }
+                        Panel<TK>(jp, p0, kc, i, mr, ap, rs, ks, Bp, ldc, load, tmp, pf);
                     }
+                }
+            }
+        }
+
+        /// <summary>C[i..i+mr, panel jp] (+)= A strip (element (r, p) at ap[r·rs + p·ks]) · B slice (K block p0), with the bias
+        /// on the first K block; a right-edge panel narrower than NR goes through a scratch tile.</summary>
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        readonly void Panel<TK>(int jp, int p0, int kc, int i, int mr, float* ap, nint rs, nint ks, float* Bp, int ldc, bool load, float* tmp,
+            float* pf) where TK : struct, IMicroKernel
+        {
+            int NR = TK.NR;
+            int j = jp * NR, nr = Math.Min(NR, N - j);
+            float* bpanel = Bp + (nint)jp * K * NR + (nint)p0 * NR;
+            float* bias = p0 == 0 && Bias != null ? Bias + j : null;
+            float* crow = C + (nint)i * ldc;
+            if (nr == NR)
+            {
+                TK.Run(mr, kc, ap, rs, ks, bpanel, crow + j, ldc, bias, load, pf);
+                return;
+            }
+            // Right edge: compute the full NR-wide tile into scratch, merge the nr valid columns.
+            TK.Run(mr, kc, ap, rs, ks, bpanel, tmp, NR, null, false, pf);
+            for (int r = 0; r < mr; r++)
+            {
+                float* cr = crow + (nint)r * ldc + j; float* tr = tmp + r * NR;
+                for (int q = 0; q < nr; q++)
+                {
+                    float v = tr[q];
+                    if (bias != null) v += bias[q];
+                    if (load) v += cr[q];
+                    cr[q] = v;
                 }
             }
         }

@@ -2,6 +2,7 @@
 // script for regularity; this file is the source of truth (edit freely).
 using System.Runtime.CompilerServices;
 using System.Runtime.Intrinsics;
+using System.Runtime.Intrinsics.X86;
 
 namespace MobileBert.Kernels;
 
@@ -15,25 +16,26 @@ internal static unsafe partial class GemmKernels
         public static int KC => 512;   // A strip 8×512 = 16 KB stays in L1; fewer C passes
 
         [MethodImpl(MethodImplOptions.AggressiveInlining)]
-        public static void Run(int mr, int kc, float* a, nint rs, nint ks, float* b, float* c, nint ldc, float* bias, bool load)
+        public static void Run(int mr, int kc, float* a, nint rs, nint ks, float* b, float* c, nint ldc, float* bias, bool load, float* pf)
         {
             switch (mr)
             {
-                case 8: Tile<R8>(kc, a, rs, ks, b, c, ldc, bias, load); break;
-                case 7: Tile<R7>(kc, a, rs, ks, b, c, ldc, bias, load); break;
-                case 6: Tile<R6>(kc, a, rs, ks, b, c, ldc, bias, load); break;
-                case 5: Tile<R5>(kc, a, rs, ks, b, c, ldc, bias, load); break;
-                case 4: Tile<R4>(kc, a, rs, ks, b, c, ldc, bias, load); break;
-                case 3: Tile<R3>(kc, a, rs, ks, b, c, ldc, bias, load); break;
-                case 2: Tile<R2>(kc, a, rs, ks, b, c, ldc, bias, load); break;
-                case 1: Tile<R1>(kc, a, rs, ks, b, c, ldc, bias, load); break;
+                case 8: Tile<R8>(kc, a, rs, ks, b, c, ldc, bias, load, pf); break;
+                case 7: Tile<R7>(kc, a, rs, ks, b, c, ldc, bias, load, pf); break;
+                case 6: Tile<R6>(kc, a, rs, ks, b, c, ldc, bias, load, pf); break;
+                case 5: Tile<R5>(kc, a, rs, ks, b, c, ldc, bias, load, pf); break;
+                case 4: Tile<R4>(kc, a, rs, ks, b, c, ldc, bias, load, pf); break;
+                case 3: Tile<R3>(kc, a, rs, ks, b, c, ldc, bias, load, pf); break;
+                case 2: Tile<R2>(kc, a, rs, ks, b, c, ldc, bias, load, pf); break;
+                case 1: Tile<R1>(kc, a, rs, ks, b, c, ldc, bias, load, pf); break;
                 default: throw new ArgumentOutOfRangeException(nameof(mr));
             }
         }
 
         // C[rows,32] (+)= A[rows,kc] · Bpanel[kc,32] (+ bias[32]); rows = TR.Value ≤ 8, A element (r,p) at a[r*rs + p*ks].
         [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-        static void Tile<TR>(int kc, float* a, nint rs, nint ks, float* b, float* c, nint ldc, float* bias, bool load) where TR : struct, IRows
+        static void Tile<TR>(int kc, float* a, nint rs, nint ks, float* b, float* c, nint ldc, float* bias, bool load, float* pf)
+            where TR : struct, IRows
         {
             Vector512<float> c00 = default, c01 = default, c10 = default, c11 = default, c20 = default, c21 = default, c30 = default, c31 = default,
                 c40 = default, c41 = default, c50 = default, c51 = default, c60 = default, c61 = default, c70 = default, c71 = default;
@@ -47,6 +49,7 @@ internal static unsafe partial class GemmKernels
             float* a7 = a + 7 * rs;
             for (int p = 0; p < kc; p++)
             {
+                if ((p & 3) == 0 && Sse.IsSupported) Sse.Prefetch1(pf + 4 * p);
                 var b0 = Vector512.Load(b + 0); var b1 = Vector512.Load(b + 16);
                 { var x = Vector512.Create(*a0); c00 = Vector512.FusedMultiplyAdd(x, b0, c00); c01 = Vector512.FusedMultiplyAdd(x, b1, c01);
                     a0 += ks; }
@@ -104,23 +107,24 @@ internal static unsafe partial class GemmKernels
         public static int KC => 256;
 
         [MethodImpl(MethodImplOptions.AggressiveInlining)]
-        public static void Run(int mr, int kc, float* a, nint rs, nint ks, float* b, float* c, nint ldc, float* bias, bool load)
+        public static void Run(int mr, int kc, float* a, nint rs, nint ks, float* b, float* c, nint ldc, float* bias, bool load, float* pf)
         {
             switch (mr)
             {
-                case 6: Tile<R6>(kc, a, rs, ks, b, c, ldc, bias, load); break;
-                case 5: Tile<R5>(kc, a, rs, ks, b, c, ldc, bias, load); break;
-                case 4: Tile<R4>(kc, a, rs, ks, b, c, ldc, bias, load); break;
-                case 3: Tile<R3>(kc, a, rs, ks, b, c, ldc, bias, load); break;
-                case 2: Tile<R2>(kc, a, rs, ks, b, c, ldc, bias, load); break;
-                case 1: Tile<R1>(kc, a, rs, ks, b, c, ldc, bias, load); break;
+                case 6: Tile<R6>(kc, a, rs, ks, b, c, ldc, bias, load, pf); break;
+                case 5: Tile<R5>(kc, a, rs, ks, b, c, ldc, bias, load, pf); break;
+                case 4: Tile<R4>(kc, a, rs, ks, b, c, ldc, bias, load, pf); break;
+                case 3: Tile<R3>(kc, a, rs, ks, b, c, ldc, bias, load, pf); break;
+                case 2: Tile<R2>(kc, a, rs, ks, b, c, ldc, bias, load, pf); break;
+                case 1: Tile<R1>(kc, a, rs, ks, b, c, ldc, bias, load, pf); break;
                 default: throw new ArgumentOutOfRangeException(nameof(mr));
             }
         }
 
         // C[rows,16] (+)= A[rows,kc] · Bpanel[kc,16] (+ bias[16]); rows = TR.Value ≤ 6, A element (r,p) at a[r*rs + p*ks].
         [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-        static void Tile<TR>(int kc, float* a, nint rs, nint ks, float* b, float* c, nint ldc, float* bias, bool load) where TR : struct, IRows
+        static void Tile<TR>(int kc, float* a, nint rs, nint ks, float* b, float* c, nint ldc, float* bias, bool load, float* pf)
+            where TR : struct, IRows
         {
             Vector256<float> c00 = default, c01 = default, c10 = default, c11 = default, c20 = default, c21 = default, c30 = default, c31 = default,
                 c40 = default, c41 = default, c50 = default, c51 = default;
@@ -132,6 +136,7 @@ internal static unsafe partial class GemmKernels
             float* a5 = a + 5 * rs;
             for (int p = 0; p < kc; p++)
             {
+                if ((p & 3) == 0 && Sse.IsSupported) Sse.Prefetch1(pf + 4 * p);
                 var b0 = Vector256.Load(b + 0); var b1 = Vector256.Load(b + 8);
                 { var x = Vector256.Create(*a0); c00 = Vector256.FusedMultiplyAdd(x, b0, c00); c01 = Vector256.FusedMultiplyAdd(x, b1, c01);
                     a0 += ks; }
@@ -179,23 +184,24 @@ internal static unsafe partial class GemmKernels
         public static int KC => 256;
 
         [MethodImpl(MethodImplOptions.AggressiveInlining)]
-        public static void Run(int mr, int kc, float* a, nint rs, nint ks, float* b, float* c, nint ldc, float* bias, bool load)
+        public static void Run(int mr, int kc, float* a, nint rs, nint ks, float* b, float* c, nint ldc, float* bias, bool load, float* pf)
         {
             switch (mr)
             {
-                case 6: Tile<R6>(kc, a, rs, ks, b, c, ldc, bias, load); break;
-                case 5: Tile<R5>(kc, a, rs, ks, b, c, ldc, bias, load); break;
-                case 4: Tile<R4>(kc, a, rs, ks, b, c, ldc, bias, load); break;
-                case 3: Tile<R3>(kc, a, rs, ks, b, c, ldc, bias, load); break;
-                case 2: Tile<R2>(kc, a, rs, ks, b, c, ldc, bias, load); break;
-                case 1: Tile<R1>(kc, a, rs, ks, b, c, ldc, bias, load); break;
+                case 6: Tile<R6>(kc, a, rs, ks, b, c, ldc, bias, load, pf); break;
+                case 5: Tile<R5>(kc, a, rs, ks, b, c, ldc, bias, load, pf); break;
+                case 4: Tile<R4>(kc, a, rs, ks, b, c, ldc, bias, load, pf); break;
+                case 3: Tile<R3>(kc, a, rs, ks, b, c, ldc, bias, load, pf); break;
+                case 2: Tile<R2>(kc, a, rs, ks, b, c, ldc, bias, load, pf); break;
+                case 1: Tile<R1>(kc, a, rs, ks, b, c, ldc, bias, load, pf); break;
                 default: throw new ArgumentOutOfRangeException(nameof(mr));
             }
         }
 
         // C[rows,8] (+)= A[rows,kc] · Bpanel[kc,8] (+ bias[8]); rows = TR.Value ≤ 6, A element (r,p) at a[r*rs + p*ks].
         [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-        static void Tile<TR>(int kc, float* a, nint rs, nint ks, float* b, float* c, nint ldc, float* bias, bool load) where TR : struct, IRows
+        static void Tile<TR>(int kc, float* a, nint rs, nint ks, float* b, float* c, nint ldc, float* bias, bool load, float* pf)
+            where TR : struct, IRows
         {
             Vector128<float> c00 = default, c01 = default, c10 = default, c11 = default, c20 = default, c21 = default, c30 = default, c31 = default,
                 c40 = default, c41 = default, c50 = default, c51 = default;

@@ -109,12 +109,25 @@ public static class Norms
         ref float yr = ref MemoryMarshal.GetReference(y);
         ref float gr = ref MemoryMarshal.GetReference(gamma);
         ref float br = ref MemoryMarshal.GetReference(beta);
+        // Lanes [0, wideEnd) in 16-float steps (Vector512, 8 doubles per half), then [wideEnd, vecEnd) in 8-float steps.
+        int wideEnd = Vector512.IsHardwareAccelerated ? dim & ~15 : 0;
         int vecEnd = Vector256.IsHardwareAccelerated ? dim & ~7 : 0;
 
         // Pass 1: mean.
         double sum = 0;
         int i = 0;
-        if (vecEnd > 0)
+        if (wideEnd > 0)
+        {
+            Vector512<double> a0 = Vector512<double>.Zero, a1 = Vector512<double>.Zero;
+            for (; i < wideEnd; i += 16)
+            {
+                var v = Load16(ref xr, ref rr, i, hasRes);
+                a0 += Vector512.WidenLower(v);
+                a1 += Vector512.WidenUpper(v);
+            }
+            sum = Vector512.Sum(a0 + a1);
+        }
+        if (i < vecEnd)
         {
             Vector256<double> a0 = Vector256<double>.Zero, a1 = Vector256<double>.Zero;
             for (; i < vecEnd; i += 8)
@@ -123,7 +136,7 @@ public static class Norms
                 a0 += Vector256.WidenLower(v);
                 a1 += Vector256.WidenUpper(v);
             }
-            sum = Vector256.Sum(a0 + a1);
+            sum += Vector256.Sum(a0 + a1);
         }
         for (; i < dim; i++) sum += hasRes ? (double)(Unsafe.Add(ref xr, i) + Unsafe.Add(ref rr, i)) : Unsafe.Add(ref xr, i);
         mean = sum / dim;
@@ -131,7 +144,21 @@ public static class Norms
         // Pass 2: biased variance around the mean.
         double sq = 0;
         i = 0;
-        if (vecEnd > 0)
+        if (wideEnd > 0)
+        {
+            var mv = Vector512.Create(mean);
+            Vector512<double> a0 = Vector512<double>.Zero, a1 = Vector512<double>.Zero;
+            for (; i < wideEnd; i += 16)
+            {
+                var v = Load16(ref xr, ref rr, i, hasRes);
+                var d0 = Vector512.WidenLower(v) - mv;
+                var d1 = Vector512.WidenUpper(v) - mv;
+                a0 += d0 * d0;
+                a1 += d1 * d1;
+            }
+            sq = Vector512.Sum(a0 + a1);
+        }
+        if (i < vecEnd)
         {
             var mv = Vector256.Create(mean);
             Vector256<double> a0 = Vector256<double>.Zero, a1 = Vector256<double>.Zero;
@@ -143,7 +170,7 @@ public static class Norms
                 a0 += d0 * d0;
                 a1 += d1 * d1;
             }
-            sq = Vector256.Sum(a0 + a1);
+            sq += Vector256.Sum(a0 + a1);
         }
         for (; i < dim; i++)
         {
@@ -154,7 +181,21 @@ public static class Norms
 
         // Pass 3: y = (v − mean)·rstd·γ + β in double, rounded once. Reads index i before writing it (exact aliasing is safe).
         i = 0;
-        if (vecEnd > 0)
+        if (wideEnd > 0)
+        {
+            var mv = Vector512.Create(mean);
+            var sv = Vector512.Create(rstd);
+            for (; i < wideEnd; i += 16)
+            {
+                var v = Load16(ref xr, ref rr, i, hasRes);
+                var g = Vector512.LoadUnsafe(ref gr, (nuint)i);
+                var b = Vector512.LoadUnsafe(ref br, (nuint)i);
+                var y0 = (Vector512.WidenLower(v) - mv) * sv * Vector512.WidenLower(g) + Vector512.WidenLower(b);
+                var y1 = (Vector512.WidenUpper(v) - mv) * sv * Vector512.WidenUpper(g) + Vector512.WidenUpper(b);
+                Vector512.Narrow(y0, y1).StoreUnsafe(ref yr, (nuint)i);
+            }
+        }
+        if (i < vecEnd)
         {
             var mv = Vector256.Create(mean);
             var sv = Vector256.Create(rstd);
@@ -173,6 +214,13 @@ public static class Norms
             double v = hasRes ? (double)(Unsafe.Add(ref xr, i) + Unsafe.Add(ref rr, i)) : Unsafe.Add(ref xr, i);
             Unsafe.Add(ref yr, i) = (float)((v - mean) * rstd * Unsafe.Add(ref gr, i) + Unsafe.Add(ref br, i));
         }
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static Vector512<float> Load16(ref float xr, ref float rr, int i, bool hasRes)
+    {
+        var v = Vector512.LoadUnsafe(ref xr, (nuint)i);
+        return hasRes ? v + Vector512.LoadUnsafe(ref rr, (nuint)i) : v;
     }
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
