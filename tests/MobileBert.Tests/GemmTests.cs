@@ -146,6 +146,23 @@ public class GemmTests
             }
     }
 
+    [Theory, MemberData(nameof(Paths))]
+    public void PackedMultiply_PrefetchingTheNextWeights_ChangesNoBits(string path)
+    {
+        // Several K blocks and column tiles (the micro-kernels prefetch the next B block, then the `then` matrix's first).
+        var rng = new Random(17);
+        int m = 40, n = 300, k = 1100;
+        var a = Rand(rng, m * k); var w = Rand(rng, n * k); var bias = Rand(rng, n);
+        var packed = Gemm.PackCore(w, k, n, Transpose.Yes, P(path));
+        var then = Gemm.PackCore(Rand(rng, 200 * 700), 700, 200, Transpose.Yes, P(path));
+        var plain = new float[m * n]; var chained = new float[m * n];
+        Gemm.Multiply(a, packed, plain, m, Transpose.No, bias, false, 1);
+        Gemm.Multiply(a, packed, chained, m, Transpose.No, bias, false, 1, then);
+        Assert.Equal(plain, chained);
+        Check(a, w, m, n, k, Transpose.No, Transpose.Yes, bias, false, new float[m * n],
+            c => Gemm.Multiply(a, packed, c, m, Transpose.No, bias, false, 2, then), $"packed {path} with then, 2 threads");
+    }
+
     [Fact]
     public void PackedMultiply_PublicPack_SameAsUnpacked()
     {

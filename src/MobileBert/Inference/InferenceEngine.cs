@@ -115,6 +115,9 @@ public sealed unsafe partial class InferenceEngine : IDisposable
         for (int l = 0; l < _layers.Length; l++) _layers[l] = new LayerPlan(model.Layers[l], _c, Op);
         if (model.Pooler?.Dense is { } pd) _pooler = Op(pd);
         if (model.Classifier is { } cls) _classifier = Op(cls.Dense);
+        // Each dense layer prefetches the weights of the one that runs after it in a row block (the encoder's in order).
+        var chain = _layers.SelectMany(l => l.Ops()).Prepend(_embTransform).Where(o => o is not null).ToList();
+        for (int i = 0; i + 1 < chain.Count; i++) chain[i]!.Then = chain[i + 1];
         _self = GCHandle.Alloc(this);
     }
 

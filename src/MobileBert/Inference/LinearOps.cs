@@ -20,6 +20,10 @@ internal abstract unsafe class LinearOp
     /// <summary>y[rows, Out] = x[rows, In]·Wᵀ + b (x, y row-major, not overlapping).</summary>
     public abstract void Run(float* x, int rows, float* y);
 
+    /// <summary>The dense layer that runs after this one in a forward (its weights are prefetched at the end of this one's GEMM;
+    /// fp32 only). Set by the engine's plan.</summary>
+    public LinearOp? Then { get; set; }
+
     /// <summary>Columns are split across threads in multiples of this (the kernel's panel width).</summary>
     public abstract int ColumnAlign { get; }
 
@@ -93,7 +97,7 @@ internal sealed unsafe class Fp32LinearOp : LinearOp
 
     public override void Run(float* x, int rows, float* y) =>
         Gemm.Multiply(new ReadOnlySpan<float>(x, rows * In), _w, new Span<float>(y, rows * Out), rows, Transpose.No, _bias, accumulate: false,
-        threads: 1);
+        threads: 1, then: (Then as Fp32LinearOp)?._w);
 }
 
 /// <summary>

@@ -204,10 +204,11 @@ public static unsafe partial class Gemm
     /// <see cref="GemmKernels.PackB(float*, int, int, Transpose, int, float*, int, int)"/>) or packed by the tiles from <paramref name="src"/> (when
     /// src.B != null).</summary>
     internal static void Compute(float* a, Transpose ta, float* bp, float* c, float* bias, int m, int n, int k, bool accumulate, int threads,
-        GemmPath path, UnpackedB src = default)
+        GemmPath path, UnpackedB src = default, PackedMatrix? then = null)
     {
         var job = new ComputeJob { A = a, Lda = ta == Transpose.No ? k : m, Ta = ta, Bp = bp, C = c, Bias = bias, M = m, N = n, K = k,
             Accumulate = accumulate, Path = path, Src = src };
+        if (then is not null && then.Path == path && then.K > 0) { job.ThenBp = then.Panels; job.ThenK = then.K; job.ThenN = then.N; }
         int jobs = path switch
         {
             GemmPath.Vector512 => job.Plan<Avx512Kernel>(threads),
@@ -316,6 +317,10 @@ public static unsafe partial class Gemm
         public bool Accumulate;
         public GemmPath Path;
         public UnpackedB Src;
+        /// <summary>Optional: the packed B [ThenK, ThenN] of the product that runs next (the next layer's weights): the last
+        /// column tile prefetches its first block.</summary>
+        public float* ThenBp;
+        public int ThenK, ThenN;
 
         /// <summary>
         /// Choose the tile grid; returns the number of tiles. N is blocked by NC so a tile's B block stays in L2.
@@ -368,7 +373,8 @@ public static unsafe partial class Gemm
         /// ta = Yes, rows read in place otherwise) → for each NR panel of B (KC×NR, from L2) → micro-kernel.
         /// The first strip of a K block would pull the whole B block (KC × the tile's panels) from L3 or memory in one
         /// burst — every layer's weights differ, so a forward streams them all — so each micro-kernel call also prefetches
-        /// a share of the next B block (this tile's next K block, or the next column tile's first) into L2, spreading the
+        /// a share of the next B block (this tile's next K block, the next column tile's first, or after the last one the
+        /// first block of the product that runs next, <see cref="ThenBp"/>) into L2, spreading the
         /// weight traffic over the work (<see cref="IMicroKernel.Run"/>'s pf). Prefetching changes no result.
         /// </summary>
         [SkipLocalsInit, MethodImpl(MethodImplOptions.AggressiveOptimization)]
@@ -390,10 +396,16 @@ public static unsafe partial class Gemm
                 bool load = Accumulate || p0 > 0;
                 // The next B block: panels [np0, np1) of K block q0 (kq rows); none past the last (or for B packed per call,
                 // whose other panels are not this thread's).
-                int q0 = p0 + KC, np0 = jp0, np1 = jp1;
+                int q0 = p0 + KC, np0 = jp0, np1 = jp1, kn = K;
+                float* nb = Bp;
                 if (q0 >= K) { q0 = 0; np0 = jp1; np1 = Src.B == null ? Math.Min(panels, jp1 + PanelsPerJob) : jp1; }
-                int kq = Math.Min(KC, K - q0), sliceFloats = kq * NR;
-                long nextFloats = PrefetchNextBlock ? (long)(np1 - np0) * sliceFloats : 0, cursor = 0;
+                if (np0 >= np1 && ThenBp != null && jn == (panels + PanelsPerJob - 1) / PanelsPerJob - 1)
+                {
+                    // The last column tile's last K block: the next product's first block (its first NC columns).
+                    nb = ThenBp; kn = ThenK; np0 = 0; np1 = Math.Min((ThenN + NR - 1) / NR, PanelsPerJob);
+                }
+                int kq = Math.Min(KC, kn - q0), sliceFloats = kq * NR;
+                long nextFloats = PrefetchNextBlock ? (long)Math.Max(0, np1 - np0) * sliceFloats : 0, cursor = 0;
                 for (int i = i0; i < i1; i += MR)
                 {
                     int mr = Math.Min(MR, i1 - i);
@@ -406,8 +418,8 @@ public static unsafe partial class Gemm
                         if (cursor < nextFloats)
                         {
                             long s = cursor / sliceFloats;
-                            pf = Bp + (np0 + s) * K * NR + (long)q0 * NR + (cursor - s * sliceFloats);
-                            cursor += kc / 4 * 16;                            // the kernel prefetches a line per 4 k steps
+                            pf = nb + (np0 + s) * kn * NR + (long)q0 * NR + (cursor - s * sliceFloats);
+                            cursor += kc / 2 * 16;                            // the kernel prefetches a line per 2 k steps
                         }
                         Panel<TK>(jp, p0, kc, i, mr, ap, rs, ks, Bp, ldc, load, tmp, pf);
                     }

@@ -49,7 +49,7 @@ internal static unsafe partial class GemmKernels
             float* a7 = a + 7 * rs;
             for (int p = 0; p < kc; p++)
             {
-                if ((p & 3) == 0 && Sse.IsSupported) Sse.Prefetch1(pf + 4 * p);
+                if ((p & 1) == 0 && Sse.IsSupported) Sse.Prefetch1(pf + 8 * p);
                 var b0 = Vector512.Load(b + 0); var b1 = Vector512.Load(b + 16);
                 { var x = Vector512.Create(*a0); c00 = Vector512.FusedMultiplyAdd(x, b0, c00); c01 = Vector512.FusedMultiplyAdd(x, b1, c01);
                     a0 += ks; }
@@ -136,7 +136,7 @@ internal static unsafe partial class GemmKernels
             float* a5 = a + 5 * rs;
             for (int p = 0; p < kc; p++)
             {
-                if ((p & 3) == 0 && Sse.IsSupported) Sse.Prefetch1(pf + 4 * p);
+                if ((p & 1) == 0 && Sse.IsSupported) Sse.Prefetch1(pf + 8 * p);
                 var b0 = Vector256.Load(b + 0); var b1 = Vector256.Load(b + 8);
                 { var x = Vector256.Create(*a0); c00 = Vector256.FusedMultiplyAdd(x, b0, c00); c01 = Vector256.FusedMultiplyAdd(x, b1, c01);
                     a0 += ks; }

@@ -62,6 +62,13 @@ public static unsafe partial class Gemm
     /// </summary>
     public static void Multiply(ReadOnlySpan<float> a, PackedMatrix b, Span<float> c, int m,
         Transpose ta = Transpose.No, ReadOnlySpan<float> bias = default, bool accumulate = false, int threads = 1)
+        => Multiply(a, b, c, m, ta, bias, accumulate, threads, then: null);
+
+    /// <summary><see cref="Multiply(ReadOnlySpan{float}, PackedMatrix, Span{float}, int, Transpose, ReadOnlySpan{float}, bool, int)"/>
+    /// that also prefetches, during its last column tile, the first block of <paramref name="then"/> — the weights of the
+    /// product that runs next (a chain of layers whose weights come from L3 or memory). The result is the same.</summary>
+    internal static void Multiply(ReadOnlySpan<float> a, PackedMatrix b, Span<float> c, int m, Transpose ta, ReadOnlySpan<float> bias,
+        bool accumulate, int threads, PackedMatrix? then)
     {
         ArgumentNullException.ThrowIfNull(b);
         int n = b.N, k = b.K;
@@ -74,8 +81,8 @@ public static unsafe partial class Gemm
         fixed (float* pa = a, pc = c, pbias = bias)
         {
             if (k == 0) { BiasOnly(pc, m, n, pbias, accumulate); return; }
-            Compute(pa, ta, b.Panels, pc, pbias, m, n, k, accumulate, t, b.Path);
-            GC.KeepAlive(b);
+            Compute(pa, ta, b.Panels, pc, pbias, m, n, k, accumulate, t, b.Path, then: then);
+            GC.KeepAlive(b); GC.KeepAlive(then);
         }
     }
 
