@@ -14,6 +14,7 @@ internal static class EngineProfileBench
     public static int Run(string[] args)
     {
         string preset = "mobilebert"; int batch = 1, seq = 128, repeats = 10; int[] threads = [1, 2]; bool int8 = true; string? caseSpec = null;
+        int gapMs = 20;
         for (int i = 0; i < args.Length; i++)
             switch (args[i])
             {
@@ -23,8 +24,10 @@ internal static class EngineProfileBench
                 case "--repeats": repeats = int.Parse(args[++i], CultureInfo.InvariantCulture); break;
                 case "--threads": threads = [.. args[++i].Split(',').Select(int.Parse)]; break;
                 case "--no-int8": int8 = false; break;
+                case "--gap-ms": gapMs = int.Parse(args[++i], CultureInfo.InvariantCulture); break;
                 // e.g. fp32:1:0:r,int8:2:0:c:128 (precision:threads:blockRows:r|c|a[:attentionChunk[:flags]]; flags: g = generic attention path
-                // instead of SmallHeadAttention, n = no whole-sequence blocks, e = even 2-thread row split instead of the adaptive one)
+                // instead of SmallHeadAttention, n = no whole-sequence blocks, e = even 2-thread row split instead of the adaptive one,
+                // p = GEMMs without prefetching the next weight block, w / v = automatic row blocks of up to 512 / 128 rows instead of 256)
                 case "--cases": caseSpec = args[++i]; break;
                 default: Console.Error.WriteLine($"engine-profile: unknown option {args[i]}"); return 2;
             }
@@ -55,6 +58,8 @@ internal static class EngineProfileBench
             e.Threads = t; e.BlockRowsOption = b; e.Split = sp; e.AttentionChunk = ch > 0 ? ch : 128;
             e.UseSmallHeadAttention = !flags.Contains('g'); e.SequenceBlocks = !flags.Contains('n'); e.AdaptiveSplit = !flags.Contains('e');
             InferenceEngine.UseAffinity = !flags.Contains('a');
+            MobileBert.Kernels.Gemm.PrefetchNextBlock = !flags.Contains('p');
+            e.MaxBlockRows = flags.Contains('w') ? 512 : flags.Contains('v') ? 128 : 256;
             return e;
         }
         for (int k = 0; k < cases.Count; k++) { var e = Apply(k); e.Run(input); e.Run(input); }
@@ -69,9 +74,9 @@ internal static class EngineProfileBench
                 totals[k].Add(Stopwatch.GetElapsedTime(t0).TotalMilliseconds);
                 e.Profile = null;
                 InferenceEngine.UseAffinity = true;
-                Thread.Sleep(20);
+                Thread.Sleep(gapMs);
             }
-        Console.WriteLine($"{preset} batch {batch} seq {seq}, {repeats} interleaved repeats; ms per forward (region wall | item busy summed over " +
+        Console.WriteLine($"{preset} batch {batch} seq {seq}, {repeats} interleaved repeats {gapMs} ms apart; ms per forward (region wall | item busy summed over " +
             $"threads)");
         Console.WriteLine("busy = wall time inside work items summed over threads; cpu = their thread CPU time (busy − cpu: descheduled by other " +
             "load)");

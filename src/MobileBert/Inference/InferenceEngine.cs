@@ -133,6 +133,8 @@ public sealed unsafe partial class InferenceEngine : IDisposable
     /// separate attention region, as at batch 1; for A/B benches).</summary>
     internal bool SequenceBlocks { get; set; } = true;
     internal const int SequenceBlocksMinPerThread = 4;
+    /// <summary>Automatic row blocks hold at most this many rows (256; for A/B benches).</summary>
+    internal int MaxBlockRows { get; set; } = 256;
     public int AttentionChunk { get; set; }
     /// <summary>How work is divided among threads (see <see cref="WorkSplit"/>).</summary>
     public WorkSplit Split { get; set; }
@@ -314,7 +316,8 @@ public sealed unsafe partial class InferenceEngine : IDisposable
         int threads = ParallelFor.ResolveThreads(Threads);
         // Every row block streams all of a layer's weights through L2, so blocks must be tall enough to amortise that
         // (≥ 64 rows: ≥ 32 FLOP per weight byte fp32); up to 256·threads rows one block per thread, then 256-row blocks.
-        _blockRows = BlockRowsOption > 0 ? BlockRowsOption : rows <= 256 * threads ? Math.Max(8, (rows + threads - 1) / threads + 7) / 8 * 8 : 256;
+        int most = MaxBlockRows;
+        _blockRows = BlockRowsOption > 0 ? BlockRowsOption : rows <= most * threads ? Math.Max(8, (rows + threads - 1) / threads + 7) / 8 * 8 : most;
         // Attention items: (segment, head, first query row), segment by segment.
         int heads = _c.NumAttentionHeads, chunk = Math.Max(1, AttentionChunk);
         int items = 0;
