@@ -405,7 +405,8 @@ public static unsafe partial class Gemm
                     nb = ThenBp; kn = ThenK; np0 = 0; np1 = Math.Min((ThenN + NR - 1) / NR, PanelsPerJob);
                 }
                 int kq = Math.Min(KC, kn - q0), sliceFloats = kq * NR;
-                long nextFloats = PrefetchNextBlock ? (long)Math.Max(0, np1 - np0) * sliceFloats : 0, cursor = 0;
+                // Prefetch cursor: slice ps of the next block, offset po in it (no division in the loop).
+                int ps = PrefetchNextBlock ? np0 : np1, po = 0, perCall = kc / 2 * 16;   // the kernel prefetches a line per 2 k steps
                 for (int i = i0; i < i1; i += MR)
                 {
                     int mr = Math.Min(MR, i1 - i);
@@ -415,11 +416,10 @@ public static unsafe partial class Gemm
                     for (int jp = jp0; jp < jp1; jp++)
                     {
                         float* pf = Bp + (nint)jp * K * NR + (nint)p0 * NR;   // (this panel, in cache) once the next block is fetched
-                        if (cursor < nextFloats)
+                        if (ps < np1)
                         {
-                            long s = cursor / sliceFloats;
-                            pf = nb + (np0 + s) * kn * NR + (long)q0 * NR + (cursor - s * sliceFloats);
-                            cursor += kc / 2 * 16;                            // the kernel prefetches a line per 2 k steps
+                            pf = nb + (nint)ps * kn * NR + (nint)q0 * NR + po;
+                            for (po += perCall; po >= sliceFloats && ps < np1; ps++) po -= sliceFloats;
                         }
                         Panel<TK>(jp, p0, kc, i, mr, ap, rs, ks, Bp, ldc, load, tmp, pf);
                     }
