@@ -22,6 +22,7 @@ static class GemmBench
             if (args[i] == "--threads" && i + 1 < args.Length) maxThreads = int.Parse(args[++i]);
             else if (args[i] == "--quick") quick = true;
             else if (args[i] == "--no-peak") noPeak = true;
+            else if (args[i] == "--no-prefetch") Gemm.PrefetchNextBlock = false;   // A/B: micro-kernels without weight prefetch
             else if (args[i] == "--filter" && i + 1 < args.Length) filter = args[++i];
             else { Console.Error.WriteLine($"gemm: unknown option {args[i]}"); return 2; }
         }

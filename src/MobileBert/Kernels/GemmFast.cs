@@ -405,8 +405,12 @@ public static unsafe partial class Gemm
                     nb = ThenBp; kn = ThenK; np0 = 0; np1 = Math.Min((ThenN + NR - 1) / NR, PanelsPerJob);
                 }
                 int kq = Math.Min(KC, kn - q0), sliceFloats = kq * NR;
-                // Prefetch cursor: slice ps of the next block, offset po in it (no division in the loop).
-                int ps = PrefetchNextBlock ? np0 : np1, po = 0, perCall = kc / 2 * 16;   // the kernel prefetches a line per 2 k steps
+                // Prefetch cursor: slice ps of the next block, offset po in it (no division in the loop). It starts late
+                // enough that the block is still in L2 when its turn comes (a tall tile streams megabytes of A and C
+                // through L2 meanwhile): in the last 2× the calls the block needs.
+                int ps = PrefetchNextBlock ? np0 : np1, po = 0, perCall = (kc + 7) / 8 * 32;   // the kernel prefetches 2 lines per 8 k steps
+                long calls = (long)((i1 - i0 + MR - 1) / MR) * (jp1 - jp0), call = 0;
+                long start = calls - 2L * ((long)Math.Max(0, np1 - np0) * sliceFloats / perCall + 1);
                 for (int i = i0; i < i1; i += MR)
                 {
                     int mr = Math.Min(MR, i1 - i);
@@ -416,7 +420,7 @@ public static unsafe partial class Gemm
                     for (int jp = jp0; jp < jp1; jp++)
                     {
                         float* pf = Bp + (nint)jp * K * NR + (nint)p0 * NR;   // (this panel, in cache) once the next block is fetched
-                        if (ps < np1)
+                        if (ps < np1 && call++ >= start)
                         {
                             pf = nb + (nint)ps * kn * NR + (nint)q0 * NR + po;
                             for (po += perCall; po >= sliceFloats && ps < np1; ps++) po -= sliceFloats;

@@ -47,27 +47,31 @@ internal static unsafe partial class GemmKernels
             float* a5 = a + 5 * rs;
             float* a6 = a + 6 * rs;
             float* a7 = a + 7 * rs;
-            for (int p = 0; p < kc; p++)
+            for (int p = 0; p < kc;)
             {
-                if ((p & 1) == 0 && Sse.IsSupported) Sse.Prefetch1(pf + 8 * p);
-                var b0 = Vector512.Load(b + 0); var b1 = Vector512.Load(b + 16);
-                { var x = Vector512.Create(*a0); c00 = Vector512.FusedMultiplyAdd(x, b0, c00); c01 = Vector512.FusedMultiplyAdd(x, b1, c01);
-                    a0 += ks; }
-                if (TR.Value > 1) { var x = Vector512.Create(*a1); c10 = Vector512.FusedMultiplyAdd(x, b0, c10);
-                    c11 = Vector512.FusedMultiplyAdd(x, b1, c11); a1 += ks; }
-                if (TR.Value > 2) { var x = Vector512.Create(*a2); c20 = Vector512.FusedMultiplyAdd(x, b0, c20);
-                    c21 = Vector512.FusedMultiplyAdd(x, b1, c21); a2 += ks; }
-                if (TR.Value > 3) { var x = Vector512.Create(*a3); c30 = Vector512.FusedMultiplyAdd(x, b0, c30);
-                    c31 = Vector512.FusedMultiplyAdd(x, b1, c31); a3 += ks; }
-                if (TR.Value > 4) { var x = Vector512.Create(*a4); c40 = Vector512.FusedMultiplyAdd(x, b0, c40);
-                    c41 = Vector512.FusedMultiplyAdd(x, b1, c41); a4 += ks; }
-                if (TR.Value > 5) { var x = Vector512.Create(*a5); c50 = Vector512.FusedMultiplyAdd(x, b0, c50);
-                    c51 = Vector512.FusedMultiplyAdd(x, b1, c51); a5 += ks; }
-                if (TR.Value > 6) { var x = Vector512.Create(*a6); c60 = Vector512.FusedMultiplyAdd(x, b0, c60);
-                    c61 = Vector512.FusedMultiplyAdd(x, b1, c61); a6 += ks; }
-                if (TR.Value > 7) { var x = Vector512.Create(*a7); c70 = Vector512.FusedMultiplyAdd(x, b0, c70);
-                    c71 = Vector512.FusedMultiplyAdd(x, b1, c71); a7 += ks; }
-                b += 32;
+                // One prefetched line per 4 k steps, two per group of 8: outside the k loop proper, which keeps its shape.
+                if (Sse.IsSupported) { Sse.Prefetch1(pf + 4 * p); Sse.Prefetch1(pf + 4 * p + 16); }
+                for (int end = Math.Min(kc, p + 8); p < end; p++)
+                {
+                    var b0 = Vector512.Load(b + 0); var b1 = Vector512.Load(b + 16);
+                    { var x = Vector512.Create(*a0); c00 = Vector512.FusedMultiplyAdd(x, b0, c00); c01 = Vector512.FusedMultiplyAdd(x, b1, c01);
+                        a0 += ks; }
+                    if (TR.Value > 1) { var x = Vector512.Create(*a1); c10 = Vector512.FusedMultiplyAdd(x, b0, c10);
+                        c11 = Vector512.FusedMultiplyAdd(x, b1, c11); a1 += ks; }
+                    if (TR.Value > 2) { var x = Vector512.Create(*a2); c20 = Vector512.FusedMultiplyAdd(x, b0, c20);
+                        c21 = Vector512.FusedMultiplyAdd(x, b1, c21); a2 += ks; }
+                    if (TR.Value > 3) { var x = Vector512.Create(*a3); c30 = Vector512.FusedMultiplyAdd(x, b0, c30);
+                        c31 = Vector512.FusedMultiplyAdd(x, b1, c31); a3 += ks; }
+                    if (TR.Value > 4) { var x = Vector512.Create(*a4); c40 = Vector512.FusedMultiplyAdd(x, b0, c40);
+                        c41 = Vector512.FusedMultiplyAdd(x, b1, c41); a4 += ks; }
+                    if (TR.Value > 5) { var x = Vector512.Create(*a5); c50 = Vector512.FusedMultiplyAdd(x, b0, c50);
+                        c51 = Vector512.FusedMultiplyAdd(x, b1, c51); a5 += ks; }
+                    if (TR.Value > 6) { var x = Vector512.Create(*a6); c60 = Vector512.FusedMultiplyAdd(x, b0, c60);
+                        c61 = Vector512.FusedMultiplyAdd(x, b1, c61); a6 += ks; }
+                    if (TR.Value > 7) { var x = Vector512.Create(*a7); c70 = Vector512.FusedMultiplyAdd(x, b0, c70);
+                        c71 = Vector512.FusedMultiplyAdd(x, b1, c71); a7 += ks; }
+                    b += 32;
+                }
             }
             if (bias != null)
             {
@@ -134,23 +138,27 @@ internal static unsafe partial class GemmKernels
             float* a3 = a + 3 * rs;
             float* a4 = a + 4 * rs;
             float* a5 = a + 5 * rs;
-            for (int p = 0; p < kc; p++)
+            for (int p = 0; p < kc;)
             {
-                if ((p & 1) == 0 && Sse.IsSupported) Sse.Prefetch1(pf + 8 * p);
-                var b0 = Vector256.Load(b + 0); var b1 = Vector256.Load(b + 8);
-                { var x = Vector256.Create(*a0); c00 = Vector256.FusedMultiplyAdd(x, b0, c00); c01 = Vector256.FusedMultiplyAdd(x, b1, c01);
-                    a0 += ks; }
-                if (TR.Value > 1) { var x = Vector256.Create(*a1); c10 = Vector256.FusedMultiplyAdd(x, b0, c10);
-                    c11 = Vector256.FusedMultiplyAdd(x, b1, c11); a1 += ks; }
-                if (TR.Value > 2) { var x = Vector256.Create(*a2); c20 = Vector256.FusedMultiplyAdd(x, b0, c20);
-                    c21 = Vector256.FusedMultiplyAdd(x, b1, c21); a2 += ks; }
-                if (TR.Value > 3) { var x = Vector256.Create(*a3); c30 = Vector256.FusedMultiplyAdd(x, b0, c30);
-                    c31 = Vector256.FusedMultiplyAdd(x, b1, c31); a3 += ks; }
-                if (TR.Value > 4) { var x = Vector256.Create(*a4); c40 = Vector256.FusedMultiplyAdd(x, b0, c40);
-                    c41 = Vector256.FusedMultiplyAdd(x, b1, c41); a4 += ks; }
-                if (TR.Value > 5) { var x = Vector256.Create(*a5); c50 = Vector256.FusedMultiplyAdd(x, b0, c50);
-                    c51 = Vector256.FusedMultiplyAdd(x, b1, c51); a5 += ks; }
-                b += 16;
+                // One prefetched line per 4 k steps, two per group of 8: outside the k loop proper, which keeps its shape.
+                if (Sse.IsSupported) { Sse.Prefetch1(pf + 4 * p); Sse.Prefetch1(pf + 4 * p + 16); }
+                for (int end = Math.Min(kc, p + 8); p < end; p++)
+                {
+                    var b0 = Vector256.Load(b + 0); var b1 = Vector256.Load(b + 8);
+                    { var x = Vector256.Create(*a0); c00 = Vector256.FusedMultiplyAdd(x, b0, c00); c01 = Vector256.FusedMultiplyAdd(x, b1, c01);
+                        a0 += ks; }
+                    if (TR.Value > 1) { var x = Vector256.Create(*a1); c10 = Vector256.FusedMultiplyAdd(x, b0, c10);
+                        c11 = Vector256.FusedMultiplyAdd(x, b1, c11); a1 += ks; }
+                    if (TR.Value > 2) { var x = Vector256.Create(*a2); c20 = Vector256.FusedMultiplyAdd(x, b0, c20);
+                        c21 = Vector256.FusedMultiplyAdd(x, b1, c21); a2 += ks; }
+                    if (TR.Value > 3) { var x = Vector256.Create(*a3); c30 = Vector256.FusedMultiplyAdd(x, b0, c30);
+                        c31 = Vector256.FusedMultiplyAdd(x, b1, c31); a3 += ks; }
+                    if (TR.Value > 4) { var x = Vector256.Create(*a4); c40 = Vector256.FusedMultiplyAdd(x, b0, c40);
+                        c41 = Vector256.FusedMultiplyAdd(x, b1, c41); a4 += ks; }
+                    if (TR.Value > 5) { var x = Vector256.Create(*a5); c50 = Vector256.FusedMultiplyAdd(x, b0, c50);
+                        c51 = Vector256.FusedMultiplyAdd(x, b1, c51); a5 += ks; }
+                    b += 16;
+                }
             }
             if (bias != null)
             {

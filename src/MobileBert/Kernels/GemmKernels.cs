@@ -36,7 +36,7 @@ internal static unsafe partial class GemmKernels
         /// <summary>K block: a KC×NR B panel and an MR×KC A strip are streamed per micro-kernel call.</summary>
         static abstract int KC { get; }
         /// <summary>The tile; <paramref name="pf"/>: a stream the SIMD kernels prefetch into L2 as they go, one cache line per 4 k steps
-        /// (kc/4 lines; the driver points it at the next B panel, so weights coming from L3 or memory arrive spread over the work).</summary>
+        /// (⌈kc/4⌉ lines; the driver points it at the next B panel, so weights coming from L3 or memory arrive spread over the work).</summary>
         static abstract void Run(int mr, int kc, float* a, nint rs, nint ks, float* b, float* c, nint ldc, float* bias, bool load, float* pf);
     }
 
