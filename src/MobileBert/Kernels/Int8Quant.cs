@@ -7,9 +7,6 @@ namespace MobileBert.Kernels;
 /// <summary>Dynamic activation quantization for <see cref="Int8Gemm"/>.</summary>
 public static unsafe class Int8Quant
 {
-    /// <summary>Use the Vector512 quantization loop where available (false: the AVX2 one; for A/B benches).</summary>
-    internal static bool Quantize512 = true;
-
     /// <summary>
     /// Per-row symmetric quantization for the int8 GEMM <paramref name="path"/>, stored shifted to u8:
     /// q = clamp(round(x/s), −L, L) + Z with s = max|x_row|/L (1 for an all-zero row), where L =
@@ -23,14 +20,15 @@ public static unsafe class Int8Quant
         float fl = levels;
         for (int r = 0; r < rows; r++)
         {
-            float max = Quantize512 ? AbsMax(x + (long)r * k, k) : MathF.Abs(
+            // AbsMax's vmaxps loop needs AVX-512; elsewhere TensorPrimitives is faster than its scalar loop.
+            float max = Avx512F.IsSupported ? AbsMax(x + (long)r * k, k) : MathF.Abs(
                 System.Numerics.Tensors.TensorPrimitives.MaxMagnitude(new ReadOnlySpan<float>(x + (long)r * k, k)));
             float s = max > 0 && float.IsFinite(max) ? max / fl : 1f;
             scales[r] = s;
             float inv = 1f / s;
             byte* qr = q + (long)r * ldq;
             int p = 0;
-            if (Vector512.IsHardwareAccelerated && Avx512F.IsSupported && Quantize512)
+            if (Vector512.IsHardwareAccelerated && Avx512F.IsSupported)
             {
                 // vcvtps2dq rounds to nearest even (as MathF.Round); values are in [1, 255] after the shift, so
                 // vpmovdb's truncation to bytes is exact.
