@@ -21,14 +21,14 @@ namespace MobileBert.Bench;
 public static partial class ServeLoadBench
 {
     sealed record Cell(string Texts, int Clients, string Batching, int Requests, double Seconds, double P50, double P99, double MeanBatch,
-        double RssMb, int Errors)
+        double RssMb, int Errors, double ServerCpuMs = 0, double ClientCpuMs = 0)
     {
         public double Throughput => Requests / Seconds;
     }
 
     public static int Run(string[] args)
     {
-        string preset = "mobilebert", cli = DefaultCli(), outPath = "";
+        string preset = "mobilebert", cli = DefaultCli(), outPath = "", textsWanted = "short,long";
         int threads = 2, maxRequests = 4000;
         double seconds = 8, soakMinutes = 0, sampleSeconds = 10;
         int[] clientCounts = [1, 8, 32, 128];
@@ -42,6 +42,7 @@ public static partial class ServeLoadBench
                 case "--max-requests": maxRequests = int.Parse(args[++i], CultureInfo.InvariantCulture); break;
                 case "--clients": clientCounts = args[++i].Split(',').Select(s => int.Parse(s, CultureInfo.InvariantCulture)).ToArray(); break;
                 case "--cli": cli = args[++i]; break;
+                case "--texts": textsWanted = args[++i]; break;
                 case "--out": outPath = args[++i]; break;
                 case "--soak-minutes": soakMinutes = double.Parse(args[++i], CultureInfo.InvariantCulture); break;
                 case "--sample-seconds": sampleSeconds = double.Parse(args[++i], CultureInfo.InvariantCulture); break;
@@ -57,7 +58,14 @@ public static partial class ServeLoadBench
 
         string dir = CreateModelFolder(preset);
         var tokenizer = WordPieceTokenizer.FromVocabFile(Path.Combine(dir, ModelFolder.VocabFile));
-        var textSets = new (string Name, string[] Texts)[] { ("short", Texts(tokenizer, 16)), ("long", Texts(tokenizer, 126)) };
+        var wanted = textsWanted.Split(',');
+        if (wanted.FirstOrDefault(w => w is not ("short" or "long")) is { } bad)
+        {
+            Console.Error.WriteLine($"error: --texts: '{bad}' is not short or long.");
+            return 1;
+        }
+        var textSets = new (string Name, string[] Texts)[] { ("short", Texts(tokenizer, 16)), ("long", Texts(tokenizer, 126)) }
+            .Where(t => wanted.Contains(t.Name)).ToArray();
         Console.WriteLine($"serve-load: preset {preset}, {threads} engine threads, {seconds:0.#} s or {maxRequests} requests per cell, clients " +
             $"{string.Join(",", clientCounts)}");
         foreach (var (name, texts) in textSets)
@@ -87,7 +95,8 @@ public static partial class ServeLoadBench
                     var cell = RunCell(client, server, texts, n, seconds, maxRequests) with { Texts = name, Batching = mode };
                     cells.Add(cell);
                     Console.WriteLine(Inv($"  batching {mode,-3} {name,-5} {n,3} clients: {cell.Throughput,7:0.0} req/s  p50 {cell.P50,7:0.0} ms  ")
-                        + Inv($"p99 {cell.P99,7:0.0} ms  batch {cell.MeanBatch,5:0.0}  RSS {cell.RssMb:0} MB  errors {cell.Errors}"));
+                        + Inv($"p99 {cell.P99,7:0.0} ms  batch {cell.MeanBatch,5:0.0}  RSS {cell.RssMb:0} MB  errors {cell.Errors}  ")
+                        + Inv($"CPU ms/request: server {cell.ServerCpuMs:0.00}, load generator {cell.ClientCpuMs:0.00}"));
                 }
             }
         }
@@ -141,14 +150,18 @@ public static partial class ServeLoadBench
         var batch = texts.Take(32).ToArray();
         classifier.Classify(batch);
         int done = 0;
+        double cpu0 = Process.GetCurrentProcess().TotalProcessorTime.TotalMilliseconds;
         var sw = Stopwatch.StartNew();
         while (sw.Elapsed.TotalSeconds < seconds || done == 0) { classifier.Classify(batch); done += batch.Length; }
-        return done / sw.Elapsed.TotalSeconds;
+        double rate = done / sw.Elapsed.TotalSeconds;
+        Console.WriteLine(Inv($"  offline CPU ms/text: {(Process.GetCurrentProcess().TotalProcessorTime.TotalMilliseconds - cpu0) / done:0.00}"));
+        return rate;
     }
 
     static Cell RunCell(HttpClient client, ServerProcess server, string[] texts, int clients, double seconds, int maxRequests)
     {
         var before = server.BatchTotals(client);
+        double serverCpu0 = server.CpuMs(), clientCpu0 = Process.GetCurrentProcess().TotalProcessorTime.TotalMilliseconds;
         var baseAddress = server.Address;
         var latencies = new List<double>[clients];
         int issued = 0, errors = 0;
@@ -170,11 +183,13 @@ public static partial class ServeLoadBench
         })).ToArray();
         Task.WaitAll(tasks);
         double elapsed = sw.Elapsed.TotalSeconds;
+        double serverCpu = server.CpuMs() - serverCpu0, clientCpu = Process.GetCurrentProcess().TotalProcessorTime.TotalMilliseconds - clientCpu0;
         var after = server.BatchTotals(client);
         var all = latencies.SelectMany(l => l).Order().ToArray();
         double P(double q) => all.Length == 0 ? double.NaN : all[Math.Min(all.Length - 1, (int)(q * all.Length))];
         double meanBatch = (after.Sum - before.Sum) / Math.Max(1, after.Count - before.Count);
-        return new Cell("", clients, "", all.Length, elapsed, P(0.5), P(0.99), meanBatch, server.RssMb(), errors);
+        int n = Math.Max(1, all.Length);
+        return new Cell("", clients, "", all.Length, elapsed, P(0.5), P(0.99), meanBatch, server.RssMb(), errors, serverCpu / n, clientCpu / n);
     }
 
     static string Report(string preset, int threads, double seconds, int maxRequests, Dictionary<string, double> offline, List<Cell> cells)
@@ -248,6 +263,13 @@ public static partial class ServeLoadBench
             double Value(string name) => Regex.Match(metrics, $@"^{name}\{{model=""m""\}} (\S+)$", RegexOptions.Multiline) is { Success: true } m
                 ? double.Parse(m.Groups[1].Value, CultureInfo.InvariantCulture) : 0;
             return (Value("mobilebert_batch_size_sum"), Value("mobilebert_batch_size_count"));
+        }
+
+        /// <summary>CPU time the server process has used (user + system, /proc/PID/stat, in clock ticks of 10 ms).</summary>
+        public double CpuMs()
+        {
+            var fields = File.ReadAllText($"/proc/{_process.Id}/stat").Split(')')[^1].Split(' ', StringSplitOptions.RemoveEmptyEntries);
+            return (long.Parse(fields[11], CultureInfo.InvariantCulture) + long.Parse(fields[12], CultureInfo.InvariantCulture)) * 10.0;
         }
 
         public double RssMb()
