@@ -155,6 +155,45 @@ public class Int8ModelTests
         }
     }
 
+    [Theory, MemberData(nameof(Int8KernelTests.Paths), MemberType = typeof(Int8KernelTests))]
+    public void EveryInt8KernelRunsTheEngineWithItsActivationGrid(Int8Path kernel)
+    {
+        var c = ReferenceForwardTests.Make("mobilebert_shaped");
+        var model = InferenceEngineTests.Build(c, 5);
+        var input = InferenceEngineTests.Padded(c, 4, 21, 2);
+        var reference = model.Forward(input, new ForwardOptions { Heads = ModelHeads.SequenceClassification });
+        var q = QuantizedWeights.Quantize(model);
+        double grid = 127.0 / Int8Gemm.ActivationLevels(kernel);
+        float[]? first = null;
+        foreach (var split in new[] { WorkSplit.Rows, WorkSplit.Columns })
+        {
+            using var engine = new InferenceEngine(model, new InferenceOptions { Quantized = q, Threads = 2, Split = split, Int8Kernel = kernel });
+            var r = engine.Run(input);
+            double e = RelErr(reference.LastHiddenState, r.LastHiddenState), rms = Rms(reference.LastHiddenState, r.LastHiddenState);
+            Assert.True(e < 0.25 * grid && rms < 0.08 * grid, $"{kernel} {split}: relative error max {e:g3}, rms {rms:g3}");
+            // Both splits quantize the same rows for the same kernel: the same values up to fp32 summation order.
+            if (first is null) first = r.LastHiddenState.ToArray();
+            else Tolerance.AssertClose($"{kernel}: rows vs columns split", first, r.LastHiddenState, 1e-4);
+        }
+    }
+
+    [Fact]
+    public void AnInt8KernelTheCpuLacksIsASettingError()
+    {
+        var model = InferenceEngineTests.Build(ReferenceForwardTests.Make("tiny_shaped"), 5);
+        var q = QuantizedWeights.Quantize(model);
+        var lacking = Enum.GetValues<Int8Path>().Where(p => !Int8Gemm.IsSupported(p)).ToArray();
+        foreach (var p in lacking)
+        {
+            var e = Assert.Throws<SettingException>(() => new InferenceEngine(model, new InferenceOptions { Quantized = q, Int8Kernel = p }));
+            Assert.Equal(["Int8Kernel"], e.Settings);
+            Assert.Contains($"Int8Kernel {p} is not supported", e.Message);
+        }
+        // Scalar runs everywhere, so an explicit choice always works.
+        using var scalar = new InferenceEngine(model, new InferenceOptions { Quantized = q, Int8Kernel = Int8Path.Scalar });
+        Assert.Contains(scalar.Linears(), l => l.Int8);
+    }
+
     [Fact]
     public void CheckpointRoundTrips()
     {
