@@ -11,7 +11,8 @@ namespace MobileBert.Bench;
 /// </summary>
 static class CompareSeries
 {
-    sealed record Row(string Precision, int Batch, int Seq, int Threads, double Ours, double Ort, double Ratio, double VsOrtFp32);
+    sealed record Row(string Precision, int Batch, int Seq, int Threads, double Ours, double Ort, double Ratio, double VsOrtFp32,
+        double OursPeak, double OrtPeak);
 
     public static int Run(string[] args)
     {
@@ -66,8 +67,8 @@ static class CompareSeries
             Inv($"and the ratio ours/ORT per run (min / median / max):"));
         sb.AppendLine();
         sb.AppendLine("| precision | batch | seq | threads | ours median ms, runs min–max | ORT median ms, runs min–max | latency ours/ORT: min / " +
-            "median / max | ours / ORT fp32: min / median / max | ours / ORT fp32, each run in order |");
-        sb.AppendLine("|---|---:|---:|---:|---|---|---|---|---|");
+            "median / max | ours / ORT fp32: min / median / max | ours / ORT fp32, each run in order | % of FMA peak, ours / ORT (medians) |");
+        sb.AppendLine("|---|---:|---:|---:|---|---|---|---|---|---|");
         foreach (var first in all[0])
         {
             var same = all.Select(rs => rs.FirstOrDefault(x => x.Precision == first.Precision && x.Batch == first.Batch && x.Seq == first.Seq
@@ -76,7 +77,8 @@ static class CompareSeries
             static string Three(IEnumerable<double> v) { var s = v.Order().ToList(); return Inv($"{s[0]:F2} / {s[s.Count / 2]:F2} / {s[^1]:F2}×"); }
             sb.AppendLine(Inv($"| {first.Precision} | {first.Batch} | {first.Seq} | {first.Threads} | {Spread(same.Select(x => x.Ours))} ") +
                 Inv($"| {Spread(same.Select(x => x.Ort))} | {Three(same.Select(x => x.Ratio))} | {Three(same.Select(x => x.VsOrtFp32))} ") +
-                Inv($"| {string.Join(", ", same.Select(x => Inv($"{x.VsOrtFp32:F2}")))} |"));
+                Inv($"| {string.Join(", ", same.Select(x => Inv($"{x.VsOrtFp32:F2}")))} ") +
+                Inv($"| {Median(same.Select(x => x.OursPeak)):P0} / {Median(same.Select(x => x.OrtPeak)):P0} |"));
         }
         Console.Write(sb);
         if (outPath is not null) { File.WriteAllText(outPath, sb.ToString()); Console.Error.WriteLine($"wrote {outPath}"); }
@@ -96,9 +98,23 @@ static class CompareSeries
                 out double v) ? v : double.NaN;
             rows.Add(new Row(c[1], int.Parse(c[2], CultureInfo.InvariantCulture), int.Parse(c[3], CultureInfo.InvariantCulture),
                 int.Parse(c[4], CultureInfo.InvariantCulture),
-                Lead(c[5]), Lead(c[6]), Lead(c[7]), Lead(c[14])));
+                Lead(c[5]), Lead(c[6]), Lead(c[7]), Lead(c[14]), Percent(c[11]), Percent(c[12])));
         }
         return rows;
+    }
+
+    /// <summary>"185.3 (49 %)" → 0.49; NaN for "n/a".</summary>
+    static double Percent(string cell)
+    {
+        int open = cell.IndexOf('(');
+        return open >= 0 && double.TryParse(cell[(open + 1)..].TrimEnd(')', ' ', '%'), NumberStyles.Float, CultureInfo.InvariantCulture,
+            out double v) ? v / 100 : double.NaN;
+    }
+
+    static double Median(IEnumerable<double> xs)
+    {
+        var a = xs.Where(x => !double.IsNaN(x)).Order().ToArray();
+        return a.Length == 0 ? double.NaN : a[a.Length / 2];
     }
 
     static string Inv(FormattableString s) => s.ToString(CultureInfo.InvariantCulture);

@@ -19,11 +19,14 @@ internal static unsafe class Int8GemmBench
                 case "--rounds": rounds = int.Parse(args[++i], CultureInfo.InvariantCulture); break;
                 default: Console.Error.WriteLine($"int8-gemm: unknown option {args[i]}"); return 2;
             }
-        Console.WriteLine($"int8 path {Int8Gemm.Resolve(Int8Path.Auto)}, m = {m}, 1 thread; µs per call: median (best) over {rounds} rounds of ≥ 2 " +
-            $"ms");
-        Console.WriteLine("   n     k | quantize µs  ns/value | int8 GEMM µs   GOP/s | int8 stack-tile epilogue | fp32 GEMM µs  GFLOP/s");
+        var paths = new[] { Int8Path.Avx2, Int8Path.Avx512Bw, Int8Path.AvxVnni }.Where(Int8Gemm.IsSupported).ToArray();
+        Console.WriteLine($"int8 path {Int8Gemm.Resolve(Int8Path.Auto)}, m = {m}, 1 thread; µs per call: median (best) over {rounds} rounds of " +
+            "≥ 2 ms; GOP/s = 2·m·n·k / best");
+        Console.WriteLine("   n     k | quantize µs  ns/value | " + string.Join(" | ", paths.Select(p => $"{p,-8} µs   GOP/s")) +
+            " | fp32 GEMM µs  GFLOP/s");
         var rng = new Random(1);
-        foreach (var (n, k) in new[] { (128, 512), (512, 128), (384, 512), (256, 128), (128, 128) })
+        // MobileBERT (128/512-wide) and plain BERT / MiniLM (384-wide, FFN 1536) shapes
+        foreach (var (n, k) in new[] { (128, 512), (512, 128), (384, 512), (256, 128), (128, 128), (1152, 384), (1536, 384), (384, 1536) })
         {
             var x = new float[m * k]; for (int i = 0; i < x.Length; i++) x[i] = (float)(rng.NextDouble() * 2 - 1);
             var w = new float[n * k]; for (int i = 0; i < w.Length; i++) w[i] = (float)(rng.NextDouble() - 0.5);
@@ -34,22 +37,20 @@ internal static unsafe class Int8GemmBench
             int kp = p8.KPadded;
             var q = GC.AllocateArray<byte>(m * kp, pinned: true); var s = GC.AllocateArray<float>(m, pinned: true);
             var y = GC.AllocateArray<float>(m * n, pinned: true);
+            double ops = 2.0 * m * n * k;
             fixed (float* px = x, ps = s, py = y, pb = bias) fixed (byte* pq = q)
             {
                 float* xx = px, ss = ps, yy = py, bb = pb; byte* qq = pq;
                 var tq = Time(() => Int8Quant.QuantizeRowsU8(xx, m, k, qq, kp, ss), rounds);
-                Int8Quant.Quantize512 = false;
-                var tq2 = Time(() => Int8Quant.QuantizeRowsU8(xx, m, k, qq, kp, ss), rounds);
-                Int8Quant.Quantize512 = true;
-                var t8 = Time(() => Int8Gemm.Multiply(qq, ss, m, p8, yy, n, bb), rounds);
-                Int8Gemm.RegisterEpilogue = false;
-                var t8s = Time(() => Int8Gemm.Multiply(qq, ss, m, p8, yy, n, bb), rounds);
-                Int8Gemm.RegisterEpilogue = true;
+                var cells = paths.Select(path =>
+                {
+                    Int8Quant.QuantizeRowsU8(xx, m, k, qq, kp, ss, path);
+                    var t = Time(() => Int8Gemm.Multiply(qq, ss, m, p8, yy, n, bb, path), rounds);
+                    return string.Create(CultureInfo.InvariantCulture, $"{t.Med,6:F1} ({t.Best,5:F1}) {ops / t.Best / 1e3,5:F0}");
+                }).ToArray();
                 var t32 = Time(() => Gemm.Multiply(x, p32, y, m, Transpose.No, bias), rounds);
-                double ops = 2.0 * m * n * k;
                 Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
-                    $"{n,4} {k,5} | {tq.Med,6:F1} ({tq.Best,5:F1}) {tq.Best * 1000 / (m * k),5:F2} (avx2 {tq2.Best * 1000 / (m * k),5:F2}) " +
-                    $"| {t8.Med,6:F1} ({t8.Best,5:F1}) {ops / t8.Best / 1e3,6:F0} | {t8s.Med,6:F1} ({t8s.Best,5:F1}) {ops / t8s.Best / 1e3,6:F0} " +
+                    $"{n,4} {k,5} | {tq.Med,6:F1} ({tq.Best,5:F1}) {tq.Best * 1000 / (m * k),5:F2} | {string.Join(" | ", cells)} " +
                     $"| {t32.Med,6:F1} ({t32.Best,5:F1}) {ops / t32.Best / 1e3,6:F0}"));
             }
         }

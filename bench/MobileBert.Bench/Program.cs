@@ -18,9 +18,10 @@ var benches = new Dictionary<string, (string Help, Func<string[], int> Run)>(Str
     ["compare-series"] = ("`compare` K times, each in its own process, and the spread of the per-run ratios. Options: --runs K (3), --out FILE, " +
         "then any compare option", CompareSeries.Run),
     ["serve-load"] = ("`mobilebert serve` under N concurrent loopback clients, batching on vs off, short/long texts, vs the offline engine at " +
-        "batch 32. Options: --preset NAME (mobilebert), --threads N (2), --clients 1,8,32,128, --seconds S (8), --max-requests N (4000), --cli " +
-        "PATH, --out FILE; --soak-minutes M (memory soak: one server, batching on, the first --clients count; RSS, managed heap after GC, GC " +
-        "committed and threads every --sample-seconds S (10); slope over the last 8 min)", ServeLoadBench.Run),
+        "batch 32. Options: --preset NAME (mobilebert), --threads N (2), --clients 1,8,32,128, --seconds S (8), --max-requests N (4000), --texts " +
+        "short,long, --rounds R (3: offline / on / off in turns at 32 clients), --cli PATH, --out FILE; --soak-minutes M (memory " +
+        "soak: one server, batching on, the first --clients count; RSS, managed heap after GC, GC committed and threads every " +
+        "--sample-seconds S (10); slope over the last 8 min)", ServeLoadBench.Run),
     ["tokenizers"] = ("Our WordPieceTokenizer vs Microsoft.ML.Tokenizers' BertTokenizer and FastBertTokenizer on corpus/sentiment texts: id " +
         "agreement (and why they differ), tokens/s and bytes allocated per text, interleaved rounds. Options: --rounds N (7), --round-seconds S " +
         "(0.4), --processes K (1: fresh processes), --max-short N (4000), --max-long N (600), --out FILE, --only ours|Microsoft|Fast (one " +

@@ -21,15 +21,29 @@ namespace MobileBert.Bench;
 public static partial class ServeLoadBench
 {
     sealed record Cell(string Texts, int Clients, string Batching, int Requests, double Seconds, double P50, double P99, double MeanBatch,
-        double RssMb, int Errors)
+        double RssMb, int Errors, double ServerCpuMs, double ClientCpuMs, double[] Latencies)
     {
         public double Throughput => Requests / Seconds;
+
+        /// <summary>Cells of the same (texts, clients, batching) run in slices, as one: totals, percentiles of all requests.</summary>
+        public static Cell Merge(IReadOnlyList<Cell> parts)
+        {
+            var all = parts.SelectMany(p => p.Latencies).Order().ToArray();
+            int n = parts.Sum(p => p.Requests);
+            double W(Func<Cell, double> f) => parts.Sum(p => f(p) * p.Requests) / Math.Max(1, n);
+            return new Cell(parts[0].Texts, parts[0].Clients, parts[0].Batching, n, parts.Sum(p => p.Seconds), Percentile(all, 0.5),
+                Percentile(all, 0.99), W(p => p.MeanBatch), parts.Max(p => p.RssMb), parts.Sum(p => p.Errors), W(p => p.ServerCpuMs),
+                W(p => p.ClientCpuMs), all);
+        }
     }
+
+    static double Percentile(double[] sorted, double q) =>
+        sorted.Length == 0 ? double.NaN : sorted[Math.Min(sorted.Length - 1, (int)(q * sorted.Length))];
 
     public static int Run(string[] args)
     {
-        string preset = "mobilebert", cli = DefaultCli(), outPath = "";
-        int threads = 2, maxRequests = 4000;
+        string preset = "mobilebert", cli = DefaultCli(), outPath = "", textsWanted = "short,long";
+        int threads = 2, maxRequests = 4000, rounds = 3;
         double seconds = 8, soakMinutes = 0, sampleSeconds = 10;
         int[] clientCounts = [1, 8, 32, 128];
         for (int i = 0; i < args.Length; i++)
@@ -42,6 +56,8 @@ public static partial class ServeLoadBench
                 case "--max-requests": maxRequests = int.Parse(args[++i], CultureInfo.InvariantCulture); break;
                 case "--clients": clientCounts = args[++i].Split(',').Select(s => int.Parse(s, CultureInfo.InvariantCulture)).ToArray(); break;
                 case "--cli": cli = args[++i]; break;
+                case "--texts": textsWanted = args[++i]; break;
+                case "--rounds": rounds = int.Parse(args[++i], CultureInfo.InvariantCulture); break;
                 case "--out": outPath = args[++i]; break;
                 case "--soak-minutes": soakMinutes = double.Parse(args[++i], CultureInfo.InvariantCulture); break;
                 case "--sample-seconds": sampleSeconds = double.Parse(args[++i], CultureInfo.InvariantCulture); break;
@@ -57,7 +73,14 @@ public static partial class ServeLoadBench
 
         string dir = CreateModelFolder(preset);
         var tokenizer = WordPieceTokenizer.FromVocabFile(Path.Combine(dir, ModelFolder.VocabFile));
-        var textSets = new (string Name, string[] Texts)[] { ("short", Texts(tokenizer, 16)), ("long", Texts(tokenizer, 126)) };
+        var wanted = textsWanted.Split(',');
+        if (wanted.FirstOrDefault(w => w is not ("short" or "long")) is { } bad)
+        {
+            Console.Error.WriteLine($"error: --texts: '{bad}' is not short or long.");
+            return 1;
+        }
+        var textSets = new (string Name, string[] Texts)[] { ("short", Texts(tokenizer, 16)), ("long", Texts(tokenizer, 126)) }
+            .Where(t => wanted.Contains(t.Name)).ToArray();
         Console.WriteLine($"serve-load: preset {preset}, {threads} engine threads, {seconds:0.#} s or {maxRequests} requests per cell, clients " +
             $"{string.Join(",", clientCounts)}");
         foreach (var (name, texts) in textSets)
@@ -65,34 +88,50 @@ public static partial class ServeLoadBench
                 $"[SEP] included)");
 
         // Both servers run side by side (only one is under load at a time); each (texts, clients) pair of cells runs
-        // batching on then off back to back, and the offline engine is timed right before the 32-client pair, so the
-        // numbers compared were taken minutes, not hours, apart on a shared host.
+        // batching on then off back to back. At 32 clients (the goals' case) the offline engine, batching on and batching
+        // off run in turn in --rounds slices of --seconds / rounds each, so that a slow minute of a shared host falls on
+        // all three alike; the ratios are taken per round.
         var cells = new List<Cell>();
         var offline = new Dictionary<string, double>();
+        var ratios = new Dictionary<string, (double OfOffline, double OnOff)[]>();
         using var on = StartServer(cli, dir, threads, maxBatch: 32);
         using var off = StartServer(cli, dir, threads, maxBatch: 1);
         using var client = new HttpClient(new SocketsHttpHandler { MaxConnectionsPerServer = 1024 }) { Timeout = TimeSpan.FromSeconds(120) };
         foreach (var (name, texts) in textSets)
         {
-            foreach (var server in new[] { on, off }) RunCell(client, server, texts, 4, 1, 64);   // warm-up: JIT, engine buffers
+            var bodies = Bodies(texts);
+            // warm-up at the measured concurrency: JIT tiers, engine buffers, connections
+            foreach (var server in new[] { on, off }) RunCell(client, server, bodies, 32, 2, 1024);
             foreach (int n in clientCounts)
             {
+                int slices = n == 32 ? Math.Max(1, rounds) : 1;
+                var parts = new List<(double Offline, Cell On, Cell Off)>();
+                for (int r = 0; r < slices; r++)
+                {
+                    double rate = n == 32 ? Offline(dir, texts, threads, seconds / slices) : double.NaN;
+                    var cOn = RunCell(client, on, bodies, n, seconds / slices, maxRequests / slices) with { Texts = name, Batching = "on" };
+                    var cOff = RunCell(client, off, bodies, n, seconds / slices, maxRequests / slices) with { Texts = name, Batching = "off" };
+                    parts.Add((rate, cOn, cOff));
+                    if (n == 32)
+                        Console.WriteLine(Inv($"  round {r + 1}, {name}: offline engine {rate:0.0} texts/s, served {cOn.Throughput:0.0} req/s ")
+                            + Inv($"({cOn.Throughput / rate:P0}), batching off {cOff.Throughput:0.0} req/s"));
+                }
                 if (n == 32)
                 {
-                    offline[name] = Offline(dir, texts, threads, seconds);
-                    Console.WriteLine(Inv($"  offline engine, batch 32, {name}: {offline[name]:0.0} texts/s"));
+                    offline[name] = parts.Sum(p => p.Offline) / parts.Count;
+                    ratios[name] = parts.Select(p => (p.On.Throughput / p.Offline, p.On.Throughput / p.Off.Throughput)).ToArray();
                 }
-                foreach (var (server, mode) in new[] { (on, "on"), (off, "off") })
+                foreach (var cell in new[] { Cell.Merge(parts.Select(p => p.On).ToList()), Cell.Merge(parts.Select(p => p.Off).ToList()) })
                 {
-                    var cell = RunCell(client, server, texts, n, seconds, maxRequests) with { Texts = name, Batching = mode };
                     cells.Add(cell);
-                    Console.WriteLine(Inv($"  batching {mode,-3} {name,-5} {n,3} clients: {cell.Throughput,7:0.0} req/s  p50 {cell.P50,7:0.0} ms  ")
-                        + Inv($"p99 {cell.P99,7:0.0} ms  batch {cell.MeanBatch,5:0.0}  RSS {cell.RssMb:0} MB  errors {cell.Errors}"));
+                    Console.WriteLine(Inv($"  batching {cell.Batching,-3} {name,-5} {n,3} clients: {cell.Throughput,7:0.0} req/s  ")
+                        + Inv($"p50 {cell.P50,7:0.0} ms  p99 {cell.P99,7:0.0} ms  batch {cell.MeanBatch,5:0.0}  RSS {cell.RssMb:0} MB  ")
+                        + Inv($"errors {cell.Errors}  CPU ms/request: server {cell.ServerCpuMs:0.00}, load generator {cell.ClientCpuMs:0.00}"));
                 }
             }
         }
         on.Stop(); off.Stop();
-        var report = Report(preset, threads, seconds, maxRequests, offline, cells);
+        var report = Report(preset, threads, seconds, maxRequests, rounds, offline, ratios, cells);
         Console.WriteLine();
         Console.WriteLine(report);
         if (outPath.Length > 0) File.WriteAllText(outPath, report);
@@ -141,15 +180,20 @@ public static partial class ServeLoadBench
         var batch = texts.Take(32).ToArray();
         classifier.Classify(batch);
         int done = 0;
+        double cpu0 = Process.GetCurrentProcess().TotalProcessorTime.TotalMilliseconds;
         var sw = Stopwatch.StartNew();
         while (sw.Elapsed.TotalSeconds < seconds || done == 0) { classifier.Classify(batch); done += batch.Length; }
-        return done / sw.Elapsed.TotalSeconds;
+        double rate = done / sw.Elapsed.TotalSeconds;
+        Console.WriteLine(Inv($"  offline CPU ms/text: {(Process.GetCurrentProcess().TotalProcessorTime.TotalMilliseconds - cpu0) / done:0.00}"));
+        return rate;
     }
 
-    static Cell RunCell(HttpClient client, ServerProcess server, string[] texts, int clients, double seconds, int maxRequests)
+    /// <summary>Closed-loop clients posting the pre-serialized <paramref name="bodies"/> in turn (one text each).</summary>
+    static Cell RunCell(HttpClient client, ServerProcess server, byte[][] bodies, int clients, double seconds, int maxRequests)
     {
         var before = server.BatchTotals(client);
-        var baseAddress = server.Address;
+        double serverCpu0 = server.CpuMs(), clientCpu0 = Process.GetCurrentProcess().TotalProcessorTime.TotalMilliseconds;
+        var url = new Uri(server.Address, "/v1/models/m/classify");
         var latencies = new List<double>[clients];
         int issued = 0, errors = 0;
         var sw = Stopwatch.StartNew();
@@ -161,8 +205,9 @@ public static partial class ServeLoadBench
                 int k = Interlocked.Increment(ref issued);
                 if (k > maxRequests) break;
                 var start = Stopwatch.GetTimestamp();
-                using var r = await client.PostAsJsonAsync(new Uri(baseAddress, "/v1/models/m/classify"),
-                    new { texts = new[] { texts[k % texts.Length] } });
+                using var content = new ByteArrayContent(bodies[k % bodies.Length]);
+                content.Headers.ContentType = Json;
+                using var r = await client.PostAsync(url, content);
                 await r.Content.ReadAsByteArrayAsync();
                 if (!r.IsSuccessStatusCode) Interlocked.Increment(ref errors);
                 mine.Add(Stopwatch.GetElapsedTime(start).TotalMilliseconds);
@@ -170,34 +215,50 @@ public static partial class ServeLoadBench
         })).ToArray();
         Task.WaitAll(tasks);
         double elapsed = sw.Elapsed.TotalSeconds;
+        double serverCpu = server.CpuMs() - serverCpu0, clientCpu = Process.GetCurrentProcess().TotalProcessorTime.TotalMilliseconds - clientCpu0;
         var after = server.BatchTotals(client);
         var all = latencies.SelectMany(l => l).Order().ToArray();
-        double P(double q) => all.Length == 0 ? double.NaN : all[Math.Min(all.Length - 1, (int)(q * all.Length))];
         double meanBatch = (after.Sum - before.Sum) / Math.Max(1, after.Count - before.Count);
-        return new Cell("", clients, "", all.Length, elapsed, P(0.5), P(0.99), meanBatch, server.RssMb(), errors);
+        int n = Math.Max(1, all.Length);
+        return new Cell("", clients, "", all.Length, elapsed, Percentile(all, 0.5), Percentile(all, 0.99), meanBatch, server.RssMb(), errors,
+            serverCpu / n, clientCpu / n, all);
     }
 
-    static string Report(string preset, int threads, double seconds, int maxRequests, Dictionary<string, double> offline, List<Cell> cells)
+    static readonly System.Net.Http.Headers.MediaTypeHeaderValue Json = new("application/json");
+
+    /// <summary>One classify request body per text, serialized once (the load generator then only sends bytes).</summary>
+    static byte[][] Bodies(string[] texts) => texts.Select(t => JsonSerializer.SerializeToUtf8Bytes(new { texts = new[] { t } })).ToArray();
+
+    static double Median(IEnumerable<double> xs)
+    {
+        var a = xs.Order().ToArray();
+        return a.Length % 2 == 1 ? a[a.Length / 2] : (a[a.Length / 2 - 1] + a[a.Length / 2]) / 2;
+    }
+
+    static string Report(string preset, int threads, double seconds, int maxRequests, int rounds, Dictionary<string, double> offline,
+        Dictionary<string, (double OfOffline, double OnOff)[]> ratios, List<Cell> cells)
     {
         var sb = new StringBuilder();
-        sb.AppendLine(Inv($"`serve-load --preset {preset} --threads {threads} --seconds {seconds:0.#} --max-requests {maxRequests}`")
-            + " — one text per request, closed-loop clients on 127.0.0.1");
+        sb.AppendLine(Inv($"`serve-load --preset {preset} --threads {threads} --seconds {seconds:0.#} --max-requests {maxRequests} ")
+            + Inv($"--rounds {rounds}` — one text per request, closed-loop clients on 127.0.0.1"));
         sb.AppendLine();
-        sb.AppendLine("| texts | clients | batching | req/s | p50 ms | p99 ms | mean batch | server RSS MB | errors |");
-        sb.AppendLine("|---|---|---|---|---|---|---|---|---|");
+        sb.AppendLine("| texts | clients | batching | req/s | p50 ms | p99 ms | mean batch | server RSS MB | errors | server CPU ms/request | " +
+            "load generator CPU ms/request |");
+        sb.AppendLine("|---|---|---|---|---|---|---|---|---|---|---|");
         foreach (var c in cells.OrderBy(c => c.Texts == "long").ThenBy(c => c.Clients).ThenBy(c => c.Batching == "off"))
             sb.AppendLine(Inv($"| {c.Texts} | {c.Clients} | {c.Batching} | {c.Throughput:0.0} | {c.P50:0.0} | {c.P99:0.0} | {c.MeanBatch:0.0} | ")
-                + Inv($"{c.RssMb:0} | {c.Errors} |"));
+                + Inv($"{c.RssMb:0} | {c.Errors} | {c.ServerCpuMs:0.00} | {c.ClientCpuMs:0.00} |"));
         sb.AppendLine();
-        sb.AppendLine("| texts | offline engine, batch 32 (texts/s) | served, 32 clients, batching on | of offline | batching on / off at 32 " +
-            "clients |");
+        sb.AppendLine("| texts | offline engine, batch 32 (texts/s, mean of rounds) | served, 32 clients, batching on | of offline: median " +
+            "(rounds) | batching on / off at 32 clients: median (rounds) |");
         sb.AppendLine("|---|---|---|---|---|");
         foreach (var (name, rate) in offline)
         {
             var on = cells.FirstOrDefault(c => c.Texts == name && c.Clients == 32 && c.Batching == "on");
-            var off = cells.FirstOrDefault(c => c.Texts == name && c.Clients == 32 && c.Batching == "off");
-            if (on is null || off is null) continue;
-            sb.AppendLine(Inv($"| {name} | {rate:0.0} | {on.Throughput:0.0} | {on.Throughput / rate:P0} | {on.Throughput / off.Throughput:0.0}× |"));
+            if (on is null || !ratios.TryGetValue(name, out var r)) continue;
+            string Each(Func<(double OfOffline, double OnOff), string> f) => string.Join(", ", r.Select(f));
+            sb.AppendLine(Inv($"| {name} | {rate:0.0} | {on.Throughput:0.0} | {Median(r.Select(x => x.OfOffline)):P0} ")
+                + Inv($"({Each(x => Inv($"{x.OfOffline:P0}"))}) | {Median(r.Select(x => x.OnOff)):0.0}× ({Each(x => Inv($"{x.OnOff:0.0}×"))}) |"));
         }
         return sb.ToString();
     }
@@ -248,6 +309,13 @@ public static partial class ServeLoadBench
             double Value(string name) => Regex.Match(metrics, $@"^{name}\{{model=""m""\}} (\S+)$", RegexOptions.Multiline) is { Success: true } m
                 ? double.Parse(m.Groups[1].Value, CultureInfo.InvariantCulture) : 0;
             return (Value("mobilebert_batch_size_sum"), Value("mobilebert_batch_size_count"));
+        }
+
+        /// <summary>CPU time the server process has used (user + system, /proc/PID/stat, in clock ticks of 10 ms).</summary>
+        public double CpuMs()
+        {
+            var fields = File.ReadAllText($"/proc/{_process.Id}/stat").Split(')')[^1].Split(' ', StringSplitOptions.RemoveEmptyEntries);
+            return (long.Parse(fields[11], CultureInfo.InvariantCulture) + long.Parse(fields[12], CultureInfo.InvariantCulture)) * 10.0;
         }
 
         public double RssMb()

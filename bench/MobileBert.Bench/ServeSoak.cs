@@ -30,7 +30,7 @@ public static partial class ServeLoadBench
             + Inv($"a sample every {sampleSeconds:0.#} s"));
         using var server = StartServer(cli, dir, threads, maxBatch: 32);
         using var client = new HttpClient(new SocketsHttpHandler { MaxConnectionsPerServer = 1024 }) { Timeout = TimeSpan.FromSeconds(120) };
-        RunCell(client, server, texts, 4, 1, 64);   // warm-up: JIT, engine buffers
+        RunCell(client, server, Bodies(texts), 4, 1, 64);   // warm-up: JIT, engine buffers
 
         long requests = 0;
         int errors = 0;

@@ -165,9 +165,8 @@ public static class DistillCommand
             ("mlm_acc", "acc", "P1") })
             if (t.TryGetValue(key, out double v))
                 sb.Append(CultureInfo.InvariantCulture, $"  {label} {v.ToString(fmt, CultureInfo.InvariantCulture)}");
-        sb.Append(CultureInfo.InvariantCulture, $"  lr {p.LearningRate:0.###e0}  {p.TokensPerSecond,6:F0} tok/s  eta {Eta(p.Eta)}");
+        sb.Append(CultureInfo.InvariantCulture, $"  lr {p.LearningRate:0.###e0}  {p.TokensPerSecond,6:F0} tok/s  eta {p.EtaText}");
         return sb.ToString();
     }
 
-    static string Eta(TimeSpan t) => t.TotalHours >= 1 ? $"{(int)t.TotalHours}h{t.Minutes:D2}m" : $"{t.Minutes}m{t.Seconds:D2}s";
 }

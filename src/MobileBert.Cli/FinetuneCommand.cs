@@ -132,7 +132,7 @@ public static class FinetuneCommand
             "train" => string.Create(CultureInfo.InvariantCulture,
                 $"epoch {p.Epoch}/{p.Epochs}  step {p.Step,6}/{p.Steps}  loss " +
                     $"{p.Loss,7:F4}{(double.IsNaN(p.TrainAccuracy) ? "" : $"  acc {p.TrainAccuracy,6:P1}")}  lr {p.LearningRate:0.###e0}  " +
-                    $"{p.ExamplesPerSecond,6:F1} ex/s  eta {Eta(p.Eta)}"),
+                    $"{p.ExamplesPerSecond,6:F1} ex/s  eta {p.EtaText}"),
             "eval" when p.Eval is { } e => $"  dev: {e}{(p.IsBest ? "  (best so far, saved)" : "")}",
             "checkpoint" => $"  checkpoint: {p.Message}",
             "done" => $"[done] {p.Message}",
@@ -141,7 +141,6 @@ public static class FinetuneCommand
         Console.Error.WriteLine(line);
     }
 
-    static string Eta(TimeSpan t) => t.TotalHours >= 1 ? $"{(int)t.TotalHours}h{t.Minutes:D2}m" : $"{t.Minutes}m{t.Seconds:D2}s";
 }
 
 /// <summary>Shared pieces of the task commands.</summary>

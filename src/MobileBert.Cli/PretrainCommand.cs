@@ -73,7 +73,7 @@ public static class PretrainCommand
         {
             "train" or "eval" => string.Create(CultureInfo.InvariantCulture,
                 $"step {p.Step,6}/{p.Steps}  loss {p.Loss,7:F4}  mlm {p.MlmAccuracy,6:P1}  nsp {p.NspAccuracy,6:P1}  lr {p.LearningRate:0.###e0} " +
-                $" {p.TokensPerSecond,7:F0} tok/s  eta {Eta(p.Eta)}")
+                $" {p.TokensPerSecond,7:F0} tok/s  eta {p.EtaText}")
                 + (p.Eval is { } e ? string.Create(CultureInfo.InvariantCulture,
                 $"\n  held-out: loss {e.Loss:F4}  mlm {e.MlmAccuracy:P1} (unigram {e.UnigramBaselineAccuracy:P1})  nsp {e.NspAccuracy:P1}  " +
                 $"[{e.Sequences} seqs, {e.MaskedTokens} masked]") : ""),
@@ -83,5 +83,4 @@ public static class PretrainCommand
         Console.Error.WriteLine(line);
     }
 
-    static string Eta(TimeSpan t) => t.TotalHours >= 1 ? $"{(int)t.TotalHours}h{t.Minutes:D2}m" : $"{t.Minutes}m{t.Seconds:D2}s";
 }

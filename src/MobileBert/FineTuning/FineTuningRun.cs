@@ -52,7 +52,7 @@ public static class FineTuningRun
         if (weights is not null) Say($"class weights: {ClassWeights.Describe(weights, info.Labels)}");
         else if (balance is { IsImbalanced: true })
             Say("note: the training labels are imbalanced; a model that never predicts the minority class is likely — " +
-                "balanced class weights (--class-weight balanced on the command line) weight it up");
+                "balanced class weights (ClassWeight \"balanced\"; --class-weight balanced in the CLI) weight it up");
         string? teacherId = o.TeacherDir is null ? null : FineTuneTeacher.ComputeIdentity(o.TeacherDir);
 
         // 2. Model and optimizer, fresh or from the latest checkpoint.

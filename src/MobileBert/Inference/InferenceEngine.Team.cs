@@ -168,9 +168,9 @@ public sealed unsafe partial class InferenceEngine
     /// <summary>Quantizes rows [r0, r0+n) of x (row stride next.In) for <paramref name="next"/> if it runs int8.</summary>
     void QuantRows(LinearOp? next, float* x, int r0, int n)
     {
-        if (next is not { IsInt8: true }) return;
-        int k = next.In, ld = next.QuantizedStride;
-        fixed (byte* pq = _q) Int8Quant.QuantizeRowsU8(x + (long)r0 * k, n, k, pq + (long)r0 * ld, ld, P(_qs) + r0);
+        if (next is not Int8LinearOp op) return;
+        int k = op.In, ld = op.QuantizedStride;
+        fixed (byte* pq = _q) Int8Quant.QuantizeRowsU8(x + (long)r0 * k, n, k, pq + (long)r0 * ld, ld, P(_qs) + r0, op.Kernel);
     }
 
     // ───────────── the program every participant runs ─────────────

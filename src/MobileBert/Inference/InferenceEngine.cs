@@ -18,6 +18,11 @@ public sealed class InferenceOptions
     public QuantizedWeights? Quantized { get; set; }
     /// <summary>How work is divided among threads (Auto: split GEMM columns when there are few rows per thread).</summary>
     public WorkSplit Split { get; set; }
+    /// <summary>
+    /// The int8 GEMM kernel (Auto: the fastest the CPU has). <see cref="Int8Path.Avx512Bw"/>, Auto's choice on AVX-512 CPUs
+    /// without AVX-VNNI, quantizes activations to 7 bits; <see cref="Int8Path.Avx2"/> keeps 8 bits at ≈ ¼ of its speed.
+    /// </summary>
+    public Int8Path Int8Kernel { get; set; }
 }
 
 /// <summary>One sequence of a ragged batch: token ids and (optional) token-type ids of the same length. No padding.</summary>
@@ -109,7 +114,11 @@ public sealed unsafe partial class InferenceEngine : IDisposable
         Split = options.Split;
         var q = options.Quantized;   // packed into the ops below; not kept (the caller may drop it: ≈ 20 MB for MobileBERT)
         if (q is not null) q.Validate(model);
-        LinearOp Op(params Linear[] parts) => MakeOp(parts, q);
+        var kernel = Int8Gemm.Resolve(options.Int8Kernel);
+        if (!Int8Gemm.IsSupported(kernel))
+            throw new SettingException($"Int8Kernel {kernel} is not supported on this CPU; use Auto or one of " +
+                $"{string.Join(", ", Enum.GetValues<Int8Path>().Where(p => p != Int8Path.Auto && Int8Gemm.IsSupported(p)))}.", "Int8Kernel");
+        LinearOp Op(params Linear[] parts) => MakeOp(parts, q, kernel);
         if (_c.UsesEmbeddingTransformation) _embTransform = Op(model.Embeddings.Transformation!);
         _layers = new LayerPlan[model.Layers.Length];
         for (int l = 0; l < _layers.Length; l++) _layers[l] = new LayerPlan(model.Layers[l], _c, Op);
@@ -150,12 +159,12 @@ public sealed unsafe partial class InferenceEngine : IDisposable
         if (_classifier is not null) yield return (_classifier.Name, _classifier.IsInt8);
     }
 
-    static LinearOp MakeOp(Linear[] parts, QuantizedWeights? q)
+    static LinearOp MakeOp(Linear[] parts, QuantizedWeights? q, Int8Path kernel)
     {
         if (q is not null && parts.All(p => q.Contains(p.Weight.Name)))
         {
             var (b, k, n, name) = LinearOp.ConcatBias(parts);
-            if (parts.Length == 1) return new Int8LinearOp(name, q[parts[0].Weight.Name], b);   // packed straight from it: no extra copy
+            if (parts.Length == 1) return new Int8LinearOp(name, q[parts[0].Weight.Name], b, kernel);   // packed straight from it: no copy
             var w = new sbyte[(long)n * k]; var s = new float[n];
             int o = 0;
             foreach (var p in parts)
@@ -165,7 +174,7 @@ public sealed unsafe partial class InferenceEngine : IDisposable
                 ql.Scales.AsSpan().CopyTo(s.AsSpan(o, p.Out));
                 o += p.Out;
             }
-            return new Int8LinearOp(name, new QuantizedLinear(w, s, k, n), b);
+            return new Int8LinearOp(name, new QuantizedLinear(w, s, k, n), b, kernel);
         }
         return new Fp32LinearOp(parts);
     }

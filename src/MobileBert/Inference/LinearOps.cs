@@ -110,11 +110,15 @@ internal sealed unsafe class Int8LinearOp : LinearOp
     readonly Int8PackedMatrix _w;
     readonly float[] _bias;
 
-    public Int8LinearOp(string name, QuantizedLinear q, float[] bias) : base(name, q.In, q.Out)
+    public Int8LinearOp(string name, QuantizedLinear q, float[] bias, Int8Path kernel) : base(name, q.In, q.Out)
     {
         _w = Int8Gemm.Pack(q.Weights, q.Scales, q.In, q.Out);
         _bias = bias;
+        Kernel = kernel;
     }
+
+    /// <summary>The int8 GEMM kernel; its input must be quantized for it (<see cref="Int8Quant.QuantizeRowsU8"/>).</summary>
+    public Int8Path Kernel { get; }
 
     public override bool IsInt8 => true;
 
@@ -124,7 +128,7 @@ internal sealed unsafe class Int8LinearOp : LinearOp
 
     public override void RunColumns(float* x, byte* q, float* qs, int rows, float* y, int j0, int j1)
     {
-        fixed (float* pb = _bias) Int8Gemm.MultiplyColumns(q, qs, rows, _w, j0, j1, y, Out, pb);
+        fixed (float* pb = _bias) Int8Gemm.MultiplyColumns(q, qs, rows, _w, j0, j1, y, Out, pb, Kernel);
     }
 
     public override void Run(float* x, int rows, float* y)
@@ -133,8 +137,8 @@ internal sealed unsafe class Int8LinearOp : LinearOp
         var (qa, scales) = Scratch(rows * kp, rows);
         fixed (byte* pq = qa) fixed (float* ps = scales) fixed (float* pb = _bias)
         {
-            Int8Quant.QuantizeRowsU8(x, rows, In, pq, kp, ps);
-            Int8Gemm.Multiply(pq, ps, rows, _w, y, Out, pb);
+            Int8Quant.QuantizeRowsU8(x, rows, In, pq, kp, ps, Kernel);
+            Int8Gemm.Multiply(pq, ps, rows, _w, y, Out, pb, Kernel);
         }
     }
 

@@ -17,8 +17,10 @@ public static class SimdSupport
     /// <summary>The fp32 GEMM micro-kernel family: Vector512, Vector256 (AVX2+FMA), Vector128 (SSE / AdvSimd) or Scalar.</summary>
     public static string GemmPath => GemmKernels.Best.ToString();
 
-    /// <summary>The int8 GEMM kernel: AvxVnni, Avx2 or Scalar.</summary>
-    public static string Int8GemmPath => Int8Gemm.Resolve(Int8Path.Auto).ToString();
+    /// <summary>The int8 GEMM kernel (AvxVnni, Avx512Bw, Avx2 or Scalar) and its activation precision, e.g. "Avx512Bw (7-bit
+    /// activations)".</summary>
+    public static string Int8GemmPath =>
+        $"{Int8Gemm.Resolve(Int8Path.Auto)} ({(Int8Gemm.ActivationLevels(Int8Path.Auto) == 127 ? 8 : 7)}-bit activations)";
 
     /// <summary>One line, e.g. <c>X64 JIT: fp32 GEMM Vector512, int8 GEMM AvxVnni; Vector128/256/512 accelerated yes/yes/yes, FMA yes, AdvSimd
     /// no</c>.</summary>

@@ -142,12 +142,12 @@ public sealed record TaskInfo
             : obj[key] is JsonValue v && v.TryGetValue(out int i) ? i : throw Bad($"field '{key}' must be an integer.");
         IReadOnlyList<string> List(string key) => o[key] is null ? [] : o[key] is JsonArray a
             ? a.Select(x => x is JsonValue v && v.TryGetValue(out string? s) ? s : throw Bad($"'{key}' must be an array of strings.")).ToArray()
-            : throw new InvalidDataException($"{path}: field '{key}' must be an array.");
+            : throw Bad($"field '{key}' must be an array.");
         var kind = Str("kind") switch
         {
             "classification" => TaskInfoKind.Classification, "regression" => TaskInfoKind.Regression,
             "question_answering" => TaskInfoKind.QuestionAnswering,
-            var k => throw new InvalidDataException($"{path}: field 'kind' is '{k}'; expected classification, regression or question_answering."),
+            var k => throw Bad($"field 'kind' is '{k}'; expected classification, regression or question_answering."),
         };
         SquadSettings? squad = null;
         if (o["squad"] is JsonObject s)

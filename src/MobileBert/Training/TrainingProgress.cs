@@ -13,4 +13,7 @@ public abstract record TrainingProgress
     public double LearningRate { get; init; }
     /// <summary>Time left at the logging window's rate (train and eval reports).</summary>
     public TimeSpan Eta { get; init; }
+
+    /// <summary><see cref="Eta"/> for a progress line: "1h05m" from an hour on, else "4m07s".</summary>
+    public string EtaText => Eta.TotalHours >= 1 ? $"{(int)Eta.TotalHours}h{Eta.Minutes:D2}m" : $"{Eta.Minutes}m{Eta.Seconds:D2}s";
 }

@@ -75,7 +75,7 @@ public unsafe class ColumnSplitTests
             const int nr = 16; int panels = (n + nr - 1) / nr;
             fixed (float* px = x, ps = s, pf = full, pb = bias) fixed (byte* pq = q)
             {
-                Int8Quant.QuantizeRowsU8(px, m, k, pq, kp, ps);
+                Int8Quant.QuantizeRowsU8(px, m, k, pq, kp, ps, path);
                 Int8Gemm.Multiply(pq, ps, m, packed, pf, n, pb, path);
                 foreach (int chunks in new[] { 1, 2, 3, panels })
                 {
