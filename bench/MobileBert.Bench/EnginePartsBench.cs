@@ -103,7 +103,8 @@ internal static unsafe class EnginePartsBench
         double fwd = Best(rounds, () => engine.Run(input));
         double flops = FlopCount.Forward(c, 1, seq);
         Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
-            $"engine forward, batch 1 × {seq}, 1 thread: {fwd / 1000,8:F2} ms = {flops / fwd / 1e3,6:F1} GFLOP/s ({100 * flops / fwd / 1e3 / peak:F0} % peak)"));
+            $"engine forward, batch 1 × {seq}, 1 thread: {fwd / 1000,8:F2} ms = {flops / fwd / 1e3,6:F1} GFLOP/s " +
+            $"({100 * flops / fwd / 1e3 / peak:F0} % peak)"));
         return 0;
     }
 
@@ -116,7 +117,9 @@ internal static unsafe class EnginePartsBench
 
     static void Line(string name, double us, double flops, double peak, double nsPerValue)
     {
-        string g = flops > 0 ? string.Create(CultureInfo.InvariantCulture, $"{flops / us / 1e3,9:F1} {100 * flops / us / 1e3 / peak,6:F0} %") : new string(' ', 18);
+        string g = flops > 0
+            ? string.Create(CultureInfo.InvariantCulture, $"{flops / us / 1e3,9:F1} {100 * flops / us / 1e3 / peak,6:F0} %")
+            : new string(' ', 18);
         string v = nsPerValue > 0 ? string.Create(CultureInfo.InvariantCulture, $"{nsPerValue,10:F3}") : "";
         Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"  {name,-62} {us,9:F1} {g} {v}"));
     }
@@ -134,7 +137,11 @@ internal static unsafe class EnginePartsBench
             {
                 long t0 = Stopwatch.GetTimestamp();
                 var s0 = System.Runtime.Intrinsics.Vector512<float>.Zero; var s1 = s0;
-                for (int i = 0; i < n; i += 32) { s0 += System.Runtime.Intrinsics.Vector512.Load(p + i); s1 += System.Runtime.Intrinsics.Vector512.Load(p + i + 16); }
+                for (int i = 0; i < n; i += 32)
+                {
+                    s0 += System.Runtime.Intrinsics.Vector512.Load(p + i);
+                    s1 += System.Runtime.Intrinsics.Vector512.Load(p + i + 16);
+                }
                 sink += System.Runtime.Intrinsics.Vector512.Sum(s0 + s1);
                 best = Math.Min(best, Stopwatch.GetElapsedTime(t0).TotalSeconds);
             }
@@ -178,5 +185,11 @@ internal static unsafe class EnginePartsBench
         return best;
     }
 
-    static float[] Rand(Random rng, int n) { var a = GC.AllocateArray<float>(n, pinned: true); for (int i = 0; i < n; i++) a[i] = (float)(rng.NextDouble() * 2 - 1); return a; }
+    /// <summary>Uniform values in [−1, 1) on the pinned heap (the bench takes their addresses once).</summary>
+    static float[] Rand(Random rng, int n)
+    {
+        var a = GC.AllocateArray<float>(n, pinned: true);
+        for (int i = 0; i < n; i++) a[i] = (float)(rng.NextDouble() * 2 - 1);
+        return a;
+    }
 }

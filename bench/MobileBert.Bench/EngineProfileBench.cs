@@ -76,7 +76,8 @@ internal static class EngineProfileBench
                 InferenceEngine.UseAffinity = true;
                 Thread.Sleep(gapMs);
             }
-        Console.WriteLine($"{preset} batch {batch} seq {seq}, {repeats} interleaved repeats {gapMs} ms apart; ms per forward (region wall | item busy summed over " +
+        Console.WriteLine($"{preset} batch {batch} seq {seq}, {repeats} interleaved repeats {gapMs} ms apart; ms per forward (region wall | " +
+            "item busy summed over " +
             $"threads)");
         Console.WriteLine("busy = wall time inside work items summed over threads; cpu = their thread CPU time (busy − cpu: descheduled by other " +
             "load)");

@@ -4,15 +4,17 @@ using MobileBert.Bench;
 // Add a benchmark by adding an entry here (and its own file).
 var benches = new Dictionary<string, (string Help, Func<string[], int> Run)>(StringComparer.OrdinalIgnoreCase)
 {
-    ["gemm"] = ("FMA peak + fp32 GEMM throughput on MobileBERT shapes. Options: --threads N (default: all cores), --quick, --filter TEXT (e.g. " +
-        "128x128x512), --no-peak", GemmBench.Run),
+    ["gemm"] = ("FMA peak + fp32 GEMM throughput on MobileBERT and plain-BERT shapes. Options: --threads N (default: all cores), --quick, " +
+        "--filter TEXT (e.g. 128x128x512), --no-peak, --no-prefetch (micro-kernels without weight prefetch, for A/B)", GemmBench.Run),
     ["train-gemm"] = ("GEMM on training shapes (forward, dX, dW, MLM head). Options: --threads N, --rounds N, --filter TEXT", TrainGemmBench.Run),
     ["train-step"] = ("Pre-training step phases (forward, loss, ZeroGrad, backward, clip, AdamW): wall + process CPU time, allocation. Options: " +
         "--preset NAME, --batch N, --seq N, --threads N, --steps N, --warmup N", TrainStepBench.Run),
     ["engine-profile"] = ("Fast engine phase profile: wall + busy time of embeddings / attention / row-wise regions, fp32 and int8. Options: " +
-        "--preset NAME, --batch N, --seq N, --threads 1,2, --repeats N, --no-int8", EngineProfileBench.Run),
-    ["engine-parts"] = ("The fp32 engine's layer taken apart, 1 thread: each dense layer, the activation, the norms on a block of rows, one " +
-        "attention item; % of the FMA peak. Options: --preset NAME (minilm-l6), --rows 128,256, --seq N (128), --rounds N (15)", EnginePartsBench.Run),
+        "--preset NAME, --batch N, --seq N, --threads 1,2, --repeats N, --gap-ms N (20), --no-int8, --cases LIST (see bench/README.md)",
+        EngineProfileBench.Run),
+    ["engine-parts"] = ("The fp32 engine's layer taken apart, 1 thread: each dense layer (alone and in forward order), the activation, the " +
+        "norms on a block of rows, one attention item; % of the FMA peak. Options: --preset NAME (minilm-l6), --rows 128,256, --seq N (128), " +
+        "--rounds N (15)", EnginePartsBench.Run),
     ["int8-gemm"] = ("int8 GEMM + activation quantization vs fp32 packed GEMM on MobileBERT shapes, 1 thread. Options: --m N (128), --rounds N",
         Int8GemmBench.Run),
     ["compare-series"] = ("`compare` K times, each in its own process, and the spread of the per-run ratios. Options: --runs K (3), --out FILE, " +
