@@ -1,3 +1,4 @@
+using System.CommandLine;
 using System.Text;
 using System.Text.RegularExpressions;
 
@@ -42,4 +43,12 @@ public static class CliFlags
             text = Regex.Replace(text, $@"(?<![\w.-]){Regex.Escape(s)}(?![\w-])", Of(s));
         return text;
     }
+
+    /// <summary><c>--int8-kernel</c> (predict, quantize): <see cref="MobileBert.Inference.InferenceOptions.Int8Kernel"/>.</summary>
+    public static Option<MobileBert.Kernels.Int8Path> Int8KernelOption() => new("--int8-kernel")
+    {
+        Description = "int8 GEMM kernel for quantized weights: Auto (the fastest this CPU has), AvxVnni, Avx512Bw (7-bit activations), Avx2 " +
+            "(8-bit on AVX-512 CPUs without AVX-VNNI, slower) or Scalar.",
+        DefaultValueFactory = _ => MobileBert.Kernels.Int8Path.Auto,
+    };
 }

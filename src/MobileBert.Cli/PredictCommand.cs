@@ -21,14 +21,15 @@ public static class PredictCommand
             Description = "JSONL output file or - (stdout); with --glue-test: the submission folder." };
         var batch = new Option<int>("--batch") { DefaultValueFactory = _ => 32, Description = "Inputs per forward pass." };
         var threads = new Option<int>("--threads") { DefaultValueFactory = _ => Environment.ProcessorCount };
+        var kernel = CliFlags.Int8KernelOption();
         var topK = new Option<int>("--top-k") { DefaultValueFactory = _ => 3, Description = "Question answering: answers per question." };
         var glueTest = new Option<string?>("--glue-test") { Description = "GLUE task folder (e.g. glue_data/SST-2): write the test-set submission " +
             "file (MNLI: also MNLI-mm and AX when present) to --output." };
         var cmd = new Command("predict", "Predict with a fine-tuned model: labels + probabilities, scores, or answers with character spans (JSONL).")
-        { model, input, output, batch, threads, topK, glueTest };
+        { model, input, output, batch, threads, topK, glueTest, kernel };
         cmd.SetAction(r => CliApp.Guard(() =>
         {
-            var options = new PredictorOptions { BatchSize = r.GetValue(batch), Threads = r.GetValue(threads) };
+            var options = new PredictorOptions { BatchSize = r.GetValue(batch), Threads = r.GetValue(threads), Int8Kernel = r.GetValue(kernel) };
             if (options.BatchSize < 1) throw new ArgumentException($"--batch must be positive, got {options.BatchSize}.");
             if (r.GetValue(glueTest) is { } glue)
             {

@@ -37,8 +37,9 @@ public static class QuantizeCommand
         var eval = new Option<string?>("--eval") { Description = "Labelled JSON ([{\"text\":…,\"class\":0|1}] or JSON lines with \"label\") to " +
             "report fp32 vs int8 accuracy (needs vocab.txt)." };
         var threads = new Option<int>("--threads") { Description = "Threads (0: all cores).", DefaultValueFactory = _ => 0 };
+        var kernel = CliFlags.Int8KernelOption();
         var cmd = new Command("quantize", "Int8 post-training quantization of a model folder, with an error report.") {
-            model, output, keep, keepLayers, maxError, maxKept, embT, calib, seq, perLayer, eval, threads };
+            model, output, keep, keepLayers, maxError, maxKept, embT, calib, seq, perLayer, eval, threads, kernel };
         cmd.SetAction(r => CliApp.Guard(() =>
         {
             string dir = r.GetValue(model)!; string? outDir = r.GetValue(output); string? evalPath = r.GetValue(eval);
@@ -67,7 +68,7 @@ public static class QuantizeCommand
                 ids[0] = Math.Min(101, m.Config.VocabSize - 1); ids[^1] = Math.Min(102, m.Config.VocabSize - 1);
                 return new ModelInput(1, s, ids);
             }).ToList();
-            var analysis = new QuantizationAnalysis(m, inputs, t);
+            var analysis = new QuantizationAnalysis(m, inputs, t, r.GetValue(kernel));
             if (r.GetValue(perLayer))
             {
                 foreach (var (role, e) in analysis.PerRole(policy)) Console.WriteLine($"role {role,-15} alone int8: {e}");
@@ -93,7 +94,7 @@ public static class QuantizeCommand
                 var tok = WordPieceTokenizer.FromVocabFile(vocab);
                 var examples = AccuracyEvaluation.Read(evalPath, m.Config.Labels);
                 using var e32 = new InferenceEngine(m, new InferenceOptions { Threads = t });
-                using var e8 = new InferenceEngine(m, new InferenceOptions { Threads = t, Quantized = q });
+                using var e8 = new InferenceEngine(m, new InferenceOptions { Threads = t, Quantized = q, Int8Kernel = r.GetValue(kernel) });
                 Console.WriteLine($"accuracy on {evalPath}: {AccuracyEvaluation.Compare(e32, e8, tok, examples)}");
             }
             if (outDir is not null)

@@ -32,5 +32,5 @@ internal sealed record InferenceFolder(MobileBertModel Model, QuantizedWeights? 
 
     /// <summary>The fast executor for this folder's model (int8 where the folder is quantized).</summary>
     public InferenceEngine NewEngine(PredictorOptions options) =>
-        new(Model, new InferenceOptions { Threads = Math.Max(1, options.Threads), Quantized = Int8 });
+        new(Model, new InferenceOptions { Threads = Math.Max(1, options.Threads), Quantized = Int8, Int8Kernel = options.Int8Kernel });
 }

@@ -1,6 +1,7 @@
 using MobileBert.Checkpoints;
 using MobileBert.FineTuning;
 using MobileBert.Inference;
+using MobileBert.Kernels;
 using MobileBert.Model;
 using MobileBert.Tasks.Classification;
 using MobileBert.Text;
@@ -35,6 +36,8 @@ public sealed record PredictorOptions
     /// <see cref="MobileBert.Model.MobileBertModel.Forward"/> runs on it (default false: the model holds only what stays
     /// float, ≈ 5× less memory for MobileBERT; predictions are the same either way).</summary>
     public bool KeepFloatWeights { get; init; }
+    /// <summary>A quantized folder: the int8 GEMM kernel (<see cref="InferenceOptions.Int8Kernel"/>; Auto: the fastest the CPU has).</summary>
+    public Int8Path Int8Kernel { get; init; }
 }
 
 /// <summary>

@@ -1,3 +1,4 @@
+using MobileBert.Kernels;
 using MobileBert.Model;
 
 namespace MobileBert.Inference;
@@ -23,10 +24,12 @@ public sealed class QuantizationAnalysis
     readonly IReadOnlyList<ModelInput> _inputs;
     readonly List<(float[] Hidden, float[] Logits)> _reference = [];
     readonly int _threads;
+    readonly Int8Path _kernel;
 
-    public QuantizationAnalysis(MobileBertModel model, IReadOnlyList<ModelInput> calibration, int threads = 0)
+    /// <param name="int8Kernel">The int8 GEMM kernel the measured engines run (<see cref="InferenceOptions.Int8Kernel"/>).</param>
+    public QuantizationAnalysis(MobileBertModel model, IReadOnlyList<ModelInput> calibration, int threads = 0, Int8Path int8Kernel = Int8Path.Auto)
     {
-        _model = model; _inputs = calibration; _threads = threads;
+        _model = model; _inputs = calibration; _threads = threads; _kernel = int8Kernel;
         using var fp32 = new InferenceEngine(model, new InferenceOptions { Threads = threads });
         foreach (var input in calibration)
         {
@@ -51,7 +54,7 @@ public sealed class QuantizationAnalysis
     /// <summary>Error of the engine with exactly these weights int8.</summary>
     public QuantError Measure(QuantizedWeights q)
     {
-        using var engine = new InferenceEngine(_model, new InferenceOptions { Threads = _threads, Quantized = q });
+        using var engine = new InferenceEngine(_model, new InferenceOptions { Threads = _threads, Quantized = q, Int8Kernel = _kernel });
         double hMax = 0, hRms = 0, lMax = double.NaN;
         for (int i = 0; i < _inputs.Count; i++)
         {

@@ -55,6 +55,36 @@ public class QuantizeCommandTests
     }
 
     [Fact]
+    public void TheInt8KernelFlagChoosesTheKernelAndNamesItselfWhenTheCpuLacksIt()
+    {
+        string tmp = Path.Combine(Path.GetTempPath(), "mb-quant-kernel-" + Guid.NewGuid().ToString("N"));
+        try
+        {
+            var c = ReferenceForwardTests.Make("tiny_shaped");
+            c.VocabSize = 30522; c.MaxPositionEmbeddings = 64; c.Labels = ["negative", "positive"];
+            string src = Path.Combine(tmp, "fp32"), labelled = Path.Combine(tmp, "eval.json");
+            ModelFolder.Save(InferenceEngineTests.Build(c, 2), src, TestPaths.Vocab);
+            File.WriteAllText(labelled, """[{"text":"great movie","class":1},{"text":"awful food","class":0}]""");
+            foreach (var kernel in Enum.GetValues<MobileBert.Kernels.Int8Path>())
+            {
+                var (rc, stdout, stderr) = Run("quantize", "--model", src, "--eval", labelled, "--calibration", "1", "--seq", "8",
+                    "--int8-kernel", kernel.ToString());
+                if (MobileBert.Kernels.Int8Gemm.IsSupported(kernel))
+                {
+                    Assert.True(rc == 0, $"{kernel}: {stderr}");
+                    Assert.Contains("2 examples", stdout);
+                }
+                else
+                {
+                    Assert.Equal(1, rc);
+                    Assert.Equal($"error: --int8-kernel {kernel} is not supported on this CPU", stderr.Split(';')[0]);
+                }
+            }
+        }
+        finally { if (Directory.Exists(tmp)) Directory.Delete(tmp, true); }
+    }
+
+    [Fact]
     public void BadArgumentsGiveOneLineErrors()
     {
         var (rc, _, err) = Run("quantize", "--model", "/nonexistent/x", "--out", "/tmp/never");
