@@ -44,7 +44,7 @@ public static class CliFlags
         return text;
     }
 
-    /// <summary><c>--int8-kernel</c> (predict, quantize): <see cref="MobileBert.Inference.InferenceOptions.Int8Kernel"/>.</summary>
+    /// <summary><c>--int8-kernel</c> (predict, quantize, serve): <see cref="MobileBert.Inference.InferenceOptions.Int8Kernel"/>.</summary>
     public static Option<MobileBert.Kernels.Int8Path> Int8KernelOption() => new("--int8-kernel")
     {
         Description = "int8 GEMM kernel for quantized weights: Auto (the fastest this CPU has), AvxVnni, Avx512Bw (7-bit activations), Avx2 " +

@@ -35,10 +35,11 @@ public static class ServeCommand
             "Bearer KEY)." };
         var maxTexts = new Option<int>("--max-texts") { DefaultValueFactory = _ => 256, Description = "Most texts per classify request." };
         var maxBody = new Option<int>("--max-body-bytes") { DefaultValueFactory = _ => 1 << 20, Description = "Largest request body." };
+        var kernel = CliFlags.Int8KernelOption();
         var log = new Option<LogLevel>("--log-level") { DefaultValueFactory = _ => LogLevel.Warning, Description = "ASP.NET Core log level." };
         var cmd = new Command("serve",
             "Serve fine-tuned models over HTTP: /v1/models/NAME/classify|qa|embed|fill-mask|tokenize, a web page at /, /metrics, /openapi/v1.json.")
-        { model, embedder, pooling, normalize, urls, maxBatch, maxWait, maxQueue, threads, apiKeyFile, maxTexts, maxBody, log };
+        { model, embedder, pooling, normalize, urls, maxBatch, maxWait, maxQueue, threads, apiKeyFile, maxTexts, maxBody, kernel, log };
         cmd.SetAction(r => CliApp.Guard(() =>
         {
             var models = (r.GetValue(model) ?? []).Select(ParseModel).ToArray();
@@ -51,7 +52,7 @@ public static class ServeCommand
                 foreach (var (name, dir) in models) o.AddModel(name, dir);
                 foreach (var (name, dir) in embedders) o.AddEmbedder(name, dir, r.GetValue(pooling), r.GetValue(normalize));
                 o.MaxBatch = r.GetValue(maxBatch); o.MaxWait = TimeSpan.FromMilliseconds(r.GetValue(maxWait)); o.MaxQueue = r.GetValue(maxQueue);
-                o.Threads = r.GetValue(threads); o.ApiKey = key;
+                o.Threads = r.GetValue(threads); o.Int8Kernel = r.GetValue(kernel); o.ApiKey = key;
                 o.Limits.MaxTextsPerRequest = r.GetValue(maxTexts); o.Limits.MaxBodyBytes = r.GetValue(maxBody);
             }
             var addresses = r.GetValue(urls)!.Split(';', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries);

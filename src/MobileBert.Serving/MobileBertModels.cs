@@ -28,7 +28,7 @@ public sealed class MobileBertModels : IDisposable
         if (_byName.Count > 0) return;
         _options.Validate();
         var settings = new BatchingSettings(_options.MaxBatch, _options.MaxWait, _options.MaxQueue);
-        var predictor = new PredictorOptions { Threads = _options.Threads, BatchSize = _options.MaxBatch };
+        var predictor = new PredictorOptions { Threads = _options.Threads, BatchSize = _options.MaxBatch, Int8Kernel = _options.Int8Kernel };
         var loaded = new Dictionary<string, ServedModel>(StringComparer.OrdinalIgnoreCase);
         foreach (var registration in _options.Models)
         {

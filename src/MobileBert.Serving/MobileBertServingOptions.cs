@@ -41,6 +41,8 @@ public sealed partial class MobileBertServingOptions
     public int MaxQueue { get; set; } = 1024;
     /// <summary>Kernel threads of each model's engine.</summary>
     public int Threads { get; set; } = Environment.ProcessorCount;
+    /// <summary>int8 GEMM kernel of quantized model folders (<see cref="MobileBert.Inference.InferenceOptions.Int8Kernel"/>).</summary>
+    public MobileBert.Kernels.Int8Path Int8Kernel { get; set; }
     /// <summary>Bearer key required on /v1/* (null: no authentication).</summary>
     public string? ApiKey { get; set; }
     public ServingLimits Limits { get; } = new();
@@ -88,6 +90,7 @@ public sealed partial class MobileBertServingOptions
         if (Limits.MaxTextsPerRequest > MaxQueue)
             throw new ArgumentException($"max queue ({MaxQueue}) must hold one full request ({Limits.MaxTextsPerRequest} texts).");
         if (ApiKey is { Length: 0 }) throw new ArgumentException("the API key is empty.");
+        MobileBert.Kernels.Int8Gemm.RequireSupported(Int8Kernel);
     }
 
     [GeneratedRegex("^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")]

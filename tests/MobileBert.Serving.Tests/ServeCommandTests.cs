@@ -39,6 +39,15 @@ public class ServeCommandTests
             Assert.Equal(1, await p.ExitCode(Bound));
             Assert.Contains("error: --model 'nameonly': expected NAME=DIR.", p.StdErr);
         }
+        // An int8 kernel this CPU lacks (if any) is refused before anything loads, named by its flag.
+        foreach (var kernel in Enum.GetValues<MobileBert.Kernels.Int8Path>().Where(k => !MobileBert.Kernels.Int8Gemm.IsSupported(k)).Take(1))
+        {
+            using var p = new ServeProcess("--model", $"good={TestModels.Classifier}", "--int8-kernel", kernel.ToString(), "--urls",
+                "http://127.0.0.1:0");
+            Assert.Equal(1, await p.ExitCode(Bound));
+            Assert.Contains($"error: --int8-kernel {kernel} is not supported on this CPU", p.StdErr);
+            Assert.DoesNotContain("   at ", p.StdErr);
+        }
     }
 
     /// <summary>Clients keep the server busy; SIGTERM arrives; every request sent before it is answered 200, the

@@ -114,10 +114,7 @@ public sealed unsafe partial class InferenceEngine : IDisposable
         Split = options.Split;
         var q = options.Quantized;   // packed into the ops below; not kept (the caller may drop it: ≈ 20 MB for MobileBERT)
         if (q is not null) q.Validate(model);
-        var kernel = Int8Gemm.Resolve(options.Int8Kernel);
-        if (!Int8Gemm.IsSupported(kernel))
-            throw new SettingException($"Int8Kernel {kernel} is not supported on this CPU; use Auto or one of " +
-                $"{string.Join(", ", Enum.GetValues<Int8Path>().Where(p => p != Int8Path.Auto && Int8Gemm.IsSupported(p)))}.", "Int8Kernel");
+        var kernel = Int8Gemm.RequireSupported(options.Int8Kernel);
         LinearOp Op(params Linear[] parts) => MakeOp(parts, q, kernel);
         if (_c.UsesEmbeddingTransformation) _embTransform = Op(model.Embeddings.Transformation!);
         _layers = new LayerPlan[model.Layers.Length];

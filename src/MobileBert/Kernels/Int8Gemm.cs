@@ -81,6 +81,19 @@ public static unsafe partial class Int8Gemm
         _ => false,
     };
 
+    /// <summary>
+    /// <paramref name="p"/> resolved (Auto: the fastest supported); a path the CPU lacks is a <see cref="SettingException"/>
+    /// naming the <c>Int8Kernel</c> setting.
+    /// </summary>
+    public static Int8Path RequireSupported(Int8Path p)
+    {
+        var kernel = Resolve(p);
+        if (!IsSupported(kernel))
+            throw new SettingException($"Int8Kernel {kernel} is not supported on this CPU; use Auto or one of " +
+                $"{string.Join(", ", Enum.GetValues<Int8Path>().Where(x => x != Int8Path.Auto && IsSupported(x)))}.", "Int8Kernel");
+        return kernel;
+    }
+
     /// <summary>The fastest supported path: AvxVnni (32 products per instruction), Avx512Bw, Avx2, scalar.</summary>
     public static Int8Path Resolve(Int8Path p) => p != Int8Path.Auto ? p
         : IsSupported(Int8Path.AvxVnni) ? Int8Path.AvxVnni : IsSupported(Int8Path.Avx512Bw) ? Int8Path.Avx512Bw
