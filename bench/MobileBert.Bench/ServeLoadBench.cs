@@ -1,6 +1,5 @@
 using System.Diagnostics;
 using System.Globalization;
-using System.Net.Http.Json;
 using System.Text;
 using System.Text.Json;
 using System.Text.RegularExpressions;
@@ -9,6 +8,7 @@ using MobileBert.FineTuning;
 using MobileBert.Model;
 using MobileBert.Text;
 using MobileBert.Tasks;
+using static MobileBert.Bench.BenchMath;
 
 namespace MobileBert.Bench;
 
@@ -205,11 +205,7 @@ public static partial class ServeLoadBench
                 int k = Interlocked.Increment(ref issued);
                 if (k > maxRequests) break;
                 var start = Stopwatch.GetTimestamp();
-                using var content = new ByteArrayContent(bodies[k % bodies.Length]);
-                content.Headers.ContentType = Json;
-                using var r = await client.PostAsync(url, content);
-                await r.Content.ReadAsByteArrayAsync();
-                if (!r.IsSuccessStatusCode) Interlocked.Increment(ref errors);
+                if (!await Post(client, url, bodies[k % bodies.Length])) Interlocked.Increment(ref errors);
                 mine.Add(Stopwatch.GetElapsedTime(start).TotalMilliseconds);
             }
         })).ToArray();
@@ -226,14 +222,18 @@ public static partial class ServeLoadBench
 
     static readonly System.Net.Http.Headers.MediaTypeHeaderValue Json = new("application/json");
 
+    /// <summary>One load request: posts a pre-serialized body, reads the whole answer; true when it succeeded.</summary>
+    static async Task<bool> Post(HttpClient client, Uri url, byte[] body)
+    {
+        using var content = new ByteArrayContent(body);
+        content.Headers.ContentType = Json;
+        using var r = await client.PostAsync(url, content);
+        await r.Content.ReadAsByteArrayAsync();
+        return r.IsSuccessStatusCode;
+    }
+
     /// <summary>One classify request body per text, serialized once (the load generator then only sends bytes).</summary>
     static byte[][] Bodies(string[] texts) => texts.Select(t => JsonSerializer.SerializeToUtf8Bytes(new { texts = new[] { t } })).ToArray();
-
-    static double Median(IEnumerable<double> xs)
-    {
-        var a = xs.Order().ToArray();
-        return a.Length % 2 == 1 ? a[a.Length / 2] : (a[a.Length / 2 - 1] + a[a.Length / 2]) / 2;
-    }
 
     static string Report(string preset, int threads, double seconds, int maxRequests, int rounds, Dictionary<string, double> offline,
         Dictionary<string, (double OfOffline, double OnOff)[]> ratios, List<Cell> cells)

@@ -1,6 +1,5 @@
 using System.Diagnostics;
 using System.Globalization;
-using System.Net.Http.Json;
 using System.Text;
 using System.Text.RegularExpressions;
 using MobileBert.Checkpoints;
@@ -30,7 +29,9 @@ public static partial class ServeLoadBench
             + Inv($"a sample every {sampleSeconds:0.#} s"));
         using var server = StartServer(cli, dir, threads, maxBatch: 32);
         using var client = new HttpClient(new SocketsHttpHandler { MaxConnectionsPerServer = 1024 }) { Timeout = TimeSpan.FromSeconds(120) };
-        RunCell(client, server, Bodies(texts), 4, 1, 64);   // warm-up: JIT, engine buffers
+        var bodies = Bodies(texts);
+        var url = new Uri(server.Address, "/v1/models/m/classify");
+        RunCell(client, server, bodies, 4, 1, 64);   // warm-up: JIT, engine buffers
 
         long requests = 0;
         int errors = 0;
@@ -41,10 +42,7 @@ public static partial class ServeLoadBench
         {
             for (int k = c; sw.Elapsed.TotalSeconds < total; k += clients)
             {
-                using var r = await client.PostAsJsonAsync(new Uri(server.Address, "/v1/models/m/classify"),
-                    new { texts = new[] { texts[k % texts.Length] } });
-                await r.Content.ReadAsByteArrayAsync();
-                if (!r.IsSuccessStatusCode) Interlocked.Increment(ref errors);
+                if (!await Post(client, url, bodies[k % bodies.Length])) Interlocked.Increment(ref errors);
                 Interlocked.Increment(ref requests);
             }
         })).ToArray();

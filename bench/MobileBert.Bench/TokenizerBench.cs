@@ -5,6 +5,7 @@ using System.Text.Json;
 using MobileBert.PretrainingData;
 using MobileBert.Text;
 using MlBertTokenizer = Microsoft.ML.Tokenizers.BertTokenizer;
+using static MobileBert.Bench.BenchMath;
 
 namespace MobileBert.Bench;
 
@@ -294,12 +295,6 @@ public static class TokenizerBench
             }
         }
         return sb.ToString();
-    }
-
-    static double Median(IEnumerable<double> values)
-    {
-        var v = values.Order().ToArray();
-        return v.Length % 2 == 1 ? v[v.Length / 2] : (v[v.Length / 2 - 1] + v[v.Length / 2]) / 2;
     }
 
     static string Inv(FormattableString s) => s.ToString(CultureInfo.InvariantCulture);
