@@ -78,7 +78,8 @@ static class CompareSeries
             sb.AppendLine(Inv($"| {first.Precision} | {first.Batch} | {first.Seq} | {first.Threads} | {Spread(same.Select(x => x.Ours))} ") +
                 Inv($"| {Spread(same.Select(x => x.Ort))} | {Three(same.Select(x => x.Ratio))} | {Three(same.Select(x => x.VsOrtFp32))} ") +
                 Inv($"| {string.Join(", ", same.Select(x => Inv($"{x.VsOrtFp32:F2}")))} ") +
-                Inv($"| {Median(same.Select(x => x.OursPeak)):P0} / {Median(same.Select(x => x.OrtPeak)):P0} |"));
+                Inv($"| {BenchMath.Median(same.Select(x => x.OursPeak).Where(double.IsFinite)):P0} / ") +
+                Inv($"{BenchMath.Median(same.Select(x => x.OrtPeak).Where(double.IsFinite)):P0} |"));
         }
         Console.Write(sb);
         if (outPath is not null) { File.WriteAllText(outPath, sb.ToString()); Console.Error.WriteLine($"wrote {outPath}"); }
@@ -109,12 +110,6 @@ static class CompareSeries
         int open = cell.IndexOf('(');
         return open >= 0 && double.TryParse(cell[(open + 1)..].TrimEnd(')', ' ', '%'), NumberStyles.Float, CultureInfo.InvariantCulture,
             out double v) ? v / 100 : double.NaN;
-    }
-
-    static double Median(IEnumerable<double> xs)
-    {
-        var a = xs.Where(x => !double.IsNaN(x)).Order().ToArray();
-        return a.Length == 0 ? double.NaN : a[a.Length / 2];
     }
 
     static string Inv(FormattableString s) => s.ToString(CultureInfo.InvariantCulture);

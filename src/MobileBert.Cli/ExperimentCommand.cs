@@ -8,7 +8,7 @@ using MobileBert.Model;
 namespace MobileBert.Cli;
 
 /// <summary>`mobilebert experiment kt` and `kt-bert` (the knowledge-transfer comparisons, <see cref="KtExperiment"/> and
-/// <see cref="BertKtExperiment"/>) and `experiment kt-cost`.</summary>
+/// <see cref="BertKtExperiment"/>), `experiment kt-cost` and `experiment matching-heads` (<see cref="MatchingHeads"/>).</summary>
 public static class ExperimentCommand
 {
     public static Command Create()
@@ -17,6 +17,7 @@ public static class ExperimentCommand
         cmd.Subcommands.Add(CreateKt());
         cmd.Subcommands.Add(CreateKtBert());
         cmd.Subcommands.Add(CreateCost());
+        cmd.Subcommands.Add(CreateMatchingHeads());
         return cmd;
     }
 
@@ -105,6 +106,36 @@ public static class ExperimentCommand
                 Batch = r.GetValue(batch), Seq = r.GetValue(seq), Lr = r.GetValue(lr), FineTuneEpochs = r.GetValue(epochs),
                 Threads = r.GetValue(threads), CommandLine = CommandLine, ReportOnly = r.GetValue(reportOnly),
             }, Console.Error.WriteLine);
+            return 0;
+        }));
+        return cmd;
+    }
+
+    static Command CreateMatchingHeads()
+    {
+        var models = new Option<string[]>("--model") { Description = "Model folders (one table each).", Required = true,
+            AllowMultipleArgumentsPerToken = true };
+        var data = new Option<string>("--data") { Description = "SQuAD JSON whose questions are read.", Required = true };
+        var questions = Opt("--questions", 60, "The file's first N questions.");
+        var seq = Opt("--seq", 192);
+        var cmd = new Command("matching-heads", "Per layer and head: the attention a question token puts on the same token in the context " +
+            "(the heads extractive QA reads the question with).") { models, data, questions, seq };
+        cmd.SetAction(r => CliApp.Guard(() =>
+        {
+            var examples = TaskData.LoadSquad(r.GetValue(data)!, v2: false).Examples.Take(r.GetValue(questions)).ToList();
+            foreach (var dir in r.GetValue(models)!)
+            {
+                var model = ModelFolder.Load(dir, new LoadOptions { Heads = ModelHeads.None });
+                var tok = Text.WordPieceTokenizer.FromVocabFile(Path.Combine(dir, ModelFolder.VocabFile));
+                var features = new Tasks.QuestionAnswering.QaFeaturizer(tok, new Tasks.QuestionAnswering.QaFeatureOptions
+                    { MaxSeqLength = r.GetValue(seq) }).CreateFeatures(examples);
+                var (mass, tokens) = MatchingHeads.Measure(model, features.Features, new HashSet<int> { tok.ClsId, tok.SepId, tok.PadId });
+                Console.WriteLine($"{dir}: {tokens} question tokens shared with the context; attention mass on the matching context tokens, " +
+                    "layer × head:");
+                for (int l = 0; l < mass.GetLength(0); l++)
+                    Console.WriteLine($"  layer {l}: " + string.Join(" ", Enumerable.Range(0, mass.GetLength(1))
+                        .Select(h => mass[l, h].ToString("F2", CultureInfo.InvariantCulture))));
+            }
             return 0;
         }));
         return cmd;

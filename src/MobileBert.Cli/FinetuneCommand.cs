@@ -43,6 +43,8 @@ public static class FinetuneCommand
         var kdAlpha = new Option<double?>("--kd-alpha") { Description = "Distillation weight α (default 0.5): (1−α)·CE(labels) + α·T²·KL(teacher " +
             "‖ student)." };
         var kdTemperature = new Option<double?>("--kd-temperature") { Description = "Distillation temperature T (default 2)." };
+        var kdLayers = new Option<double?>("--kd-layers") { Description = "Weight β of intermediate-layer distillation: the student learns " +
+            "the teacher's hidden states and attention maps on every batch (needs a student as wide as the teacher; 0: logits only)." };
         var resume = new Option<bool>("--resume") {
             Description = "Continue the run in --out from its latest checkpoint (bit-identical to an uninterrupted run)." };
         var skipBad = new Option<bool>("--skip-bad-rows") {
@@ -65,8 +67,8 @@ public static class FinetuneCommand
         var cmd = new Command("finetune", "Fine-tune on a GLUE task, a generic CSV/TSV/JSONL task or SQuAD v1.1/v2.0.")
         {
             model, init, vocab, task, train, dev, output, recipe, epochs, batch, lr, seq, seed, threads, warmup, wd, selectBy, classWeight, teacher,
-            kdAlpha, kdTemperature, resume, skipBad, textCol, pairCol, labelCol, regression, docStride, maxQuery, maxAnswer, nBest, nullThreshold,
-            logEvery, evalEvery, ckptEvery,
+            kdAlpha, kdTemperature, kdLayers, resume, skipBad, textCol, pairCol, labelCol, regression, docStride, maxQuery, maxAnswer, nBest,
+            nullThreshold, logEvery, evalEvery, ckptEvery,
         };
         cmd.SetAction(r => CliApp.Guard(() =>
         {
@@ -74,8 +76,10 @@ public static class FinetuneCommand
             string? modelDir = r.GetValue(model), initConfig = r.GetValue(init);
             if ((modelDir is null) == (initConfig is null))
                 throw new ArgumentException("Give exactly one of --model (pre-trained folder) and --init-config (random initialisation).");
-            if (r.GetValue(teacher) is null && (r.GetValue(kdAlpha) is not null || r.GetValue(kdTemperature) is not null))
-                throw new ArgumentException("--kd-alpha and --kd-temperature apply to task distillation: give the teacher with --teacher DIR.");
+            if (r.GetValue(teacher) is null && (r.GetValue(kdAlpha) is not null || r.GetValue(kdTemperature) is not null
+                || r.GetValue(kdLayers) is not null))
+                throw new ArgumentException("--kd-alpha, --kd-temperature and --kd-layers apply to task distillation: give the teacher with " +
+                    "--teacher DIR.");
             var config = initConfig is null ? null : Presets.Resolve(initConfig);
             var rc = FineTuneRecipe.Resolve(r.GetValue(recipe),
                 config ?? (r.GetValue(recipe) is null ? null : ConfigJson.Load(Path.Combine(modelDir!, ModelFolder.ConfigFile))));
@@ -89,6 +93,7 @@ public static class FinetuneCommand
                 Resume = r.GetValue(resume), SelectBy = r.GetValue(selectBy), ClassWeight = r.GetValue(classWeight),
                 TeacherDir = r.GetValue(teacher), KdAlpha = r.GetValue(kdAlpha) ?? FineTuneOptions.DefaultKdAlpha,
                 KdTemperature = r.GetValue(kdTemperature) ?? FineTuneOptions.DefaultKdTemperature,
+                KdLayers = r.GetValue(kdLayers) ?? 0,
                 LogEvery = r.GetValue(logEvery), EvalEvery = r.GetValue(evalEvery), CheckpointEvery = r.GetValue(ckptEvery),
                 Squad = new SquadSettings { DocStride = r.GetValue(docStride), MaxQueryLength = r.GetValue(maxQuery),
                     MaxAnswerLength = r.GetValue(maxAnswer), NBestSize = r.GetValue(nBest), NullScoreDiffThreshold = r.GetValue(nullThreshold) },

@@ -42,6 +42,9 @@ public sealed record FineTuneOptions : TrainingRunOptions
     /// <summary>Distillation temperature T.</summary>
     public double KdTemperature { get; init; } = DefaultKdTemperature;
     public const double DefaultKdTemperature = 2;
+    /// <summary>Weight β of intermediate-layer distillation (<see cref="LayerDistillation"/>; 0: logits only). Needs a student
+    /// as wide as the teacher.</summary>
+    public double KdLayers { get; init; }
 
     public void Validate()
     {
@@ -58,6 +61,8 @@ public sealed record FineTuneOptions : TrainingRunOptions
         if (!(KdAlpha >= 0 && KdAlpha <= 1)) throw new SettingException($"KdAlpha must be in [0, 1], got {KdAlpha}.", nameof(KdAlpha));
         if (!(KdTemperature > 0) || !double.IsFinite(KdTemperature))
             throw new SettingException($"KdTemperature must be a positive number, got {KdTemperature}.", nameof(KdTemperature));
+        if (!(KdLayers >= 0) || !double.IsFinite(KdLayers))
+            throw new SettingException($"KdLayers must be a finite number ≥ 0, got {KdLayers}.", nameof(KdLayers));
         if (Squad.DocStride <= 0 || Squad.MaxQueryLength <= 0 || Squad.MaxAnswerLength <= 0 || Squad.NBestSize <= 0)
             throw new SettingException("DocStride, MaxQueryLength, MaxAnswerLength and NBestSize must be positive.", "DocStride",
                 "MaxQueryLength", "MaxAnswerLength", "NBestSize");
@@ -73,6 +78,7 @@ public sealed record FineTuneOptions : TrainingRunOptions
             ["group_by_length"] = GroupByLength, ["eval_every"] = EvalEvery,
             ["doc_stride"] = Squad.DocStride, ["max_query_length"] = Squad.MaxQueryLength,
             ["kd_alpha"] = TeacherDir is null ? null : KdAlpha, ["kd_temperature"] = TeacherDir is null ? null : KdTemperature,
+            ["kd_layers"] = TeacherDir is null || KdLayers == 0 ? null : KdLayers,
         };
         AddSharedFingerprint(f);
         return f;

@@ -61,7 +61,8 @@ public static class FineTuningRun
         fingerprint["class_weights"] = weights is null ? null : new JsonArray(weights.Select(w => (JsonNode?)JsonValue.Create(w)).ToArray());
         fingerprint["teacher_sha256"] = teacherId;
         var harness = TrainingHarness.Open(o, fingerprint, new CurveSpec($"Fine-tuning {info.Name}",
-            [("Loss", ["loss", "eval_loss"]), ($"Dev {selection.Metric}", ["train_acc", "eval_" + selection.Metric])]));
+            [("Loss", ["loss", "eval_loss", "kd_layers"]), ($"Dev {selection.Metric}", ["train_acc", "eval_" + selection.Metric]),
+                ("Layer distillation (feature-map MSE, attention KL)", ["fmt_mse", "at"])]));
         MobileBertModel model;
         long bestStep = -1;
         EvalMetrics? best = null, last = null;
@@ -77,11 +78,17 @@ public static class FineTuningRun
         }
         else model = TaskModels.ForFineTuning(o.ModelDir, o.Config, info, (int)(o.Seed & int.MaxValue));
         model.Threads = o.Threads;
+        using var teacher = o.TeacherDir is not null && (o.KdLayers > 0 || TeacherLogits.TryLoad(o.OutputDir, teacherId!, task.DataHash()) is null)
+            ? FineTuneTeacher.Load(o.TeacherDir, info, vocabPath, o.Seq, o.Threads, teacherId) : null;
         task.Objective = new TrainingObjective
         {
             ClassWeights = weights, KdAlpha = o.KdAlpha, KdTemperature = o.KdTemperature,
-            Teacher = o.TeacherDir is null ? null : TeacherTargets(o, info, task, vocabPath, teacherId!, progress),
+            Teacher = o.TeacherDir is null ? null : TeacherTargets(o, info, task, teacher, teacherId!, progress),
         };
+        var layerKd = teacher is not null && o.KdLayers > 0 ? LayerDistillation.Create(teacher, model.Config, o.KdLayers) : null;
+        if (layerKd is not null)
+            progress(new FineTuneProgress { Phase = "data", Message = string.Create(System.Globalization.CultureInfo.InvariantCulture,
+                $"layer distillation β {o.KdLayers}: hidden states and attention maps of the teacher on every batch ({layerKd.Map})") });
         var optimizer = OptimizerFactory.Create(o.Optimizer, model.Store, o.WeightDecay, o.Threads);
         if (harness.Resume is { } ck2) optimizer.Load(Path.Combine(ck2.Path, OptimizerFile));
 
@@ -96,7 +103,7 @@ public static class FineTuningRun
         });
 
         // 3. Train: the step, the window's row (and dev evaluation, keeping the best model), the checkpoint's files.
-        double lr = 0, lossSum = 0, gradNorm = 0;
+        double lr = 0, lossSum = 0, gradNorm = 0, layerSum = 0, fmSum = 0, atSum = 0;
         long correct = 0, counted = 0;
         int epochOfOrder = -1; List<int[]> order = [];
         var heads = TaskModels.HeadsFor(info);
@@ -113,14 +120,20 @@ public static class FineTuningRun
                 var output = model.Forward(batch.Input, new ForwardOptions
                 {
                     Training = true, KeepForBackward = true, Heads = heads, HiddenDropout = o.HiddenDropout, AttentionDropout = o.AttentionDropout,
-                    Seed = TrainingHarness.StepSeed(o.Seed, step),
+                    Seed = TrainingHarness.StepSeed(o.Seed, step), OutputHiddenStates = layerKd is not null, OutputAttentions = layerKd is not null,
                 });
                 var loss = batch.Loss(output);
-                if (!double.IsFinite(loss.Value))
+                double value = loss.Value;
+                if (layerKd is not null)
+                {
+                    var lk = layerKd.Add(batch.Input, output, loss.Gradients, o.Threads);
+                    value += lk.Total; layerSum += lk.Total; fmSum += lk.FeatureMap; atSum += lk.Attention;
+                }
+                if (!double.IsFinite(value))
                     throw new TrainingDivergedException(
-                        $"step {step + 1}: the loss is {loss.Value}; stopped, the last checkpoint is kept. Lower Lr.") { Settings = ["Lr"] };
+                        $"step {step + 1}: the loss is {value}; stopped, the last checkpoint is kept. Lower Lr.") { Settings = ["Lr"] };
                 gradNorm = TrainingHarness.BackwardAndUpdate(model, output, loss.Gradients, optimizer, o.MaxGradNorm, lr, step + 1);
-                lossSum += loss.Value;
+                lossSum += value;
                 if (loss.Correct >= 0) { correct += loss.Correct; counted += batch.Size; }
                 return batch.Size;
             },
@@ -132,6 +145,10 @@ public static class FineTuningRun
                     ["examples_per_s"] = w.ItemsPerSecond,
                 };
                 if (counted > 0) row["train_acc"] = (double)correct / counted;
+                if (layerKd is not null)
+                {
+                    row["kd_layers"] = layerSum / w.WindowSteps; row["fmt_mse"] = fmSum / w.WindowSteps; row["at"] = atSum / w.WindowSteps;
+                }
                 int epoch = EpochOf(w.Step);
                 progress(new FineTuneProgress
                 {
@@ -157,7 +174,7 @@ public static class FineTuningRun
                     progress(new FineTuneProgress { Phase = "eval", Step = w.Step, Steps = total, Epoch = epoch, Epochs = o.Epochs, Eval = last,
                         IsBest = improved });
                 }
-                lossSum = 0; correct = counted = 0;
+                lossSum = layerSum = fmSum = atSum = 0; correct = counted = 0;
                 return row;
             },
             Save = dir =>
@@ -201,8 +218,8 @@ public static class FineTuningRun
     }
 
     /// <summary>The teacher's logits of every training feature: read from the run directory when saved there for this
-    /// teacher and data, else computed on the engine (and saved).</summary>
-    static TeacherLogits TeacherTargets(FineTuneOptions o, TaskInfo info, FineTuneTask task, string vocabPath, string teacherId,
+    /// teacher and data, else computed on the engine of <paramref name="teacher"/> (and saved).</summary>
+    static TeacherLogits TeacherTargets(FineTuneOptions o, TaskInfo info, FineTuneTask task, FineTuneTeacher? teacher, string teacherId,
         Action<FineTuneProgress> progress)
     {
         string dataHash = task.DataHash();
@@ -212,11 +229,10 @@ public static class FineTuningRun
                 Message = $"teacher logits of {saved.Rows} training features read from {Path.Combine(o.OutputDir, TeacherLogits.FileName)}" });
             return saved;
         }
-        using var teacher = FineTuneTeacher.Load(o.TeacherDir!, info, vocabPath, o.Seq, o.Threads, teacherId);
         progress(new FineTuneProgress
         {
             Phase = "data", Message = string.Create(System.Globalization.CultureInfo.InvariantCulture,
-                $"teacher {o.TeacherDir} ({teacher.Model.Store.Count:N0} parameters{(teacher.Engine.IsQuantized ? ", int8" : "")}): " +
+                $"teacher {o.TeacherDir} ({teacher!.Model.Store.Count:N0} parameters{(teacher.Engine.IsQuantized ? ", int8" : "")}): " +
                 $"distillation α {o.KdAlpha}, T {o.KdTemperature}; computing its logits once"),
         });
         var sw = Stopwatch.StartNew();

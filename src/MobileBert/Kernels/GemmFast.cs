@@ -53,7 +53,6 @@ public static unsafe partial class Gemm
     /// <summary>Whether the micro-kernels prefetch the next B block (see ComputeJob.Tile; false: for A/B benches).</summary>
     internal static bool PrefetchNextBlock = true;
 
-
     /// <summary>An op(B) not packed yet; tiles pack the panels they need with <see cref="PrivatePanels"/>.</summary>
     internal struct UnpackedB
     {

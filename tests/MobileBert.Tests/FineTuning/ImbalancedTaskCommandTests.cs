@@ -76,12 +76,12 @@ public class ImbalancedTaskCommandTests
         // --teacher with --select-by and --recipe pretrained (micro model: lr 1e-3), options override the recipe (1 epoch).
         var student = Path.Combine(dir, "student");
         Assert.Equal(0, Cli([.. common, "--out", student, "--recipe", "pretrained", "--epochs", "1", "--teacher", model, "--kd-alpha", "0.6",
-            "--kd-temperature", "3", "--select-by", "mcc"]));
+            "--kd-temperature", "3", "--kd-layers", "0.5", "--select-by", "mcc"]));
         Assert.Equal("mcc", Json(Path.Combine(student, FineTuningRun.EvalResultsFile))["selected_by"]!.GetValue<string>());
         var fp2 = Json(Directory.GetDirectories(Path.Combine(student, "checkpoints")).Select(d => Path.Combine(d,
             FineTuningRun.StateFile)).First())["fingerprint"]!;
-        Assert.Equal((1e-3, 1, 0.6, 3.0), (fp2["lr"]!.GetValue<double>(), fp2["epochs"]!.GetValue<int>(), fp2["kd_alpha"]!.GetValue<double>(),
-            fp2["kd_temperature"]!.GetValue<double>()));
+        Assert.Equal((1e-3, 1, 0.6, 3.0, 0.5), (fp2["lr"]!.GetValue<double>(), fp2["epochs"]!.GetValue<int>(), fp2["kd_alpha"]!.GetValue<double>(),
+            fp2["kd_temperature"]!.GetValue<double>(), fp2["kd_layers"]!.GetValue<double>()));
         Assert.True(File.Exists(Path.Combine(student, TeacherLogits.FileName)));
 
         // Bad values are one-line errors (exit code 1).
@@ -90,5 +90,7 @@ public class ImbalancedTaskCommandTests
         Assert.Equal(1, Cli([.. common, "--out", Path.Combine(dir, "z"), "--kd-alpha", "1.5", "--teacher", model]));
         Assert.Equal(1, Cli([.. common, "--out", Path.Combine(dir, "w"), "--recipe", "fast"]));
         Assert.Equal(1, Cli([.. common, "--out", Path.Combine(dir, "v"), "--kd-temperature", "3"]));   // without --teacher
+        Assert.Equal(1, Cli([.. common, "--out", Path.Combine(dir, "u"), "--kd-layers", "1"]));   // without --teacher
+        Assert.Equal(1, Cli([.. common, "--out", Path.Combine(dir, "t"), "--kd-layers", "-1", "--teacher", model]));
     }
 }

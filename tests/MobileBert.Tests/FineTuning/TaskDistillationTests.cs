@@ -21,7 +21,7 @@ namespace MobileBert.Tests.FineTuning;
 public class TaskDistillationTests
 {
     /// <summary>A plain BERT teacher (2 layers, hidden 64) fine-tuned for one epoch on 300 sentiment sentences, shared by the tests.</summary>
-    static readonly Lazy<(string Dir, SequenceTaskData Data)> Teacher = new(() =>
+    internal static readonly Lazy<(string Dir, SequenceTaskData Data)> Teacher = new(() =>
     {
         var files = FineTuneTestData.SentimentFiles(maxTrain: 300);
         var data = TaskData.LoadSequenceTask("jsonl", files.Train, files.Dev);

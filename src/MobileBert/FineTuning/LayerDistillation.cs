@@ -1,0 +1,87 @@
+using MobileBert.Distillation;
+using MobileBert.Inference;
+using MobileBert.Model;
+
+namespace MobileBert.FineTuning;
+
+/// <summary>Layer-distillation terms of one batch (unweighted means over the mapped layers; <see cref="Total"/> is weighted).</summary>
+public readonly record struct LayerDistillationLoss(double FeatureMap, double Attention, double Embedding, double Total);
+
+/// <summary>
+/// Task-specific intermediate-layer distillation (TinyBERT's task stage; <c>finetune --teacher DIR --kd-layers β</c>): on every
+/// training batch the fine-tuned teacher's hidden states and attention maps, run on the fast engine, are targets for the
+/// student's, through the default <see cref="LayerMap"/>, with the knowledge-transfer losses of <see cref="DistillationLosses"/>
+/// (normalised feature maps + mean/variance matching, attention KL in head groups) at their default weights:
+/// <code>
+/// L_layers = β · ( FM(h_0) + Σ_l [FM(h_l+1) + AT(a_l)] ) / (L + 1)        h_0 = embedding output, l = student layer
+/// </code>
+/// added to the task loss. The student must share the teacher's hidden size (MobileBERT's inter-block width). What a student
+/// learns here is the teacher's token-level reading of this task's inputs — what logits alone (one row per example or
+/// per QA window side) do not carry.
+/// </summary>
+public sealed class LayerDistillation
+{
+    readonly FineTuneTeacher _teacher;
+    readonly LayerMap _map;
+    readonly double _weight;
+    readonly LossWeights _terms = new();
+    readonly Dictionary<(int Layer, bool Attention), float[]> _buffers = [];
+
+    LayerDistillation(FineTuneTeacher teacher, LayerMap map, double weight)
+    {
+        _teacher = teacher; _map = map; _weight = weight;
+    }
+
+    /// <summary>The layer map, for the run's log.</summary>
+    public LayerMap Map => _map;
+
+    /// <summary>Checks that the student can learn the teacher's layers (equal hidden size; the teacher is fp32).</summary>
+    public static LayerDistillation Create(FineTuneTeacher teacher, MobileBertConfig student, double weight)
+    {
+        var t = teacher.Model.Config;
+        if (t.HiddenSize != student.HiddenSize)
+            throw new SettingException($"KdLayers: the student's hidden size {student.HiddenSize} differs from the teacher's ({teacher.Dir}) " +
+                $"{t.HiddenSize}; layer distillation compares hidden states, so the student's (inter-block) width must equal the teacher's " +
+                $"hidden size. Use --kd-layers 0 (logits only).", "KdLayers");
+        if (teacher.Engine.IsQuantized)
+            throw new SettingException($"KdLayers: the teacher ({teacher.Dir}) is int8; layer distillation needs its fp32 hidden states. " +
+                $"Give the fp32 model folder, or --kd-layers 0.", "KdLayers");
+        return new LayerDistillation(teacher, LayerMap.Default(student.NumHiddenLayers, t.NumHiddenLayers), weight);
+    }
+
+    /// <summary>Runs the teacher on <paramref name="input"/> and ADDS β·dL_layers into <paramref name="grads"/>' hidden-state and
+    /// attention gradients. <paramref name="student"/>: the student's training forward of the same input, with
+    /// <see cref="ForwardOptions.OutputHiddenStates"/> and <see cref="ForwardOptions.OutputAttentions"/>.</summary>
+    public LayerDistillationLoss Add(ModelInput input, ModelOutput student, OutputGradients grads, int threads)
+    {
+        if (student.HiddenStates is null || student.Attentions is null)
+            throw new InvalidOperationException("LayerDistillation.Add: the student's forward must keep hidden states and attentions.");
+        var r = _teacher.Engine.Run(input, InferenceOutputs.HiddenStates | InferenceOutputs.Attentions);
+        int b = input.Batch, s = input.Seq, rows = b * s, h = _teacher.Model.Config.HiddenSize, layers = _map.StudentLayers;
+        int th = _teacher.Model.Config.NumAttentionHeads, sh = student.Attentions[0].Length / (b * s * s);
+        double scale = _weight / (layers + 1);
+        grads.HiddenStates ??= new float[layers + 1][];
+        grads.Attentions ??= new float[layers][];
+        var emb = DistillationLosses.FeatureMap(r.HiddenStates![0], student.HiddenStates[0], rows, h, input.AttentionMask, _terms,
+            grads.HiddenStates[0] ??= Buffer(0, false, rows * h), scale, threads);
+        double fm = 0, at = 0, total = emb.Total;
+        for (int l = 0; l < layers; l++)
+        {
+            int tl = _map[l];
+            var f = DistillationLosses.FeatureMap(r.HiddenStates[tl + 1], student.HiddenStates[l + 1], rows, h, input.AttentionMask, _terms,
+                grads.HiddenStates[l + 1] ??= Buffer(l + 1, false, rows * h), scale, threads);
+            double a = DistillationLosses.Attention(r.Attentions![tl], student.Attentions[l], b, s, th, sh, input.AttentionMask,
+                grads.Attentions[l] ??= Buffer(l, true, b * sh * s * s), scale * _terms.Attention, threads);
+            fm += f.Mse; at += a; total += f.Total + _terms.Attention * a;
+        }
+        return new LayerDistillationLoss(fm / layers, at / layers, emb.Mse, _weight * total / (layers + 1));
+    }
+
+    /// <summary>A zeroed gradient buffer of this length, reused across steps.</summary>
+    float[] Buffer(int layer, bool attention, int length)
+    {
+        if (!_buffers.TryGetValue((layer, attention), out var a) || a.Length != length) _buffers[(layer, attention)] = a = new float[length];
+        else Array.Clear(a);
+        return a;
+    }
+}
