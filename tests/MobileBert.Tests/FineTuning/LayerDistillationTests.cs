@@ -44,7 +44,8 @@ public class LayerDistillationTests
         for (int l = 0; l < layers; l++)
         {
             dh[l + 1] = new float[rows * h]; da[l] = new float[output.Attentions![l].Length];
-            var f = DistillationLosses.FeatureMap(t.HiddenStates[l + 1], output.HiddenStates[l + 1], rows, h, input.AttentionMask, w, dh[l + 1], scale);
+            var f = DistillationLosses.FeatureMap(t.HiddenStates[l + 1], output.HiddenStates[l + 1], rows, h, input.AttentionMask, w, dh[l + 1],
+                scale);
             double a = DistillationLosses.Attention(t.Attentions![l], output.Attentions[l], input.Batch, input.Seq, 2, 2, input.AttentionMask, da[l],
                 scale * w.Attention);
             total += f.Total + w.Attention * a; fm += f.Mse; at += a;
