@@ -33,7 +33,8 @@ public sealed class BatchedClassifier : IClassifier, IBatchedModel
     public int QueueDepth => Batcher.QueueDepth;
     public bool IsQuantized => _classifier.IsQuantized;
     public Task StopAsync() => Batcher.StopAsync();
-    public void Dispose() => _classifier.Dispose();
+    /// <summary>Stops the batcher (waiting inputs fail, the running batch finishes), then releases the engine.</summary>
+    public void Dispose() { Batcher.Dispose(); _classifier.Dispose(); }
 
     public async Task<IReadOnlyList<Classification>> ClassifyAsync(IReadOnlyList<ClassifierInput> inputs, bool truncate = false,
         CancellationToken cancellationToken = default)

@@ -32,7 +32,8 @@ public sealed class BatchedEmbedder : IEmbedder, IBatchedModel
     public BatcherStats Stats => Batcher.Stats;
     public int QueueDepth => Batcher.QueueDepth;
     public Task StopAsync() => Batcher.StopAsync();
-    public void Dispose() => _embedder.Dispose();
+    /// <summary>Stops the batcher (waiting inputs fail, the running batch finishes), then releases the engine.</summary>
+    public void Dispose() { Batcher.Dispose(); _embedder.Dispose(); }
 
     public async Task<IReadOnlyList<float[]>> EmbedAsync(IReadOnlyList<string> texts, bool truncate = false,
         CancellationToken cancellationToken = default)

@@ -30,7 +30,8 @@ public sealed class BatchedMaskFiller : IMaskFiller, IBatchedModel
     public BatcherStats Stats => Batcher.Stats;
     public int QueueDepth => Batcher.QueueDepth;
     public Task StopAsync() => Batcher.StopAsync();
-    public void Dispose() => _filler.Dispose();
+    /// <summary>Stops the batcher (waiting inputs fail, the running batch finishes), then releases the engine.</summary>
+    public void Dispose() { Batcher.Dispose(); _filler.Dispose(); }
 
     public async Task<IReadOnlyList<IReadOnlyList<MaskPrediction>>> FillAsync(string text, int topK = 5, bool truncate = false,
         CancellationToken cancellationToken = default)

@@ -33,7 +33,8 @@ public sealed class BatchedQuestionAnswerer : IQuestionAnswerer, IBatchedModel
     public int QueueDepth => Batcher.QueueDepth;
     public bool IsQuantized => _answerer.IsQuantized;
     public Task StopAsync() => Batcher.StopAsync();
-    public void Dispose() => _answerer.Dispose();
+    /// <summary>Stops the batcher (waiting inputs fail, the running batch finishes), then releases the engine.</summary>
+    public void Dispose() { Batcher.Dispose(); _answerer.Dispose(); }
 
     public async Task<IReadOnlyList<Answer>> AnswerAsync(string context, string question, int topK = 5, bool truncate = false,
         CancellationToken cancellationToken = default)

@@ -35,7 +35,7 @@ public sealed class MobileBertModels : IDisposable
             try { loaded[registration.Name] = ServedModel.Load(registration, settings, predictor); }
             catch (Exception e) when (e is not OutOfMemoryException)
             {
-                foreach (var m in loaded.Values) { _ = m.Predictor.StopAsync(); m.Predictor.Dispose(); }
+                foreach (var m in loaded.Values) m.Predictor.Dispose();
                 throw new ModelLoadException($"model '{registration.Name}' ({registration.Directory}): {e.Message}", e);
             }
         }

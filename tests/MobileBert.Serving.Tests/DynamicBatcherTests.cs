@@ -133,6 +133,27 @@ public class DynamicBatcherTests
         Assert.Equal(15, h.Batcher.Stats.ItemCount);
     }
 
+    /// <summary>Dispose (a host releasing its models, e.g. after its drain timed out) returns only once the running batch
+    /// is done — the engine is released after it — and fails the inputs still waiting.</summary>
+    [Fact]
+    public async Task DisposeWaitsForTheRunningBatchAndFailsTheWaitingInputs()
+    {
+        var h = new Harness(maxBatch: 2, maxWaitMs: 0);
+        h.Gate.Reset();
+        var running = h.Submit(1, 2);                               // the first batch, held at the gate
+        Assert.True(SpinWait.SpinUntil(() => h.Batcher.QueueDepth == 0, 5000));
+        var waiting = h.Submit(3, 4, 5);
+        var dispose = Task.Run(h.Batcher.Dispose);
+        await Assert.ThrowsAsync<ServerBusyException>(() => waiting.Task.WaitAsync(TimeSpan.FromSeconds(10)));
+        await Task.Delay(200);
+        Assert.False(dispose.IsCompleted, "Dispose returned while a batch was still running");
+        h.Gate.Set();
+        await dispose.WaitAsync(TimeSpan.FromSeconds(10));
+        Assert.Equal(new[] { 10, 20 }, await running.Task);
+        Assert.Single(h.Batches);
+        Assert.Throws<ServerBusyException>(() => h.Submit(1));
+    }
+
     [Fact]
     public async Task AFailingBatchFailsItsRequestsAndTheBatcherGoesOn()
     {

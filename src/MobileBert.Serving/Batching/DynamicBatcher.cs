@@ -25,9 +25,10 @@ public sealed class BatcherStats
 /// holds the oldest input (no starvation) and the waiting inputs closest to it in length (little padding work, and
 /// similar-length batches keep the engine's work split even). A request's inputs may span batches. Inputs of cancelled
 /// requests are dropped unrun. The queue is bounded: a request that does not fit is refused whole.
-/// <see cref="StopAsync"/> refuses new inputs and runs every accepted one first.
+/// <see cref="StopAsync"/> refuses new inputs and runs every accepted one first; <see cref="Dispose"/> stops at once and
+/// returns only when no batch runs any more, so the engine may then be released.
 /// </summary>
-public sealed class DynamicBatcher<T> where T : class, IBatchItem
+public sealed class DynamicBatcher<T> : IDisposable where T : class, IBatchItem
 {
     readonly record struct Waiting(T Item, long Arrived);
 
@@ -82,6 +83,25 @@ public sealed class DynamicBatcher<T> where T : class, IBatchItem
     {
         lock (_lock) { _stopping = true; Monitor.PulseAll(_lock); }
         return _stopped.Task;
+    }
+
+    /// <summary>Stops at once: refuses new inputs, fails the waiting ones (<see cref="ServerBusyException"/>), and waits for the
+    /// batch that is running. After it returns no batch runs, so the engine the batches use may be released (a host whose
+    /// drain timed out disposes its models while batches were still queued).</summary>
+    public void Dispose()
+    {
+        List<T> abandoned;
+        lock (_lock)
+        {
+            _stopping = true;
+            abandoned = [.. _queue.Select(w => w.Item)];
+            _queue.Clear();
+            Monitor.PulseAll(_lock);
+        }
+        _onQueueDepth(0);
+        var error = new ServerBusyException("the server stopped before this input ran.");
+        foreach (var item in abandoned) item.Fail(error);
+        if (Thread.CurrentThread != _thread) _thread.Join();
     }
 
     void Loop()
