@@ -84,7 +84,9 @@ public sealed unsafe partial class InferenceEngine : IDisposable
     readonly MobileBertConfig _c;
     readonly LayerPlan[] _layers;
     readonly LinearOp? _embTransform, _pooler, _classifier;
-    readonly GCHandle _self;
+    GCHandle _self;   // how worker jobs find the engine; freed by Dispose
+    readonly object _runGate = new();   // held by a run; Dispose takes it, so it never frees _self under a running forward
+    bool _disposed;
     readonly InferenceResult _result = new();
     int _capacityRows, _capacitySeqs;
 
@@ -176,7 +178,17 @@ public sealed unsafe partial class InferenceEngine : IDisposable
         return new Fp32LinearOp(parts);
     }
 
-    public void Dispose() { if (_self.IsAllocated) _self.Free(); }
+    /// <summary>Releases the engine. Waits for a run in progress on another thread; a later run throws
+    /// <see cref="ObjectDisposedException"/>. Idempotent.</summary>
+    public void Dispose()
+    {
+        lock (_runGate)
+        {
+            if (_disposed) return;
+            _disposed = true;
+            _self.Free();
+        }
+    }
 
     /// <summary>
     /// A padded batch, exactly as <see cref="MobileBertModel.Forward"/> computes it (every position, masked keys
@@ -315,6 +327,15 @@ public sealed unsafe partial class InferenceEngine : IDisposable
     }
 
     InferenceResult Execute(int rows, int seqs)
+    {
+        lock (_runGate)
+        {
+            ObjectDisposedException.ThrowIf(_disposed, this);
+            return ExecuteLocked(rows, seqs);
+        }
+    }
+
+    InferenceResult ExecuteLocked(int rows, int seqs)
     {
         _rows = rows; _seqs = seqs;
         for (int i = 0; i < seqs; i++)

@@ -265,6 +265,36 @@ public class InferenceEngineTests
             }
     }
 
+    /// <summary>Dispose waits for a run in progress on another thread (it frees the handle the workers resolve), a run after
+    /// it is an ObjectDisposedException, and a second Dispose does nothing.</summary>
+    [Fact]
+    public async Task DisposeWaitsForTheRunningForwardAndLaterRunsAreRefused()
+    {
+        var c = ReferenceForwardTests.Make("mobilebert_shaped");
+        var engine = new InferenceEngine(Build(c, 3), new InferenceOptions { Threads = 2 });
+        var seq = new TokenSequence([.. Enumerable.Range(1, c.MaxPositionEmbeddings)]);
+        var expected = engine.Run([seq]).Logits.ToArray();
+        using var started = new ManualResetEventSlim();
+        var runs = Task.Run(() =>
+        {
+            started.Set();
+            float[] last = [];
+            for (int i = 0; i < 200; i++)
+            {
+                try { last = engine.Run([seq]).Logits.ToArray(); }
+                catch (ObjectDisposedException) { break; }
+                Assert.Equal(expected, last);
+            }
+            return last;
+        });
+        started.Wait();
+        await Task.Delay(5);
+        engine.Dispose();   // mid-loop: a run either completes before it or is refused after it, never runs on freed state
+        Assert.Equal(expected, await runs);
+        Assert.Throws<ObjectDisposedException>(() => engine.Run([seq]));
+        engine.Dispose();
+    }
+
     [Fact]
     public void GroupedRunCoversEverySequenceOnce()
     {
