@@ -78,12 +78,16 @@ public static class FineTuningRun
         }
         else model = TaskModels.ForFineTuning(o.ModelDir, o.Config, info, (int)(o.Seed & int.MaxValue));
         model.Threads = o.Threads;
-        using var teacher = o.TeacherDir is not null && (o.KdLayers > 0 || TeacherLogits.TryLoad(o.OutputDir, teacherId!, task.DataHash()) is null)
+        // The teacher's logits of this data, when a run into this folder saved them; the teacher model is loaded only to compute
+        // them or for layer distillation.
+        string? dataHash = o.TeacherDir is null ? null : task.DataHash();
+        var savedLogits = dataHash is null ? null : TeacherLogits.TryLoad(o.OutputDir, teacherId!, dataHash);
+        using var teacher = o.TeacherDir is not null && (o.KdLayers > 0 || savedLogits is null)
             ? FineTuneTeacher.Load(o.TeacherDir, info, vocabPath, o.Seq, o.Threads, teacherId) : null;
         task.Objective = new TrainingObjective
         {
             ClassWeights = weights, KdAlpha = o.KdAlpha, KdTemperature = o.KdTemperature,
-            Teacher = o.TeacherDir is null ? null : TeacherTargets(o, info, task, teacher, teacherId!, progress),
+            Teacher = dataHash is null ? null : TeacherTargets(o, info, task, savedLogits, teacher, teacherId!, dataHash, progress),
         };
         var layerKd = teacher is not null && o.KdLayers > 0 ? LayerDistillation.Create(teacher, model.Config, o.KdLayers) : null;
         if (layerKd is not null)
@@ -126,7 +130,7 @@ public static class FineTuningRun
                 double value = loss.Value;
                 if (layerKd is not null)
                 {
-                    var lk = layerKd.Add(batch.Input, output, loss.Gradients, o.Threads);
+                    var lk = layerKd.Add(batch.Input, output, model.Config, loss.Gradients, o.Threads);
                     value += lk.Total; layerSum += lk.Total; fmSum += lk.FeatureMap; atSum += lk.Attention;
                 }
                 if (!double.IsFinite(value))
@@ -217,13 +221,12 @@ public static class FineTuningRun
             trained * o.Batch / Math.Max(1e-9, harness.TrainSeconds), harness.ResumedFrom > 0, harness.ResumedFrom, model.Store.Count);
     }
 
-    /// <summary>The teacher's logits of every training feature: read from the run directory when saved there for this
-    /// teacher and data, else computed on the engine of <paramref name="teacher"/> (and saved).</summary>
-    static TeacherLogits TeacherTargets(FineTuneOptions o, TaskInfo info, FineTuneTask task, FineTuneTeacher? teacher, string teacherId,
-        Action<FineTuneProgress> progress)
+    /// <summary>The teacher's logits of every training feature: <paramref name="saved"/> (read from the run directory, saved there
+    /// for this teacher and data), else computed on the engine of <paramref name="teacher"/> (and saved).</summary>
+    static TeacherLogits TeacherTargets(FineTuneOptions o, TaskInfo info, FineTuneTask task, TeacherLogits? saved, FineTuneTeacher? teacher,
+        string teacherId, string dataHash, Action<FineTuneProgress> progress)
     {
-        string dataHash = task.DataHash();
-        if (TeacherLogits.TryLoad(o.OutputDir, teacherId, dataHash) is { } saved)
+        if (saved is not null)
         {
             progress(new FineTuneProgress { Phase = "data",
                 Message = $"teacher logits of {saved.Rows} training features read from {Path.Combine(o.OutputDir, TeacherLogits.FileName)}" });
