@@ -295,13 +295,14 @@ public static class DistillationRun
         ModelOutput? _teacherOut;   // the previous step's teacher output: its arrays are reused (ForwardOptions.ReuseOutputs)
         float[]?[] _dHidden = [];
         float[]?[] _dAttn = [];
+        readonly LayerTransfer _layers = new();
 
         public Dictionary<string, double> Step(StageContext ctx, PretrainingBatch batch, double lr, ulong seed, long stepNumber, out double gradNorm)
         {
             var stage = ctx.Stage; var student = ctx.Model; var t = ctx.Teacher;
             if (Unmask && !stage.HasPrediction) batch = Unmasked(batch);
             var w = o.Weights;
-            int b = batch.Batch, s = batch.Seq, rows = b * s, h = student.Config.HiddenSize, threads = Math.Max(1, o.Threads);
+            int b = batch.Batch, h = student.Config.HiddenSize, threads = Math.Max(1, o.Threads);
             bool layerWise = stage.HasLayerWise && t is not null, pd = stage.HasPrediction;
             int[]? positions = pd ? PretrainingRun.MaskedPositions(batch.MlmLabels) : null;
             var terms = new Dictionary<string, double>();
@@ -345,29 +346,15 @@ public static class DistillationRun
                 if (_dHidden.Length != L + 1) _dHidden = new float[L + 1][];
                 if (_dAttn.Length != L) _dAttn = new float[L][];
                 Array.Fill(_dHidden, null); Array.Fill(_dAttn, null);
-                int sh = student.Config.NumAttentionHeads, th = t!.Config.NumAttentionHeads;
-                double mse = 0, mean = 0, vr = 0, at = 0;
-                foreach (int l in stage.Layers)
-                {
-                    int tl = map![l];
-                    var dh = _dHidden[l + 1] = Buffer($"dh{l}", rows * h);
-                    var fm = DistillationLosses.FeatureMap(tHidden![tl + 1], sOut.HiddenStates![l + 1], rows, h, batch.AttentionMask, w, dh, 1.0,
-                        threads);
-                    var da = _dAttn[l] = Buffer($"da{l}", b * sh * s * s);
-                    double a = DistillationLosses.Attention(tAttn![tl], sOut.Attentions![l], b, s, th, sh, batch.AttentionMask, da, w.Attention,
-                        threads);
-                    mse += fm.Mse; mean += fm.Mean; vr += fm.Variance; at += a;
-                    total += fm.Total + w.Attention * a;
-                }
-                if (stage.EmbeddingLoss)
-                {
-                    var dh0 = _dHidden[0] = Buffer("dh_emb", rows * h);
-                    var fe = DistillationLosses.FeatureMap(tHidden![0], sOut.HiddenStates![0], rows, h, batch.AttentionMask, w, dh0, 1.0, threads);
-                    terms["fmt_emb"] = fe.Mse;
-                    total += fe.Total;
-                }
-                if (stage.Layers.Length > 0) { terms["fmt_mse"] = mse; terms["fmt_mean"] = mean; terms["fmt_var"] = vr; terms["at"] = at; }
                 grads.HiddenStates = _dHidden; grads.Attentions = _dAttn;
+                var lt = _layers.Apply(tHidden!, tAttn!, t!.Config.NumAttentionHeads, sOut, student.Config, batch.Input, map!, stage.Layers,
+                    stage.EmbeddingLoss, w, 1.0, grads, threads);
+                if (stage.EmbeddingLoss) terms["fmt_emb"] = lt.Embedding;
+                if (stage.Layers.Length > 0)
+                {
+                    terms["fmt_mse"] = lt.Mse; terms["fmt_mean"] = lt.Mean; terms["fmt_var"] = lt.Variance; terms["at"] = lt.Attention;
+                }
+                total += lt.Total;
             }
             if (pd)
             {
@@ -400,14 +387,6 @@ public static class DistillationRun
                 { Settings = ["Lr"] };
             gradNorm = TrainingHarness.BackwardAndUpdate(student, sOut, grads, ctx.Optimizer, o.MaxGradNorm, lr, stepNumber);
             return terms;
-        }
-
-        readonly Dictionary<string, float[]> _buffers = [];
-        float[] Buffer(string key, int length)
-        {
-            if (!_buffers.TryGetValue(key, out var a) || a.Length != length) _buffers[key] = a = new float[length];
-            else Array.Clear(a);
-            return a;
         }
     }
 

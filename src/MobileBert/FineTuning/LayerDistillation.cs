@@ -25,7 +25,7 @@ public sealed class LayerDistillation
     readonly LayerMap _map;
     readonly double _weight;
     readonly LossWeights _terms = new();
-    readonly Dictionary<(int Layer, bool Attention), float[]> _buffers = [];
+    readonly LayerTransfer _transfer = new();
 
     LayerDistillation(FineTuneTeacher teacher, LayerMap map, double weight)
     {
@@ -50,38 +50,15 @@ public sealed class LayerDistillation
     }
 
     /// <summary>Runs the teacher on <paramref name="input"/> and ADDS β·dL_layers into <paramref name="grads"/>' hidden-state and
-    /// attention gradients. <paramref name="student"/>: the student's training forward of the same input, with
-    /// <see cref="ForwardOptions.OutputHiddenStates"/> and <see cref="ForwardOptions.OutputAttentions"/>.</summary>
-    public LayerDistillationLoss Add(ModelInput input, ModelOutput student, OutputGradients grads, int threads)
+    /// attention gradients. <paramref name="student"/>: the student's training forward of the same input (a model with
+    /// <paramref name="studentConfig"/>), with <see cref="ForwardOptions.OutputHiddenStates"/> and
+    /// <see cref="ForwardOptions.OutputAttentions"/>.</summary>
+    public LayerDistillationLoss Add(ModelInput input, ModelOutput student, MobileBertConfig studentConfig, OutputGradients grads, int threads)
     {
-        if (student.HiddenStates is null || student.Attentions is null)
-            throw new InvalidOperationException("LayerDistillation.Add: the student's forward must keep hidden states and attentions.");
         var r = _teacher.Engine.Run(input, InferenceOutputs.HiddenStates | InferenceOutputs.Attentions);
-        int b = input.Batch, s = input.Seq, rows = b * s, h = _teacher.Model.Config.HiddenSize, layers = _map.StudentLayers;
-        int th = _teacher.Model.Config.NumAttentionHeads, sh = student.Attentions[0].Length / (b * s * s);
-        double scale = _weight / (layers + 1);
-        grads.HiddenStates ??= new float[layers + 1][];
-        grads.Attentions ??= new float[layers][];
-        var emb = DistillationLosses.FeatureMap(r.HiddenStates![0], student.HiddenStates[0], rows, h, input.AttentionMask, _terms,
-            grads.HiddenStates[0] ??= Buffer(0, false, rows * h), scale, threads);
-        double fm = 0, at = 0, total = emb.Total;
-        for (int l = 0; l < layers; l++)
-        {
-            int tl = _map[l];
-            var f = DistillationLosses.FeatureMap(r.HiddenStates[tl + 1], student.HiddenStates[l + 1], rows, h, input.AttentionMask, _terms,
-                grads.HiddenStates[l + 1] ??= Buffer(l + 1, false, rows * h), scale, threads);
-            double a = DistillationLosses.Attention(r.Attentions![tl], student.Attentions[l], b, s, th, sh, input.AttentionMask,
-                grads.Attentions[l] ??= Buffer(l, true, b * sh * s * s), scale * _terms.Attention, threads);
-            fm += f.Mse; at += a; total += f.Total + _terms.Attention * a;
-        }
-        return new LayerDistillationLoss(fm / layers, at / layers, emb.Mse, _weight * total / (layers + 1));
-    }
-
-    /// <summary>A zeroed gradient buffer of this length, reused across steps.</summary>
-    float[] Buffer(int layer, bool attention, int length)
-    {
-        if (!_buffers.TryGetValue((layer, attention), out var a) || a.Length != length) _buffers[(layer, attention)] = a = new float[length];
-        else Array.Clear(a);
-        return a;
+        int layers = _map.StudentLayers;
+        var lt = _transfer.Apply(r.HiddenStates!, r.Attentions!, _teacher.Model.Config.NumAttentionHeads, student, studentConfig, input, _map,
+            Enumerable.Range(0, layers), embedding: true, _terms, _weight / (layers + 1), grads, threads);
+        return new LayerDistillationLoss(lt.Mse / layers, lt.Attention / layers, lt.Embedding, _weight * lt.Total / (layers + 1));
     }
 }

@@ -31,7 +31,7 @@ public class LayerDistillationTests
         var kd = LayerDistillation.Create(teacher, student.Config, beta);
         var output = student.Forward(input, new ForwardOptions { KeepForBackward = true, OutputHiddenStates = true, OutputAttentions = true });
         var grads = new OutputGradients();
-        var loss = kd.Add(input, output, grads, 1);
+        var loss = kd.Add(input, output, student.Config, grads, 1);
 
         // Reference: the teacher model's own forward and the transfer losses, layer by layer.
         var t = ModelFolder.Load(teacherDir).Forward(input, new ForwardOptions { OutputHiddenStates = true, OutputAttentions = true });
