@@ -147,6 +147,12 @@ public class ActivationsTests
         Assert.Equal(-0.15865525393145707, k[1], GeluBound(0.15865525393145707, 1));
         Assert.Equal(2.9959503059051097, k[2], GeluBound(2.9959503059051097, 3));
         Assert.Equal(-0.0040496940948902836, k[3], GeluBound(0.0040496940948902836, 3));
+        // Infinity keeps its value (Φ(∞) = 1, not ∞·0 through t = 1/(1 + ∞)); NaN stays NaN — on every lane of the vector path.
+        var special = new float[35];
+        for (int i = 0; i < special.Length; i++) special[i] = i % 2 == 0 ? float.PositiveInfinity : float.NaN;
+        Activations.Gelu(special);
+        for (int i = 0; i < special.Length; i++)
+            Assert.True(i % 2 == 0 ? float.IsPositiveInfinity(special[i]) : float.IsNaN(special[i]), $"gelu of special value at {i}: {special[i]}");
     }
 
     [Fact]

@@ -36,7 +36,9 @@ public static class ModelFolder
         if (!Directory.Exists(dir)) throw new CheckpointException($"{dir}: model folder does not exist.");
         foreach (var f in new[] { ConfigFile, WeightsFile })
             if (!File.Exists(Path.Combine(dir, f))) throw new CheckpointException(
-                $"{Path.Combine(dir, f)}: missing (a model folder needs {ConfigFile} and {WeightsFile}).");
+                $"{Path.Combine(dir, f)}: missing (a model folder needs {ConfigFile} and {WeightsFile})" +
+                (f == WeightsFile && File.Exists(Path.Combine(dir, PyTorchCheckpoint.HfFileName))
+                    ? $"; this folder has {PyTorchCheckpoint.HfFileName}: convert it with `mobilebert import --pytorch {dir} --out NEW_DIR`." : "."));
     }
 
     public static MobileBertModel Load(string dir, LoadOptions? options = null)

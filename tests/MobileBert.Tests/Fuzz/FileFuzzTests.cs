@@ -14,7 +14,7 @@ using MobileBert.Tasks;
 namespace MobileBert.Tests.Fuzz;
 
 /// <summary>
-/// Property-based / mutation tests of every file the library reads: safetensors headers and bodies, config.json, model
+/// Property-based / mutation tests of every file the library reads: safetensors headers and bodies, PyTorch checkpoints, config.json, model
 /// folders, JSONL/CSV/TSV user data and SQuAD JSON. Properties: only documented user-input exceptions (the CLI's
 /// `error:` lines), bounded time and allocation per case, and for data files one row or one skipped entry per line.
 /// Deterministic (fixed seed, fixed case counts; see <see cref="FuzzRunner"/>).
@@ -77,6 +77,21 @@ public class FileFuzzTests(ITestOutputHelper output)
                 foreach (var e in f.Entries)
                     if (e.DType is TensorDType.F32 or TensorDType.F16 or TensorDType.BF16) _ = e.ToFloat32();
             });
+        }, b => Convert.ToHexString(b));
+    }
+
+    [Theory]
+    [InlineData("views.bin")]
+    [InlineData("views_legacy.bin")]
+    public void PyTorchCheckpoints(string fixture)
+    {
+        var dir = TestPaths.NewTempDir();
+        int n = 0;
+        FuzzRunner.Run(output, "pytorch " + fixture, FuzzInputs.Mutations(File.ReadAllBytes(TestPaths.Golden("pytorch", fixture))), 300, bytes =>
+        {
+            var path = Path.Combine(dir, $"f{n++}.bin");
+            File.WriteAllBytes(path, bytes);
+            return Bounded(() => _ = PyTorchCheckpoint.Read(path));
         }, b => Convert.ToHexString(b));
     }
 

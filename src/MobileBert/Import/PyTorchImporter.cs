@@ -1,0 +1,82 @@
+using MobileBert.Checkpoints;
+using MobileBert.Model;
+
+namespace MobileBert.Import;
+
+/// <summary>What <see cref="PyTorchImporter.Import"/> wrote.</summary>
+public sealed record PyTorchImportResult(int Tensors, long Elements, IReadOnlyList<TensorDType> DTypes, bool DroppedTiedDecoder, bool CopiedVocab,
+    MobileBertConfig Config);
+
+/// <summary>
+/// Converts a HuggingFace PyTorch checkpoint (<c>pytorch_model.bin</c> + <c>config.json</c> [+ <c>vocab.txt</c>]) into a model
+/// folder (config.json + model.safetensors + vocab.txt) that every command loads. Tensors keep their names and dtypes; the
+/// MLM decoder tied to the word embeddings is stored once, as HF's safetensors files do. The folder is checked by loading
+/// it before the import reports success.
+/// </summary>
+public static class PyTorchImporter
+{
+    static readonly string[] Written = [ModelFolder.ConfigFile, ModelFolder.WeightsFile, ModelFolder.VocabFile];
+
+    /// <summary><paramref name="source"/>: a folder holding pytorch_model.bin (its config.json and vocab.txt are used unless
+    /// given), or the .bin file itself (then config.json is taken from beside it unless given).</summary>
+    public static PyTorchImportResult Import(string source, string outDir, string? configPath = null, string? vocabPath = null)
+    {
+        string binPath = source, folder = Path.GetDirectoryName(Path.GetFullPath(source)) ?? ".";
+        if (Directory.Exists(source))
+        {
+            folder = source;
+            binPath = Path.Combine(source, PyTorchCheckpoint.HfFileName);
+            if (!File.Exists(binPath))
+                throw new CheckpointException($"{binPath}: missing (the folder has no PyTorch checkpoint).") { FilePath = binPath };
+        }
+        configPath ??= Path.Combine(folder, ModelFolder.ConfigFile);
+        if (!File.Exists(configPath))
+            throw new CheckpointException($"{configPath}: missing (the HF config.json of the checkpoint; pass --config).") { FilePath = configPath };
+        if (vocabPath is null && File.Exists(Path.Combine(folder, ModelFolder.VocabFile))) vocabPath = Path.Combine(folder, ModelFolder.VocabFile);
+        if (vocabPath is not null && !File.Exists(vocabPath))
+            throw new CheckpointException($"{vocabPath}: vocab file does not exist.") { FilePath = vocabPath };
+        var config = ConfigJson.Load(configPath);
+        CheckOutputFolder(outDir);
+
+        var tensors = PyTorchCheckpoint.Read(binPath).ToList();
+        bool dropped = DropTiedDecoder(tensors, config.BackbonePrefix);
+        Directory.CreateDirectory(outDir);
+        try
+        {
+            AtomicFile.Write(Path.Combine(outDir, ModelFolder.ConfigFile), fs => fs.Write(File.ReadAllBytes(configPath)));
+            SafeTensorsWriter.WriteRaw(Path.Combine(outDir, ModelFolder.WeightsFile),
+                tensors.Select(t => (t.Name, t.DType, t.Shape, (ReadOnlyMemory<byte>)t.Data)), new Dictionary<string, string> { ["format"] = "pt" });
+            if (vocabPath is not null) AtomicFile.Write(Path.Combine(outDir, ModelFolder.VocabFile), fs => fs.Write(File.ReadAllBytes(vocabPath)));
+            ModelFolder.Load(outDir);   // the names and shapes must fit the config: fail here, not in the first command that uses it
+        }
+        catch
+        {
+            foreach (var f in Written) File.Delete(Path.Combine(outDir, f));
+            throw;
+        }
+        return new PyTorchImportResult(tensors.Count, tensors.Sum(t => t.Shape.Aggregate(1L, (p, d) => p * d)),
+            tensors.Select(t => t.DType).Distinct().ToList(), dropped, vocabPath is not null, config);
+    }
+
+    /// <summary>The folder may be new, empty or hold a previous import's files, nothing else (a task.json or quantized weights
+    /// left from another model would be loaded with this one).</summary>
+    static void CheckOutputFolder(string outDir)
+    {
+        if (!Directory.Exists(outDir)) return;
+        var other = Directory.EnumerateFileSystemEntries(outDir).Select(Path.GetFileName).FirstOrDefault(f => !Written.Contains(f));
+        if (other is not null)
+            throw new CheckpointException($"{outDir}: already holds '{other}', which an import does not write; import into a new or empty folder.");
+    }
+
+    /// <summary>Removes cls.predictions.decoder.weight when it equals the word embeddings (a tied decoder, stored once).</summary>
+    static bool DropTiedDecoder(List<PyTorchTensor> tensors, string backbonePrefix)
+    {
+        const string decoderName = "cls.predictions.decoder.weight", words = "embeddings.word_embeddings.weight";
+        var decoder = tensors.FirstOrDefault(t => t.Name == decoderName);
+        var embeddings = tensors.FirstOrDefault(t => t.Name == backbonePrefix + words || t.Name == words);
+        if (decoder is null || embeddings is null || decoder.DType != embeddings.DType) return false;
+        if (!decoder.Data.AsSpan().SequenceEqual(embeddings.Data)) return false;
+        tensors.Remove(decoder);
+        return true;
+    }
+}
