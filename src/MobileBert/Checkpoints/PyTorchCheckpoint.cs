@@ -4,8 +4,9 @@ using System.Numerics;
 
 namespace MobileBert.Checkpoints;
 
-/// <summary>One tensor of a PyTorch checkpoint, contiguous, in its stored dtype (little-endian bytes).</summary>
-public sealed record PyTorchTensor(string Name, TensorDType DType, int[] Shape, byte[] Data);
+/// <summary>One tensor of a PyTorch checkpoint, contiguous, in its stored dtype (little-endian bytes; a slice of its storage
+/// when the tensor already was contiguous, so tensors sharing a storage may share these bytes).</summary>
+public sealed record PyTorchTensor(string Name, TensorDType DType, int[] Shape, ReadOnlyMemory<byte> Data);
 
 /// <summary>
 /// Reads a state dict written by <c>torch.save</c> — HuggingFace's <c>pytorch_model.bin</c> — without Python: the zip format
@@ -182,20 +183,20 @@ public static class PyTorchCheckpoint
         return new TensorView(st, offset, shape, strides);
     }
 
-    /// <summary>The view's elements in row-major order (a slice when the view is already contiguous).</summary>
-    static byte[] Contiguous(TensorView v, byte[] storage, string path, string name)
+    /// <summary>The view's elements in row-major order (a slice of the storage when the view is already contiguous).</summary>
+    static ReadOnlyMemory<byte> Contiguous(TensorView v, byte[] storage, string path, string name)
     {
         int es = DTypeInfo.SizeOf(v.Storage.DType);
         long count = v.Shape.Aggregate(1L, (p, d) => p * d);
-        var output = new byte[checked((int)(count * es))];
-        if (count == 0) return output;
+        if (count == 0) return ReadOnlyMemory<byte>.Empty;
         bool contiguous = true;
         for (long expect = 1, i = v.Shape.Length - 1; i >= 0; i--)
         {
             if (v.Shape[i] != 1 && v.Stride[i] != expect) { contiguous = false; break; }
             expect *= v.Shape[i];
         }
-        if (contiguous) { storage.AsSpan((int)(v.Offset * es), output.Length).CopyTo(output); return output; }
+        if (contiguous) return storage.AsMemory((int)(v.Offset * es), (int)(count * es));
+        var output = new byte[count * es];
         var index = new int[v.Shape.Length];
         for (long o = 0; o < count; o++)
         {

@@ -45,7 +45,7 @@ public static class PyTorchImporter
         {
             AtomicFile.Write(Path.Combine(outDir, ModelFolder.ConfigFile), fs => fs.Write(File.ReadAllBytes(configPath)));
             SafeTensorsWriter.WriteRaw(Path.Combine(outDir, ModelFolder.WeightsFile),
-                tensors.Select(t => (t.Name, t.DType, t.Shape, (ReadOnlyMemory<byte>)t.Data)), new Dictionary<string, string> { ["format"] = "pt" });
+                tensors.Select(t => (t.Name, t.DType, t.Shape, t.Data)), new Dictionary<string, string> { ["format"] = "pt" });
             if (vocabPath is not null) AtomicFile.Write(Path.Combine(outDir, ModelFolder.VocabFile), fs => fs.Write(File.ReadAllBytes(vocabPath)));
             ModelFolder.Load(outDir);   // the names and shapes must fit the config: fail here, not in the first command that uses it
         }
@@ -75,7 +75,7 @@ public static class PyTorchImporter
         var decoder = tensors.FirstOrDefault(t => t.Name == decoderName);
         var embeddings = tensors.FirstOrDefault(t => t.Name == backbonePrefix + words || t.Name == words);
         if (decoder is null || embeddings is null || decoder.DType != embeddings.DType) return false;
-        if (!decoder.Data.AsSpan().SequenceEqual(embeddings.Data)) return false;
+        if (!decoder.Data.Span.SequenceEqual(embeddings.Data.Span)) return false;
         tensors.Remove(decoder);
         return true;
     }

@@ -35,11 +35,11 @@ public class PyTorchCheckpointTests
             Assert.Equal(golden[name].ToFloat32(), FloatsOf(t));
         }
         // The tied decoder shares the word embeddings' storage in the file; the buffer is int64.
-        Assert.Equal(tensors["bert.embeddings.word_embeddings.weight"].Data, tensors["cls.predictions.decoder.weight"].Data);
+        Assert.Equal(tensors["bert.embeddings.word_embeddings.weight"].Data.ToArray(), tensors["cls.predictions.decoder.weight"].Data.ToArray());
         var positions = tensors["bert.embeddings.position_ids"];
         Assert.Equal(TensorDType.I64, positions.DType);
         Assert.Equal([1, 64], positions.Shape);
-        Assert.Equal(Enumerable.Range(0, 64).Select(i => (long)i), Enumerable.Range(0, 64).Select(i => BitConverter.ToInt64(positions.Data, 8 * i)));
+        Assert.Equal(Enumerable.Range(0, 64).Select(i => (long)i), Enumerable.Range(0, 64).Select(i => BitConverter.ToInt64(positions.Data.Span[(8 * i)..])));
         Assert.Equal(golden.Names.Count() + 2, tensors.Count);
     }
 
@@ -53,7 +53,7 @@ public class PyTorchCheckpointTests
         Assert.Equal(doc.RootElement.EnumerateObject().Select(p => p.Name), tensors.Select(t => t.Name));   // the file's order
         // Through a safetensors file, as the import writes them, and back to float32 with the reader every command uses.
         string path = Path.Combine(TestPaths.NewTempDir(), "views.safetensors");
-        SafeTensorsWriter.WriteRaw(path, tensors.Select(t => (t.Name, t.DType, t.Shape, (ReadOnlyMemory<byte>)t.Data)));
+        SafeTensorsWriter.WriteRaw(path, tensors.Select(t => (t.Name, t.DType, t.Shape, t.Data)));
         using var file = SafeTensorsFile.Open(path);
         foreach (var p in doc.RootElement.EnumerateObject())
         {
@@ -139,12 +139,7 @@ public class PyTorchCheckpointTests
         Assert.Contains($"this folder has pytorch_model.bin: convert it with `mobilebert import --pytorch {src} --out NEW_DIR`.", ex.Message);
     }
 
-    static float[] FloatsOf(PyTorchTensor t)
-    {
-        var f = new float[t.Data.Length / 4];
-        Buffer.BlockCopy(t.Data, 0, f, 0, t.Data.Length);
-        return f;
-    }
+    static float[] FloatsOf(PyTorchTensor t) => System.Runtime.InteropServices.MemoryMarshal.Cast<byte, float>(t.Data.Span).ToArray();
 
     static byte[] Unicode(string s) => [(byte)'X', .. BitConverter.GetBytes(Encoding.UTF8.GetByteCount(s)), .. Encoding.UTF8.GetBytes(s)];
 
