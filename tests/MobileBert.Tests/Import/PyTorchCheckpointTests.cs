@@ -90,6 +90,24 @@ public class PyTorchCheckpointTests
     }
 
     [Fact]
+    public void AHalfPrecisionMobileBertImportsInFloat16AndLoadsItsValues()
+    {
+        string src = TestPaths.NewTempDir(), outDir = Path.Combine(TestPaths.NewTempDir(), "model");
+        File.Copy(Fixture("mobilebert_tiny_fp16.bin"), Path.Combine(src, PyTorchCheckpoint.HfFileName));
+        var config = ConfigJson.Load(TestPaths.Golden("model", "tiny", "config.json"));
+        config.Labels = ["LABEL_0", "LABEL_1", "LABEL_2"];   // the golden classifier has 3 rows (see golden/README.md)
+        ConfigJson.Save(config, Path.Combine(src, ModelFolder.ConfigFile));
+        var r = PyTorchImporter.Import(src, outDir);
+        Assert.Equal([TensorDType.F16], r.DTypes);   // kept half size on disk
+        Assert.False(r.CopiedVocab);
+        var model = ModelFolder.Load(outDir);
+        Assert.Equal(ModelType.MobileBert, model.Config.ModelType);
+        using var golden = SafeTensorsFile.Open(TestPaths.Golden("model", "tiny", "weights.safetensors"));
+        foreach (var p in model.Store.Parameters)
+            Assert.Equal(golden[p.Name].ToFloat32().Select(v => (float)(Half)v), model.Store.Span(p).ToArray());
+    }
+
+    [Fact]
     public void BrokenAndForeignFilesAreRefusedNamingTheFileAndEntry()
     {
         string dir = TestPaths.NewTempDir();

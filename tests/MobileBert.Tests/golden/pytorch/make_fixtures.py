@@ -1,11 +1,12 @@
 # Writes the PyTorch-checkpoint fixtures of PyTorchCheckpointTests with torch.save (Debian's python3-torch 1.13):
-#   /usr/bin/python3 make_fixtures.py ../model/bert_tiny/weights.safetensors
+#   /usr/bin/python3 make_fixtures.py ../model/bert_tiny/weights.safetensors ../model/tiny/weights.safetensors
 # - bert_tiny_zip.bin:    the golden bert_tiny weights as HF writes pytorch_model.bin (zip format, torch >= 1.6): an
 #                         OrderedDict state dict with `_metadata`, the tied MLM decoder sharing the word embeddings'
 #                         storage, and the int64 `bert.embeddings.position_ids` buffer.
 # - bert_tiny_legacy.bin: the same dict in the legacy format (torch < 1.6, `_use_new_zipfile_serialization=False`).
 # - views.bin:            tensors that are views (transposed, offset into a shared storage), fp16, bf16 and int64;
 #   views_legacy.bin:     the same in the legacy format.
+# - mobilebert_tiny_fp16.bin: the golden tiny MobileBERT weights in float16 (zip format), as half-precision uploads are.
 import collections, json, struct, sys
 import torch
 
@@ -28,6 +29,9 @@ sd['bert.embeddings.position_ids'] = torch.arange(64).expand((1, -1))           
 sd._metadata = collections.OrderedDict([('', {'version': 1}), ('bert', {'version': 1})])
 torch.save(sd, 'bert_tiny_zip.bin')
 torch.save(sd, 'bert_tiny_legacy.bin', _use_new_zipfile_serialization=False)
+
+mobile = read_safetensors(sys.argv[2])
+torch.save(collections.OrderedDict((k, v.half()) for k, v in mobile.items()), 'mobilebert_tiny_fp16.bin')
 
 g = torch.Generator().manual_seed(7)
 base = torch.randn(6, 10, generator=g)
