@@ -35,7 +35,8 @@ public class PyTorchCheckpointTests
             Assert.Equal(golden[name].ToFloat32(), FloatsOf(t));
         }
         // The tied decoder shares the word embeddings' storage in the file; the buffer is int64.
-        Assert.Equal(tensors["bert.embeddings.word_embeddings.weight"].Data.ToArray(), tensors["cls.predictions.decoder.weight"].Data.ToArray());
+        var words = tensors["bert.embeddings.word_embeddings.weight"].Data.ToArray();
+        Assert.Equal(words, tensors["cls.predictions.decoder.weight"].Data.ToArray());
         var positions = tensors["bert.embeddings.position_ids"];
         Assert.Equal(TensorDType.I64, positions.DType);
         Assert.Equal([1, 64], positions.Shape);
