@@ -17,7 +17,7 @@ public sealed class LoadOptions
 /// Parameter names are HF's: the backbone under <c>mobilebert.</c> or <c>bert.</c> (a bare MobileBertModel / BertModel
 /// checkpoint without the prefix, as sentence-transformers saves it, also loads; TF-era <c>gamma</c>/<c>beta</c> norm names
 /// are read as <c>weight</c>/<c>bias</c>), heads under <c>cls.</c>, <c>classifier.</c>, <c>qa_outputs.</c>. The tied MLM
-/// decoder is not stored twice.
+/// decoder is not stored twice; a checkpoint that stores it must store the word embeddings' values (an untied decoder is refused).
 /// </summary>
 public static class ModelFolder
 {
@@ -109,6 +109,11 @@ public static class ModelFolder
             file[stored].CopyTo(values);
             CheckpointPreflight.RequireFinite(values, stored, file.Path);
         }
+        if (decoderName is not null && model.Mlm is not null
+            && !file[decoderName].ToFloat32().AsSpan().SequenceEqual(model.Store.Span(model.Embeddings.WordEmbeddings)))
+            throw new CheckpointException($"{file.Path}: '{decoderName}' differs from the word embeddings; the MLM decoder is tied to them " +
+                "here (HF's default), an untied decoder (tie_word_embeddings = false) is not supported.")
+                { FilePath = file.Path, TensorName = decoderName };
         return model;
     }
 

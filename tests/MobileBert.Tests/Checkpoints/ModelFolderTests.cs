@@ -56,6 +56,27 @@ public class ModelFolderTests
     }
 
     [Fact]
+    public void AStoredMlmDecoderMustEqualTheWordEmbeddings()
+    {
+        var model = new MobileBertModel(Presets.MobileBertMicro(), ModelHeads.MaskedLm);
+        model.InitializeWeights(5);
+        var dir = TestPaths.NewTempDir();
+        ConfigJson.Save(model.Config, Path.Combine(dir, "config.json"));
+        var words = model.Store.Span(model.Embeddings.WordEmbeddings).ToArray();
+        void Write(float[] decoder) => SafeTensorsWriter.Write(Path.Combine(dir, "model.safetensors"),
+            model.Store.Parameters.Select(p => (p.Name, p.Shape, model.Store.Span(p).ToArray()))
+                .Append(("cls.predictions.decoder.weight", model.Embeddings.WordEmbeddings.Shape, decoder)).ToList());
+        Write(words);   // tied, stored twice (as torch.save writes a state dict): loads
+        Assert.Equal(model.Store.Data, ModelFolder.Load(dir).Store.Data);
+        var untied = (float[])words.Clone();
+        untied[7] += 0.5f;
+        Write(untied);   // an untied decoder would be replaced by the embeddings without a word: refused
+        var e = Assert.Throws<CheckpointException>(() => ModelFolder.Load(dir));
+        Assert.Contains("'cls.predictions.decoder.weight' differs from the word embeddings", e.Message);
+        Assert.NotNull(ModelFolder.Load(dir, new LoadOptions { Heads = ModelHeads.None }));   // without the MLM head it is not read
+    }
+
+    [Fact]
     public void MissingWrongShapeAndUnexpectedTensorsAreListed()
     {
         var model = new MobileBertModel(Presets.MobileBertMicro());
