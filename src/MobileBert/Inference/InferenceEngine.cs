@@ -331,7 +331,9 @@ public sealed unsafe partial class InferenceEngine : IDisposable
         lock (_runGate)
         {
             ObjectDisposedException.ThrowIf(_disposed, this);
-            return ExecuteLocked(rows, seqs);
+            ParallelFor.BeginBurst();   // the forward's regions run back to back: workers spin between them
+            try { return ExecuteLocked(rows, seqs); }
+            finally { ParallelFor.EndBurst(); }
         }
     }
 
