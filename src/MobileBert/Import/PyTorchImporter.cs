@@ -10,12 +10,15 @@ public sealed record PyTorchImportResult(int Tensors, long Elements, IReadOnlyLi
 /// <summary>
 /// Converts a HuggingFace PyTorch checkpoint (<c>pytorch_model.bin</c> + <c>config.json</c> [+ <c>vocab.txt</c>]) into a model
 /// folder (config.json + model.safetensors + vocab.txt) that every command loads. Tensors keep their names and dtypes; the
-/// MLM decoder tied to the word embeddings is stored once, as HF's safetensors files do. The folder is checked by loading
-/// it before the import reports success.
+/// MLM decoder tied to the word embeddings is stored once, as HF's safetensors files do. A sentence-transformers folder's
+/// embedding settings (modules.json, 1_Pooling/, 2_Normalize/, sentence_bert_config.json) are copied too, so
+/// <c>embed</c> pools and normalises as the model was trained. The folder is checked by loading it before the import
+/// reports success.
 /// </summary>
 public static class PyTorchImporter
 {
-    static readonly string[] Written = [ModelFolder.ConfigFile, ModelFolder.WeightsFile, ModelFolder.VocabFile];
+    static readonly string[] Written =
+        [ModelFolder.ConfigFile, ModelFolder.WeightsFile, ModelFolder.VocabFile, .. SentenceTransformersFolder.Entries];
 
     /// <summary><paramref name="source"/>: a folder holding pytorch_model.bin (its config.json and vocab.txt are used unless
     /// given), or the .bin file itself (then config.json is taken from beside it unless given).</summary>
@@ -36,6 +39,8 @@ public static class PyTorchImporter
         if (vocabPath is not null && !File.Exists(vocabPath))
             throw new CheckpointException($"{vocabPath}: vocab file does not exist.") { FilePath = vocabPath };
         var config = ConfigJson.Load(configPath);
+        bool sentenceTransformers = Directory.Exists(source) && SentenceTransformersFolder.Read(source) is { } st
+            && (st.Pooling is not null || st.Normalize is not null || st.MaxSeqLength is not null);   // read: a malformed file fails here
         CheckOutputFolder(outDir);
 
         var tensors = PyTorchCheckpoint.Read(binPath).ToList();
@@ -47,15 +52,32 @@ public static class PyTorchImporter
             SafeTensorsWriter.WriteRaw(Path.Combine(outDir, ModelFolder.WeightsFile),
                 tensors.Select(t => (t.Name, t.DType, t.Shape, t.Data)), new Dictionary<string, string> { ["format"] = "pt" });
             if (vocabPath is not null) AtomicFile.Write(Path.Combine(outDir, ModelFolder.VocabFile), fs => fs.Write(File.ReadAllBytes(vocabPath)));
+            if (sentenceTransformers) CopySentenceTransformersEntries(source, outDir);
             ModelFolder.Load(outDir);   // the names and shapes must fit the config: fail here, not in the first command that uses it
         }
         catch
         {
-            foreach (var f in Written) File.Delete(Path.Combine(outDir, f));
+            foreach (var f in Written.Select(f => Path.Combine(outDir, f)))
+                if (Directory.Exists(f)) Directory.Delete(f, recursive: true); else File.Delete(f);
             throw;
         }
         return new PyTorchImportResult(tensors.Count, tensors.Sum(t => t.Shape.Aggregate(1L, (p, d) => p * d)),
             tensors.Select(t => t.DType).Distinct().ToList(), dropped, vocabPath is not null, config);
+    }
+
+    /// <summary>modules.json, sentence_bert_config.json and the module folders (1_Pooling/config.json, 2_Normalize/), as they are.</summary>
+    static void CopySentenceTransformersEntries(string source, string outDir)
+    {
+        foreach (var entry in SentenceTransformersFolder.Entries)
+        {
+            string from = Path.Combine(source, entry), to = Path.Combine(outDir, entry);
+            if (File.Exists(from)) File.Copy(from, to, overwrite: true);
+            else if (Directory.Exists(from))
+            {
+                Directory.CreateDirectory(to);
+                foreach (var f in Directory.EnumerateFiles(from)) File.Copy(f, Path.Combine(to, Path.GetFileName(f)), overwrite: true);
+            }
+        }
     }
 
     /// <summary>The folder may be new, empty or hold a previous import's files, nothing else (a task.json or quantized weights

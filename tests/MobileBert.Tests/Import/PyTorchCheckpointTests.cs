@@ -92,6 +92,26 @@ public class PyTorchCheckpointTests
     }
 
     [Fact]
+    public void ASentenceTransformersFolderKeepsItsEmbeddingSettings()
+    {
+        string src = TestPaths.NewTempDir(), outDir = Path.Combine(TestPaths.NewTempDir(), "model");
+        File.Copy(Fixture("bert_tiny_zip.bin"), Path.Combine(src, PyTorchCheckpoint.HfFileName));
+        File.Copy(TestPaths.Golden("model", "bert_tiny", "config.json"), Path.Combine(src, ModelFolder.ConfigFile));
+        new SentenceTransformersFolder(Pooling.Cls, true, 48).Write(src, 64);
+        PyTorchImporter.Import(src, outDir);
+        Assert.Equal(new SentenceTransformersFolder(Pooling.Cls, true, 48), SentenceTransformersFolder.Read(outDir));
+        Assert.True(Directory.Exists(Path.Combine(outDir, "2_Normalize")));
+        PyTorchImporter.Import(src, outDir);   // again into the same folder: a previous import's files are allowed
+
+        // A malformed settings file fails the import, naming it, before anything is written.
+        File.WriteAllText(Path.Combine(src, "modules.json"), "[{");
+        string other = Path.Combine(TestPaths.NewTempDir(), "other");
+        var e = Assert.Throws<CheckpointException>(() => PyTorchImporter.Import(src, other));
+        Assert.StartsWith($"{Path.Combine(src, "modules.json")}: invalid JSON", e.Message);
+        Assert.False(Directory.Exists(other));
+    }
+
+    [Fact]
     public void AHalfPrecisionMobileBertImportsInFloat16AndLoadsItsValues()
     {
         string src = TestPaths.NewTempDir(), outDir = Path.Combine(TestPaths.NewTempDir(), "model");
