@@ -27,7 +27,8 @@ public static class ModelFolder
 
     // Stored by some HF versions / tools, never parameters of ours.
     static readonly HashSet<string> IgnoredTensors = ["embeddings.position_ids", "cls.predictions.decoder.bias"];
-    const string TiedDecoder = "cls.predictions.decoder.weight";
+    /// <summary>The MLM decoder's weight, tied to the word embeddings (HF's default).</summary>
+    internal const string TiedDecoder = "cls.predictions.decoder.weight";
 
     /// <summary>Throws a <see cref="CheckpointException"/> naming what is missing unless <paramref name="dir"/> is a folder with
     /// config.json and model.safetensors (checks nothing else; for commands that must fail before creating their output).</summary>

@@ -36,8 +36,6 @@ internal sealed class PickleReader(Stream input, string path)
     readonly Dictionary<long, object?> _memo = [];
     long _offset;
 
-    static readonly object Mark = new();
-
     /// <summary>Reads one pickle (up to its STOP opcode) and returns its value; the stream is left right after it.</summary>
     public object? Load()
     {

@@ -13,7 +13,8 @@ public sealed record PyTorchTensor(string Name, TensorDType DType, int[] Shape, 
 /// (PyTorch ≥ 1.6: <c>archive/data.pkl</c> + one record per storage) and the legacy format (a sequence of pickles followed by
 /// the raw storages). The pickle is interpreted, never executed (<see cref="PickleReader"/>): only tensors rebuilt by
 /// <c>torch._utils._rebuild_tensor_v2</c> / <c>_rebuild_parameter</c> from typed storages are accepted. Views (any strides
-/// and storage offset) are copied out contiguously; tensors sharing a storage (tied weights) each get their own copy.
+/// and storage offset) are copied out contiguously; a tensor that already is contiguous is a slice of its storage, so tensors
+/// sharing a storage (tied weights) share its bytes.
 /// Anything else — a value that is not a tensor, a quantized or sparse tensor, a big-endian file — is a
 /// <see cref="CheckpointException"/> naming the file and the entry.
 /// </summary>
@@ -155,7 +156,7 @@ public static class PyTorchCheckpoint
             string name = k as string ?? throw new CheckpointException($"{path}: state dict key {Describe(k)} is not a string.") { FilePath = path };
             if (!seen.Add(name)) throw new CheckpointException($"{path}: tensor '{name}' appears twice.") { FilePath = path, TensorName = name };
             var view = AsTensor(v, path, name);
-            result.Add(new PyTorchTensor(name, view.Storage.DType, view.Shape, Contiguous(view, bytes(view.Storage), path, name)));
+            result.Add(new PyTorchTensor(name, view.Storage.DType, view.Shape, Contiguous(view, bytes(view.Storage))));
         }
         return result;
     }
@@ -184,7 +185,7 @@ public static class PyTorchCheckpoint
     }
 
     /// <summary>The view's elements in row-major order (a slice of the storage when the view is already contiguous).</summary>
-    static ReadOnlyMemory<byte> Contiguous(TensorView v, byte[] storage, string path, string name)
+    static ReadOnlyMemory<byte> Contiguous(TensorView v, byte[] storage)
     {
         int es = DTypeInfo.SizeOf(v.Storage.DType);
         long count = v.Shape.Aggregate(1L, (p, d) => p * d);

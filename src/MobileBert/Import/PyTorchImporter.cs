@@ -93,8 +93,8 @@ public static class PyTorchImporter
     /// <summary>Removes cls.predictions.decoder.weight when it equals the word embeddings (a tied decoder, stored once).</summary>
     static bool DropTiedDecoder(List<PyTorchTensor> tensors, string backbonePrefix)
     {
-        const string decoderName = "cls.predictions.decoder.weight", words = "embeddings.word_embeddings.weight";
-        var decoder = tensors.FirstOrDefault(t => t.Name == decoderName);
+        const string words = BertTensorNames.WordEmbeddings;   // the same name under a MobileBERT prefix
+        var decoder = tensors.FirstOrDefault(t => t.Name == ModelFolder.TiedDecoder);
         var embeddings = tensors.FirstOrDefault(t => t.Name == backbonePrefix + words || t.Name == words);
         if (decoder is null || embeddings is null || decoder.DType != embeddings.DType) return false;
         if (!decoder.Data.Span.SequenceEqual(embeddings.Data.Span)) return false;
