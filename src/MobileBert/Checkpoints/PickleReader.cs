@@ -86,8 +86,9 @@ internal sealed class PickleReader(Stream input, string path)
                 case 'u':                                                          // SETITEMS
                 {
                     var kv = PopMark(at);
+                    if (kv.Length % 2 != 0) throw Error(at, "SETITEMS with a key and no value");
                     var d = AsDict(Top(at), at);
-                    for (int i = 0; i + 1 < kv.Length; i += 2) d.Items.Add(new(kv[i], kv[i + 1]));
+                    for (int i = 0; i < kv.Length; i += 2) d.Items.Add(new(kv[i], kv[i + 1]));
                     break;
                 }
                 case 'R': case 0x81:                                               // REDUCE, NEWOBJ

@@ -148,6 +148,9 @@ public class PyTorchCheckpointTests
         // {'a': 1}: a value that is not a tensor.
         string notTensor = Write("int.bin", ZipCheckpoint([0x80, 2, (byte)'}', .. Unicode("a"), (byte)'K', 1, (byte)'s', (byte)'.']));
         Assert.Equal($"{notTensor}: 'a' is the value 1, not a tensor.", Message(notTensor));
+        // SETITEMS with a key and no value: refused, not the key silently dropped.
+        string oddItems = Write("odd.bin", ZipCheckpoint([0x80, 2, (byte)'}', (byte)'(', .. Unicode("a"), (byte)'u', (byte)'.']));
+        Assert.Contains("SETITEMS with a key and no value (pickle byte 10)", Message(oddItems));
         string badOp = Write("op.bin", ZipCheckpoint([0x80, 2, 0xff]));
         Assert.Contains("unsupported pickle opcode 0xff (pickle byte 2)", Message(badOp));
         // A view reaching past its storage: size 3, stride 2 over 4 elements.
