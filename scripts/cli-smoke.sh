@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Smoke test of one build of the mobilebert CLI (JIT or NativeAOT) on bundled data: info, init, tokenize, encode,
-# import --pytorch (a torch.save test fixture) + encode on it, finetune (a micro model, one epoch, ~10 s), predict on 10 lines, and a bad input line (one-line error, exit 1).
+# a torch.save test fixture encoded straight from its folder and after import --pytorch (the same bytes), finetune (a micro model, one epoch, ~10 s), predict on 10 lines, and a bad input line (one-line error, exit 1).
 # Usage: scripts/cli-smoke.sh OUT_DIR CLI [ARGS…]
 #   scripts/cli-smoke.sh out/smoke-jit dotnet src/MobileBert.Cli/bin/Release/net10.0/MobileBert.Cli.dll
 #   scripts/cli-smoke.sh out/smoke-aot artifacts/aot/linux-x64/MobileBert.Cli
@@ -27,6 +27,8 @@ head -n 1000 "$vocab" > "$out/pt/vocab.txt"   # the test model's 1000-token voca
 "${cli[@]}" import --pytorch "$out/pt" --out "$out/pt-model"
 "${cli[@]}" encode --model "$out/pt-model" --input data/examples/sentences.jsonl --output "$out/pt-encoded.safetensors"
 [ -s "$out/pt-encoded.safetensors" ] || fail "encode on the imported PyTorch checkpoint wrote nothing"
+"${cli[@]}" encode --model "$out/pt" --input data/examples/sentences.jsonl --output "$out/pt-direct.safetensors"
+cmp -s "$out/pt-encoded.safetensors" "$out/pt-direct.safetensors" || fail "encode on pytorch_model.bin differs from encode on its import"
 "${cli[@]}" finetune --init-config mobilebert-micro --vocab "$vocab" --task jsonl --train data/sentiment/yelp.json \
   --dev data/sentiment/amazon.json --label-column class --skip-bad-rows --epochs 1 --seq 32 --lr 2e-3 --seed 7 --threads 2 \
   --out "$out/model" > "$out/finetune.log"

@@ -13,7 +13,8 @@ public sealed class LoadOptions
 }
 
 /// <summary>
-/// A model folder as HuggingFace writes it: <c>config.json</c> + <c>model.safetensors</c> (+ <c>vocab.txt</c>).
+/// A model folder as HuggingFace writes it: <c>config.json</c> + <c>model.safetensors</c> or (older uploads)
+/// <c>pytorch_model.bin</c> (+ <c>vocab.txt</c>); saving always writes model.safetensors.
 /// Parameter names are HF's: the backbone under <c>mobilebert.</c> or <c>bert.</c> (a bare MobileBertModel / BertModel
 /// checkpoint without the prefix, as sentence-transformers saves it, also loads; TF-era <c>gamma</c>/<c>beta</c> norm names
 /// are read as <c>weight</c>/<c>bias</c>), heads under <c>cls.</c>, <c>classifier.</c>, <c>qa_outputs.</c>. The tied MLM
@@ -31,23 +32,40 @@ public static class ModelFolder
     internal const string TiedDecoder = "cls.predictions.decoder.weight";
 
     /// <summary>Throws a <see cref="CheckpointException"/> naming what is missing unless <paramref name="dir"/> is a folder with
-    /// config.json and model.safetensors (checks nothing else; for commands that must fail before creating their output).</summary>
+    /// config.json and weights (model.safetensors or pytorch_model.bin; checks nothing else; for commands that must fail before
+    /// creating their output).</summary>
     public static void RequireFolder(string dir)
     {
         if (!Directory.Exists(dir)) throw new CheckpointException($"{dir}: model folder does not exist.");
-        foreach (var f in new[] { ConfigFile, WeightsFile })
-            if (!File.Exists(Path.Combine(dir, f))) throw new CheckpointException(
-                $"{Path.Combine(dir, f)}: missing (a model folder needs {ConfigFile} and {WeightsFile})" +
-                (f == WeightsFile && File.Exists(Path.Combine(dir, PyTorchCheckpoint.HfFileName))
-                    ? $"; this folder has {PyTorchCheckpoint.HfFileName}: convert it with `mobilebert import --pytorch {dir} --out NEW_DIR`." : "."));
+        if (!File.Exists(Path.Combine(dir, ConfigFile))) throw new CheckpointException(
+            $"{Path.Combine(dir, ConfigFile)}: missing (a model folder needs {ConfigFile} and {WeightsFile} or {PyTorchCheckpoint.HfFileName}).");
+        if (WeightsPathOf(dir) is null) throw new CheckpointException(
+            $"{Path.Combine(dir, WeightsFile)}: missing (a model folder needs {ConfigFile} and {WeightsFile} or {PyTorchCheckpoint.HfFileName}).");
     }
 
+    /// <summary>The float weights of a model folder: model.safetensors, else HF's older pytorch_model.bin (as HF's own loader
+    /// prefers them); null when it has neither.</summary>
+    public static string? WeightsPathOf(string dir)
+    {
+        string safetensors = Path.Combine(dir, WeightsFile), pytorch = Path.Combine(dir, PyTorchCheckpoint.HfFileName);
+        return File.Exists(safetensors) ? safetensors : File.Exists(pytorch) ? pytorch : null;
+    }
+
+    /// <summary>Opens a weights file: a safetensors file is read lazily; a PyTorch checkpoint (<c>torch.save</c>, any other name)
+    /// is read whole into memory, then read the same way.</summary>
+    public static SafeTensorsFile OpenWeights(string path)
+    {
+        if (path.EndsWith(".safetensors", StringComparison.OrdinalIgnoreCase)) return SafeTensorsFile.Open(path);
+        var tensors = PyTorchCheckpoint.Read(path);
+        return SafeTensorsFile.FromTensors(path, tensors.Select(t => (t.Name, t.DType, t.Shape, t.Data)).ToList());
+    }
+
+    /// <summary>Loads a model folder: config.json and its weights (<see cref="WeightsPathOf"/>).</summary>
     public static MobileBertModel Load(string dir, LoadOptions? options = null)
     {
         RequireFolder(dir);
-        string configPath = Path.Combine(dir, ConfigFile), weightsPath = Path.Combine(dir, WeightsFile);
-        var config = ConfigJson.Load(configPath);
-        using var file = SafeTensorsFile.Open(weightsPath);
+        var config = ConfigJson.Load(Path.Combine(dir, ConfigFile));
+        using var file = OpenWeights(WeightsPathOf(dir)!);
         return Load(config, file, options);
     }
 

@@ -9,6 +9,8 @@ namespace MobileBert.Checkpoints;
 /// Read access to a safetensors file. <see cref="Open"/> validates the whole header (dtypes, shapes, offsets,
 /// contiguity of the data section) up front; tensor data is read lazily with positional reads straight into the
 /// caller's buffer, so a tensor is copied exactly once. Thread-safe for concurrent reads.
+/// <see cref="FromTensors"/> gives the same read access to tensors already in memory (a PyTorch checkpoint read whole): their
+/// bytes, in order, form the data section a safetensors file of them would hold.
 /// </summary>
 public sealed class SafeTensorsFile : IDisposable
 {
@@ -17,7 +19,9 @@ public sealed class SafeTensorsFile : IDisposable
 
     private const string MetadataKey = "__metadata__";
 
-    private readonly SafeFileHandle _handle;
+    private readonly SafeFileHandle? _handle;
+    private readonly ReadOnlyMemory<byte>[]? _segments;   // in-memory tensors: entry i's bytes at data offset _segmentStarts[i]
+    private readonly long[]? _segmentStarts;
     private readonly long _dataStart;
     private readonly long _dataLength;
     private readonly Dictionary<string, TensorEntry> _byName;
@@ -61,6 +65,41 @@ public sealed class SafeTensorsFile : IDisposable
         foreach (var e in entries) _byName.Add(e.Name, e);
 
         ValidateLayout();
+    }
+
+    private SafeTensorsFile(string path, IReadOnlyList<(string Name, TensorDType DType, int[] Shape, ReadOnlyMemory<byte> Data)> tensors)
+    {
+        Path = path;
+        Metadata = new System.Collections.ObjectModel.ReadOnlyDictionary<string, string>(new Dictionary<string, string>());
+        _segments = new ReadOnlyMemory<byte>[tensors.Count];
+        _segmentStarts = new long[tensors.Count];
+        _ordered = new TensorEntry[tensors.Count];
+        _byName = new Dictionary<string, TensorEntry>(tensors.Count, StringComparer.Ordinal);
+        long offset = 0;
+        for (int i = 0; i < tensors.Count; i++)
+        {
+            var (name, dtype, shape, data) = tensors[i];
+            if (!DTypeInfo.TryElementCount(shape, out long count) || count * DTypeInfo.SizeOf(dtype) != data.Length)
+                throw Error($"shape {DTypeInfo.FormatShape(shape)} of {DTypeInfo.ToSafeTensorsName(dtype)} does not match its " +
+                    $"{data.Length} bytes", name);
+            var entry = new TensorEntry(this, name, dtype, (int[])shape.Clone(), count, offset, data.Length);
+            if (!_byName.TryAdd(name, entry)) throw Error("duplicate tensor name", name);
+            _segments[i] = data; _segmentStarts[i] = offset; _ordered[i] = entry;
+            offset += data.Length;
+        }
+        _dataLength = offset;
+        _names = _ordered.Select(e => e.Name).ToArray();
+        Names = Array.AsReadOnly(_names);
+    }
+
+    /// <summary>Read access to tensors held in memory, in the given order, as if they were a safetensors file at
+    /// <paramref name="path"/> (which errors name). The memory must stay unchanged while the result is used.</summary>
+    public static SafeTensorsFile FromTensors(string path,
+        IReadOnlyList<(string Name, TensorDType DType, int[] Shape, ReadOnlyMemory<byte> Data)> tensors)
+    {
+        ArgumentException.ThrowIfNullOrEmpty(path);
+        ArgumentNullException.ThrowIfNull(tensors);
+        return new SafeTensorsFile(path, tensors);
     }
 
     /// <summary>Opens and fully validates the header of a safetensors file. Any problem (including I/O failure to open)
@@ -121,14 +160,20 @@ public sealed class SafeTensorsFile : IDisposable
     public void Dispose()
     {
         _disposed = true;
-        _handle.Dispose();
+        _handle?.Dispose();
     }
 
     /// <summary>Reads bytes of a tensor; <paramref name="dataOffset"/> is relative to the data section.</summary>
     internal void ReadData(Span<byte> destination, long dataOffset, string tensorName)
     {
         ObjectDisposedException.ThrowIf(_disposed, this);
-        ReadExactly(destination, _dataStart + dataOffset, tensorName);
+        if (_segments is null) { ReadExactly(destination, _dataStart + dataOffset, tensorName); return; }
+        if (destination.IsEmpty) return;
+        // The tensor whose bytes hold the offset (past empty tensors starting there); a read never crosses into the next one.
+        int i = Array.BinarySearch(_segmentStarts!, dataOffset);
+        if (i < 0) i = ~i - 1;
+        while (dataOffset - _segmentStarts![i] >= _segments[i].Length) i++;
+        _segments[i].Span.Slice((int)(dataOffset - _segmentStarts![i]), destination.Length).CopyTo(destination);
     }
 
     private void ReadExactly(Span<byte> destination, long fileOffset, string? tensorName)
@@ -138,7 +183,7 @@ public sealed class SafeTensorsFile : IDisposable
             int n;
             try
             {
-                n = RandomAccess.Read(_handle, destination, fileOffset);
+                n = RandomAccess.Read(_handle!, destination, fileOffset);
             }
             catch (IOException ex)
             {

@@ -61,7 +61,8 @@ public sealed record DistillOptions : CorpusRunOptions
     /// <summary>The settings a resumed run must share with its checkpoint.</summary>
     public JsonObject Fingerprint(MobileBertConfig? teacherConfig)
     {
-        var teacherWeights = TeacherDir is null ? null : new FileInfo(Path.Combine(TeacherDir, Checkpoints.ModelFolder.WeightsFile));
+        var teacherWeights = TeacherDir is null ? null
+            : new FileInfo(Checkpoints.ModelFolder.WeightsPathOf(TeacherDir) ?? Path.Combine(TeacherDir, Checkpoints.ModelFolder.WeightsFile));
         var fingerprint = new JsonObject
         {
             ["student_config"] = JsonNode.Parse(ConfigJson.ToJson(StudentConfig)),

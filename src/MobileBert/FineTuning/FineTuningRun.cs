@@ -281,7 +281,7 @@ public static class FineTuningRun
         f["data_sha256"] = task.DataHash();
         if (o.ModelDir is not null)
         {
-            using var s = File.OpenRead(Path.Combine(o.ModelDir, ModelFolder.WeightsFile));
+            using var s = File.OpenRead(ModelFolder.WeightsPathOf(o.ModelDir) ?? Path.Combine(o.ModelDir, ModelFolder.WeightsFile));
             f["init_sha256"] = Convert.ToHexStringLower(SHA256.HashData(s));
         }
         else f["init_config"] = JsonNode.Parse(ConfigJson.ToJson(o.Config!));

@@ -164,8 +164,10 @@ public static class QuantizedCheckpoint
     /// <summary>Whether <paramref name="dir"/> is a quantized model folder.</summary>
     public static bool IsQuantizedFolder(string dir) => File.Exists(Path.Combine(dir, WeightsFile));
 
-    /// <summary>The weights file of a model folder: model.int8.safetensors for a quantized folder, else model.safetensors.</summary>
-    public static string WeightsPath(string dir) => Path.Combine(dir, IsQuantizedFolder(dir) ? WeightsFile : ModelFolder.WeightsFile);
+    /// <summary>The weights file of a model folder: model.int8.safetensors for a quantized folder, else its float weights
+    /// (<see cref="ModelFolder.WeightsPathOf"/>; model.safetensors when it has none).</summary>
+    public static string WeightsPath(string dir) => IsQuantizedFolder(dir) ? Path.Combine(dir, WeightsFile)
+        : ModelFolder.WeightsPathOf(dir) ?? Path.Combine(dir, ModelFolder.WeightsFile);
 
     /// <summary>Loads a quantized folder: the model and the int8 weights for <see cref="InferenceEngine"/>. With
     /// <paramref name="floatWeights"/> (default) the int8 Linears also hold their dequantized weights in the model, so

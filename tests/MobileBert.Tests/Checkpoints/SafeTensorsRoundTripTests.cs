@@ -215,4 +215,39 @@ public class SafeTensorsRoundTripTests
         f.Dispose();
         Assert.Throws<ObjectDisposedException>(() => e.ToFloat32());
     }
+
+    [Fact]
+    public void TensorsInMemoryReadLikeAFile()
+    {
+        // Empty tensors between non-empty ones start at the same data offset; an F16 tensor crosses conversion chunks.
+        const int n = 40_001;
+        var half = new byte[n * 2];
+        for (int i = 0; i < n; i++) BinaryPrimitives.WriteHalfLittleEndian(half.AsSpan(i * 2), (Half)(i % 1000));
+        var floats = new[] { 1.5f, -2f, 3f };
+        var f32 = System.Runtime.InteropServices.MemoryMarshal.AsBytes(floats.AsSpan()).ToArray();
+        var ids = BitConverter.GetBytes(7L);
+        var tensors = new List<(string, TensorDType, int[], ReadOnlyMemory<byte>)>
+        {
+            ("empty.first", TensorDType.F32, [0], ReadOnlyMemory<byte>.Empty),
+            ("w", TensorDType.F32, [3], f32),
+            ("empty.mid", TensorDType.F16, [2, 0], ReadOnlyMemory<byte>.Empty),
+            ("h", TensorDType.F16, [n], half),
+            ("id", TensorDType.I64, [], ids),
+        };
+        using var f = SafeTensorsFile.FromTensors("model.bin", tensors);
+        Assert.Equal(["empty.first", "w", "empty.mid", "h", "id"], f.Names);   // the given order
+        Assert.Equal(floats, f["w"].ToFloat32());
+        Assert.Empty(f["empty.mid"].ToFloat32());
+        var h = f["h"].ToFloat32();
+        for (int i = 0; i < n; i++) Assert.Equal(i % 1000, h[i]);
+        Assert.Equal([7L], f["id"].ToInt64());
+        Assert.Equal("model.bin", Assert.Throws<CheckpointException>(() => f["x"]).FilePath);
+
+        var wrong = Assert.Throws<CheckpointException>(() => SafeTensorsFile.FromTensors("model.bin",
+            [("w", TensorDType.F32, [4], f32)]));
+        AssertMessage(wrong, "model.bin", "w", "12 bytes");
+        var twice = Assert.Throws<CheckpointException>(() => SafeTensorsFile.FromTensors("model.bin",
+            [("w", TensorDType.F32, [3], f32), ("w", TensorDType.F32, [3], f32)]));
+        AssertMessage(twice, "model.bin", "w", "duplicate");
+    }
 }

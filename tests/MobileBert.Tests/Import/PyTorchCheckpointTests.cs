@@ -164,7 +164,7 @@ public class PyTorchCheckpointTests
     }
 
     [Fact]
-    public void CliImportsAFolderAndModelCommandsPointAtTheImport()
+    public void CliImportsAFolder()
     {
         string src = TestPaths.NewTempDir(), outDir = Path.Combine(TestPaths.NewTempDir(), "model");
         File.Copy(Fixture("bert_tiny_legacy.bin"), Path.Combine(src, PyTorchCheckpoint.HfFileName));
@@ -178,8 +178,41 @@ public class PyTorchCheckpointTests
             "tied MLM decoder stored once", err);
         Assert.NotNull(ModelFolder.Load(outDir));
         Assert.Equal(1, Run(["import", "--out", outDir]).Rc);
-        var ex = Assert.Throws<CheckpointException>(() => ModelFolder.RequireFolder(src));
-        Assert.Contains($"this folder has pytorch_model.bin: convert it with `mobilebert import --pytorch {src} --out NEW_DIR`.", ex.Message);
+    }
+
+    [Theory]
+    [InlineData("bert_tiny_zip.bin")]
+    [InlineData("bert_tiny_legacy.bin")]
+    public void AFolderWithOnlyPytorchModelBinLoadsDirectly(string file)
+    {
+        string src = TestPaths.NewTempDir();
+        File.Copy(Fixture(file), Path.Combine(src, PyTorchCheckpoint.HfFileName));
+        File.Copy(TestPaths.Golden("model", "bert_tiny", "config.json"), Path.Combine(src, ModelFolder.ConfigFile));
+        ModelFolder.RequireFolder(src);
+        Assert.Equal(Path.Combine(src, PyTorchCheckpoint.HfFileName), ModelFolder.WeightsPathOf(src));
+        var model = ModelFolder.Load(src);
+        Assert.True(model.Mlm is not null && model.HasPooler);   // every head of the file, the tied decoder checked
+        using var golden = SafeTensorsFile.Open(GoldenWeights);
+        foreach (var p in model.Store.Parameters) Assert.Equal(golden[p.Name].ToFloat32(), model.Store.Span(p).ToArray());
+        Assert.Equal(golden.Names.Count(), model.Store.Parameters.Count());
+    }
+
+    [Fact]
+    public void ModelSafetensorsIsPreferredAndABrokenBinIsNamed()
+    {
+        string dir = TestPaths.NewTempDir();
+        File.Copy(TestPaths.Golden("model", "bert_tiny", "config.json"), Path.Combine(dir, ModelFolder.ConfigFile));
+        var missing = Assert.Throws<CheckpointException>(() => ModelFolder.Load(dir));
+        Assert.Equal($"{Path.Combine(dir, ModelFolder.WeightsFile)}: missing (a model folder needs config.json and model.safetensors or " +
+            "pytorch_model.bin).", missing.Message);
+        string bin = Path.Combine(dir, PyTorchCheckpoint.HfFileName);
+        var zip = File.ReadAllBytes(Fixture("bert_tiny_zip.bin"));
+        File.WriteAllBytes(bin, zip[..(zip.Length / 2)]);
+        Assert.StartsWith($"{bin}: ", Assert.Throws<CheckpointException>(() => ModelFolder.Load(dir)).Message);
+        // With both files, model.safetensors is read (as HF's from_pretrained does): the broken .bin is never opened.
+        File.Copy(GoldenWeights, Path.Combine(dir, ModelFolder.WeightsFile));
+        Assert.Equal(Path.Combine(dir, ModelFolder.WeightsFile), ModelFolder.WeightsPathOf(dir));
+        Assert.NotNull(ModelFolder.Load(dir));
     }
 
     static float[] FloatsOf(PyTorchTensor t) => System.Runtime.InteropServices.MemoryMarshal.Cast<byte, float>(t.Data.Span).ToArray();
