@@ -12,7 +12,8 @@ public static class DistillCommand
     public static Command Create()
     {
         var teacher = new Option<string>("--teacher") {
-            Description = "Teacher model folder (config.json + model.safetensors or pytorch_model.bin, with the MLM head); not needed for --strategy scratch." };
+            Description = "Teacher model folder (config.json + model.safetensors or pytorch_model.bin, with the MLM head); " +
+                "not needed for --strategy scratch." };
         var student = new Option<string>("--student") {
             Description = $"Student preset ({string.Join(", ", Presets.All.Keys)}) or config.json.", Required = true };
         var strategy = new Option<string>("--strategy") {

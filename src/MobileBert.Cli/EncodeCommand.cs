@@ -15,7 +15,10 @@ public static class EncodeCommand
 {
     public static Command Create()
     {
-        var model = new Option<string>("--model") { Description = "Model folder (config.json + model.safetensors or pytorch_model.bin [+ vocab.txt]).", Required = true };
+        var model = new Option<string>("--model")
+        {
+            Description = "Model folder (config.json + model.safetensors or pytorch_model.bin [+ vocab.txt]).", Required = true,
+        };
         var input = new Option<string>("--input") { Description = "JSONL input file.", Required = true };
         var output = new Option<string>("--output") { Description = "Output .safetensors file.", Required = true };
         var hidden = new Option<bool>("--hidden-states") { Description = "Also write hidden_states [L+1,B,S,H]." };

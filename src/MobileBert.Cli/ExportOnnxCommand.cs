@@ -9,7 +9,10 @@ public static class ExportOnnxCommand
 {
     public static Command Create()
     {
-        var modelDir = new Option<string>("--model") { Description = "Model folder (config.json + model.safetensors or pytorch_model.bin).", Required = true };
+        var modelDir = new Option<string>("--model")
+        {
+            Description = "Model folder (config.json + model.safetensors or pytorch_model.bin).", Required = true,
+        };
         var output = new Option<string>("--out") { Description = "Output .onnx file.", Required = true };
         var int8 = new Option<bool>("--int8") { Description = "Dynamically quantized int8 weights (ONNX Runtime quantize_dynamic style)." };
         var perColumn = new Option<bool>("--per-column") { Description = "With --int8: one weight scale per output column instead of per tensor." };

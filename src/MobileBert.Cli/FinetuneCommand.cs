@@ -15,7 +15,10 @@ public static class FinetuneCommand
 {
     public static Command Create()
     {
-        var model = new Option<string?>("--model") { Description = "Pre-trained model folder (config.json + model.safetensors or pytorch_model.bin + vocab.txt)." };
+        var model = new Option<string?>("--model")
+        {
+            Description = "Pre-trained model folder (config.json + model.safetensors or pytorch_model.bin + vocab.txt).",
+        };
         var init = new Option<string?>("--init-config") {
             Description = "No pre-training baseline: random init of this preset/config.json instead of --model (needs --vocab)." };
         var vocab = new Option<string?>("--vocab") { Description = "WordPiece vocab.txt (default MODEL/vocab.txt)." };

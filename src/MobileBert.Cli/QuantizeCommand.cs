@@ -17,8 +17,10 @@ public static class QuantizeCommand
 {
     public static Command Create()
     {
-        var model = new Option<string>("--model") { Description = "fp32 model folder (config.json + model.safetensors or pytorch_model.bin [+ vocab.txt]).",
-            Required = true };
+        var model = new Option<string>("--model")
+        {
+            Description = "fp32 model folder (config.json + model.safetensors or pytorch_model.bin [+ vocab.txt]).", Required = true,
+        };
         var output = new Option<string?>("--out") { Description = "Output folder (config.json + model.int8.safetensors [+ vocab.txt]). Omit with " +
             "--eval to only measure." };
         var keep = new Option<string?>("--keep-fp32") { Description = "Comma-separated substrings of weight names to keep fp32 (e.g. " +
