@@ -8,7 +8,7 @@ using MobileBert.Text;
 namespace MobileBert.Cli;
 
 /// <summary>
-/// `mobilebert embed --model DIR --input FILE --output FILE [--pooling mean|cls] [--normalize]`: one sentence vector per
+/// `mobilebert embed --model DIR --input FILE --output FILE [--pooling mean|cls] [--normalize] [--prompt-name NAME]`: one sentence vector per
 /// input line (plain text, or JSONL {"text", optional "id"}), streamed to JSONL, .npy [N, H] or .safetensors
 /// ("embeddings" [N, H]). The output appears only when complete (temporary file, then rename).
 /// </summary>
@@ -29,12 +29,14 @@ public static class EmbedCommand
         var batch = new Option<int>("--batch-size") { Description = "Texts per forward pass.", DefaultValueFactory = _ => 32 };
         var threads = new Option<int>("--threads") { Description = "Kernel threads (default: all cores).",
             DefaultValueFactory = _ => Environment.ProcessorCount };
+        var prompt = new Option<string?>("--prompt-name") { Description = "A prompt of the model folder (config_sentence_transformers.json, " +
+            "e.g. query) put before every text (default: the folder's default prompt, if any)." };
         var cmd = new Command("embed", "Sentence embeddings: one vector per input line (mean or [CLS] pooling, optionally L2-normalised).")
-        { model, input, output, pooling, normalize, maxLength, batch, threads };
+        { model, input, output, pooling, normalize, maxLength, batch, threads, prompt };
         cmd.SetAction(r => CliApp.Guard(() =>
         {
             var options = Options(r.GetValue(pooling), r.GetValue(normalize) ? true : null, r.GetValue(maxLength), r.GetValue(batch),
-                r.GetValue(threads));
+                r.GetValue(threads)) with { PromptName = r.GetValue(prompt) };
             int n = Run(r.GetValue(model)!, r.GetValue(input)!, r.GetValue(output)!, options, Console.Error);
             Console.Error.WriteLine($"embedded {n} lines → {r.GetValue(output)}");
             return 0;

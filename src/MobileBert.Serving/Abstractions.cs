@@ -62,9 +62,14 @@ public interface IEmbedder
     int MaxSeqLength { get; }
     WordPieceTokenizer Tokenizer { get; }
 
-    /// <summary>One vector per text, in input order. Without <paramref name="truncate"/> a text longer than
-    /// <see cref="MaxSeqLength"/> throws <see cref="InputTooLongException"/>.</summary>
-    Task<IReadOnlyList<float[]>> EmbedAsync(IReadOnlyList<string> texts, bool truncate = false, CancellationToken cancellationToken = default);
+    /// <summary>The model folder's named prompts (e.g. "query" → the text put before a query); empty when it has none.</summary>
+    IReadOnlyDictionary<string, string> Prompts { get; }
+
+    /// <summary>One vector per text, in input order, each text after prompt <paramref name="promptName"/> (null: the folder's
+    /// default prompt, if any; an unknown name throws <see cref="ArgumentException"/>). Without <paramref name="truncate"/> a
+    /// text longer than <see cref="MaxSeqLength"/> (prompt included) throws <see cref="InputTooLongException"/>.</summary>
+    Task<IReadOnlyList<float[]>> EmbedAsync(IReadOnlyList<string> texts, bool truncate = false, string? promptName = null,
+        CancellationToken cancellationToken = default);
 }
 
 /// <summary>A served fill-mask model (injectable): the most probable tokens for each [MASK]. Thread-safe.</summary>

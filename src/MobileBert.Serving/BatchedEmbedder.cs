@@ -28,6 +28,7 @@ public sealed class BatchedEmbedder : IEmbedder, IBatchedModel
     public int MaxSeqLength => _embedder.MaxSeqLength;
     public WordPieceTokenizer Tokenizer => _embedder.Tokenizer;
     public bool IsQuantized => _embedder.IsQuantized;
+    public IReadOnlyDictionary<string, string> Prompts => _embedder.Prompts;
     internal DynamicBatcher<Item> Batcher { get; }
     public BatcherStats Stats => Batcher.Stats;
     public int QueueDepth => Batcher.QueueDepth;
@@ -35,7 +36,7 @@ public sealed class BatchedEmbedder : IEmbedder, IBatchedModel
     /// <summary>Stops the batcher (waiting inputs fail, the running batch finishes), then releases the engine.</summary>
     public void Dispose() { Batcher.Dispose(); _embedder.Dispose(); }
 
-    public async Task<IReadOnlyList<float[]>> EmbedAsync(IReadOnlyList<string> texts, bool truncate = false,
+    public async Task<IReadOnlyList<float[]>> EmbedAsync(IReadOnlyList<string> texts, bool truncate = false, string? promptName = null,
         CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(texts);
@@ -45,9 +46,8 @@ public sealed class BatchedEmbedder : IEmbedder, IBatchedModel
         for (int i = 0; i < texts.Count; i++)
         {
             ArgumentNullException.ThrowIfNull(texts[i], $"texts[{i}]");
-            var encoded = _embedder.Encode(texts[i], out bool cut);
-            if (cut && !truncate) throw new InputTooLongException(i, $"texts[{i}]", Tokenizer.Encode(texts[i], null, int.MaxValue).Length,
-                MaxSeqLength);
+            var encoded = _embedder.Encode(texts[i], out bool cut, promptName);
+            if (cut && !truncate) throw new InputTooLongException(i, $"texts[{i}]", _embedder.TokenCount(texts[i], promptName), MaxSeqLength);
             items[i] = new Item(encoded, request, i, cancellationToken);
         }
         cancellationToken.ThrowIfCancellationRequested();

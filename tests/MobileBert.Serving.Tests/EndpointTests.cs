@@ -19,6 +19,8 @@ public class EndpointTests(SampleAppFactory factory) : IClassFixture<SampleAppFa
         Assert.Equal("embedding", (string?)e["task"]);
         Assert.Equal(64, (int)e["embedding"]!["dimension"]!);
         Assert.Equal("mean", (string?)e["embedding"]!["pooling"]);
+        Assert.Equal(TestModels.QueryPrompt, (string?)e["embedding"]!["prompts"]!["query"]);
+        Assert.Null(models.Single(m => (string?)m!["name"] == "sentiment")!["embedding"]);
         Assert.Equal("fill-mask", (string?)models.Single(m => (string?)m!["name"] == "fill-mask")!["task"]);
         Assert.Equal("mobilebert", (string?)e["config"]!["model_type"]);
         var s = models.Single(m => (string?)m!["name"] == "sentiment")!;
@@ -100,7 +102,7 @@ public class EndpointTests(SampleAppFactory factory) : IClassFixture<SampleAppFa
     [Fact]
     public async Task EmbedReturnsTheLibrarysUnitVectors()
     {
-        using var reference = TextEmbedder.Load(TestModels.Classifier, new EmbedderOptions { Predictor = new PredictorOptions { Threads = 1 } });
+        using var reference = TextEmbedder.Load(TestModels.Embedder, new EmbedderOptions { Predictor = new PredictorOptions { Threads = 1 } });
         var r = await Http.PostOk(_client, "/v1/models/embedder/embed", new { texts = TestModels.Texts[..3] });
         Assert.Equal(64, (int)r["dimension"]!);
         Assert.True((bool)r["normalized"]!);
@@ -118,6 +120,20 @@ public class EndpointTests(SampleAppFactory factory) : IClassFixture<SampleAppFa
         await Http.PostProblem(_client, "/v1/models/embedder/embed", Http.Json(new { texts = new[] { longText } }), 400, "texts[0]");
         Assert.Single((await Http.PostOk(_client, "/v1/models/embedder/embed", new { texts = new[] { longText },
             truncate = true }))["embeddings"]!.AsArray());
+
+        // A named prompt goes before every text; an unknown one is a 400 naming the field and the model's prompts.
+        var q = await Http.PostOk(_client, "/v1/models/embedder/embed", new { texts = TestModels.Texts[..2], prompt_name = "query" });
+        for (int i = 0; i < 2; i++)
+            Assert.True(TextEmbedder.Cosine(reference.Embed(TestModels.QueryPrompt + TestModels.Texts[i]),
+                q["embeddings"]![i]!.AsArray().Select(x => (float)x!).ToArray()) > 0.99999f);
+        string unknown = await Http.PostProblem(_client, "/v1/models/embedder/embed",
+            Http.Json(new { texts = TestModels.Texts[..1], prompt_name = "passage" }), 400, "prompt_name");
+        Assert.Contains("'passage' is not one of model 'embedder''s prompts (query)", unknown);
+        // The prompt counts toward the maximum: 126 words fit alone (128 tokens), not after "find: " (130).
+        string edge = string.Join(' ', Enumerable.Repeat("word", 126));
+        Assert.Single((await Http.PostOk(_client, "/v1/models/embedder/embed", new { texts = new[] { edge } }))["embeddings"]!.AsArray());
+        await Http.PostProblem(_client, "/v1/models/embedder/embed", Http.Json(new { texts = new[] { edge }, prompt_name = "query" }), 400,
+            "texts[0]");
     }
 
     [Fact]

@@ -12,7 +12,7 @@ public class SampleAppFactory : WebApplicationFactory<Program>
     {
         builder.UseSetting("Models:Sentiment", TestModels.Classifier);
         builder.UseSetting("Models:Qa", TestModels.QuestionAnswerer);
-        builder.UseSetting("Models:Embedder", TestModels.Classifier);   // any backbone embeds
+        builder.UseSetting("Models:Embedder", TestModels.Embedder);   // any backbone embeds
         builder.UseSetting("Models:FillMask", TestModels.MaskedLm);
         builder.UseSetting("MobileBert:MaxBatch", "8");
         if (ApiKey is { } key) builder.UseSetting("MobileBert:ApiKey", key);

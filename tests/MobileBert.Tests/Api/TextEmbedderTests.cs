@@ -96,4 +96,52 @@ public class TextEmbedderTests
         var dir = BertFolders.Golden(ModelHeads.None);
         Assert.Throws<ArgumentOutOfRangeException>(() => TextEmbedder.Load(dir, new EmbedderOptions { Predictor = new() { MaxSeqLength = 65 } }));
     }
+
+    [Fact]
+    public void NamedPromptsGoBeforeTheTextAsSentenceTransformersPutThem()
+    {
+        var dir = BertFolders.Golden(ModelHeads.None);
+        const string query = "the query: ";
+        var settings = new SentenceTransformersFolder(Pooling.Mean, Normalize: true, MaxSeqLength: 12)
+            { Prompts = new Dictionary<string, string> { ["query"] = query, ["doc"] = "a doc: " }, DefaultPromptName = "doc" };
+        settings.Write(dir, 64);
+        Assert.Equal(settings, SentenceTransformersFolder.Read(dir));   // prompts and the default name round-trip
+        using var embedder = TextEmbedder.Load(dir);
+        Assert.Equal(["doc", "query"], embedder.Prompts.Keys.Order());
+        using var plain = TextEmbedder.Load(dir, new EmbedderOptions { Pooling = Pooling.Mean, Normalize = true,
+            Predictor = new() { MaxSeqLength = 12 } });
+        File.Delete(Path.Combine(dir, "config_sentence_transformers.json"));
+        using var noPrompts = TextEmbedder.Load(dir);
+        Assert.Empty(noPrompts.Prompts);
+        // The prompt's text goes before the input; the prompt counts toward max_seq_length; no name: the default prompt.
+        Assert.Equal(noPrompts.Embed(query + Texts[0]), embedder.Embed(Texts[0], "query"));
+        Assert.Equal(noPrompts.Embed("a doc: " + Texts[0]), embedder.Embed(Texts[0]));
+        Assert.Equal(noPrompts.Embed(query + Texts[3]), embedder.Embed([Texts[3]], "query")[0]);
+        embedder.Encode(Texts[3], out bool cut, "query");
+        Assert.True(cut);
+        Assert.Equal(plain.Tokenizer.Encode(query + Texts[3], null, int.MaxValue).Length, embedder.TokenCount(Texts[3], "query"));
+        Assert.Equal("prompt 'passage' is not defined; the model folder's prompts: query, doc.",
+            Assert.Throws<ArgumentException>(() => embedder.Embed(Texts[0], "passage")).Message);
+        Assert.Contains("defines no prompts", Assert.Throws<ArgumentException>(() => noPrompts.Embed(Texts[0], "query")).Message);
+        Assert.Throws<ArgumentException>(() => TextEmbedder.Load(dir, new EmbedderOptions { PromptName = "query" }));
+
+        // Mean pooling that leaves the prompt out (include_prompt = false) is refused when a prompt applies, not silently ignored.
+        (settings with { IncludePrompt = false }).Write(dir, 64);
+        using var excluding = TextEmbedder.Load(dir, new EmbedderOptions { Pooling = Pooling.Cls });
+        Assert.Equal(noPrompts.Embed(query + Texts[0]).Length, excluding.Embed(Texts[0], "query").Length);   // [CLS]: no prompt rows to drop
+        Assert.Contains("include_prompt = false", Assert.Throws<CheckpointException>(() => TextEmbedder.Load(dir)).Message);
+
+        // Malformed prompt settings name the file.
+        string file = Path.Combine(dir, "config_sentence_transformers.json");
+        foreach (var (json, problem) in new[]
+        {
+            ("""{"prompts": {"query": 3}}""", "prompts.query must be a string"),
+            ("""{"prompts": ["query"]}""", "'prompts' must be an object of name → text"),
+            ("""{"prompts": {"query": "q: "}, "default_prompt_name": "doc"}""", "default_prompt_name 'doc' is not one of the prompts"),
+        })
+        {
+            File.WriteAllText(file, json);
+            Assert.Equal($"{file}: {problem}.", Assert.Throws<CheckpointException>(() => SentenceTransformersFolder.Read(dir)).Message);
+        }
+    }
 }

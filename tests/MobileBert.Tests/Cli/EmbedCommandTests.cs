@@ -74,4 +74,23 @@ public class EmbedCommandTests
             TextWriter.Null));
         Assert.Contains(flag, e.Message);
     }
+
+    [Fact]
+    public void APromptNameEmbedsEveryLineAfterThatPrompt()
+    {
+        var dir = BertFolders.Golden(ModelHeads.None);
+        new SentenceTransformersFolder(Pooling.Cls, Normalize: true, MaxSeqLength: 64)
+            { Prompts = new Dictionary<string, string> { ["query"] = "find: " } }.Write(dir, 64);
+        var input = Path.Combine(TestPaths.NewTempDir(), "in.txt");
+        File.WriteAllLines(input, ["the cat sat.", "a dog"]);
+        var options = EmbedCommand.Options(null, null, 0, 4, 1) with { PromptName = "query" };
+        var output = Path.Combine(TestPaths.NewTempDir(), "q.jsonl");
+        Assert.Equal(2, EmbedCommand.Run(dir, input, output, options, TextWriter.Null));
+        using var api = TextEmbedder.Load(dir);
+        var rows = File.ReadAllLines(output).Select(l => JsonNode.Parse(l)!["embedding"]!.AsArray().Select(x => x!.GetValue<float>()).ToArray());
+        Assert.Equal(api.Embed(["find: the cat sat.", "find: a dog"]), rows);
+        var e = Assert.Throws<ArgumentException>(() =>
+            EmbedCommand.Run(dir, input, output, options with { PromptName = "passage" }, TextWriter.Null));
+        Assert.Equal("prompt 'passage' is not defined; the model folder's prompts: query.", e.Message);
+    }
 }

@@ -48,9 +48,11 @@ public class NuGetTeacherTests(ITestOutputHelper log)
         string written = File.ReadAllText(Path.Combine(dir, ModelFolder.VocabFile));
         Assert.DoesNotContain('\r', written);                                   // … the folder gets LF
         Assert.Equal(vocab.Replace("\r\n", "\n"), written);
-        // the upstream model's sentence-transformers settings travel with the folder
-        Assert.Equal(new SentenceTransformersFolder(Enum.Parse<Pooling>(pooling), Normalize: true, MaxSeqLength: maxSeq),
-            SentenceTransformersFolder.Read(dir));
+        // the upstream model's sentence-transformers settings travel with the folder (arctic-embed-xs: its "query" prompt too)
+        var settings = SentenceTransformersFolder.Read(dir);
+        Assert.Equal(new SentenceTransformersFolder(Enum.Parse<Pooling>(pooling), Normalize: true, MaxSeqLength: maxSeq)
+            { Prompts = TeacherPackages.Find(teacher).Embedding.Prompts }, settings);
+        Assert.Equal(teacher == "arctic-embed-xs" ? ["query"] : [], settings.Prompts.Keys);
         using var embedder = TextEmbedder.Load(dir);
         Assert.Equal(maxSeq, embedder.MaxSeqLength);
         // a plain import must not inherit them
@@ -73,8 +75,12 @@ public class NuGetTeacherTests(ITestOutputHelper log)
         Assert.Contains($"imported BERT: 6 layers, hidden 384, 12 heads, FFN 1536, gelu, layer_norm_eps 1E-12, vocab 30522{pooler} →",
             err.ToString());
         foreach (var file in new[] { ModelFolder.ConfigFile, ModelFolder.WeightsFile, ModelFolder.VocabFile, "modules.json",
-            "sentence_bert_config.json", Path.Combine("1_Pooling", "config.json") })
-            Assert.Equal(File.ReadAllBytes(Path.Combine(dir, file)), File.ReadAllBytes(Path.Combine(cliDir, file)));
+            "sentence_bert_config.json", Path.Combine("1_Pooling", "config.json"), "config_sentence_transformers.json" })
+        {
+            Assert.Equal(File.Exists(Path.Combine(dir, file)), File.Exists(Path.Combine(cliDir, file)));
+            if (File.Exists(Path.Combine(dir, file)))
+                Assert.Equal(File.ReadAllBytes(Path.Combine(dir, file)), File.ReadAllBytes(Path.Combine(cliDir, file)));
+        }
     }
 
     [Theory]
@@ -105,21 +111,24 @@ public class NuGetTeacherTests(ITestOutputHelper log)
     [InlineData("arctic-embed-xs")]
     public void TextEmbedderOnTheImportedFolderGivesSentenceTransformersEmbeddings(string teacher)
     {
-        // all-MiniLM-L6-v2: the mean of last_hidden_state over the tokens; arctic-embed-xs: its [CLS] row; both L2-normalized.
+        // all-MiniLM-L6-v2: the mean of last_hidden_state over the tokens; arctic-embed-xs: its [CLS] row, queries after
+        // their prompt; both L2-normalized.
         var (onnx, _, dir, _) = Imported[teacher].Value;
         bool cls = TeacherPackages.Find(teacher).Embedding.Pooling == Pooling.Cls;
+        string? prompt = cls ? "query" : null;
         var tokenizer = WordPieceTokenizer.FromVocabFile(Path.Combine(dir, ModelFolder.VocabFile));
         using var embedder = TextEmbedder.Load(dir);
         foreach (var s in Sentences)
         {
-            var input = Batching.Pad([tokenizer.Encode(s)], tokenizer.PadId);
+            string text = prompt is null ? s : embedder.Prompts[prompt] + s;
+            var input = Batching.Pad([tokenizer.Encode(text)], tokenizer.PadId);
             var h = OrtRunner.Run(onnx, input)["last_hidden_state"];          // [1, S, 384]
             var expected = new float[384];
             int rows = cls ? 1 : input.Seq;
             for (int t = 0; t < rows; t++) for (int j = 0; j < 384; j++) expected[j] += h[t * 384 + j] / rows;
             float norm = MathF.Sqrt(expected.Sum(v => v * v));
             for (int j = 0; j < 384; j++) expected[j] /= norm;
-            Tolerance.AssertClose($"{teacher} embedding of '{s}'", expected, embedder.Embed(s), Rel);
+            Tolerance.AssertClose($"{teacher} embedding of '{text}'", expected, embedder.Embed(s, prompt), Rel);
         }
     }
 }
