@@ -73,7 +73,8 @@ public sealed record SentenceTransformersFolder(Pooling? Pooling, bool? Normaliz
     static (Dictionary<string, string> Prompts, string? DefaultName) ReadPrompts(JsonNode? config, string path)
     {
         var prompts = new Dictionary<string, string>(StringComparer.Ordinal);
-        if (config is not JsonObject o) return (prompts, null);
+        if (config is null) return (prompts, null);
+        if (config is not JsonObject o) throw new CheckpointException($"{path}: must be a JSON object.");
         if (o["prompts"] is JsonObject named)
             foreach (var (name, value) in named)
                 prompts[name] = value is JsonValue text && text.TryGetValue(out string? prompt) ? prompt

@@ -136,6 +136,7 @@ public class TextEmbedderTests
         foreach (var (json, problem) in new[]
         {
             ("""{"prompts": {"query": 3}}""", "prompts.query must be a string"),
+            ("""["query"]""", "must be a JSON object"),
             ("""{"prompts": ["query"]}""", "'prompts' must be an object of name → text"),
             ("""{"prompts": {"query": "q: "}, "default_prompt_name": "doc"}""", "default_prompt_name 'doc' is not one of the prompts"),
         })
