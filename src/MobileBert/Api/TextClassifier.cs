@@ -77,7 +77,9 @@ public sealed class TextClassifier : IDisposable
         var folder = InferenceFolder.Load(dir, options);
         if (folder.Task?.Kind == TaskInfoKind.QuestionAnswering) throw new ArgumentException(
             $"{dir}: a question-answering model; use QuestionAnswerer.");
-        if (folder.Model.Classifier is null) throw new CheckpointException($"{dir}: the model has no sequence-classification head (classifier.*).");
+        if (folder.Model.Classifier is null) throw new CheckpointException($"{dir}: the model has no sequence-classification head (classifier.*)" +
+            (ModelFolder.UnsupportedClassifier(folder.Model.Config) is { } arch ? $"; config.json names {arch}, whose classifier works per " +
+                "token or per choice, which is not supported (the backbone loads for encode, embed and fine-tuning)." : "."));
         return new TextClassifier(folder, options);
     }
 

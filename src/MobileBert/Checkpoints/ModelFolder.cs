@@ -74,6 +74,11 @@ public static class ModelFolder
     {
         options ??= new LoadOptions();
         var names = CanonicalNames(file, config.BackbonePrefix);
+        // …ForTokenClassification / …ForMultipleChoice store their head as `classifier.*` too: a classifier per token or per
+        // choice, not a sequence classifier. Its tensors are left out, so the backbone loads (encode, embed, fine-tuning with
+        // a fresh head) and nothing reads them as a sequence classifier.
+        if (UnsupportedClassifier(config) is not null)
+            foreach (var n in names.Keys.Where(n => n.StartsWith("classifier.", StringComparison.Ordinal)).ToList()) names.Remove(n);
         var inFile = DetectHeads(names.Keys);
         var heads = options.Heads ?? inFile;
         bool needsPooler = (heads & (ModelHeads.NextSentence | ModelHeads.SequenceClassification)) != 0;
@@ -180,6 +185,11 @@ public static class ModelFolder
         }
         return h;
     }
+
+    /// <summary>The architecture named in config.json whose <c>classifier.*</c> is not a sequence classifier (…ForTokenClassification,
+    /// …ForMultipleChoice), or null.</summary>
+    public static string? UnsupportedClassifier(MobileBertConfig config) => config.Architectures.FirstOrDefault(a =>
+        a.EndsWith("ForTokenClassification", StringComparison.Ordinal) || a.EndsWith("ForMultipleChoice", StringComparison.Ordinal));
 
     static bool IsHeadTensor(string n) => n.StartsWith("cls.", StringComparison.Ordinal) || n.StartsWith("classifier.", StringComparison.Ordinal)
         || n.StartsWith("qa_outputs.", StringComparison.Ordinal);

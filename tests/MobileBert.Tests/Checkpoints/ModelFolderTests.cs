@@ -134,6 +134,33 @@ public class ModelFolderTests
         Assert.Contains("classifier.weight", e.Message);
     }
 
+    [Theory]
+    [InlineData("BertForTokenClassification")]
+    [InlineData("BertForMultipleChoice")]
+    public void APerTokenOrPerChoiceClassifierIsNotReadAsASequenceClassifier(string architecture)
+    {
+        // The golden BERT checkpoint (classifier.* of 3 rows) under a config that names a token or multiple-choice model.
+        var dir = TestPaths.NewTempDir();
+        File.Copy(TestPaths.Golden("model", "bert_tiny", "weights.safetensors"), Path.Combine(dir, "model.safetensors"));
+        var config = ConfigJson.Load(TestPaths.Golden("model", "bert_tiny", "config.json"));
+        config.Architectures = [architecture];
+        ConfigJson.Save(config, Path.Combine(dir, "config.json"));
+        Assert.Equal(architecture, ModelFolder.UnsupportedClassifier(config));
+        var model = ModelFolder.Load(dir);
+        Assert.Null(model.Classifier);                                          // its other heads load; the classifier is left out
+        Assert.NotNull(model.Mlm);
+        // Fine-tuning for sequence classification starts a fresh head instead of the file's per-token one.
+        var tuned = ModelFolder.Load(dir, new LoadOptions { Heads = ModelHeads.SequenceClassification, InitializeMissingHeads = true });
+        using var file = SafeTensorsFile.Open(Path.Combine(dir, "model.safetensors"));
+        Assert.NotEqual(file["classifier.weight"].ToFloat32(), tuned.Store.Span(tuned.Store["classifier.weight"]).ToArray());
+        Assert.Contains("classifier.weight", Assert.Throws<CheckpointException>(() =>
+            ModelFolder.Load(dir, new LoadOptions { Heads = ModelHeads.SequenceClassification })).Message);   // missing, not silently read
+        File.WriteAllLines(Path.Combine(dir, ModelFolder.VocabFile), File.ReadLines(TestPaths.Vocab).Take(config.VocabSize));
+        var e = Assert.Throws<CheckpointException>(() => TextClassifier.Load(dir));
+        Assert.Equal($"{dir}: the model has no sequence-classification head (classifier.*); config.json names {architecture}, whose " +
+            "classifier works per token or per choice, which is not supported (the backbone loads for encode, embed and fine-tuning).", e.Message);
+    }
+
     [Fact]
     public void FreshHeadsDoNotDisturbLoadedWeights()
     {
