@@ -13,8 +13,9 @@ namespace MobileBert;
 public sealed record Category(string Label, float Probability);
 
 /// <summary>
-/// The result for one input: every label with its probability, most probable first (classification), or the predicted
-/// score (regression: <see cref="Score"/> set, <see cref="Categories"/> empty).
+/// The result for one input: every label with its probability, most probable first (classification: a softmax over the
+/// labels; a multi-label model's labels each get their own sigmoid, so they need not sum to 1), or the predicted score
+/// (regression: <see cref="Score"/> set, <see cref="Categories"/> empty).
 /// </summary>
 public sealed record Classification(IReadOnlyList<Category> Categories, float? Score = null)
 {
@@ -63,7 +64,10 @@ public sealed class TextClassifier : IDisposable
         var model = _model = folder.Model; var task = Task = folder.Task; Options = options;
         IsQuantized = folder.Int8 is not null;
         _engine = folder.NewEngine(options);
-        IsRegression = task?.Kind == TaskInfoKind.Regression || model.Config.ProblemType == "regression";
+        // As HF's models read config.json: problem_type, else one output is a regression score (num_labels = 1).
+        IsRegression = task?.Kind == TaskInfoKind.Regression || model.Config.ProblemType == "regression"
+            || (task is null && model.Config.ProblemType is null && model.Config.NumLabels == 1);
+        IsMultiLabel = !IsRegression && model.Config.ProblemType == "multi_label_classification";
         Labels = IsRegression ? [] : model.Config.Labels;
         MaxSeqLength = options.MaxSeqLength ?? task?.MaxSeqLength ?? 128;
         _tokenizer = folder.Tokenizer;
@@ -95,6 +99,8 @@ public sealed class TextClassifier : IDisposable
     /// <summary>Labels by id (config.json id2label); empty for regression.</summary>
     public IReadOnlyList<string> Labels { get; }
     public bool IsRegression { get; }
+    /// <summary>Labels are independent (config.json problem_type multi_label_classification): each gets a sigmoid probability.</summary>
+    public bool IsMultiLabel { get; }
     public int MaxSeqLength { get; }
     /// <summary>Whether the task was trained on text pairs (a pair may still be given to any model).</summary>
     public bool IsPairTask => Task?.IsPair ?? false;
@@ -147,9 +153,16 @@ public sealed class TextClassifier : IDisposable
 
     Classification ToClassification(ReadOnlySpan<float> logits)
     {
-        var p = SequenceEvaluator.Softmax(logits, logits.Length);
+        var p = IsMultiLabel ? Sigmoid(logits) : SequenceEvaluator.Softmax(logits, logits.Length);
         var cats = new Category[p.Length];
         for (int j = 0; j < p.Length; j++) cats[j] = new Category(Labels[j], p[j]);
         return new Classification(cats.OrderByDescending(c => c.Probability).ToArray());
+    }
+
+    static float[] Sigmoid(ReadOnlySpan<float> logits)
+    {
+        var p = new float[logits.Length];
+        System.Numerics.Tensors.TensorPrimitives.Sigmoid(logits, p);
+        return p;
     }
 }

@@ -128,6 +128,39 @@ public class PredictorTests
         Assert.Empty(r.Categories);
     }
 
+    [Fact]
+    public void AHuggingFaceFolderIsReadAsItsConfigSays()
+    {
+        // problem_type multi_label_classification: each label its own sigmoid (HF's pipeline), not a softmax over them.
+        string dir = RandomTaskFolder(ThreeLabels, seed: 5);
+        File.Delete(Path.Combine(dir, TaskInfo.FileName));   // a plain HF folder: config.json alone says what the head is
+        var config = ConfigJson.Load(Path.Combine(dir, "config.json"));
+        config.ProblemType = "multi_label_classification";
+        ConfigJson.Save(config, Path.Combine(dir, "config.json"));
+        using var c = TextClassifier.Load(dir, new PredictorOptions { Threads = 1 });
+        Assert.True(c.IsMultiLabel);
+        var tok = MobileBert.Text.WordPieceTokenizer.FromVocabFile(TestPaths.Vocab);
+        var enc = tok.Encode(Texts[0], null, 128);
+        var logits = c.Model.Forward(new ModelInput(1, enc.Length, enc.InputIds, tokenTypeIds: enc.TokenTypeIds),
+            new ForwardOptions { Heads = ModelHeads.SequenceClassification }).SequenceClassificationLogits!;
+        var got = c.Classify(Texts[0]);
+        for (int j = 0; j < 3; j++)
+            Assert.Equal(1 / (1 + Math.Exp(-logits[j])), got.Categories.Single(x => x.Label == c.Labels[j]).Probability, 5);
+        Assert.Equal(got.Categories.Max(x => x.Probability), got.Probability);
+
+        // One output and no problem_type: a regression score (HF's models train num_labels = 1 with MSE).
+        var one = new TaskInfo { Task = "csv", Name = "one", Kind = TaskInfoKind.Classification, Labels = ["only"], Metrics = ["acc"],
+            MainMetric = "acc", MaxSeqLength = 32 };
+        string oneDir = RandomTaskFolder(one);
+        File.Delete(Path.Combine(oneDir, TaskInfo.FileName));
+        var oneConfig = ConfigJson.Load(Path.Combine(oneDir, "config.json"));
+        oneConfig.ProblemType = null;
+        ConfigJson.Save(oneConfig, Path.Combine(oneDir, "config.json"));
+        using var score = TextClassifier.Load(oneDir, new PredictorOptions { Threads = 1 });
+        Assert.True(score.IsRegression);
+        Assert.NotNull(score.Classify("a b c").Score);
+    }
+
     static readonly (string Context, string Question)[] Questions =
     [
         ("A secularist is an advocate of secularism. A lexicographer is a person who writes dictionaries.", "How is a lexicographer defined?"),
