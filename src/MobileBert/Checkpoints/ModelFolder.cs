@@ -141,7 +141,8 @@ public static class ModelFolder
         return model;
     }
 
-    /// <summary>Saves config.json + model.safetensors atomically (and copies vocab.txt when given).</summary>
+    /// <summary>Saves config.json + model.safetensors atomically (and copies vocab.txt when given, with the tokenizer_config.json
+    /// beside it).</summary>
     public static void Save(MobileBertModel model, string dir, string? vocabPath = null)
     {
         // A model loaded without some float weights (int8, engine only) cannot be saved: say which, before writing anything.
@@ -158,6 +159,7 @@ public static class ModelFolder
             string tmp = Path.Combine(dir, VocabFile + ".tmp-" + Guid.NewGuid().ToString("N"));
             File.Copy(vocabPath, tmp, overwrite: true);
             File.Move(tmp, Path.Combine(dir, VocabFile), overwrite: true);
+            Text.TokenizerConfig.CopyBeside(vocabPath, dir);
         }
     }
 

@@ -202,8 +202,11 @@ public static class FineTuningRun
         long steps = harness.Step;
         string bestDir = Path.Combine(o.OutputDir, BestDir);
         if (task.HasDev && Directory.Exists(bestDir))
+        {
             foreach (var f in new[] { ModelFolder.ConfigFile, ModelFolder.WeightsFile, ModelFolder.VocabFile, TaskInfo.FileName })
                 CopyAtomic(Path.Combine(bestDir, f), Path.Combine(o.OutputDir, f));
+            Text.TokenizerConfig.CopyBeside(Path.Combine(bestDir, ModelFolder.VocabFile), o.OutputDir);
+        }
         else { ModelFolder.Save(model, o.OutputDir, vocabPath); info.Save(o.OutputDir); }
         var results = new JsonObject
         {

@@ -26,7 +26,8 @@ public static class OnnxImporter
             catch (Exception e) when (e is IOException or UnauthorizedAccessException) { throw new OnnxImportException($"{vocabPath}: cannot " +
                 $"read: {e.Message}"); }
         }
-        return Import(OnnxModel.Read(onnxPath), outDir, vocab, vocabPath ?? "vocab", configPath);
+        if (vocabPath is not null) Text.TokenizerConfig.LowerCase(vocabPath);   // a malformed tokenizer_config.json beside it: named
+        return Import(OnnxModel.Read(onnxPath), outDir, vocab, vocabPath ?? "vocab", configPath, vocabFile: vocabPath);
     }
 
     /// <summary>Imports ONNX bytes (<paramref name="source"/> names them in errors) with an optional vocab text (LF or CRLF
@@ -35,8 +36,9 @@ public static class OnnxImporter
         SentenceTransformersFolder? sentenceTransformers = null) =>
         Import(OnnxModel.Parse(onnx, source), outDir, vocabText, source + " vocab", configPath, sentenceTransformers);
 
+    /// <param name="vocabFile">The vocab's file, whose tokenizer_config.json goes with it (null: vocab text without one).</param>
     static BertGraphShape Import(OnnxModel model, string outDir, string? vocabText, string vocabSource, string? configPath,
-        SentenceTransformersFolder? sentenceTransformers = null)
+        SentenceTransformersFolder? sentenceTransformers = null, string? vocabFile = null)
     {
         var (shape, tensors) = BertOnnxMapper.Map(model);
         var config = ConfigFor(shape, configPath);
@@ -52,6 +54,8 @@ public static class OnnxImporter
                 using var w = new StreamWriter(fs, new UTF8Encoding(false), leaveOpen: true) { NewLine = "\n" };
                 foreach (var token in vocab) w.WriteLine(token);
             });
+        if (vocabFile is not null) Text.TokenizerConfig.CopyBeside(vocabFile, outDir);
+        else if (vocab is not null) File.Delete(Path.Combine(outDir, Text.TokenizerConfig.FileName));   // not the old vocab's settings
         sentenceTransformers?.Write(outDir, shape.HiddenSize);
         return shape;
     }
@@ -63,7 +67,7 @@ public static class OnnxImporter
     static void CheckOutputFolder(string outDir, int vocabSize, bool keepsVocab, bool writesSentenceTransformers)
     {
         if (!Directory.Exists(outDir)) return;
-        string[] ours = [ModelFolder.ConfigFile, ModelFolder.WeightsFile, ModelFolder.VocabFile,
+        string[] ours = [ModelFolder.ConfigFile, ModelFolder.WeightsFile, ModelFolder.VocabFile, Text.TokenizerConfig.FileName,
             .. writesSentenceTransformers ? SentenceTransformersFolder.Entries : []];
         var other = Directory.EnumerateFileSystemEntries(outDir).Select(Path.GetFileName).FirstOrDefault(f => !ours.Contains(f));
         if (other is not null)

@@ -18,7 +18,8 @@ public sealed record PyTorchImportResult(int Tensors, long Elements, IReadOnlyLi
 public static class PyTorchImporter
 {
     static readonly string[] Written =
-        [ModelFolder.ConfigFile, ModelFolder.WeightsFile, ModelFolder.VocabFile, .. SentenceTransformersFolder.Entries];
+        [ModelFolder.ConfigFile, ModelFolder.WeightsFile, ModelFolder.VocabFile, Text.TokenizerConfig.FileName,
+            .. SentenceTransformersFolder.Entries];
 
     /// <summary><paramref name="source"/>: a folder holding pytorch_model.bin (its config.json and vocab.txt are used unless
     /// given), or the .bin file itself (then config.json is taken from beside it unless given).</summary>
@@ -38,6 +39,7 @@ public static class PyTorchImporter
         if (vocabPath is null && File.Exists(Path.Combine(folder, ModelFolder.VocabFile))) vocabPath = Path.Combine(folder, ModelFolder.VocabFile);
         if (vocabPath is not null && !File.Exists(vocabPath))
             throw new CheckpointException($"{vocabPath}: vocab file does not exist.") { FilePath = vocabPath };
+        if (vocabPath is not null) Text.TokenizerConfig.LowerCase(vocabPath);   // a malformed tokenizer_config.json fails here, named
         var config = ConfigJson.Load(configPath);
         bool sentenceTransformers = Directory.Exists(source) && SentenceTransformersFolder.Read(source) is { } st
             && (st.Pooling is not null || st.Normalize is not null || st.MaxSeqLength is not null
@@ -52,7 +54,11 @@ public static class PyTorchImporter
             AtomicFile.Write(Path.Combine(outDir, ModelFolder.ConfigFile), fs => fs.Write(File.ReadAllBytes(configPath)));
             SafeTensorsWriter.WriteRaw(Path.Combine(outDir, ModelFolder.WeightsFile),
                 tensors.Select(t => (t.Name, t.DType, t.Shape, t.Data)), new Dictionary<string, string> { ["format"] = "pt" });
-            if (vocabPath is not null) AtomicFile.Write(Path.Combine(outDir, ModelFolder.VocabFile), fs => fs.Write(File.ReadAllBytes(vocabPath)));
+            if (vocabPath is not null)
+            {
+                AtomicFile.Write(Path.Combine(outDir, ModelFolder.VocabFile), fs => fs.Write(File.ReadAllBytes(vocabPath)));
+                Text.TokenizerConfig.CopyBeside(vocabPath, outDir);
+            }
             if (sentenceTransformers) CopySentenceTransformersEntries(source, outDir);
             ModelFolder.Load(outDir);   // the names and shapes must fit the config: fail here, not in the first command that uses it
         }

@@ -158,7 +158,10 @@ public static class QuantizedCheckpoint
         SafeTensorsWriter.WriteRaw(Path.Combine(dir, WeightsFile), tensors, meta);
         if (vocabPath is not null && File.Exists(vocabPath) && Path.GetFullPath(vocabPath) != Path.GetFullPath(
             Path.Combine(dir, ModelFolder.VocabFile)))
+        {
             File.Copy(vocabPath, Path.Combine(dir, ModelFolder.VocabFile), overwrite: true);
+            Text.TokenizerConfig.CopyBeside(vocabPath, dir);
+        }
     }
 
     /// <summary>Whether <paramref name="dir"/> is a quantized model folder.</summary>

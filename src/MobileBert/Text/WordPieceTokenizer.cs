@@ -67,11 +67,12 @@ public sealed partial class WordPieceTokenizer
     /// Loads a BERT <c>vocab.txt</c> (one token per line, id = line number).
     /// </summary>
     /// <param name="path">Path of the vocabulary file.</param>
-    /// <param name="lowerCase">HF <c>do_lower_case</c>: lowercase and strip accents (uncased models).</param>
+    /// <param name="lowerCase">HF <c>do_lower_case</c>: lowercase and strip accents (uncased models); null: what the
+    /// tokenizer_config.json beside the file says, true without one (<see cref="TokenizerConfig"/>).</param>
     /// <exception cref="ArgumentNullException"><paramref name="path"/> is null.</exception>
     /// <exception cref="FileNotFoundException">The file does not exist.</exception>
     /// <exception cref="InvalidDataException">The file is empty, has duplicate tokens, or lacks a special token.</exception>
-    public static WordPieceTokenizer FromVocabFile(string path, bool lowerCase = true)
+    public static WordPieceTokenizer FromVocabFile(string path, bool? lowerCase = null)
     {
         ArgumentNullException.ThrowIfNull(path);
         if (!File.Exists(path))
@@ -116,7 +117,7 @@ public sealed partial class WordPieceTokenizer
             }
         }
 
-        return new WordPieceTokenizer(tokenToId, idToToken.ToArray(), lowerCase);
+        return new WordPieceTokenizer(tokenToId, idToToken.ToArray(), lowerCase ?? TokenizerConfig.LowerCase(path));
     }
 
     /// <summary>Whether text is lowercased and accent-stripped (uncased model).</summary>
