@@ -17,6 +17,8 @@ public interface IClassifier
     /// <summary>Labels by id; empty for regression.</summary>
     IReadOnlyList<string> Labels { get; }
     bool IsRegression { get; }
+    /// <summary>Labels are independent (a multi-label model): each has its own probability, which need not sum to 1.</summary>
+    bool IsMultiLabel { get; }
     /// <summary>Most tokens per input, [CLS] and [SEP] included.</summary>
     int MaxSeqLength { get; }
     WordPieceTokenizer Tokenizer { get; }

@@ -24,6 +24,7 @@ public sealed class BatchedClassifier : IClassifier, IBatchedModel
     public string Name { get; }
     public IReadOnlyList<string> Labels => _classifier.Labels;
     public bool IsRegression => _classifier.IsRegression;
+    public bool IsMultiLabel => _classifier.IsMultiLabel;
     public int MaxSeqLength => _classifier.MaxSeqLength;
     public WordPieceTokenizer Tokenizer => _classifier.Tokenizer;
     /// <summary>The classifier this runs (its engine is used by the batching thread only).</summary>

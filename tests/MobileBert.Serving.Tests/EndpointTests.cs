@@ -28,6 +28,8 @@ public class EndpointTests(SampleAppFactory factory) : IClassFixture<SampleAppFa
         Assert.Equal(["calm", "happy", "sad"], s["labels"]!.AsArray().Select(l => (string)l!));
         Assert.Equal(32, (int)s["max_seq_length"]!);
         Assert.Equal("fp32", (string?)s["precision"]);
+        Assert.False((bool)s["multi_label"]!);                                  // one softmax over the labels
+        Assert.Null(e["multi_label"]);
         Assert.Equal(64, (int)s["config"]!["hidden_size"]!);
         var q = models.Single(m => (string?)m!["name"] == "qa")!;
         Assert.Equal("question-answering", (string?)q["task"]);

@@ -68,9 +68,11 @@ public sealed record EmbeddingInfo(int Dimension, string Pooling, bool Normalize
 
 /// <param name="Task">classification, regression, question-answering, embedding or fill-mask.</param>
 /// <param name="Precision">int8 (a quantized folder) or fp32.</param>
+/// <param name="MultiLabel">Classification only: true when each label has its own probability (they need not sum to 1).</param>
 public sealed record ModelInfo(string Name, string Task, IReadOnlyList<string> Labels,
     [property: JsonPropertyName("max_seq_length")] int MaxSeqLength,
-    string Precision, ConfigSummary Config, EmbeddingInfo? Embedding);
+    string Precision, ConfigSummary Config, EmbeddingInfo? Embedding,
+    [property: JsonPropertyName("multi_label")] bool? MultiLabel);
 
 public sealed record ModelList(IReadOnlyList<ModelInfo> Models);
 

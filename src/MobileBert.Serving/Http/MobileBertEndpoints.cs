@@ -62,7 +62,8 @@ public static class MobileBertEndpoints
                 c.EmbeddingSize,
                 c.VocabSize, c.MaxPositionEmbeddings),
             m.Embedder is { } e ? new EmbeddingInfo(e.Dimension, e.Pooling.ToString().ToLowerInvariant(), e.Normalize,
-                e.Prompts.Count == 0 ? null : e.Prompts) : null);
+                e.Prompts.Count == 0 ? null : e.Prompts) : null,
+            m.Classifier is { IsRegression: false } k ? k.IsMultiLabel : null);
     }
 
     /// <summary>
