@@ -10,6 +10,7 @@ namespace MobileBert.Tests.FineTuning;
 
 /// <summary>A plain BERT folder through every user path: finetune → evaluate → predict → quantize → predict (int8) →
 /// export-onnx → bench, and the question-answering API; all through the commands as CliApp registers them.</summary>
+[Collection("Console")]   // its commands write progress to the process-wide Console.Error, which Console tests capture
 public class BertTaskPathsTests
 {
     static int Cli(params string[] args)

@@ -8,6 +8,7 @@ namespace MobileBert.Tests.FineTuning;
 /// <summary>An imbalanced task (~7 % positives) through the command line: the best checkpoint is chosen by the minority
 /// class's F1 (not accuracy), --class-weight and --select-by are applied, evaluate --output writes every label's
 /// probability; --recipe pretrained sets the learning rate by model size; --teacher runs task distillation.</summary>
+[Collection("Console")]   // its commands write progress to the process-wide Console.Error, which Console tests capture
 public class ImbalancedTaskCommandTests
 {
     static int Cli(params string[] args) => TaskCommandTests.Cli(args);

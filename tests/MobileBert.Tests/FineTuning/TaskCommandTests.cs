@@ -8,6 +8,7 @@ using MobileBert.Tasks;
 namespace MobileBert.Tests.FineTuning;
 
 /// <summary>finetune → evaluate → predict through the command line (the commands as CliApp registers them).</summary>
+[Collection("Console")]   // its commands write progress to the process-wide Console.Error, which Console tests capture
 public class TaskCommandTests
 {
     internal static int Cli(params string[] args)
