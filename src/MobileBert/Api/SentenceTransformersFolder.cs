@@ -123,12 +123,14 @@ public sealed record SentenceTransformersFolder(Pooling? Pooling, bool? Normaliz
         }
         File.WriteAllText(Path.Combine(dir, "modules.json"), modules.ToJsonString(options));
         Directory.CreateDirectory(Path.Combine(dir, "1_Pooling"));
-        File.WriteAllText(Path.Combine(dir, "1_Pooling", "config.json"), new JsonObject
+        var poolingConfig = new JsonObject
         {
             ["word_embedding_dimension"] = hiddenSize, ["pooling_mode_cls_token"] = pooling == MobileBert.Pooling.Cls,
             ["pooling_mode_mean_tokens"] = pooling == MobileBert.Pooling.Mean, ["pooling_mode_max_tokens"] = false,
             ["pooling_mode_mean_sqrt_len_tokens"] = false,
-        }.WithIncludePrompt(IncludePrompt).ToJsonString(options));
+        };
+        if (!IncludePrompt) poolingConfig["include_prompt"] = false;   // written only when false: true is sentence-transformers' default
+        File.WriteAllText(Path.Combine(dir, "1_Pooling", "config.json"), poolingConfig.ToJsonString(options));
         File.WriteAllText(Path.Combine(dir, "sentence_bert_config.json"),
             new JsonObject { ["max_seq_length"] = max, ["do_lower_case"] = false }.ToJsonString(options));
         if (Prompts.Count > 0)
@@ -137,15 +139,5 @@ public sealed record SentenceTransformersFolder(Pooling? Pooling, bool? Normaliz
                 ["prompts"] = new JsonObject(Prompts.Select(p => KeyValuePair.Create(p.Key, (JsonNode?)p.Value))),
                 ["default_prompt_name"] = DefaultPromptName,
             }.ToJsonString(options));
-    }
-}
-
-static class PoolingConfigJson
-{
-    /// <summary>include_prompt is written only when false (true is sentence-transformers' default).</summary>
-    public static JsonObject WithIncludePrompt(this JsonObject config, bool include)
-    {
-        if (!include) config["include_prompt"] = false;
-        return config;
     }
 }

@@ -24,6 +24,9 @@ public static class AtomicFile
         }
     }
 
+    /// <summary>Copies <paramref name="from"/> to <paramref name="to"/> through a temporary file renamed into place.</summary>
+    public static void Copy(string from, string to) => Write(to, fs => { using var source = File.OpenRead(from); source.CopyTo(fs); });
+
     /// <summary>Writes UTF-8 text (no BOM) through <paramref name="writeContent"/> to a temporary file renamed into place
     /// only when it returns: a failure leaves no partial output file (the old one, if any, stays).</summary>
     public static T WriteText<T>(string path, Func<TextWriter, T> writeContent)

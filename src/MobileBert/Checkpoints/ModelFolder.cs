@@ -154,13 +154,29 @@ public static class ModelFolder
         var tensors = model.Store.Parameters.Select(p => (p.Name, p.Shape, (ReadOnlyMemory<float>)model.Store.Data.AsMemory(
             (int)p.Offset, p.Length)));
         SafeTensorsWriter.Write(Path.Combine(dir, WeightsFile), tensors, new Dictionary<string, string> { ["format"] = "pt" });
-        if (vocabPath is not null && Path.GetFullPath(vocabPath) != Path.GetFullPath(Path.Combine(dir, VocabFile)))
-        {
-            string tmp = Path.Combine(dir, VocabFile + ".tmp-" + Guid.NewGuid().ToString("N"));
-            File.Copy(vocabPath, tmp, overwrite: true);
-            File.Move(tmp, Path.Combine(dir, VocabFile), overwrite: true);
-            Text.TokenizerConfig.CopyBeside(vocabPath, dir);
-        }
+        if (vocabPath is not null) CopyVocab(vocabPath, dir);
+    }
+
+    /// <summary>Copies a vocab file into <paramref name="dir"/> as vocab.txt, with its tokenizer settings (<see cref="CopyTokenizerConfig"/>),
+    /// each atomically; nothing when it already is that folder's vocab.txt.</summary>
+    public static void CopyVocab(string vocabPath, string dir)
+    {
+        string to = Path.Combine(dir, VocabFile);
+        if (Path.GetFullPath(vocabPath) == Path.GetFullPath(to)) return;
+        AtomicFile.Copy(vocabPath, to);
+        CopyTokenizerConfig(vocabPath, dir);
+    }
+
+    /// <summary>Copies the tokenizer_config.json beside <paramref name="vocabPath"/> into <paramref name="dir"/>, or removes one left
+    /// there when the vocab has none (or is null: vocab text without a file): a folder's vocab.txt and its tokenizer settings
+    /// always come together.</summary>
+    public static void CopyTokenizerConfig(string? vocabPath, string dir)
+    {
+        string? from = vocabPath is null ? null : Text.TokenizerConfig.PathBeside(vocabPath);
+        string to = Path.Combine(dir, Text.TokenizerConfig.FileName);
+        if (from is not null && Path.GetFullPath(from) == Path.GetFullPath(to)) return;
+        if (from is not null && File.Exists(from)) AtomicFile.Copy(from, to);
+        else File.Delete(to);
     }
 
     /// <summary>The HF class that loads a model with these heads (e.g. BertForSequenceClassification).</summary>

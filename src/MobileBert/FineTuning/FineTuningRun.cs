@@ -203,9 +203,9 @@ public static class FineTuningRun
         string bestDir = Path.Combine(o.OutputDir, BestDir);
         if (task.HasDev && Directory.Exists(bestDir))
         {
-            foreach (var f in new[] { ModelFolder.ConfigFile, ModelFolder.WeightsFile, ModelFolder.VocabFile, TaskInfo.FileName })
-                CopyAtomic(Path.Combine(bestDir, f), Path.Combine(o.OutputDir, f));
-            Text.TokenizerConfig.CopyBeside(Path.Combine(bestDir, ModelFolder.VocabFile), o.OutputDir);
+            foreach (var f in new[] { ModelFolder.ConfigFile, ModelFolder.WeightsFile, TaskInfo.FileName })
+                AtomicFile.Copy(Path.Combine(bestDir, f), Path.Combine(o.OutputDir, f));
+            ModelFolder.CopyVocab(Path.Combine(bestDir, ModelFolder.VocabFile), o.OutputDir);
         }
         else { ModelFolder.Save(model, o.OutputDir, vocabPath); info.Save(o.OutputDir); }
         var results = new JsonObject
@@ -289,13 +289,6 @@ public static class FineTuningRun
         }
         else f["init_config"] = JsonNode.Parse(ConfigJson.ToJson(o.Config!));
         return f;
-    }
-
-    static void CopyAtomic(string from, string to)
-    {
-        string tmp = to + ".tmp-" + Guid.NewGuid().ToString("N");
-        File.Copy(from, tmp, overwrite: true);
-        File.Move(tmp, to, overwrite: true);
     }
 
     static void WriteAtomic(string path, string text)

@@ -54,8 +54,7 @@ public static class OnnxImporter
                 using var w = new StreamWriter(fs, new UTF8Encoding(false), leaveOpen: true) { NewLine = "\n" };
                 foreach (var token in vocab) w.WriteLine(token);
             });
-        if (vocabFile is not null) Text.TokenizerConfig.CopyBeside(vocabFile, outDir);
-        else if (vocab is not null) File.Delete(Path.Combine(outDir, Text.TokenizerConfig.FileName));   // not the old vocab's settings
+        if (vocab is not null) ModelFolder.CopyTokenizerConfig(vocabFile, outDir);   // the new vocab's settings, not the old one's
         sentenceTransformers?.Write(outDir, shape.HiddenSize);
         return shape;
     }

@@ -51,14 +51,10 @@ public static class PyTorchImporter
         Directory.CreateDirectory(outDir);
         try
         {
-            AtomicFile.Write(Path.Combine(outDir, ModelFolder.ConfigFile), fs => fs.Write(File.ReadAllBytes(configPath)));
+            AtomicFile.Copy(configPath, Path.Combine(outDir, ModelFolder.ConfigFile));
             SafeTensorsWriter.WriteRaw(Path.Combine(outDir, ModelFolder.WeightsFile),
                 tensors.Select(t => (t.Name, t.DType, t.Shape, t.Data)), new Dictionary<string, string> { ["format"] = "pt" });
-            if (vocabPath is not null)
-            {
-                AtomicFile.Write(Path.Combine(outDir, ModelFolder.VocabFile), fs => fs.Write(File.ReadAllBytes(vocabPath)));
-                Text.TokenizerConfig.CopyBeside(vocabPath, outDir);
-            }
+            if (vocabPath is not null) ModelFolder.CopyVocab(vocabPath, outDir);
             if (sentenceTransformers) CopySentenceTransformersEntries(source, outDir);
             ModelFolder.Load(outDir);   // the names and shapes must fit the config: fail here, not in the first command that uses it
         }

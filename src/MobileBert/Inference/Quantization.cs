@@ -156,12 +156,7 @@ public static class QuantizedCheckpoint
         };
         if (extraMetadata is not null) foreach (var (k, v) in extraMetadata) meta[k] = v;
         SafeTensorsWriter.WriteRaw(Path.Combine(dir, WeightsFile), tensors, meta);
-        if (vocabPath is not null && File.Exists(vocabPath) && Path.GetFullPath(vocabPath) != Path.GetFullPath(
-            Path.Combine(dir, ModelFolder.VocabFile)))
-        {
-            File.Copy(vocabPath, Path.Combine(dir, ModelFolder.VocabFile), overwrite: true);
-            Text.TokenizerConfig.CopyBeside(vocabPath, dir);
-        }
+        if (vocabPath is not null && File.Exists(vocabPath)) ModelFolder.CopyVocab(vocabPath, dir);
     }
 
     /// <summary>Whether <paramref name="dir"/> is a quantized model folder.</summary>

@@ -8,7 +8,7 @@ namespace MobileBert.Text;
 /// accents (<c>do_lower_case</c>; absent: true, BertTokenizer's default, as for bert-base-uncased). A cased model
 /// (bert-base-cased, most NER models) says <c>"do_lower_case": false</c>; read with the uncased default, its capitalised
 /// words would be cut into the wrong tokens without any error, so every model folder's tokenizer goes through here and the
-/// file travels with the vocab into every folder written from it.
+/// file travels with the vocab into every folder written from it (<c>ModelFolder.CopyVocab</c>).
 /// </summary>
 public static class TokenizerConfig
 {
@@ -19,7 +19,7 @@ public static class TokenizerConfig
     /// only when asked, which this tokenizer does not do; such a file is refused, naming it.</summary>
     public static bool LowerCase(string vocabPath)
     {
-        string path = Beside(vocabPath);
+        string path = PathBeside(vocabPath);
         if (!File.Exists(path)) return true;
         JsonNode? root;
         try { root = JsonNode.Parse(File.ReadAllText(path)); }
@@ -38,17 +38,6 @@ public static class TokenizerConfig
         return lower;
     }
 
-    /// <summary>Copies the tokenizer_config.json beside <paramref name="vocabPath"/> into <paramref name="dir"/> (atomically), or
-    /// removes one left there when the vocab has none: the folder's vocab.txt and tokenizer settings always come together.</summary>
-    public static void CopyBeside(string vocabPath, string dir)
-    {
-        string from = Beside(vocabPath), to = Path.Combine(dir, FileName);
-        if (Path.GetFullPath(from) == Path.GetFullPath(to)) return;
-        if (!File.Exists(from)) { File.Delete(to); return; }
-        string tmp = to + ".tmp-" + Guid.NewGuid().ToString("N");
-        File.Copy(from, tmp, overwrite: true);
-        File.Move(tmp, to, overwrite: true);
-    }
-
-    static string Beside(string vocabPath) => Path.Combine(Path.GetDirectoryName(Path.GetFullPath(vocabPath)) ?? ".", FileName);
+    /// <summary>Where the tokenizer_config.json of <paramref name="vocabPath"/> is: beside it.</summary>
+    public static string PathBeside(string vocabPath) => Path.Combine(Path.GetDirectoryName(Path.GetFullPath(vocabPath)) ?? ".", FileName);
 }
